@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libdmxp: lock-free multi-producer multi-consumer message channels in
+ * shared memory.
+ *
+ * A region holds up to 256 channels.  Each channel is a bounded ring of
+ * 1,088-byte slots carrying up to 960 bytes of payload.  Sending and
+ * receiving touch only shared memory: no system call, no lock.
+ *
+ * Every function returns 0 (or a count) on success and a negative errno
+ * on failure; none prints or aborts.  The errors each function can return
+ * are listed next to it.  All messaging calls are non-blocking.
+ *
+ *	struct dmxp_region *r;
+ *	struct dmxp_chan *c;
+ *
+ *	dmxp_region_open(NULL, 0, DMXP_OPEN_CREATE, &r);
+ *	dmxp_chan_create(r, 7, 1024);
+ *	dmxp_chan_open(r, 7, &c);
+ *	dmxp_chan_send(c, "hello", 5, 0);
+ *	...
+ *	dmxp_chan_close(c);
+ *	dmxp_region_close(r);
+ */
+#ifndef DMXP_H
+#define DMXP_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <linux/dmxp.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Default region path and size; DMXP_REGION in the environment overrides the path. */
+#define DMXP_DEFAULT_REGION	"/dev/shm/dmxp_alloc"
+#define DMXP_REGION_ENV		"DMXP_REGION"
+/*
+ * 288 MiB: room for all 256 channels at the default capacity of 1024
+ * slots.  Pages of a tmpfs file are only allocated when first touched, so
+ * unused space costs nothing.
+ */
+#define DMXP_DEFAULT_REGION_SIZE	(288ULL << 20)
+#define DMXP_DEFAULT_CAPACITY		1024
+
+struct dmxp_region;	/* an open region (opaque) */
+struct dmxp_chan;	/* an open channel of a region (opaque) */
+
+/* ---------------------------------------------------------------- regions */
+
+/* dmxp_region_open() flags */
+#define DMXP_OPEN_CREATE	(1U << 0)	/* create the region if it does not exist */
+#define DMXP_OPEN_EXCL		(1U << 1)	/* with CREATE: fail if it exists */
+
+/*
+ * Open the region at @path (NULL: $DMXP_REGION, else DMXP_DEFAULT_REGION).
+ * With DMXP_OPEN_CREATE a missing region is created with @size bytes
+ * (0: DMXP_DEFAULT_REGION_SIZE); an existing one is attached whatever its
+ * size, and @size is ignored.  Creation is atomic: other processes see
+ * either no region or a fully initialised one.
+ *
+ * -ENOENT   no region at @path and no DMXP_OPEN_CREATE
+ * -EEXIST   DMXP_OPEN_EXCL and the region exists
+ * -EINVAL   unknown flag, or @size too small for the header or too large
+ * -EPROTO   the file is not a dmxp region, is of another version, is
+ *           truncated, or holds an inconsistent channel table
+ * -ENOMEM, and any errno of open(2), ftruncate(2), mmap(2)
+ */
+int dmxp_region_open(const char *path, size_t size, unsigned int flags,
+		     struct dmxp_region **out);
+
+/* Unmap and close.  Channels and their messages stay in the region. */
+void dmxp_region_close(struct dmxp_region *r);
+
+/*
+ * Remove the region file at @path (NULL: the default).  Processes that
+ * have it open keep using it until they close it.
+ * -ENOENT, -EPROTO (not a dmxp region: left alone), errno of unlink(2)
+ */
+int dmxp_region_unlink(const char *path);
+
+const char *dmxp_region_path(const struct dmxp_region *r);
+size_t dmxp_region_size(const struct dmxp_region *r);
+
+/* Bytes not yet allocated to any ring. */
+size_t dmxp_region_free(const struct dmxp_region *r);
+
+/*
+ * The runtime recorded in the metadata of messages sent through this
+ * region (enum dmxp_runtime; bindings set theirs, the default is C).
+ * -EINVAL for a value that is not in enum dmxp_runtime.
+ */
+int dmxp_region_set_runtime(struct dmxp_region *r, unsigned int runtime);
+
+/* --------------------------------------------------------------- channels */
+
+/*
+ * Create channel @id (0..255) with @capacity slots, a power of two in
+ * [2, 2^24] (0: DMXP_DEFAULT_CAPACITY).  The ring is carved out of the
+ * region; a band freed by destroying the same id is reused if it fits.
+ *
+ * -EINVAL   @id >= 256 or a bad capacity
+ * -EEXIST   the channel exists
+ * -ENOSPC   the region has no room for the ring
+ * -EBUSY    another process is creating or destroying this id and did
+ *           not finish within a second (it may have died doing so)
+ */
+int dmxp_chan_create(struct dmxp_region *r, unsigned int id, size_t capacity);
+
+/*
+ * Destroy channel @id: its undelivered messages are discarded and the id
+ * can be created again.  Processes that still have the channel open get
+ * -EIDRM from their next call on it; a call already in progress when the
+ * channel is destroyed completes on the old ring, and what it sent is
+ * discarded.  Destroy a channel once its users are done with it.
+ *
+ * -EINVAL, -ENOENT (not created), -EBUSY (as for create)
+ */
+int dmxp_chan_destroy(struct dmxp_region *r, unsigned int id);
+
+/*
+ * Open channel @id for sending and receiving.  The handle is valid until
+ * dmxp_chan_close(); several handles, threads and processes may use the
+ * same channel at once.  One handle may be used by several threads.
+ * -EINVAL, -ENOENT (not created), -EPROTO (entry fails validation), -ENOMEM
+ */
+int dmxp_chan_open(struct dmxp_region *r, unsigned int id, struct dmxp_chan **out);
+void dmxp_chan_close(struct dmxp_chan *c);
+
+unsigned int dmxp_chan_id(const struct dmxp_chan *c);
+size_t dmxp_chan_capacity(const struct dmxp_chan *c);
+
+/* A snapshot of a channel's state. */
+struct dmxp_chan_info {
+	__u32	id;
+	__u32	flags;		/* DMXP_CHAN_* */
+	__u64	capacity;	/* slots */
+	__u64	head;		/* next position to consume */
+	__u64	tail;		/* next position to produce */
+	__u64	depth;		/* tail - head: claimed or waiting messages */
+	__u64	band_offset;
+};
+
+/*
+ * Fill @info for channel @id.  -EINVAL, -ENOENT (not created).
+ */
+int dmxp_chan_info(struct dmxp_region *r, unsigned int id,
+		   struct dmxp_chan_info *info);
+
+/*
+ * Write the ids of created channels, ascending, into @ids (at most @n)
+ * and return how many channels are created (which may exceed @n).
+ */
+int dmxp_chan_list(struct dmxp_region *r, unsigned int *ids, size_t n);
+
+/* ---------------------------------------------------------- copy messaging */
+
+/*
+ * Send @len bytes from @buf with the caller-chosen @type.
+ * -EAGAIN ring full, -EMSGSIZE @len > DMXP_MAX_PAYLOAD (nothing written),
+ * -EIDRM the channel was destroyed
+ */
+int dmxp_chan_send(struct dmxp_chan *c, const void *buf, size_t len,
+		   __u32 type);
+
+/*
+ * Receive the oldest message into @buf (room for @len bytes) and return
+ * its payload length; @meta, if not NULL, receives its metadata.
+ * -EAGAIN   ring empty
+ * -EMSGSIZE @len is smaller than the message: it stays in the ring and,
+ *           if @meta is not NULL, meta->payload_len tells its size
+ * -EIDRM    the channel was destroyed
+ */
+ssize_t dmxp_chan_recv(struct dmxp_chan *c, void *buf, size_t len,
+		       struct dmxp_msg_meta *meta);
+
+/* ----------------------------------------------------- zero-copy messaging */
+
+/* A slot claimed by dmxp_chan_reserve() or dmxp_chan_peek(). */
+struct dmxp_ref {
+	void			*payload;	/* DMXP_MAX_PAYLOAD bytes in the slot */
+	const struct dmxp_msg_meta *meta;	/* peek only: the message's metadata */
+	__u64			pos;		/* the slot's position (internal) */
+};
+
+/*
+ * Claim the next free slot; write up to DMXP_MAX_PAYLOAD bytes at
+ * ref->payload, then publish with dmxp_chan_commit() or give the slot up
+ * with dmxp_chan_abort().  Consumers behind this slot wait until then, so
+ * keep the reservation short.  -EAGAIN ring full, -EIDRM.
+ */
+int dmxp_chan_reserve(struct dmxp_chan *c, struct dmxp_ref *ref);
+
+/* Publish a reserved slot holding @len bytes.  -EMSGSIZE (slot not published: commit again or abort). */
+int dmxp_chan_commit(struct dmxp_chan *c, struct dmxp_ref *ref, size_t len,
+		     __u32 type);
+
+/* Publish a reserved slot as a tombstone that consumers skip. */
+void dmxp_chan_abort(struct dmxp_chan *c, struct dmxp_ref *ref);
+
+/*
+ * Claim the oldest message and read it in place at ref->payload
+ * (ref->meta->payload_len bytes); free the slot with dmxp_chan_release().
+ * -EAGAIN ring empty, -EIDRM.
+ */
+int dmxp_chan_peek(struct dmxp_chan *c, struct dmxp_ref *ref);
+void dmxp_chan_release(struct dmxp_chan *c, struct dmxp_ref *ref);
+
+/* ------------------------------------------------------- batch messaging */
+
+struct dmxp_smsg {
+	const void	*buf;
+	__u32		len;
+	__u32		type;
+};
+
+/*
+ * Send up to @n messages with one claim of the ring; return how many
+ * were sent (fewer when the ring fills), in order.
+ * -EAGAIN ring full (none sent), -EMSGSIZE some len > DMXP_MAX_PAYLOAD
+ * (none sent), -EINVAL @n == 0, -EIDRM
+ */
+int dmxp_chan_send_batch(struct dmxp_chan *c, const struct dmxp_smsg *msgs,
+			 unsigned int n);
+
+struct dmxp_rmsg {
+	void			*buf;	/* in: room for buf_len bytes */
+	__u32			buf_len;
+	__u32			len;	/* out: payload length */
+	struct dmxp_msg_meta	meta;	/* out */
+};
+
+/*
+ * Receive up to @n messages with one claim; return how many.  Stops
+ * before a message that does not fit its buffer.
+ * -EAGAIN ring empty, -EMSGSIZE the oldest message does not fit msgs[0]
+ * (it stays), -EINVAL @n == 0, -EIDRM
+ */
+int dmxp_chan_recv_batch(struct dmxp_chan *c, struct dmxp_rmsg *msgs,
+			 unsigned int n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DMXP_H */

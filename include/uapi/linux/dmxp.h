@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: ((GPL-2.0 WITH Linux-syscall-note) OR MIT) */
+/*
+ * dmxp: the shared-memory layout of a dmxp region.
+ *
+ * This header is the ABI.  The kernel module, the C library and every
+ * binding in any language read and write the same bytes, so nothing here
+ * may change without bumping DMXP_VERSION.  Documentation/MEMORY_LAYOUT.md
+ * describes the same layout and the ring protocol in prose.
+ *
+ * A region is one mapping:
+ *
+ *   offset 0                 struct dmxp_global_header (98,432 bytes)
+ *   offset band_offset[i]    channel i's ring: capacity[i] slots of
+ *                            struct dmxp_slot, 1,088 bytes apart
+ *
+ * All multi-byte fields are little-endian.  Fields marked "atomic" are only
+ * accessed with atomic loads, stores and compare-and-swap; the comment on
+ * each says who writes it.
+ */
+#ifndef _UAPI_LINUX_DMXP_H
+#define _UAPI_LINUX_DMXP_H
+
+#include <linux/types.h>
+
+#define DMXP_MAGIC		0x444D58505F4D454DULL	/* "DMXP_MEM" as a LE u64 */
+#define DMXP_VERSION		1
+#define DMXP_VERSION_STR	"1.0.0"		/* library and module version */
+
+#define DMXP_MAX_CHANNELS	256
+#define DMXP_HEADER_SIZE	98432		/* sizeof(struct dmxp_global_header) */
+#define DMXP_ENTRY_SIZE		384		/* sizeof(struct dmxp_channel_entry) */
+#define DMXP_SLOT_SIZE		1088		/* sizeof(struct dmxp_slot), the stride */
+#define DMXP_MAX_PAYLOAD	960		/* bytes of payload a slot holds */
+#define DMXP_CAPACITY_MIN	2ULL		/* slots; a power of two */
+#define DMXP_CAPACITY_MAX	(1ULL << 24)
+#define DMXP_BAND_ALIGN		64		/* band_offset is a multiple of this */
+
+/* struct dmxp_channel_entry.flags */
+#define DMXP_CHAN_CREATED	(1U << 0)	/* ring initialised, usable */
+#define DMXP_CHAN_BUSY		(1U << 1)	/* being created or destroyed */
+#define DMXP_CHAN_FLAGS_KNOWN	(DMXP_CHAN_CREATED | DMXP_CHAN_BUSY)
+
+/* struct dmxp_msg_meta.sender_runtime */
+enum dmxp_runtime {
+	DMXP_RUNTIME_UNKNOWN	= 0,
+	DMXP_RUNTIME_C		= 1,	/* the C library (and C++) */
+	DMXP_RUNTIME_RUST	= 2,
+	DMXP_RUNTIME_PYTHON	= 3,
+	DMXP_RUNTIME_KERNEL	= 4,	/* written by the kernel module */
+	DMXP_RUNTIME_GO		= 5,
+	DMXP_RUNTIME_JAVA	= 6,
+	DMXP_RUNTIME_OTHER	= 0xffff,
+};
+
+/* struct dmxp_msg_meta.flags */
+#define DMXP_MSG_TOMBSTONE	(1U << 0)	/* no message: consumers skip the slot */
+#define DMXP_MSG_FLAGS_KNOWN	DMXP_MSG_TOMBSTONE
+
+/*
+ * Metadata of one message, 40 bytes, written by the producer before it
+ * publishes the slot and read by the consumer after it claimed it.
+ */
+struct dmxp_msg_meta {
+	__u64	message_id;	/* position of the message in its channel */
+	__u64	timestamp_ns;	/* CLOCK_MONOTONIC at send */
+	__u32	channel_id;
+	__u32	message_type;	/* chosen by the sender */
+	__u32	sender_pid;	/* tgid of the sender, 0 for the kernel */
+	__u16	sender_runtime;	/* enum dmxp_runtime */
+	__u16	flags;		/* DMXP_MSG_* */
+	__u32	payload_len;	/* 0..DMXP_MAX_PAYLOAD */
+	__u32	__pad;		/* zero */
+};
+
+/* One slot of a ring, 1,088 bytes, 64-byte aligned. */
+struct dmxp_slot {
+	__u64			sequence;	/* atomic; see the ring protocol */
+	struct dmxp_msg_meta	meta;		/* @8 */
+	__u8			__pad[16];	/* @48 */
+	__u8			payload[DMXP_MAX_PAYLOAD];	/* @64 */
+	__u8			__reserved[64];	/* @1024 */
+} __attribute__((aligned(64)));
+
+/*
+ * One channel, 384 bytes, 128-byte aligned.  The first 128 bytes are
+ * written only while the channel is created or destroyed; tail and head
+ * each own a 128-byte line so producers and consumers do not share one.
+ */
+struct dmxp_channel_entry {
+	__u32	channel_id;	/* == index in channels[] */
+	__u32	flags;		/* atomic; DMXP_CHAN_* */
+	__u64	capacity;	/* slots, a power of two in [2, 2^24] */
+	__u64	band_offset;	/* region offset of slot 0, multiple of 64 */
+	/* @24: extensions, all inside the metadata padding */
+	__u32	generation;	/* atomic; +1 at every create and destroy */
+	__u32	owner_pid;	/* pid holding DMXP_CHAN_BUSY, else 0 */
+	__u64	band_capacity;	/* slots of the band bound to this entry, >= capacity */
+	__u8	__meta_pad[128 - 40];	/* zero; reserved for extensions */
+	/* @128 */
+	__u64	tail;		/* atomic; next position to produce */
+	__u8	__tail_pad[120];
+	/* @256 */
+	__u64	head;		/* atomic; next position to consume */
+	__u8	__head_pad[120];
+} __attribute__((aligned(128)));
+
+/* The region header, at offset 0. */
+struct dmxp_global_header {
+	__u64	magic;		/* DMXP_MAGIC, written last at creation */
+	__u32	version;	/* DMXP_VERSION */
+	__u32	max_channels;	/* DMXP_MAX_CHANNELS */
+	__u32	channel_count;	/* atomic; channels currently created */
+	__u32	reserved;	/* zero */
+	/* @24: extensions, all inside the header padding */
+	__u64	region_size;	/* bytes, fixed at creation */
+	__u64	alloc_cursor;	/* atomic; offset of the first unallocated byte */
+	__u8	__pad[128 - 40];	/* zero; reserved for extensions */
+	/* @128 */
+	struct dmxp_channel_entry channels[DMXP_MAX_CHANNELS];
+} __attribute__((aligned(128)));
+
+/*
+ * The layout may never drift: every offset the documentation names is
+ * checked at compile time, in the kernel and in userspace alike.
+ */
+#ifdef __cplusplus
+#define __DMXP_ASSERT(c, m) static_assert(c, m)
+#else
+#define __DMXP_ASSERT(c, m) _Static_assert(c, m)
+#endif
+#define __DMXP_OFF(t, f, o) \
+	__DMXP_ASSERT(__builtin_offsetof(struct t, f) == (o), #t "." #f " at " #o)
+
+__DMXP_ASSERT(sizeof(struct dmxp_msg_meta) == 40, "dmxp_msg_meta is 40 bytes");
+__DMXP_OFF(dmxp_msg_meta, message_id, 0);
+__DMXP_OFF(dmxp_msg_meta, timestamp_ns, 8);
+__DMXP_OFF(dmxp_msg_meta, channel_id, 16);
+__DMXP_OFF(dmxp_msg_meta, message_type, 20);
+__DMXP_OFF(dmxp_msg_meta, sender_pid, 24);
+__DMXP_OFF(dmxp_msg_meta, sender_runtime, 28);
+__DMXP_OFF(dmxp_msg_meta, flags, 30);
+__DMXP_OFF(dmxp_msg_meta, payload_len, 32);
+
+__DMXP_ASSERT(sizeof(struct dmxp_slot) == DMXP_SLOT_SIZE, "slot is 1088 bytes");
+__DMXP_OFF(dmxp_slot, sequence, 0);
+__DMXP_OFF(dmxp_slot, meta, 8);
+__DMXP_OFF(dmxp_slot, meta.message_id, 8);
+__DMXP_OFF(dmxp_slot, meta.timestamp_ns, 16);
+__DMXP_OFF(dmxp_slot, meta.channel_id, 24);
+__DMXP_OFF(dmxp_slot, meta.message_type, 28);
+__DMXP_OFF(dmxp_slot, meta.sender_pid, 32);
+__DMXP_OFF(dmxp_slot, meta.sender_runtime, 36);
+__DMXP_OFF(dmxp_slot, meta.flags, 38);
+__DMXP_OFF(dmxp_slot, meta.payload_len, 40);
+__DMXP_OFF(dmxp_slot, payload, 64);
+__DMXP_OFF(dmxp_slot, __reserved, 1024);
+
+__DMXP_ASSERT(sizeof(struct dmxp_channel_entry) == DMXP_ENTRY_SIZE, "entry is 384 bytes");
+__DMXP_OFF(dmxp_channel_entry, channel_id, 0);
+__DMXP_OFF(dmxp_channel_entry, flags, 4);
+__DMXP_OFF(dmxp_channel_entry, capacity, 8);
+__DMXP_OFF(dmxp_channel_entry, band_offset, 16);
+__DMXP_OFF(dmxp_channel_entry, generation, 24);
+__DMXP_OFF(dmxp_channel_entry, owner_pid, 28);
+__DMXP_OFF(dmxp_channel_entry, band_capacity, 32);
+__DMXP_OFF(dmxp_channel_entry, tail, 128);
+__DMXP_OFF(dmxp_channel_entry, head, 256);
+
+__DMXP_ASSERT(sizeof(struct dmxp_global_header) == DMXP_HEADER_SIZE, "header is 98432 bytes");
+__DMXP_OFF(dmxp_global_header, magic, 0);
+__DMXP_OFF(dmxp_global_header, version, 8);
+__DMXP_OFF(dmxp_global_header, max_channels, 12);
+__DMXP_OFF(dmxp_global_header, channel_count, 16);
+__DMXP_OFF(dmxp_global_header, reserved, 20);
+__DMXP_OFF(dmxp_global_header, region_size, 24);
+__DMXP_OFF(dmxp_global_header, alloc_cursor, 32);
+__DMXP_OFF(dmxp_global_header, channels, 128);
+__DMXP_OFF(dmxp_global_header, channels[1], 128 + 384);
+__DMXP_OFF(dmxp_global_header, channels[255], 128 + 255 * 384);
+
+#undef __DMXP_OFF
+
+#endif /* _UAPI_LINUX_DMXP_H */

@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Channels: create, destroy, open, inspect.
+ *
+ * A channel entry moves between three states through its flags word:
+ *
+ *	0 (free) --CAS--> BUSY --release--> CREATED --CAS--> BUSY --release--> 0
+ *
+ * BUSY is held by exactly one process, the one whose CAS took it, while it
+ * writes the entry and the ring; nobody else writes the entry meanwhile.
+ * Creating and destroying each bump the entry's generation right after
+ * taking BUSY, so an entry read while it changed is detected (a seqlock
+ * whose writer lock is BUSY) and stale channel handles see -EIDRM.
+ *
+ * Ring memory is carved out of the region by a lock-free bump allocator
+ * (alloc_cursor).  A band stays bound to the entry that allocated it:
+ * destroying the channel keeps it, and creating the same id again reuses
+ * it when the new capacity fits.  So no band is ever handed to two
+ * channels, and memory never needs to be returned to a shared free list.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+#define BUSY_WAIT_NS	1000000000LL	/* give up on a BUSY entry after 1 s */
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/*
+ * Take BUSY on entry @e, whose flags must then be @want (0 to create,
+ * CREATED to destroy).  Waits out a short BUSY period of another process.
+ * Returns 0, -EEXIST/-ENOENT when the entry is in the other state, or
+ * -EBUSY.
+ */
+static int entry_lock(struct dmxp_channel_entry __shm *e, __u32 want)
+{
+	long long deadline = 0;
+	struct timespec pause = { 0, 100000 };
+
+	for (;;) {
+		/* Pairs with the store_release() in entry_unlock(). */
+		__u32 flags = load_acquire(&e->flags);
+
+		if (!(flags & DMXP_CHAN_BUSY)) {
+			if (flags != want)
+				return want ? -ENOENT : -EEXIST;
+			/* acq_rel: our writes to the entry follow taking BUSY */
+			if (cas_acq_rel(&e->flags, &flags, DMXP_CHAN_BUSY))
+				break;
+			continue;
+		}
+		if (!deadline)
+			deadline = now_ns() + BUSY_WAIT_NS;
+		else if (now_ns() > deadline)
+			return -EBUSY;
+		nanosleep(&pause, NULL);
+	}
+	WRITE_ONCE(e->owner_pid, dmxp__pid);
+	__atomic_fetch_add(&e->generation, 1, __ATOMIC_RELAXED);
+	/*
+	 * Order the generation bump before the entry writes that follow;
+	 * pairs with the acquire fence in dmxp_chan_open() (seqlock).
+	 */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	return 0;
+}
+
+static void entry_unlock(struct dmxp_channel_entry __shm *e, __u32 flags)
+{
+	WRITE_ONCE(e->owner_pid, 0);
+	/* Pairs with load_acquire() of flags in entry_lock() and dmxp_chan_open(). */
+	store_release(&e->flags, flags);
+}
+
+/* Carve @bytes from the region; returns the band's offset or 0. */
+static __u64 band_alloc(struct dmxp_region *r, __u64 bytes)
+{
+	__u64 __shm *cursor = &r->shdr->alloc_cursor;
+	__u64 cur = READ_ONCE(*cursor);
+
+	do {
+		if (cur < DMXP_HEADER_SIZE || cur > r->size ||
+		    cur % DMXP_BAND_ALIGN || bytes > r->size - cur)
+			return 0;
+		/* The cursor only arbitrates between creators: relaxed. */
+	} while (!cas_relaxed(cursor, &cur, cur + bytes));
+	return cur;
+}
+
+static int shm_chan_create(struct dmxp_region *r, unsigned int id, __u64 cap)
+{
+	struct dmxp_channel_entry __shm *e = &r->shdr->channels[id];
+	struct dmxp_slot __shm *slots;
+	__u64 boff, bcap, i;
+	int ret;
+
+	ret = entry_lock(e, 0);
+	if (ret)
+		return ret;
+
+	bcap = READ_ONCE(e->band_capacity);
+	boff = READ_ONCE(e->band_offset);
+	if (bcap < cap || !dmxp__band_ok(bcap, boff, r->size)) {
+		boff = band_alloc(r, cap * DMXP_SLOT_SIZE);
+		if (!boff) {
+			entry_unlock(e, 0);
+			return -ENOSPC;
+		}
+		bcap = cap;
+	}
+
+	slots = (struct dmxp_slot __shm *)((char *)r->shdr + boff);
+	for (i = 0; i < cap; i++) {
+		memset(&slots[i].meta, 0, sizeof(slots[i].meta));
+		/* A fresh ring: slot i is free for the producer of position i. */
+		WRITE_ONCE(slots[i].sequence, i);
+	}
+	WRITE_ONCE(e->tail, 0);
+	WRITE_ONCE(e->head, 0);
+	WRITE_ONCE(e->capacity, cap);
+	WRITE_ONCE(e->band_offset, boff);
+	WRITE_ONCE(e->band_capacity, bcap);
+	__atomic_fetch_add(&r->shdr->channel_count, 1, __ATOMIC_RELAXED);
+	/* Publishes the ring and the entry to dmxp_chan_open(). */
+	entry_unlock(e, DMXP_CHAN_CREATED);
+	return 0;
+}
+
+static int shm_chan_destroy(struct dmxp_region *r, unsigned int id)
+{
+	struct dmxp_channel_entry __shm *e = &r->shdr->channels[id];
+	int ret;
+
+	ret = entry_lock(e, DMXP_CHAN_CREATED);
+	if (ret)
+		return ret;
+	/* The band stays bound to the entry (band_offset, band_capacity). */
+	WRITE_ONCE(e->capacity, 0);
+	__atomic_fetch_sub(&r->shdr->channel_count, 1, __ATOMIC_RELAXED);
+	entry_unlock(e, 0);
+	return 0;
+}
+
+const struct dmxp_backend_ops dmxp__shm_ops = {
+	.name		= "shm",
+	.chan_create	= shm_chan_create,
+	.chan_destroy	= shm_chan_destroy,
+};
+
+__dmxp_export
+int dmxp_chan_create(struct dmxp_region *r, unsigned int id, size_t capacity)
+{
+	if (!capacity)
+		capacity = DMXP_DEFAULT_CAPACITY;
+	if (id >= DMXP_MAX_CHANNELS || !dmxp__capacity_ok(capacity))
+		return -EINVAL;
+	return r->ops->chan_create(r, id, capacity);
+}
+
+__dmxp_export
+int dmxp_chan_destroy(struct dmxp_region *r, unsigned int id)
+{
+	if (id >= DMXP_MAX_CHANNELS)
+		return -EINVAL;
+	return r->ops->chan_destroy(r, id);
+}
+
+/*
+ * Read a consistent snapshot of entry @id's geometry.  The entry is
+ * shared, so the values are validated before anyone uses them.
+ */
+static int entry_snapshot(struct dmxp_region *r, unsigned int id,
+			  __u32 *gen, __u64 *cap, __u64 *boff)
+{
+	struct dmxp_channel_entry __shm *e = &r->shdr->channels[id];
+	int tries;
+
+	for (tries = 0; tries < 1000; tries++) {
+		__u32 g1 = load_acquire(&e->generation);
+		/* Pairs with the store_release() in entry_unlock(). */
+		__u32 f1 = load_acquire(&e->flags);
+		__u32 f2, g2;
+
+		/* BUSY alone: being created or destroyed, so not usable yet. */
+		if (!(f1 & DMXP_CHAN_CREATED))
+			return -ENOENT;
+		*cap = READ_ONCE(e->capacity);
+		*boff = READ_ONCE(e->band_offset);
+		/* Pairs with the release fence in entry_lock(). */
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		f2 = READ_ONCE(e->flags);
+		g2 = READ_ONCE(e->generation);
+		if (g1 != g2 || f1 != f2)
+			continue;
+		if (!dmxp__band_ok(*cap, *boff, r->size))
+			return -EPROTO;
+		*gen = g1;
+		return 0;
+	}
+	return -EBUSY;
+}
+
+__dmxp_export
+int dmxp_chan_open(struct dmxp_region *r, unsigned int id, struct dmxp_chan **out)
+{
+	struct dmxp_channel_entry __shm *e;
+	struct dmxp_chan *c;
+	__u64 cap, boff;
+	__u32 gen;
+	int ret;
+
+	if (id >= DMXP_MAX_CHANNELS || !out)
+		return -EINVAL;
+	ret = entry_snapshot(r, id, &gen, &cap, &boff);
+	if (ret)
+		return ret;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	e = &r->shdr->channels[id];
+	c->region = r;
+	c->sentry = e;
+	c->stail = &e->tail;
+	c->shead = &e->head;
+	c->sslots = (struct dmxp_slot __shm *)((char *)r->shdr + boff);
+	c->capacity = cap;
+	c->mask = cap - 1;
+	c->id = id;
+	c->gen = gen;
+	*out = c;
+	return 0;
+}
+
+__dmxp_export
+void dmxp_chan_close(struct dmxp_chan *c)
+{
+	free(c);
+}
+
+__dmxp_export
+unsigned int dmxp_chan_id(const struct dmxp_chan *c)
+{
+	return c->id;
+}
+
+__dmxp_export
+size_t dmxp_chan_capacity(const struct dmxp_chan *c)
+{
+	return c->capacity;
+}
+
+__dmxp_export
+int dmxp_chan_info(struct dmxp_region *r, unsigned int id,
+		   struct dmxp_chan_info *info)
+{
+	struct dmxp_channel_entry __shm *e;
+	__u64 cap, boff, head, tail;
+	__u32 gen;
+	int ret;
+
+	if (id >= DMXP_MAX_CHANNELS || !info)
+		return -EINVAL;
+	ret = entry_snapshot(r, id, &gen, &cap, &boff);
+	if (ret)
+		return ret;
+	e = &r->shdr->channels[id];
+	/* Head first: a head read after tail could pass it. */
+	head = load_acquire(&e->head);
+	tail = load_acquire(&e->tail);
+
+	memset(info, 0, sizeof(*info));
+	info->id = id;
+	info->flags = DMXP_CHAN_CREATED;
+	info->capacity = cap;
+	info->head = head;
+	info->tail = tail;
+	info->depth = (__s64)(tail - head) > 0 ? tail - head : 0;
+	if (info->depth > cap)
+		info->depth = cap;
+	info->band_offset = boff;
+	return 0;
+}
+
+__dmxp_export
+int dmxp_chan_list(struct dmxp_region *r, unsigned int *ids, size_t n)
+{
+	unsigned int id;
+	int count = 0;
+
+	if (!ids && n)
+		return -EINVAL;
+	for (id = 0; id < DMXP_MAX_CHANNELS; id++) {
+		/* Pairs with the store_release() in entry_unlock(). */
+		if (!(load_acquire(&r->shdr->channels[id].flags) & DMXP_CHAN_CREATED))
+			continue;
+		if ((size_t)count < n)
+			ids[count] = id;
+		count++;
+	}
+	return count;
+}

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libdmxp internals: handles, the backend seam, atomics.  Not installed.
+ *
+ * Pointers into the shared mapping are marked __shm and their names start
+ * with 's' (shdr, sentry, sslots): everything behind them may be written
+ * by another process at any time, so it is read once into a local,
+ * validated, and never trusted for a bound.
+ */
+#ifndef DMXP_INTERNAL_H
+#define DMXP_INTERNAL_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include "dmxp.h"
+
+#define __shm			/* points into the shared region */
+#define __dmxp_export		__attribute__((visibility("default")))
+
+#define likely(x)		__builtin_expect(!!(x), 1)
+#define unlikely(x)		__builtin_expect(!!(x), 0)
+
+/*
+ * Atomics on plain __u32/__u64 fields of the shared layout.  Every
+ * acquire and release names its partner where it is used.
+ */
+#define READ_ONCE(x)		__atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define WRITE_ONCE(x, v)	__atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+#define load_acquire(p)		__atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define store_release(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define cas_relaxed(p, exp, v) \
+	__atomic_compare_exchange_n((p), (exp), (v), false, \
+				    __ATOMIC_RELAXED, __ATOMIC_RELAXED)
+#define cas_acq_rel(p, exp, v) \
+	__atomic_compare_exchange_n((p), (exp), (v), false, \
+				    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
+
+struct dmxp_region;
+
+/*
+ * The seam between the API and where the region comes from.  The
+ * embedded backend (a file on tmpfs) implements channel creation in
+ * userspace; the kernel backend (/dev/dmxp) does it with ioctls.
+ */
+struct dmxp_backend_ops {
+	const char *name;
+	int (*chan_create)(struct dmxp_region *r, unsigned int id, __u64 capacity);
+	int (*chan_destroy)(struct dmxp_region *r, unsigned int id);
+};
+
+struct dmxp_region {
+	struct dmxp_global_header __shm *shdr;	/* the mapping, size bytes */
+	size_t				size;
+	int				fd;
+	__u16				runtime;	/* enum dmxp_runtime */
+	const struct dmxp_backend_ops	*ops;
+	char				*path;
+};
+
+struct dmxp_chan {
+	struct dmxp_region		*region;
+	struct dmxp_channel_entry __shm	*sentry;
+	__u64 __shm			*stail;
+	__u64 __shm			*shead;
+	struct dmxp_slot __shm		*sslots;
+	/* Private copies, validated at open: never re-read from the mapping. */
+	__u64				capacity;
+	__u64				mask;
+	__u32				id;
+	__u32				gen;
+};
+
+/* The embedded backend. */
+extern const struct dmxp_backend_ops dmxp__shm_ops;
+
+/* Validate a channel's ring geometry against a region of @size bytes. */
+bool dmxp__band_ok(__u64 capacity, __u64 band_offset, size_t size);
+
+static inline bool dmxp__capacity_ok(__u64 cap)
+{
+	return cap >= DMXP_CAPACITY_MIN && cap <= DMXP_CAPACITY_MAX &&
+	       !(cap & (cap - 1));
+}
+
+/* The caller's pid, cached and refreshed in the child after fork(). */
+extern __u32 dmxp__pid;
+void dmxp__pid_init(void);
+
+#endif /* DMXP_INTERNAL_H */

@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Regions: open (create or attach), validate, close, unlink.
+ *
+ * Creation is atomic by construction: the creator builds the whole header
+ * in a private temporary file next to the target and link(2)s it into
+ * place.  link() fails with EEXIST if another process won the race, in
+ * which case the loser discards its file and attaches to the winner's.
+ * Nobody can ever observe a half-initialised region under the real name.
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define DMXP_REGION_SIZE_MAX	(1ULL << 40)
+
+__u32 dmxp__pid;
+
+static void pid_refresh(void)
+{
+	dmxp__pid = (__u32)getpid();
+}
+
+static void pid_once(void)
+{
+	pid_refresh();
+	pthread_atfork(NULL, NULL, pid_refresh);
+}
+
+void dmxp__pid_init(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, pid_once);
+}
+
+bool dmxp__band_ok(__u64 capacity, __u64 band_offset, size_t size)
+{
+	if (!dmxp__capacity_ok(capacity))
+		return false;
+	if (band_offset % DMXP_BAND_ALIGN || band_offset < DMXP_HEADER_SIZE ||
+	    band_offset > size)
+		return false;
+	/* capacity <= 2^24, so the product cannot overflow */
+	return capacity * DMXP_SLOT_SIZE <= size - band_offset;
+}
+
+static const char *default_path(const char *path)
+{
+	const char *env;
+
+	if (path && *path)
+		return path;
+	env = getenv(DMXP_REGION_ENV);
+	return env && *env ? env : DMXP_DEFAULT_REGION;
+}
+
+/*
+ * Check everything a later call relies on.  The header was written by
+ * some other process: a foreign file, an older version or a truncated
+ * region must give -EPROTO, never a crash.
+ */
+static int region_validate(const struct dmxp_global_header __shm *h, size_t size)
+{
+	__u64 cursor;
+	unsigned int i;
+
+	if (READ_ONCE(h->magic) != DMXP_MAGIC || h->version != DMXP_VERSION ||
+	    h->max_channels != DMXP_MAX_CHANNELS || h->region_size != size)
+		return -EPROTO;
+	cursor = READ_ONCE(h->alloc_cursor);
+	if (cursor < DMXP_HEADER_SIZE || cursor > size || cursor % DMXP_BAND_ALIGN)
+		return -EPROTO;
+
+	for (i = 0; i < DMXP_MAX_CHANNELS; i++) {
+		const struct dmxp_channel_entry __shm *e = &h->channels[i];
+		__u32 flags = READ_ONCE(e->flags);
+		__u64 bcap = READ_ONCE(e->band_capacity);
+		__u64 boff = READ_ONCE(e->band_offset);
+
+		if (e->channel_id != i || (flags & ~DMXP_CHAN_FLAGS_KNOWN))
+			return -EPROTO;
+		if (bcap && !dmxp__band_ok(bcap, boff, size))
+			return -EPROTO;
+		if ((flags & DMXP_CHAN_CREATED) &&
+		    !dmxp__band_ok(READ_ONCE(e->capacity), boff, size))
+			return -EPROTO;
+	}
+	return 0;
+}
+
+static void header_init(struct dmxp_global_header __shm *h, size_t size)
+{
+	unsigned int i;
+
+	/* The file is fresh from ftruncate(): everything else reads zero. */
+	h->version = DMXP_VERSION;
+	h->max_channels = DMXP_MAX_CHANNELS;
+	h->region_size = size;
+	h->alloc_cursor = DMXP_HEADER_SIZE;
+	for (i = 0; i < DMXP_MAX_CHANNELS; i++)
+		h->channels[i].channel_id = i;
+	/* Pairs with the magic check in region_validate() of attachers. */
+	store_release(&h->magic, DMXP_MAGIC);
+}
+
+static int map_fd(int fd, size_t size, struct dmxp_global_header **out)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	*out = p;
+	return 0;
+}
+
+/*
+ * Build a region in a temporary file beside @path and link it into place.
+ * Returns 0 with *fdp and *hp set when this process created the region,
+ * -EEXIST when another one did first.
+ */
+static int region_create(const char *path, size_t size, int *fdp,
+			 struct dmxp_global_header **hp)
+{
+	struct timespec ts;
+	char *tmp;
+	int fd, ret;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (asprintf(&tmp, "%s.%u.%lx.tmp", path, (unsigned int)getpid(),
+		     (unsigned long)ts.tv_nsec ^ (unsigned long)pthread_self()) < 0)
+		return -ENOMEM;
+
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	if (fd < 0) {
+		ret = -errno;
+		goto out_free;
+	}
+	if (ftruncate(fd, (off_t)size) < 0) {
+		ret = -errno;
+		goto out_close;
+	}
+	ret = map_fd(fd, size, hp);
+	if (ret)
+		goto out_close;
+	header_init(*hp, size);
+
+	if (link(tmp, path) < 0) {
+		ret = -errno;
+		munmap(*hp, size);
+		goto out_close;
+	}
+	unlink(tmp);
+	free(tmp);
+	*fdp = fd;
+	return 0;
+
+out_close:
+	close(fd);
+	unlink(tmp);
+out_free:
+	free(tmp);
+	return ret;
+}
+
+static int region_attach(const char *path, int *fdp, size_t *sizep,
+			 struct dmxp_global_header **hp)
+{
+	struct stat st;
+	int fd, ret;
+
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		goto out_close;
+	}
+	if (S_ISCHR(st.st_mode)) {
+		ret = -EOPNOTSUPP;	/* the kernel backend is not built in */
+		goto out_close;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size < DMXP_HEADER_SIZE ||
+	    (unsigned long long)st.st_size > DMXP_REGION_SIZE_MAX) {
+		ret = -EPROTO;
+		goto out_close;
+	}
+	ret = map_fd(fd, (size_t)st.st_size, hp);
+	if (ret)
+		goto out_close;
+	ret = region_validate(*hp, (size_t)st.st_size);
+	if (ret) {
+		munmap(*hp, (size_t)st.st_size);
+		goto out_close;
+	}
+	*fdp = fd;
+	*sizep = (size_t)st.st_size;
+	return 0;
+
+out_close:
+	close(fd);
+	return ret;
+}
+
+__dmxp_export
+int dmxp_region_open(const char *path, size_t size, unsigned int flags,
+		     struct dmxp_region **out)
+{
+	struct dmxp_global_header *h = NULL;
+	struct dmxp_region *r;
+	int fd = -1, ret;
+
+	if (!out || (flags & ~(DMXP_OPEN_CREATE | DMXP_OPEN_EXCL)) ||
+	    ((flags & DMXP_OPEN_EXCL) && !(flags & DMXP_OPEN_CREATE)))
+		return -EINVAL;
+	if (!size)
+		size = DMXP_DEFAULT_REGION_SIZE;
+	if (size < DMXP_HEADER_SIZE + DMXP_CAPACITY_MIN * DMXP_SLOT_SIZE ||
+	    size > DMXP_REGION_SIZE_MAX)
+		return -EINVAL;
+	path = default_path(path);
+	dmxp__pid_init();
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->path = strdup(path);
+	if (!r->path) {
+		ret = -ENOMEM;
+		goto err;
+	}
+
+	ret = region_attach(path, &fd, &r->size, &h);
+	if (ret == -ENOENT && (flags & DMXP_OPEN_CREATE)) {
+		ret = region_create(path, size, &fd, &h);
+		if (!ret)
+			r->size = size;
+		else if (ret == -EEXIST && !(flags & DMXP_OPEN_EXCL))
+			ret = region_attach(path, &fd, &r->size, &h);
+	} else if (!ret && (flags & DMXP_OPEN_EXCL)) {
+		munmap(h, r->size);
+		close(fd);
+		ret = -EEXIST;
+	}
+	if (ret)
+		goto err;
+
+	r->shdr = h;
+	r->fd = fd;
+	r->runtime = DMXP_RUNTIME_C;
+	r->ops = &dmxp__shm_ops;
+	*out = r;
+	return 0;
+err:
+	free(r->path);
+	free(r);
+	return ret;
+}
+
+__dmxp_export
+void dmxp_region_close(struct dmxp_region *r)
+{
+	if (!r)
+		return;
+	munmap(r->shdr, r->size);
+	close(r->fd);
+	free(r->path);
+	free(r);
+}
+
+__dmxp_export
+int dmxp_region_unlink(const char *path)
+{
+	struct dmxp_region *r;
+	int ret;
+
+	path = default_path(path);
+	/* Refuse to remove a file that is not a dmxp region. */
+	ret = dmxp_region_open(path, 0, 0, &r);
+	if (ret)
+		return ret;
+	dmxp_region_close(r);
+	return unlink(path) < 0 ? -errno : 0;
+}
+
+__dmxp_export
+const char *dmxp_region_path(const struct dmxp_region *r)
+{
+	return r->path;
+}
+
+__dmxp_export
+size_t dmxp_region_size(const struct dmxp_region *r)
+{
+	return r->size;
+}
+
+__dmxp_export
+size_t dmxp_region_free(const struct dmxp_region *r)
+{
+	__u64 cursor = READ_ONCE(r->shdr->alloc_cursor);
+
+	return cursor <= r->size ? r->size - cursor : 0;
+}
+
+__dmxp_export
+int dmxp_region_set_runtime(struct dmxp_region *r, unsigned int runtime)
+{
+	if (runtime > DMXP_RUNTIME_JAVA && runtime != DMXP_RUNTIME_OTHER)
+		return -EINVAL;
+	r->runtime = (__u16)runtime;
+	return 0;
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Helpers shared by the dmxp selftests.
+ *
+ * Every test works on a region of its own under /dev/shm (or $DMXP_TEST_DIR),
+ * named after the test and the pid, and removes it when done.
+ */
+#ifndef DMXP_SELFTEST_COMMON_H
+#define DMXP_SELFTEST_COMMON_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dmxp.h"
+
+/* A small region: the header plus a few MiB of rings. */
+#define TEST_REGION_SIZE	(DMXP_HEADER_SIZE + (4ULL << 20))
+
+static inline void test_region_path(char *buf, size_t len, const char *tag)
+{
+	const char *dir = getenv("DMXP_TEST_DIR");
+
+	snprintf(buf, len, "%s/dmxp-test-%s-%d-%lx", dir && *dir ? dir : "/dev/shm",
+		 tag, (int)getpid(), (unsigned long)random());
+}
+
+/* Deterministic payload bytes for message @n of producer @p. */
+static inline void test_fill(unsigned char *buf, size_t len, unsigned int p,
+			     unsigned long long n)
+{
+	unsigned long long x = (n + 1) * 0x9E3779B97F4A7C15ULL ^ ((unsigned long long)p << 48);
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		x ^= x >> 12;
+		x ^= x << 25;
+		x ^= x >> 27;
+		buf[i] = (unsigned char)(x * 0x2545F4914F6CDD1DULL >> 56);
+	}
+}
+
+/* FNV-1a, for payload checksums. */
+static inline unsigned long long test_hash(const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	unsigned long long h = 0xcbf29ce484222325ULL;
+
+	while (len--)
+		h = (h ^ *p++) * 0x100000001b3ULL;
+	return h;
+}
+
+#endif /* DMXP_SELFTEST_COMMON_H */

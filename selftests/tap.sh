@@ -1,0 +1,14 @@
+# TAP helpers for the shell tests; prints kselftest-style totals.
+# Source it, call ok/not_ok/skip for each test, and end with tap_done.
+_tap_n=0 _tap_pass=0 _tap_fail=0 _tap_skip=0
+echo "TAP version 13"
+ok() { _tap_n=$((_tap_n + 1)); _tap_pass=$((_tap_pass + 1)); echo "ok $_tap_n $*"; }
+not_ok() { _tap_n=$((_tap_n + 1)); _tap_fail=$((_tap_fail + 1)); echo "not ok $_tap_n $*"; }
+skip() { _tap_n=$((_tap_n + 1)); _tap_skip=$((_tap_skip + 1)); echo "ok $_tap_n # SKIP $*"; }
+# check NAME COMMAND...: passes when COMMAND exits 0
+check() { _name=$1; shift; if "$@"; then ok "$_name"; else not_ok "$_name"; fi; }
+tap_done() {
+	echo "1..$_tap_n"
+	echo "# Totals: pass:$_tap_pass fail:$_tap_fail xfail:0 xpass:0 skip:$_tap_skip error:0"
+	[ "$_tap_fail" -eq 0 ]
+}
