@@ -1,0 +1,94 @@
+#!/bin/sh
+# dmxpctl: every command, its output, and a one-line error with the
+# documented exit status for every bad input.
+. ./tap.sh
+
+CTL=${DMXPCTL:-../tools/dmxpctl/dmxpctl}
+dir=$(mktemp -d "${DMXP_TEST_DIR:-/dev/shm}/dmxp-ctl.XXXXXX")
+trap 'rm -rf "$dir"' EXIT
+export DMXP_REGION="$dir/region"
+out="$dir/out" err="$dir/err"
+
+# expect STATUS PATTERN CMD...: exit status STATUS and, on failure, one
+# stderr line matching PATTERN
+expect() {
+	_st=$1 _pat=$2; shift 2
+	"$@" >"$out" 2>"$err"
+	_rc=$?
+	[ "$_rc" -eq "$_st" ] || { echo "# $*: exit $_rc, expected $_st"; cat "$err"; return 1; }
+	if [ "$_st" -ne 0 ]; then
+		[ "$(wc -l <"$err")" -eq 1 ] || { echo "# $*: stderr is not one line"; cat "$err"; return 1; }
+		grep -q -- "$_pat" "$err" || { echo "# $*: stderr lacks '$_pat'"; cat "$err"; return 1; }
+	fi
+	return 0
+}
+
+check "list without a region fails" expect 1 "no such region" $CTL list
+check "create makes the region and the channel" expect 0 "" $CTL create 3 --capacity 4
+check "region file exists after create" test -f "$DMXP_REGION"
+check "create an existing channel fails" expect 1 "already exists" $CTL create 3
+check "create with -r" expect 0 "" $CTL -r "$DMXP_REGION" create 4
+check "channel id 256 is refused" expect 2 "invalid channel" $CTL create 256
+check "channel id -1 is refused" expect 2 "invalid channel" $CTL create -- -1
+check "channel id abc is refused" expect 2 "invalid channel" $CTL create abc
+check "capacity 3 is refused" expect 2 "invalid capacity" $CTL create 5 --capacity 3
+check "capacity 1 is refused" expect 2 "invalid capacity" $CTL create 5 --capacity 1
+check "capacity 2^24+1 is refused" expect 2 "invalid capacity" $CTL create 5 --capacity 16777217
+check "capacity x is refused" expect 2 "invalid capacity" $CTL create 5 --capacity x
+check "unknown command" expect 2 "unknown command" $CTL frobnicate
+check "no command" expect 2 "expected a command" $CTL
+check "create without id" expect 2 "expected one channel id" $CTL create
+check "send to a missing channel" expect 1 "does not exist" $CTL send 9 hello
+check "recv from a missing channel" expect 1 "does not exist" $CTL recv 9
+check "destroy a missing channel" expect 1 "does not exist" $CTL destroy 9
+
+check "send arguments" expect 0 "" $CTL send 3 one two three
+$CTL list >"$out"
+check "list shows id, capacity and depth" grep -Eq '^3 +4 +3$' "$out"
+check "list shows the empty channel" grep -Eq '^4 +1024 +0$' "$out"
+check "send to a full ring with --nowait fails" expect 1 "is full" $CTL send 3 --nowait four five
+check "recv -n 2" expect 0 "" $CTL recv 3 -n 2
+check "recv -n 2 prints the first two" test "$(cat "$out")" = "$(printf 'one\ntwo')"
+check "recv drains and stops" expect 0 "" $CTL recv 3
+check "recv drained the rest in order" test "$(cat "$out")" = "$(printf 'three\nfour')"
+check "recv on an empty channel prints nothing" expect 0 "" $CTL recv 3
+check "recv on an empty channel output" test ! -s "$out"
+check "recv --timeout with fewer than COUNT exits 3" expect 3 "timed out" $CTL recv 3 -n 1 --timeout 100
+check "recv --timeout without -n ends quietly" expect 0 "" $CTL recv 3 --timeout 100
+
+printf 'line one\n\nline three' | $CTL send 4 >"$out" 2>"$err"
+check "send from stdin" test $? -eq 0
+check "stdin lines come back, empty line included" \
+	test "$($CTL recv 4)" = "$(printf 'line one\n\nline three')"
+long=$(head -c 961 /dev/zero | tr '\0' x)
+check "a 961-byte message is refused" expect 1 "longer than 960" $CTL send 4 "$long"
+check "nothing was sent by the refused message" test -z "$($CTL recv 4)"
+ok960=$(head -c 960 /dev/zero | tr '\0' y)
+check "a 960-byte message is accepted" expect 0 "" $CTL send 4 "$ok960"
+check "the 960-byte message comes back intact" test "$($CTL recv 4)" = "$ok960"
+
+# send waits while the ring is full, and completes once a reader drains it
+( $CTL send 3 a b c d e f g h >"$dir/send.out" 2>&1; echo $? >"$dir/send.rc" ) &
+spid=$!
+sleep 0.3
+check "blocked send is still waiting on a full ring" test ! -e "$dir/send.rc"
+$CTL recv 3 -n 8 --timeout 10000 >"$out" 2>"$err"
+wait $spid
+check "waiting send completed" test "$(cat "$dir/send.rc")" = 0
+check "the waiting receiver got all 8 in order" test "$(tr -d '\n' <"$out")" = abcdefgh
+
+check "destroy" expect 0 "" $CTL destroy 3
+check "destroyed channel is gone from list" sh -c "! $CTL list | grep -Eq '^3 '"
+check "destroy twice fails" expect 1 "does not exist" $CTL destroy 3
+check "re-create after destroy" expect 0 "" $CTL create 3 --capacity 2
+check "re-created channel is empty" test -z "$($CTL recv 3)"
+
+head -c 200000 /dev/urandom >"$dir/junk"
+check "a foreign file is refused" expect 1 "not a dmxp region" $CTL -r "$dir/junk" list
+check "a foreign file is not modified by create" \
+	sh -c "cp '$dir/junk' '$dir/junk2'; $CTL -r '$dir/junk' create 1 2>/dev/null; cmp -s '$dir/junk' '$dir/junk2'"
+check "--help" expect 0 "" $CTL --help
+check "create --help" expect 0 "" $CTL create --help
+check "--version" expect 0 "" $CTL --version
+
+tap_done

@@ -1,0 +1,502 @@
+// SPDX-License-Identifier: MIT
+/*
+ * dmxpctl: create, inspect and use the channels of a dmxp region.
+ *
+ *	dmxpctl [-r REGION] create CH [--capacity N] [--region-size BYTES]
+ *	dmxpctl [-r REGION] destroy CH
+ *	dmxpctl [-r REGION] list
+ *	dmxpctl [-r REGION] send CH [--type T] [--nowait] [MESSAGE...]
+ *	dmxpctl [-r REGION] recv CH [-n COUNT] [--wait] [--timeout MS]
+ *
+ * Exit status: 0 success, 1 error, 2 bad usage, 3 timed out.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dmxp.h"
+
+#define EXIT_USAGE	2
+#define EXIT_TIMEOUT	3
+
+static const char *prog = "dmxpctl";
+static const char *region_path;	/* NULL: $DMXP_REGION, then the default */
+
+static const char usage_text[] =
+"usage: dmxpctl [-r REGION] COMMAND [ARGS]\n"
+"\n"
+"  create CH [--capacity N] [--region-size BYTES]\n"
+"                        create channel CH (0..255) with N slots (a power of\n"
+"                        two, 2..16777216, default 1024); creates the region\n"
+"                        if it does not exist\n"
+"  destroy CH            destroy channel CH and discard its messages\n"
+"  list                  one line per channel: id, capacity, depth\n"
+"  send CH [--type T] [--nowait] [MESSAGE...]\n"
+"                        send each MESSAGE, or each line of standard input;\n"
+"                        waits while the ring is full unless --nowait\n"
+"  recv CH [-n COUNT] [--wait] [--timeout MS]\n"
+"                        print each message on its own line; stops when the\n"
+"                        channel is empty unless --wait\n"
+"\n"
+"  -r, --region PATH     the region (default $DMXP_REGION, then "
+DMXP_DEFAULT_REGION ")\n"
+"  -h, --help            this help; COMMAND --help for one command\n"
+"  -V, --version         print the version\n"
+"\n"
+"Exit status: 0 success, 1 error, 2 bad usage, 3 timed out.\n";
+
+static void __attribute__((format(printf, 1, 2), noreturn)) die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(EXIT_FAILURE);
+}
+
+static void __attribute__((format(printf, 1, 2), noreturn)) usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see '%s --help')\n", prog);
+	exit(EXIT_USAGE);
+}
+
+static const char *region_name(void)
+{
+	const char *env = getenv(DMXP_REGION_ENV);
+
+	if (region_path)
+		return region_path;
+	return env && *env ? env : DMXP_DEFAULT_REGION;
+}
+
+static unsigned long long parse_num(const char *what, const char *s,
+				    unsigned long long max)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	if (!*s || *s == '-' || *s == '+')
+		usage_error("invalid %s '%s'", what, s);
+	v = strtoull(s, &end, 0);
+	if (errno || *end || v > max)
+		usage_error("invalid %s '%s': expected 0..%llu", what, s, max);
+	return v;
+}
+
+static unsigned int parse_channel(const char *s)
+{
+	return (unsigned int)parse_num("channel", s, DMXP_MAX_CHANNELS - 1);
+}
+
+static struct dmxp_region *region_open(bool create, size_t size)
+{
+	struct dmxp_region *r;
+	int ret;
+
+	ret = dmxp_region_open(region_path, size, create ? DMXP_OPEN_CREATE : 0, &r);
+	switch (ret) {
+	case 0:
+		return r;
+	case -ENOENT:
+		die("%s: no such region", region_name());
+	case -EPROTO:
+		die("%s: not a dmxp region, or one of another version", region_name());
+	case -EINVAL:
+		die("%s: invalid region size %zu", region_name(), size);
+	default:
+		die("%s: %s", region_name(), strerror(-ret));
+	}
+}
+
+static void __attribute__((noreturn)) chan_error(unsigned int ch, int err)
+{
+	switch (err) {
+	case -ENOENT:
+		die("channel %u does not exist", ch);
+	case -EEXIST:
+		die("channel %u already exists", ch);
+	case -ENOSPC:
+		die("channel %u: no room left in %s", ch, region_name());
+	case -EIDRM:
+		die("channel %u was destroyed", ch);
+	case -EBUSY:
+		die("channel %u is being created or destroyed by another process", ch);
+	case -EPROTO:
+		die("channel %u: inconsistent ring state in %s", ch, region_name());
+	default:
+		die("channel %u: %s", ch, strerror(-err));
+	}
+}
+
+static struct dmxp_chan *chan_open(struct dmxp_region *r, unsigned int ch)
+{
+	struct dmxp_chan *c;
+	int ret = dmxp_chan_open(r, ch, &c);
+
+	if (ret)
+		chan_error(ch, ret);
+	return c;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Wait a little while a ring is full or empty: 50 us, doubling to 2 ms.
+ * Blocking wake-ups replace this once the channel can be slept on.
+ */
+static void backoff(unsigned int *step)
+{
+	struct timespec ts = { 0, 50000L << (*step < 5 ? *step : 5) };
+
+	if (*step < 5)
+		(*step)++;
+	nanosleep(&ts, NULL);
+}
+
+/* Parse one command's options; @longopts ends with "help". */
+static int next_opt(int argc, char **argv, const char *shortopts,
+		    const struct option *longopts, const char *help)
+{
+	int opt = getopt_long(argc, argv, shortopts, longopts, NULL);
+
+	if (opt == 'h') {
+		fputs(help, stdout);
+		exit(EXIT_SUCCESS);
+	}
+	if (opt == '?')
+		exit(EXIT_USAGE);	/* getopt printed why */
+	return opt;
+}
+
+static int cmd_create(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "capacity", required_argument, NULL, 'c' },
+		{ "region-size", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	static const char help[] =
+		"usage: dmxpctl [-r REGION] create CH [--capacity N] [--region-size BYTES]\n"
+		"Create channel CH (0..255) with N slots, a power of two from 2 to\n"
+		"16777216 (default 1024).  The region is created first if it does not\n"
+		"exist, with BYTES bytes (default 288 MiB, allocated as used).\n";
+	unsigned long long cap = DMXP_DEFAULT_CAPACITY, size = 0;
+	struct dmxp_region *r;
+	unsigned int ch;
+	int opt, ret;
+
+	while ((opt = next_opt(argc, argv, "c:s:h", opts, help)) != -1) {
+		if (opt == 'c')
+			cap = parse_num("capacity", optarg, DMXP_CAPACITY_MAX);
+		else
+			size = parse_num("region size", optarg, ULLONG_MAX);
+	}
+	if (optind + 1 != argc)
+		usage_error("create: expected one channel id");
+	ch = parse_channel(argv[optind]);
+	if (cap < DMXP_CAPACITY_MIN || (cap & (cap - 1)))
+		usage_error("invalid capacity %llu: expected a power of two from 2 to %llu",
+			    cap, DMXP_CAPACITY_MAX);
+
+	r = region_open(true, size);
+	ret = dmxp_chan_create(r, ch, cap);
+	if (ret)
+		chan_error(ch, ret);
+	dmxp_region_close(r);
+	return 0;
+}
+
+static int cmd_destroy(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	static const char help[] =
+		"usage: dmxpctl [-r REGION] destroy CH\n"
+		"Destroy channel CH: its waiting messages are discarded.\n";
+	struct dmxp_region *r;
+	unsigned int ch;
+	int ret;
+
+	while (next_opt(argc, argv, "h", opts, help) != -1)
+		;
+	if (optind + 1 != argc)
+		usage_error("destroy: expected one channel id");
+	ch = parse_channel(argv[optind]);
+	r = region_open(false, 0);
+	ret = dmxp_chan_destroy(r, ch);
+	if (ret)
+		chan_error(ch, ret);
+	dmxp_region_close(r);
+	return 0;
+}
+
+static int cmd_list(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	static const char help[] =
+		"usage: dmxpctl [-r REGION] list\n"
+		"Print one line per created channel: id, capacity, depth (messages\n"
+		"waiting or being written).\n";
+	unsigned int ids[DMXP_MAX_CHANNELS];
+	struct dmxp_region *r;
+	int i, n;
+
+	while (next_opt(argc, argv, "h", opts, help) != -1)
+		;
+	if (optind != argc)
+		usage_error("list: takes no arguments");
+	r = region_open(false, 0);
+	n = dmxp_chan_list(r, ids, DMXP_MAX_CHANNELS);
+	if (n < 0)
+		die("%s: %s", region_name(), strerror(-n));
+	printf("%-4s %10s %10s\n", "id", "capacity", "depth");
+	for (i = 0; i < n && i < DMXP_MAX_CHANNELS; i++) {
+		struct dmxp_chan_info info;
+
+		/* A channel destroyed since the list was taken is left out. */
+		if (dmxp_chan_info(r, ids[i], &info))
+			continue;
+		printf("%-4u %10" PRIu64 " %10" PRIu64 "\n", info.id,
+		       (uint64_t)info.capacity, (uint64_t)info.depth);
+	}
+	dmxp_region_close(r);
+	return 0;
+}
+
+static void send_one(struct dmxp_chan *c, const char *msg, size_t len,
+		     __u32 type, bool nowait)
+{
+	unsigned int step = 0;
+	int ret;
+
+	if (len > DMXP_MAX_PAYLOAD)
+		die("message of %zu bytes is longer than %d bytes", len,
+		    DMXP_MAX_PAYLOAD);
+	while ((ret = dmxp_chan_send(c, msg, len, type)) == -EAGAIN) {
+		if (nowait)
+			die("channel %u is full", dmxp_chan_id(c));
+		backoff(&step);
+	}
+	if (ret)
+		chan_error(dmxp_chan_id(c), ret);
+}
+
+static int cmd_send(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "type", required_argument, NULL, 't' },
+		{ "nowait", no_argument, NULL, 'N' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	static const char help[] =
+		"usage: dmxpctl [-r REGION] send CH [--type T] [--nowait] [MESSAGE...]\n"
+		"Send each MESSAGE as one message; with none, send each line of\n"
+		"standard input (without its newline).  A message holds at most 960\n"
+		"bytes.  While the ring is full, wait; with --nowait, fail instead.\n"
+		"T is the message type recorded in the metadata (default 0).\n";
+	struct dmxp_region *r;
+	struct dmxp_chan *c;
+	bool nowait = false;
+	unsigned int ch;
+	__u32 type = 0;
+	int opt, i;
+
+	while ((opt = next_opt(argc, argv, "t:Nh", opts, help)) != -1) {
+		if (opt == 't')
+			type = (__u32)parse_num("type", optarg, UINT32_MAX);
+		else
+			nowait = true;
+	}
+	if (optind >= argc)
+		usage_error("send: expected a channel id");
+	ch = parse_channel(argv[optind++]);
+
+	r = region_open(false, 0);
+	c = chan_open(r, ch);
+	if (optind < argc) {
+		for (i = optind; i < argc; i++)
+			send_one(c, argv[i], strlen(argv[i]), type, nowait);
+	} else {
+		char *line = NULL;
+		size_t cap = 0;
+		ssize_t len;
+
+		while ((len = getline(&line, &cap, stdin)) >= 0) {
+			if (len && line[len - 1] == '\n')
+				len--;
+			send_one(c, line, (size_t)len, type, nowait);
+		}
+		if (ferror(stdin))
+			die("reading standard input: %s", strerror(errno));
+		free(line);
+	}
+	dmxp_chan_close(c);
+	dmxp_region_close(r);
+	return 0;
+}
+
+static int cmd_recv(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "count", required_argument, NULL, 'n' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	static const char help[] =
+		"usage: dmxpctl [-r REGION] recv CH [-n COUNT] [--wait] [--timeout MS]\n"
+		"Receive messages and print each payload on its own line.  Stops\n"
+		"after COUNT messages, or when the channel is empty.  With --wait,\n"
+		"waits for messages instead of stopping at an empty channel; with\n"
+		"--timeout (which implies --wait), waits at most MS milliseconds in\n"
+		"all: the exit status is 3 if fewer than COUNT messages came by then.\n";
+	unsigned long long count = 0, got = 0, timeout_ms = 0;
+	bool wait = false, has_count = false, has_timeout = false;
+	char buf[DMXP_MAX_PAYLOAD];
+	long long deadline = 0;
+	struct dmxp_region *r;
+	struct dmxp_chan *c;
+	unsigned int ch, step = 0;
+	int opt;
+
+	while ((opt = next_opt(argc, argv, "n:wT:h", opts, help)) != -1) {
+		if (opt == 'n') {
+			count = parse_num("count", optarg, ULLONG_MAX);
+			has_count = true;
+		} else if (opt == 'w') {
+			wait = true;
+		} else {
+			timeout_ms = parse_num("timeout", optarg, LLONG_MAX / 2);
+			has_timeout = wait = true;
+		}
+	}
+	if (optind + 1 != argc)
+		usage_error("recv: expected one channel id");
+	ch = parse_channel(argv[optind]);
+	if (has_count && !count)
+		return 0;
+
+	r = region_open(false, 0);
+	c = chan_open(r, ch);
+	if (has_timeout)
+		deadline = now_ms() + (long long)timeout_ms;
+
+	while (!has_count || got < count) {
+		ssize_t len = dmxp_chan_recv(c, buf, sizeof(buf), NULL);
+
+		if (len >= 0) {
+			fwrite(buf, 1, (size_t)len, stdout);
+			putchar('\n');
+			got++;
+			step = 0;
+			continue;
+		}
+		if (len != -EAGAIN)
+			chan_error(ch, (int)len);
+		if (!wait)
+			break;
+		if (has_timeout && now_ms() >= deadline) {
+			fflush(stdout);
+			if (has_count) {
+				fprintf(stderr, "%s: timed out after %llu of %llu messages\n",
+					prog, got, count);
+				exit(EXIT_TIMEOUT);
+			}
+			break;
+		}
+		fflush(stdout);
+		backoff(&step);
+	}
+	if (fflush(stdout) == EOF)
+		die("writing standard output: %s", strerror(errno));
+	dmxp_chan_close(c);
+	dmxp_region_close(r);
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} commands[] = {
+	{ "create", cmd_create },
+	{ "destroy", cmd_destroy },
+	{ "list", cmd_list },
+	{ "send", cmd_send },
+	{ "recv", cmd_recv },
+};
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "region", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 }
+	};
+	size_t i;
+	int opt;
+
+	/* "+": stop at the command; its own options are parsed after it. */
+	while ((opt = getopt_long(argc, argv, "+r:hV", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'r':
+			if (!*optarg)
+				usage_error("empty region path");
+			region_path = optarg;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		case 'V':
+			printf("dmxpctl %s (layout version %d)\n", DMXP_VERSION_STR,
+			       DMXP_VERSION);
+			return 0;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc)
+		usage_error("expected a command");
+
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (!strcmp(argv[optind], commands[i].name)) {
+			argc -= optind;
+			argv += optind;
+			optind = 0;	/* reinitialise getopt for the command's words */
+			return commands[i].fn(argc, argv);
+		}
+	}
+	usage_error("unknown command '%s'", argv[optind]);
+}
