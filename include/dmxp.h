@@ -61,6 +61,8 @@ struct dmxp_chan;	/* an open channel of a region (opaque) */
  * either no region or a fully initialised one.
  *
  * -ENOENT   no region at @path and no DMXP_OPEN_CREATE
+ * -EOPNOTSUPP @path is a character device (the kernel backend) and this
+ *           library was built without it
  * -EEXIST   DMXP_OPEN_EXCL and the region exists
  * -EINVAL   unknown flag, or @size too small for the header or too large
  * -EPROTO   the file is not a dmxp region, is of another version, is
@@ -102,7 +104,9 @@ int dmxp_region_set_runtime(struct dmxp_region *r, unsigned int runtime);
  *
  * -EINVAL   @id >= 256 or a bad capacity
  * -EEXIST   the channel exists
- * -ENOSPC   the region has no room for the ring
+ * -ENOSPC   the region, or the file system under it, has no room for
+ *           the ring (its pages are allocated here, so a full tmpfs
+ *           fails now rather than with SIGBUS later)
  * -EBUSY    another process is creating or destroying this id and did
  *           not finish within a second (it may have died doing so)
  */
@@ -169,7 +173,8 @@ int dmxp_chan_send(struct dmxp_chan *c, const void *buf, size_t len,
  * its payload length; @meta, if not NULL, receives its metadata.
  * -EAGAIN   ring empty
  * -EMSGSIZE @len is smaller than the message: it stays in the ring and,
- *           if @meta is not NULL, meta->payload_len tells its size
+ *           if @meta is not NULL, meta->payload_len tells its size (the
+ *           other fields of @meta are zeroed)
  * -EIDRM    the channel was destroyed
  */
 ssize_t dmxp_chan_recv(struct dmxp_chan *c, void *buf, size_t len,

@@ -95,6 +95,14 @@ static __u64 band_alloc(struct dmxp_region *r, __u64 bytes)
 	return cur;
 }
 
+/* Give back the band just carved, if no other band was carved since. */
+static void band_unalloc(struct dmxp_region *r, __u64 boff, __u64 bytes)
+{
+	__u64 end = boff + bytes;
+
+	cas_relaxed(&r->shdr->alloc_cursor, &end, boff);
+}
+
 static int shm_chan_create(struct dmxp_region *r, unsigned int id, __u64 cap)
 {
 	struct dmxp_channel_entry __shm *e = &r->shdr->channels[id];
@@ -110,9 +118,12 @@ static int shm_chan_create(struct dmxp_region *r, unsigned int id, __u64 cap)
 	boff = READ_ONCE(e->band_offset);
 	if (bcap < cap || !dmxp__band_ok(bcap, boff, r->size)) {
 		boff = band_alloc(r, cap * DMXP_SLOT_SIZE);
-		if (!boff) {
+		ret = boff ? dmxp__back(r->fd, boff, cap * DMXP_SLOT_SIZE) : -ENOSPC;
+		if (ret) {
+			if (boff)
+				band_unalloc(r, boff, cap * DMXP_SLOT_SIZE);
 			entry_unlock(e, 0);
-			return -ENOSPC;
+			return ret;
 		}
 		bcap = cap;
 	}
@@ -173,14 +184,10 @@ int dmxp_chan_destroy(struct dmxp_region *r, unsigned int id)
 	return r->ops->chan_destroy(r, id);
 }
 
-/*
- * Read a consistent snapshot of entry @id's geometry.  The entry is
- * shared, so the values are validated before anyone uses them.
- */
-static int entry_snapshot(struct dmxp_region *r, unsigned int id,
-			  __u32 *gen, __u64 *cap, __u64 *boff)
+int dmxp__entry_snapshot(const struct dmxp_global_header __shm *h, size_t size,
+			 unsigned int id, __u32 *gen, __u64 *cap, __u64 *boff)
 {
-	struct dmxp_channel_entry __shm *e = &r->shdr->channels[id];
+	const struct dmxp_channel_entry __shm *e = &h->channels[id];
 	int tries;
 
 	for (tries = 0; tries < 1000; tries++) {
@@ -200,7 +207,7 @@ static int entry_snapshot(struct dmxp_region *r, unsigned int id,
 		g2 = READ_ONCE(e->generation);
 		if (g1 != g2 || f1 != f2)
 			continue;
-		if (!dmxp__band_ok(*cap, *boff, r->size))
+		if (f1 != DMXP_CHAN_CREATED || !dmxp__band_ok(*cap, *boff, size))
 			return -EPROTO;
 		*gen = g1;
 		return 0;
@@ -219,7 +226,7 @@ int dmxp_chan_open(struct dmxp_region *r, unsigned int id, struct dmxp_chan **ou
 
 	if (id >= DMXP_MAX_CHANNELS || !out)
 		return -EINVAL;
-	ret = entry_snapshot(r, id, &gen, &cap, &boff);
+	ret = dmxp__entry_snapshot(r->shdr, r->size, id, &gen, &cap, &boff);
 	if (ret)
 		return ret;
 
@@ -269,7 +276,7 @@ int dmxp_chan_info(struct dmxp_region *r, unsigned int id,
 
 	if (id >= DMXP_MAX_CHANNELS || !info)
 		return -EINVAL;
-	ret = entry_snapshot(r, id, &gen, &cap, &boff);
+	ret = dmxp__entry_snapshot(r->shdr, r->size, id, &gen, &cap, &boff);
 	if (ret)
 		return ret;
 	e = &r->shdr->channels[id];

@@ -82,6 +82,17 @@ static inline bool dmxp__capacity_ok(__u64 cap)
 	       !(cap & (cap - 1));
 }
 
+/*
+ * Read a consistent snapshot of entry @id's geometry (a seqlock read on
+ * its generation) and validate it.  -ENOENT when not created (or being
+ * created or destroyed), -EPROTO when invalid, -EBUSY when it kept changing.
+ */
+int dmxp__entry_snapshot(const struct dmxp_global_header __shm *h, size_t size,
+			 unsigned int id, __u32 *gen, __u64 *cap, __u64 *boff);
+
+/* Allocate the file's blocks for a range: -ENOSPC instead of a later SIGBUS. */
+int dmxp__back(int fd, __u64 offset, __u64 len);
+
 /* The caller's pid, cached and refreshed in the child after fork(). */
 extern __u32 dmxp__pid;
 void dmxp__pid_init(void);

@@ -43,6 +43,16 @@ void dmxp__pid_init(void)
 	pthread_once(&once, pid_once);
 }
 
+int dmxp__back(int fd, __u64 offset, __u64 len)
+{
+	int err = posix_fallocate(fd, (off_t)offset, (off_t)len);
+
+	/* A file system without fallocate gets its pages on first touch. */
+	if (err == EOPNOTSUPP || err == EINVAL)
+		return 0;
+	return err == EFBIG ? -ENOSPC : -err;
+}
+
 bool dmxp__band_ok(__u64 capacity, __u64 band_offset, size_t size)
 {
 	if (!dmxp__capacity_ok(capacity))
@@ -83,17 +93,16 @@ static int region_validate(const struct dmxp_global_header __shm *h, size_t size
 
 	for (i = 0; i < DMXP_MAX_CHANNELS; i++) {
 		const struct dmxp_channel_entry __shm *e = &h->channels[i];
-		__u32 flags = READ_ONCE(e->flags);
-		__u64 bcap = READ_ONCE(e->band_capacity);
-		__u64 boff = READ_ONCE(e->band_offset);
+		__u32 gen;
+		__u64 cap, boff;
+		int ret;
 
-		if (e->channel_id != i || (flags & ~DMXP_CHAN_FLAGS_KNOWN))
+		if (e->channel_id != i || (READ_ONCE(e->flags) & ~DMXP_CHAN_FLAGS_KNOWN))
 			return -EPROTO;
-		if (bcap && !dmxp__band_ok(bcap, boff, size))
-			return -EPROTO;
-		if ((flags & DMXP_CHAN_CREATED) &&
-		    !dmxp__band_ok(READ_ONCE(e->capacity), boff, size))
-			return -EPROTO;
+		/* A channel being created or destroyed right now is skipped. */
+		ret = dmxp__entry_snapshot(h, size, i, &gen, &cap, &boff);
+		if (ret == -EPROTO)
+			return ret;
 	}
 	return 0;
 }
@@ -149,6 +158,13 @@ static int region_create(const char *path, size_t size, int *fdp,
 		ret = -errno;
 		goto out_close;
 	}
+	/*
+	 * Back the header now: a full tmpfs must give an error here, not a
+	 * SIGBUS at the first store.  Rings are backed as they are created.
+	 */
+	ret = dmxp__back(fd, 0, DMXP_HEADER_SIZE);
+	if (ret)
+		goto out_close;
 	ret = map_fd(fd, size, hp);
 	if (ret)
 		goto out_close;
