@@ -55,18 +55,28 @@ struct dmxp_chan;	/* an open channel of a region (opaque) */
 
 /*
  * Open the region at @path (NULL: $DMXP_REGION, else DMXP_DEFAULT_REGION).
+ *
+ * A path is a region file (the embedded backend, normally on tmpfs), or
+ * "/dev/dmxp" for the kernel module's default region, or "/dev/dmxp:NAME"
+ * for its region NAME (the kernel backend).  Both give the same memory
+ * layout and the same calls.
+ *
  * With DMXP_OPEN_CREATE a missing region is created with @size bytes
- * (0: DMXP_DEFAULT_REGION_SIZE); an existing one is attached whatever its
- * size, and @size is ignored.  Creation is atomic: other processes see
- * either no region or a fully initialised one.
+ * (0: DMXP_DEFAULT_REGION_SIZE for a file, the module's default_size for
+ * a kernel region); an existing one is attached whatever its size, and
+ * @size is ignored.  Creation is atomic: other processes see either no
+ * region or a fully initialised one.  The module's default region exists
+ * as soon as anyone attaches to it.
  *
  * -ENOENT   no region at @path and no DMXP_OPEN_CREATE
- * -EOPNOTSUPP @path is a character device (the kernel backend) and this
- *           library was built without it
  * -EEXIST   DMXP_OPEN_EXCL and the region exists
- * -EINVAL   unknown flag, or @size too small for the header or too large
+ * -EINVAL   unknown flag, @size too small for the header or too large, or
+ *           a bad kernel region name (1..31 of [A-Za-z0-9_.-])
  * -EPROTO   the file is not a dmxp region, is of another version, is
- *           truncated, or holds an inconsistent channel table
+ *           truncated, or holds an inconsistent channel table; or the
+ *           module speaks another version
+ * -ENODEV   a kernel path, and the module is not loaded
+ * -EACCES   a kernel region whose mode does not grant read and write
  * -ENOMEM, and any errno of open(2), ftruncate(2), mmap(2)
  */
 int dmxp_region_open(const char *path, size_t size, unsigned int flags,
@@ -76,9 +86,11 @@ int dmxp_region_open(const char *path, size_t size, unsigned int flags,
 void dmxp_region_close(struct dmxp_region *r);
 
 /*
- * Remove the region file at @path (NULL: the default).  Processes that
- * have it open keep using it until they close it.
- * -ENOENT, -EPROTO (not a dmxp region: left alone), errno of unlink(2)
+ * Remove the region at @path (NULL: the default): the file, or the
+ * kernel region's name.  Processes that have it open keep using it until
+ * they close it.
+ * -ENOENT, -EPROTO (not a dmxp region: left alone), -EPERM (a kernel
+ * region of another user), errno of unlink(2)
  */
 int dmxp_region_unlink(const char *path);
 

@@ -70,8 +70,15 @@ struct dmxp_chan {
 	__u32				gen;
 };
 
-/* The embedded backend. */
+/* The embedded backend (chan.c). */
 extern const struct dmxp_backend_ops dmxp__shm_ops;
+
+/* The kernel backend (kernel.c): "/dev/dmxp" and "/dev/dmxp:NAME". */
+extern const struct dmxp_backend_ops dmxp__kernel_ops;
+bool dmxp__is_kernel_path(const char *path);
+int dmxp__kernel_open(const char *path, size_t size, unsigned int flags,
+		      int *fdp, size_t *sizep, struct dmxp_global_header **hp);
+int dmxp__kernel_unlink(const char *path);
 
 /* Validate a channel's ring geometry against a region of @size bytes. */
 bool dmxp__band_ok(__u64 capacity, __u64 band_offset, size_t size);

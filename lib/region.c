@@ -201,10 +201,6 @@ static int region_attach(const char *path, int *fdp, size_t *sizep,
 		ret = -errno;
 		goto out_close;
 	}
-	if (S_ISCHR(st.st_mode)) {
-		ret = -EOPNOTSUPP;	/* the kernel backend is not built in */
-		goto out_close;
-	}
 	if (!S_ISREG(st.st_mode) || st.st_size < DMXP_HEADER_SIZE ||
 	    (unsigned long long)st.st_size > DMXP_REGION_SIZE_MAX) {
 		ret = -EPROTO;
@@ -238,10 +234,8 @@ int dmxp_region_open(const char *path, size_t size, unsigned int flags,
 	if (!out || (flags & ~(DMXP_OPEN_CREATE | DMXP_OPEN_EXCL)) ||
 	    ((flags & DMXP_OPEN_EXCL) && !(flags & DMXP_OPEN_CREATE)))
 		return -EINVAL;
-	if (!size)
-		size = DMXP_DEFAULT_REGION_SIZE;
-	if (size < DMXP_HEADER_SIZE + DMXP_CAPACITY_MIN * DMXP_SLOT_SIZE ||
-	    size > DMXP_REGION_SIZE_MAX)
+	if (size && (size < DMXP_HEADER_SIZE + DMXP_CAPACITY_MIN * DMXP_SLOT_SIZE ||
+		     size > DMXP_REGION_SIZE_MAX))
 		return -EINVAL;
 	path = default_path(path);
 	dmxp__pid_init();
@@ -255,8 +249,25 @@ int dmxp_region_open(const char *path, size_t size, unsigned int flags,
 		goto err;
 	}
 
+	if (dmxp__is_kernel_path(path)) {
+		ret = dmxp__kernel_open(path, size, flags, &fd, &r->size, &h);
+		if (ret)
+			goto err;
+		ret = region_validate(h, r->size);
+		if (ret) {
+			munmap(h, r->size);
+			close(fd);
+			goto err;
+		}
+		r->ops = &dmxp__kernel_ops;
+		goto done;
+	}
+
+	r->ops = &dmxp__shm_ops;
 	ret = region_attach(path, &fd, &r->size, &h);
 	if (ret == -ENOENT && (flags & DMXP_OPEN_CREATE)) {
+		if (!size)
+			size = DMXP_DEFAULT_REGION_SIZE;
 		ret = region_create(path, size, &fd, &h);
 		if (!ret)
 			r->size = size;
@@ -269,11 +280,10 @@ int dmxp_region_open(const char *path, size_t size, unsigned int flags,
 	}
 	if (ret)
 		goto err;
-
+done:
 	r->shdr = h;
 	r->fd = fd;
 	r->runtime = DMXP_RUNTIME_C;
-	r->ops = &dmxp__shm_ops;
 	*out = r;
 	return 0;
 err:
@@ -300,6 +310,8 @@ int dmxp_region_unlink(const char *path)
 	int ret;
 
 	path = default_path(path);
+	if (dmxp__is_kernel_path(path))
+		return dmxp__kernel_unlink(path);
 	/* Refuse to remove a file that is not a dmxp region. */
 	ret = dmxp_region_open(path, 0, 0, &r);
 	if (ret)

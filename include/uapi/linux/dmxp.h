@@ -21,6 +21,7 @@
 #define _UAPI_LINUX_DMXP_H
 
 #include <linux/types.h>
+#include <linux/ioctl.h>
 
 #define DMXP_MAGIC		0x444D58505F4D454DULL	/* "DMXP_MEM" as a LE u64 */
 #define DMXP_VERSION		1
@@ -120,6 +121,71 @@ struct dmxp_global_header {
 } __attribute__((aligned(128)));
 
 /*
+ * The kernel backend: /dev/dmxp.
+ *
+ * The module allocates and owns region memory and lays it out exactly as
+ * above; userspace maps it and runs the same lock-free protocol on it.
+ * Regions are named and persist until destroyed (or the module is
+ * unloaded).  The sequence on a fresh file descriptor is:
+ *
+ *	fd = open("/dev/dmxp", O_RDWR);
+ *	ioctl(fd, DMXP_IOC_VERSION, &v);	// first: the handshake
+ *	ioctl(fd, DMXP_IOC_REGION_ATTACH, &r);	// or _CREATE; binds fd to it
+ *	p = mmap(NULL, r.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+ *	ioctl(fd, DMXP_IOC_CHAN_CREATE, &c);	// channels are made by the kernel
+ *
+ * Every struct is a multiple of 8 bytes with explicit padding; reserved
+ * fields and unknown flags must be zero (-EINVAL); unknown commands give
+ * -ENOTTY.  Documentation/KERNEL_ABI.md lists each ioctl's errors.
+ */
+#define DMXP_DEVICE		"/dev/dmxp"
+#define DMXP_NAME_MAX		32	/* bytes of a region name, with its NUL */
+#define DMXP_DEFAULT_NAME	"default"
+
+/* dmxp_ioc_version.features */
+#define DMXP_FEAT_REGIONS	(1U << 0)	/* named regions, create/attach/destroy */
+#define DMXP_FEAT_CHANNELS	(1U << 1)	/* kernel-made channels */
+#define DMXP_FEAT_KNOWN		(DMXP_FEAT_REGIONS | DMXP_FEAT_CHANNELS)
+
+struct dmxp_ioc_version {
+	__u32	version;	/* in: DMXP_VERSION the caller speaks; out: the module's */
+	__u32	features;	/* out: DMXP_FEAT_* */
+	__u64	max_region_size;	/* out: bytes, the module's limit */
+	__u64	reserved[2];	/* zero */
+};
+
+/* dmxp_ioc_region.flags */
+#define DMXP_REGION_CREATE	(1U << 0)	/* REGION_CREATE: attach if it exists... */
+#define DMXP_REGION_EXCL	(1U << 1)	/* ...unless EXCL: then -EEXIST */
+#define DMXP_REGION_FLAGS_KNOWN	(DMXP_REGION_CREATE | DMXP_REGION_EXCL)
+
+struct dmxp_ioc_region {
+	char	name[DMXP_NAME_MAX];	/* NUL-terminated; [A-Za-z0-9_.-], not "." or ".." */
+	__u64	size;		/* create: bytes (0: the module's default); out: the size */
+	__u32	mode;		/* create: permission bits, at most 0666 */
+	__u32	flags;		/* DMXP_REGION_* (CREATE only) */
+	__u32	uid;		/* out: owner */
+	__u32	gid;		/* out: group */
+	__u64	reserved[2];	/* zero */
+};
+
+struct dmxp_ioc_chan {
+	__u32	id;		/* 0..DMXP_MAX_CHANNELS-1 */
+	__u32	flags;		/* zero */
+	__u64	capacity;	/* CHAN_CREATE: slots (power of two, 2..2^24) */
+	__u64	band_offset;	/* out: where the kernel put the ring */
+	__u64	reserved[2];	/* zero */
+};
+
+#define DMXP_IOC_MAGIC		0xD8
+#define DMXP_IOC_VERSION	_IOWR(DMXP_IOC_MAGIC, 0x00, struct dmxp_ioc_version)
+#define DMXP_IOC_REGION_CREATE	_IOWR(DMXP_IOC_MAGIC, 0x01, struct dmxp_ioc_region)
+#define DMXP_IOC_REGION_ATTACH	_IOWR(DMXP_IOC_MAGIC, 0x02, struct dmxp_ioc_region)
+#define DMXP_IOC_REGION_DESTROY	_IOW(DMXP_IOC_MAGIC, 0x03, struct dmxp_ioc_region)
+#define DMXP_IOC_CHAN_CREATE	_IOWR(DMXP_IOC_MAGIC, 0x04, struct dmxp_ioc_chan)
+#define DMXP_IOC_CHAN_DESTROY	_IOW(DMXP_IOC_MAGIC, 0x05, struct dmxp_ioc_chan)
+
+/*
  * The layout may never drift: every offset the documentation names is
  * checked at compile time, in the kernel and in userspace alike.
  */
@@ -177,6 +243,13 @@ __DMXP_OFF(dmxp_global_header, alloc_cursor, 32);
 __DMXP_OFF(dmxp_global_header, channels, 128);
 __DMXP_OFF(dmxp_global_header, channels[1], 128 + 384);
 __DMXP_OFF(dmxp_global_header, channels[255], 128 + 255 * 384);
+
+__DMXP_ASSERT(sizeof(struct dmxp_ioc_version) == 32, "dmxp_ioc_version is 32 bytes");
+__DMXP_ASSERT(sizeof(struct dmxp_ioc_region) == 72, "dmxp_ioc_region is 72 bytes");
+__DMXP_ASSERT(sizeof(struct dmxp_ioc_chan) == 40, "dmxp_ioc_chan is 40 bytes");
+__DMXP_OFF(dmxp_ioc_region, size, 32);
+__DMXP_OFF(dmxp_ioc_region, reserved, 56);
+__DMXP_OFF(dmxp_ioc_chan, reserved, 24);
 
 #undef __DMXP_OFF
 

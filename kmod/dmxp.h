@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * dmxp kernel module internals.
+ *
+ * The module owns every region's memory.  Userspace maps it and runs the
+ * lock-free ring protocol on it directly; the module only creates and
+ * destroys regions and channels.  Everything the module relies on lives
+ * in its own structures (struct dmxp_region, struct dmxp_kchan): it writes
+ * the shared header for userspace but never reads back from it anything
+ * it depends on, since any process that maps the region can write there.
+ */
+#ifndef DMXP_KMOD_H
+#define DMXP_KMOD_H
+
+#include <linux/kobject.h>
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/types.h>
+#include <linux/uidgid.h>
+#include <linux/version.h>
+
+#include <linux/dmxp.h>
+
+/* The kernel's authoritative copy of a channel. */
+struct dmxp_kchan {
+	bool		created;
+	u32		generation;
+	u64		capacity;
+	u64		band_offset;
+	struct kobject	*kobj;		/* /sys/kernel/dmxp/<region>/ch<id> */
+};
+
+struct dmxp_region {
+	struct kref		ref;		/* registry, files, mappings */
+	struct list_head	node;		/* in the registry while alive */
+	bool			destroyed;	/* removed from the registry */
+	char			name[DMXP_NAME_MAX];
+	void			*mem;		/* vmalloc_user(size) */
+	size_t			size;
+	kuid_t			uid;
+	kgid_t			gid;
+	umode_t			mode;
+	unsigned int		channel_count;
+	struct dmxp_kchan	chan[DMXP_MAX_CHANNELS];
+	struct kobject		*kobj;		/* /sys/kernel/dmxp/<name> */
+};
+
+/* All region and channel state changes are serialised by this mutex. */
+extern struct mutex dmxp_lock;
+
+extern unsigned long dmxp_default_size;
+extern unsigned long dmxp_max_region_size;
+extern unsigned long dmxp_max_total_size;
+
+/* region.c */
+int dmxp_region_create(const char *name, u64 size, umode_t mode, bool excl,
+		       struct dmxp_region **out);
+int dmxp_region_attach(const char *name, struct dmxp_region **out);
+int dmxp_region_destroy(const char *name);
+void dmxp_region_get(struct dmxp_region *r);
+void dmxp_region_put(struct dmxp_region *r);
+void dmxp_regions_destroy_all(void);
+int dmxp_chan_create(struct dmxp_region *r, u32 id, u64 capacity, u64 *band_offset);
+int dmxp_chan_destroy(struct dmxp_region *r, u32 id);
+
+/* sysfs.c */
+int dmxp_sysfs_init(void);
+void dmxp_sysfs_exit(void);
+int dmxp_sysfs_region_add(struct dmxp_region *r);
+void dmxp_sysfs_region_del(struct dmxp_region *r);
+int dmxp_sysfs_chan_add(struct dmxp_region *r, u32 id);
+void dmxp_sysfs_chan_del(struct dmxp_region *r, u32 id);
+
+/* The region's shared header, written by the module for userspace. */
+static inline struct dmxp_global_header *dmxp_hdr(struct dmxp_region *r)
+{
+	return r->mem;
+}
+
+#endif /* DMXP_KMOD_H */

@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dmxp: shared-memory message channels served by /dev/dmxp.
+ *
+ * Userspace sequence (see include/uapi/linux/dmxp.h):
+ *
+ *	fd = open("/dev/dmxp", O_RDWR);
+ *	ioctl(fd, DMXP_IOC_VERSION, &v);
+ *	ioctl(fd, DMXP_IOC_REGION_CREATE or _ATTACH, &r);
+ *	mem = mmap(NULL, r.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+ *	ioctl(fd, DMXP_IOC_CHAN_CREATE, &c);
+ *	... lock-free messaging in mem, no system call ...
+ *
+ * Each open file is bound to at most one region.  Mappings hold a
+ * reference on the region (and, through vm_file, on the module), so a
+ * region lives while it is mapped and the module cannot be unloaded.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/compat.h>
+#include <linux/ctype.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
+
+#include "dmxp.h"
+
+unsigned long dmxp_default_size = 16UL << 20;
+module_param_named(default_size, dmxp_default_size, ulong, 0444);
+MODULE_PARM_DESC(default_size, "Bytes of a region created with size 0, and of the default region (default 16 MiB)");
+
+unsigned long dmxp_max_region_size = 1UL << 30;
+module_param_named(max_region_size, dmxp_max_region_size, ulong, 0444);
+MODULE_PARM_DESC(max_region_size, "Largest region in bytes (default 1 GiB)");
+
+unsigned long dmxp_max_total_size = 4UL << 30;
+module_param_named(max_total_size, dmxp_max_total_size, ulong, 0444);
+MODULE_PARM_DESC(max_total_size, "Bytes of all regions together (default 4 GiB)");
+
+static ushort dmxp_default_mode = 0660;
+module_param_named(default_mode, dmxp_default_mode, ushort, 0444);
+MODULE_PARM_DESC(default_mode, "Permissions of the default region, created on first attach (default 0660)");
+
+/* vm_flags_set() and vm_flags_clear() arrived in 6.3. */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+static inline void vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)
+{
+	vma->vm_flags |= flags;
+}
+
+static inline void vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flags)
+{
+	vma->vm_flags &= ~flags;
+}
+#endif
+
+struct dmxp_file {
+	struct mutex		lock;		/* handshake and binding */
+	bool			versioned;	/* DMXP_IOC_VERSION done */
+	struct dmxp_region	*region;	/* bound region, or NULL */
+};
+
+static int dmxp_open(struct inode *inode, struct file *file)
+{
+	struct dmxp_file *df = kzalloc(sizeof(*df), GFP_KERNEL);
+
+	if (!df)
+		return -ENOMEM;
+	mutex_init(&df->lock);
+	file->private_data = df;
+	return 0;
+}
+
+static int dmxp_release(struct inode *inode, struct file *file)
+{
+	struct dmxp_file *df = file->private_data;
+
+	if (df->region)
+		dmxp_region_put(df->region);
+	kfree(df);
+	return 0;
+}
+
+static bool zeroed(const __u64 *p, size_t n)
+{
+	while (n--)
+		if (*p++)
+			return false;
+	return true;
+}
+
+/* A region name: 1..31 of [A-Za-z0-9_.-], NUL-terminated, not "." or "..". */
+static bool name_ok(const char *name)
+{
+	size_t len = strnlen(name, DMXP_NAME_MAX);
+	size_t i;
+
+	if (!len || len == DMXP_NAME_MAX)
+		return false;
+	if (!strcmp(name, ".") || !strcmp(name, ".."))
+		return false;
+	for (i = 0; i < len; i++)
+		if (!isalnum(name[i]) && !strchr("_.-", name[i]))
+			return false;
+	/* Bytes after the NUL are padding: they must be zero too. */
+	for (i = len; i < DMXP_NAME_MAX; i++)
+		if (name[i])
+			return false;
+	return true;
+}
+
+static long ioc_version(struct dmxp_file *df, void __user *argp)
+{
+	struct dmxp_ioc_version v;
+
+	if (copy_from_user(&v, argp, sizeof(v)))
+		return -EFAULT;
+	if (v.features || !zeroed(v.reserved, ARRAY_SIZE(v.reserved)) || v.max_region_size)
+		return -EINVAL;
+	if (v.version != DMXP_VERSION) {
+		/* Tell the caller what we speak, and refuse. */
+		v.version = DMXP_VERSION;
+		if (copy_to_user(argp, &v, sizeof(v)))
+			return -EFAULT;
+		return -EPROTONOSUPPORT;
+	}
+	v.features = DMXP_FEAT_KNOWN;
+	v.max_region_size = dmxp_max_region_size;
+	if (copy_to_user(argp, &v, sizeof(v)))
+		return -EFAULT;
+	mutex_lock(&df->lock);
+	df->versioned = true;
+	mutex_unlock(&df->lock);
+	return 0;
+}
+
+static long ioc_region(struct dmxp_file *df, unsigned int cmd, void __user *argp)
+{
+	struct dmxp_ioc_region rq;
+	struct dmxp_region *r;
+	long ret;
+
+	if (copy_from_user(&rq, argp, sizeof(rq)))
+		return -EFAULT;
+	if (!zeroed(rq.reserved, ARRAY_SIZE(rq.reserved)) || !name_ok(rq.name) ||
+	    rq.uid || rq.gid)
+		return -EINVAL;
+
+	if (cmd == DMXP_IOC_REGION_DESTROY) {
+		if (rq.size || rq.mode || rq.flags)
+			return -EINVAL;
+		return dmxp_region_destroy(rq.name);
+	}
+	if (cmd == DMXP_IOC_REGION_CREATE) {
+		if ((rq.flags & ~DMXP_REGION_FLAGS_KNOWN) || rq.mode & ~0666 ||
+		    !(rq.flags & DMXP_REGION_CREATE))
+			return -EINVAL;
+	} else if (rq.size || rq.mode || rq.flags) {
+		return -EINVAL;
+	}
+
+	mutex_lock(&df->lock);
+	if (df->region) {
+		ret = -EBUSY;		/* one region per open file */
+		goto out;
+	}
+	if (cmd == DMXP_IOC_REGION_CREATE)
+		ret = dmxp_region_create(rq.name, rq.size, rq.mode,
+					 rq.flags & DMXP_REGION_EXCL, &r);
+	else if (!strcmp(rq.name, DMXP_DEFAULT_NAME))
+		ret = dmxp_region_create(rq.name, 0, dmxp_default_mode, false, &r);
+	else
+		ret = dmxp_region_attach(rq.name, &r);
+	if (ret)
+		goto out;
+
+	rq.size = r->size;
+	rq.mode = r->mode;
+	rq.uid = from_kuid_munged(current_user_ns(), r->uid);
+	rq.gid = from_kgid_munged(current_user_ns(), r->gid);
+	if (copy_to_user(argp, &rq, sizeof(rq))) {
+		dmxp_region_put(r);
+		ret = -EFAULT;
+		goto out;
+	}
+	df->region = r;
+out:
+	mutex_unlock(&df->lock);
+	return ret;
+}
+
+static long ioc_chan(struct dmxp_file *df, unsigned int cmd, void __user *argp)
+{
+	struct dmxp_ioc_chan c;
+	struct dmxp_region *r;
+	long ret;
+
+	if (copy_from_user(&c, argp, sizeof(c)))
+		return -EFAULT;
+	if (c.flags || c.band_offset || !zeroed(c.reserved, ARRAY_SIZE(c.reserved)))
+		return -EINVAL;
+	if (cmd == DMXP_IOC_CHAN_DESTROY && c.capacity)
+		return -EINVAL;
+
+	mutex_lock(&df->lock);
+	r = df->region;
+	if (r)
+		dmxp_region_get(r);
+	mutex_unlock(&df->lock);
+	if (!r)
+		return -ENXIO;		/* not bound to a region yet */
+
+	if (cmd == DMXP_IOC_CHAN_CREATE) {
+		ret = dmxp_chan_create(r, c.id, c.capacity, &c.band_offset);
+		if (!ret && copy_to_user(argp, &c, sizeof(c)))
+			ret = -EFAULT;	/* the channel exists: the caller can open it */
+	} else {
+		ret = dmxp_chan_destroy(r, c.id);
+	}
+	dmxp_region_put(r);
+	return ret;
+}
+
+static long dmxp_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct dmxp_file *df = file->private_data;
+	void __user *argp = (void __user *)arg;
+	bool versioned;
+
+	if (_IOC_TYPE(cmd) != DMXP_IOC_MAGIC)
+		return -ENOTTY;
+	if (cmd == DMXP_IOC_VERSION)
+		return ioc_version(df, argp);
+
+	mutex_lock(&df->lock);
+	versioned = df->versioned;
+	mutex_unlock(&df->lock);
+
+	switch (cmd) {
+	case DMXP_IOC_REGION_CREATE:
+	case DMXP_IOC_REGION_ATTACH:
+	case DMXP_IOC_REGION_DESTROY:
+		return versioned ? ioc_region(df, cmd, argp) : -EPROTO;
+	case DMXP_IOC_CHAN_CREATE:
+	case DMXP_IOC_CHAN_DESTROY:
+		return versioned ? ioc_chan(df, cmd, argp) : -EPROTO;
+	default:
+		return -ENOTTY;
+	}
+}
+
+static void dmxp_vm_open(struct vm_area_struct *vma)
+{
+	/* fork() or a split of the VMA: one more reference per VMA. */
+	dmxp_region_get(vma->vm_private_data);
+}
+
+static void dmxp_vm_close(struct vm_area_struct *vma)
+{
+	dmxp_region_put(vma->vm_private_data);
+}
+
+static const struct vm_operations_struct dmxp_vm_ops = {
+	.open	= dmxp_vm_open,
+	.close	= dmxp_vm_close,
+};
+
+static int dmxp_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct dmxp_file *df = file->private_data;
+	unsigned long len = vma->vm_end - vma->vm_start;
+	struct dmxp_region *r;
+	int ret;
+
+	mutex_lock(&df->lock);
+	r = df->region;
+	if (r)
+		dmxp_region_get(r);
+	mutex_unlock(&df->lock);
+	if (!r)
+		return -ENXIO;
+
+	ret = -EINVAL;
+	if (vma->vm_pgoff || len != r->size || !(vma->vm_flags & VM_SHARED))
+		goto err;
+	ret = -EPERM;
+	if (vma->vm_flags & VM_EXEC)
+		goto err;
+	vm_flags_clear(vma, VM_MAYEXEC);
+	/* remap_vmalloc_range() also sets VM_DONTEXPAND | VM_DONTDUMP. */
+	ret = remap_vmalloc_range(vma, r->mem, 0);
+	if (ret)
+		goto err;
+	vm_flags_set(vma, VM_DONTEXPAND);
+	vma->vm_private_data = r;	/* the reference taken above */
+	vma->vm_ops = &dmxp_vm_ops;
+	return 0;
+err:
+	dmxp_region_put(r);
+	return ret;
+}
+
+static const struct file_operations dmxp_fops = {
+	.owner		= THIS_MODULE,
+	.open		= dmxp_open,
+	.release	= dmxp_release,
+	.unlocked_ioctl	= dmxp_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.mmap		= dmxp_mmap,
+	.llseek		= noop_llseek,
+};
+
+static struct miscdevice dmxp_misc = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= "dmxp",
+	.fops	= &dmxp_fops,
+	.mode	= 0660,
+};
+
+static int __init dmxp_init(void)
+{
+	int ret;
+
+	if (dmxp_default_size < DMXP_HEADER_SIZE + DMXP_CAPACITY_MIN * DMXP_SLOT_SIZE ||
+	    dmxp_default_size > dmxp_max_region_size || dmxp_default_mode & ~0666) {
+		pr_err("invalid default_size, max_region_size or default_mode\n");
+		return -EINVAL;
+	}
+	ret = dmxp_sysfs_init();
+	if (ret)
+		return ret;
+	ret = misc_register(&dmxp_misc);
+	if (ret) {
+		dmxp_sysfs_exit();
+		return ret;
+	}
+	pr_info("version %s, layout %d\n", DMXP_VERSION_STR, DMXP_VERSION);
+	return 0;
+}
+
+static void __exit dmxp_exit(void)
+{
+	misc_deregister(&dmxp_misc);
+	dmxp_regions_destroy_all();
+	dmxp_sysfs_exit();
+}
+
+module_init(dmxp_init);
+module_exit(dmxp_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("dmxp: lock-free shared-memory message channels");
+MODULE_VERSION(DMXP_VERSION_STR);

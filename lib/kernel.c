@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The kernel backend: regions served by the dmxp module through /dev/dmxp.
+ *
+ * Spelling: "/dev/dmxp" is the module's default region (created on first
+ * use), "/dev/dmxp:NAME" the named region NAME.  The memory has the same
+ * layout as a region file, so everything after the mapping is shared with
+ * the embedded backend; only creating and destroying regions and channels
+ * goes through ioctls, because the module owns the channel table.
+ */
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+bool dmxp__is_kernel_path(const char *path)
+{
+	size_t n = strlen(DMXP_DEVICE);
+
+	return !strncmp(path, DMXP_DEVICE, n) && (path[n] == '\0' || path[n] == ':');
+}
+
+/* The region name a kernel path stands for; -EINVAL if it cannot be one. */
+static int kernel_name(const char *path, char name[DMXP_NAME_MAX])
+{
+	const char *p = path + strlen(DMXP_DEVICE);
+
+	memset(name, 0, DMXP_NAME_MAX);
+	if (!*p) {
+		strcpy(name, DMXP_DEFAULT_NAME);
+		return 0;
+	}
+	p++;	/* ':' */
+	if (!*p || strlen(p) >= DMXP_NAME_MAX)
+		return -EINVAL;
+	strcpy(name, p);
+	return 0;
+}
+
+static int xioctl(int fd, unsigned long cmd, void *arg)
+{
+	return ioctl(fd, cmd, arg) < 0 ? -errno : 0;
+}
+
+/* Open the device and do the version handshake. */
+static int kernel_dev_open(void)
+{
+	struct dmxp_ioc_version v = { .version = DMXP_VERSION };
+	int fd, ret;
+
+	fd = open(DMXP_DEVICE, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ENODEV : -errno;
+	ret = xioctl(fd, DMXP_IOC_VERSION, &v);
+	if (ret) {
+		close(fd);
+		return ret == -EPROTONOSUPPORT || ret == -ENOTTY ? -EPROTO : ret;
+	}
+	return fd;
+}
+
+int dmxp__kernel_open(const char *path, size_t size, unsigned int flags,
+		      int *fdp, size_t *sizep, struct dmxp_global_header **hp)
+{
+	struct dmxp_ioc_region rq = { 0 };
+	unsigned long cmd = DMXP_IOC_REGION_ATTACH;
+	void *p;
+	int fd, ret;
+
+	ret = kernel_name(path, rq.name);
+	if (ret)
+		return ret;
+	fd = kernel_dev_open();
+	if (fd < 0)
+		return fd;
+	if ((flags & DMXP_OPEN_CREATE) && strcmp(rq.name, DMXP_DEFAULT_NAME)) {
+		cmd = DMXP_IOC_REGION_CREATE;
+		rq.size = size;
+		rq.mode = 0660;
+		rq.flags = DMXP_REGION_CREATE |
+			   (flags & DMXP_OPEN_EXCL ? DMXP_REGION_EXCL : 0);
+	}
+	ret = xioctl(fd, cmd, &rq);
+	if (ret)
+		goto err;
+	if (rq.size < DMXP_HEADER_SIZE || rq.size > SIZE_MAX) {
+		ret = -EPROTO;
+		goto err;
+	}
+	p = mmap(NULL, (size_t)rq.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		ret = -errno;
+		goto err;
+	}
+	*fdp = fd;
+	*sizep = (size_t)rq.size;
+	*hp = p;
+	return 0;
+err:
+	close(fd);
+	return ret;
+}
+
+int dmxp__kernel_unlink(const char *path)
+{
+	struct dmxp_ioc_region rq = { 0 };
+	int fd, ret;
+
+	ret = kernel_name(path, rq.name);
+	if (ret)
+		return ret;
+	fd = kernel_dev_open();
+	if (fd < 0)
+		return fd;
+	ret = xioctl(fd, DMXP_IOC_REGION_DESTROY, &rq);
+	close(fd);
+	return ret;
+}
+
+static int kernel_chan_create(struct dmxp_region *r, unsigned int id, __u64 cap)
+{
+	struct dmxp_ioc_chan c = { .id = id, .capacity = cap };
+
+	return xioctl(r->fd, DMXP_IOC_CHAN_CREATE, &c);
+}
+
+static int kernel_chan_destroy(struct dmxp_region *r, unsigned int id)
+{
+	struct dmxp_ioc_chan c = { .id = id };
+
+	return xioctl(r->fd, DMXP_IOC_CHAN_DESTROY, &c);
+}
+
+const struct dmxp_backend_ops dmxp__kernel_ops = {
+	.name		= "kernel",
+	.chan_create	= kernel_chan_create,
+	.chan_destroy	= kernel_chan_destroy,
+};
