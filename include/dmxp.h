@@ -127,9 +127,11 @@ int dmxp_chan_create(struct dmxp_region *r, unsigned int id, size_t capacity);
 /*
  * Destroy channel @id: its undelivered messages are discarded and the id
  * can be created again.  Processes that still have the channel open get
- * -EIDRM from their next call on it; a call already in progress when the
- * channel is destroyed completes on the old ring, and what it sent is
- * discarded.  Destroy a channel once its users are done with it.
+ * -EIDRM from their next call on it.  A call already in progress when the
+ * channel is destroyed is not stopped: it completes on the ring memory it
+ * started on, which a new channel may reuse, so a message may be lost or
+ * land in the new channel.  Destroy a channel once its users are done
+ * with it.
  *
  * -EINVAL, -ENOENT (not created), -EBUSY (as for create)
  */
@@ -198,6 +200,8 @@ ssize_t dmxp_chan_recv(struct dmxp_chan *c, void *buf, size_t len,
 struct dmxp_ref {
 	void			*payload;	/* DMXP_MAX_PAYLOAD bytes in the slot */
 	const struct dmxp_msg_meta *meta;	/* peek only: the message's metadata */
+	__u32			len;		/* peek only: payload bytes, <= 960 */
+	__u32			__pad;
 	__u64			pos;		/* the slot's position (internal) */
 };
 
@@ -217,8 +221,9 @@ int dmxp_chan_commit(struct dmxp_chan *c, struct dmxp_ref *ref, size_t len,
 void dmxp_chan_abort(struct dmxp_chan *c, struct dmxp_ref *ref);
 
 /*
- * Claim the oldest message and read it in place at ref->payload
- * (ref->meta->payload_len bytes); free the slot with dmxp_chan_release().
+ * Claim the oldest message and read it in place: ref->len bytes at
+ * ref->payload (ref->meta->payload_len as the sender wrote it, which only
+ * a corrupt region makes differ); free the slot with dmxp_chan_release().
  * -EAGAIN ring empty, -EIDRM.
  */
 int dmxp_chan_peek(struct dmxp_chan *c, struct dmxp_ref *ref);

@@ -84,7 +84,8 @@ static int region_validate(const struct dmxp_global_header __shm *h, size_t size
 	__u64 cursor;
 	unsigned int i;
 
-	if (READ_ONCE(h->magic) != DMXP_MAGIC || h->version != DMXP_VERSION ||
+	/* Pairs with the store_release() of magic in header_init(). */
+	if (load_acquire(&h->magic) != DMXP_MAGIC || h->version != DMXP_VERSION ||
 	    h->max_channels != DMXP_MAX_CHANNELS || h->region_size != size)
 		return -EPROTO;
 	cursor = READ_ONCE(h->alloc_cursor);

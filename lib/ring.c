@@ -217,6 +217,7 @@ int dmxp_chan_reserve(struct dmxp_chan *c, struct dmxp_ref *ref)
 	s = ring_slot(c, pos);
 	ref->payload = s->payload;
 	ref->meta = NULL;
+	ref->len = 0;
 	ref->pos = pos;
 	return 0;
 }
@@ -479,6 +480,7 @@ int dmxp_chan_peek(struct dmxp_chan *c, struct dmxp_ref *ref)
 	s = ring_slot(c, pos);
 	ref->payload = s->payload;
 	ref->meta = &s->meta;
+	ref->len = slot_peek(s).len;
 	ref->pos = pos;
 	return 0;
 }

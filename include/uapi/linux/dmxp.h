@@ -23,7 +23,7 @@
 #include <linux/types.h>
 #include <linux/ioctl.h>
 
-#define DMXP_MAGIC		0x444D58505F4D454DULL	/* "DMXP_MEM" as a LE u64 */
+#define DMXP_MAGIC		0x444D58505F4D454DULL	/* "DMXP_MEM"; bytes "MEM_PXMD" (LE) */
 #define DMXP_VERSION		1
 #define DMXP_VERSION_STR	"1.0.0"		/* library and module version */
 
@@ -93,7 +93,7 @@ struct dmxp_channel_entry {
 	__u64	capacity;	/* slots, a power of two in [2, 2^24] */
 	__u64	band_offset;	/* region offset of slot 0, multiple of 64 */
 	/* @24: extensions, all inside the metadata padding */
-	__u32	generation;	/* atomic; +1 at every create and destroy */
+	__u32	generation;	/* atomic; +1 at every create or destroy attempt */
 	__u32	owner_pid;	/* pid holding DMXP_CHAN_BUSY, else 0 */
 	__u64	band_capacity;	/* slots of the band bound to this entry, >= capacity */
 	__u8	__meta_pad[128 - 40];	/* zero; reserved for extensions */
