@@ -284,6 +284,9 @@ static int dmxp_mmap(struct file *file, struct vm_area_struct *vma)
 	if (!r)
 		return -ENXIO;
 
+	ret = -EIDRM;		/* a destroyed region takes no new mappings */
+	if (READ_ONCE(r->destroyed))
+		goto err;
 	ret = -EINVAL;
 	if (vma->vm_pgoff || len != r->size || !(vma->vm_flags & VM_SHARED))
 		goto err;

@@ -182,7 +182,7 @@ static void region_unlink(struct dmxp_region *r)
 
 	lockdep_assert_held(&dmxp_lock);
 	list_del_init(&r->node);
-	r->destroyed = true;
+	WRITE_ONCE(r->destroyed, true);
 	for (i = 0; i < DMXP_MAX_CHANNELS; i++)
 		dmxp_sysfs_chan_del(r, i);
 	dmxp_sysfs_region_del(r);
