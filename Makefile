@@ -1,9 +1,14 @@
 # dmxp: shared-memory message channels for Linux.
 #
 #   make            build the library, the tools and the kernel module
-#   make demo       build and run the producer/consumer demo
-#   make check      run every test; ends with "N passed, N failed"
+#   make demo       the producer/consumer demo, on /dev/shm and, in a QEMU
+#                   guest, on /dev/dmxp
+#   make check      every test, natively and in the guest; ends with
+#                   "N passed, N failed, N skipped"
 #   make stress     the long multi-process stress run (minutes)
+#   make vm-shell   an interactive guest with dmxp.ko loaded
+#   make checkpatch the kernel's style check of kmod/
+#   make sparse     build kmod/ with sparse (C=1)
 #   make clean
 #
 # V=1 shows the full commands.  Missing Debian packages are installed by
@@ -12,8 +17,10 @@
 include build.mk
 MAKEFLAGS += --no-print-directory
 
-KDIR ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
-                    $(wildcard /usr/src/linux-headers-*-amd64))
+# True (in a recipe, after deps ran) when kernel headers are installed:
+# the running kernel's, else Debian's (kmod/Makefile picks which).
+HAVE_KHDRS = { [ -d /lib/modules/$$(uname -r)/build ] || \
+	       ls -d /usr/src/linux-headers-*-amd64; } >/dev/null 2>&1
 
 DEMO_REGION ?= /dev/shm/dmxp_demo
 STRESS_SECONDS ?= 60
@@ -30,23 +37,26 @@ tools: lib
 	$(Q)$(MAKE) -C tools
 
 kmod: deps
-ifeq ($(wildcard kmod/Kbuild),)
-	@echo "  KMOD    no module sources in kmod/: skipped"
-else ifeq ($(KDIR),)
-	@echo "  KMOD    kernel headers not found (install linux-headers-amd64): module skipped"
-else
-	$(Q)$(MAKE) -C kmod KDIR=$(KDIR)
-endif
+	$(Q)if $(HAVE_KHDRS); then \
+		printf '  %-7s %s\n' KMOD kmod/dmxp.ko; \
+		$(MAKE) -C kmod $(if $(V:0=),,>/dev/null); \
+	else \
+		echo "  KMOD    kernel headers not found (apt-get install linux-headers-amd64): module skipped"; \
+	fi
 
-demo: tools
+demo: tools kmod
 	$(Q)rm -f $(DEMO_REGION)
 	$(Q)DMXP_REGION=$(DEMO_REGION) tools/demo/dmxp-demo
 	$(Q)rm -f $(DEMO_REGION)
+	$(Q)if [ -f kmod/dmxp.ko ]; then \
+		echo "  VM      the same demo in a QEMU guest, on /dev/dmxp"; \
+		tools/vm/run -- env DMXP_REGION=/dev/dmxp tools/demo/dmxp-demo -n 200000; \
+	fi
 
 selftests: lib tools
 	$(Q)$(MAKE) -C selftests
 
-check: selftests
+check: selftests kmod
 	$(Q)$(MAKE) -C selftests run
 
 stress: selftests
@@ -54,12 +64,21 @@ stress: selftests
 		DMXP_TEST_TIMEOUT=$$(( $(STRESS_SECONDS) * 20 + 600 )) \
 		./run.sh stress_mpmc tsan_threads
 
+vm-shell: tools kmod selftests
+	$(Q)tools/vm/run --shell
+
+checkpatch:
+	$(Q)tools/fetch-kernel-tools $(KTOOLS)
+	$(Q)$(KTOOLS)/scripts/checkpatch.pl --no-tree --strict --show-types \
+		--ignore SPDX_LICENSE_TAG -f kmod/*.c kmod/*.h
+
+sparse: deps
+	$(Q)$(MAKE) -C kmod C=2
+
 clean:
 	$(Q)$(MAKE) -C lib clean
 	$(Q)$(MAKE) -C tools clean
 	$(Q)$(MAKE) -C selftests clean
-ifneq ($(wildcard kmod/Kbuild),)
-	$(Q)$(MAKE) -C kmod clean
-endif
+	$(Q)if $(HAVE_KHDRS); then $(MAKE) -C kmod clean >/dev/null; fi
 
-.PHONY: all deps lib tools kmod demo selftests check stress clean
+.PHONY: all deps lib tools kmod demo selftests check stress vm-shell checkpatch sparse clean
