@@ -82,8 +82,12 @@ static inline void meta_fill(const struct dmxp_chan *c, struct dmxp_slot __shm *
 	s->meta.message_type = type;
 	s->meta.sender_pid = dmxp__pid;
 	s->meta.sender_runtime = c->region->runtime;
-	s->meta.flags = flags;
-	s->meta.payload_len = len;
+	/*
+	 * A consumer that saw this slot ready in the previous lap may still
+	 * read these two before its claim fails (slot_peek()): atomic stores.
+	 */
+	WRITE_ONCE(s->meta.flags, flags);
+	WRITE_ONCE(s->meta.payload_len, len);
 	s->meta.__pad = 0;
 }
 

@@ -28,10 +28,10 @@ for t in "$@"; do
 		fail=$((fail + 1))
 		continue
 	fi
-	p=$(echo "$totals" | sed -E 's/.*pass:([0-9]+).*/\1/')
-	f=$(echo "$totals" | sed -E 's/.*fail:([0-9]+).*/\1/')
-	s=$(echo "$totals" | sed -E 's/.*skip:([0-9]+).*/\1/')
-	e=$(echo "$totals" | sed -E 's/.*error:([0-9]+).*/\1/')
+	p=$(echo "$totals" | sed -E 's/.* pass:([0-9]+).*/\1/')
+	f=$(echo "$totals" | sed -E 's/.* fail:([0-9]+).*/\1/')
+	s=$(echo "$totals" | sed -E 's/.* skip:([0-9]+).*/\1/')
+	e=$(echo "$totals" | sed -E 's/.* error:([0-9]+).*/\1/')
 	case $e in *[!0-9]*|'') e=0 ;; esac
 	f=$((f + e))
 	# A non-zero exit other than kselftest's SKIP (4) with no failure counted.

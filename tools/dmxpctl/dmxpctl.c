@@ -7,10 +7,18 @@
  *	dmxpctl [-r REGION] list
  *	dmxpctl [-r REGION] send CH [--type T] [--nowait] [MESSAGE...]
  *	dmxpctl [-r REGION] recv CH [-n COUNT] [--wait] [--timeout MS]
+ *	dmxpctl region create NAME|PATH [--size BYTES] [--mode MODE] [--excl]
+ *	dmxpctl region destroy NAME|PATH
+ *	dmxpctl region list
+ *
+ * REGION is a region file, /dev/dmxp (the kernel module's default region)
+ * or /dev/dmxp:NAME (its region NAME).
  *
  * Exit status: 0 success, 1 error, 2 bad usage, 3 timed out.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -19,6 +27,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,9 +55,11 @@ static const char usage_text[] =
 "  recv CH [-n COUNT] [--wait] [--timeout MS]\n"
 "                        print each message on its own line; stops when the\n"
 "                        channel is empty unless --wait\n"
+"  region create|destroy|list\n"
+"                        manage regions: kernel regions by NAME, files by PATH\n"
 "\n"
-"  -r, --region PATH     the region (default $DMXP_REGION, then "
-DMXP_DEFAULT_REGION ")\n"
+"  -r, --region PATH     the region: a file, /dev/dmxp or /dev/dmxp:NAME\n"
+"                        (default $DMXP_REGION, then " DMXP_DEFAULT_REGION ")\n"
 "  -h, --help            this help; COMMAND --help for one command\n"
 "  -V, --version         print the version\n"
 "\n"
@@ -446,6 +458,243 @@ static int cmd_recv(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * Region commands.  A NAME without '/' is a kernel region ("/dev/dmxp:NAME");
+ * anything else is a region path (a file, or /dev/dmxp[:NAME]).
+ */
+static const char *region_arg(const char *arg, char *buf, size_t len)
+{
+	if (strchr(arg, '/'))
+		return arg;
+	snprintf(buf, len, "%s:%s", DMXP_DEVICE, arg);
+	return buf;
+}
+
+static int kernel_region_create(const char *name, unsigned long long size,
+				unsigned int mode, bool excl)
+{
+	struct dmxp_ioc_version v = { .version = DMXP_VERSION };
+	struct dmxp_ioc_region rq = { 0 };
+	int fd, ret = 0;
+
+	if (strlen(name) >= sizeof(rq.name))
+		usage_error("invalid region name '%s': at most %d characters",
+			    name, DMXP_NAME_MAX - 1);
+	strcpy(rq.name, name);
+	rq.size = size;
+	rq.mode = mode;
+	rq.flags = DMXP_REGION_CREATE | (excl ? DMXP_REGION_EXCL : 0);
+
+	fd = open(DMXP_DEVICE, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		die("%s: %s%s", DMXP_DEVICE, strerror(errno),
+		    errno == ENOENT ? " (is the dmxp module loaded?)" : "");
+	if (ioctl(fd, DMXP_IOC_VERSION, &v) < 0)
+		die("%s: version handshake: %s", DMXP_DEVICE, strerror(errno));
+	if (ioctl(fd, DMXP_IOC_REGION_CREATE, &rq) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static void region_error(const char *what, int err)
+{
+	switch (err) {
+	case -EEXIST:
+		die("%s: region already exists", what);
+	case -ENOENT:
+		die("%s: no such region", what);
+	case -EINVAL:
+		die("%s: invalid name, size or mode", what);
+	case -EPROTO:
+		die("%s: not a dmxp region, or one of another version", what);
+	case -EPERM:
+		die("%s: not the region's owner", what);
+	case -ENODEV:
+		die("%s: the dmxp module is not loaded", what);
+	default:
+		die("%s: %s", what, strerror(-err));
+	}
+}
+
+static int region_create_cmd(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "size", required_argument, NULL, 's' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "excl", no_argument, NULL, 'x' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	static const char help[] =
+		"usage: dmxpctl region create NAME|PATH [--size BYTES] [--mode MODE] [--excl]\n"
+		"Create a region: a kernel region NAME (in /dev/dmxp), or a region file\n"
+		"PATH.  Without --excl an existing region is left as it is.  MODE (octal,\n"
+		"at most 0666, default 0660) applies to kernel regions.\n";
+	unsigned long long size = 0, mode = 0660;
+	bool excl = false, mode_set = false;
+	struct dmxp_region *r;
+	const char *path;
+	char buf[64];
+	int opt, ret;
+
+	while ((opt = next_opt(argc, argv, "s:m:xh", opts, help)) != -1) {
+		if (opt == 's') {
+			size = parse_num("size", optarg, ULLONG_MAX);
+		} else if (opt == 'm') {
+			char *end;
+
+			errno = 0;
+			mode = strtoull(optarg, &end, 8);
+			if (errno || *end || !*optarg || mode > 0666 || (mode & 0111))
+				usage_error("invalid mode '%s': expected octal, at most 0666",
+					    optarg);
+			mode_set = true;
+		} else {
+			excl = true;
+		}
+	}
+	if (optind + 1 != argc)
+		usage_error("region create: expected one region name or path");
+	path = region_arg(argv[optind], buf, sizeof(buf));
+
+	if (!strncmp(path, DMXP_DEVICE ":", strlen(DMXP_DEVICE) + 1)) {
+		ret = kernel_region_create(path + strlen(DMXP_DEVICE) + 1, size,
+					   (unsigned int)mode, excl);
+	} else {
+		if (mode_set)
+			usage_error("--mode applies to kernel regions only");
+		ret = dmxp_region_open(path, size,
+				       DMXP_OPEN_CREATE | (excl ? DMXP_OPEN_EXCL : 0), &r);
+		if (!ret)
+			dmxp_region_close(r);
+	}
+	if (ret)
+		region_error(argv[optind], ret);
+	return 0;
+}
+
+static int region_destroy_cmd(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	static const char help[] =
+		"usage: dmxpctl region destroy NAME|PATH\n"
+		"Destroy a region and everything in it.  Processes that have it open\n"
+		"keep it until they close it.\n";
+	char buf[64];
+	int ret;
+
+	while (next_opt(argc, argv, "h", opts, help) != -1)
+		;
+	if (optind + 1 != argc)
+		usage_error("region destroy: expected one region name or path");
+	ret = dmxp_region_unlink(region_arg(argv[optind], buf, sizeof(buf)));
+	if (ret)
+		region_error(argv[optind], ret);
+	return 0;
+}
+
+static bool read_sysfs(const char *dir, const char *file, char *buf, size_t len)
+{
+	char path[512];
+	FILE *f;
+	bool ok;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	ok = fgets(buf, (int)len, f) != NULL;
+	fclose(f);
+	buf[strcspn(buf, "\n")] = 0;
+	return ok;
+}
+
+static int region_list_cmd(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	static const char help[] =
+		"usage: dmxpctl region list\n"
+		"List the kernel's regions (from /sys/kernel/dmxp) and the region\n"
+		"files in /dev/shm: name or path, size, channels, owner, mode.\n";
+	struct dirent *d;
+	DIR *dir;
+
+	while (next_opt(argc, argv, "h", opts, help) != -1)
+		;
+	if (optind != argc)
+		usage_error("region list: takes no arguments");
+
+	printf("%-32s %12s %8s %6s %6s\n", "region", "size", "channels", "uid", "mode");
+	dir = opendir("/sys/kernel/dmxp");
+	while (dir && (d = readdir(dir))) {
+		char base[300], size[32], count[16], uid[16], mode[16];
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(base, sizeof(base), "/sys/kernel/dmxp/%s", d->d_name);
+		if (!read_sysfs(base, "size", size, sizeof(size)) ||
+		    !read_sysfs(base, "channel_count", count, sizeof(count)) ||
+		    !read_sysfs(base, "uid", uid, sizeof(uid)) ||
+		    !read_sysfs(base, "mode", mode, sizeof(mode)))
+			continue;	/* destroyed meanwhile */
+		printf("%-32s %12s %8s %6s %6s\n", d->d_name, size, count, uid, mode);
+	}
+	if (dir)
+		closedir(dir);
+
+	dir = opendir("/dev/shm");
+	while (dir && (d = readdir(dir))) {
+		char path[300];
+		struct dmxp_region *r;
+		struct stat st;
+
+		snprintf(path, sizeof(path), "/dev/shm/%s", d->d_name);
+		if (d->d_name[0] == '.' || stat(path, &st) || !S_ISREG(st.st_mode))
+			continue;
+		/* Only files that are dmxp regions; others fail validation. */
+		if (dmxp_region_open(path, 0, 0, &r))
+			continue;
+		printf("%-32s %12zu %8d %6u %6o\n", path, dmxp_region_size(r),
+		       dmxp_chan_list(r, NULL, 0), (unsigned int)st.st_uid,
+		       (unsigned int)(st.st_mode & 0777));
+		dmxp_region_close(r);
+	}
+	if (dir)
+		closedir(dir);
+	return 0;
+}
+
+static int cmd_region(int argc, char **argv)
+{
+	static const char help[] =
+		"usage: dmxpctl region create NAME|PATH [--size BYTES] [--mode MODE] [--excl]\n"
+		"       dmxpctl region destroy NAME|PATH\n"
+		"       dmxpctl region list\n"
+		"A NAME is a region of the kernel module (/dev/dmxp:NAME); a PATH with\n"
+		"a '/' is a region file.\n";
+
+	if (argc < 2)
+		usage_error("region: expected create, destroy or list");
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(help, stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "create"))
+		return region_create_cmd(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "destroy"))
+		return region_destroy_cmd(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "list"))
+		return region_list_cmd(argc - 1, argv + 1);
+	usage_error("region: unknown command '%s'", argv[1]);
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -455,6 +704,7 @@ static const struct {
 	{ "list", cmd_list },
 	{ "send", cmd_send },
 	{ "recv", cmd_recv },
+	{ "region", cmd_region },
 };
 
 int main(int argc, char **argv)
