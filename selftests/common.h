@@ -8,6 +8,7 @@
 #ifndef DMXP_SELFTEST_COMMON_H
 #define DMXP_SELFTEST_COMMON_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,15 +16,43 @@
 
 #include "dmxp.h"
 
-/* A small region: the header plus a few MiB of rings. */
-#define TEST_REGION_SIZE	(DMXP_HEADER_SIZE + (4ULL << 20))
+/*
+ * A small region: the header plus 4 MiB of rings, page-aligned so that a
+ * kernel region has exactly this size too.
+ */
+#define TEST_REGION_SIZE	(((DMXP_HEADER_SIZE + 4095ULL) & ~4095ULL) + (4ULL << 20))
+
+/*
+ * The suite runs on both backends: region files (the default) and, with
+ * DMXP_TEST_BACKEND=kernel (in the guest), regions of /dev/dmxp.  Tests
+ * of what only one backend has skip on the other.
+ */
+static inline bool test_on_kernel(void)
+{
+	const char *b = getenv("DMXP_TEST_BACKEND");
+
+	return b && !strcmp(b, "kernel");
+}
 
 static inline void test_region_path(char *buf, size_t len, const char *tag)
 {
 	const char *dir = getenv("DMXP_TEST_DIR");
 
+	if (test_on_kernel()) {
+		/* A kernel region name holds at most 31 characters. */
+		snprintf(buf, len, DMXP_DEVICE ":%.12s-%d-%lx", tag, (int)getpid(),
+			 (unsigned long)random() & 0xffffff);
+		return;
+	}
 	snprintf(buf, len, "%s/dmxp-test-%s-%d-%lx", dir && *dir ? dir : "/dev/shm",
 		 tag, (int)getpid(), (unsigned long)random());
+}
+
+/* Remove a test region on either backend, even one the test corrupted. */
+static inline void test_region_remove(const char *path)
+{
+	if (dmxp_region_unlink(path) && !test_on_kernel())
+		unlink(path);
 }
 
 /* Deterministic payload bytes for message @n of producer @p. */

@@ -461,7 +461,7 @@ static void kill_children(FIXTURE_DATA(stress) *self)
 FIXTURE_TEARDOWN(stress)
 {
 	kill_children(self);
-	unlink(self->path);
+	test_region_remove(self->path);
 	if (self->sh)
 		munmap(self->sh, self->sh_size);
 }

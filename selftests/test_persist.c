@@ -236,7 +236,7 @@ FIXTURE_SETUP(persist)
 
 FIXTURE_TEARDOWN(persist)
 {
-	unlink(self->path);
+	test_region_remove(self->path);
 }
 
 /* -------------------------------------- messages outlive their sender */
@@ -306,7 +306,8 @@ TEST_F(persist, messages_outlive_sender)
 	ASSERT_EQ(0, run_child(p1_writer, &a, &pid));
 	a.writer = (__u32)pid;
 	/* Nobody has the region open now: it lives on in its file alone. */
-	ASSERT_EQ(0, access(self->path, F_OK));
+	if (!test_on_kernel())
+		ASSERT_EQ(0, access(self->path, F_OK));
 	ASSERT_EQ(0, run_child(p1_reader, &a, NULL));
 
 	/* What the reader consumed stays consumed. */
@@ -421,8 +422,14 @@ TEST_F(persist, recreate_dead_creators_channel)
 
 	ASSERT_EQ(0, expect_info(r, P2_CHAN, 32, 0, 32));
 	ASSERT_EQ(0, dmxp_chan_info(r, P2_CHAN, &after));
-	EXPECT_NE(before.band_offset, after.band_offset);
-	EXPECT_EQ(free_before - 32 * DMXP_SLOT_SIZE, dmxp_region_free(r));
+	/*
+	 * Region files bind a band to its id and carve a new one when it is
+	 * too small; the kernel places rings first-fit in its own table.
+	 */
+	if (!test_on_kernel()) {
+		EXPECT_NE(before.band_offset, after.band_offset);
+		EXPECT_EQ(free_before - 32 * DMXP_SLOT_SIZE, dmxp_region_free(r));
+	}
 	ASSERT_EQ(0, dmxp_chan_open(r, P2_CHAN, &c));
 	EXPECT_EQ(-EAGAIN, dmxp_chan_send(c, buf, 0, 0));	/* full */
 	EXPECT_EQ(0, recv_msgs(c, P2_CHAN, 200, 32, 0, (__u32)pid));

@@ -397,7 +397,7 @@ FIXTURE_TEARDOWN(tt)
 {
 	if (self->r)
 		dmxp_region_close(self->r);
-	unlink(self->path);
+	test_region_remove(self->path);
 	free(self->records);
 }
 
