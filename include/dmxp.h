@@ -70,7 +70,8 @@ struct dmxp_chan;	/* an open channel of a region (opaque) */
  *
  * -ENOENT   no region at @path and no DMXP_OPEN_CREATE
  * -EEXIST   DMXP_OPEN_EXCL and the region exists
- * -EINVAL   unknown flag, @size too small for the header or too large, or
+ * -EINVAL   unknown flag, @size (with CREATE) too small for the header
+ *           or too large, or
  *           a bad kernel region name (1..31 of [A-Za-z0-9_.-])
  * -EPROTO   the file is not a dmxp region, is of another version, is
  *           truncated, or holds an inconsistent channel table; or the
@@ -213,11 +214,18 @@ struct dmxp_ref {
  */
 int dmxp_chan_reserve(struct dmxp_chan *c, struct dmxp_ref *ref);
 
-/* Publish a reserved slot holding @len bytes.  -EMSGSIZE (slot not published: commit again or abort). */
+/*
+ * Publish a reserved slot holding @len bytes.
+ * -EMSGSIZE (not published: commit again or abort), -EIDRM (the channel
+ * was destroyed since the reservation: nothing is published)
+ */
 int dmxp_chan_commit(struct dmxp_chan *c, struct dmxp_ref *ref, size_t len,
 		     __u32 type);
 
-/* Publish a reserved slot as a tombstone that consumers skip. */
+/*
+ * Publish a reserved slot as a tombstone that consumers skip.  Does
+ * nothing if the channel was destroyed since the reservation.
+ */
 void dmxp_chan_abort(struct dmxp_chan *c, struct dmxp_ref *ref);
 
 /*

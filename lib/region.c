@@ -235,8 +235,10 @@ int dmxp_region_open(const char *path, size_t size, unsigned int flags,
 	if (!out || (flags & ~(DMXP_OPEN_CREATE | DMXP_OPEN_EXCL)) ||
 	    ((flags & DMXP_OPEN_EXCL) && !(flags & DMXP_OPEN_CREATE)))
 		return -EINVAL;
-	if (size && (size < DMXP_HEADER_SIZE + DMXP_CAPACITY_MIN * DMXP_SLOT_SIZE ||
-		     size > DMXP_REGION_SIZE_MAX))
+	/* The size matters only to a creator. */
+	if ((flags & DMXP_OPEN_CREATE) && size &&
+	    (size < DMXP_HEADER_SIZE + DMXP_CAPACITY_MIN * DMXP_SLOT_SIZE ||
+	     size > DMXP_REGION_SIZE_MAX))
 		return -EINVAL;
 	path = default_path(path);
 	dmxp__pid_init();

@@ -231,9 +231,14 @@ int dmxp_chan_commit(struct dmxp_chan *c, struct dmxp_ref *ref, size_t len,
 		     __u32 type)
 {
 	struct dmxp_slot __shm *s = ring_slot(c, ref->pos);
+	int ret;
 
 	if (len > DMXP_MAX_PAYLOAD)
 		return -EMSGSIZE;
+	/* A reservation from before a destroy must not land in a new ring. */
+	ret = chan_check(c);
+	if (unlikely(ret))
+		return ret;
 	meta_fill(c, s, ref->pos, now_ns(), type, (__u32)len, 0);
 	ring_publish(s, ref->pos);
 	ref->payload = NULL;
@@ -245,6 +250,8 @@ void dmxp_chan_abort(struct dmxp_chan *c, struct dmxp_ref *ref)
 {
 	struct dmxp_slot __shm *s = ring_slot(c, ref->pos);
 
+	if (unlikely(chan_check(c)))
+		return;		/* the ring it was reserved in is gone */
 	meta_fill(c, s, ref->pos, now_ns(), 0, 0, DMXP_MSG_TOMBSTONE);
 	ring_publish(s, ref->pos);
 	ref->payload = NULL;
@@ -492,7 +499,9 @@ int dmxp_chan_peek(struct dmxp_chan *c, struct dmxp_ref *ref)
 __dmxp_export
 void dmxp_chan_release(struct dmxp_chan *c, struct dmxp_ref *ref)
 {
-	ring_free(c, ring_slot(c, ref->pos), ref->pos);
+	/* A peek from before a destroy must not free a slot of a new ring. */
+	if (likely(!chan_check(c)))
+		ring_free(c, ring_slot(c, ref->pos), ref->pos);
 	ref->payload = NULL;
 	ref->meta = NULL;
 }

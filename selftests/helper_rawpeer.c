@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * A dmxp peer written from Documentation/MEMORY_LAYOUT.md alone: it uses
- * neither libdmxp nor the ABI header, only the offsets and the protocol
- * the document gives, to show that any language can join a channel.
+ * neither libdmxp nor the layout structs of the ABI header, only the
+ * offsets and the protocol the document gives, to show that any language
+ * can join a channel.  For a kernel region ("/dev/dmxp:NAME") it takes
+ * the ioctl numbers and argument structs from <linux/dmxp.h>, as any
+ * binding would.
  *
  *	helper_rawpeer produce REGION CH NAME COUNT
  *		send "NAME-0" .. "NAME-<COUNT-1>", waiting while the ring is full
@@ -15,10 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/dmxp.h>	/* the kernel ABI: ioctls only */
 
 /* Offsets from the layout document. */
 #define MAGIC			0x444D58505F4D454DULL
@@ -60,15 +66,40 @@ static void fail(const char *msg)
 	exit(1);
 }
 
+/* Open a region and return its size: a file, or a kernel region. */
+static uint64_t region_open(const char *path, int *fdp)
+{
+	struct dmxp_ioc_version v = { .version = 1 };
+	struct dmxp_ioc_region rq = { 0 };
+	struct stat st;
+	int fd;
+
+	if (strncmp(path, "/dev/dmxp:", 10)) {
+		fd = open(path, O_RDWR);
+		if (fd < 0 || fstat(fd, &st) < 0 || st.st_size < HDR_SIZE)
+			fail("cannot open the region");
+		*fdp = fd;
+		return (uint64_t)st.st_size;
+	}
+	fd = open("/dev/dmxp", O_RDWR);
+	if (fd < 0 || ioctl(fd, DMXP_IOC_VERSION, &v) < 0)
+		fail("cannot open /dev/dmxp");
+	if (strlen(path + 10) >= sizeof(rq.name))
+		fail("region name too long");
+	strcpy(rq.name, path + 10);
+	if (ioctl(fd, DMXP_IOC_REGION_ATTACH, &rq) < 0)
+		fail("cannot attach the kernel region");
+	*fdp = fd;
+	return rq.size;
+}
+
 static void attach(const char *path, unsigned int ch)
 {
-	struct stat st;
-	uint64_t off;
-	int fd = open(path, O_RDWR);
+	uint64_t off, size;
+	int fd;
 
-	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size < HDR_SIZE)
-		fail("cannot open the region");
-	base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	size = region_open(path, &fd);
+	base = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (base == MAP_FAILED)
 		fail("cannot map the region");
 	if (__atomic_load_n(&U64(base), __ATOMIC_ACQUIRE) != MAGIC || ch > 255)
@@ -79,7 +110,7 @@ static void attach(const char *path, unsigned int ch)
 	capacity = U64(entry + E_CAPACITY);
 	off = U64(entry + E_BAND_OFFSET);
 	if (capacity < 2 || (capacity & (capacity - 1)) || off % 64 ||
-	    off + capacity * SLOT_SIZE > (uint64_t)st.st_size)
+	    off + capacity * SLOT_SIZE > size)
 		fail("bad channel entry");
 	slots = base + off;
 	channel = ch;

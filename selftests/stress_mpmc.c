@@ -31,7 +31,6 @@
 
 /* The harness has an unused parameter; -Werror must not trip on it. */
 #pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-parameter"
 #include "kselftest_harness.h"
 #pragma GCC diagnostic pop
 #include "common.h"

@@ -7,6 +7,11 @@ CTL=${DMXPCTL:-../tools/dmxpctl/dmxpctl}
 dir=$(mktemp -d "${DMXP_TEST_DIR:-/dev/shm}/dmxp-ctl.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 export DMXP_REGION="$dir/region"
+# On the kernel backend (in the guest), the same tests on a kernel region.
+if [ "${DMXP_TEST_BACKEND:-}" = kernel ]; then
+	DMXP_REGION=/dev/dmxp:$(basename "$0" .sh)-$$
+	trap '$CTL region destroy "$DMXP_REGION" 2>/dev/null; rm -rf "$dir"' EXIT
+fi
 out="$dir/out" err="$dir/err"
 
 # expect STATUS PATTERN CMD...: exit status STATUS and, on failure, one
@@ -25,7 +30,11 @@ expect() {
 
 check "list without a region fails" expect 1 "no such region" $CTL list
 check "create makes the region and the channel" expect 0 "" $CTL create 3 --capacity 4
-check "region file exists after create" test -f "$DMXP_REGION"
+if [ "${DMXP_TEST_BACKEND:-}" = kernel ]; then
+	check "the kernel region exists after create" test -d "/sys/kernel/dmxp/${DMXP_REGION#/dev/dmxp:}"
+else
+	check "region file exists after create" test -f "$DMXP_REGION"
+fi
 check "create an existing channel fails" expect 1 "already exists" $CTL create 3
 check "create with -r" expect 0 "" $CTL -r "$DMXP_REGION" create 4
 check "channel id 256 is refused" expect 2 "invalid channel" $CTL create 256

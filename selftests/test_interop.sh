@@ -9,6 +9,11 @@ RAW=./helper_rawpeer
 dir=$(mktemp -d "${DMXP_TEST_DIR:-/dev/shm}/dmxp-interop.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 export DMXP_REGION="$dir/region"
+# On the kernel backend (in the guest), the same tests on a kernel region.
+if [ "${DMXP_TEST_BACKEND:-}" = kernel ]; then
+	DMXP_REGION=/dev/dmxp:$(basename "$0" .sh)-$$
+	trap '$CTL region destroy "$DMXP_REGION" 2>/dev/null; rm -rf "$dir"' EXIT
+fi
 N=${DMXP_INTEROP_COUNT:-3000}
 
 seqlines() { awk -v p="$1" -v n="$2" 'BEGIN { for (i = 0; i < n; i++) print p "-" i }'; }

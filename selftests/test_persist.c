@@ -19,7 +19,6 @@
 #include <sys/wait.h>
 
 /* The harness leaves parameters unused; -Werror must not trip on it. */
-#pragma GCC diagnostic ignored "-Wunused-parameter"
 #include "kselftest_harness.h"
 #include "common.h"
 

@@ -26,7 +26,6 @@
 #include <time.h>
 
 /* The harness (and TEST()) leave parameters unused; -Werror must not trip. */
-#pragma GCC diagnostic ignored "-Wunused-parameter"
 #include "kselftest_harness.h"
 #include "common.h"
 

@@ -1,0 +1,847 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The ring: copy, zero-copy and batch messaging on one channel.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <sys/wait.h>
+#include <time.h>
+
+/*
+ * The harness leaves some parameters unused (TEST() wrappers, the timeout
+ * handler), which -Wextra -Werror would reject.
+ */
+#include "kselftest_harness.h"
+#include "common.h"
+
+#define CH		1	/* the fixture's channel */
+#define CH_CAP		8
+
+FIXTURE(ring) {
+	char path[256];
+	struct dmxp_region *r;
+	struct dmxp_chan *c;
+	struct dmxp_chan *extra[4];
+	unsigned int nextra;
+};
+
+FIXTURE_SETUP(ring)
+{
+	test_region_path(self->path, sizeof(self->path), "ring");
+	ASSERT_EQ(0, dmxp_region_open(self->path, TEST_REGION_SIZE,
+				      DMXP_OPEN_CREATE | DMXP_OPEN_EXCL, &self->r));
+	ASSERT_EQ(0, dmxp_chan_create(self->r, CH, CH_CAP));
+	ASSERT_EQ(0, dmxp_chan_open(self->r, CH, &self->c));
+}
+
+FIXTURE_TEARDOWN(ring)
+{
+	unsigned int i;
+
+	for (i = 0; i < self->nextra; i++)
+		dmxp_chan_close(self->extra[i]);
+	if (self->c)
+		dmxp_chan_close(self->c);
+	if (self->r)
+		dmxp_region_close(self->r);
+	unlink(self->path);
+}
+
+/* Create channel @id with @cap slots and open it; closed by the teardown. */
+#define NEW_CHAN(id, cap) ({						\
+	struct dmxp_chan *__c = NULL;					\
+									\
+	ASSERT_GT(4U, self->nextra);					\
+	ASSERT_EQ(0, dmxp_chan_create(self->r, (id), (cap)));		\
+	ASSERT_EQ(0, dmxp_chan_open(self->r, (id), &__c));		\
+	self->extra[self->nextra++] = __c;				\
+	__c;								\
+})
+
+static unsigned long long mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec;
+}
+
+/* Send message @n of a deterministic sequence: its length and bytes follow from @n. */
+static int send_nth(struct dmxp_chan *c, unsigned long long n)
+{
+	unsigned char buf[DMXP_MAX_PAYLOAD];
+	size_t len = (size_t)(n * 37 % (DMXP_MAX_PAYLOAD + 1));
+
+	test_fill(buf, len, 0, n);
+	return dmxp_chan_send(c, buf, len, (__u32)n);
+}
+
+/* Receive and check message @n of that sequence: 0 or a negative errno, 1 if wrong. */
+static int recv_nth(struct dmxp_chan *c, unsigned long long n)
+{
+	unsigned char want[DMXP_MAX_PAYLOAD], got[DMXP_MAX_PAYLOAD];
+	size_t len = (size_t)(n * 37 % (DMXP_MAX_PAYLOAD + 1));
+	struct dmxp_msg_meta meta;
+	ssize_t ret;
+
+	ret = dmxp_chan_recv(c, got, sizeof(got), &meta);
+	if (ret < 0)
+		return (int)ret;
+	test_fill(want, len, 0, n);
+	if ((size_t)ret != len || meta.payload_len != len ||
+	    meta.message_type != (__u32)n || memcmp(want, got, len))
+		return 1;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ copy */
+
+TEST_F(ring, send_recv_round_trip_with_meta)
+{
+	static const char *msgs[] = { "first", "", "the third message" };
+	unsigned long long t0, t1, last = 0;
+	struct dmxp_msg_meta meta;
+	char buf[DMXP_MAX_PAYLOAD];
+	unsigned int i;
+
+	t0 = mono_ns();
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, dmxp_chan_send(self->c, msgs[i], strlen(msgs[i]), 100 + i));
+	}
+	t1 = mono_ns();
+
+	for (i = 0; i < 3; i++) {
+		memset(&meta, 0xa5, sizeof(meta));
+		ASSERT_EQ((ssize_t)strlen(msgs[i]),
+			  dmxp_chan_recv(self->c, buf, sizeof(buf), &meta));
+		EXPECT_EQ(0, memcmp(buf, msgs[i], strlen(msgs[i])));
+		EXPECT_EQ((__u64)i, meta.message_id);
+		EXPECT_EQ(100 + i, meta.message_type);
+		EXPECT_EQ((__u32)strlen(msgs[i]), meta.payload_len);
+		EXPECT_EQ((__u32)CH, meta.channel_id);
+		EXPECT_EQ((__u32)getpid(), meta.sender_pid);
+		EXPECT_EQ(DMXP_RUNTIME_C, meta.sender_runtime);
+		EXPECT_EQ(0, meta.flags);
+		EXPECT_LE(t0, meta.timestamp_ns);
+		EXPECT_GE(t1, meta.timestamp_ns);
+		EXPECT_LE(last, meta.timestamp_ns);
+		last = meta.timestamp_ns;
+	}
+}
+
+TEST_F(ring, recv_without_meta)
+{
+	char buf[16];
+
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "abc", 3, 1));
+	ASSERT_EQ(3, dmxp_chan_recv(self->c, buf, sizeof(buf), NULL));
+	EXPECT_EQ(0, memcmp(buf, "abc", 3));
+}
+
+TEST_F(ring, fifo_across_many_sends)
+{
+	unsigned long long sent = 0, got = 0;
+	unsigned int round, i;
+
+	/* Fill and drain, then interleave, for many laps of the ring. */
+	for (round = 0; round < 200; round++) {
+		unsigned int burst = round % (CH_CAP + 1);
+
+		for (i = 0; i < burst; i++) {
+			ASSERT_EQ(0, send_nth(self->c, sent++));
+		}
+		for (i = 0; i < burst; i++) {
+			ASSERT_EQ(0, recv_nth(self->c, got++)) TH_LOG("message %llu", got - 1);
+		}
+	}
+	for (i = 0; i < 5000; i++) {
+		ASSERT_EQ(0, send_nth(self->c, sent++));
+		if (i % 3 != 2) {
+			ASSERT_EQ(0, recv_nth(self->c, got++));
+		}
+		if (sent - got == CH_CAP) {
+			while (got < sent) {
+				ASSERT_EQ(0, recv_nth(self->c, got++));
+			}
+		}
+	}
+	while (got < sent) {
+		ASSERT_EQ(0, recv_nth(self->c, got++));
+	}
+	EXPECT_EQ(-EAGAIN, recv_nth(self->c, got));
+}
+
+TEST_F(ring, message_ids_increase_from_zero)
+{
+	struct dmxp_msg_meta meta;
+	char buf[8];
+	__u64 i;
+
+	for (i = 0; i < 3 * CH_CAP; i++) {
+		ASSERT_EQ(0, dmxp_chan_send(self->c, "m", 1, 0));
+		ASSERT_EQ(1, dmxp_chan_recv(self->c, buf, sizeof(buf), &meta));
+		EXPECT_EQ(i, meta.message_id);
+	}
+}
+
+TEST_F(ring, recv_empty_fails_eagain)
+{
+	struct dmxp_msg_meta meta;
+	char buf[16];
+
+	EXPECT_EQ(-EAGAIN, dmxp_chan_recv(self->c, buf, sizeof(buf), &meta));
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "x", 1, 0));
+	ASSERT_EQ(1, dmxp_chan_recv(self->c, buf, sizeof(buf), &meta));
+	EXPECT_EQ(-EAGAIN, dmxp_chan_recv(self->c, buf, sizeof(buf), &meta));
+}
+
+TEST_F(ring, send_full_fails_eagain_and_overwrites_nothing)
+{
+	struct dmxp_chan *c = NEW_CHAN(2, 4);
+	unsigned long long i;
+
+	for (i = 0; i < 4; i++) {
+		ASSERT_EQ(0, send_nth(c, i));
+	}
+	EXPECT_EQ(-EAGAIN, send_nth(c, 4));
+	EXPECT_EQ(-EAGAIN, send_nth(c, 5));
+	for (i = 0; i < 4; i++) {
+		EXPECT_EQ(0, recv_nth(c, i)) TH_LOG("message %llu", i);
+	}
+	EXPECT_EQ(-EAGAIN, recv_nth(c, 4));
+}
+
+TEST_F(ring, max_payload_round_trips)
+{
+	unsigned char out[DMXP_MAX_PAYLOAD], in[DMXP_MAX_PAYLOAD];
+
+	test_fill(out, sizeof(out), 1, 1);
+	ASSERT_EQ(0, dmxp_chan_send(self->c, out, DMXP_MAX_PAYLOAD, 7));
+	ASSERT_EQ(DMXP_MAX_PAYLOAD, dmxp_chan_recv(self->c, in, sizeof(in), NULL));
+	EXPECT_EQ(0, memcmp(in, out, sizeof(out)));
+}
+
+TEST_F(ring, send_oversize_fails_emsgsize_and_writes_nothing)
+{
+	unsigned char out[DMXP_MAX_PAYLOAD + 1], in[DMXP_MAX_PAYLOAD + 1];
+	struct dmxp_chan_info info;
+
+	memset(out, 'o', sizeof(out));
+	EXPECT_EQ(-EMSGSIZE, dmxp_chan_send(self->c, out, DMXP_MAX_PAYLOAD + 1, 7));
+	EXPECT_EQ(-EAGAIN, dmxp_chan_recv(self->c, in, sizeof(in), NULL));
+	ASSERT_EQ(0, dmxp_chan_info(self->r, CH, &info));
+	EXPECT_EQ(0ULL, info.tail);
+	EXPECT_EQ(0ULL, info.depth);
+	/* The ring still works and message ids did not skip. */
+	ASSERT_EQ(0, dmxp_chan_send(self->c, out, 1, 7));
+	ASSERT_EQ(0, dmxp_chan_info(self->r, CH, &info));
+	EXPECT_EQ(1ULL, info.tail);
+}
+
+TEST_F(ring, send_huge_len_fails_emsgsize)
+{
+	char b = 0;
+
+	EXPECT_EQ(-EMSGSIZE, dmxp_chan_send(self->c, &b, SIZE_MAX, 0));
+	EXPECT_EQ(-EMSGSIZE, dmxp_chan_send(self->c, &b, (size_t)1 << 32, 0));
+	EXPECT_EQ(-EAGAIN, dmxp_chan_recv(self->c, &b, 1, NULL));
+}
+
+TEST_F(ring, zero_length_message)
+{
+	struct dmxp_msg_meta meta;
+	char buf[4] = "abc";
+
+	ASSERT_EQ(0, dmxp_chan_send(self->c, buf, 0, 42));
+	memset(&meta, 0xff, sizeof(meta));
+	ASSERT_EQ(0, dmxp_chan_recv(self->c, buf, sizeof(buf), &meta));
+	EXPECT_EQ(0U, meta.payload_len);
+	EXPECT_EQ(42U, meta.message_type);
+	EXPECT_EQ(0ULL, meta.message_id);
+	/* A zero-length message fits a zero-length buffer. */
+	ASSERT_EQ(0, dmxp_chan_send(self->c, buf, 0, 43));
+	ASSERT_EQ(0, dmxp_chan_recv(self->c, buf, 0, &meta));
+	EXPECT_EQ(43U, meta.message_type);
+	EXPECT_EQ(-EAGAIN, dmxp_chan_recv(self->c, buf, sizeof(buf), &meta));
+}
+
+TEST_F(ring, recv_too_small_buffer_keeps_message)
+{
+	unsigned char out[100], in[DMXP_MAX_PAYLOAD];
+	struct dmxp_msg_meta meta;
+
+	test_fill(out, sizeof(out), 2, 2);
+	ASSERT_EQ(0, dmxp_chan_send(self->c, out, sizeof(out), 9));
+	memset(&meta, 0xa5, sizeof(meta));
+	EXPECT_EQ(-EMSGSIZE, dmxp_chan_recv(self->c, in, 99, &meta));
+	EXPECT_EQ(100U, meta.payload_len);
+	/* The other fields are zeroed. */
+	EXPECT_EQ(0ULL, meta.message_id);
+	EXPECT_EQ(0U, meta.message_type);
+	EXPECT_EQ(0U, meta.sender_pid);
+	/* Without meta, still refused. */
+	EXPECT_EQ(-EMSGSIZE, dmxp_chan_recv(self->c, in, 0, NULL));
+
+	memset(&meta, 0, sizeof(meta));
+	ASSERT_EQ(100, dmxp_chan_recv(self->c, in, 100, &meta));
+	EXPECT_EQ(0, memcmp(in, out, sizeof(out)));
+	EXPECT_EQ(9U, meta.message_type);
+	EXPECT_EQ(0ULL, meta.message_id);
+	EXPECT_EQ(-EAGAIN, dmxp_chan_recv(self->c, in, sizeof(in), NULL));
+}
+
+TEST_F(ring, wrap_around_many_laps_capacity_2)
+{
+	struct dmxp_chan *c = NEW_CHAN(3, 2);
+	unsigned long long sent = 0, got = 0;
+	struct dmxp_chan_info info;
+	unsigned int lap;
+
+	for (lap = 0; lap < 10000; lap++) {
+		ASSERT_EQ(0, send_nth(c, sent++));
+		ASSERT_EQ(0, send_nth(c, sent++));
+		ASSERT_EQ(-EAGAIN, send_nth(c, sent));
+		ASSERT_EQ(0, recv_nth(c, got++));
+		if (lap & 1) {
+			ASSERT_EQ(0, recv_nth(c, got++));
+		} else {
+			/* Keep one message across the lap boundary. */
+			ASSERT_EQ(0, send_nth(c, sent++));
+			ASSERT_EQ(0, recv_nth(c, got++));
+			ASSERT_EQ(0, recv_nth(c, got++));
+		}
+		ASSERT_EQ(-EAGAIN, recv_nth(c, got));
+	}
+	ASSERT_EQ(0, dmxp_chan_info(self->r, 3, &info));
+	EXPECT_EQ(sent, info.tail);
+	EXPECT_EQ(got, info.head);
+}
+
+TEST_F(ring, two_handles_share_one_ring)
+{
+	struct dmxp_chan *c2;
+	char buf[8];
+
+	ASSERT_EQ(0, dmxp_chan_open(self->r, CH, &c2));
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "ab", 2, 0));
+	ASSERT_EQ(0, dmxp_chan_send(c2, "cd", 2, 0));
+	EXPECT_EQ(2, dmxp_chan_recv(c2, buf, sizeof(buf), NULL));
+	EXPECT_EQ(0, memcmp(buf, "ab", 2));
+	EXPECT_EQ(2, dmxp_chan_recv(self->c, buf, sizeof(buf), NULL));
+	EXPECT_EQ(0, memcmp(buf, "cd", 2));
+	dmxp_chan_close(c2);
+}
+
+TEST_F(ring, sender_pid_of_forked_child)
+{
+	struct dmxp_msg_meta meta;
+	int status;
+	char buf[8];
+	pid_t pid;
+
+	/* Cache the parent's pid in the library first. */
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "p", 1, 0));
+	ASSERT_EQ(1, dmxp_chan_recv(self->c, buf, sizeof(buf), &meta));
+	ASSERT_EQ((__u32)getpid(), meta.sender_pid);
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(dmxp_chan_send(self->c, "c", 1, 0) ? 1 : 0);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	ASSERT_EQ(1, dmxp_chan_recv(self->c, buf, sizeof(buf), &meta));
+	EXPECT_EQ((__u32)pid, meta.sender_pid);
+}
+
+/* ------------------------------------------------------------- zero-copy */
+
+TEST_F(ring, reserve_commit_writes_in_place)
+{
+	unsigned char out[DMXP_MAX_PAYLOAD], in[DMXP_MAX_PAYLOAD];
+	struct dmxp_msg_meta meta;
+	struct dmxp_ref ref;
+
+	test_fill(out, sizeof(out), 3, 3);
+	ASSERT_EQ(0, dmxp_chan_reserve(self->c, &ref));
+	ASSERT_NE(NULL, ref.payload);
+	memcpy(ref.payload, out, sizeof(out));
+	ASSERT_EQ(0, dmxp_chan_commit(self->c, &ref, sizeof(out), 77));
+	ASSERT_EQ(DMXP_MAX_PAYLOAD, dmxp_chan_recv(self->c, in, sizeof(in), &meta));
+	EXPECT_EQ(0, memcmp(in, out, sizeof(out)));
+	EXPECT_EQ(77U, meta.message_type);
+	EXPECT_EQ(0ULL, meta.message_id);
+	EXPECT_EQ((__u32)getpid(), meta.sender_pid);
+	EXPECT_EQ((__u32)CH, meta.channel_id);
+}
+
+TEST_F(ring, commit_oversize_fails_then_valid_commit_publishes)
+{
+	struct dmxp_ref ref;
+	char buf[DMXP_MAX_PAYLOAD];
+
+	ASSERT_EQ(0, dmxp_chan_reserve(self->c, &ref));
+	memcpy(ref.payload, "in place", 8);
+	EXPECT_EQ(-EMSGSIZE, dmxp_chan_commit(self->c, &ref, DMXP_MAX_PAYLOAD + 1, 5));
+	/* Not published. */
+	EXPECT_EQ(-EAGAIN, dmxp_chan_recv(self->c, buf, sizeof(buf), NULL));
+	ASSERT_EQ(0, dmxp_chan_commit(self->c, &ref, 8, 5));
+	ASSERT_EQ(8, dmxp_chan_recv(self->c, buf, sizeof(buf), NULL));
+	EXPECT_EQ(0, memcmp(buf, "in place", 8));
+}
+
+TEST_F(ring, reserve_full_fails_eagain)
+{
+	struct dmxp_chan *c = NEW_CHAN(2, 2);
+	struct dmxp_ref ref;
+	char buf[4];
+
+	ASSERT_EQ(0, dmxp_chan_send(c, "a", 1, 0));
+	ASSERT_EQ(0, dmxp_chan_send(c, "b", 1, 0));
+	EXPECT_EQ(-EAGAIN, dmxp_chan_reserve(c, &ref));
+	ASSERT_EQ(1, dmxp_chan_recv(c, buf, sizeof(buf), NULL));
+	EXPECT_EQ('a', buf[0]);
+	ASSERT_EQ(0, dmxp_chan_reserve(c, &ref));
+	ASSERT_EQ(0, dmxp_chan_commit(c, &ref, 0, 0));
+	ASSERT_EQ(1, dmxp_chan_recv(c, buf, sizeof(buf), NULL));
+	EXPECT_EQ('b', buf[0]);
+}
+
+TEST_F(ring, open_reservation_holds_back_later_messages)
+{
+	struct dmxp_msg_meta meta;
+	struct dmxp_ref ref;
+	char buf[16];
+
+	ASSERT_EQ(0, dmxp_chan_reserve(self->c, &ref));
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "second", 6, 2));
+	/* The oldest position is not published yet. */
+	EXPECT_EQ(-EAGAIN, dmxp_chan_recv(self->c, buf, sizeof(buf), NULL));
+	memcpy(ref.payload, "first", 5);
+	ASSERT_EQ(0, dmxp_chan_commit(self->c, &ref, 5, 1));
+	ASSERT_EQ(5, dmxp_chan_recv(self->c, buf, sizeof(buf), &meta));
+	EXPECT_EQ(0, memcmp(buf, "first", 5));
+	EXPECT_EQ(0ULL, meta.message_id);
+	ASSERT_EQ(6, dmxp_chan_recv(self->c, buf, sizeof(buf), &meta));
+	EXPECT_EQ(0, memcmp(buf, "second", 6));
+	EXPECT_EQ(1ULL, meta.message_id);
+}
+
+TEST_F(ring, aborted_reservation_skipped_by_recv)
+{
+	struct dmxp_chan_info info;
+	struct dmxp_msg_meta meta;
+	struct dmxp_ref ref;
+	char buf[16];
+
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "A", 1, 1));
+	ASSERT_EQ(0, dmxp_chan_reserve(self->c, &ref));
+	memcpy(ref.payload, "junk", 4);
+	dmxp_chan_abort(self->c, &ref);
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "B", 1, 2));
+
+	ASSERT_EQ(1, dmxp_chan_recv(self->c, buf, sizeof(buf), &meta));
+	EXPECT_EQ('A', buf[0]);
+	ASSERT_EQ(1, dmxp_chan_recv(self->c, buf, sizeof(buf), &meta));
+	EXPECT_EQ('B', buf[0]);
+	EXPECT_EQ(2U, meta.message_type);
+	EXPECT_EQ(2ULL, meta.message_id);
+	EXPECT_EQ(0, meta.flags);
+	EXPECT_EQ(-EAGAIN, dmxp_chan_recv(self->c, buf, sizeof(buf), &meta));
+	ASSERT_EQ(0, dmxp_chan_info(self->r, CH, &info));
+	EXPECT_EQ(3ULL, info.head);
+	EXPECT_EQ(3ULL, info.tail);
+}
+
+TEST_F(ring, aborted_reservation_alone_reads_empty_and_frees_slot)
+{
+	struct dmxp_chan *c = NEW_CHAN(2, 2);
+	struct dmxp_ref ref;
+	char buf[16];
+	int i;
+
+	/* Fill a capacity-2 ring with tombstones, many times over. */
+	for (i = 0; i < 10; i++) {
+		ASSERT_EQ(0, dmxp_chan_reserve(c, &ref));
+		dmxp_chan_abort(c, &ref);
+		ASSERT_EQ(0, dmxp_chan_reserve(c, &ref));
+		dmxp_chan_abort(c, &ref);
+		EXPECT_EQ(-EAGAIN, dmxp_chan_reserve(c, &ref));
+		EXPECT_EQ(-EAGAIN, dmxp_chan_recv(c, buf, sizeof(buf), NULL));
+	}
+	ASSERT_EQ(0, dmxp_chan_send(c, "z", 1, 0));
+	ASSERT_EQ(1, dmxp_chan_recv(c, buf, sizeof(buf), NULL));
+	EXPECT_EQ('z', buf[0]);
+}
+
+TEST_F(ring, aborted_reservation_skipped_by_peek)
+{
+	struct dmxp_ref ref, pk;
+
+	ASSERT_EQ(0, dmxp_chan_reserve(self->c, &ref));
+	dmxp_chan_abort(self->c, &ref);
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "real", 4, 4));
+	ASSERT_EQ(0, dmxp_chan_peek(self->c, &pk));
+	ASSERT_NE(NULL, pk.meta);
+	EXPECT_EQ(4U, pk.meta->payload_len);
+	EXPECT_EQ(4U, pk.meta->message_type);
+	EXPECT_EQ(1ULL, pk.meta->message_id);
+	EXPECT_EQ(0, memcmp(pk.payload, "real", 4));
+	dmxp_chan_release(self->c, &pk);
+	EXPECT_EQ(-EAGAIN, dmxp_chan_peek(self->c, &pk));
+}
+
+TEST_F(ring, aborted_reservations_skipped_by_recv_batch)
+{
+	char b[4][16];
+	struct dmxp_rmsg m[4];
+	struct dmxp_ref ref;
+	int i;
+
+	ASSERT_EQ(0, dmxp_chan_reserve(self->c, &ref));
+	dmxp_chan_abort(self->c, &ref);
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "A", 1, 1));
+	ASSERT_EQ(0, dmxp_chan_reserve(self->c, &ref));
+	dmxp_chan_abort(self->c, &ref);
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "B", 1, 2));
+
+	memset(m, 0, sizeof(m));
+	for (i = 0; i < 4; i++) {
+		m[i].buf = b[i];
+		m[i].buf_len = sizeof(b[i]);
+	}
+	ASSERT_EQ(2, dmxp_chan_recv_batch(self->c, m, 4));
+	EXPECT_EQ(1U, m[0].len);
+	EXPECT_EQ('A', b[0][0]);
+	EXPECT_EQ(1U, m[0].meta.message_type);
+	EXPECT_EQ(1ULL, m[0].meta.message_id);
+	EXPECT_EQ(1U, m[1].len);
+	EXPECT_EQ('B', b[1][0]);
+	EXPECT_EQ(2U, m[1].meta.message_type);
+	EXPECT_EQ(3ULL, m[1].meta.message_id);
+	EXPECT_EQ(-EAGAIN, dmxp_chan_recv_batch(self->c, m, 4));
+}
+
+TEST_F(ring, peek_reads_in_place)
+{
+	unsigned char out[300];
+	struct dmxp_ref ref;
+
+	test_fill(out, sizeof(out), 4, 4);
+	ASSERT_EQ(0, dmxp_chan_send(self->c, out, sizeof(out), 12));
+	ASSERT_EQ(0, dmxp_chan_peek(self->c, &ref));
+	ASSERT_NE(NULL, ref.meta);
+	ASSERT_NE(NULL, ref.payload);
+	EXPECT_EQ(300U, ref.meta->payload_len);
+	EXPECT_EQ(12U, ref.meta->message_type);
+	EXPECT_EQ(0ULL, ref.meta->message_id);
+	EXPECT_EQ((__u32)getpid(), ref.meta->sender_pid);
+	EXPECT_EQ(0, memcmp(ref.payload, out, sizeof(out)));
+	dmxp_chan_release(self->c, &ref);
+	EXPECT_EQ(-EAGAIN, dmxp_chan_peek(self->c, &ref));
+	EXPECT_EQ(-EAGAIN, dmxp_chan_recv(self->c, out, sizeof(out), NULL));
+}
+
+TEST_F(ring, peek_empty_fails_eagain)
+{
+	struct dmxp_ref ref;
+
+	EXPECT_EQ(-EAGAIN, dmxp_chan_peek(self->c, &ref));
+}
+
+TEST_F(ring, recv_while_peeked_gets_next_message)
+{
+	struct dmxp_ref ref;
+	char buf[8];
+
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "A", 1, 1));
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "B", 1, 2));
+	ASSERT_EQ(0, dmxp_chan_peek(self->c, &ref));
+	EXPECT_EQ('A', *(char *)ref.payload);
+	ASSERT_EQ(1, dmxp_chan_recv(self->c, buf, sizeof(buf), NULL));
+	EXPECT_EQ('B', buf[0]);
+	/* The peeked message is still readable in place. */
+	EXPECT_EQ('A', *(char *)ref.payload);
+	dmxp_chan_release(self->c, &ref);
+	EXPECT_EQ(-EAGAIN, dmxp_chan_recv(self->c, buf, sizeof(buf), NULL));
+}
+
+TEST_F(ring, release_frees_slot_of_full_ring)
+{
+	struct dmxp_chan *c = NEW_CHAN(2, 4);
+	struct dmxp_ref ref;
+	unsigned long long i;
+
+	for (i = 0; i < 4; i++) {
+		ASSERT_EQ(0, send_nth(c, i));
+	}
+	ASSERT_EQ(0, dmxp_chan_peek(c, &ref));
+	EXPECT_EQ(0ULL, ref.meta->message_id);
+	/* Claimed but not released: the slot is still taken. */
+	EXPECT_EQ(-EAGAIN, send_nth(c, 4));
+	dmxp_chan_release(c, &ref);
+	ASSERT_EQ(0, send_nth(c, 4));
+	for (i = 1; i < 5; i++) {
+		EXPECT_EQ(0, recv_nth(c, i)) TH_LOG("message %llu", i);
+	}
+	EXPECT_EQ(-EAGAIN, recv_nth(c, 5));
+}
+
+/* ------------------------------------------------------------- batches */
+
+static void smsgs_init(struct dmxp_smsg *m, unsigned int n, unsigned char (*bufs)[64])
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		snprintf((char *)bufs[i], 64, "batch message %u", i);
+		m[i].buf = bufs[i];
+		m[i].len = (__u32)strlen((char *)bufs[i]);
+		m[i].type = 1000 + i;
+	}
+}
+
+TEST_F(ring, send_batch_returns_count_in_order)
+{
+	unsigned char bufs[5][64];
+	struct dmxp_smsg m[5];
+	struct dmxp_msg_meta meta;
+	char in[64];
+	unsigned int i;
+
+	smsgs_init(m, 5, bufs);
+	ASSERT_EQ(5, dmxp_chan_send_batch(self->c, m, 5));
+	for (i = 0; i < 5; i++) {
+		ASSERT_EQ((ssize_t)m[i].len, dmxp_chan_recv(self->c, in, sizeof(in), &meta));
+		EXPECT_EQ(0, memcmp(in, bufs[i], m[i].len));
+		EXPECT_EQ(1000 + i, meta.message_type);
+		EXPECT_EQ((__u64)i, meta.message_id);
+		EXPECT_EQ((__u32)getpid(), meta.sender_pid);
+	}
+	EXPECT_EQ(-EAGAIN, dmxp_chan_recv(self->c, in, sizeof(in), &meta));
+}
+
+TEST_F(ring, send_batch_partial_when_nearly_full)
+{
+	struct dmxp_chan *c = NEW_CHAN(2, 4);
+	unsigned char bufs[3][64];
+	struct dmxp_smsg m[3];
+	struct dmxp_msg_meta meta;
+	char in[64];
+	int i;
+
+	smsgs_init(m, 3, bufs);
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, dmxp_chan_send(c, "x", 1, 0));
+	}
+	ASSERT_EQ(1, dmxp_chan_send_batch(c, m, 3));
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(1, dmxp_chan_recv(c, in, sizeof(in), NULL));
+	}
+	/* The one sent is the first of the batch. */
+	ASSERT_EQ((ssize_t)m[0].len, dmxp_chan_recv(c, in, sizeof(in), &meta));
+	EXPECT_EQ(0, memcmp(in, bufs[0], m[0].len));
+	EXPECT_EQ(1000U, meta.message_type);
+	EXPECT_EQ(-EAGAIN, dmxp_chan_recv(c, in, sizeof(in), NULL));
+}
+
+TEST_F(ring, send_batch_full_fails_eagain)
+{
+	struct dmxp_chan *c = NEW_CHAN(2, 2);
+	unsigned char bufs[2][64];
+	struct dmxp_smsg m[2];
+	char in[64];
+
+	smsgs_init(m, 2, bufs);
+	ASSERT_EQ(2, dmxp_chan_send_batch(c, m, 2));
+	EXPECT_EQ(-EAGAIN, dmxp_chan_send_batch(c, m, 2));
+	EXPECT_EQ(-EAGAIN, dmxp_chan_send_batch(c, m, 1));
+	ASSERT_EQ((ssize_t)m[0].len, dmxp_chan_recv(c, in, sizeof(in), NULL));
+	ASSERT_EQ((ssize_t)m[1].len, dmxp_chan_recv(c, in, sizeof(in), NULL));
+	EXPECT_EQ(-EAGAIN, dmxp_chan_recv(c, in, sizeof(in), NULL));
+}
+
+TEST_F(ring, send_batch_oversize_sends_none)
+{
+	static unsigned char big[DMXP_MAX_PAYLOAD + 1];
+	unsigned char bufs[3][64];
+	struct dmxp_smsg m[3];
+	struct dmxp_chan_info info;
+	char in[64];
+
+	smsgs_init(m, 3, bufs);
+	m[2].buf = big;
+	m[2].len = DMXP_MAX_PAYLOAD + 1;
+	EXPECT_EQ(-EMSGSIZE, dmxp_chan_send_batch(self->c, m, 3));
+	EXPECT_EQ(-EAGAIN, dmxp_chan_recv(self->c, in, sizeof(in), NULL));
+	ASSERT_EQ(0, dmxp_chan_info(self->r, CH, &info));
+	EXPECT_EQ(0ULL, info.tail);
+	m[2].len = DMXP_MAX_PAYLOAD;
+	EXPECT_EQ(3, dmxp_chan_send_batch(self->c, m, 3));
+}
+
+TEST_F(ring, send_batch_zero_fails_einval)
+{
+	unsigned char bufs[1][64];
+	struct dmxp_smsg m[1];
+	char in[64];
+
+	smsgs_init(m, 1, bufs);
+	EXPECT_EQ(-EINVAL, dmxp_chan_send_batch(self->c, m, 0));
+	EXPECT_EQ(-EAGAIN, dmxp_chan_recv(self->c, in, sizeof(in), NULL));
+}
+
+TEST_F(ring, send_batch_larger_than_capacity)
+{
+	struct dmxp_chan *c = NEW_CHAN(2, 4);
+	unsigned char bufs[10][64];
+	struct dmxp_smsg m[10];
+	struct dmxp_msg_meta meta;
+	char in[64];
+	unsigned int i;
+
+	smsgs_init(m, 10, bufs);
+	ASSERT_EQ(4, dmxp_chan_send_batch(c, m, 10));
+	for (i = 0; i < 4; i++) {
+		ASSERT_EQ((ssize_t)m[i].len, dmxp_chan_recv(c, in, sizeof(in), &meta));
+		EXPECT_EQ(1000 + i, meta.message_type);
+	}
+	ASSERT_EQ(4, dmxp_chan_send_batch(c, m + 4, 6));
+	for (i = 4; i < 8; i++) {
+		ASSERT_EQ((ssize_t)m[i].len, dmxp_chan_recv(c, in, sizeof(in), &meta));
+		EXPECT_EQ(1000 + i, meta.message_type);
+		EXPECT_EQ((__u64)i, meta.message_id);
+	}
+}
+
+static void rmsgs_init(struct dmxp_rmsg *m, unsigned int n, unsigned char (*bufs)[DMXP_MAX_PAYLOAD])
+{
+	unsigned int i;
+
+	memset(m, 0, n * sizeof(*m));
+	for (i = 0; i < n; i++) {
+		m[i].buf = bufs[i];
+		m[i].buf_len = DMXP_MAX_PAYLOAD;
+	}
+}
+
+TEST_F(ring, recv_batch_returns_count)
+{
+	static unsigned char bufs[8][DMXP_MAX_PAYLOAD];
+	struct dmxp_rmsg m[8];
+	unsigned char want[DMXP_MAX_PAYLOAD];
+	unsigned long long i;
+
+	for (i = 0; i < 5; i++) {
+		ASSERT_EQ(0, send_nth(self->c, i));
+	}
+	rmsgs_init(m, 8, bufs);
+	ASSERT_EQ(5, dmxp_chan_recv_batch(self->c, m, 8));
+	for (i = 0; i < 5; i++) {
+		size_t len = (size_t)(i * 37 % (DMXP_MAX_PAYLOAD + 1));
+
+		test_fill(want, len, 0, i);
+		EXPECT_EQ((__u32)len, m[i].len);
+		EXPECT_EQ((__u32)len, m[i].meta.payload_len);
+		EXPECT_EQ((__u32)i, m[i].meta.message_type);
+		EXPECT_EQ(i, m[i].meta.message_id);
+		EXPECT_EQ((__u32)CH, m[i].meta.channel_id);
+		EXPECT_EQ((__u32)getpid(), m[i].meta.sender_pid);
+		EXPECT_EQ(0, memcmp(want, bufs[i], len));
+	}
+	EXPECT_EQ(-EAGAIN, dmxp_chan_recv_batch(self->c, m, 8));
+}
+
+TEST_F(ring, recv_batch_stops_before_message_not_fitting)
+{
+	static unsigned char bufs[3][DMXP_MAX_PAYLOAD];
+	unsigned char out[500];
+	struct dmxp_rmsg m[3];
+	char in[DMXP_MAX_PAYLOAD];
+
+	memset(out, 'q', sizeof(out));
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "0123456789", 10, 1));
+	ASSERT_EQ(0, dmxp_chan_send(self->c, out, 500, 2));
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "0123456789", 10, 3));
+
+	rmsgs_init(m, 3, bufs);
+	m[1].buf_len = 100;
+	ASSERT_EQ(1, dmxp_chan_recv_batch(self->c, m, 3));
+	EXPECT_EQ(1U, m[0].meta.message_type);
+
+	/* The 500-byte message is next, and still there. */
+	rmsgs_init(m, 3, bufs);
+	m[0].buf_len = 499;
+	EXPECT_EQ(-EMSGSIZE, dmxp_chan_recv_batch(self->c, m, 3));
+	ASSERT_EQ(500, dmxp_chan_recv(self->c, in, sizeof(in), NULL));
+	EXPECT_EQ(0, memcmp(in, out, 500));
+	ASSERT_EQ(10, dmxp_chan_recv(self->c, in, sizeof(in), NULL));
+}
+
+TEST_F(ring, recv_batch_first_too_big_fails_emsgsize)
+{
+	static unsigned char bufs[2][DMXP_MAX_PAYLOAD];
+	struct dmxp_rmsg m[2];
+	struct dmxp_msg_meta meta;
+	char in[DMXP_MAX_PAYLOAD];
+
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "twelve bytes", 12, 6));
+	rmsgs_init(m, 2, bufs);
+	m[0].buf_len = 11;
+	EXPECT_EQ(-EMSGSIZE, dmxp_chan_recv_batch(self->c, m, 2));
+	EXPECT_EQ(-EMSGSIZE, dmxp_chan_recv_batch(self->c, m, 1));
+	m[0].buf_len = 12;
+	ASSERT_EQ(1, dmxp_chan_recv_batch(self->c, m, 2));
+	EXPECT_EQ(12U, m[0].len);
+	EXPECT_EQ(0, memcmp(bufs[0], "twelve bytes", 12));
+	EXPECT_EQ(-EAGAIN, dmxp_chan_recv(self->c, in, sizeof(in), &meta));
+}
+
+TEST_F(ring, recv_batch_zero_fails_einval)
+{
+	static unsigned char bufs[1][DMXP_MAX_PAYLOAD];
+	struct dmxp_rmsg m[1];
+
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "x", 1, 0));
+	rmsgs_init(m, 1, bufs);
+	EXPECT_EQ(-EINVAL, dmxp_chan_recv_batch(self->c, m, 0));
+	/* Nothing was consumed. */
+	EXPECT_EQ(1, dmxp_chan_recv_batch(self->c, m, 1));
+}
+
+TEST_F(ring, recv_batch_empty_fails_eagain)
+{
+	static unsigned char bufs[4][DMXP_MAX_PAYLOAD];
+	struct dmxp_rmsg m[4];
+
+	rmsgs_init(m, 4, bufs);
+	EXPECT_EQ(-EAGAIN, dmxp_chan_recv_batch(self->c, m, 4));
+}
+
+TEST_F(ring, recv_batch_larger_than_capacity)
+{
+	static unsigned char bufs[10][DMXP_MAX_PAYLOAD];
+	struct dmxp_chan *c = NEW_CHAN(2, 4);
+	unsigned long long sent = 0, got = 0;
+	struct dmxp_rmsg m[10];
+	int round, i, k;
+
+	for (round = 0; round < 5; round++) {
+		for (i = 0; i < 4; i++) {
+			ASSERT_EQ(0, send_nth(c, sent++));
+		}
+		rmsgs_init(m, 10, bufs);
+		k = dmxp_chan_recv_batch(c, m, 10);
+		ASSERT_EQ(4, k);
+		for (i = 0; i < k; i++, got++) {
+			EXPECT_EQ(got, m[i].meta.message_id);
+			EXPECT_EQ((__u32)got, m[i].meta.message_type);
+		}
+		/* Leave a partial ring that wraps for the next round. */
+		ASSERT_EQ(0, send_nth(c, sent++));
+		ASSERT_EQ(0, recv_nth(c, got++));
+	}
+}
+
+TEST_HARNESS_MAIN
