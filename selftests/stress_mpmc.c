@@ -29,10 +29,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
-/* The harness has an unused parameter; -Werror must not trip on it. */
-#pragma GCC diagnostic push
 #include "kselftest_harness.h"
-#pragma GCC diagnostic pop
 #include "common.h"
 
 #define STRESS_MAGIC	0x53545245u	/* "STRE" */
