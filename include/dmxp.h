@@ -98,6 +98,13 @@ int dmxp_region_unlink(const char *path);
 const char *dmxp_region_path(const struct dmxp_region *r);
 size_t dmxp_region_size(const struct dmxp_region *r);
 
+/*
+ * The region's shared memory, for inspection (tools, tests, bindings that
+ * read the header): every field may change under the caller, and writing
+ * to it outside the documented protocol corrupts the region.
+ */
+const struct dmxp_global_header *dmxp_region_header(const struct dmxp_region *r);
+
 /* Bytes not yet allocated to any ring. */
 size_t dmxp_region_free(const struct dmxp_region *r);
 

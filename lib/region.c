@@ -336,6 +336,12 @@ size_t dmxp_region_size(const struct dmxp_region *r)
 }
 
 __dmxp_export
+const struct dmxp_global_header *dmxp_region_header(const struct dmxp_region *r)
+{
+	return r->shdr;
+}
+
+__dmxp_export
 size_t dmxp_region_free(const struct dmxp_region *r)
 {
 	__u64 cursor = READ_ONCE(r->shdr->alloc_cursor);

@@ -48,6 +48,20 @@ static inline void test_region_path(char *buf, size_t len, const char *tag)
 		 tag, (int)getpid(), (unsigned long)random());
 }
 
+/*
+ * For a test program about region files only: on the kernel backend it
+ * reports itself skipped, in kselftest's TAP, before any test runs.
+ */
+#define TEST_REGION_FILES_ONLY(why)						\
+static void __attribute__((constructor)) test_files_only(void)		\
+{										\
+	if (!test_on_kernel())							\
+		return;								\
+	printf("TAP version 13\n1..0 # SKIP %s\n", why);			\
+	printf("# Totals: pass:0 fail:0 xfail:0 xpass:0 skip:1 error:0\n");	\
+	exit(4);	/* KSFT_SKIP */						\
+}
+
 /* Remove a test region on either backend, even one the test corrupted. */
 static inline void test_region_remove(const char *path)
 {

@@ -18,6 +18,8 @@
 #include "kselftest_harness.h"
 #include "common.h"
 
+TEST_REGION_FILES_ONLY("the bytes of region files: test_kmod checks the kernel layout");
+
 #define ENTRY_OFF(id)		(128ULL + (unsigned long long)(id) * 384)
 #define SLOT_OFF(boff, i)	((boff) + (unsigned long long)(i) * 1088)
 

@@ -17,6 +17,8 @@
 #include "kselftest_harness.h"
 #include "common.h"
 
+TEST_REGION_FILES_ONLY("region files: the kernel backend has test_kmod");
+
 #define ENTRY_OFF(id)	(128ULL + (unsigned long long)(id) * 384)
 
 FIXTURE(region) {

@@ -44,7 +44,7 @@ FIXTURE_TEARDOWN(ring)
 		dmxp_chan_close(self->c);
 	if (self->r)
 		dmxp_region_close(self->r);
-	unlink(self->path);
+	test_region_remove(self->path);
 }
 
 /* Create channel @id with @cap slots and open it; closed by the teardown. */
