@@ -330,7 +330,7 @@ TEST(smallest_region_holds_capacity_2)
 	ASSERT_EQ(0, dmxp_region_open(path, size, DMXP_OPEN_CREATE | DMXP_OPEN_EXCL, &r));
 	/* A kernel region is rounded up to whole pages: less than 4 slots more. */
 	size = dmxp_region_size(r);
-	ASSERT_GT(DMXP_HEADER_SIZE + 4 * DMXP_SLOT_SIZE, size);
+	ASSERT_GT((size_t)DMXP_HEADER_SIZE + 4 * DMXP_SLOT_SIZE, size);
 	EXPECT_EQ(size - DMXP_HEADER_SIZE, dmxp_region_free(r));
 	EXPECT_EQ(-ENOSPC, dmxp_chan_create(r, 0, 4));
 	EXPECT_EQ(0, dmxp_chan_create(r, 0, 2));
