@@ -25,6 +25,7 @@
 
 #include "dmxp.h"
 
+/* Serialises the registry and every region's and channel's state changes. */
 DEFINE_MUTEX(dmxp_lock);
 static LIST_HEAD(dmxp_regions);
 static unsigned long dmxp_total_size;	/* bytes of all live regions */
@@ -42,7 +43,6 @@ static struct dmxp_region *region_find(const char *name)
 
 /* The last reference is gone; called with dmxp_lock held, releases it. */
 static void region_release(struct kref *ref)
-	__releases(&dmxp_lock)
 {
 	struct dmxp_region *r = container_of(ref, struct dmxp_region, ref);
 
@@ -374,6 +374,7 @@ int dmxp_chan_destroy(struct dmxp_region *r, u32 id)
 	e = &h->channels[id];
 	WRITE_ONCE(e->flags, DMXP_CHAN_BUSY);
 	WRITE_ONCE(e->generation, ++kc->generation);
+	/* As in dmxp_chan_create(): generation before the entry's fields. */
 	smp_wmb();
 	/* The module reuses freed bands itself: none stays bound to the entry. */
 	WRITE_ONCE(e->capacity, 0);
@@ -381,6 +382,7 @@ int dmxp_chan_destroy(struct dmxp_region *r, u32 id)
 	kc->created = false;
 	r->channel_count--;
 	WRITE_ONCE(h->channel_count, r->channel_count);
+	/* Pairs with load_acquire() of flags in lib/chan.c, as at creation. */
 	smp_store_release(&e->flags, 0);
 	dmxp_sysfs_chan_del(r, id);
 out:
