@@ -29,6 +29,7 @@
 DEFINE_MUTEX(dmxp_lock);
 static LIST_HEAD(dmxp_regions);
 static unsigned long dmxp_total_size;	/* bytes of all live regions */
+static unsigned int dmxp_live_regions;	/* allocated, named or not */
 
 static struct dmxp_region *region_find(const char *name)
 {
@@ -47,6 +48,7 @@ static void region_release(struct kref *ref)
 	struct dmxp_region *r = container_of(ref, struct dmxp_region, ref);
 
 	dmxp_total_size -= r->size;
+	dmxp_live_regions--;
 	mutex_unlock(&dmxp_lock);
 	vfree(r->mem);
 	kfree(r);
@@ -121,10 +123,12 @@ int dmxp_region_create(const char *name, u64 size, umode_t mode, bool excl,
 	r->mode = mode;
 	header_init(r);
 	dmxp_total_size += size;
+	dmxp_live_regions++;
 
 	ret = dmxp_sysfs_region_add(r);
 	if (ret) {
 		dmxp_total_size -= size;
+		dmxp_live_regions--;
 		vfree(r->mem);
 		kfree(r);
 		goto out_unlock;
@@ -208,7 +212,11 @@ int dmxp_region_destroy(const char *name)
 	return 0;
 }
 
-/* Module unload: no file is open, so the registry holds the last references. */
+/*
+ * Module unload: no file is open and nothing is mapped, so the registry
+ * holds the last references.  Anything still allocated after that is a
+ * leak, and is reported.
+ */
 void dmxp_regions_destroy_all(void)
 {
 	struct dmxp_region *r, *tmp;
@@ -224,6 +232,10 @@ void dmxp_regions_destroy_all(void)
 		list_del(&r->node);
 		dmxp_region_put(r);
 	}
+	mutex_lock(&dmxp_lock);
+	WARN(dmxp_live_regions || dmxp_total_size,
+	     "dmxp: %u regions (%lu bytes) leaked\n", dmxp_live_regions, dmxp_total_size);
+	mutex_unlock(&dmxp_lock);
 }
 
 struct band {
