@@ -18,7 +18,6 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/compat.h>
-#include <linux/ctype.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
@@ -58,11 +57,29 @@ static inline void vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flags)
 }
 #endif
 
+/*
+ * An open /dev/dmxp.  region is set once, under lock, and stays until the
+ * file is released: readers load it with smp_load_acquire() and need no
+ * lock (mmap() must not take one that an ioctl holds across copy_to_user(),
+ * which may fault and take mmap_lock).
+ */
 struct dmxp_file {
 	struct mutex		lock;		/* handshake and binding */
 	bool			versioned;	/* DMXP_IOC_VERSION done */
 	struct dmxp_region	*region;	/* bound region, or NULL */
 };
+
+/* The file's region with a reference for the caller, or NULL if unbound. */
+static struct dmxp_region *file_region(struct dmxp_file *df)
+{
+	/* Pairs with smp_store_release() in ioc_region(). */
+	struct dmxp_region *r = smp_load_acquire(&df->region);
+
+	/* The file's own reference keeps r alive while the file is in use. */
+	if (r)
+		dmxp_region_get(r);
+	return r;
+}
 
 static int dmxp_open(struct inode *inode, struct file *file)
 {
@@ -103,9 +120,14 @@ static bool name_ok(const char *name)
 		return false;
 	if (!strcmp(name, ".") || !strcmp(name, ".."))
 		return false;
-	for (i = 0; i < len; i++)
-		if (!isalnum(name[i]) && !strchr("_.-", name[i]))
+	/* ASCII only: the kernel's isalnum() also takes Latin-1 letters. */
+	for (i = 0; i < len; i++) {
+		char c = name[i];
+
+		if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') &&
+		    !(c >= '0' && c <= '9') && c != '_' && c != '.' && c != '-')
 			return false;
+	}
 	/* Bytes after the NUL are padding: they must be zero too. */
 	for (i = len; i < DMXP_NAME_MAX; i++)
 		if (name[i])
@@ -187,7 +209,8 @@ static long ioc_region(struct dmxp_file *df, unsigned int cmd, void __user *argp
 		ret = -EFAULT;
 		goto out;
 	}
-	df->region = r;
+	/* Pairs with smp_load_acquire() in file_region(). */
+	smp_store_release(&df->region, r);
 out:
 	mutex_unlock(&df->lock);
 	return ret;
@@ -206,11 +229,7 @@ static long ioc_chan(struct dmxp_file *df, unsigned int cmd, void __user *argp)
 	if (cmd == DMXP_IOC_CHAN_DESTROY && c.capacity)
 		return -EINVAL;
 
-	mutex_lock(&df->lock);
-	r = df->region;
-	if (r)
-		dmxp_region_get(r);
-	mutex_unlock(&df->lock);
+	r = file_region(df);
 	if (!r)
 		return -ENXIO;		/* not bound to a region yet */
 
@@ -276,11 +295,7 @@ static int dmxp_mmap(struct file *file, struct vm_area_struct *vma)
 	struct dmxp_region *r;
 	int ret;
 
-	mutex_lock(&df->lock);
-	r = df->region;
-	if (r)
-		dmxp_region_get(r);
-	mutex_unlock(&df->lock);
+	r = file_region(df);
 	if (!r)
 		return -ENXIO;
 
