@@ -9,7 +9,8 @@
  *
  * Every function returns 0 (or a count) on success and a negative errno
  * on failure; none prints or aborts.  The errors each function can return
- * are listed next to it.  All messaging calls are non-blocking.
+ * are listed next to it.  The messaging calls are non-blocking; the _wait
+ * variants and dmxp_chan_fd() block.
  *
  *	struct dmxp_region *r;
  *	struct dmxp_chan *c;
@@ -276,6 +277,70 @@ struct dmxp_rmsg {
  */
 int dmxp_chan_recv_batch(struct dmxp_chan *c, struct dmxp_rmsg *msgs,
 			 unsigned int n);
+
+/* -------------------------------------------------------------- blocking */
+
+#define DMXP_WAIT_FOREVER	(-1LL)	/* timeout_ns: no limit */
+#define DMXP_WAIT_NEVER		0LL	/* timeout_ns: do not block (-EAGAIN) */
+
+/*
+ * Receive like dmxp_chan_recv(), but wait up to @timeout_ns nanoseconds
+ * for a message (DMXP_WAIT_FOREVER, DMXP_WAIT_NEVER, or > 0).  Spins for
+ * a short, adaptive while (dmxp_chan_set_spin()), then sleeps without
+ * using the CPU; producers wake it with no system call of theirs unless
+ * someone sleeps.
+ * -ETIMEDOUT  no message in time (-EAGAIN with DMXP_WAIT_NEVER)
+ * -EINTR      a signal arrived (on region files, only for handlers
+ *             installed without SA_RESTART)
+ * -EIDRM      the channel was destroyed, also while waiting
+ * -EINVAL     @timeout_ns < -1; and the errors of dmxp_chan_recv()
+ */
+ssize_t dmxp_chan_recv_wait(struct dmxp_chan *c, void *buf, size_t len,
+			    struct dmxp_msg_meta *meta, long long timeout_ns);
+
+/* Send like dmxp_chan_send(), waiting for a free slot as above. */
+int dmxp_chan_send_wait(struct dmxp_chan *c, const void *buf, size_t len,
+			__u32 type, long long timeout_ns);
+
+/*
+ * Spin at most @max_ns nanoseconds (0: never; at most 1 ms; default
+ * 20 us) before a blocking call sleeps.  -EINVAL above 1 ms.
+ */
+int dmxp_chan_set_spin(struct dmxp_chan *c, unsigned int max_ns);
+
+/*
+ * Waiting in your own event loop.  Producers make a system call to wake
+ * consumers only when a consumer is armed, so a consumer arms before it
+ * waits and disarms when it wakes:
+ *
+ *	for (;;) {
+ *		while (dmxp_chan_recv(c, buf, sizeof(buf), &meta) >= 0)
+ *			handle(buf);				// drain
+ *		if (dmxp_chan_arm(c, DMXP_ARM_RECV) > 0)	// arm, re-check
+ *			continue;				// a message came
+ *		epoll_wait(ep, ...);				// wait on dmxp_chan_fd(c)
+ *		dmxp_chan_disarm(c, DMXP_ARM_RECV);
+ *	}
+ *
+ * dmxp_chan_arm() returns 0 when armed (now wait), 1 when the channel is
+ * already ready (not armed: drain again), -EINVAL for bad @events or
+ * -EIDRM.  Every arm that returned 0 needs one disarm.  The same holds
+ * for producers waiting for room with DMXP_ARM_SEND.
+ */
+#define DMXP_ARM_RECV	(1U << 0)	/* wake me when a message arrives */
+#define DMXP_ARM_SEND	(1U << 1)	/* wake me when a slot is freed */
+int dmxp_chan_arm(struct dmxp_chan *c, unsigned int events);
+void dmxp_chan_disarm(struct dmxp_chan *c, unsigned int events);
+
+/*
+ * A file descriptor that poll(), epoll and io_uring report readable when
+ * a message waits and writable when a slot is free (kernel regions only;
+ * -EOPNOTSUPP for region files, whose sleepers use futexes).  It belongs
+ * to the channel handle: do not close it.  read() on it receives one
+ * message (struct dmxp_msg_meta, then the payload), write() sends one;
+ * see Documentation/KERNEL.md.
+ */
+int dmxp_chan_fd(struct dmxp_chan *c);
 
 #ifdef __cplusplus
 }

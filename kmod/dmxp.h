@@ -17,18 +17,24 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/types.h>
+#include <linux/spinlock.h>
 #include <linux/uidgid.h>
 #include <linux/version.h>
+#include <linux/wait.h>
 
 #include <linux/dmxp.h>
 
 /* The kernel's authoritative copy of a channel. */
 struct dmxp_kchan {
-	bool		created;
-	u32		generation;
-	u64		capacity;
-	u64		band_offset;
-	struct kobject	*kobj;		/* /sys/kernel/dmxp/<region>/ch<id> */
+	bool			created;
+	u32			generation;
+	u64			capacity;
+	u64			band_offset;
+	struct kobject		*kobj;		/* /sys/kernel/dmxp/<region>/ch<id> */
+	wait_queue_head_t	recv_wq;	/* consumers waiting for a message */
+	wait_queue_head_t	send_wq;	/* producers waiting for a slot */
+	struct list_head	eventfds;	/* struct dmxp_evreg, under ev_lock */
+	atomic64_t		notifies;	/* wake-ups issued */
 };
 
 struct dmxp_region {
@@ -42,6 +48,7 @@ struct dmxp_region {
 	kgid_t			gid;
 	umode_t			mode;
 	unsigned int		channel_count;
+	spinlock_t		ev_lock;	/* the channels' eventfd lists */
 	struct dmxp_kchan	chan[DMXP_MAX_CHANNELS];
 	struct kobject		*kobj;		/* /sys/kernel/dmxp/<name> */
 };
@@ -63,6 +70,13 @@ void dmxp_region_put(struct dmxp_region *r);
 void dmxp_regions_destroy_all(void);
 int dmxp_chan_create(struct dmxp_region *r, u32 id, u64 capacity, u64 *band_offset);
 int dmxp_chan_destroy(struct dmxp_region *r, u32 id);
+
+/* chan.c */
+void dmxp_chan_wake(struct dmxp_region *r, u32 id, unsigned int flags);
+int dmxp_chan_fd_open(struct dmxp_region *r, u32 id, unsigned int flags);
+int dmxp_chan_eventfd(struct dmxp_region *r, u32 id, int fd, bool unregister,
+		      struct file *owner);
+void dmxp_chan_drop(struct dmxp_region *r, u32 id, struct file *owner);
 
 /* sysfs.c */
 int dmxp_sysfs_init(void);

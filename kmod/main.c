@@ -22,6 +22,7 @@
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/nospec.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
@@ -95,9 +96,14 @@ static int dmxp_open(struct inode *inode, struct file *file)
 static int dmxp_release(struct inode *inode, struct file *file)
 {
 	struct dmxp_file *df = file->private_data;
+	unsigned int i;
 
-	if (df->region)
+	if (df->region) {
+		/* The eventfds this file registered go with it. */
+		for (i = 0; i < DMXP_MAX_CHANNELS; i++)
+			dmxp_chan_drop(df->region, i, file);
 		dmxp_region_put(df->region);
+	}
 	kfree(df);
 	return 0;
 }
@@ -244,6 +250,66 @@ static long ioc_chan(struct dmxp_file *df, unsigned int cmd, void __user *argp)
 	return ret;
 }
 
+static long ioc_wake(struct file *file, unsigned int cmd, void __user *argp)
+{
+	struct dmxp_file *df = file->private_data;
+	struct dmxp_region *r;
+	long ret;
+	union {
+		struct dmxp_ioc_notify n;
+		struct dmxp_ioc_chan_fd f;
+		struct dmxp_ioc_eventfd e;
+	} u;
+	u32 id;
+
+	if (copy_from_user(&u, argp, _IOC_SIZE(cmd)))
+		return -EFAULT;
+	switch (cmd) {
+	case DMXP_IOC_NOTIFY:
+		if (!u.n.flags || u.n.flags & ~DMXP_NOTIFY_KNOWN || u.n.reserved)
+			return -EINVAL;
+		id = u.n.id;
+		break;
+	case DMXP_IOC_CHAN_FD:
+		if (u.f.flags & ~DMXP_CHAN_FD_KNOWN || u.f.reserved)
+			return -EINVAL;
+		id = u.f.id;
+		break;
+	default:
+		if (u.e.flags & ~DMXP_EVENTFD_KNOWN || u.e.__pad || u.e.reserved)
+			return -EINVAL;
+		id = u.e.id;
+		break;
+	}
+	if (id >= DMXP_MAX_CHANNELS)
+		return -EINVAL;
+	id = array_index_nospec(id, DMXP_MAX_CHANNELS);
+
+	r = file_region(df);
+	if (!r)
+		return -ENXIO;
+	switch (cmd) {
+	case DMXP_IOC_NOTIFY:
+		ret = 0;
+		if (READ_ONCE(r->destroyed))
+			ret = -EIDRM;
+		else if (!READ_ONCE(r->chan[id].created))
+			ret = -ENOENT;
+		else
+			dmxp_chan_wake(r, id, u.n.flags);
+		break;
+	case DMXP_IOC_CHAN_FD:
+		ret = dmxp_chan_fd_open(r, id, u.f.flags);
+		break;
+	default:
+		ret = dmxp_chan_eventfd(r, id, u.e.fd, u.e.flags & DMXP_EVENTFD_UNREGISTER,
+					file);
+		break;
+	}
+	dmxp_region_put(r);
+	return ret;
+}
+
 static long dmxp_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct dmxp_file *df = file->private_data;
@@ -267,6 +333,10 @@ static long dmxp_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case DMXP_IOC_CHAN_CREATE:
 	case DMXP_IOC_CHAN_DESTROY:
 		return versioned ? ioc_chan(df, cmd, argp) : -EPROTO;
+	case DMXP_IOC_NOTIFY:
+	case DMXP_IOC_CHAN_FD:
+	case DMXP_IOC_CHAN_EVENTFD:
+		return versioned ? ioc_wake(file, cmd, argp) : -EPROTO;
 	default:
 		return -ENOTTY;
 	}

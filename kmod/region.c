@@ -85,6 +85,7 @@ int dmxp_region_create(const char *name, u64 size, umode_t mode, bool excl,
 		       struct dmxp_region **out)
 {
 	struct dmxp_region *r;
+	unsigned int i;
 	int ret;
 
 	if (!size)
@@ -116,6 +117,12 @@ int dmxp_region_create(const char *name, u64 size, umode_t mode, bool excl,
 		goto out_unlock;
 	}
 	kref_init(&r->ref);		/* the registry's reference */
+	spin_lock_init(&r->ev_lock);
+	for (i = 0; i < DMXP_MAX_CHANNELS; i++) {
+		init_waitqueue_head(&r->chan[i].recv_wq);
+		init_waitqueue_head(&r->chan[i].send_wq);
+		INIT_LIST_HEAD(&r->chan[i].eventfds);
+	}
 	strscpy(r->name, name, sizeof(r->name));
 	r->size = size;
 	r->uid = current_euid();
@@ -187,8 +194,11 @@ static void region_unlink(struct dmxp_region *r)
 	lockdep_assert_held(&dmxp_lock);
 	list_del_init(&r->node);
 	WRITE_ONCE(r->destroyed, true);
-	for (i = 0; i < DMXP_MAX_CHANNELS; i++)
+	for (i = 0; i < DMXP_MAX_CHANNELS; i++) {
 		dmxp_sysfs_chan_del(r, i);
+		/* Sleepers wake and see -EIDRM; eventfds are signalled, dropped. */
+		dmxp_chan_drop(r, i, NULL);
+	}
 	dmxp_sysfs_region_del(r);
 }
 
@@ -397,6 +407,7 @@ int dmxp_chan_destroy(struct dmxp_region *r, u32 id)
 	/* Pairs with load_acquire() of flags in lib/chan.c, as at creation. */
 	smp_store_release(&e->flags, 0);
 	dmxp_sysfs_chan_del(r, id);
+	dmxp_chan_drop(r, id, NULL);
 out:
 	mutex_unlock(&dmxp_lock);
 	return ret;

@@ -3,7 +3,7 @@
  * Read-only statistics under /sys/kernel/dmxp:
  *
  *	<region>/size  channel_count  uid  gid  mode
- *	<region>/ch<id>/capacity  head  tail  depth
+ *	<region>/ch<id>/capacity  head  tail  depth  notifies
  *
  * head and tail are read from the shared mapping, so they are whatever the
  * region's users last wrote there: reported, never used.  The attribute
@@ -108,7 +108,15 @@ static ssize_t depth_show(struct kobject *k, struct kobj_attribute *a, char *buf
 	return sysfs_emit(buf, "%llu\n", depth < 0 ? 0 : min_t(u64, depth, cap));
 }
 
+static ssize_t notifies_show(struct kobject *k, struct kobj_attribute *a, char *buf)
+{
+	struct dmxp_kobj *dk = to_dk(k);
+
+	return sysfs_emit(buf, "%lld\n", atomic64_read(&dk->region->chan[dk->id].notifies));
+}
+
 static struct kobj_attribute capacity_attr = __ATTR_RO(capacity);
+static struct kobj_attribute notifies_attr = __ATTR_RO(notifies);
 static struct kobj_attribute head_attr = __ATTR_RO(head);
 static struct kobj_attribute tail_attr = __ATTR_RO(tail);
 static struct kobj_attribute depth_attr = __ATTR_RO(depth);
@@ -118,6 +126,7 @@ static struct attribute *chan_attrs[] = {
 	&head_attr.attr,
 	&tail_attr.attr,
 	&depth_attr.attr,
+	&notifies_attr.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(chan);

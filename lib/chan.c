@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -156,14 +157,25 @@ static int shm_chan_destroy(struct dmxp_region *r, unsigned int id)
 	/* The band stays bound to the entry (band_offset, band_capacity). */
 	WRITE_ONCE(e->capacity, 0);
 	__atomic_fetch_sub(&r->shdr->channel_count, 1, __ATOMIC_RELAXED);
+	/* Sleepers wake, see the new generation and return -EIDRM. */
+	dmxp__shm_wake_all(e);
 	entry_unlock(e, 0);
 	return 0;
+}
+
+static int shm_chan_fd(struct dmxp_chan *c)
+{
+	(void)c;
+	return -EOPNOTSUPP;	/* sleepers of region files use futexes */
 }
 
 const struct dmxp_backend_ops dmxp__shm_ops = {
 	.name		= "shm",
 	.chan_create	= shm_chan_create,
 	.chan_destroy	= shm_chan_destroy,
+	.notify		= dmxp__shm_notify,
+	.wait		= dmxp__shm_wait,
+	.chan_fd	= shm_chan_fd,
 };
 
 __dmxp_export
@@ -243,6 +255,7 @@ int dmxp_chan_open(struct dmxp_region *r, unsigned int id, struct dmxp_chan **ou
 	c->mask = cap - 1;
 	c->id = id;
 	c->gen = gen;
+	dmxp__chan_wait_init(c);
 	*out = c;
 	return 0;
 }
@@ -250,6 +263,10 @@ int dmxp_chan_open(struct dmxp_region *r, unsigned int id, struct dmxp_chan **ou
 __dmxp_export
 void dmxp_chan_close(struct dmxp_chan *c)
 {
+	if (!c)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
 	free(c);
 }
 

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <time.h>
 #include "dmxp.h"
 
 #define __shm			/* points into the shared region */
@@ -42,10 +43,21 @@ struct dmxp_region;
  * embedded backend (a file on tmpfs) implements channel creation in
  * userspace; the kernel backend (/dev/dmxp) does it with ioctls.
  */
+struct dmxp_chan;
+
 struct dmxp_backend_ops {
 	const char *name;
 	int (*chan_create)(struct dmxp_region *r, unsigned int id, __u64 capacity);
 	int (*chan_destroy)(struct dmxp_region *r, unsigned int id);
+	/* Wake @n sleepers of @flags' side (DMXP_NOTIFY_RECV or _SEND). */
+	void (*notify)(struct dmxp_chan *c, unsigned int flags, unsigned int n);
+	/*
+	 * Sleep until woken, the futex word moved from @ev, or @deadline
+	 * (CLOCK_MONOTONIC ns, 0: none).  0, -ETIMEDOUT or -EINTR.
+	 */
+	int (*wait)(struct dmxp_chan *c, unsigned int flags, __u32 ev, __u64 deadline);
+	/* The pollable fd of the channel, or a negative errno. */
+	int (*chan_fd)(struct dmxp_chan *c);
 };
 
 struct dmxp_region {
@@ -68,7 +80,57 @@ struct dmxp_chan {
 	__u64				mask;
 	__u32				id;
 	__u32				gen;
+	/* Blocking (lib/wait.c) */
+	int				fd;		/* kernel channel fd, or -1 */
+	unsigned int			spin_max_ns;	/* 0: never spin */
+	unsigned int			spin_ns;	/* the adaptive budget */
 };
+
+static inline struct dmxp_slot __shm *ring_slot(const struct dmxp_chan *c, __u64 pos)
+{
+	return &c->sslots[pos & c->mask];
+}
+
+static inline int chan_check(const struct dmxp_chan *c)
+{
+	/* A destroyed (and maybe re-created) channel has a new generation. */
+	if (unlikely(READ_ONCE(c->sentry->generation) != c->gen))
+		return -EIDRM;
+	return 0;
+}
+
+static inline __u64 dmxp__now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
+
+/*
+ * After publishing (freeing) slots: wake consumers (producers) if any are
+ * asleep or about to sleep.  The fence is the [W1] of lib/wait.c; without
+ * sleepers this costs the fence and one load, and no system call.
+ */
+static inline void dmxp__wake_consumers(struct dmxp_chan *c, unsigned int n)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);	/* [W1] pairs with [S1] */
+	if (unlikely(READ_ONCE(c->sentry->recv_waiters)))
+		c->region->ops->notify(c, DMXP_NOTIFY_RECV, n);
+}
+
+static inline void dmxp__wake_producers(struct dmxp_chan *c, unsigned int n)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);	/* [W1] pairs with [S1] */
+	if (unlikely(READ_ONCE(c->sentry->send_waiters)))
+		c->region->ops->notify(c, DMXP_NOTIFY_SEND, n);
+}
+
+/* lib/wait.c: the embedded backend's futex operations. */
+void dmxp__shm_notify(struct dmxp_chan *c, unsigned int flags, unsigned int n);
+int dmxp__shm_wait(struct dmxp_chan *c, unsigned int flags, __u32 ev, __u64 deadline);
+void dmxp__shm_wake_all(struct dmxp_channel_entry __shm *e);
+void dmxp__chan_wait_init(struct dmxp_chan *c);
 
 /* The embedded backend (chan.c). */
 extern const struct dmxp_backend_ops dmxp__shm_ops;

@@ -9,6 +9,7 @@
  * goes through ioctls, because the module owns the channel table.
  */
 #include <fcntl.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -136,8 +137,62 @@ static int kernel_chan_destroy(struct dmxp_region *r, unsigned int id)
 	return xioctl(r->fd, DMXP_IOC_CHAN_DESTROY, &c);
 }
 
+static void kernel_notify(struct dmxp_chan *c, unsigned int flags, unsigned int n)
+{
+	struct dmxp_ioc_notify rq = { .id = c->id, .flags = flags };
+
+	(void)n;	/* the module wakes every sleeper of that side */
+	ioctl(c->region->fd, DMXP_IOC_NOTIFY, &rq);
+}
+
+static int kernel_chan_fd(struct dmxp_chan *c)
+{
+	struct dmxp_ioc_chan_fd rq = { .id = c->id, .flags = DMXP_CHAN_FD_NONBLOCK };
+	int fd, expected = -1;
+
+	if (c->fd >= 0)
+		return c->fd;
+	fd = ioctl(c->region->fd, DMXP_IOC_CHAN_FD, &rq);
+	if (fd < 0)
+		return -errno;
+	/* Two threads may race to open it: one fd stays, the other goes. */
+	if (!__atomic_compare_exchange_n(&c->fd, &expected, fd, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		close(fd);
+		return expected;
+	}
+	return fd;
+}
+
+/* Sleep in poll() on the channel fd: the module queues us, then checks. */
+static int kernel_wait(struct dmxp_chan *c, unsigned int flags, __u32 ev, __u64 deadline)
+{
+	struct pollfd p = { .events = flags & DMXP_NOTIFY_RECV ? POLLIN : POLLOUT };
+	struct timespec ts, *tsp = NULL;
+	int ret;
+
+	(void)ev;
+	p.fd = kernel_chan_fd(c);
+	if (p.fd < 0)
+		return p.fd;
+	if (deadline) {
+		__u64 now = dmxp__now_ns(), left = deadline > now ? deadline - now : 0;
+
+		ts.tv_sec = (time_t)(left / 1000000000ULL);
+		ts.tv_nsec = (long)(left % 1000000000ULL);
+		tsp = &ts;
+	}
+	ret = ppoll(&p, 1, tsp, NULL);
+	if (ret < 0)
+		return -errno;
+	return ret ? 0 : -ETIMEDOUT;
+}
+
 const struct dmxp_backend_ops dmxp__kernel_ops = {
 	.name		= "kernel",
 	.chan_create	= kernel_chan_create,
 	.chan_destroy	= kernel_chan_destroy,
+	.notify		= kernel_notify,
+	.wait		= kernel_wait,
+	.chan_fd	= kernel_chan_fd,
 };

@@ -41,37 +41,17 @@
  * slots and claim them with one CAS.
  *
  * The sequence store that publishes a message is done in one place,
- * ring_publish(), and the one that frees a slot in ring_free().
+ * ring_publish(), and the one that frees a slot in ring_free().  Each is
+ * followed by a check for sleepers on the other side (lib/wait.c explains
+ * why no wake-up is lost).
  *
  * A message at the head whose sender has claimed but not yet published
  * it makes the ring look empty to consumers behind it; a slot that a
  * consumer has claimed but not yet freed makes it look full to producers.
  */
 #include <string.h>
-#include <time.h>
 
 #include "internal.h"
-
-static inline struct dmxp_slot __shm *ring_slot(const struct dmxp_chan *c, __u64 pos)
-{
-	return &c->sslots[pos & c->mask];
-}
-
-static inline int chan_check(const struct dmxp_chan *c)
-{
-	/* A destroyed (and maybe re-created) channel has a new generation. */
-	if (unlikely(READ_ONCE(c->sentry->generation) != c->gen))
-		return -EIDRM;
-	return 0;
-}
-
-static inline __u64 now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
-}
 
 static inline void meta_fill(const struct dmxp_chan *c, struct dmxp_slot __shm *s,
 			     __u64 pos, __u64 ts, __u32 type, __u32 len, __u16 flags)
@@ -166,10 +146,11 @@ int dmxp_chan_send(struct dmxp_chan *c, const void *buf, size_t len, __u32 type)
 		return ret;
 
 	s = ring_slot(c, pos);
-	meta_fill(c, s, pos, now_ns(), type, (__u32)len, 0);
+	meta_fill(c, s, pos, dmxp__now_ns(), type, (__u32)len, 0);
 	if (len)
 		memcpy(s->payload, buf, len);
 	ring_publish(s, pos);
+	dmxp__wake_consumers(c, 1);
 	return 0;
 }
 
@@ -193,7 +174,7 @@ int dmxp_chan_send_batch(struct dmxp_chan *c, const struct dmxp_smsg *msgs,
 	if (unlikely(ret < 0))
 		return ret;
 
-	ts = now_ns();
+	ts = dmxp__now_ns();
 	for (i = 0; i < (unsigned int)ret; i++) {
 		struct dmxp_slot __shm *s = ring_slot(c, pos + i);
 
@@ -202,6 +183,7 @@ int dmxp_chan_send_batch(struct dmxp_chan *c, const struct dmxp_smsg *msgs,
 			memcpy(s->payload, msgs[i].buf, msgs[i].len);
 		ring_publish(s, pos + i);
 	}
+	dmxp__wake_consumers(c, (unsigned int)ret);
 	return ret;
 }
 
@@ -239,8 +221,9 @@ int dmxp_chan_commit(struct dmxp_chan *c, struct dmxp_ref *ref, size_t len,
 	ret = chan_check(c);
 	if (unlikely(ret))
 		return ret;
-	meta_fill(c, s, ref->pos, now_ns(), type, (__u32)len, 0);
+	meta_fill(c, s, ref->pos, dmxp__now_ns(), type, (__u32)len, 0);
 	ring_publish(s, ref->pos);
+	dmxp__wake_consumers(c, 1);
 	ref->payload = NULL;
 	return 0;
 }
@@ -252,8 +235,10 @@ void dmxp_chan_abort(struct dmxp_chan *c, struct dmxp_ref *ref)
 
 	if (unlikely(chan_check(c)))
 		return;		/* the ring it was reserved in is gone */
-	meta_fill(c, s, ref->pos, now_ns(), 0, 0, DMXP_MSG_TOMBSTONE);
+	meta_fill(c, s, ref->pos, dmxp__now_ns(), 0, 0, DMXP_MSG_TOMBSTONE);
 	ring_publish(s, ref->pos);
+	/* A consumer asleep behind the tombstone must skip it. */
+	dmxp__wake_consumers(c, 1);
 	ref->payload = NULL;
 }
 
@@ -382,6 +367,7 @@ static int ring_claim_one(struct dmxp_chan *c, __u64 *posp, struct room *r)
 		if (likely(!(s->meta.flags & DMXP_MSG_TOMBSTONE)))
 			return 0;
 		ring_free(c, s, *posp);
+		dmxp__wake_producers(c, 1);
 	}
 }
 
@@ -417,6 +403,7 @@ ssize_t dmxp_chan_recv(struct dmxp_chan *c, void *buf, size_t len,
 		meta->payload_len = plen;
 	}
 	ring_free(c, s, pos);
+	dmxp__wake_producers(c, 1);
 	return plen;
 }
 
@@ -471,6 +458,7 @@ int dmxp_chan_recv_batch(struct dmxp_chan *c, struct dmxp_rmsg *msgs,
 			}
 			ring_free(c, s, pos + (__u64)i);
 		}
+		dmxp__wake_producers(c, (unsigned int)k);
 	}
 	return (int)got;
 }
@@ -500,8 +488,10 @@ __dmxp_export
 void dmxp_chan_release(struct dmxp_chan *c, struct dmxp_ref *ref)
 {
 	/* A peek from before a destroy must not free a slot of a new ring. */
-	if (likely(!chan_check(c)))
+	if (likely(!chan_check(c))) {
 		ring_free(c, ring_slot(c, ref->pos), ref->pos);
+		dmxp__wake_producers(c, 1);
+	}
 	ref->payload = NULL;
 	ref->meta = NULL;
 }

@@ -176,19 +176,6 @@ static long long now_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-/*
- * Wait a little while a ring is full or empty: 50 us, doubling to 2 ms.
- * Blocking wake-ups replace this once the channel can be slept on.
- */
-static void backoff(unsigned int *step)
-{
-	struct timespec ts = { 0, 50000L << (*step < 5 ? *step : 5) };
-
-	if (*step < 5)
-		(*step)++;
-	nanosleep(&ts, NULL);
-}
-
 /* Parse one command's options; @longopts ends with "help". */
 static int next_opt(int argc, char **argv, const char *shortopts,
 		    const struct option *longopts, const char *help)
@@ -308,17 +295,16 @@ static int cmd_list(int argc, char **argv)
 static void send_one(struct dmxp_chan *c, const char *msg, size_t len,
 		     __u32 type, bool nowait)
 {
-	unsigned int step = 0;
 	int ret;
 
 	if (len > DMXP_MAX_PAYLOAD)
 		die("message of %zu bytes is longer than %d bytes", len,
 		    DMXP_MAX_PAYLOAD);
-	while ((ret = dmxp_chan_send(c, msg, len, type)) == -EAGAIN) {
-		if (nowait)
-			die("channel %u is full", dmxp_chan_id(c));
-		backoff(&step);
-	}
+	/* While the ring is full, sleep until a consumer frees a slot. */
+	ret = dmxp_chan_send_wait(c, msg, len, type,
+				  nowait ? DMXP_WAIT_NEVER : DMXP_WAIT_FOREVER);
+	if (ret == -EAGAIN)
+		die("channel %u is full", dmxp_chan_id(c));
 	if (ret)
 		chan_error(dmxp_chan_id(c), ret);
 }
@@ -400,7 +386,7 @@ static int cmd_recv(int argc, char **argv)
 	long long deadline = 0;
 	struct dmxp_region *r;
 	struct dmxp_chan *c;
-	unsigned int ch, step = 0;
+	unsigned int ch;
 	int opt;
 
 	while ((opt = next_opt(argc, argv, "n:wT:h", opts, help)) != -1) {
@@ -426,20 +412,29 @@ static int cmd_recv(int argc, char **argv)
 		deadline = now_ms() + (long long)timeout_ms;
 
 	while (!has_count || got < count) {
-		ssize_t len = dmxp_chan_recv(c, buf, sizeof(buf), NULL);
+		long long timeout = DMXP_WAIT_NEVER;
+		ssize_t len;
 
+		if (wait && has_timeout) {
+			long long left = deadline - now_ms();
+
+			timeout = left > 0 ? left * 1000000LL : DMXP_WAIT_NEVER;
+		} else if (wait) {
+			timeout = DMXP_WAIT_FOREVER;
+		}
+		len = dmxp_chan_recv(c, buf, sizeof(buf), NULL);
+		if (len == -EAGAIN && timeout != DMXP_WAIT_NEVER) {
+			/* Show what came so far before sleeping. */
+			fflush(stdout);
+			len = dmxp_chan_recv_wait(c, buf, sizeof(buf), NULL, timeout);
+		}
 		if (len >= 0) {
 			fwrite(buf, 1, (size_t)len, stdout);
 			putchar('\n');
 			got++;
-			step = 0;
 			continue;
 		}
-		if (len != -EAGAIN)
-			chan_error(ch, (int)len);
-		if (!wait)
-			break;
-		if (has_timeout && now_ms() >= deadline) {
+		if (len == -ETIMEDOUT || (len == -EAGAIN && wait)) {
 			fflush(stdout);
 			if (has_count) {
 				fprintf(stderr, "%s: timed out after %llu of %llu messages\n",
@@ -448,8 +443,9 @@ static int cmd_recv(int argc, char **argv)
 			}
 			break;
 		}
-		fflush(stdout);
-		backoff(&step);
+		if (len == -EAGAIN)
+			break;
+		chan_error(ch, (int)len);
 	}
 	if (fflush(stdout) == EOF)
 		die("writing standard output: %s", strerror(errno));

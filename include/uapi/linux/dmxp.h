@@ -96,7 +96,12 @@ struct dmxp_channel_entry {
 	__u32	generation;	/* atomic; +1 at every create or destroy attempt */
 	__u32	owner_pid;	/* pid holding DMXP_CHAN_BUSY, else 0 */
 	__u64	band_capacity;	/* slots of the band bound to this entry, >= capacity */
-	__u8	__meta_pad[128 - 40];	/* zero; reserved for extensions */
+	/* @40: the wake protocol (Documentation/MEMORY_LAYOUT.md, lib/wait.c) */
+	__u32	recv_waiters;	/* atomic; consumers asleep or about to sleep */
+	__u32	send_waiters;	/* atomic; producers waiting for a free slot */
+	__u32	recv_futex;	/* atomic; +1 at each consumer wake-up (futex word) */
+	__u32	send_futex;	/* atomic; +1 at each producer wake-up (futex word) */
+	__u8	__meta_pad[128 - 56];	/* zero; reserved for extensions */
 	/* @128 */
 	__u64	tail;		/* atomic; next position to produce */
 	__u8	__tail_pad[120];
@@ -145,7 +150,8 @@ struct dmxp_global_header {
 /* dmxp_ioc_version.features */
 #define DMXP_FEAT_REGIONS	(1U << 0)	/* named regions, create/attach/destroy */
 #define DMXP_FEAT_CHANNELS	(1U << 1)	/* kernel-made channels */
-#define DMXP_FEAT_KNOWN		(DMXP_FEAT_REGIONS | DMXP_FEAT_CHANNELS)
+#define DMXP_FEAT_WAKE		(1U << 2)	/* notify, channel fds, eventfds */
+#define DMXP_FEAT_KNOWN		(DMXP_FEAT_REGIONS | DMXP_FEAT_CHANNELS | DMXP_FEAT_WAKE)
 
 struct dmxp_ioc_version {
 	__u32	version;	/* in: DMXP_VERSION the caller speaks; out: the module's */
@@ -177,6 +183,56 @@ struct dmxp_ioc_chan {
 	__u64	reserved[2];	/* zero */
 };
 
+/* dmxp_ioc_notify.flags */
+#define DMXP_NOTIFY_RECV	(1U << 0)	/* messages were published: wake consumers */
+#define DMXP_NOTIFY_SEND	(1U << 1)	/* slots were freed: wake producers */
+#define DMXP_NOTIFY_KNOWN	(DMXP_NOTIFY_RECV | DMXP_NOTIFY_SEND)
+
+/*
+ * Wake the sleepers of a channel.  A producer calls it after publishing
+ * when recv_waiters is not zero, a consumer after freeing slots when
+ * send_waiters is not zero; never otherwise.
+ */
+struct dmxp_ioc_notify {
+	__u32	id;		/* channel */
+	__u32	flags;		/* DMXP_NOTIFY_*, at least one */
+	__u64	reserved;	/* zero */
+};
+
+/* dmxp_ioc_chan_fd.flags */
+#define DMXP_CHAN_FD_NONBLOCK	(1U << 0)	/* O_NONBLOCK on the new fd */
+#define DMXP_CHAN_FD_KNOWN	DMXP_CHAN_FD_NONBLOCK
+
+/*
+ * Get a file descriptor for one channel (returned by the ioctl, close-on-
+ * exec): poll() reports EPOLLIN when a message waits and EPOLLOUT when a
+ * slot is free; read() takes one message as a struct dmxp_msg_meta
+ * followed by the payload; write() sends its buffer as one message.
+ */
+struct dmxp_ioc_chan_fd {
+	__u32	id;
+	__u32	flags;		/* DMXP_CHAN_FD_* */
+	__u64	reserved;	/* zero */
+};
+
+/* dmxp_ioc_eventfd.flags */
+#define DMXP_EVENTFD_UNREGISTER	(1U << 0)	/* remove instead of add */
+#define DMXP_EVENTFD_KNOWN	DMXP_EVENTFD_UNREGISTER
+#define DMXP_EVENTFD_MAX	64		/* registrations per channel */
+
+/*
+ * Register an eventfd that is signalled whenever consumers of the channel
+ * are woken.  The registration lasts until it is unregistered, the file
+ * that registered it is closed, or the channel or region is destroyed.
+ */
+struct dmxp_ioc_eventfd {
+	__u32	id;
+	__u32	flags;		/* DMXP_EVENTFD_* */
+	__s32	fd;		/* the eventfd */
+	__u32	__pad;		/* zero */
+	__u64	reserved;	/* zero */
+};
+
 #define DMXP_IOC_MAGIC		0xD8
 #define DMXP_IOC_VERSION	_IOWR(DMXP_IOC_MAGIC, 0x00, struct dmxp_ioc_version)
 #define DMXP_IOC_REGION_CREATE	_IOWR(DMXP_IOC_MAGIC, 0x01, struct dmxp_ioc_region)
@@ -184,6 +240,9 @@ struct dmxp_ioc_chan {
 #define DMXP_IOC_REGION_DESTROY	_IOW(DMXP_IOC_MAGIC, 0x03, struct dmxp_ioc_region)
 #define DMXP_IOC_CHAN_CREATE	_IOWR(DMXP_IOC_MAGIC, 0x04, struct dmxp_ioc_chan)
 #define DMXP_IOC_CHAN_DESTROY	_IOW(DMXP_IOC_MAGIC, 0x05, struct dmxp_ioc_chan)
+#define DMXP_IOC_NOTIFY		_IOW(DMXP_IOC_MAGIC, 0x06, struct dmxp_ioc_notify)
+#define DMXP_IOC_CHAN_FD	_IOW(DMXP_IOC_MAGIC, 0x07, struct dmxp_ioc_chan_fd)
+#define DMXP_IOC_CHAN_EVENTFD	_IOW(DMXP_IOC_MAGIC, 0x08, struct dmxp_ioc_eventfd)
 
 /*
  * The layout may never drift: every offset the documentation names is
@@ -229,6 +288,10 @@ __DMXP_OFF(dmxp_channel_entry, band_offset, 16);
 __DMXP_OFF(dmxp_channel_entry, generation, 24);
 __DMXP_OFF(dmxp_channel_entry, owner_pid, 28);
 __DMXP_OFF(dmxp_channel_entry, band_capacity, 32);
+__DMXP_OFF(dmxp_channel_entry, recv_waiters, 40);
+__DMXP_OFF(dmxp_channel_entry, send_waiters, 44);
+__DMXP_OFF(dmxp_channel_entry, recv_futex, 48);
+__DMXP_OFF(dmxp_channel_entry, send_futex, 52);
 __DMXP_OFF(dmxp_channel_entry, tail, 128);
 __DMXP_OFF(dmxp_channel_entry, head, 256);
 
@@ -250,6 +313,9 @@ __DMXP_ASSERT(sizeof(struct dmxp_ioc_chan) == 40, "dmxp_ioc_chan is 40 bytes");
 __DMXP_OFF(dmxp_ioc_region, size, 32);
 __DMXP_OFF(dmxp_ioc_region, reserved, 56);
 __DMXP_OFF(dmxp_ioc_chan, reserved, 24);
+__DMXP_ASSERT(sizeof(struct dmxp_ioc_notify) == 16, "dmxp_ioc_notify is 16 bytes");
+__DMXP_ASSERT(sizeof(struct dmxp_ioc_chan_fd) == 16, "dmxp_ioc_chan_fd is 16 bytes");
+__DMXP_ASSERT(sizeof(struct dmxp_ioc_eventfd) == 24, "dmxp_ioc_eventfd is 24 bytes");
 
 #undef __DMXP_OFF
 

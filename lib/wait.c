@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Blocking: sleeping on an empty (full) channel without spinning, and
+ * waking sleepers without a system call per message.
+ *
+ * A note on why no wake-up is lost.
+ *
+ * Each channel entry has, per side, a waiter count and a futex word:
+ * recv_waiters/recv_futex for consumers waiting for a message,
+ * send_waiters/send_futex for producers waiting for a free slot.  Below,
+ * for the receive side (the send side is the same with the roles swapped):
+ *
+ * A sleeper (a consumer that found the ring empty):
+ *	fetch_add(recv_waiters, 1)				announce
+ *	ev = load(recv_futex)
+ *	fence(seq_cst)						[S1]
+ *	if the slot at head is published: undo, retry		re-check
+ *	futex_wait(recv_futex, ev) or poll(channel fd)		sleep
+ *	fetch_sub(recv_waiters, 1)
+ *
+ * A waker (a producer, after publishing with a release store):
+ *	fence(seq_cst)						[W1]
+ *	if load(recv_waiters) != 0:
+ *		fetch_add(recv_futex, 1); futex_wake()		notify
+ *		(kernel backend: the DMXP_IOC_NOTIFY ioctl)
+ *
+ * [S1] and [W1] are the two fences of a store-buffering (Dekker) pattern:
+ * of "the waker reads recv_waiters" and "the sleeper re-checks the ring",
+ * at least one sees the other side's store.  So either the sleeper sees
+ * the message and does not sleep, or the waker sees the sleeper and
+ * notifies.  The notify cannot slip in between the re-check and the
+ * sleep: futex_wait() sleeps only if recv_futex still holds ev, which the
+ * waker changed before waking; the kernel's poll() queues the sleeper
+ * before it checks the ring itself, and the ioctl wakes that queue.
+ *
+ * Without sleepers a waker pays the fence and one load, and no system
+ * call.  A sleeper announced but not yet asleep makes wakers notify: a
+ * spurious wake-up at worst, which the sleeper's loop absorbs.
+ *
+ * Before sleeping, a blocking call spins on the ring for a short while
+ * (dmxp_chan_set_spin()), because a sleep and wake-up cost far more than
+ * a message usually takes to arrive.  The budget adapts: it halves each
+ * time spinning ends in a sleep anyway, and returns to the maximum when
+ * spinning pays off.
+ */
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define SPIN_DEFAULT_NS	20000U		/* 20 us */
+#define SPIN_MAX_NS	1000000U	/* 1 ms */
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+/* Has the head slot a message (consumers) / the tail slot room (producers)? */
+static bool chan_ready(const struct dmxp_chan *c, unsigned int flags)
+{
+	if (flags & DMXP_NOTIFY_RECV) {
+		__u64 head = READ_ONCE(*c->shead);
+
+		return load_acquire(&ring_slot(c, head)->sequence) == head + 1;
+	}
+	{
+		__u64 tail = READ_ONCE(*c->stail);
+
+		return load_acquire(&ring_slot(c, tail)->sequence) == tail;
+	}
+}
+
+static __u32 __shm *waiters_word(struct dmxp_chan *c, unsigned int flags)
+{
+	return flags & DMXP_NOTIFY_RECV ? &c->sentry->recv_waiters :
+					  &c->sentry->send_waiters;
+}
+
+static __u32 __shm *futex_word(struct dmxp_channel_entry __shm *e, unsigned int flags)
+{
+	return flags & DMXP_NOTIFY_RECV ? &e->recv_futex : &e->send_futex;
+}
+
+static long futex(__u32 __shm *uaddr, int op, __u32 val, const struct timespec *ts,
+		  __u32 val3)
+{
+	/* Shared futexes: the word is in memory other processes map. */
+	return syscall(SYS_futex, uaddr, op, val, ts, NULL, val3);
+}
+
+void dmxp__shm_notify(struct dmxp_chan *c, unsigned int flags, unsigned int n)
+{
+	__u32 __shm *w = futex_word(c->sentry, flags);
+
+	__atomic_fetch_add(w, 1, __ATOMIC_SEQ_CST);
+	futex(w, FUTEX_WAKE, n > INT_MAX ? INT_MAX : n, NULL, 0);
+}
+
+/* Wake every sleeper of a channel being destroyed. */
+void dmxp__shm_wake_all(struct dmxp_channel_entry __shm *e)
+{
+	__atomic_fetch_add(&e->recv_futex, 1, __ATOMIC_SEQ_CST);
+	__atomic_fetch_add(&e->send_futex, 1, __ATOMIC_SEQ_CST);
+	futex(&e->recv_futex, FUTEX_WAKE, INT_MAX, NULL, 0);
+	futex(&e->send_futex, FUTEX_WAKE, INT_MAX, NULL, 0);
+}
+
+int dmxp__shm_wait(struct dmxp_chan *c, unsigned int flags, __u32 ev, __u64 deadline)
+{
+	struct timespec ts = {
+		.tv_sec = (time_t)(deadline / 1000000000ULL),
+		.tv_nsec = (long)(deadline % 1000000000ULL),
+	};
+
+	/* Absolute CLOCK_MONOTONIC deadline, so a retry does not extend it. */
+	if (futex(futex_word(c->sentry, flags), FUTEX_WAIT_BITSET, ev,
+		  deadline ? &ts : NULL, FUTEX_BITSET_MATCH_ANY) == 0)
+		return 0;
+	switch (errno) {
+	case EAGAIN:	/* the word moved: woken before we slept */
+		return 0;
+	case EINTR:
+		return -EINTR;
+	case ETIMEDOUT:
+		return -ETIMEDOUT;
+	default:
+		return -errno;
+	}
+}
+
+/*
+ * Announce a sleeper on @flags' side and re-check the ring.  Returns 0
+ * when the caller may sleep (it is counted as a waiter, with *ev the
+ * futex word's value), or 1 when the ring is ready (not counted).
+ */
+static int chan_announce(struct dmxp_chan *c, unsigned int flags, __u32 *ev)
+{
+	__u32 __shm *w = waiters_word(c, flags);
+
+	__atomic_fetch_add(w, 1, __ATOMIC_SEQ_CST);
+	*ev = __atomic_load_n(futex_word(c->sentry, flags), __ATOMIC_SEQ_CST);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);	/* [S1] pairs with [W1] */
+	if (chan_ready(c, flags) || chan_check(c)) {
+		__atomic_fetch_sub(w, 1, __ATOMIC_SEQ_CST);
+		return 1;
+	}
+	return 0;
+}
+
+static void chan_unannounce(struct dmxp_chan *c, unsigned int flags)
+{
+	__atomic_fetch_sub(waiters_word(c, flags), 1, __ATOMIC_SEQ_CST);
+}
+
+/* Spin until the ring is ready or the budget is spent; true if ready. */
+static bool chan_spin(struct dmxp_chan *c, unsigned int flags, __u64 deadline)
+{
+	__u64 end;
+	unsigned int i;
+
+	if (!c->spin_ns)
+		return false;
+	end = dmxp__now_ns() + c->spin_ns;
+	if (deadline && end > deadline)
+		end = deadline;
+	for (;;) {
+		for (i = 0; i < 64; i++) {
+			if (chan_ready(c, flags)) {
+				c->spin_ns = c->spin_max_ns;	/* it pays off */
+				return true;
+			}
+			cpu_relax();
+		}
+		if (dmxp__now_ns() >= end)
+			break;
+	}
+	/* Spun for nothing: spin less next time, but never stop learning. */
+	c->spin_ns = c->spin_ns / 2 > c->spin_max_ns / 16 ? c->spin_ns / 2 :
+							 c->spin_max_ns / 16;
+	return false;
+}
+
+/*
+ * The blocking loop shared by receive and send: try @op; on -EAGAIN spin,
+ * announce, re-check, sleep, and try again, until @timeout_ns runs out.
+ */
+static long wait_loop(struct dmxp_chan *c, unsigned int flags, long long timeout_ns,
+		      long (*op)(struct dmxp_chan *c, void *arg), void *arg)
+{
+	__u64 deadline = 0;
+	long ret;
+
+	if (timeout_ns > 0)
+		deadline = dmxp__now_ns() + (__u64)timeout_ns;
+	for (;;) {
+		__u32 ev;
+		int w;
+
+		ret = op(c, arg);
+		if (ret != -EAGAIN || timeout_ns == DMXP_WAIT_NEVER)
+			return ret;
+		if (deadline && dmxp__now_ns() >= deadline)
+			return -ETIMEDOUT;
+		if (chan_spin(c, flags, deadline))
+			continue;
+		if (chan_announce(c, flags, &ev))
+			continue;
+		w = c->region->ops->wait(c, flags, ev, deadline);
+		chan_unannounce(c, flags);
+		if (w == -EINTR)
+			return -EINTR;
+		if (w && w != -ETIMEDOUT)
+			return w;
+		/* Woken, timed out or spurious: the next try decides. */
+	}
+}
+
+struct recv_args {
+	void			*buf;
+	size_t			len;
+	struct dmxp_msg_meta	*meta;
+};
+
+static long recv_op(struct dmxp_chan *c, void *arg)
+{
+	struct recv_args *a = arg;
+
+	return dmxp_chan_recv(c, a->buf, a->len, a->meta);
+}
+
+struct send_args {
+	const void	*buf;
+	size_t		len;
+	__u32		type;
+};
+
+static long send_op(struct dmxp_chan *c, void *arg)
+{
+	struct send_args *a = arg;
+
+	return dmxp_chan_send(c, a->buf, a->len, a->type);
+}
+
+__dmxp_export
+ssize_t dmxp_chan_recv_wait(struct dmxp_chan *c, void *buf, size_t len,
+			    struct dmxp_msg_meta *meta, long long timeout_ns)
+{
+	struct recv_args a = { buf, len, meta };
+
+	if (timeout_ns < DMXP_WAIT_FOREVER)
+		return -EINVAL;
+	return wait_loop(c, DMXP_NOTIFY_RECV, timeout_ns, recv_op, &a);
+}
+
+__dmxp_export
+int dmxp_chan_send_wait(struct dmxp_chan *c, const void *buf, size_t len,
+			__u32 type, long long timeout_ns)
+{
+	struct send_args a = { buf, len, type };
+
+	if (timeout_ns < DMXP_WAIT_FOREVER)
+		return -EINVAL;
+	if (len > DMXP_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	return (int)wait_loop(c, DMXP_NOTIFY_SEND, timeout_ns, send_op, &a);
+}
+
+__dmxp_export
+int dmxp_chan_set_spin(struct dmxp_chan *c, unsigned int max_ns)
+{
+	if (max_ns > SPIN_MAX_NS)
+		return -EINVAL;
+	c->spin_max_ns = max_ns;
+	c->spin_ns = max_ns;
+	return 0;
+}
+
+static unsigned int arm_flags(unsigned int events)
+{
+	return events == DMXP_ARM_RECV ? DMXP_NOTIFY_RECV :
+	       events == DMXP_ARM_SEND ? DMXP_NOTIFY_SEND : 0;
+}
+
+__dmxp_export
+int dmxp_chan_arm(struct dmxp_chan *c, unsigned int events)
+{
+	unsigned int flags = arm_flags(events);
+	__u32 ev;
+	int ret;
+
+	if (!flags)
+		return -EINVAL;
+	ret = chan_check(c);
+	if (ret)
+		return ret;
+	return chan_announce(c, flags, &ev);
+}
+
+__dmxp_export
+void dmxp_chan_disarm(struct dmxp_chan *c, unsigned int events)
+{
+	unsigned int flags = arm_flags(events);
+
+	if (flags)
+		chan_unannounce(c, flags);
+}
+
+__dmxp_export
+int dmxp_chan_fd(struct dmxp_chan *c)
+{
+	return c->region->ops->chan_fd(c);
+}
+
+void dmxp__chan_wait_init(struct dmxp_chan *c)
+{
+	c->fd = -1;
+	c->spin_max_ns = SPIN_DEFAULT_NS;
+	c->spin_ns = SPIN_DEFAULT_NS;
+}
