@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +35,10 @@
 #define E_FLAGS			4
 #define E_CAPACITY		8
 #define E_BAND_OFFSET		16
+#define E_RECV_WAITERS		40
+#define E_SEND_WAITERS		44
+#define E_RECV_FUTEX		48
+#define E_SEND_FUTEX		52
 #define E_TAIL			128
 #define E_HEAD			256
 #define SLOT_SIZE		1088
@@ -55,6 +61,7 @@ static unsigned char *base;
 static unsigned char *entry, *slots;
 static uint64_t capacity;
 static unsigned int channel;
+static int kernel_fd = -1;	/* a kernel region's /dev/dmxp fd */
 
 #define U64(p)	(*(uint64_t *)(void *)(p))
 #define U32(p)	(*(uint32_t *)(void *)(p))
@@ -89,6 +96,7 @@ static uint64_t region_open(const char *path, int *fdp)
 	strcpy(rq.name, path + 10);
 	if (ioctl(fd, DMXP_IOC_REGION_ATTACH, &rq) < 0)
 		fail("cannot attach the kernel region");
+	kernel_fd = fd;
 	*fdp = fd;
 	return rq.size;
 }
@@ -114,6 +122,28 @@ static void attach(const char *path, unsigned int ch)
 		fail("bad channel entry");
 	slots = base + off;
 	channel = ch;
+}
+
+/*
+ * The waker's half of the wake protocol, after publishing (freeing) a
+ * slot: a full fence, then, if anyone waits on that side, bump its futex
+ * word and wake it (a kernel region: the DMXP_IOC_NOTIFY ioctl).
+ */
+static void wake(unsigned int waiters_off, unsigned int futex_off, unsigned int notify)
+{
+	uint32_t *futex_word = &U32(entry + futex_off);
+
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (!__atomic_load_n(&U32(entry + waiters_off), __ATOMIC_RELAXED))
+		return;
+	if (kernel_fd >= 0) {
+		struct dmxp_ioc_notify n = { .id = channel, .flags = notify };
+
+		ioctl(kernel_fd, DMXP_IOC_NOTIFY, &n);
+		return;
+	}
+	__atomic_fetch_add(futex_word, 1, __ATOMIC_SEQ_CST);
+	syscall(SYS_futex, futex_word, FUTEX_WAKE, 1, NULL, NULL, 0);
 }
 
 static unsigned char *slot(uint64_t pos)
@@ -162,6 +192,7 @@ static void produce(const char *name, unsigned long count)
 		memcpy(s + S_PAYLOAD, msg, len);
 		/* release: publishes the message to the consumer of pos */
 		__atomic_store_n(&U64(s + S_SEQUENCE), pos + 1, __ATOMIC_RELEASE);
+		wake(E_RECV_WAITERS, E_RECV_FUTEX, DMXP_NOTIFY_RECV);
 	}
 }
 
@@ -201,6 +232,7 @@ static void consume(void)
 		msg[len] = 0;
 		/* release: frees the slot for the producer of pos + capacity */
 		__atomic_store_n(&U64(s + S_SEQUENCE), pos + capacity, __ATOMIC_RELEASE);
+		wake(E_SEND_WAITERS, E_SEND_FUTEX, DMXP_NOTIFY_SEND);
 		if (tomb)
 			continue;
 		if (!strcmp(msg, "END"))
