@@ -290,8 +290,7 @@ int dmxp_chan_recv_batch(struct dmxp_chan *c, struct dmxp_rmsg *msgs,
  * using the CPU; producers wake it with no system call of theirs unless
  * someone sleeps.
  * -ETIMEDOUT  no message in time (-EAGAIN with DMXP_WAIT_NEVER)
- * -EINTR      a signal arrived (on region files, only for handlers
- *             installed without SA_RESTART)
+ * -EINTR      a signal handler ran (whatever its SA_RESTART)
  * -EIDRM      the channel was destroyed, also while waiting
  * -EINVAL     @timeout_ns < -1; and the errors of dmxp_chan_recv()
  */

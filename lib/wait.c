@@ -119,9 +119,16 @@ int dmxp__shm_wait(struct dmxp_chan *c, unsigned int flags, __u32 ev, __u64 dead
 		.tv_nsec = (long)(deadline % 1000000000ULL),
 	};
 
-	/* Absolute CLOCK_MONOTONIC deadline, so a retry does not extend it. */
-	if (futex(futex_word(c->sentry, flags), FUTEX_WAIT_BITSET, ev,
-		  deadline ? &ts : NULL, FUTEX_BITSET_MATCH_ANY) == 0)
+	/*
+	 * An absolute CLOCK_MONOTONIC deadline, so a retry does not extend
+	 * it.  "Forever" is a deadline too, far away: a timed futex wait is
+	 * never restarted after a signal handler runs, so every handler
+	 * interrupts the wait with EINTR, as it interrupts poll().
+	 */
+	if (!deadline)
+		ts.tv_sec = (time_t)1 << 40;
+	if (futex(futex_word(c->sentry, flags), FUTEX_WAIT_BITSET, ev, &ts,
+		  FUTEX_BITSET_MATCH_ANY) == 0)
 		return 0;
 	switch (errno) {
 	case EAGAIN:	/* the word moved: woken before we slept */
@@ -162,18 +169,19 @@ static void chan_unannounce(struct dmxp_chan *c, unsigned int flags)
 /* Spin until the ring is ready or the budget is spent; true if ready. */
 static bool chan_spin(struct dmxp_chan *c, unsigned int flags, __u64 deadline)
 {
-	__u64 end;
+	unsigned int budget = READ_ONCE(c->spin_ns), max = READ_ONCE(c->spin_max_ns);
 	unsigned int i;
+	__u64 end;
 
-	if (!c->spin_ns)
+	if (!budget)
 		return false;
-	end = dmxp__now_ns() + c->spin_ns;
+	end = dmxp__now_ns() + budget;
 	if (deadline && end > deadline)
 		end = deadline;
 	for (;;) {
 		for (i = 0; i < 64; i++) {
 			if (chan_ready(c, flags)) {
-				c->spin_ns = c->spin_max_ns;	/* it pays off */
+				WRITE_ONCE(c->spin_ns, max);	/* it pays off */
 				return true;
 			}
 			cpu_relax();
@@ -182,8 +190,7 @@ static bool chan_spin(struct dmxp_chan *c, unsigned int flags, __u64 deadline)
 			break;
 	}
 	/* Spun for nothing: spin less next time, but never stop learning. */
-	c->spin_ns = c->spin_ns / 2 > c->spin_max_ns / 16 ? c->spin_ns / 2 :
-							 c->spin_max_ns / 16;
+	WRITE_ONCE(c->spin_ns, budget / 2 > max / 16 ? budget / 2 : max / 16);
 	return false;
 }
 
@@ -277,8 +284,8 @@ int dmxp_chan_set_spin(struct dmxp_chan *c, unsigned int max_ns)
 {
 	if (max_ns > SPIN_MAX_NS)
 		return -EINVAL;
-	c->spin_max_ns = max_ns;
-	c->spin_ns = max_ns;
+	WRITE_ONCE(c->spin_max_ns, max_ns);
+	WRITE_ONCE(c->spin_ns, max_ns);
 	return 0;
 }
 
