@@ -6,6 +6,7 @@
 #   make check      every test, natively and in the guest; ends with
 #                   "N passed, N failed, N skipped"
 #   make stress     the long multi-process stress run (minutes)
+#   make bench      the benchmarks (wake-up latency), natively and in the guest
 #   make vm-shell   an interactive guest with dmxp.ko loaded
 #   make checkpatch the kernel's style check of kmod/
 #   make sparse     build kmod/ with sparse (C=1)
@@ -53,6 +54,13 @@ demo: tools kmod
 		tools/vm/run -- env DMXP_REGION=/dev/dmxp tools/demo/dmxp-demo -n 200000; \
 	fi
 
+bench: tools kmod
+	$(Q)tools/dmxp-bench/dmxp-bench --repeat 5
+	$(Q)if [ -f kmod/dmxp.ko ]; then \
+		echo "  VM      the benchmark in a QEMU guest (TCG-emulated)"; \
+		tools/vm/run -- tools/dmxp-bench/dmxp-bench --iterations 5000 --repeat 5; \
+	fi
+
 selftests: lib tools
 	$(Q)$(MAKE) -C selftests
 
@@ -83,4 +91,4 @@ clean:
 	$(Q)$(MAKE) -C selftests clean
 	$(Q)if $(HAVE_KHDRS); then $(MAKE) -C kmod clean >/dev/null; fi
 
-.PHONY: all deps lib tools kmod demo selftests check stress vm-shell checkpatch sparse clean
+.PHONY: all deps lib tools kmod demo bench selftests check stress vm-shell checkpatch sparse clean
