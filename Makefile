@@ -70,7 +70,7 @@ check: selftests kmod
 stress: selftests
 	$(Q)cd selftests && DMXP_STRESS_SECONDS=$(STRESS_SECONDS) \
 		DMXP_TEST_TIMEOUT=$$(( $(STRESS_SECONDS) * 20 + 600 )) \
-		./run.sh stress_mpmc tsan_threads
+		./run.sh stress_mpmc stress_wake tsan_threads
 
 vm-shell: tools kmod selftests
 	$(Q)tools/vm/run --shell
