@@ -1,0 +1,123 @@
+#!/bin/sh
+# The io_uring consumer examples (tools/examples) on a kernel region: each
+# receives COUNT messages sent in bursts, with pauses in which it really
+# sleeps, through a small ring that the producer fills; and a consumer
+# with nothing to receive does not use the CPU.  Needs /dev/dmxp (the
+# guest); skips elsewhere.
+. ./tap.sh
+
+CTL=${DMXPCTL:-../tools/dmxpctl/dmxpctl}
+EX=${DMXP_EXAMPLES:-../tools/examples}
+EXAMPLES="uring_poll uring_read uring_eventfd"
+COUNT=200	# 5 bursts of 40, through a 16-slot ring
+BURST=40
+TIMEOUT=30	# seconds for an example to finish
+
+if [ ! -e /dev/dmxp ]; then
+	for e in $EXAMPLES; do skip "$e: no /dev/dmxp (the module is not loaded)"; done
+	tap_done
+	exit 0
+fi
+
+dir=$(mktemp -d "${DMXP_TEST_DIR:-/tmp}/dmxp-uring.XXXXXX")
+name=uring-$$
+region=/dev/dmxp:$name
+pids=""
+cleanup() {
+	for p in $pids; do kill "$p" 2>/dev/null; done
+	$CTL region destroy "$name" 2>/dev/null
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
+# wait_exit PID SECONDS: wait for PID (a child) to end; 1 if it does not
+wait_exit() {
+	_i=0
+	while kill -0 "$1" 2>/dev/null; do
+		_i=$((_i + 1))
+		if [ "$_i" -gt $(($2 * 10)) ]; then
+			kill "$1" 2>/dev/null
+			wait "$1" 2>/dev/null
+			return 1
+		fi
+		sleep 0.1
+	done
+	return 0
+}
+
+# cpu_ticks PID: user + system clock ticks of the process, threads included
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+check "region create" $CTL region create "$name"
+
+ch=0
+for e in $EXAMPLES; do
+	if [ ! -x "$EX/$e" ]; then
+		skip "$e: not built (make -C tools/examples)"
+		continue
+	fi
+	ch=$((ch + 1))
+	$CTL -r "$region" create "$ch" --capacity 16 || { not_ok "$e: create channel $ch"; continue; }
+
+	# COUNT messages in bursts; between them the consumer sleeps.
+	"$EX/$e" "$region" "$ch" "$COUNT" >"$dir/$e.out" 2>"$dir/$e.err" &
+	pid=$! pids="$pids $pid"
+	sleep 0.3
+	n=1
+	while [ "$n" -le "$COUNT" ]; do
+		seq "$n" $((n + BURST - 1)) | $CTL -r "$region" send "$ch" ||
+			echo "# send failed at $n"
+		n=$((n + BURST))
+		sleep 0.2
+	done
+	if wait_exit "$pid" "$TIMEOUT"; then
+		wait "$pid"
+		rc=$?
+	else
+		rc=timeout
+	fi
+	check "$e: exits 0 (status $rc)" test "$rc" = 0
+	sed 's/^/# /' "$dir/$e.err"
+	sed 's/^/# /' "$dir/$e.out"
+	check "$e: received $COUNT in order" \
+		grep -q "received $COUNT messages in order, counter 1\.\.$COUNT," "$dir/$e.out"
+	check "$e: the channel is empty" \
+		sh -c "$CTL -r '$region' list | grep -Eq '^$ch +16 +0\$'"
+
+	# A consumer with nothing to receive sleeps: under 0.2 s of CPU in 1 s
+	# (/proc/PID/stat counts in USER_HZ, 100 per second).
+	ch=$((ch + 1))
+	$CTL -r "$region" create "$ch" --capacity 16 || { not_ok "$e: create channel $ch"; continue; }
+	"$EX/$e" "$region" "$ch" 1 >"$dir/$e.idle" 2>&1 &
+	pid=$! pids="$pids $pid"
+	sleep 0.5
+	t0=$(cpu_ticks "$pid")
+	sleep 1
+	t1=$(cpu_ticks "$pid")
+	check "$e: idle consumer does not spin ($((t1 - t0)) ticks in 1 s)" \
+		test $((t1 - t0)) -lt 20
+	$CTL -r "$region" send "$ch" 1
+	if wait_exit "$pid" "$TIMEOUT"; then
+		wait "$pid"
+		rc=$?
+	else
+		rc=timeout
+	fi
+	check "$e: an idle consumer wakes for one message (status $rc)" test "$rc" = 0
+	[ "$rc" = 0 ] || sed 's/^/# /' "$dir/$e.idle"
+done
+
+# A region file has no channel fds: a one-line error, status 1.
+file=$dir/region
+$CTL -r "$file" create 1 >/dev/null
+for e in $EXAMPLES; do
+	[ -x "$EX/$e" ] || continue
+	"$EX/$e" "$file" 1 1 >/dev/null 2>"$dir/err"
+	rc=$?
+	check "$e: a region file is refused" \
+		sh -c "[ $rc -eq 1 ] && [ \$(wc -l <'$dir/err') -eq 1 ] && grep -q 'not a kernel region' '$dir/err'"
+done
+
+tap_done
