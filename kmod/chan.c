@@ -28,6 +28,7 @@
 #include <linux/fs.h>
 #include <linux/poll.h>
 #include <linux/sched/signal.h>
+#include <linux/uio.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -259,24 +260,29 @@ static int chan_sleep(struct dmxp_chan_file *cf, unsigned int flags)
 	return ret;
 }
 
-static ssize_t chan_read(struct file *file, char __user *buf, size_t count, loff_t *ppos)
+/*
+ * read() and IORING_OP_READ: one message, as struct dmxp_msg_meta then the
+ * payload.  IOCB_NOWAIT (io_uring's first, non-blocking attempt) and
+ * O_NONBLOCK get -EAGAIN on an empty ring instead of sleeping.
+ */
+static ssize_t chan_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
+	struct file *file = iocb->ki_filp;
 	struct dmxp_chan_file *cf = file->private_data;
 	const size_t max = sizeof(struct dmxp_msg_meta) + DMXP_MAX_PAYLOAD;
-	size_t room = min(count, max);
+	size_t room = min(iov_iter_count(to), max);
+	bool nowait = (iocb->ki_flags & IOCB_NOWAIT) || (file->f_flags & O_NONBLOCK);
 	ssize_t ret;
 	u8 *kbuf;
 
-	if (count < sizeof(struct dmxp_msg_meta))
+	if (iov_iter_count(to) < sizeof(struct dmxp_msg_meta))
 		return -EMSGSIZE;
 	kbuf = kmalloc(max, GFP_KERNEL);
 	if (!kbuf)
 		return -ENOMEM;
 	for (;;) {
 		ret = kring_recv(cf, kbuf, room);
-		if (ret != -EAGAIN)
-			break;
-		if (file->f_flags & O_NONBLOCK)
+		if (ret != -EAGAIN || nowait)
 			break;
 		if (chan_sleep(cf, DMXP_NOTIFY_RECV)) {
 			ret = -ERESTARTSYS;
@@ -285,30 +291,35 @@ static ssize_t chan_read(struct file *file, char __user *buf, size_t count, loff
 		cond_resched();
 	}
 	/* The message is taken: a fault now loses it, as a bad buffer would. */
-	if (ret > 0 && copy_to_user(buf, kbuf, ret))
+	if (ret > 0 && copy_to_iter(kbuf, ret, to) != ret)
 		ret = -EFAULT;
 	kfree(kbuf);
 	return ret;
 }
 
-static ssize_t chan_write(struct file *file, const char __user *buf, size_t count,
-			  loff_t *ppos)
+/* write() and IORING_OP_WRITE: the buffer is one message's payload. */
+static ssize_t chan_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {
+	struct file *file = iocb->ki_filp;
 	struct dmxp_chan_file *cf = file->private_data;
+	size_t count = iov_iter_count(from);
+	bool nowait = (iocb->ki_flags & IOCB_NOWAIT) || (file->f_flags & O_NONBLOCK);
 	ssize_t ret;
 	u8 *kbuf;
 
 	if (count > DMXP_MAX_PAYLOAD)
 		return -EMSGSIZE;
 	/* Copied in before a slot is claimed: a fault cannot strand a claim. */
-	kbuf = memdup_user(buf, count);
-	if (IS_ERR(kbuf))
-		return PTR_ERR(kbuf);
+	kbuf = kmalloc(DMXP_MAX_PAYLOAD, GFP_KERNEL);
+	if (!kbuf)
+		return -ENOMEM;
+	if (copy_from_iter(kbuf, count, from) != count) {
+		kfree(kbuf);
+		return -EFAULT;
+	}
 	for (;;) {
 		ret = kring_send(cf, kbuf, count);
-		if (ret != -EAGAIN)
-			break;
-		if (file->f_flags & O_NONBLOCK)
+		if (ret != -EAGAIN || nowait)
 			break;
 		if (chan_sleep(cf, DMXP_NOTIFY_SEND)) {
 			ret = -ERESTARTSYS;
@@ -351,8 +362,8 @@ static int chan_release(struct inode *inode, struct file *file)
 
 static const struct file_operations dmxp_chan_fops = {
 	.owner		= THIS_MODULE,
-	.read		= chan_read,
-	.write		= chan_write,
+	.read_iter	= chan_read_iter,
+	.write_iter	= chan_write_iter,
 	.poll		= chan_poll,
 	.release	= chan_release,
 	.llseek		= noop_llseek,
@@ -361,6 +372,7 @@ static const struct file_operations dmxp_chan_fops = {
 int dmxp_chan_fd_open(struct dmxp_region *r, u32 id, unsigned int flags)
 {
 	struct dmxp_chan_file *cf;
+	struct file *file;
 	int fd;
 
 	cf = kzalloc(sizeof(*cf), GFP_KERNEL);
@@ -381,13 +393,24 @@ int dmxp_chan_fd_open(struct dmxp_region *r, u32 id, unsigned int flags)
 	dmxp_region_get(r);
 	mutex_unlock(&dmxp_lock);
 
-	fd = anon_inode_getfd("[dmxp-chan]", &dmxp_chan_fops, cf,
-			      O_RDWR | O_CLOEXEC |
-			      (flags & DMXP_CHAN_FD_NONBLOCK ? O_NONBLOCK : 0));
-	if (fd < 0) {
-		dmxp_region_put(r);
-		kfree(cf);
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0)
+		goto err_put;
+	file = anon_inode_getfile("[dmxp-chan]", &dmxp_chan_fops, cf,
+				  O_RDWR | (flags & DMXP_CHAN_FD_NONBLOCK ? O_NONBLOCK : 0));
+	if (IS_ERR(file)) {
+		put_unused_fd(fd);
+		fd = PTR_ERR(file);
+		goto err_put;
 	}
+	/* read and write honour IOCB_NOWAIT: io_uring may try them inline. */
+	file->f_mode |= FMODE_NOWAIT;
+	fd_install(fd, file);
+	return fd;
+
+err_put:
+	dmxp_region_put(r);
+	kfree(cf);
 	return fd;
 err:
 	mutex_unlock(&dmxp_lock);

@@ -14,20 +14,16 @@
  * on an O_NONBLOCK file with -EAGAIN when the ring is empty.
  *
  * The consumer stays armed (dmxp_chan_arm()) while its reads are in
- * flight.  On Linux 6.1 io_uring does not execute the read in a blocking
- * read() that counts itself as a waiter: the channel fd has no
- * FMODE_NOWAIT, so the first attempt is punted with -EAGAIN, and because
- * the file can be polled io_uring parks the request in its internal
- * poll on the channel's wait queue (io_arm_poll_handler()) and retries
- * the read when woken.  That poll is not counted in recv_waiters, so
- * without the arm no producer would ever wake it.  When dmxp_chan_arm()
+ * flight.  io_uring first tries each read without blocking (the channel
+ * fd supports IOCB_NOWAIT); on an empty ring it parks the request in its
+ * own poll on the channel's wait queue and retries when woken.  A parked
+ * request is not a sleeper the module can count in recv_waiters, so
+ * without the arm no producer would wake it.  When dmxp_chan_arm()
  * reports a message already waiting, DMXP_IOC_NOTIFY wakes our parked
  * reads so that they take it.
  *
- * On Linux 6.1 a wake-up of a parked read is occasionally lost (a message
- * stays in the ring, a read stays parked): after a second without a
- * completion while a message waits, the reads are woken again, and the
- * summary counts these stalls.
+ * A second without a completion while a message visibly waits would be a
+ * lost wake-up: the program then fails rather than hide it.
  *
  * Reads in flight together complete in any order: the messages are put
  * back in ring order by their message_id before the counters are checked.
@@ -173,7 +169,6 @@ int main(int argc, char **argv)
 {
 	static unsigned char bufs[NREADS][MSG_MAX] __attribute__((aligned(64)));
 	unsigned long long count, got = 0, cqes = 0, kicks = 0, late = 0, max_id = 0, k;
-	unsigned long long stalls = 0;
 	struct __kernel_timespec stall_ts = { .tv_sec = 1 };
 	unsigned int ch, inflight = 0, free_slots[NREADS], nfree = NREADS, i;
 	struct dmxp_region *r;
@@ -254,18 +249,11 @@ int main(int argc, char **argv)
 			ret = io_uring_wait_cqe_timeout(&ring, &cqe, &stall_ts);
 		while (ret == -EINTR);
 		if (ret == -ETIME) {
-			/*
-			 * Nothing for a second.  If a message waits all the
-			 * same, a wake-up of our parked reads was lost (see
-			 * "Known problem" in BUILDING_CONSUMERS.md): wake them
-			 * again, and say so in the summary.
-			 */
+			/* Nothing for a second: fine, unless a message waits. */
 			struct pollfd pfd = { .fd = pollfd, .events = POLLIN };
 
-			if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN)) {
-				kick(devfd, ch);
-				stalls++;
-			}
+			if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN))
+				die("lost wake-up: a message waits, no read completed for 1 s");
 			continue;
 		}
 		if (ret)
@@ -310,9 +298,9 @@ int main(int argc, char **argv)
 			die("message %llu: counter %llu after %llu: lost, duplicated or out of order",
 			    k + 1, recs[k].counter, recs[k - 1].counter);
 	}
-	printf("%s: received %llu messages in order, counter %llu..%llu, %llu completions, %llu out of ring order, %llu kicks, %llu stalls\n",
+	printf("%s: received %llu messages in order, counter %llu..%llu, %llu completions, %llu out of ring order, %llu kicks\n",
 	       prog, got, count ? recs[0].counter : 0, count ? recs[count - 1].counter : 0,
-	       cqes, late, kicks, stalls);
+	       cqes, late, kicks);
 	io_uring_queue_exit(&ring);
 	free(recs);
 	close(fd);
