@@ -54,57 +54,7 @@
 
 static const char *prog = "uring_read";
 
-static void __attribute__((format(printf, 1, 2), noreturn)) die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-static unsigned long long parse_num(const char *what, const char *s,
-				    unsigned long long max)
-{
-	unsigned long long v;
-	char *end;
-
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s || *end || *s == '-' || v > max) {
-		fprintf(stderr, "%s: invalid %s '%s'\n", prog, what, s);
-		exit(2);
-	}
-	return v;
-}
-
-/* The counter a message carries: decimal text, or 8 bytes little-endian. */
-static bool msg_counter(const unsigned char *p, size_t len, unsigned long long *v)
-{
-	char text[24];
-	size_t i;
-
-	if (len >= 1 && len <= 20) {
-		for (i = 0; i < len && p[i] >= '0' && p[i] <= '9'; i++)
-			;
-		if (i == len) {
-			memcpy(text, p, len);
-			text[len] = '\0';
-			errno = 0;
-			*v = strtoull(text, NULL, 10);
-			return !errno;
-		}
-	}
-	if (len == 8) {
-		for (*v = 0, i = 8; i-- > 0;)
-			*v = *v << 8 | p[i];
-		return true;
-	}
-	return false;
-}
+#include "example.h"
 
 struct rec {
 	unsigned long long	id;	/* message_id: the position in the ring */
@@ -122,29 +72,6 @@ static int rec_cmp(const void *a, const void *b)
  * A /dev/dmxp file attached to the region of @path (the library keeps
  * its own to itself): the handshake, then DMXP_IOC_REGION_ATTACH.
  */
-static int dev_attach(const char *path)
-{
-	struct dmxp_ioc_version v = { .version = DMXP_VERSION };
-	struct dmxp_ioc_region rq = { 0 };
-	const char *name = DMXP_DEFAULT_NAME;
-	size_t n = strlen(DMXP_DEVICE);
-	int fd;
-
-	if (path[n] == ':')
-		name = path + n + 1;
-	if (strlen(name) >= sizeof(rq.name))
-		die("%s: invalid region name", path);
-	strcpy(rq.name, name);
-	fd = open(DMXP_DEVICE, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		die("%s: %s", DMXP_DEVICE, strerror(errno));
-	if (ioctl(fd, DMXP_IOC_VERSION, &v))
-		die("DMXP_IOC_VERSION: %s", strerror(errno));
-	if (ioctl(fd, DMXP_IOC_REGION_ATTACH, &rq))
-		die("DMXP_IOC_REGION_ATTACH %s: %s", name, strerror(errno));
-	return fd;
-}
-
 /* Wake the channel's consumers: our reads parked in io_uring's poll. */
 static void kick(int devfd, unsigned int ch)
 {
