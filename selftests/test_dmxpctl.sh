@@ -86,6 +86,22 @@ wait $spid
 check "waiting send completed" test "$(cat "$dir/send.rc")" = 0
 check "the waiting receiver got all 8 in order" test "$(tr -d '\n' <"$out")" = abcdefgh
 
+# recv --wait sleeps: two seconds of waiting cost (almost) no CPU, and a
+# message then ends it at once.
+$CTL recv 3 -n 1 --wait >"$dir/wait.out" 2>&1 &
+wpid=$!
+sleep 2
+# utime + stime, in clock ticks (fields 14 and 15 of /proc/PID/stat)
+ticks=$(awk '{ print $14 + $15 }' "/proc/$wpid/stat" 2>/dev/null || echo gone)
+check "recv --wait is still waiting after 2 s" kill -0 $wpid
+check "recv --wait used at most 5 ticks of CPU in 2 s (used: $ticks)" test "$ticks" -le 5
+$CTL send 3 woken
+i=0
+while kill -0 $wpid 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+check "recv --wait returned within 5 s of the message" sh -c "! kill -0 $wpid 2>/dev/null"
+wait $wpid
+check "recv --wait printed the message" test "$(cat "$dir/wait.out")" = woken
+
 check "destroy" expect 0 "" $CTL destroy 3
 check "destroyed channel is gone from list" sh -c "! $CTL list | grep -Eq '^3 '"
 check "destroy twice fails" expect 1 "does not exist" $CTL destroy 3
