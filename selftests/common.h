@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "dmxp.h"
 
@@ -67,6 +70,36 @@ static inline void test_region_remove(const char *path)
 {
 	if (dmxp_region_unlink(path) && !test_on_kernel())
 		unlink(path);
+}
+
+static inline long long test_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Long mode of the stress tests: DMXP_STRESS_SECONDS=N, else 0. */
+static inline unsigned int test_stress_seconds(void)
+{
+	const char *s = getenv("DMXP_STRESS_SECONDS");
+
+	return s && *s ? (unsigned int)strtoul(s, NULL, 10) : 0;
+}
+
+/* SIGKILL and reap the test's children. */
+static inline void test_kill_children(pid_t *pids, unsigned int *nr)
+{
+	unsigned int i;
+
+	for (i = 0; i < *nr; i++)
+		if (pids[i] > 0)
+			kill(pids[i], SIGKILL);
+	for (i = 0; i < *nr; i++)
+		if (pids[i] > 0)
+			waitpid(pids[i], NULL, 0);
+	*nr = 0;
 }
 
 /* Deterministic payload bytes for message @n of producer @p. */

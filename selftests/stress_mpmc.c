@@ -88,21 +88,6 @@ struct run {
 	long long deadline;	/* watchdog: give up then */
 };
 
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static unsigned int stress_seconds(void)
-{
-	const char *s = getenv("DMXP_STRESS_SECONDS");
-
-	return s && *s ? (unsigned int)strtoul(s, NULL, 10) : 0;
-}
-
 static __u32 body_len(unsigned int p, __u64 n)
 {
 	/* Walk all lengths, with the extremes 0 and BODY_MAX often. */
@@ -140,7 +125,7 @@ static bool should_stop(const struct run *rn)
 {
 	if (__atomic_load_n(&rn->sh->abort, __ATOMIC_RELAXED))
 		return true;
-	if (now_ns() > rn->deadline) {
+	if (test_now_ns() > rn->deadline) {
 		__atomic_store_n(&rn->sh->abort, 1, __ATOMIC_RELAXED);
 		return true;
 	}
@@ -188,7 +173,7 @@ static int producer(const struct run *rn, unsigned int p)
 	while (n < rn->per_prod) {
 		unsigned int mode = (unsigned int)(n % 5);
 
-		if (rn->send_until && now_ns() > rn->send_until)
+		if (rn->send_until && test_now_ns() > rn->send_until)
 			break;
 		if (mode <= 1) {
 			size_t len = build_msg(bufs[0], p, n, pid);
@@ -298,7 +283,7 @@ static void consume(struct consumer_state *cs, const unsigned char *buf,
 		   meta->sender_pid != h.pid ||
 		   meta->sender_runtime != DMXP_RUNTIME_C || meta->flags ||
 		   meta->__pad || !meta->timestamp_ns ||
-		   meta->timestamp_ns > (__u64)now_ns()) {
+		   meta->timestamp_ns > (__u64)test_now_ns()) {
 		note_error(sh, &sh->corrupt,
 			   "consumer %u: bad meta of %u/%llu: len %u chan %u type %#x pid %u/%u rt %u flags %#x",
 			   cs->id, h.producer, (unsigned long long)h.counter,
@@ -441,22 +426,9 @@ FIXTURE_SETUP(stress)
 	test_region_path(self->path, sizeof(self->path), "stress");
 }
 
-static void kill_children(FIXTURE_DATA(stress) *self)
-{
-	unsigned int i;
-
-	for (i = 0; i < self->nr_pids; i++)
-		if (self->pids[i] > 0)
-			kill(self->pids[i], SIGKILL);
-	for (i = 0; i < self->nr_pids; i++)
-		if (self->pids[i] > 0)
-			waitpid(self->pids[i], NULL, 0);
-	self->nr_pids = 0;
-}
-
 FIXTURE_TEARDOWN(stress)
 {
-	kill_children(self);
+	test_kill_children(self->pids, &self->nr_pids);
 	test_region_remove(self->path);
 	if (self->sh)
 		munmap(self->sh, self->sh_size);
@@ -475,7 +447,7 @@ static int wait_child(pid_t pid, long long deadline)
 			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 		if (w < 0)
 			return -2;
-		if (now_ns() > deadline)
+		if (test_now_ns() > deadline)
 			return -1;
 		nanosleep(&pause, NULL);
 	}
@@ -495,7 +467,7 @@ static void watch_drain(struct dmxp_region *r, struct shared *sh, long long dead
 	while (!consumers_done(sh) && !__atomic_load_n(&sh->abort, __ATOMIC_RELAXED)) {
 		struct dmxp_chan_info info;
 		__u64 got = __atomic_load_n(&sh->received, __ATOMIC_ACQUIRE);
-		long long now = now_ns();
+		long long now = test_now_ns();
 
 		if (now > deadline || dmxp_chan_info(r, CHAN_ID, &info))
 			break;
@@ -522,12 +494,12 @@ static void watch_drain(struct dmxp_region *r, struct shared *sh, long long dead
  */
 TEST_F_TIMEOUT(stress, run, HARNESS_TIMEOUT)
 {
-	unsigned int secs = stress_seconds();
+	unsigned int secs = test_stress_seconds();
 	unsigned int np = variant->producers, nc = variant->consumers;
 	struct dmxp_region *r;
 	struct dmxp_chan_info info;
 	struct run rn = { .path = self->path, .producers = np, .consumers = nc };
-	long long start = now_ns();
+	long long start = test_now_ns();
 	__u64 total = 0, lost = 0, dups = 0, order = 0;
 	unsigned int i, p;
 	int status, bad_exit = 0;
@@ -601,7 +573,7 @@ TEST_F_TIMEOUT(stress, run, HARNESS_TIMEOUT)
 		}
 		self->pids[i] = 0;
 	}
-	kill_children(self);
+	test_kill_children(self->pids, &self->nr_pids);
 
 	ASSERT_EQ(0, dmxp_chan_info(r, CHAN_ID, &info)) {
 		dmxp_region_close(r);
@@ -610,7 +582,7 @@ TEST_F_TIMEOUT(stress, run, HARNESS_TIMEOUT)
 
 	TH_LOG("%ux%u cap %u: %llu messages in %.2f s",
 	       np, nc, variant->capacity, (unsigned long long)total,
-	       (now_ns() - start) / 1e9);
+	       (test_now_ns() - start) / 1e9);
 	if (rn.sh->first_error_taken)
 		TH_LOG("first error: %s", rn.sh->first_error);
 
@@ -667,7 +639,7 @@ TEST_F_TIMEOUT(stress, run, HARNESS_TIMEOUT)
 /* Make the harness wait long enough for DMXP_STRESS_SECONDS runs. */
 static void __attribute__((constructor)) stress_timeout(void)
 {
-	unsigned int secs = stress_seconds();
+	unsigned int secs = test_stress_seconds();
 
 	if (secs)
 		_stress_run_object.timeout = (int)(HARNESS_TIMEOUT + 2 * secs);

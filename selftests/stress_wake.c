@@ -72,21 +72,6 @@ struct run {
 	unsigned int alarm_s;
 };
 
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static unsigned int stress_seconds(void)
-{
-	const char *s = getenv("DMXP_STRESS_SECONDS");
-
-	return s && *s ? (unsigned int)strtoul(s, NULL, 10) : 0;
-}
-
 static __u64 rnd(__u64 *s)
 {
 	*s ^= *s << 13;
@@ -132,7 +117,7 @@ static int producer(const struct run *rn, unsigned int p)
 	struct shared *sh = rn->sh;
 	struct dmxp_region *r;
 	struct dmxp_chan *c;
-	__u64 seed = (__u64)getpid() * 0x9E3779B97F4A7C15ULL ^ (__u64)now_ns();
+	__u64 seed = (__u64)getpid() * 0x9E3779B97F4A7C15ULL ^ (__u64)test_now_ns();
 	__u64 n = 0;
 	unsigned int b;
 
@@ -142,7 +127,7 @@ static int producer(const struct run *rn, unsigned int p)
 		unsigned int k, burst = 1 + (unsigned int)(rnd(&seed) % BURST_MAX);
 		unsigned int pause = (unsigned int)(rnd(&seed) % (PAUSE_MAX_US + 1));
 
-		if (rn->send_until ? now_ns() > rn->send_until : b >= rn->bursts)
+		if (rn->send_until ? test_now_ns() > rn->send_until : b >= rn->bursts)
 			break;
 		for (k = 0; k < burst && n < rn->per_prod; k++, n++) {
 			struct wmsg m = { WAKE_MAGIC, p, n };
@@ -242,22 +227,9 @@ FIXTURE_SETUP(wake)
 	test_region_path(self->path, sizeof(self->path), "wake");
 }
 
-static void kill_children(FIXTURE_DATA(wake) *self)
-{
-	unsigned int i;
-
-	for (i = 0; i < self->nr_pids; i++)
-		if (self->pids[i] > 0)
-			kill(self->pids[i], SIGKILL);
-	for (i = 0; i < self->nr_pids; i++)
-		if (self->pids[i] > 0)
-			waitpid(self->pids[i], NULL, 0);
-	self->nr_pids = 0;
-}
-
 FIXTURE_TEARDOWN(wake)
 {
-	kill_children(self);
+	test_kill_children(self->pids, &self->nr_pids);
 	test_region_remove(self->path);
 	if (self->sh)
 		munmap(self->sh, self->sh_size);
@@ -284,13 +256,13 @@ static int watch(FIXTURE_DATA(wake) *self, struct __test_metadata *_metadata,
 {
 	const struct dmxp_channel_entry *e = &dmxp_region_header(r)->channels[CHAN_ID];
 	__u64 last = progress(self->sh, np);
-	long long since = now_ns();
+	long long since = test_now_ns();
 	unsigned int left = to - from, i;
 	int bad = 0;
 
 	while (left) {
 		struct timespec pause = { 0, 5000000 };
-		long long now = now_ns();
+		long long now = test_now_ns();
 		__u64 p;
 
 		for (i = from; i < to; i++) {
@@ -337,10 +309,10 @@ static int watch(FIXTURE_DATA(wake) *self, struct __test_metadata *_metadata,
 
 TEST_F_TIMEOUT(wake, run, HARNESS_TIMEOUT)
 {
-	unsigned int secs = stress_seconds();
+	unsigned int secs = test_stress_seconds();
 	unsigned int np = variant->producers, nc = variant->consumers;
 	struct run rn = { .path = self->path, .producers = np, .consumers = nc };
-	long long start = now_ns(), deadline;
+	long long start = test_now_ns(), deadline;
 	struct dmxp_region *r;
 	struct dmxp_chan *c;
 	struct dmxp_chan_info info;
@@ -410,7 +382,7 @@ TEST_F_TIMEOUT(wake, run, HARNESS_TIMEOUT)
 	}
 	if (!stalled)
 		bad += watch(self, _metadata, r, np, 0, nc, deadline, &stalled);
-	kill_children(self);
+	test_kill_children(self->pids, &self->nr_pids);
 
 	ASSERT_EQ(0, dmxp_chan_info(r, CHAN_ID, &info)) {
 		dmxp_chan_close(c);
@@ -420,7 +392,7 @@ TEST_F_TIMEOUT(wake, run, HARNESS_TIMEOUT)
 	dmxp_region_close(r);
 
 	TH_LOG("%ux%u cap %u: %llu messages in %.2f s", np, nc, variant->capacity,
-	       (unsigned long long)total, (now_ns() - start) / 1e9);
+	       (unsigned long long)total, (test_now_ns() - start) / 1e9);
 	if (self->sh->first_error_taken)
 		TH_LOG("first error: %s", self->sh->first_error);
 
@@ -459,7 +431,7 @@ TEST_F_TIMEOUT(wake, run, HARNESS_TIMEOUT)
 /* Make the harness wait long enough for DMXP_STRESS_SECONDS runs. */
 static void __attribute__((constructor)) stress_timeout(void)
 {
-	unsigned int secs = stress_seconds();
+	unsigned int secs = test_stress_seconds();
 
 	if (secs)
 		_wake_run_object.timeout = (int)(HARNESS_TIMEOUT + 2 * secs);

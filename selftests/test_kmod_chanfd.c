@@ -30,14 +30,6 @@
 #define META		((int)sizeof(struct dmxp_msg_meta))
 #define MS		1000000LL
 
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static void sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -240,7 +232,7 @@ static void spawn(FIXTURE_DATA(cf) *self, struct __test_metadata *_metadata,
 	if (pid == 0) {
 		struct dmxp_region *r;
 		struct dmxp_chan *c;
-		long long end = now_ns() + 5000 * MS;
+		long long end = test_now_ns() + 5000 * MS;
 		bool recv = job == KID_SEND_WHEN_RECV_WAITER ||
 			    job == KID_DESTROY_WHEN_RECV_WAITER;
 		const struct dmxp_channel_entry *e;
@@ -256,7 +248,7 @@ static void spawn(FIXTURE_DATA(cf) *self, struct __test_metadata *_metadata,
 		}
 		while (!__atomic_load_n(recv ? &e->recv_waiters : &e->send_waiters,
 					__ATOMIC_SEQ_CST)) {
-			if (now_ns() > end)
+			if (test_now_ns() > end)
 				_exit(2);
 			sleep_ms(1);
 		}
@@ -450,12 +442,12 @@ TEST_F(cf, poll_woken_by_destroy)
 	ASSERT_LE(0, p.fd);
 	ASSERT_EQ(0, pthread_create(&t, NULL, poll_thread, &p));
 	sleep_ms(100);
-	t0 = now_ns();
+	t0 = test_now_ns();
 	ASSERT_EQ(0, dmxp_chan_destroy(self->r, CH));
 	pthread_join(t, NULL);
 	EXPECT_EQ(1, p.ret);
 	EXPECT_EQ(POLLERR | POLLHUP, p.revents & (POLLERR | POLLHUP));
-	EXPECT_LT(now_ns() - t0, 2000 * MS);
+	EXPECT_LT(test_now_ns() - t0, 2000 * MS);
 	close(p.fd);
 }
 
@@ -1246,7 +1238,7 @@ static void *race_thread(void *arg)
 	FIXTURE_DATA(cf) *self = rc->self;
 	int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), dev = -1, ret;
 
-	while (now_ns() < rc->until) {
+	while (test_now_ns() < rc->until) {
 		switch (rc->kind) {
 		case 0:		/* register, unregister */
 			ret = evreg(self->dev, CH, efd, 0);
@@ -1310,7 +1302,7 @@ TEST_F_TIMEOUT(cf, eventfd_race, 60)
 	NEED_DEV();
 	for (i = 0; i < 5; i++) {
 		rc[i] = (struct racer){ .self = self, .kind = i,
-					.until = now_ns() + 3000 * MS };
+					.until = test_now_ns() + 3000 * MS };
 		ASSERT_EQ(0, pthread_create(&t[i], NULL, race_thread, &rc[i]));
 	}
 	for (i = 0; i < 5; i++) {

@@ -53,14 +53,6 @@ struct kid {
 	__u32		done;
 };
 
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static long long cpu_ns(void)
 {
 	struct rusage ru;
@@ -168,9 +160,9 @@ static __u32 send_waiters(FIXTURE_DATA(wait) *self)
 /* Wait until the channel has @n sleepers on one side; false after 5 s. */
 static bool await_waiters(FIXTURE_DATA(wait) *self, bool recv, __u32 n)
 {
-	long long end = now_ns() + 5000 * MS;
+	long long end = test_now_ns() + 5000 * MS;
 
-	while (now_ns() < end) {
+	while (test_now_ns() < end) {
 		if ((recv ? recv_waiters(self) : send_waiters(self)) == n) {
 			sleep_ms(20);	/* from announced to asleep */
 			return true;
@@ -252,7 +244,7 @@ static pid_t spawn(FIXTURE_DATA(wait) *self,
 /* Reap child @i within @ms milliseconds; its exit status, or -1. */
 static int reap(FIXTURE_DATA(wait) *self, int i, long ms)
 {
-	long long end = now_ns() + ms * MS;
+	long long end = test_now_ns() + ms * MS;
 	int status;
 
 	for (;;) {
@@ -262,7 +254,7 @@ static int reap(FIXTURE_DATA(wait) *self, int i, long ms)
 			self->pids[i] = 0;
 			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 		}
-		if (w < 0 || now_ns() > end)
+		if (w < 0 || test_now_ns() > end)
 			return -1;
 		sleep_ms(1);
 	}
@@ -289,7 +281,7 @@ static int kid_recv(struct dmxp_chan *c, struct kid *k, long arg)
 		return -1;
 	cpu = cpu_ns();
 	k->ret = dmxp_chan_recv_wait(c, buf, sizeof(buf), NULL, DMXP_WAIT_FOREVER);
-	k->t_ret = now_ns();
+	k->t_ret = test_now_ns();
 	k->cpu_ns = cpu_ns() - cpu;
 	if (k->ret >= 4)
 		memcpy(&k->payload, buf, 4);
@@ -302,7 +294,7 @@ static int kid_send(struct dmxp_chan *c, struct kid *k, long arg)
 	__u32 v = (__u32)arg;
 
 	k->ret = dmxp_chan_send_wait(c, &v, sizeof(v), 7, DMXP_WAIT_FOREVER);
-	k->t_ret = now_ns();
+	k->t_ret = test_now_ns();
 	return 0;
 }
 
@@ -312,7 +304,7 @@ static int kid_send_later(struct dmxp_chan *c, struct kid *k, long arg)
 	__u32 v = 0xabcd;
 
 	sleep_ms(arg);
-	k->t_ret = now_ns();
+	k->t_ret = test_now_ns();
 	k->ret = dmxp_chan_send(c, &v, sizeof(v), 9);
 	return 0;
 }
@@ -323,7 +315,7 @@ static int kid_recv_later(struct dmxp_chan *c, struct kid *k, long arg)
 	char buf[DMXP_MAX_PAYLOAD];
 
 	sleep_ms(arg);
-	k->t_ret = now_ns();
+	k->t_ret = test_now_ns();
 	k->ret = dmxp_chan_recv(c, buf, sizeof(buf), NULL);
 	if (k->ret >= 4)
 		memcpy(&k->payload, buf, 4);
@@ -405,9 +397,9 @@ TEST_F(wait, recv_timeout)
 	char buf[16];
 	long long t0, dt;
 
-	t0 = now_ns();
+	t0 = test_now_ns();
 	EXPECT_EQ(-ETIMEDOUT, dmxp_chan_recv_wait(self->c, buf, sizeof(buf), NULL, 50 * MS));
-	dt = now_ns() - t0;
+	dt = test_now_ns() - t0;
 	TH_LOG("recv_wait(50 ms) took %.2f ms", dt / 1e6);
 	EXPECT_GE(dt, 50 * MS);
 	EXPECT_LT(dt, 500 * MS);
@@ -419,9 +411,9 @@ TEST_F(wait, send_timeout)
 	long long t0, dt;
 
 	fill(self, _metadata);
-	t0 = now_ns();
+	t0 = test_now_ns();
 	EXPECT_EQ(-ETIMEDOUT, dmxp_chan_send_wait(self->c, "x", 1, 0, 50 * MS));
-	dt = now_ns() - t0;
+	dt = test_now_ns() - t0;
 	TH_LOG("send_wait(50 ms) took %.2f ms", dt / 1e6);
 	EXPECT_GE(dt, 50 * MS);
 	EXPECT_LT(dt, 500 * MS);
@@ -435,9 +427,9 @@ TEST_F(wait, timeout_shorter_than_spin)
 	long long t0, dt;
 
 	ASSERT_EQ(0, dmxp_chan_set_spin(self->c, 1000000));
-	t0 = now_ns();
+	t0 = test_now_ns();
 	EXPECT_EQ(-ETIMEDOUT, dmxp_chan_recv_wait(self->c, buf, sizeof(buf), NULL, 100000));
-	dt = now_ns() - t0;
+	dt = test_now_ns() - t0;
 	EXPECT_GE(dt, 100000);
 	EXPECT_LT(dt, 50 * MS);
 }
@@ -466,17 +458,17 @@ TEST_F(wait, recv_forever_woken_by_send)
 	long long t0, dt;
 	__u32 v;
 
-	t0 = now_ns();
+	t0 = test_now_ns();
 	ASSERT_LT(0, spawn(self, kid_send_later, 200));
 	ASSERT_EQ(4, dmxp_chan_recv_wait(self->c, buf, sizeof(buf), &meta, DMXP_WAIT_FOREVER));
-	dt = now_ns() - t0;
+	dt = test_now_ns() - t0;
 	memcpy(&v, buf, 4);
 	EXPECT_EQ(0xabcdU, v);
 	EXPECT_EQ(9U, meta.message_type);
 	EXPECT_EQ((__u32)self->pids[0], meta.sender_pid);
 	EXPECT_GE(dt, 190 * MS);
 	EXPECT_LT(dt, 2000 * MS);
-	TH_LOG("woken %.2f ms after the send", (now_ns() - self->kids[0].t_ret) / 1e6);
+	TH_LOG("woken %.2f ms after the send", (test_now_ns() - self->kids[0].t_ret) / 1e6);
 	EXPECT_EQ(0, reap(self, 0, 2000));
 	EXPECT_EQ(0, self->kids[0].ret);
 	EXPECT_EQ(0U, recv_waiters(self));
@@ -489,11 +481,11 @@ TEST_F(wait, send_forever_woken_by_recv)
 	__u32 i, v;
 
 	fill(self, _metadata);
-	t0 = now_ns();
+	t0 = test_now_ns();
 	ASSERT_LT(0, spawn(self, kid_recv_later, 200));
 	v = 0x5555;
 	ASSERT_EQ(0, dmxp_chan_send_wait(self->c, &v, sizeof(v), 0, DMXP_WAIT_FOREVER));
-	dt = now_ns() - t0;
+	dt = test_now_ns() - t0;
 	EXPECT_GE(dt, 190 * MS);
 	EXPECT_LT(dt, 2000 * MS);
 	EXPECT_EQ(0, reap(self, 0, 2000));
@@ -520,7 +512,7 @@ TEST_F(wait, send_sleeper_woken_by_recv)
 	fill(self, _metadata);
 	ASSERT_LT(0, spawn(self, kid_send, 77));
 	ASSERT_TRUE(await_waiters(self, false, 1));
-	t = now_ns();
+	t = test_now_ns();
 	ASSERT_EQ(4, dmxp_chan_recv(self->c, buf, sizeof(buf), NULL));
 	EXPECT_EQ(0, reap(self, 0, 2000));
 	EXPECT_EQ(0, self->kids[0].ret);
@@ -564,9 +556,9 @@ TEST_F(wait, recv_eintr)
 	ssize_t ret;
 
 	set_alarm(0, 100);
-	t0 = now_ns();
+	t0 = test_now_ns();
 	ret = dmxp_chan_recv_wait(self->c, buf, sizeof(buf), NULL, DMXP_WAIT_FOREVER);
-	dt = now_ns() - t0;
+	dt = test_now_ns() - t0;
 	clear_alarm();
 	EXPECT_EQ(-EINTR, ret);
 	EXPECT_TRUE(got_alarm);
@@ -594,9 +586,9 @@ TEST_F(wait, send_eintr)
 
 	fill(self, _metadata);
 	set_alarm(0, 100);
-	t0 = now_ns();
+	t0 = test_now_ns();
 	ret = dmxp_chan_send_wait(self->c, "x", 1, 0, DMXP_WAIT_FOREVER);
-	dt = now_ns() - t0;
+	dt = test_now_ns() - t0;
 	clear_alarm();
 	EXPECT_EQ(-EINTR, ret);
 	EXPECT_TRUE(got_alarm);
@@ -613,9 +605,9 @@ TEST_F(wait, recv_eintr_sa_restart)
 	ssize_t ret;
 
 	set_alarm(SA_RESTART, 100);
-	t0 = now_ns();
+	t0 = test_now_ns();
 	ret = dmxp_chan_recv_wait(self->c, buf, sizeof(buf), NULL, DMXP_WAIT_FOREVER);
-	dt = now_ns() - t0;
+	dt = test_now_ns() - t0;
 	clear_alarm();
 	EXPECT_TRUE(got_alarm);
 	EXPECT_EQ(-EINTR, ret);
@@ -658,7 +650,7 @@ TEST_F(wait, destroy_wakes_recv)
 	ASSERT_EQ(0, dmxp_chan_set_spin(self->c, 0));
 	ASSERT_LT(0, spawn(self, kid_recv, 0));
 	ASSERT_TRUE(await_waiters(self, true, 1));
-	t = now_ns();
+	t = test_now_ns();
 	ASSERT_EQ(0, dmxp_chan_destroy(self->r, CH));
 	EXPECT_EQ(0, reap(self, 0, 3000));
 	EXPECT_EQ(-EIDRM, self->kids[0].ret);
@@ -679,7 +671,7 @@ TEST_F(wait, destroy_wakes_send)
 	fill(self, _metadata);
 	ASSERT_LT(0, spawn(self, kid_send, 1));
 	ASSERT_TRUE(await_waiters(self, false, 1));
-	t = now_ns();
+	t = test_now_ns();
 	ASSERT_EQ(0, dmxp_chan_destroy(self->r, CH));
 	EXPECT_EQ(0, reap(self, 0, 3000));
 	EXPECT_EQ(-EIDRM, self->kids[0].ret);
@@ -862,7 +854,7 @@ TEST_F(wait, sleeper_uses_no_cpu)
 	ASSERT_LT(0, spawn(self, kid_recv, -1));	/* the default spin */
 	ASSERT_TRUE(await_waiters(self, true, 1));
 	sleep_ms(1500);
-	t = now_ns();
+	t = test_now_ns();
 	ASSERT_EQ(0, dmxp_chan_send(self->c, &v, sizeof(v), 0));
 	ASSERT_EQ(0, reap(self, 0, 3000));
 	ASSERT_EQ(4, self->kids[0].ret);
@@ -886,9 +878,9 @@ TEST_F(wait, set_spin)
 	EXPECT_EQ(0, dmxp_chan_set_spin(self->c, 1));
 	EXPECT_EQ(0, dmxp_chan_set_spin(self->c, 0));
 	/* No spin: blocking still works, and times out on time. */
-	t0 = now_ns();
+	t0 = test_now_ns();
 	EXPECT_EQ(-ETIMEDOUT, dmxp_chan_recv_wait(self->c, buf, sizeof(buf), NULL, 20 * MS));
-	dt = now_ns() - t0;
+	dt = test_now_ns() - t0;
 	EXPECT_GE(dt, 20 * MS);
 	EXPECT_LT(dt, 200 * MS);
 	ASSERT_LT(0, spawn(self, kid_send_later, 50));

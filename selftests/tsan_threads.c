@@ -78,21 +78,6 @@ struct thread_arg {
 	int ret;
 };
 
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static unsigned int stress_seconds(void)
-{
-	const char *s = getenv("DMXP_STRESS_SECONDS");
-
-	return s && *s ? (unsigned int)strtoul(s, NULL, 10) : 0;
-}
-
 static __u32 body_len(unsigned int p, __u64 n)
 {
 	switch (n % 16) {
@@ -129,7 +114,7 @@ static bool should_stop(struct ctx *x)
 {
 	if (__atomic_load_n(&x->abort, __ATOMIC_RELAXED))
 		return true;
-	if (now_ns() > x->deadline) {
+	if (test_now_ns() > x->deadline) {
 		__atomic_store_n(&x->abort, 1, __ATOMIC_RELAXED);
 		return true;
 	}
@@ -186,7 +171,7 @@ static void *producer(void *arg)
 	while (n < x->per_prod) {
 		unsigned int mode = (unsigned int)(n % 5);
 
-		if (x->send_until && now_ns() > x->send_until)
+		if (x->send_until && test_now_ns() > x->send_until)
 			break;
 		if (mode <= 1) {
 			size_t len = build_msg(bufs[0], p, n);
@@ -402,12 +387,12 @@ FIXTURE_TEARDOWN(tt)
 
 TEST_F_TIMEOUT(tt, run, HARNESS_TIMEOUT)
 {
-	unsigned int secs = stress_seconds();
+	unsigned int secs = test_stress_seconds();
 	unsigned int np = variant->producers, nc = variant->consumers;
 	struct thread_arg pa[MAX_THREADS], ca[MAX_THREADS];
 	pthread_t pt[MAX_THREADS], ct[MAX_THREADS];
 	struct dmxp_chan_info info;
-	long long start = now_ns();
+	long long start = test_now_ns();
 	__u64 total = 0, lost = 0, dups = 0, order = 0;
 	struct ctx *x;
 	unsigned int i, p;
@@ -460,7 +445,7 @@ TEST_F_TIMEOUT(tt, run, HARNESS_TIMEOUT)
 
 	TH_LOG("%ux%u cap %u %s handles: %llu messages in %.2f s", np, nc,
 	       variant->capacity, variant->shared_handle ? "shared" : "own",
-	       (unsigned long long)total, (now_ns() - start) / 1e9);
+	       (unsigned long long)total, (test_now_ns() - start) / 1e9);
 	if (x->first_error_taken)
 		TH_LOG("first error: %s", x->first_error);
 
@@ -550,7 +535,7 @@ TEST(tsan_self_check)
  */
 static void __attribute__((constructor)) tt_timeout(void)
 {
-	unsigned int secs = stress_seconds();
+	unsigned int secs = test_stress_seconds();
 
 	if (secs)
 		_tt_run_object.timeout = (int)(HARNESS_TIMEOUT + 2 * secs);
