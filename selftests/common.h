@@ -88,6 +88,28 @@ static inline unsigned int test_stress_seconds(void)
 	return s && *s ? (unsigned int)strtoul(s, NULL, 10) : 0;
 }
 
+/*
+ * The stress tests' message body length for message @n of producer @p:
+ * every length up to @max, with the extremes 0 and @max often.
+ */
+static inline __u32 test_body_len(__u32 max, unsigned int p, __u64 n)
+{
+	switch (n % 16) {
+	case 0:
+		return 0;
+	case 1:
+		return max;
+	default:
+		return (__u32)((n * 37 + p * 11) % (max + 1));
+	}
+}
+
+/* The stress tests' message type: the producer and the counter's low bits. */
+static inline __u32 test_msg_type(unsigned int p, __u64 n)
+{
+	return (p << 24) | (__u32)(n & 0xffffff);
+}
+
 /* SIGKILL and reap the test's children. */
 static inline void test_kill_children(pid_t *pids, unsigned int *nr)
 {

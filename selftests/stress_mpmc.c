@@ -88,24 +88,6 @@ struct run {
 	long long deadline;	/* watchdog: give up then */
 };
 
-static __u32 body_len(unsigned int p, __u64 n)
-{
-	/* Walk all lengths, with the extremes 0 and BODY_MAX often. */
-	switch (n % 16) {
-	case 0:
-		return 0;
-	case 1:
-		return BODY_MAX;
-	default:
-		return (__u32)((n * 37 + p * 11) % (BODY_MAX + 1));
-	}
-}
-
-static __u32 msg_type(unsigned int p, __u64 n)
-{
-	return (p << 24) | (__u32)(n & 0xffffff);
-}
-
 static void note_error(struct shared *sh, __u32 *counter, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -139,7 +121,7 @@ static size_t build_msg(unsigned char *buf, unsigned int p, __u64 n, __u32 pid)
 		.magic = STRESS_MAGIC,
 		.producer = p,
 		.counter = n,
-		.body_len = body_len(p, n),
+		.body_len = test_body_len(BODY_MAX, p, n),
 		.pid = pid,
 	};
 	unsigned char *body = buf + sizeof(h);
@@ -178,7 +160,7 @@ static int producer(const struct run *rn, unsigned int p)
 		if (mode <= 1) {
 			size_t len = build_msg(bufs[0], p, n, pid);
 
-			ret = dmxp_chan_send(c, bufs[0], len, msg_type(p, n));
+			ret = dmxp_chan_send(c, bufs[0], len, test_msg_type(p, n));
 		} else if (mode == 2) {
 			struct dmxp_ref ref;
 
@@ -191,7 +173,7 @@ static int producer(const struct run *rn, unsigned int p)
 			if (!ret) {
 				size_t len = build_msg(ref.payload, p, n, pid);
 
-				ret = dmxp_chan_commit(c, &ref, len, msg_type(p, n));
+				ret = dmxp_chan_commit(c, &ref, len, test_msg_type(p, n));
 			}
 		} else {
 			struct dmxp_smsg msgs[MAX_BATCH];
@@ -202,7 +184,7 @@ static int producer(const struct run *rn, unsigned int p)
 			for (k = 0; k < want; k++) {
 				msgs[k].buf = bufs[k];
 				msgs[k].len = (__u32)build_msg(bufs[k], p, n + k, pid);
-				msgs[k].type = msg_type(p, n + k);
+				msgs[k].type = test_msg_type(p, n + k);
 			}
 			ret = dmxp_chan_send_batch(c, msgs, want);
 			if (ret > 0) {
@@ -271,7 +253,7 @@ static void consume(struct consumer_state *cs, const unsigned char *buf,
 			   (unsigned long long)meta->message_id);
 		return;
 	}
-	if (h.body_len != body_len(h.producer, h.counter) ||
+	if (h.body_len != test_body_len(BODY_MAX, h.producer, h.counter) ||
 	    len != sizeof(h) + h.body_len ||
 	    test_hash(buf + sizeof(h), h.body_len) != h.hash) {
 		note_error(sh, &sh->corrupt,
@@ -279,7 +261,7 @@ static void consume(struct consumer_state *cs, const unsigned char *buf,
 			   cs->id, h.producer, (unsigned long long)h.counter, len,
 			   h.body_len, (unsigned long long)meta->message_id);
 	} else if (meta->payload_len != len || meta->channel_id != CHAN_ID ||
-		   meta->message_type != msg_type(h.producer, h.counter) ||
+		   meta->message_type != test_msg_type(h.producer, h.counter) ||
 		   meta->sender_pid != h.pid ||
 		   meta->sender_runtime != DMXP_RUNTIME_C || meta->flags ||
 		   meta->__pad || !meta->timestamp_ns ||

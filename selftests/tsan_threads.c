@@ -78,23 +78,6 @@ struct thread_arg {
 	int ret;
 };
 
-static __u32 body_len(unsigned int p, __u64 n)
-{
-	switch (n % 16) {
-	case 0:
-		return 0;
-	case 1:
-		return BODY_MAX;
-	default:
-		return (__u32)((n * 37 + p * 11) % (BODY_MAX + 1));
-	}
-}
-
-static __u32 msg_type(unsigned int p, __u64 n)
-{
-	return (p << 24) | (__u32)(n & 0xffffff);
-}
-
 static void note_error(struct ctx *x, __u32 *counter, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -127,7 +110,7 @@ static size_t build_msg(unsigned char *buf, unsigned int p, __u64 n)
 		.magic = TT_MAGIC,
 		.producer = p,
 		.counter = n,
-		.body_len = body_len(p, n),
+		.body_len = test_body_len(BODY_MAX, p, n),
 	};
 	unsigned char *body = buf + sizeof(h);
 
@@ -176,7 +159,7 @@ static void *producer(void *arg)
 		if (mode <= 1) {
 			size_t len = build_msg(bufs[0], p, n);
 
-			ret = dmxp_chan_send(c, bufs[0], len, msg_type(p, n));
+			ret = dmxp_chan_send(c, bufs[0], len, test_msg_type(p, n));
 		} else if (mode == 2) {
 			struct dmxp_ref ref;
 
@@ -188,7 +171,7 @@ static void *producer(void *arg)
 			if (!ret) {
 				size_t len = build_msg(ref.payload, p, n);
 
-				ret = dmxp_chan_commit(c, &ref, len, msg_type(p, n));
+				ret = dmxp_chan_commit(c, &ref, len, test_msg_type(p, n));
 			}
 		} else {
 			struct dmxp_smsg msgs[MAX_BATCH];
@@ -199,7 +182,7 @@ static void *producer(void *arg)
 			for (k = 0; k < want; k++) {
 				msgs[k].buf = bufs[k];
 				msgs[k].len = (__u32)build_msg(bufs[k], p, n + k);
-				msgs[k].type = msg_type(p, n + k);
+				msgs[k].type = test_msg_type(p, n + k);
 			}
 			ret = dmxp_chan_send_batch(c, msgs, want);
 			if (ret > 0) {
@@ -254,13 +237,13 @@ static void consume(struct consumer_state *cs, const unsigned char *buf,
 			   cs->id, (unsigned long long)meta->message_id);
 		return;
 	}
-	if (h.body_len != body_len(h.producer, h.counter) ||
+	if (h.body_len != test_body_len(BODY_MAX, h.producer, h.counter) ||
 	    len != sizeof(h) + h.body_len ||
 	    test_hash(buf + sizeof(h), h.body_len) != h.hash)
 		note_error(x, &x->corrupt, "consumer %u: corrupt body of %u/%llu",
 			   cs->id, h.producer, (unsigned long long)h.counter);
 	else if (meta->payload_len != len || meta->channel_id != CHAN_ID ||
-		 meta->message_type != msg_type(h.producer, h.counter) ||
+		 meta->message_type != test_msg_type(h.producer, h.counter) ||
 		 meta->sender_pid != x->pid || meta->flags ||
 		 meta->sender_runtime != DMXP_RUNTIME_C)
 		note_error(x, &x->corrupt, "consumer %u: bad meta of %u/%llu",
