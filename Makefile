@@ -6,7 +6,8 @@
 #   make check      every test, natively and in the guest; ends with
 #                   "N passed, N failed, N skipped"
 #   make stress     the long multi-process stress run (minutes)
-#   make bench      the benchmarks (wake-up latency), natively and in the guest
+#   make bench      the benchmarks vs the peers, natively and in the guest;
+#                   regenerates Documentation/performance.md's results
 #   make vm-shell   an interactive guest with dmxp.ko loaded
 #   make checkpatch the kernel's style check of kmod/
 #   make sparse     build kmod/ with sparse (C=1)
@@ -54,12 +55,30 @@ demo: tools kmod
 		tools/vm/run -- env DMXP_REGION=/dev/dmxp tools/demo/dmxp-demo -n 200000; \
 	fi
 
+# The benchmark: every case natively, the blocking and busy-poll latency
+# cases again in the QEMU guest (where /dev/dmxp exists), then the results
+# and charts of Documentation/performance.md are regenerated from the JSON.
+BENCH_OUT    := .cache/bench
+BENCH_NATIVE := tools/dmxp-bench/dmxp-bench --repeat 5
+BENCH_GUEST  := tools/dmxp-bench/dmxp-bench --repeat 5 --iterations 5000 \
+		--cases 'lat-block/dmxp*,lat-block/futex,lat-block/eventfd,lat-block/pipe,lat-busy/dmxp*,lat-busy/cacheline'
+
 bench: tools kmod
-	$(Q)tools/dmxp-bench/dmxp-bench --repeat 5
+	$(Q)mkdir -p $(BENCH_OUT)
+	$(Q)rm -f $(BENCH_OUT)/native.json $(BENCH_OUT)/guest.json
+	$(Q)$(BENCH_NATIVE) --json-out $(BENCH_OUT)/native.json
 	$(Q)if [ -f kmod/dmxp.ko ]; then \
-		echo "  VM      the benchmark in a QEMU guest (TCG-emulated)"; \
-		tools/vm/run -- tools/dmxp-bench/dmxp-bench --iterations 5000 --repeat 5; \
+		echo "  VM      the latency cases in a QEMU guest (TCG-emulated), on /dev/dmxp"; \
+		tools/vm/run -- sh -c "$(BENCH_GUEST) --json-out /tmp/guest.json && cat /tmp/guest.json" \
+			> $(BENCH_OUT)/guest.out || { cat $(BENCH_OUT)/guest.out; exit 1; }; \
+		grep -v '^{' $(BENCH_OUT)/guest.out; \
+		grep '^{' $(BENCH_OUT)/guest.out > $(BENCH_OUT)/guest.json; \
 	fi
+	$(Q)tools/dmxp-bench/report --native $(BENCH_OUT)/native.json \
+		$$([ -s $(BENCH_OUT)/guest.json ] && echo --guest $(BENCH_OUT)/guest.json) \
+		--command "$(BENCH_NATIVE)" --guest-command "tools/vm/run -- $(BENCH_GUEST)" \
+		--doc Documentation/performance.md --charts Documentation
+	$(Q)echo "  BENCH   Documentation/performance.md, perf-throughput.svg, perf-latency.svg"
 
 selftests: lib tools
 	$(Q)$(MAKE) -C selftests
