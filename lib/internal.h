@@ -99,46 +99,12 @@ static inline int chan_check(const struct dmxp_chan *c)
 	return 0;
 }
 
-/* CLOCK_MONOTONIC in nanoseconds, exactly: for deadlines. */
-static inline __u64 dmxp__mono_ns(void)
+static inline __u64 dmxp__now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
-}
-
-/*
- * lib/clock.c: a message's timestamp, CLOCK_MONOTONIC extrapolated from
- * the TSC (per-thread state; the note in clock.c says how close).
- */
-struct dmxp__clk {
-	__u64	tsc0, ns0;		/* the anchor */
-	__u64	window;			/* ticks the anchor serves; 0: none */
-	__u64	mult;			/* ns per tick, 32.32 fixed point */
-	__u64	base_tsc, base_ns;	/* the rate's baseline */
-	__u64	last;			/* the last stamp: never go back */
-};
-
-extern __thread struct dmxp__clk dmxp__clk __attribute__((tls_model("initial-exec")));
-__u64 dmxp__stamp_slow(void);
-
-static inline __u64 dmxp__stamp_ns(void)
-{
-#if defined(__x86_64__)
-	struct dmxp__clk *k = &dmxp__clk;
-	__u64 d = __builtin_ia32_rdtsc() - k->tsc0;
-
-	if (likely(d < k->window)) {
-		__u64 ns = k->ns0 + ((d * k->mult) >> 32);
-
-		if (likely(ns >= k->last)) {
-			k->last = ns;
-			return ns;
-		}
-	}
-#endif
-	return dmxp__stamp_slow();
 }
 
 /*

@@ -176,7 +176,7 @@ static int kernel_wait(struct dmxp_chan *c, unsigned int flags, __u32 ev, __u64 
 	if (p.fd < 0)
 		return p.fd;
 	if (deadline) {
-		__u64 now = dmxp__mono_ns(), left = deadline > now ? deadline - now : 0;
+		__u64 now = dmxp__now_ns(), left = deadline > now ? deadline - now : 0;
 
 		ts.tv_sec = (time_t)(left / 1000000000ULL);
 		ts.tv_nsec = (long)(left % 1000000000ULL);

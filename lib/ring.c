@@ -153,7 +153,7 @@ int dmxp_chan_send(struct dmxp_chan *c, const void *buf, size_t len, __u32 type)
 	s = ring_slot(c, pos);
 	if (len)
 		memcpy(s->payload, buf, len);
-	meta_fill(c, s, pos, dmxp__stamp_ns(), type, (__u32)len, 0);
+	meta_fill(c, s, pos, dmxp__now_ns(), type, (__u32)len, 0);
 	ring_publish(s, pos);
 	dmxp__wake_consumers(c, 1);
 	return 0;
@@ -179,7 +179,7 @@ int dmxp_chan_send_batch(struct dmxp_chan *c, const struct dmxp_smsg *msgs,
 	if (unlikely(ret < 0))
 		return ret;
 
-	ts = dmxp__stamp_ns();
+	ts = dmxp__now_ns();
 	for (i = 0; i < (unsigned int)ret; i++) {
 		struct dmxp_slot __shm *s = ring_slot(c, pos + i);
 
@@ -226,7 +226,7 @@ int dmxp_chan_commit(struct dmxp_chan *c, struct dmxp_ref *ref, size_t len,
 	ret = chan_check(c);
 	if (unlikely(ret))
 		return ret;
-	meta_fill(c, s, ref->pos, dmxp__stamp_ns(), type, (__u32)len, 0);
+	meta_fill(c, s, ref->pos, dmxp__now_ns(), type, (__u32)len, 0);
 	ring_publish(s, ref->pos);
 	dmxp__wake_consumers(c, 1);
 	ref->payload = NULL;
@@ -240,7 +240,7 @@ void dmxp_chan_abort(struct dmxp_chan *c, struct dmxp_ref *ref)
 
 	if (unlikely(chan_check(c)))
 		return;		/* the ring it was reserved in is gone */
-	meta_fill(c, s, ref->pos, dmxp__stamp_ns(), 0, 0, DMXP_MSG_TOMBSTONE);
+	meta_fill(c, s, ref->pos, dmxp__now_ns(), 0, 0, DMXP_MSG_TOMBSTONE);
 	ring_publish(s, ref->pos);
 	/* A consumer asleep behind the tombstone must skip it. */
 	dmxp__wake_consumers(c, 1);
@@ -333,9 +333,8 @@ static int ring_claim_consume(struct dmxp_chan *c, unsigned int n, __u64 *posp,
 			 * Not yet published.  A consumer polling here would
 			 * take the sequence's line and then, once it flips,
 			 * the payload's: asking for the payload's line now
-			 * lets the two misses overlap (busy-poll latency
-			 * p50 1.56x instead of 2.1x the cache-line floor,
-			 * Documentation/performance.md).
+			 * lets the two misses overlap (the busy-poll latency
+			 * in Documentation/performance.md).
 			 */
 			__builtin_prefetch(ring_slot(c, pos + k)->payload, 0, 3);
 			return -EAGAIN;

@@ -175,7 +175,7 @@ static bool chan_spin(struct dmxp_chan *c, unsigned int flags, __u64 deadline)
 
 	if (!budget)
 		return false;
-	end = dmxp__mono_ns() + budget;
+	end = dmxp__now_ns() + budget;
 	if (deadline && end > deadline)
 		end = deadline;
 	for (;;) {
@@ -186,7 +186,7 @@ static bool chan_spin(struct dmxp_chan *c, unsigned int flags, __u64 deadline)
 			}
 			cpu_relax();
 		}
-		if (dmxp__mono_ns() >= end)
+		if (dmxp__now_ns() >= end)
 			break;
 	}
 	/* Spun for nothing: spin less next time, but never stop learning. */
@@ -205,7 +205,7 @@ static long wait_loop(struct dmxp_chan *c, unsigned int flags, long long timeout
 	long ret;
 
 	if (timeout_ns > 0)
-		deadline = dmxp__mono_ns() + (__u64)timeout_ns;
+		deadline = dmxp__now_ns() + (__u64)timeout_ns;
 	for (;;) {
 		__u32 ev;
 		int w;
@@ -213,7 +213,7 @@ static long wait_loop(struct dmxp_chan *c, unsigned int flags, long long timeout
 		ret = op(c, arg);
 		if (ret != -EAGAIN || timeout_ns == DMXP_WAIT_NEVER)
 			return ret;
-		if (deadline && dmxp__mono_ns() >= deadline)
+		if (deadline && dmxp__now_ns() >= deadline)
 			return -ETIMEDOUT;
 		if (chan_spin(c, flags, deadline))
 			continue;

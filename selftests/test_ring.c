@@ -129,36 +129,6 @@ TEST_F(ring, send_recv_round_trip_with_meta)
 	}
 }
 
-/*
- * Timestamps come from the TSC once the clock is calibrated (lib/clock.c):
- * over 60 ms of sending they must stay within a few microseconds of
- * CLOCK_MONOTONIC read around each send, and never go back.
- */
-TEST_F(ring, timestamps_track_the_clock)
-{
-	const unsigned long long slack = 5000;	/* ns */
-	unsigned long long last = 0, start = mono_ns();
-	struct dmxp_msg_meta meta;
-	unsigned int n = 0;
-	char buf[8];
-
-	while (mono_ns() - start < 60000000ULL) {
-		unsigned long long t0 = mono_ns(), t1;
-
-		ASSERT_EQ(0, dmxp_chan_send(self->c, "t", 1, 0));
-		t1 = mono_ns();
-		ASSERT_EQ(1, dmxp_chan_recv(self->c, buf, sizeof(buf), &meta));
-		ASSERT_LE(t0 - slack, meta.timestamp_ns) TH_LOG("message %u: %llu ns early", n,
-								 t0 - meta.timestamp_ns);
-		ASSERT_GE(t1 + slack, meta.timestamp_ns) TH_LOG("message %u: %llu ns late", n,
-								 meta.timestamp_ns - t1);
-		ASSERT_LE(last, meta.timestamp_ns);
-		last = meta.timestamp_ns;
-		if (++n % 64 == 0)
-			usleep(100);
-	}
-}
-
 TEST_F(ring, recv_without_meta)
 {
 	char buf[16];
