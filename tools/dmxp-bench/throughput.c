@@ -27,6 +27,7 @@
 #define BATCH		32	/* messages per call of the batch API */
 #define CHECK_EVERY	64	/* messages between looks at the stop flag */
 #define YIELD_AFTER	64	/* fruitless polls before a sched_yield() */
+#define LOST_AFTER_NS	1000000000ULL	/* all sent, nothing comes: lost */
 
 /* Each field written by one kind of side, on its own cache line. */
 struct tp_shared {
@@ -162,7 +163,7 @@ static void consumer(struct xport *x, unsigned int idx)
 	const struct bench_case *bc = x->bc;
 	const unsigned int len = bc->len;
 	unsigned char *buf = aligned_alloc(64, (size_t)BATCH * MSG_MAX);
-	u64 count = 0, sum = 0;
+	u64 count = 0, sum = 0, idle_since = 0;
 	unsigned int fruitless = 0;
 
 	if (!buf)
@@ -196,6 +197,7 @@ static void consumer(struct xport *x, unsigned int idx)
 		}
 		if (ret >= 0) {
 			fruitless = 0;
+			idle_since = 0;
 			if (count < 4096)
 				continue;
 		} else if (ret != -EAGAIN) {
@@ -209,14 +211,25 @@ static void consumer(struct xport *x, unsigned int idx)
 		}
 		if (ret == -EAGAIN) {
 			/* Partner: the producers' release of prod_done. */
-			if (__atomic_load_n(&sh->prod_done, __ATOMIC_ACQUIRE) == bc->nprod &&
-			    __atomic_load_n(&sh->received, __ATOMIC_ACQUIRE) >=
-			    __atomic_load_n(&sh->sent, __ATOMIC_RELAXED)) {
+			if (__atomic_load_n(&sh->prod_done, __ATOMIC_ACQUIRE) == bc->nprod) {
 				u64 zero = 0;
 
-				__atomic_compare_exchange_n(&sh->t_end, &zero, now_ns(), false,
-							    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
-				break;
+				if (__atomic_load_n(&sh->received, __ATOMIC_ACQUIRE) >=
+				    __atomic_load_n(&sh->sent, __ATOMIC_RELAXED)) {
+					__atomic_compare_exchange_n(&sh->t_end, &zero, now_ns(),
+								    false, __ATOMIC_RELAXED,
+								    __ATOMIC_RELAXED);
+					break;
+				}
+				/*
+				 * Everything is sent but not everything came:
+				 * after a second of nothing, stop, and let the
+				 * parent report the loss.
+				 */
+				if (!idle_since)
+					idle_since = now_ns();
+				else if (now_ns() - idle_since > LOST_AFTER_NS)
+					break;
 			}
 			backoff(&fruitless);
 		}
