@@ -23,6 +23,7 @@ typedef unsigned long long u64;
 #define SKIPPED		1	/* setup: "cannot run here", xport.why says why */
 #define MSG_MIN		8	/* every message carries a 64-bit sequence */
 #define MSG_MAX		960	/* dmxp's DMXP_MAX_PAYLOAD */
+#define TPUT_WARMUP_MS	20	/* throughput: sending before the clock starts */
 
 /* ---------------------------------------------------------------- cases */
 

@@ -104,7 +104,7 @@ static const struct variant variants[] = {
 	{ "zmq", "zmq", &xp_zmq, NULL, API_COPY, true, true, true, true,
 	  "ZeroMQ ipc://, PUSH/PULL" },
 	{ "iceoryx", "iceoryx", &xp_iceoryx, NULL, API_COPY, true, true, true, false,
-	  "iceoryx 2 publisher/subscriber (C binding), RouDi started by the bench" },
+	  "iceoryx 2.0 publish/subscribe (C binding), RouDi started by the bench" },
 	{ "cacheline", "floor", &xp_cacheline, NULL, API_COPY, false, true, false, false,
 	  "floor: one 64-byte line per side, spin until it changes" },
 	{ "spsc", "floor", &xp_spsc, NULL, API_COPY, false, false, true, false,
@@ -117,7 +117,6 @@ static const unsigned int shapes[][2] = { { 1, 1 }, { 2, 1 }, { 1, 2 }, { 2, 2 }
 static const unsigned int lens[] = { 8, 64, 512, 960 };
 
 static struct bench_case cases[MAX_CASES];
-static const struct variant *case_variant[MAX_CASES];
 static unsigned int ncases;
 
 static struct bench_case *add_case(const struct variant *v, enum driver drv)
@@ -126,8 +125,7 @@ static struct bench_case *add_case(const struct variant *v, enum driver drv)
 
 	if (ncases == MAX_CASES)
 		die("too many cases");
-	bc = &cases[ncases];
-	case_variant[ncases++] = v;
+	bc = &cases[ncases++];
 	bc->peer = v->peer;
 	bc->what = v->what;
 	bc->drv = drv;
@@ -287,8 +285,8 @@ static void print_json(FILE *f, const struct bench_case *bc, const struct result
 	if (tput) {
 		static const char *const apis[] = { "copy", "zero-copy", "batch" };
 
-		fprintf(f, ",\"producers\":%u,\"consumers\":%u,\"api\":\"%s\",\"duration_ms\":%u",
-			bc->nprod, bc->ncons, apis[bc->api], opt.duration_ms);
+		fprintf(f, ",\"producers\":%u,\"consumers\":%u,\"api\":\"%s\",\"duration_ms\":%u,\"warmup_ms\":%u",
+			bc->nprod, bc->ncons, apis[bc->api], opt.duration_ms, TPUT_WARMUP_MS);
 	} else {
 		fprintf(f, ",\"iterations\":%lu,\"warmup\":%lu,\"mode\":\"%s\"",
 			opt.iterations, opt.warmup,

@@ -2,10 +2,12 @@
 /*
  * dmxp-bench: the throughput driver.
  *
- * P producer processes send for opt.duration_ms as fast as the transport
- * takes messages; C consumer processes receive until every message sent
- * has arrived.  The rate is the messages received over the time from the
- * start signal to the last arrival.  Producers are pinned to one CPU and
+ * P producer processes send for TPUT_WARMUP_MS + opt.duration_ms as fast
+ * as the transport takes messages; C consumer processes receive until
+ * every message sent has arrived.  The first TPUT_WARMUP_MS are not timed
+ * (the ring's pages and lines are touched for the first time then); the
+ * rate is the messages received after that, over the time from then to
+ * the last arrival.  Producers are pinned to one CPU and
  * consumers to the other, so 1x1 is one process per CPU.  Neither side
  * ever sleeps in the transport: a full or empty inbox is polled again,
  * with a sched_yield() now and then for a CPU shared by two processes.
@@ -25,6 +27,7 @@
 #include "procs.h"
 
 #define BATCH		32	/* messages per call of the batch API */
+#define FLUSH_EVERY	256	/* a consumer's messages between counts */
 #define CHECK_EVERY	64	/* messages between looks at the stop flag */
 #define YIELD_AFTER	64	/* fruitless polls before a sched_yield() */
 #define LOST_AFTER_NS	1000000000ULL	/* all sent, nothing comes: lost */
@@ -33,7 +36,7 @@
 struct tp_shared {
 	u64	ready;				/* every side: attached */
 	u64	__pad0[7];
-	u64	go, stop, t_start;		/* the parent */
+	u64	go, stop, t_start, base;	/* the parent */
 	u64	__pad1[5];
 	u64	prod_done, sent, sent_sum;	/* producers, when done */
 	u64	__pad2[5];
@@ -198,7 +201,7 @@ static void consumer(struct xport *x, unsigned int idx)
 		if (ret >= 0) {
 			fruitless = 0;
 			idle_since = 0;
-			if (count < 4096)
+			if (count < FLUSH_EVERY)
 				continue;
 		} else if (ret != -EAGAIN) {
 			die("%s: consumer %u: receive: %s", bc->name, idx, strerror(-ret));
@@ -239,12 +242,19 @@ static void consumer(struct xport *x, unsigned int idx)
 	free(buf);
 }
 
+static void sleep_ms(unsigned int ms)
+{
+	struct timespec d = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&d, &d) && errno == EINTR)
+		;
+}
+
 int throughput_run(const struct bench_case *bc, struct xport *x, struct stats *s,
 		   const char **step)
 {
 	struct procs procs = { .n = 0 };
 	unsigned int i, sides = bc->nprod + bc->ncons;
-	struct timespec d;
 	u64 deadline;
 	int ret;
 
@@ -293,12 +303,12 @@ int throughput_run(const struct bench_case *bc, struct xport *x, struct stats *s
 		ret = -ETIMEDOUT;
 		goto unmap;
 	}
-	sh->t_start = now_ns();
 	__atomic_store_n(&sh->go, 1, __ATOMIC_RELEASE);
-	d.tv_sec = opt.duration_ms / 1000;
-	d.tv_nsec = (long)(opt.duration_ms % 1000) * 1000000L;
-	while (nanosleep(&d, &d) && errno == EINTR)
-		;
+	sleep_ms(TPUT_WARMUP_MS);
+	/* The count is behind by at most FLUSH_EVERY per consumer. */
+	sh->base = __atomic_load_n(&sh->received, __ATOMIC_ACQUIRE);
+	sh->t_start = now_ns();
+	sleep_ms(opt.duration_ms);
 	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
 	*step = "run";
 	ret = procs_wait(&procs, 60, bc->name);
@@ -309,6 +319,7 @@ int throughput_run(const struct bench_case *bc, struct xport *x, struct stats *s
 			die("%s: %llu messages sent, %llu received (sequence sums %llu, %llu): lost or duplicated",
 			    bc->name, sh->sent, n, sh->sent_sum, sh->recv_sum);
 		}
+		n -= sh->base;
 		if (!n || !el) {
 			*step = "measure (nothing moved)";
 			ret = -EPROTO;
