@@ -112,6 +112,51 @@ head -c 200000 /dev/urandom >"$dir/junk"
 check "a foreign file is refused" expect 1 "not a dmxp region" $CTL -r "$dir/junk" list
 check "a foreign file is not modified by create" \
 	sh -c "cp '$dir/junk' '$dir/junk2'; $CTL -r '$dir/junk' create 1 2>/dev/null; cmp -s '$dir/junk' '$dir/junk2'"
+# The operator's commands: stat, watch, dump, --json, --hex, --file.
+$CTL create 6 --capacity 4 >/dev/null 2>&1
+check "send --hex" expect 0 "" $CTL send 6 --hex "48 69" 00ff
+printf 'a\001b' >"$dir/payload"
+check "send --file with --type" expect 0 "" $CTL send 6 --file "$dir/payload" --type 7
+check "stat" expect 0 "" $CTL stat 6
+check "stat shows sent, received and depth" grep -Eq '^6 +4 +3 +3 +0 +0 +0 ' "$out"
+check "stat --json" expect 0 "" $CTL stat --json 6
+check "stat --json has the counters" grep -q '"id":6,"capacity":4,"depth":3,"sent":3,"received":0' "$out"
+check "stat of a missing channel" expect 1 "does not exist" $CTL stat 9
+check "list --json" expect 0 "" $CTL list --json
+check "list --json has channel 6" grep -q '{"id":6,"capacity":4,"depth":3}' "$out"
+check "dump" expect 0 "" $CTL dump 6
+check "dump shows the hex-sent message as text" grep -Eq '^ +0 +1 full +0 +0 +2 .*"Hi"' "$out"
+check "dump shows binary payloads in hex" grep -Eq '^ +1 +2 full +1 +0 +2 .* 00ff$' "$out"
+check "dump shows the type of the file message" grep -Eq '^ +2 +3 full +2 +7 +3 .* 610162$' "$out"
+check "dump --all shows the free slot" sh -c "$CTL dump 6 --all | grep -Eq '^ +3 +3 free +3'"
+check "dump --json" expect 0 "" $CTL dump 6 --json
+check "dump --json decodes the slot" grep -q '"slot":2,"sequence":3,"state":"full","position":2,"message_id":2' "$out"
+check "dump of a missing channel" expect 1 "does not exist" $CTL dump 9
+check "dump without a channel" expect 2 "expected one channel id" $CTL dump
+check "recv --type --hex" expect 0 "" $CTL recv 6 -n 2 --type --hex
+check "recv --type --hex prints type and hex" test "$(cat "$out")" = "$(printf '0 4869\n0 00ff')"
+check "recv --json" expect 0 "" $CTL recv 6 --json
+check "recv --json has the metadata" grep -q '"message_id":2,"type":7,"len":3,.*"runtime":"c","payload_hex":"610162"}' "$out"
+check "recv --json with --hex is a usage error" expect 2 "includes" $CTL recv 6 --json --hex
+check "send --hex with bad digits" expect 2 "invalid hex" $CTL send 6 --hex 4g
+check "send --file of a missing file" expect 1 "No such file" $CTL send 6 --file "$dir/none"
+head -c 961 /dev/zero >"$dir/big"
+check "send --file of 961 bytes" expect 1 "longer than 960" $CTL send 6 --file "$dir/big"
+check "send --file with a MESSAGE" expect 2 "exclude" $CTL send 6 --file "$dir/payload" x
+check "stat after the receives" sh -c "$CTL stat 6 | grep -Eq '^6 +4 +0 +3 +3 '"
+# watch: the rates of a channel that is being used.
+( i=0; while [ $i -lt 40 ]; do $CTL send 6 --nowait m >/dev/null 2>&1; $CTL recv 6 >/dev/null 2>&1; i=$((i + 1)); done ) &
+tpid=$!
+$CTL watch -i 0.3 -n 2 6 >"$out" 2>"$err"
+rc=$?
+wait $tpid
+check "watch -n 2 exits 0" test $rc -eq 0
+check "watch printed two screens" test "$(grep -c '^dmxpctl watch' "$out")" -eq 2
+check "watch showed a message rate" sh -c "awk '\$1 == 6 && \$4 + 0 > 0' '$out' | grep -q ."
+check "watch with a bad interval" expect 2 "invalid interval" $CTL watch -i 0
+check "stat --help" expect 0 "" $CTL stat --help
+check "dump --help" expect 0 "" $CTL dump --help
+check "watch --help" expect 0 "" $CTL watch --help
 check "--help" expect 0 "" $CTL --help
 check "create --help" expect 0 "" $CTL create --help
 check "--version" expect 0 "" $CTL --version

@@ -4,9 +4,12 @@
  *
  *	dmxpctl [-r REGION] create CH [--capacity N] [--region-size BYTES]
  *	dmxpctl [-r REGION] destroy CH
- *	dmxpctl [-r REGION] list
- *	dmxpctl [-r REGION] send CH [--type T] [--nowait] [MESSAGE...]
- *	dmxpctl [-r REGION] recv CH [-n COUNT] [--wait] [--timeout MS]
+ *	dmxpctl [-r REGION] list [--json]
+ *	dmxpctl [-r REGION] stat [--json] [CH...]
+ *	dmxpctl [-r REGION] watch [-i SECONDS] [-n COUNT] [CH...]
+ *	dmxpctl [-r REGION] dump CH [--all] [--limit N] [--hex] [--json]
+ *	dmxpctl [-r REGION] send CH [--type T] [--nowait] [--hex] [--file FILE] [MESSAGE...]
+ *	dmxpctl [-r REGION] recv CH [-n COUNT] [--wait] [--timeout MS] [--hex|--json] [--type]
  *	dmxpctl region create NAME|PATH [--size BYTES] [--mode MODE] [--excl]
  *	dmxpctl region destroy NAME|PATH
  *	dmxpctl region list
@@ -17,6 +20,7 @@
  * Exit status: 0 success, 1 error, 2 bad usage, 3 timed out.
  */
 #include <dirent.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -32,14 +36,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "dmxp.h"
+#include "dmxpctl.h"
 
-#define EXIT_USAGE	2
-#define EXIT_TIMEOUT	3
+const char *prog = "dmxpctl";
+const char *region_path;	/* NULL: $DMXP_REGION, then the default */
 
-static const char *prog = "dmxpctl";
-static const char *region_path;	/* NULL: $DMXP_REGION, then the default */
-
+/* The inspection commands (list, stat, watch, dump) are in inspect.c. */
 static const char usage_text[] =
 "usage: dmxpctl [-r REGION] COMMAND [ARGS]\n"
 "\n"
@@ -48,11 +50,17 @@ static const char usage_text[] =
 "                        two, 2..16777216, default 1024); creates the region\n"
 "                        if it does not exist\n"
 "  destroy CH            destroy channel CH and discard its messages\n"
-"  list                  one line per channel: id, capacity, depth\n"
-"  send CH [--type T] [--nowait] [MESSAGE...]\n"
-"                        send each MESSAGE, or each line of standard input;\n"
-"                        waits while the ring is full unless --nowait\n"
-"  recv CH [-n COUNT] [--wait] [--timeout MS]\n"
+"  list [--json]         one line per channel: id, capacity, depth\n"
+"  stat [--json] [CH...] messages sent and received, depth, sleepers\n"
+"  watch [-i S] [-n N] [CH...]\n"
+"                        stat every S seconds with message rates, like top\n"
+"  dump CH [--all] [--hex] [--json]\n"
+"                        the slots of a channel: sequence, state, message\n"
+"  send CH [--type T] [--nowait] [--hex] [--file FILE] [MESSAGE...]\n"
+"                        send each MESSAGE, the contents of FILE, or each\n"
+"                        line of standard input; waits while the ring is\n"
+"                        full unless --nowait\n"
+"  recv CH [-n COUNT] [--wait] [--timeout MS] [--hex|--json] [--type]\n"
 "                        print each message on its own line; stops when the\n"
 "                        channel is empty unless --wait\n"
 "  region create|destroy|list\n"
@@ -65,7 +73,7 @@ static const char usage_text[] =
 "\n"
 "Exit status: 0 success, 1 error, 2 bad usage, 3 timed out.\n";
 
-static void __attribute__((format(printf, 1, 2), noreturn)) die(const char *fmt, ...)
+void die(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -77,7 +85,7 @@ static void __attribute__((format(printf, 1, 2), noreturn)) die(const char *fmt,
 	exit(EXIT_FAILURE);
 }
 
-static void __attribute__((format(printf, 1, 2), noreturn)) usage_error(const char *fmt, ...)
+void usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -89,7 +97,7 @@ static void __attribute__((format(printf, 1, 2), noreturn)) usage_error(const ch
 	exit(EXIT_USAGE);
 }
 
-static const char *region_name(void)
+const char *region_name(void)
 {
 	const char *env = getenv(DMXP_REGION_ENV);
 
@@ -98,8 +106,7 @@ static const char *region_name(void)
 	return env && *env ? env : DMXP_DEFAULT_REGION;
 }
 
-static unsigned long long parse_num(const char *what, const char *s,
-				    unsigned long long max)
+unsigned long long parse_num(const char *what, const char *s, unsigned long long max)
 {
 	unsigned long long v;
 	char *end;
@@ -113,12 +120,12 @@ static unsigned long long parse_num(const char *what, const char *s,
 	return v;
 }
 
-static unsigned int parse_channel(const char *s)
+unsigned int parse_channel(const char *s)
 {
 	return (unsigned int)parse_num("channel", s, DMXP_MAX_CHANNELS - 1);
 }
 
-static struct dmxp_region *region_open(bool create, size_t size)
+struct dmxp_region *region_open(bool create, size_t size)
 {
 	struct dmxp_region *r;
 	int ret;
@@ -138,7 +145,7 @@ static struct dmxp_region *region_open(bool create, size_t size)
 	}
 }
 
-static void __attribute__((noreturn)) chan_error(unsigned int ch, int err)
+void chan_error(unsigned int ch, int err)
 {
 	switch (err) {
 	case -ENOENT:
@@ -158,7 +165,7 @@ static void __attribute__((noreturn)) chan_error(unsigned int ch, int err)
 	}
 }
 
-static struct dmxp_chan *chan_open(struct dmxp_region *r, unsigned int ch)
+struct dmxp_chan *chan_open(struct dmxp_region *r, unsigned int ch)
 {
 	struct dmxp_chan *c;
 	int ret = dmxp_chan_open(r, ch, &c);
@@ -177,8 +184,8 @@ static long long now_ms(void)
 }
 
 /* Parse one command's options; @longopts ends with "help". */
-static int next_opt(int argc, char **argv, const char *shortopts,
-		    const struct option *longopts, const char *help)
+int next_opt(int argc, char **argv, const char *shortopts,
+	     const struct option *longopts, const char *help)
 {
 	int opt = getopt_long(argc, argv, shortopts, longopts, NULL);
 
@@ -256,42 +263,6 @@ static int cmd_destroy(int argc, char **argv)
 	return 0;
 }
 
-static int cmd_list(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
-	static const char help[] =
-		"usage: dmxpctl [-r REGION] list\n"
-		"Print one line per created channel: id, capacity, depth (messages\n"
-		"waiting or being written).\n";
-	unsigned int ids[DMXP_MAX_CHANNELS];
-	struct dmxp_region *r;
-	int i, n;
-
-	while (next_opt(argc, argv, "h", opts, help) != -1)
-		;
-	if (optind != argc)
-		usage_error("list: takes no arguments");
-	r = region_open(false, 0);
-	n = dmxp_chan_list(r, ids, DMXP_MAX_CHANNELS);
-	if (n < 0)
-		die("%s: %s", region_name(), strerror(-n));
-	printf("%-4s %10s %10s\n", "id", "capacity", "depth");
-	for (i = 0; i < n && i < DMXP_MAX_CHANNELS; i++) {
-		struct dmxp_chan_info info;
-
-		/* A channel destroyed since the list was taken is left out. */
-		if (dmxp_chan_info(r, ids[i], &info))
-			continue;
-		printf("%-4u %10" PRIu64 " %10" PRIu64 "\n", info.id,
-		       (uint64_t)info.capacity, (uint64_t)info.depth);
-	}
-	dmxp_region_close(r);
-	return 0;
-}
-
 static void send_one(struct dmxp_chan *c, const char *msg, size_t len,
 		     __u32 type, bool nowait)
 {
@@ -309,42 +280,106 @@ static void send_one(struct dmxp_chan *c, const char *msg, size_t len,
 		chan_error(dmxp_chan_id(c), ret);
 }
 
+/* Decode the hex string @s (pairs of digits, spaces allowed) into @out. */
+static size_t unhex(const char *s, unsigned char *out, size_t room)
+{
+	size_t n = 0;
+
+	while (*s) {
+		unsigned int v;
+
+		if (*s == ' ' || *s == ':') {
+			s++;
+			continue;
+		}
+		if (!s[1] || sscanf(s, "%2x", &v) != 1 || !isxdigit((unsigned char)s[0]) ||
+		    !isxdigit((unsigned char)s[1]))
+			usage_error("invalid hex message '%s': expected pairs of hex digits", s);
+		if (n == room)
+			die("hex message longer than %d bytes", DMXP_MAX_PAYLOAD);
+		out[n++] = (unsigned char)v;
+		s += 2;
+	}
+	return n;
+}
+
+/* The whole of @path ("-": standard input) as one message. */
+static size_t read_file(const char *path, unsigned char *buf, size_t room)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+	size_t n;
+
+	if (!f)
+		die("%s: %s", path, strerror(errno));
+	n = fread(buf, 1, room, f);
+	if (ferror(f))
+		die("%s: %s", path, strerror(errno));
+	if (n == room && fgetc(f) != EOF)
+		die("%s: longer than %d bytes", path, DMXP_MAX_PAYLOAD);
+	if (f != stdin)
+		fclose(f);
+	return n;
+}
+
 static int cmd_send(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "type", required_argument, NULL, 't' },
 		{ "nowait", no_argument, NULL, 'N' },
+		{ "hex", no_argument, NULL, 'x' },
+		{ "file", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	static const char help[] =
-		"usage: dmxpctl [-r REGION] send CH [--type T] [--nowait] [MESSAGE...]\n"
-		"Send each MESSAGE as one message; with none, send each line of\n"
-		"standard input (without its newline).  A message holds at most 960\n"
-		"bytes.  While the ring is full, wait; with --nowait, fail instead.\n"
-		"T is the message type recorded in the metadata (default 0).\n";
+		"usage: dmxpctl [-r REGION] send CH [--type T] [--nowait] [--hex] [--file FILE] [MESSAGE...]\n"
+		"Send each MESSAGE as one message; with --file, the whole of FILE ('-':\n"
+		"standard input) as one message; with neither, each line of standard\n"
+		"input (without its newline).  With --hex each MESSAGE or line is hex\n"
+		"digits (\"48 69\" sends \"Hi\").  A message holds at most 960 bytes.\n"
+		"While the ring is full, wait; with --nowait, fail instead.  T is the\n"
+		"message type recorded in the metadata (default 0).\n";
+	unsigned char bin[DMXP_MAX_PAYLOAD + 1];
+	const char *file = NULL;
 	struct dmxp_region *r;
 	struct dmxp_chan *c;
-	bool nowait = false;
+	bool nowait = false, hex = false;
 	unsigned int ch;
 	__u32 type = 0;
 	int opt, i;
 
-	while ((opt = next_opt(argc, argv, "t:Nh", opts, help)) != -1) {
+	while ((opt = next_opt(argc, argv, "t:Nxf:h", opts, help)) != -1) {
 		if (opt == 't')
 			type = (__u32)parse_num("type", optarg, UINT32_MAX);
-		else
+		else if (opt == 'N')
 			nowait = true;
+		else if (opt == 'x')
+			hex = true;
+		else
+			file = optarg;
 	}
 	if (optind >= argc)
 		usage_error("send: expected a channel id");
 	ch = parse_channel(argv[optind++]);
+	if (file && optind < argc)
+		usage_error("send: --file and MESSAGE arguments exclude each other");
+	if (file && hex)
+		usage_error("send: --file sends the file's bytes; --hex does not apply");
 
 	r = region_open(false, 0);
 	c = chan_open(r, ch);
-	if (optind < argc) {
-		for (i = optind; i < argc; i++)
-			send_one(c, argv[i], strlen(argv[i]), type, nowait);
+	if (file) {
+		size_t n = read_file(file, bin, DMXP_MAX_PAYLOAD + 1);
+
+		send_one(c, (const char *)bin, n, type, nowait);
+	} else if (optind < argc) {
+		for (i = optind; i < argc; i++) {
+			if (hex)
+				send_one(c, (const char *)bin, unhex(argv[i], bin, sizeof(bin) - 1),
+					 type, nowait);
+			else
+				send_one(c, argv[i], strlen(argv[i]), type, nowait);
+		}
 	} else {
 		char *line = NULL;
 		size_t cap = 0;
@@ -352,8 +387,12 @@ static int cmd_send(int argc, char **argv)
 
 		while ((len = getline(&line, &cap, stdin)) >= 0) {
 			if (len && line[len - 1] == '\n')
-				len--;
-			send_one(c, line, (size_t)len, type, nowait);
+				line[--len] = 0;
+			if (hex)
+				send_one(c, (const char *)bin, unhex(line, bin, sizeof(bin) - 1),
+					 type, nowait);
+			else
+				send_one(c, line, (size_t)len, type, nowait);
 		}
 		if (ferror(stdin))
 			die("reading standard input: %s", strerror(errno));
@@ -364,22 +403,61 @@ static int cmd_send(int argc, char **argv)
 	return 0;
 }
 
+static void print_msg(const char *buf, size_t len, const struct dmxp_msg_meta *m,
+		      bool hex, bool json, bool show_type)
+{
+	if (json) {
+		printf("{\"message_id\":%llu,\"type\":%u,\"len\":%zu,\"timestamp_ns\":%llu"
+		       ",\"sender_pid\":%u,\"runtime\":\"%s\",\"payload_hex\":\"",
+		       (unsigned long long)m->message_id, m->message_type, len,
+		       (unsigned long long)m->timestamp_ns, m->sender_pid,
+		       runtime_name(m->sender_runtime));
+		put_hex(stdout, buf, len);
+		putchar('"');
+		if (is_text(buf, len)) {
+			char text[DMXP_MAX_PAYLOAD + 1];
+
+			memcpy(text, buf, len);
+			text[len] = 0;
+			printf(",\"payload\":");
+			json_str(stdout, text);
+		}
+		printf("}\n");
+		return;
+	}
+	if (show_type)
+		printf("%u ", m->message_type);
+	if (hex)
+		put_hex(stdout, buf, len);
+	else
+		fwrite(buf, 1, len, stdout);
+	putchar('\n');
+}
+
 static int cmd_recv(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "count", required_argument, NULL, 'n' },
 		{ "wait", no_argument, NULL, 'w' },
 		{ "timeout", required_argument, NULL, 'T' },
+		{ "hex", no_argument, NULL, 'x' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "type", no_argument, NULL, 'y' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	static const char help[] =
-		"usage: dmxpctl [-r REGION] recv CH [-n COUNT] [--wait] [--timeout MS]\n"
+		"usage: dmxpctl [-r REGION] recv CH [-n COUNT] [--wait] [--timeout MS] [--hex|--json] [--type]\n"
 		"Receive messages and print each payload on its own line.  Stops\n"
 		"after COUNT messages, or when the channel is empty.  With --wait,\n"
 		"waits for messages instead of stopping at an empty channel; with\n"
 		"--timeout (which implies --wait), waits at most MS milliseconds in\n"
-		"all: the exit status is 3 if fewer than COUNT messages came by then.\n";
+		"all: the exit status is 3 if fewer than COUNT messages came by then.\n"
+		"--hex prints payloads as hex digits; --type puts the message type and\n"
+		"a space before each; --json prints one JSON object per message with\n"
+		"its metadata and its payload in hex (and as text when printable).\n";
+	bool hex = false, json = false, show_type = false;
+	struct dmxp_msg_meta meta;
 	unsigned long long count = 0, got = 0, timeout_ms = 0;
 	bool wait = false, has_count = false, has_timeout = false;
 	char buf[DMXP_MAX_PAYLOAD];
@@ -389,8 +467,14 @@ static int cmd_recv(int argc, char **argv)
 	unsigned int ch;
 	int opt;
 
-	while ((opt = next_opt(argc, argv, "n:wT:h", opts, help)) != -1) {
-		if (opt == 'n') {
+	while ((opt = next_opt(argc, argv, "n:wT:xjyh", opts, help)) != -1) {
+		if (opt == 'x') {
+			hex = true;
+		} else if (opt == 'j') {
+			json = true;
+		} else if (opt == 'y') {
+			show_type = true;
+		} else if (opt == 'n') {
 			count = parse_num("count", optarg, ULLONG_MAX);
 			has_count = true;
 		} else if (opt == 'w') {
@@ -403,6 +487,8 @@ static int cmd_recv(int argc, char **argv)
 	if (optind + 1 != argc)
 		usage_error("recv: expected one channel id");
 	ch = parse_channel(argv[optind]);
+	if (json && (hex || show_type))
+		usage_error("recv: --json includes the type and the hex payload");
 	if (has_count && !count)
 		return 0;
 
@@ -422,15 +508,14 @@ static int cmd_recv(int argc, char **argv)
 		} else if (wait) {
 			timeout = DMXP_WAIT_FOREVER;
 		}
-		len = dmxp_chan_recv(c, buf, sizeof(buf), NULL);
+		len = dmxp_chan_recv(c, buf, sizeof(buf), &meta);
 		if (len == -EAGAIN && timeout != DMXP_WAIT_NEVER) {
 			/* Show what came so far before sleeping. */
 			fflush(stdout);
-			len = dmxp_chan_recv_wait(c, buf, sizeof(buf), NULL, timeout);
+			len = dmxp_chan_recv_wait(c, buf, sizeof(buf), &meta, timeout);
 		}
 		if (len >= 0) {
-			fwrite(buf, 1, (size_t)len, stdout);
-			putchar('\n');
+			print_msg(buf, (size_t)len, &meta, hex, json, show_type);
 			got++;
 			continue;
 		}
@@ -593,7 +678,7 @@ static int region_destroy_cmd(int argc, char **argv)
 	return 0;
 }
 
-static bool read_sysfs(const char *dir, const char *file, char *buf, size_t len)
+bool read_sysfs(const char *dir, const char *file, char *buf, size_t len)
 {
 	char path[512];
 	FILE *f;
@@ -698,6 +783,9 @@ static const struct {
 	{ "create", cmd_create },
 	{ "destroy", cmd_destroy },
 	{ "list", cmd_list },
+	{ "stat", cmd_stat },
+	{ "watch", cmd_watch },
+	{ "dump", cmd_dump },
 	{ "send", cmd_send },
 	{ "recv", cmd_recv },
 	{ "region", cmd_region },
