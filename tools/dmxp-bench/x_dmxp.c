@@ -5,7 +5,9 @@
  * channel b.  The parent creates the region and its channels; every
  * side opens them on its own by path, as unrelated programs would.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,28 @@ struct dmxp_local {
 	struct dmxp_chan	*c[2];
 };
 
+/* Region files of benchmarks that were killed: their pid is gone. */
+static void remove_stale_regions(void)
+{
+	DIR *d = opendir("/dev/shm");
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char path[300], *end;
+		long pid;
+
+		if (strncmp(e->d_name, "dmxp-bench-", 11))
+			continue;
+		pid = strtol(e->d_name + 11, &end, 10);
+		if (*end || pid <= 0 || !kill((pid_t)pid, 0) || errno != ESRCH)
+			continue;	/* alive, or not ours to judge */
+		snprintf(path, sizeof(path), "/dev/shm/%s", e->d_name);
+		dmxp_region_unlink(path);
+	}
+	if (d)
+		closedir(d);
+}
+
 static int dx_setup(struct xport *x)
 {
 	const struct dmxp_cfg *cfg = x->bc->cfg;
@@ -48,6 +72,7 @@ static int dx_setup(struct xport *x)
 		}
 		snprintf(d->path, sizeof(d->path), "/dev/dmxp:bench-%d", (int)getpid());
 	} else {
+		remove_stale_regions();
 		snprintf(d->path, sizeof(d->path), "/dev/shm/dmxp-bench-%d", (int)getpid());
 	}
 	dmxp_region_unlink(d->path);	/* a leftover of a killed run */
