@@ -1,0 +1,563 @@
+//! Channels: open (MEMORY_LAYOUT.md 10.4), send (7.2), receive (7.3),
+//! tombstones (9.1) and both halves of the wake protocol (13).
+//!
+//! The four accesses that carry the ring's memory ordering are tagged as
+//! in the document and in `lib/ring.c`:
+//!
+//! ```text
+//! producer  seq = load(slot.sequence, Acquire)           [P1]  pairs with [C2]
+//!           CAS(tail, pos -> pos + 1, Relaxed)                 claim
+//!           write meta and payload (plain, the slot is ours)
+//!           store(slot.sequence, pos + 1, Release)       [P2]  pairs with [C1]
+//! consumer  seq = load(slot.sequence, Acquire)           [C1]  pairs with [P2]
+//!           CAS(head, pos -> pos + 1, Relaxed)                 claim
+//!           read meta and payload (plain, the slot is ours)
+//!           store(slot.sequence, pos + capacity, Release) [C2] pairs with [P1]
+//! ```
+//!
+//! and the wake protocol's two full fences, as in `lib/wait.c`:
+//!
+//! ```text
+//! waker     publish or free; fence(SeqCst)               [W1]  pairs with [S1]
+//!           if waiters != 0: futex word += 1; FUTEX_WAKE (kernel: DMXP_IOC_NOTIFY)
+//! sleeper   waiters += 1; ev = futex word; fence(SeqCst) [S1]  pairs with [W1]
+//!           re-check the ring; FUTEX_WAIT(word, ev) (kernel: poll the channel fd)
+//!           waiters -= 1
+//! ```
+//!
+//! A [`Channel`] keeps its own copies of `capacity`, the slot base and the
+//! `generation` read at open, never re-reads them from the entry, and
+//! checks the generation before every claim (`EIDRM` once the channel was
+//! destroyed, 10.6).  Errors are the C library's: `EAGAIN` (full, empty),
+//! `EMSGSIZE`, `EIDRM`, `EPROTO` (a state the protocol excludes, 7.4).
+
+use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::ptr::{self, NonNull};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
+use std::sync::atomic::{fence, AtomicU16, AtomicU32, AtomicU64};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::layout::{
+    ChannelEntry, IocChanFd, IocNotify, MessageMeta, Runtime, Slot, CHAN_CREATED, CHAN_FD_NONBLOCK,
+    IOC_CHAN_FD, IOC_NOTIFY, MAX_CHANNELS, MAX_PAYLOAD, MSG_TOMBSTONE, NOTIFY_RECV, NOTIFY_SEND,
+};
+use crate::region::{band_ok, Region};
+use crate::sys::{self, Errno, Result};
+
+/// One side of a channel, for the wake protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// Consumers, waiting for a message: `recv_waiters`, `recv_futex`.
+    Recv,
+    /// Producers, waiting for a free slot: `send_waiters`, `send_futex`.
+    Send,
+}
+
+/// How many times a blocking call checks the ring before it sleeps, and
+/// after how many checks it yields the CPU once.
+const SPIN_CHECKS: u32 = 256;
+const SPIN_YIELD_AT: u32 = 128;
+
+/// An open channel.  Several threads may share one handle (`Sync`), and
+/// any number of handles, threads and processes may use one channel.
+pub struct Channel<'r> {
+    region: &'r Region,
+    entry: &'r ChannelEntry,
+    slots: NonNull<Slot>,
+    capacity: u64,
+    mask: u64,
+    id: u32,
+    generation: u32,
+    pid: u32,
+    runtime: u16,
+    /// A kernel region's channel fd, to sleep in poll(); opened on first use.
+    chan_fd: OnceLock<OwnedFd>,
+    sleeps: AtomicU64,
+    wakes: AtomicU64,
+}
+
+// SAFETY: `slots` points into the region's shared mapping (borrowed for
+// 'r); the handle's own fields are immutable or atomic, and slots are
+// accessed only by the thread that owns them by the ring protocol, which
+// is what makes sharing the ring between processes sound in the first
+// place.
+unsafe impl Send for Channel<'_> {}
+// SAFETY: as for Send.
+unsafe impl Sync for Channel<'_> {}
+
+impl<'r> Channel<'r> {
+    /// Open channel `id`: a consistent snapshot of its entry by the seqlock
+    /// read of 10.4, then the band check (2.3).
+    ///
+    /// `ENOENT` if the channel is not created (or being created or
+    /// destroyed), `EINVAL` if `id >= 256`, `EPROTO` if the entry fails the
+    /// band check, `EBUSY` if it kept changing for 1,000 tries.
+    pub fn open(region: &'r Region, id: u32) -> Result<Channel<'r>> {
+        if id as usize >= MAX_CHANNELS {
+            return Err(Errno::EINVAL);
+        }
+        let e = region.entry(id);
+        for _ in 0..1000 {
+            // Acquire: the seqlock's read side; the loads below are not
+            // reordered before it.
+            let g1 = e.generation.load(Acquire);
+            // Acquire: pairs with the release store of flags = CREATED that
+            // ends a create (10.2 step 7): the ring, capacity, band_offset,
+            // tail = head = 0 it wrote are visible.
+            let f1 = e.flags.load(Acquire);
+            if f1 & CHAN_CREATED == 0 {
+                return Err(Errno::ENOENT);
+            }
+            // Relaxed: validated by the generation re-check below.
+            let cap = e.capacity.load(Relaxed);
+            let boff = e.band_offset.load(Relaxed);
+            // Pairs with the release fence a creator or destroyer issues
+            // right after bumping the generation (10.2 step 2): if either
+            // load above saw a write made after that bump, g2 sees it.
+            fence(Acquire);
+            let f2 = e.flags.load(Relaxed);
+            let g2 = e.generation.load(Relaxed);
+            if g1 != g2 || f1 != f2 {
+                continue; // changed while read: again
+            }
+            if f1 != CHAN_CREATED || !band_ok(cap, boff, region.size() as u64) {
+                return Err(Errno::EPROTO);
+            }
+            let slots = NonNull::new(region.at(boff).cast::<Slot>()).ok_or(Errno::EPROTO)?;
+            return Ok(Channel {
+                region,
+                entry: e,
+                slots,
+                capacity: cap,
+                mask: cap - 1,
+                id,
+                generation: g1,
+                pid: std::process::id(),
+                runtime: Runtime::Rust as u16,
+                chan_fd: OnceLock::new(),
+                sleeps: AtomicU64::new(0),
+                wakes: AtomicU64::new(0),
+            });
+        }
+        Err(Errno::EBUSY)
+    }
+
+    /// The channel id.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// Slots of the ring.
+    pub fn capacity(&self) -> u64 {
+        self.capacity
+    }
+
+    /// The entry's generation when this handle was opened.
+    pub fn generation(&self) -> u32 {
+        self.generation
+    }
+
+    /// How many times blocking calls on this handle slept, and how many
+    /// wake-ups (futex wakes or notify ioctls) its sends and receives made.
+    pub fn stats(&self) -> (u64, u64) {
+        (self.sleeps.load(Relaxed), self.wakes.load(Relaxed))
+    }
+
+    /// S1/R1: `EIDRM` once the channel was destroyed (and maybe created
+    /// again) since this handle was opened (10.6).
+    fn check(&self) -> Result<()> {
+        // Relaxed: a hint checked before each claim, as the library does.
+        if self.entry.generation.load(Relaxed) != self.generation {
+            return Err(Errno::EIDRM);
+        }
+        Ok(())
+    }
+
+    /// The slot of position `pos`.
+    fn slot(&self, pos: u64) -> *mut Slot {
+        // SAFETY: `pos & mask < capacity`, and open() checked that
+        // `capacity` slots from `band_offset` lie inside the mapping.
+        unsafe { self.slots.as_ptr().add((pos & self.mask) as usize) }
+    }
+
+    /// The atomic `sequence` of a slot of this ring.
+    fn sequence(&self, s: *mut Slot) -> &AtomicU64 {
+        // SAFETY: `s` comes from slot(), inside the mapping that outlives
+        // `self`; only the atomic field is borrowed, never the plain
+        // meta and payload that other processes write.
+        unsafe { &(*s).sequence }
+    }
+
+    /// S2-S3: claim the next free position.  `EAGAIN` when the ring is full.
+    fn claim_produce(&self) -> Result<(u64, *mut Slot)> {
+        let tail = &self.entry.tail;
+        // S2.  Relaxed: only a guess, checked by the sequence and the CAS.
+        let mut pos = tail.load(Relaxed);
+        loop {
+            let s = self.slot(pos);
+            // [P1] Acquire: pairs with the consumer's [C2] release store
+            // that freed the slot: its reads of the slot are complete before
+            // we write into it.
+            let seq = self.sequence(s).load(Acquire);
+            let diff = seq.wrapping_sub(pos) as i64;
+            if diff == 0 {
+                // The claim.  Relaxed: it only decides which producer owns
+                // `pos`; no data travels through `tail` (8.1).
+                match tail.compare_exchange_weak(pos, pos.wrapping_add(1), Relaxed, Relaxed) {
+                    Ok(_) => return Ok((pos, s)),
+                    Err(cur) => pos = cur,
+                }
+            } else if diff < 0 {
+                // The slot still holds the previous lap: full.
+                return Err(Errno::EAGAIN);
+            } else {
+                // Another producer claimed `pos` and moved `tail` before it
+                // published; a `tail` still at `pos` contradicts the
+                // protocol (7.4).  Relaxed as in S2.
+                let cur = tail.load(Relaxed);
+                if cur == pos {
+                    return Err(Errno::EPROTO);
+                }
+                pos = cur;
+            }
+        }
+    }
+
+    /// S4: write the payload, then the meta (as libdmxp: the meta lies next
+    /// to the sequence, on the line a polling consumer reads).
+    ///
+    /// # Safety
+    ///
+    /// `s` is the slot of `pos`, claimed by this thread and not published.
+    unsafe fn fill(&self, s: *mut Slot, pos: u64, payload: &[u8], msg_type: u32, flags: u16) {
+        debug_assert!(payload.len() <= MAX_PAYLOAD);
+        // SAFETY: the slot is ours between the claim and [P2]; everything
+        // is written through raw pointers to its fields (no reference to
+        // the plain bytes), within the 960-byte payload.
+        unsafe {
+            ptr::copy_nonoverlapping(
+                payload.as_ptr(),
+                (&raw mut (*s).payload).cast::<u8>(),
+                payload.len(),
+            );
+            let m = &raw mut (*s).meta;
+            (&raw mut (*m).message_id).write(pos);
+            (&raw mut (*m).timestamp_ns).write(sys::monotonic_ns());
+            (&raw mut (*m).channel_id).write(self.id);
+            (&raw mut (*m).message_type).write(msg_type);
+            (&raw mut (*m).sender_pid).write(self.pid);
+            (&raw mut (*m).sender_runtime).write(self.runtime);
+            (&raw mut (*m).pad).write(0);
+            // Relaxed atomic stores, as libdmxp's WRITE_ONCE in meta_fill():
+            // a C consumer that saw this slot ready one lap ago may still
+            // load these two (its length check before claiming, 9.4) until
+            // its CAS fails.  Ordered before the publish by [P2].
+            AtomicU16::from_ptr(&raw mut (*m).flags).store(flags, Relaxed);
+            AtomicU32::from_ptr(&raw mut (*m).payload_len).store(payload.len() as u32, Relaxed);
+        }
+    }
+
+    /// Send one message (7.2).  Returns its position (its `message_id`).
+    ///
+    /// `EAGAIN` ring full, `EMSGSIZE` more than 960 bytes (nothing is
+    /// touched), `EIDRM` channel destroyed, `EPROTO`.
+    pub fn send(&self, payload: &[u8], msg_type: u32) -> Result<u64> {
+        if payload.len() > MAX_PAYLOAD {
+            return Err(Errno::EMSGSIZE); // S0
+        }
+        self.check()?; // S1
+        let (pos, s) = self.claim_produce()?; // S2, S3
+                                              // SAFETY: claim_produce() just gave us `s`, the slot of `pos`.
+        unsafe { self.fill(s, pos, payload, msg_type, 0) }; // S4
+                                                            // S5 [P2] Release: publishes the meta and payload written above;
+                                                            // pairs with the consumer's [C1] acquire load.
+        self.sequence(s).store(pos.wrapping_add(1), Release);
+        self.wake(Side::Recv, 1);
+        Ok(pos)
+    }
+
+    /// Claim a position and publish it as a tombstone (9.1), as
+    /// `dmxp_chan_abort()` does: consumers claim, free and skip it.
+    pub fn send_tombstone(&self) -> Result<u64> {
+        self.check()?;
+        let (pos, s) = self.claim_produce()?;
+        // SAFETY: as in send().
+        unsafe { self.fill(s, pos, &[], 0, MSG_TOMBSTONE) };
+        // [P2] Release: pairs with [C1], as in send().
+        self.sequence(s).store(pos.wrapping_add(1), Release);
+        // A consumer asleep behind the tombstone must skip it.
+        self.wake(Side::Recv, 1);
+        Ok(pos)
+    }
+
+    /// R2-R3: claim the next published position.  `EAGAIN` when empty.
+    fn claim_consume(&self) -> Result<(u64, *mut Slot)> {
+        let head = &self.entry.head;
+        // R2.  Relaxed: a guess, checked by the sequence and the CAS.
+        let mut pos = head.load(Relaxed);
+        loop {
+            let s = self.slot(pos);
+            // [C1] Acquire: pairs with the producer's [P2] release store:
+            // seeing `pos + 1` we see every byte it wrote before.
+            let seq = self.sequence(s).load(Acquire);
+            let diff = seq.wrapping_sub(pos.wrapping_add(1)) as i64;
+            if diff == 0 {
+                // The claim.  Relaxed: ownership only (8.1).
+                match head.compare_exchange_weak(pos, pos.wrapping_add(1), Relaxed, Relaxed) {
+                    Ok(_) => return Ok((pos, s)),
+                    Err(cur) => pos = cur,
+                }
+            } else if diff < 0 {
+                // Not yet published: empty at this position.
+                return Err(Errno::EAGAIN);
+            } else {
+                // Another consumer took `pos`; see claim_produce().
+                let cur = head.load(Relaxed);
+                if cur == pos {
+                    return Err(Errno::EPROTO);
+                }
+                pos = cur;
+            }
+        }
+    }
+
+    /// Receive the oldest message into `buf` (7.3), skipping tombstones.
+    /// Returns its metadata, with `payload_len` clamped to 960: the payload
+    /// is `buf[..meta.payload_len]`.
+    ///
+    /// `EAGAIN` ring empty, `EIDRM` channel destroyed, `EPROTO`.
+    pub fn recv(&self, buf: &mut [u8; MAX_PAYLOAD]) -> Result<MessageMeta> {
+        loop {
+            self.check()?; // R1
+            let (pos, s) = self.claim_consume()?; // R2, R3
+                                                  // R4.  SAFETY: the slot is ours between the claim and [C2]:
+                                                  // no producer writes it, so plain reads through raw pointers
+                                                  // are race-free; the copy is clamped to the payload's 960 bytes.
+            let meta = unsafe {
+                let mut meta = (&raw const (*s).meta).read();
+                meta.payload_len = meta.payload_len.min(MAX_PAYLOAD as u32);
+                if meta.flags & MSG_TOMBSTONE == 0 {
+                    ptr::copy_nonoverlapping(
+                        (&raw const (*s).payload).cast::<u8>(),
+                        buf.as_mut_ptr(),
+                        meta.payload_len as usize,
+                    );
+                }
+                meta
+            };
+            // R5 [C2] Release: our reads of the slot are complete before it
+            // is handed back; pairs with the next producer's [P1] acquire.
+            self.sequence(s).store(pos.wrapping_add(self.capacity), Release);
+            self.wake(Side::Send, 1);
+            if meta.flags & MSG_TOMBSTONE == 0 {
+                return Ok(meta); // R6
+            }
+        }
+    }
+
+    fn waiters(&self, side: Side) -> &AtomicU32 {
+        match side {
+            Side::Recv => &self.entry.recv_waiters,
+            Side::Send => &self.entry.send_waiters,
+        }
+    }
+
+    fn futex_word(&self, side: Side) -> &AtomicU32 {
+        match side {
+            Side::Recv => &self.entry.recv_futex,
+            Side::Send => &self.entry.send_futex,
+        }
+    }
+
+    /// The waker's half of the wake protocol (13), after publishing
+    /// ([`Side::Recv`]: wake consumers) or freeing ([`Side::Send`]: wake
+    /// producers) `n` slots.  No system call unless someone sleeps.
+    fn wake(&self, side: Side, n: u32) {
+        // [W1] a full fence: pairs with the sleeper's [S1] (announce()
+        // here, chan_announce() in lib/wait.c).  Store-buffering: either
+        // the sleeper's re-check sees our release store to the sequence,
+        // or the load below sees its increment of the waiter count.
+        fence(SeqCst);
+        // Relaxed: ordered after our sequence store by [W1].
+        if self.waiters(side).load(Relaxed) == 0 {
+            return;
+        }
+        self.wakes.fetch_add(1, Relaxed);
+        match self.region.kernel_fd() {
+            None => {
+                let word = self.futex_word(side);
+                // Change the word before waking: a sleeper that loaded the
+                // old value either fails FUTEX_WAIT with EAGAIN or is asleep
+                // and woken.  SeqCst, as lib/wait.c.
+                word.fetch_add(1, SeqCst);
+                sys::futex_wake(word, n);
+            }
+            Some(dev) => {
+                let flags = if side == Side::Recv { NOTIFY_RECV } else { NOTIFY_SEND };
+                let mut rq = IocNotify { id: self.id, flags, reserved: 0 };
+                // SAFETY: IOC_NOTIFY takes a struct dmxp_ioc_notify.  A
+                // failure (the region was destroyed) leaves nobody to wake.
+                let _ = unsafe { sys::ioctl_ptr(dev, IOC_NOTIFY, &mut rq) };
+            }
+        }
+    }
+
+    /// Whether the head slot holds a message ([`Side::Recv`]) or the tail
+    /// slot is free ([`Side::Send`]): the sleeper's re-check.
+    fn ready(&self, side: Side) -> bool {
+        // Relaxed loads of head/tail (a guess); the sequence loads are
+        // Acquire as [C1]/[P1], pairing with [P2]/[C2], like lib/wait.c.
+        match side {
+            Side::Recv => {
+                let head = self.entry.head.load(Relaxed);
+                self.sequence(self.slot(head)).load(Acquire) == head.wrapping_add(1)
+            }
+            Side::Send => {
+                let tail = self.entry.tail.load(Relaxed);
+                self.sequence(self.slot(tail)).load(Acquire) == tail
+            }
+        }
+    }
+
+    /// Sleeper steps 1-4 (13).  `Some(ev)` when the caller is now counted
+    /// in the waiter word and may sleep on the futex word while it holds
+    /// `ev`; `None` when the ring is ready or the channel is gone (not
+    /// counted: try again).
+    fn announce(&self, side: Side) -> Option<u32> {
+        let waiters = self.waiters(side);
+        waiters.fetch_add(1, SeqCst); // 1. announce
+        let ev = self.futex_word(side).load(SeqCst); // 2.
+                                                     // 3. [S1] a full fence: pairs with the waker's [W1].
+        fence(SeqCst);
+        // 4. re-check the ring (and the generation: a destroy wakes us).
+        if self.ready(side) || self.check().is_err() {
+            waiters.fetch_sub(1, SeqCst);
+            return None;
+        }
+        Some(ev)
+    }
+
+    /// A kernel region's channel fd (non-blocking), opened once.
+    fn chan_fd(&self, dev: BorrowedFd<'_>) -> Result<BorrowedFd<'_>> {
+        if let Some(fd) = self.chan_fd.get() {
+            return Ok(fd.as_fd());
+        }
+        let mut rq = IocChanFd { id: self.id, flags: CHAN_FD_NONBLOCK, reserved: 0 };
+        // SAFETY: IOC_CHAN_FD takes a struct dmxp_ioc_chan_fd.
+        let raw = unsafe { sys::ioctl_ptr(dev, IOC_CHAN_FD, &mut rq) }?;
+        // SAFETY: the ioctl returned a new descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        // If another thread won the race, its fd stays and ours is closed.
+        let _ = self.chan_fd.set(fd);
+        Ok(self.chan_fd.get().expect("set above").as_fd())
+    }
+
+    /// Sleeper step 5: until woken, or `deadline_ns` (absolute
+    /// `CLOCK_MONOTONIC`).  A timeout or a signal is not an error: the
+    /// caller's loop decides.
+    fn sleep(&self, side: Side, ev: u32, deadline_ns: Option<u64>) -> Result<()> {
+        self.sleeps.fetch_add(1, Relaxed);
+        let r = match self.region.kernel_fd() {
+            None => sys::futex_wait(self.futex_word(side), ev, deadline_ns),
+            Some(dev) => {
+                // poll() queues us on the channel's wait queue before it
+                // checks the ring; DMXP_IOC_NOTIFY wakes that queue.  The
+                // fd cannot be had once the channel is gone: the caller's
+                // next try reports EIDRM.
+                let fd = match self.chan_fd(dev) {
+                    Ok(fd) => fd,
+                    Err(_) if self.check().is_err() => return Ok(()),
+                    Err(e) => return Err(e),
+                };
+                let ms = match deadline_ns {
+                    None => -1,
+                    Some(d) => {
+                        let left = d.saturating_sub(sys::monotonic_ns());
+                        left.div_ceil(1_000_000).min(i32::MAX as u64) as i32
+                    }
+                };
+                let events = if side == Side::Recv { sys::POLLIN } else { sys::POLLOUT };
+                sys::poll_one(fd, events, ms).map(|_| ())
+            }
+        };
+        match r {
+            Ok(()) | Err(Errno::ETIMEDOUT) | Err(Errno::EINTR) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Spin briefly on the ring before sleeping: a sleep and a wake-up
+    /// cost far more than a message usually takes.  True if ready.
+    fn spin(&self, side: Side) -> bool {
+        for i in 0..SPIN_CHECKS {
+            if self.ready(side) {
+                return true;
+            }
+            if i == SPIN_YIELD_AT {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+        false
+    }
+
+    /// Retry `op` while it fails with `EAGAIN`: spin, announce, re-check,
+    /// sleep, as `lib/wait.c`'s wait_loop().  `None`: no time limit.
+    fn wait_loop<T>(
+        &self,
+        side: Side,
+        timeout: Option<Duration>,
+        mut op: impl FnMut() -> Result<T>,
+    ) -> Result<T> {
+        let deadline = timeout
+            .map(|t| sys::monotonic_ns().saturating_add(t.as_nanos().min(u64::MAX as u128) as u64));
+        loop {
+            match op() {
+                Err(Errno::EAGAIN) => {}
+                r => return r,
+            }
+            if deadline.is_some_and(|d| sys::monotonic_ns() >= d) {
+                return Err(Errno::ETIMEDOUT);
+            }
+            if self.spin(side) {
+                continue;
+            }
+            let Some(ev) = self.announce(side) else { continue };
+            let r = self.sleep(side, ev, deadline);
+            // 6. no longer a waiter.
+            self.waiters(side).fetch_sub(1, SeqCst);
+            r?;
+        }
+    }
+
+    /// [`Channel::send`], waiting up to `timeout` for a free slot.
+    /// `ETIMEDOUT` when none came in time.
+    pub fn send_wait(
+        &self,
+        payload: &[u8],
+        msg_type: u32,
+        timeout: Option<Duration>,
+    ) -> Result<u64> {
+        if payload.len() > MAX_PAYLOAD {
+            return Err(Errno::EMSGSIZE);
+        }
+        self.wait_loop(Side::Send, timeout, || self.send(payload, msg_type))
+    }
+
+    /// [`Channel::send_tombstone`], waiting up to `timeout` for a free slot.
+    pub fn send_tombstone_wait(&self, timeout: Option<Duration>) -> Result<u64> {
+        self.wait_loop(Side::Send, timeout, || self.send_tombstone())
+    }
+
+    /// [`Channel::recv`], waiting up to `timeout` for a message.
+    /// `ETIMEDOUT` when none came in time.
+    pub fn recv_wait(
+        &self,
+        buf: &mut [u8; MAX_PAYLOAD],
+        timeout: Option<Duration>,
+    ) -> Result<MessageMeta> {
+        self.wait_loop(Side::Recv, timeout, || self.recv(buf))
+    }
+}
