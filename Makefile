@@ -9,6 +9,11 @@
 #   make bench      the benchmarks vs the peers, natively and in the guest;
 #                   regenerates Documentation/performance.md's results
 #   make vm-shell   an interactive guest with dmxp.ko loaded
+#   make install    the library, headers, libdmxp.pc, dmxpctl, the man pages
+#                   and the Python package into PREFIX (/usr/local), honouring
+#                   DESTDIR; make uninstall removes them
+#   make install-kmod   dmxp.ko, udev rule, modprobe.d, modules-load.d, group
+#   make dkms-install   the module under DKMS (make dkms-uninstall)
 #   make checkpatch the kernel's style check of kmod/
 #   make sparse     build kmod/ with sparse (C=1)
 #   make clean
@@ -110,4 +115,7 @@ clean:
 	$(Q)$(MAKE) -C selftests clean
 	$(Q)if $(HAVE_KHDRS); then $(MAKE) -C kmod clean >/dev/null; fi
 
-.PHONY: all deps lib tools kmod demo bench selftests check stress vm-shell checkpatch sparse clean
+.PHONY: all deps lib tools kmod demo bench selftests check stress vm-shell checkpatch sparse clean \
+	install uninstall install-kmod uninstall-kmod dkms-install dkms-uninstall
+
+include install.mk

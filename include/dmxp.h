@@ -71,8 +71,8 @@ struct dmxp_chan;	/* an open channel of a region (opaque) */
  *
  * -ENOENT   no region at @path and no DMXP_OPEN_CREATE
  * -EEXIST   DMXP_OPEN_EXCL and the region exists
- * -EINVAL   unknown flag, @size (with CREATE) too small for the header
- *           or too large, or
+ * -EINVAL   NULL @out, unknown flag, EXCL without CREATE, @size (with
+ *           CREATE) too small for the header or too large, or
  *           a bad kernel region name (1..31 of [A-Za-z0-9_.-])
  * -EPROTO   the file is not a dmxp region, is of another version, is
  *           truncated, or holds an inconsistent channel table; or the
@@ -150,7 +150,9 @@ int dmxp_chan_destroy(struct dmxp_region *r, unsigned int id);
  * Open channel @id for sending and receiving.  The handle is valid until
  * dmxp_chan_close(); several handles, threads and processes may use the
  * same channel at once.  One handle may be used by several threads.
- * -EINVAL, -ENOENT (not created), -EPROTO (entry fails validation), -ENOMEM
+ * -EINVAL, -ENOENT (not created), -EPROTO (entry fails validation),
+ * -EBUSY (the entry kept changing under a concurrent create or destroy),
+ * -ENOMEM
  */
 int dmxp_chan_open(struct dmxp_region *r, unsigned int id, struct dmxp_chan **out);
 void dmxp_chan_close(struct dmxp_chan *c);
@@ -170,7 +172,8 @@ struct dmxp_chan_info {
 };
 
 /*
- * Fill @info for channel @id.  -EINVAL, -ENOENT (not created).
+ * Fill @info for channel @id.  -EINVAL, -ENOENT (not created), -EPROTO
+ * (entry fails validation), -EBUSY (kept changing, as for open).
  */
 int dmxp_chan_info(struct dmxp_region *r, unsigned int id,
 		   struct dmxp_chan_info *info);
@@ -178,6 +181,7 @@ int dmxp_chan_info(struct dmxp_region *r, unsigned int id,
 /*
  * Write the ids of created channels, ascending, into @ids (at most @n)
  * and return how many channels are created (which may exceed @n).
+ * -EINVAL when @ids is NULL and @n is not 0.
  */
 int dmxp_chan_list(struct dmxp_region *r, unsigned int *ids, size_t n);
 
@@ -186,7 +190,9 @@ int dmxp_chan_list(struct dmxp_region *r, unsigned int *ids, size_t n);
 /*
  * Send @len bytes from @buf with the caller-chosen @type.
  * -EAGAIN ring full, -EMSGSIZE @len > DMXP_MAX_PAYLOAD (nothing written),
- * -EIDRM the channel was destroyed
+ * -EIDRM the channel was destroyed, -EPROTO the ring's shared state
+ * contradicts the protocol (another process corrupted it); every
+ * messaging call below can return -EIDRM and -EPROTO the same way.
  */
 int dmxp_chan_send(struct dmxp_chan *c, const void *buf, size_t len,
 		   __u32 type);

@@ -141,7 +141,7 @@ struct dmxp_global_header {
  *
  * Every struct is a multiple of 8 bytes with explicit padding; reserved
  * fields and unknown flags must be zero (-EINVAL); unknown commands give
- * -ENOTTY.  Documentation/KERNEL_ABI.md lists each ioctl's errors.
+ * -ENOTTY.  Documentation/KERNEL.md lists each ioctl's errors.
  */
 #define DMXP_DEVICE		"/dev/dmxp"
 #define DMXP_NAME_MAX		32	/* bytes of a region name, with its NUL */
