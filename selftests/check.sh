@@ -36,8 +36,17 @@ if [ ! -f "$top/kmod/dmxp.ko" ]; then
 	echo "# kernel tests skipped: dmxp.ko was not built (no kernel headers)"
 	S=$((S + 1))
 else
+	# Debian's Python for test_python.sh in the guest (it skips without one).
+	vm_with=
+	py=$(readlink -f /usr/bin/python3 2>/dev/null)
+	case $py in
+	/usr/bin/python3.*)
+		for p in "$py" "/usr/lib/${py##*/}"; do
+			[ -e "$p" ] && vm_with="$vm_with --with $p"
+		done ;;
+	esac
 	# shellcheck disable=SC2086
-	"$top/tools/vm/run" -- env DMXP_TEST_BACKEND=kernel selftests/run.sh $guest 2>&1 |
+	"$top/tools/vm/run" $vm_with -- env DMXP_TEST_BACKEND=kernel selftests/run.sh $guest 2>&1 |
 		tee "$log"
 	add_totals guest
 	# A dirty kernel log or a failed rmmod comes after the totals.

@@ -1,0 +1,172 @@
+# SPDX-License-Identifier: MIT
+"""ctypes declarations of libdmxp (include/dmxp.h) and the ABI structs
+(include/uapi/linux/dmxp.h), and the loading of the library.
+
+Which libdmxp is loaded, first match wins:
+
+1. ``$DMXP_LIBRARY``, a path to a ``libdmxp.so.1`` (an uninstalled build);
+2. the build tree's ``lib/libdmxp.so.1`` when this package is imported
+   from ``tools/python`` of a dmxp source tree;
+3. ``libdmxp.so.1`` by its soname, through the dynamic loader's search
+   path (an installed library).
+"""
+import ctypes
+import os
+from ctypes import (POINTER, Structure, c_char_p, c_int, c_long, c_longlong,
+                    c_size_t, c_ssize_t, c_uint, c_uint16, c_uint32, c_uint64,
+                    c_void_p)
+
+SONAME = "libdmxp.so.1"
+LIBRARY_ENV = "DMXP_LIBRARY"
+
+
+class MsgMeta(Structure):
+    """struct dmxp_msg_meta: 40 bytes."""
+    _fields_ = [
+        ("message_id", c_uint64),
+        ("timestamp_ns", c_uint64),
+        ("channel_id", c_uint32),
+        ("message_type", c_uint32),
+        ("sender_pid", c_uint32),
+        ("sender_runtime", c_uint16),
+        ("flags", c_uint16),
+        ("payload_len", c_uint32),
+        ("_pad", c_uint32),
+    ]
+
+
+class ChanInfo(Structure):
+    """struct dmxp_chan_info."""
+    _fields_ = [
+        ("id", c_uint32),
+        ("flags", c_uint32),
+        ("capacity", c_uint64),
+        ("head", c_uint64),
+        ("tail", c_uint64),
+        ("depth", c_uint64),
+        ("band_offset", c_uint64),
+    ]
+
+
+class Ref(Structure):
+    """struct dmxp_ref: a slot claimed by reserve() or peek()."""
+    _fields_ = [
+        ("payload", c_void_p),
+        ("meta", POINTER(MsgMeta)),
+        ("len", c_uint32),
+        ("_pad", c_uint32),
+        ("pos", c_uint64),
+    ]
+
+
+class SMsg(Structure):
+    """struct dmxp_smsg: 16 bytes, one message of a batch send."""
+    _fields_ = [("buf", c_void_p), ("len", c_uint32), ("type", c_uint32)]
+
+
+class RMsg(Structure):
+    """struct dmxp_rmsg: 56 bytes, one message of a batch receive."""
+    _fields_ = [
+        ("buf", c_void_p),
+        ("buf_len", c_uint32),
+        ("len", c_uint32),
+        ("meta", MsgMeta),
+    ]
+
+
+# Offsets the fast paths read and write through memoryviews instead of
+# ctypes attributes (checked against the structs below).
+META_SIZE = 40
+SMSG_SIZE = 16
+RMSG_SIZE = 56
+RMSG_LEN_OFFSET = 12          # RMsg.len
+RMSG_META_OFFSET = 16         # RMsg.meta
+# struct dmxp_channel_entry: where the wake protocol's words are.
+HEADER_CHANNELS_OFFSET = 128
+ENTRY_SIZE = 384
+ENTRY_RECV_FUTEX = 48
+ENTRY_SEND_FUTEX = 52
+
+assert ctypes.sizeof(MsgMeta) == META_SIZE
+assert ctypes.sizeof(SMsg) == SMSG_SIZE
+assert ctypes.sizeof(RMsg) == RMSG_SIZE
+assert RMsg.len.offset == RMSG_LEN_OFFSET
+assert RMsg.meta.offset == RMSG_META_OFFSET
+assert ctypes.sizeof(Ref) == 32
+
+
+def _in_tree_library():
+    """The build tree's library when imported from tools/python, else None."""
+    top = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.dirname(os.path.abspath(__file__)))))
+    lib = os.path.join(top, "lib", SONAME)
+    if os.path.exists(lib) and os.path.exists(os.path.join(top, "include", "dmxp.h")):
+        return lib
+    return None
+
+
+def library_path():
+    """The path (or soname) of the libdmxp this package loads."""
+    return os.environ.get(LIBRARY_ENV) or _in_tree_library() or SONAME
+
+
+def _load():
+    path = library_path()
+    try:
+        return ctypes.CDLL(path), path
+    except OSError as e:
+        hint = ("build it with `make lib` in the dmxp tree, install it, "
+                "or point $%s at libdmxp.so.1" % LIBRARY_ENV)
+        raise ImportError("dmxp: cannot load %s (%s): %s" % (path, e, hint)) from e
+
+
+lib, path = _load()
+
+_p = c_void_p
+# name: (restype, argtypes)
+_PROTOTYPES = {
+    "dmxp_region_open": (c_int, [c_char_p, c_size_t, c_uint, POINTER(c_void_p)]),
+    "dmxp_region_close": (None, [_p]),
+    "dmxp_region_unlink": (c_int, [c_char_p]),
+    "dmxp_region_path": (c_char_p, [_p]),
+    "dmxp_region_size": (c_size_t, [_p]),
+    "dmxp_region_header": (c_void_p, [_p]),
+    "dmxp_region_free": (c_size_t, [_p]),
+    "dmxp_region_set_runtime": (c_int, [_p, c_uint]),
+    "dmxp_chan_create": (c_int, [_p, c_uint, c_size_t]),
+    "dmxp_chan_destroy": (c_int, [_p, c_uint]),
+    "dmxp_chan_open": (c_int, [_p, c_uint, POINTER(c_void_p)]),
+    "dmxp_chan_close": (None, [_p]),
+    "dmxp_chan_id": (c_uint, [_p]),
+    "dmxp_chan_capacity": (c_size_t, [_p]),
+    "dmxp_chan_info": (c_int, [_p, c_uint, POINTER(ChanInfo)]),
+    "dmxp_chan_list": (c_int, [_p, POINTER(c_uint), c_size_t]),
+    "dmxp_chan_send": (c_int, [_p, c_void_p, c_size_t, c_uint32]),
+    "dmxp_chan_recv": (c_ssize_t, [_p, c_void_p, c_size_t, c_void_p]),
+    "dmxp_chan_reserve": (c_int, [_p, POINTER(Ref)]),
+    "dmxp_chan_commit": (c_int, [_p, POINTER(Ref), c_size_t, c_uint32]),
+    "dmxp_chan_abort": (None, [_p, POINTER(Ref)]),
+    "dmxp_chan_peek": (c_int, [_p, POINTER(Ref)]),
+    "dmxp_chan_release": (None, [_p, POINTER(Ref)]),
+    "dmxp_chan_send_batch": (c_int, [_p, c_void_p, c_uint]),
+    "dmxp_chan_recv_batch": (c_int, [_p, c_void_p, c_uint]),
+    "dmxp_chan_recv_wait": (c_ssize_t, [_p, c_void_p, c_size_t, c_void_p, c_longlong]),
+    "dmxp_chan_send_wait": (c_int, [_p, c_void_p, c_size_t, c_uint32, c_longlong]),
+    "dmxp_chan_set_spin": (c_int, [_p, c_uint]),
+    "dmxp_chan_arm": (c_int, [_p, c_uint]),
+    "dmxp_chan_disarm": (None, [_p, c_uint]),
+    "dmxp_chan_fd": (c_int, [_p]),
+}
+
+# Each function becomes an attribute of this module without its "dmxp_"
+# prefix: _lib.chan_send is dmxp_chan_send.
+for _name, (_res, _args) in _PROTOTYPES.items():
+    _f = getattr(lib, _name)
+    _f.restype = _res
+    _f.argtypes = _args
+    globals()[_name[len("dmxp_"):]] = _f
+del _name, _res, _args, _f
+
+# The C library's syscall(), for the futex the region-file poller sleeps on.
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = c_long
