@@ -72,6 +72,12 @@ bench: tools kmod
 	$(Q)mkdir -p $(BENCH_OUT)
 	$(Q)rm -f $(BENCH_OUT)/native.json $(BENCH_OUT)/guest.json
 	$(Q)$(BENCH_NATIVE) --json-out $(BENCH_OUT)/native.json
+	$(Q)for api in into many; do \
+		python3 tools/python/bench_recv.py --api $$api --repeat 5 --json \
+			> $(BENCH_OUT)/python.out || { cat $(BENCH_OUT)/python.out; exit 1; }; \
+		grep -v '^{' $(BENCH_OUT)/python.out; \
+		grep '^{' $(BENCH_OUT)/python.out >> $(BENCH_OUT)/native.json; \
+	done
 	$(Q)if [ -f kmod/dmxp.ko ]; then \
 		echo "  VM      the latency cases in a QEMU guest (TCG-emulated), on /dev/dmxp"; \
 		tools/vm/run -- sh -c "$(BENCH_GUEST) --json-out /tmp/guest.json && cat /tmp/guest.json" \
