@@ -407,21 +407,8 @@ static void print_msg(const char *buf, size_t len, const struct dmxp_msg_meta *m
 		      bool hex, bool json, bool show_type)
 {
 	if (json) {
-		printf("{\"message_id\":%llu,\"type\":%u,\"len\":%zu,\"timestamp_ns\":%llu"
-		       ",\"sender_pid\":%u,\"runtime\":\"%s\",\"payload_hex\":\"",
-		       (unsigned long long)m->message_id, m->message_type, len,
-		       (unsigned long long)m->timestamp_ns, m->sender_pid,
-		       runtime_name(m->sender_runtime));
-		put_hex(stdout, buf, len);
-		putchar('"');
-		if (is_text(buf, len)) {
-			char text[DMXP_MAX_PAYLOAD + 1];
-
-			memcpy(text, buf, len);
-			text[len] = 0;
-			printf(",\"payload\":");
-			json_str(stdout, text);
-		}
+		putchar('{');
+		json_message(stdout, m, buf, len);
 		printf("}\n");
 		return;
 	}

@@ -39,6 +39,8 @@ void put_hex(FILE *f, const void *p, size_t len);
 /* @p as text when it is printable ASCII, else NULL. */
 bool is_text(const void *p, size_t len);
 const char *runtime_name(unsigned int runtime);
+/* A message's metadata and payload as JSON members (no braces). */
+void json_message(FILE *f, const struct dmxp_msg_meta *m, const void *payload, size_t len);
 
 /* The inspection commands (inspect.c). */
 int cmd_list(int argc, char **argv);

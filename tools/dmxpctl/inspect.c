@@ -67,6 +67,26 @@ bool is_text(const void *p, size_t len)
 	return true;
 }
 
+void json_message(FILE *f, const struct dmxp_msg_meta *m, const void *payload, size_t len)
+{
+	fprintf(f, "\"message_id\":%llu,\"type\":%u,\"len\":%zu,\"timestamp_ns\":%llu"
+		",\"sender_pid\":%u,\"tombstone\":%s,\"runtime\":\"%s\",\"payload_hex\":\"",
+		(unsigned long long)m->message_id, m->message_type, len,
+		(unsigned long long)m->timestamp_ns, m->sender_pid,
+		m->flags & DMXP_MSG_TOMBSTONE ? "true" : "false",
+		runtime_name(m->sender_runtime));
+	put_hex(f, payload, len);
+	fputc('"', f);
+	if (is_text(payload, len)) {
+		char text[DMXP_MAX_PAYLOAD + 1];
+
+		memcpy(text, payload, len);
+		text[len] = 0;
+		fprintf(f, ",\"payload\":");
+		json_str(f, text);
+	}
+}
+
 const char *runtime_name(unsigned int runtime)
 {
 	static const char *const names[] = {
@@ -457,14 +477,8 @@ static void dump_slot(const struct dmxp_slot *s, __u64 i, __u64 cap, __u64 head,
 		       *first ? "" : ",", (unsigned long long)i, (unsigned long long)seq,
 		       state, (unsigned long long)pos);
 		if (has_msg) {
-			printf(",\"message_id\":%llu,\"timestamp_ns\":%llu,\"type\":%u,\"len\":%u"
-			       ",\"sender_pid\":%u,\"runtime\":\"%s\",\"tombstone\":%s,\"payload_hex\":\"",
-			       (unsigned long long)m.message_id,
-			       (unsigned long long)m.timestamp_ns, m.message_type, m.payload_len,
-			       m.sender_pid, runtime_name(m.sender_runtime),
-			       m.flags & DMXP_MSG_TOMBSTONE ? "true" : "false");
-			put_hex(stdout, payload, len);
-			printf("\"");
+			putchar(',');
+			json_message(stdout, &m, payload, len);
 		}
 		printf("}");
 		*first = false;
