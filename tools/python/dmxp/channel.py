@@ -23,6 +23,7 @@ import threading
 import time
 
 from . import _lib, _notify
+from ._handle import _Handle
 from .constants import (ARM_RECV, ARM_SEND, DEFAULT_CAPACITY, MAX_PAYLOAD,
                         WAIT_FOREVER)
 from .errors import ChannelDestroyed, error
@@ -101,7 +102,7 @@ def _pointer(data):
     return (ctypes.c_char * len(view)).from_buffer(view), len(view)
 
 
-class Channel:
+class Channel(_Handle):
     """An open channel of a region: ``Channel(region, id, create=False,
     capacity=1024)``, or ``region.channel(id, ...)``.
 
@@ -156,24 +157,6 @@ class Channel:
         for fx in fds.values():
             fx.close()
         _lib.chan_close(handle)
-
-    @property
-    def closed(self):
-        """True once close() was called (also by closing the region)."""
-        return self._handle is None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        if getattr(self, "_handle", None) is not None:
-            try:
-                self.close()
-            except Exception:       # at interpreter exit, modules may be gone
-                pass
 
     def __repr__(self):
         state = "closed" if self.closed else "capacity %d" % self.capacity

@@ -10,6 +10,7 @@ from . import _lib
 from .constants import (DEFAULT_CAPACITY, DEFAULT_REGION, KERNEL_DEVICE,
                         MAX_CHANNELS, OPEN_CREATE, OPEN_EXCL, REGION_ENV,
                         Runtime)
+from ._handle import _Handle
 from .errors import error
 from .message import ChannelInfo
 
@@ -37,7 +38,7 @@ def unlink_region(path=None):
         raise _region_error(ret, path, "remove")
 
 
-class Region:
+class Region(_Handle):
     """An open region: ``Region(path=None, size=0, create=False, excl=False)``.
 
     ``path`` is a region file, ``"/dev/dmxp"`` (the kernel module's default
@@ -82,24 +83,6 @@ class Region:
         for chan in channels:
             chan.close()
         _lib.region_close(handle)
-
-    @property
-    def closed(self):
-        """True once close() was called."""
-        return self._handle is None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        if getattr(self, "_handle", None) is not None:
-            try:
-                self.close()
-            except Exception:       # at interpreter exit, modules may be gone
-                pass
 
     def __repr__(self):
         state = "closed" if self.closed else "%d bytes" % self.size
