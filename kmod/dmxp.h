@@ -21,6 +21,7 @@
 #include <linux/uidgid.h>
 #include <linux/version.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 
 #include <linux/dmxp.h>
 
@@ -35,6 +36,14 @@ struct dmxp_kchan {
 	wait_queue_head_t	send_wq;	/* producers waiting for a slot */
 	struct list_head	eventfds;	/* struct dmxp_evreg, under ev_lock */
 	atomic64_t		notifies;	/* wake-ups issued */
+	atomic64_t		repaired;	/* slots of released files given back */
+	atomic64_t		tombstoned;	/* of those, turned into tombstones */
+};
+
+/* A file attached to a region: the owner its claim records name. */
+struct dmxp_lease {
+	struct list_head	node;		/* in dmxp_region.leases */
+	u32			id;
 };
 
 struct dmxp_region {
@@ -51,6 +60,14 @@ struct dmxp_region {
 	spinlock_t		ev_lock;	/* the channels' eventfd lists */
 	struct dmxp_kchan	chan[DMXP_MAX_CHANNELS];
 	struct kobject		*kobj;		/* /sys/kernel/dmxp/<name> */
+	/* Crash repair (repair.c) */
+	u64			claims_offset;	/* the claim table, as created */
+	u32			claims_count;	/* 0: none */
+	u64			bands_start;	/* rings go from here */
+	struct mutex		lock;		/* leases, repair; inside dmxp_lock */
+	struct list_head	leases;		/* struct dmxp_lease of attached files */
+	u32			next_lease;
+	struct delayed_work	repair_work;	/* a pass left something for later */
 };
 
 /* All region and channel state changes are serialised by this mutex. */
@@ -77,6 +94,12 @@ int dmxp_chan_fd_open(struct dmxp_region *r, u32 id, unsigned int flags);
 int dmxp_chan_eventfd(struct dmxp_region *r, u32 id, int fd, bool unregister,
 		      struct file *owner);
 void dmxp_chan_drop(struct dmxp_region *r, u32 id, struct file *owner);
+
+/* repair.c */
+void dmxp_repair_init(struct dmxp_region *r);
+u32 dmxp_lease_add(struct dmxp_region *r, struct dmxp_lease *l);
+void dmxp_lease_del(struct dmxp_region *r, struct dmxp_lease *l);
+void dmxp_repair_stop(struct dmxp_region *r);
 
 /* sysfs.c */
 int dmxp_sysfs_init(void);

@@ -68,6 +68,7 @@ struct dmxp_file {
 	struct mutex		lock;		/* handshake and binding */
 	bool			versioned;	/* DMXP_IOC_VERSION done */
 	struct dmxp_region	*region;	/* bound region, or NULL */
+	struct dmxp_lease	lease;		/* its claim records' owner */
 };
 
 /* The file's region with a reference for the caller, or NULL if unbound. */
@@ -102,6 +103,11 @@ static int dmxp_release(struct inode *inode, struct file *file)
 		/* The eventfds this file registered go with it. */
 		for (i = 0; i < DMXP_MAX_CHANNELS; i++)
 			dmxp_chan_drop(df->region, i, file);
+		/*
+		 * Every mapping holds the file, so none is left: the claims
+		 * of this file's records are repaired (repair.c).
+		 */
+		dmxp_lease_del(df->region, &df->lease);
 		dmxp_region_put(df->region);
 	}
 	kfree(df);
@@ -174,8 +180,7 @@ static long ioc_region(struct dmxp_file *df, unsigned int cmd, void __user *argp
 
 	if (copy_from_user(&rq, argp, sizeof(rq)))
 		return -EFAULT;
-	if (!zeroed(rq.reserved, ARRAY_SIZE(rq.reserved)) || !name_ok(rq.name) ||
-	    rq.uid || rq.gid)
+	if (rq.reserved || rq.lease || rq.__pad || !name_ok(rq.name) || rq.uid || rq.gid)
 		return -EINVAL;
 
 	if (cmd == DMXP_IOC_REGION_DESTROY) {
@@ -210,7 +215,9 @@ static long ioc_region(struct dmxp_file *df, unsigned int cmd, void __user *argp
 	rq.mode = r->mode;
 	rq.uid = from_kuid_munged(current_user_ns(), r->uid);
 	rq.gid = from_kgid_munged(current_user_ns(), r->gid);
+	rq.lease = dmxp_lease_add(r, &df->lease);
 	if (copy_to_user(argp, &rq, sizeof(rq))) {
+		dmxp_lease_del(r, &df->lease);
 		dmxp_region_put(r);
 		ret = -EFAULT;
 		goto out;

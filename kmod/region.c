@@ -74,7 +74,9 @@ static void header_init(struct dmxp_region *r)
 	h->version = DMXP_VERSION;
 	h->max_channels = DMXP_MAX_CHANNELS;
 	h->region_size = r->size;
-	h->alloc_cursor = DMXP_HEADER_SIZE;
+	h->alloc_cursor = r->bands_start;
+	h->claims_offset = r->claims_offset;
+	h->claims_count = r->claims_count;
 	for (i = 0; i < DMXP_MAX_CHANNELS; i++)
 		h->channels[i].channel_id = i;
 	/* Pairs with the magic check of userspace attachers. */
@@ -118,6 +120,7 @@ int dmxp_region_create(const char *name, u64 size, umode_t mode, bool excl,
 	}
 	kref_init(&r->ref);		/* the registry's reference */
 	spin_lock_init(&r->ev_lock);
+	dmxp_repair_init(r);
 	for (i = 0; i < DMXP_MAX_CHANNELS; i++) {
 		init_waitqueue_head(&r->chan[i].recv_wq);
 		init_waitqueue_head(&r->chan[i].send_wq);
@@ -125,6 +128,14 @@ int dmxp_region_create(const char *name, u64 size, umode_t mode, bool excl,
 	}
 	strscpy(r->name, name, sizeof(r->name));
 	r->size = size;
+	/* The claim table after the header, as lib/region.c lays it out. */
+	r->bands_start = DMXP_HEADER_SIZE;
+	if (size >= DMXP_HEADER_SIZE + DMXP_CLAIMS * DMXP_CLAIM_SIZE +
+		    DMXP_CAPACITY_MIN * DMXP_SLOT_SIZE) {
+		r->claims_offset = DMXP_HEADER_SIZE;
+		r->claims_count = DMXP_CLAIMS;
+		r->bands_start += DMXP_CLAIMS * DMXP_CLAIM_SIZE;
+	}
 	r->uid = current_euid();
 	r->gid = current_egid();
 	r->mode = mode;
@@ -194,6 +205,11 @@ static void region_unlink(struct dmxp_region *r)
 	lockdep_assert_held(&dmxp_lock);
 	list_del_init(&r->node);
 	WRITE_ONCE(r->destroyed, true);
+	/*
+	 * No repair after this.  The registry's reference is still held, so
+	 * the work's own put cannot be the last one (which takes dmxp_lock).
+	 */
+	dmxp_repair_stop(r);
 	for (i = 0; i < DMXP_MAX_CHANNELS; i++) {
 		dmxp_sysfs_chan_del(r, i);
 		/* Sleepers wake and see -EIDRM; eventfds are signalled, dropped. */
@@ -267,7 +283,7 @@ static u64 band_find(struct dmxp_region *r, u64 bytes)
 {
 	struct band *bands;
 	unsigned int i, n = 0;
-	u64 at = DMXP_HEADER_SIZE, found = 0;
+	u64 at = r->bands_start, found = 0;
 
 	bands = kmalloc_array(DMXP_MAX_CHANNELS, sizeof(*bands), GFP_KERNEL);
 	if (!bands)
@@ -314,6 +330,7 @@ int dmxp_chan_create(struct dmxp_region *r, u32 id, u64 capacity, u64 *band_offs
 	id = array_index_nospec(id, DMXP_MAX_CHANNELS);
 
 	mutex_lock(&dmxp_lock);
+	mutex_lock(&r->lock);	/* against a repair reading the channel */
 	kc = &r->chan[id];
 	if (r->destroyed) {
 		ret = -EIDRM;
@@ -349,6 +366,10 @@ int dmxp_chan_create(struct dmxp_region *r, u32 id, u64 capacity, u64 *band_offs
 	WRITE_ONCE(e->band_offset, off);
 	WRITE_ONCE(e->band_capacity, capacity);
 	WRITE_ONCE(e->owner_pid, 0);
+	WRITE_ONCE(e->repaired, 0);
+	WRITE_ONCE(e->tombstoned, 0);
+	atomic64_set(&kc->repaired, 0);
+	atomic64_set(&kc->tombstoned, 0);
 
 	kc->capacity = capacity;
 	kc->band_offset = off;
@@ -368,6 +389,7 @@ int dmxp_chan_create(struct dmxp_region *r, u32 id, u64 capacity, u64 *band_offs
 		pr_warn_ratelimited("dmxp: no sysfs entry for %s channel %u\n", r->name, id);
 	*band_offset = off;
 out:
+	mutex_unlock(&r->lock);
 	mutex_unlock(&dmxp_lock);
 	return ret;
 }
@@ -384,6 +406,7 @@ int dmxp_chan_destroy(struct dmxp_region *r, u32 id)
 	id = array_index_nospec(id, DMXP_MAX_CHANNELS);
 
 	mutex_lock(&dmxp_lock);
+	mutex_lock(&r->lock);	/* against a repair reading the channel */
 	kc = &r->chan[id];
 	if (r->destroyed) {
 		ret = -EIDRM;
@@ -409,6 +432,7 @@ int dmxp_chan_destroy(struct dmxp_region *r, u32 id)
 	dmxp_sysfs_chan_del(r, id);
 	dmxp_chan_drop(r, id, NULL);
 out:
+	mutex_unlock(&r->lock);
 	mutex_unlock(&dmxp_lock);
 	return ret;
 }

@@ -3,7 +3,7 @@
  * Read-only statistics under /sys/kernel/dmxp:
  *
  *	<region>/size  channel_count  uid  gid  mode
- *	<region>/ch<id>/capacity  head  tail  depth  notifies
+ *	<region>/ch<id>/capacity  head  tail  depth  notifies  repaired  tombstoned
  *
  * head and tail are read from the shared mapping, so they are whatever the
  * region's users last wrote there: reported, never used.  The attribute
@@ -115,7 +115,24 @@ static ssize_t notifies_show(struct kobject *k, struct kobj_attribute *a, char *
 	return sysfs_emit(buf, "%lld\n", atomic64_read(&dk->region->chan[dk->id].notifies));
 }
 
+/* Slots of released files given back, and how many became tombstones. */
+static ssize_t repaired_show(struct kobject *k, struct kobj_attribute *a, char *buf)
+{
+	struct dmxp_kobj *dk = to_dk(k);
+
+	return sysfs_emit(buf, "%lld\n", atomic64_read(&dk->region->chan[dk->id].repaired));
+}
+
+static ssize_t tombstoned_show(struct kobject *k, struct kobj_attribute *a, char *buf)
+{
+	struct dmxp_kobj *dk = to_dk(k);
+
+	return sysfs_emit(buf, "%lld\n", atomic64_read(&dk->region->chan[dk->id].tombstoned));
+}
+
 static struct kobj_attribute capacity_attr = __ATTR_RO(capacity);
+static struct kobj_attribute repaired_attr = __ATTR_RO(repaired);
+static struct kobj_attribute tombstoned_attr = __ATTR_RO(tombstoned);
 static struct kobj_attribute notifies_attr = __ATTR_RO(notifies);
 static struct kobj_attribute head_attr = __ATTR_RO(head);
 static struct kobj_attribute tail_attr = __ATTR_RO(tail);
@@ -127,6 +144,8 @@ static struct attribute *chan_attrs[] = {
 	&tail_attr.attr,
 	&depth_attr.attr,
 	&notifies_attr.attr,
+	&repaired_attr.attr,
+	&tombstoned_attr.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(chan);

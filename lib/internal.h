@@ -11,6 +11,7 @@
 #define DMXP_INTERNAL_H
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <time.h>
 #include "dmxp.h"
@@ -32,6 +33,9 @@
 #define cas_relaxed(p, exp, v) \
 	__atomic_compare_exchange_n((p), (exp), (v), false, \
 				    __ATOMIC_RELAXED, __ATOMIC_RELAXED)
+#define cas_release(p, exp, v) \
+	__atomic_compare_exchange_n((p), (exp), (v), false, \
+				    __ATOMIC_RELEASE, __ATOMIC_RELAXED)
 #define cas_acq_rel(p, exp, v) \
 	__atomic_compare_exchange_n((p), (exp), (v), false, \
 				    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
@@ -60,6 +64,27 @@ struct dmxp_backend_ops {
 	int (*chan_fd)(struct dmxp_chan *c);
 };
 
+/*
+ * A region handle's claim records (lib/claim.c): a pool of at most
+ * CLAIM_POOL records of the region's claim table, taken for this process.
+ * Each thread keeps one while it uses the handle; a zero-copy reference
+ * that outlives its call takes another.
+ */
+#define CLAIM_POOL	64
+
+struct dmxp_claims {
+	struct dmxp_claim __shm	*srecs;		/* the table, NULL: none (no repair) */
+	unsigned int		count;		/* records in it, validated at open */
+	__u32			lease;		/* kernel: the file's lease; 0: embedded */
+	__u64			serial;		/* names the handle in thread caches */
+	pthread_mutex_t		lock;		/* the pool's growth and reset */
+	__u32			pool_pid;	/* the process the pool belongs to */
+	unsigned int		n;		/* records in the pool */
+	__u64			busy;		/* atomic; bit i: idx[i] is taken */
+	__u16			idx[CLAIM_POOL];
+	__u64			repair_at_ns;	/* embedded: the last repair pass */
+};
+
 struct dmxp_region {
 	struct dmxp_global_header __shm *shdr;	/* the mapping, size bytes */
 	size_t				size;
@@ -67,6 +92,7 @@ struct dmxp_region {
 	__u16				runtime;	/* enum dmxp_runtime */
 	const struct dmxp_backend_ops	*ops;
 	char				*path;
+	struct dmxp_claims		claims;
 };
 
 struct dmxp_chan {
@@ -84,6 +110,10 @@ struct dmxp_chan {
 	int				fd;		/* kernel channel fd, or -1 */
 	unsigned int			spin_max_ns;	/* 0: never spin */
 	unsigned int			spin_ns;	/* the adaptive budget */
+	/* Stall detection (lib/claim.c); atomic, the handle may be shared. */
+	unsigned int			idle;		/* -EAGAINs since the last look */
+	__u64				stall_pos;	/* position seen stuck, +1; 0: none */
+	__u64				stall_ns;	/* since when */
 };
 
 static inline struct dmxp_slot __shm *ring_slot(const struct dmxp_chan *c, __u64 pos)
@@ -139,7 +169,8 @@ extern const struct dmxp_backend_ops dmxp__shm_ops;
 extern const struct dmxp_backend_ops dmxp__kernel_ops;
 bool dmxp__is_kernel_path(const char *path);
 int dmxp__kernel_open(const char *path, size_t size, unsigned int flags,
-		      int *fdp, size_t *sizep, struct dmxp_global_header **hp);
+		      int *fdp, size_t *sizep, struct dmxp_global_header **hp,
+		      __u32 *leasep);
 int dmxp__kernel_unlink(const char *path);
 
 /* Validate a channel's ring geometry against a region of @size bytes. */
@@ -165,5 +196,112 @@ int dmxp__back(int fd, __u64 offset, __u64 len);
 /* The caller's pid, cached and refreshed in the child after fork(). */
 extern __u32 dmxp__pid;
 void dmxp__pid_init(void);
+
+/*
+ * Test hooks: a build with -DDMXP_TEST_HOOKS calls dmxp__hook() at each
+ * step of the protocols, where a test stops the process and kills it.
+ */
+enum dmxp_hook_step {
+	DMXP_HOOK_SEND_CLAIMING = 1,	/* record written, tail not yet claimed */
+	DMXP_HOOK_SEND_CLAIMED,		/* slot claimed, nothing written */
+	DMXP_HOOK_SEND_PAYLOAD,		/* payload written, meta not */
+	DMXP_HOOK_SEND_WRITTEN,		/* message complete, not published */
+	DMXP_HOOK_SEND_PUBLISHED,	/* published, record not yet cleared */
+	DMXP_HOOK_BATCH_PART,		/* first of a batch published, others not */
+	DMXP_HOOK_RECV_CLAIMING,	/* record written, head not yet claimed */
+	DMXP_HOOK_RECV_CLAIMED,		/* message claimed, not read */
+	DMXP_HOOK_RECV_COPIED,		/* message read, slot not freed */
+	DMXP_HOOK_RECV_FREED,		/* slot freed, record not yet cleared */
+	DMXP_HOOK_REPAIR_MARKED,	/* a repairer marked a slot, no tombstone yet */
+	DMXP_HOOK_MAX
+};
+#ifdef DMXP_TEST_HOOKS
+void dmxp__hook(enum dmxp_hook_step step);
+#define DMXP_HOOK(step)		dmxp__hook(DMXP_HOOK_##step)
+#else
+#define DMXP_HOOK(step)		do { } while (0)
+#endif
+
+/*
+ * Claim records (lib/claim.c).  Before claiming positions a thread writes
+ * them into its record; a survivor that finds a record whose holder is
+ * dead repairs what it held (Documentation/RELIABILITY.md).
+ */
+struct dmxp_tclaim {
+	__u64			serial;		/* the handle's claims.serial */
+	__u32			pid;		/* the process that took it */
+	__u32			bit;		/* in the handle's pool */
+	struct dmxp_claim __shm	*rec;		/* NULL: the region has no table */
+};
+#define CLAIM_TCACHE	4
+extern __thread struct dmxp_tclaim dmxp__tclaim[CLAIM_TCACHE]
+	__attribute__((tls_model("initial-exec")));
+
+struct dmxp_claim __shm *dmxp__claim_thread_slow(struct dmxp_region *r);
+
+/* This thread's record for @r, or NULL (no table, or none left). */
+static inline struct dmxp_claim __shm *dmxp__claim_thread(struct dmxp_region *r)
+{
+	struct dmxp_tclaim *t = &dmxp__tclaim[r->claims.serial % CLAIM_TCACHE];
+
+	if (likely(t->serial == r->claims.serial && t->pid == dmxp__pid))
+		return t->rec;
+	return dmxp__claim_thread_slow(r);
+}
+
+/*
+ * Start a claim of @side (DMXP_CLAIM_SEND or _RECV) on @c in @rec; the
+ * positions are written by claim_at() before each attempt.
+ */
+static inline void dmxp__claim_start(const struct dmxp_chan *c,
+				     struct dmxp_claim __shm *rec, __u32 side)
+{
+	WRITE_ONCE(rec->chan, c->id);
+	WRITE_ONCE(rec->generation, c->gen);
+	WRITE_ONCE(rec->state, side);
+}
+
+static inline void dmxp__claim_at(struct dmxp_claim __shm *rec, __u64 pos, __u32 n)
+{
+	WRITE_ONCE(rec->pos, pos);
+	WRITE_ONCE(rec->count, n);
+}
+
+/*
+ * The claim is over: the slots it held are published or freed.  Partner:
+ * the load_acquire() of state by repairers, which then see the slots'
+ * new sequences too.
+ */
+static inline void dmxp__claim_end(struct dmxp_claim __shm *rec)
+{
+	store_release(&rec->state, DMXP_CLAIM_IDLE);
+}
+
+int dmxp__claims_open(struct dmxp_region *r, __u32 lease);
+void dmxp__claims_close(struct dmxp_region *r);
+/* A record of the pool for a zero-copy reference: its pool bit, or -1. */
+int dmxp__claim_take(struct dmxp_region *r);
+void dmxp__claim_put(struct dmxp_region *r, unsigned int bit);
+static inline struct dmxp_claim __shm *dmxp__claim_rec(struct dmxp_region *r,
+						       unsigned int bit)
+{
+	return &r->claims.srecs[r->claims.idx[bit]];
+}
+/* After -EAGAIN: look for a ring stuck behind a dead claimer now and then. */
+void dmxp__stall_check(struct dmxp_chan *c, unsigned int flags);
+/* Is the ring stuck behind a claim (the wait loop then sleeps in slices)? */
+bool dmxp__stalled(struct dmxp_chan *c, unsigned int flags);
+#define DMXP_IDLE_CHECK		256	/* -EAGAINs between two looks */
+#define DMXP_REPAIR_AFTER_NS	1000000	/* a stall this old gets a repair pass */
+
+static inline void dmxp__idle(struct dmxp_chan *c, unsigned int flags)
+{
+	/* Racy between threads sharing the handle, which only shifts a look. */
+	unsigned int n = READ_ONCE(c->idle) + 1;
+
+	WRITE_ONCE(c->idle, n);
+	if (unlikely(n % DMXP_IDLE_CHECK == 0))
+		dmxp__stall_check(c, flags);
+}
 
 #endif /* DMXP_INTERNAL_H */

@@ -66,7 +66,8 @@ static int kernel_dev_open(void)
 }
 
 int dmxp__kernel_open(const char *path, size_t size, unsigned int flags,
-		      int *fdp, size_t *sizep, struct dmxp_global_header **hp)
+		      int *fdp, size_t *sizep, struct dmxp_global_header **hp,
+		      __u32 *leasep)
 {
 	struct dmxp_ioc_region rq = { 0 };
 	unsigned long cmd = DMXP_IOC_REGION_ATTACH;
@@ -101,6 +102,7 @@ int dmxp__kernel_open(const char *path, size_t size, unsigned int flags,
 	*fdp = fd;
 	*sizep = (size_t)rq.size;
 	*hp = p;
+	*leasep = rq.lease;
 	return 0;
 err:
 	close(fd);

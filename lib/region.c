@@ -117,6 +117,13 @@ static void header_init(struct dmxp_global_header __shm *h, size_t size)
 	h->max_channels = DMXP_MAX_CHANNELS;
 	h->region_size = size;
 	h->alloc_cursor = DMXP_HEADER_SIZE;
+	/* The claim table, unless the region is too small to spare it. */
+	if (size >= DMXP_HEADER_SIZE + (__u64)DMXP_CLAIMS * DMXP_CLAIM_SIZE +
+		    DMXP_CAPACITY_MIN * DMXP_SLOT_SIZE) {
+		h->claims_offset = DMXP_HEADER_SIZE;
+		h->claims_count = DMXP_CLAIMS;
+		h->alloc_cursor = DMXP_HEADER_SIZE + DMXP_CLAIMS * DMXP_CLAIM_SIZE;
+	}
 	for (i = 0; i < DMXP_MAX_CHANNELS; i++)
 		h->channels[i].channel_id = i;
 	/* Pairs with the magic check in region_validate() of attachers. */
@@ -230,6 +237,7 @@ int dmxp_region_open(const char *path, size_t size, unsigned int flags,
 {
 	struct dmxp_global_header *h = NULL;
 	struct dmxp_region *r;
+	__u32 lease = 0;
 	int fd = -1, ret;
 
 	if (!out || (flags & ~(DMXP_OPEN_CREATE | DMXP_OPEN_EXCL)) ||
@@ -253,7 +261,7 @@ int dmxp_region_open(const char *path, size_t size, unsigned int flags,
 	}
 
 	if (dmxp__is_kernel_path(path)) {
-		ret = dmxp__kernel_open(path, size, flags, &fd, &r->size, &h);
+		ret = dmxp__kernel_open(path, size, flags, &fd, &r->size, &h, &lease);
 		if (ret)
 			goto err;
 		ret = region_validate(h, r->size);
@@ -287,6 +295,12 @@ done:
 	r->shdr = h;
 	r->fd = fd;
 	r->runtime = DMXP_RUNTIME_C;
+	ret = dmxp__claims_open(r, lease);
+	if (ret) {
+		munmap(h, r->size);
+		close(fd);
+		goto err;
+	}
 	*out = r;
 	return 0;
 err:
@@ -300,6 +314,7 @@ void dmxp_region_close(struct dmxp_region *r)
 {
 	if (!r)
 		return;
+	dmxp__claims_close(r);
 	munmap(r->shdr, r->size);
 	close(r->fd);
 	free(r->path);

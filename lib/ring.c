@@ -48,10 +48,22 @@
  * A message at the head whose sender has claimed but not yet published
  * it makes the ring look empty to consumers behind it; a slot that a
  * consumer has claimed but not yet freed makes it look full to producers.
+ * If that claimer died, the slot is repaired (lib/claim.c): before each
+ * claiming CAS a thread writes the positions into its claim record, and
+ * the CAS is a release so that a repairer that sees tail (head) past them
+ * sees the record too ([R1]/[R2] in lib/claim.c).
  */
 #include <string.h>
 
 #include "internal.h"
+
+/* A batch claims at most a ring, and at most what one claim record holds. */
+static inline unsigned int batch_max(const struct dmxp_chan *c, unsigned int n)
+{
+	if (n > c->capacity)
+		n = (unsigned int)c->capacity;
+	return n > DMXP_CLAIM_BATCH_MAX ? DMXP_CLAIM_BATCH_MAX : n;
+}
 
 static inline void meta_fill(const struct dmxp_chan *c, struct dmxp_slot __shm *s,
 			     __u64 pos, __u64 ts, __u32 type, __u32 len, __u16 flags)
@@ -89,7 +101,8 @@ static inline void ring_free(const struct dmxp_chan *c, struct dmxp_slot __shm *
  * (>= 1) with *posp set to the first position, -EAGAIN when the ring is
  * full, or -EPROTO when the shared state contradicts the protocol.
  */
-static int ring_claim_produce(struct dmxp_chan *c, unsigned int n, __u64 *posp)
+static int ring_claim_produce(struct dmxp_chan *c, unsigned int n, __u64 *posp,
+			      struct dmxp_claim __shm *rec)
 {
 	__u64 pos = READ_ONCE(*c->stail);
 
@@ -107,14 +120,20 @@ static int ring_claim_produce(struct dmxp_chan *c, unsigned int n, __u64 *posp)
 			k++;
 		}
 		if (k) {
-			if (cas_relaxed(c->stail, &pos, pos + k)) {
+			if (rec)
+				dmxp__claim_at(rec, pos, k);	/* [R1] */
+			DMXP_HOOK(SEND_CLAIMING);
+			/* [R2]: the record before the claim (lib/claim.c). */
+			if (cas_release(c->stail, &pos, pos + k)) {
 				*posp = pos;
 				return (int)k;
 			}
 			continue;	/* pos now holds the current tail */
 		}
-		if (diff < 0)
+		if (diff < 0) {
+			dmxp__idle(c, DMXP_NOTIFY_SEND);
 			return -EAGAIN;	/* the slot still holds an older lap */
+		}
 		/*
 		 * Another producer claimed pos: move on.  Its CAS of tail
 		 * happened before the publish we saw, so tail has moved.
@@ -132,6 +151,7 @@ static int ring_claim_produce(struct dmxp_chan *c, unsigned int n, __u64 *posp)
 __dmxp_export
 int dmxp_chan_send(struct dmxp_chan *c, const void *buf, size_t len, __u32 type)
 {
+	struct dmxp_claim __shm *rec;
 	struct dmxp_slot __shm *s;
 	__u64 pos;
 	int ret;
@@ -141,9 +161,16 @@ int dmxp_chan_send(struct dmxp_chan *c, const void *buf, size_t len, __u32 type)
 	ret = chan_check(c);
 	if (unlikely(ret))
 		return ret;
-	ret = ring_claim_produce(c, 1, &pos);
-	if (unlikely(ret < 0))
+	rec = dmxp__claim_thread(c->region);
+	if (rec)
+		dmxp__claim_start(c, rec, DMXP_CLAIM_SEND);
+	ret = ring_claim_produce(c, 1, &pos, rec);
+	if (unlikely(ret < 0)) {
+		if (rec)
+			dmxp__claim_end(rec);
 		return ret;
+	}
+	DMXP_HOOK(SEND_CLAIMED);
 
 	/*
 	 * The payload first, then the meta next to the sequence: a consumer
@@ -153,8 +180,15 @@ int dmxp_chan_send(struct dmxp_chan *c, const void *buf, size_t len, __u32 type)
 	s = ring_slot(c, pos);
 	if (len)
 		memcpy(s->payload, buf, len);
+	DMXP_HOOK(SEND_PAYLOAD);
 	meta_fill(c, s, pos, dmxp__now_ns(), type, (__u32)len, 0);
+	if (rec)	/* whole: a repairer would deliver it */
+		store_release(&rec->state, DMXP_CLAIM_SEND_WRITTEN);
+	DMXP_HOOK(SEND_WRITTEN);
 	ring_publish(s, pos);
+	DMXP_HOOK(SEND_PUBLISHED);
+	if (rec)
+		dmxp__claim_end(rec);	/* [R3] */
 	dmxp__wake_consumers(c, 1);
 	return 0;
 }
@@ -163,6 +197,7 @@ __dmxp_export
 int dmxp_chan_send_batch(struct dmxp_chan *c, const struct dmxp_smsg *msgs,
 			 unsigned int n)
 {
+	struct dmxp_claim __shm *rec;
 	__u64 pos, ts;
 	unsigned int i;
 	int ret;
@@ -175,9 +210,15 @@ int dmxp_chan_send_batch(struct dmxp_chan *c, const struct dmxp_smsg *msgs,
 	ret = chan_check(c);
 	if (unlikely(ret))
 		return ret;
-	ret = ring_claim_produce(c, n > c->capacity ? (unsigned int)c->capacity : n, &pos);
-	if (unlikely(ret < 0))
+	rec = dmxp__claim_thread(c->region);
+	if (rec)
+		dmxp__claim_start(c, rec, DMXP_CLAIM_SEND);
+	ret = ring_claim_produce(c, batch_max(c, n), &pos, rec);
+	if (unlikely(ret < 0)) {
+		if (rec)
+			dmxp__claim_end(rec);
 		return ret;
+	}
 
 	ts = dmxp__now_ns();
 	for (i = 0; i < (unsigned int)ret; i++) {
@@ -187,14 +228,49 @@ int dmxp_chan_send_batch(struct dmxp_chan *c, const struct dmxp_smsg *msgs,
 			memcpy(s->payload, msgs[i].buf, msgs[i].len);
 		meta_fill(c, s, pos + i, ts, msgs[i].type, msgs[i].len, 0);
 		ring_publish(s, pos + i);
+		if (i == 0)
+			DMXP_HOOK(BATCH_PART);
 	}
+	if (rec)
+		dmxp__claim_end(rec);
 	dmxp__wake_consumers(c, (unsigned int)ret);
 	return ret;
+}
+
+/*
+ * A zero-copy reference outlives the call, so it takes a record of the
+ * handle's pool for itself rather than the thread's; ref->claim is its
+ * pool bit + 1, 0 for none.
+ */
+static struct dmxp_claim __shm *ref_claim_take(struct dmxp_chan *c, struct dmxp_ref *ref,
+					       __u32 side)
+{
+	int bit = dmxp__claim_take(c->region);
+	struct dmxp_claim __shm *rec;
+
+	if (bit < 0) {
+		ref->claim = 0;
+		return NULL;
+	}
+	ref->claim = (__u32)bit + 1;
+	rec = dmxp__claim_rec(c->region, (unsigned int)bit);
+	dmxp__claim_start(c, rec, side);
+	return rec;
+}
+
+static void ref_claim_put(struct dmxp_chan *c, struct dmxp_ref *ref)
+{
+	if (ref->claim) {
+		dmxp__claim_end(dmxp__claim_rec(c->region, ref->claim - 1));	/* [R3] */
+		dmxp__claim_put(c->region, ref->claim - 1);
+		ref->claim = 0;
+	}
 }
 
 __dmxp_export
 int dmxp_chan_reserve(struct dmxp_chan *c, struct dmxp_ref *ref)
 {
+	struct dmxp_claim __shm *rec;
 	struct dmxp_slot __shm *s;
 	__u64 pos;
 	int ret;
@@ -202,9 +278,12 @@ int dmxp_chan_reserve(struct dmxp_chan *c, struct dmxp_ref *ref)
 	ret = chan_check(c);
 	if (unlikely(ret))
 		return ret;
-	ret = ring_claim_produce(c, 1, &pos);
-	if (unlikely(ret < 0))
+	rec = ref_claim_take(c, ref, DMXP_CLAIM_SEND);
+	ret = ring_claim_produce(c, 1, &pos, rec);
+	if (unlikely(ret < 0)) {
+		ref_claim_put(c, ref);
 		return ret;
+	}
 	s = ring_slot(c, pos);
 	ref->payload = s->payload;
 	ref->meta = NULL;
@@ -224,10 +303,13 @@ int dmxp_chan_commit(struct dmxp_chan *c, struct dmxp_ref *ref, size_t len,
 		return -EMSGSIZE;
 	/* A reservation from before a destroy must not land in a new ring. */
 	ret = chan_check(c);
-	if (unlikely(ret))
+	if (unlikely(ret)) {
+		ref_claim_put(c, ref);
 		return ret;
+	}
 	meta_fill(c, s, ref->pos, dmxp__now_ns(), type, (__u32)len, 0);
 	ring_publish(s, ref->pos);
+	ref_claim_put(c, ref);
 	dmxp__wake_consumers(c, 1);
 	ref->payload = NULL;
 	return 0;
@@ -238,10 +320,13 @@ void dmxp_chan_abort(struct dmxp_chan *c, struct dmxp_ref *ref)
 {
 	struct dmxp_slot __shm *s = ring_slot(c, ref->pos);
 
-	if (unlikely(chan_check(c)))
+	if (unlikely(chan_check(c))) {
+		ref_claim_put(c, ref);
 		return;		/* the ring it was reserved in is gone */
+	}
 	meta_fill(c, s, ref->pos, dmxp__now_ns(), 0, 0, DMXP_MSG_TOMBSTONE);
 	ring_publish(s, ref->pos);
+	ref_claim_put(c, ref);
 	/* A consumer asleep behind the tombstone must skip it. */
 	dmxp__wake_consumers(c, 1);
 	ref->payload = NULL;
@@ -277,7 +362,7 @@ static inline struct peeked slot_peek(const struct dmxp_slot __shm *s)
  */
 static int ring_claim_consume(struct dmxp_chan *c, unsigned int n, __u64 *posp,
 			      bool (*fits)(void *arg, unsigned int i, __u32 len),
-			      void *arg)
+			      void *arg, struct dmxp_claim __shm *rec)
 {
 	__u64 pos = READ_ONCE(*c->shead);
 
@@ -306,7 +391,11 @@ static int ring_claim_consume(struct dmxp_chan *c, unsigned int n, __u64 *posp,
 			k++;
 		}
 		if (k) {
-			if (cas_relaxed(c->shead, &pos, pos + k)) {
+			if (rec)
+				dmxp__claim_at(rec, pos, k);	/* [R1] */
+			DMXP_HOOK(RECV_CLAIMING);
+			/* [R2]: the record before the claim (lib/claim.c). */
+			if (cas_release(c->shead, &pos, pos + k)) {
 				*posp = pos;
 				return (int)k;
 			}
@@ -337,6 +426,7 @@ static int ring_claim_consume(struct dmxp_chan *c, unsigned int n, __u64 *posp,
 			 * in Documentation/performance.md).
 			 */
 			__builtin_prefetch(ring_slot(c, pos + k)->payload, 0, 3);
+			dmxp__idle(c, DMXP_NOTIFY_RECV);
 			return -EAGAIN;
 		}
 		{
@@ -369,11 +459,12 @@ static bool fits_one(void *arg, unsigned int i, __u32 len)
  * with *posp set, or a negative errno as ring_claim_consume().  @r is
  * NULL when any length fits (peek).
  */
-static int ring_claim_one(struct dmxp_chan *c, __u64 *posp, struct room *r)
+static int ring_claim_one(struct dmxp_chan *c, __u64 *posp, struct room *r,
+			  struct dmxp_claim __shm *rec)
 {
 	for (;;) {
 		struct dmxp_slot __shm *s;
-		int ret = ring_claim_consume(c, 1, posp, r ? fits_one : NULL, r);
+		int ret = ring_claim_consume(c, 1, posp, r ? fits_one : NULL, r, rec);
 
 		if (ret < 0)
 			return ret;
@@ -390,6 +481,7 @@ ssize_t dmxp_chan_recv(struct dmxp_chan *c, void *buf, size_t len,
 		       struct dmxp_msg_meta *meta)
 {
 	struct room room = { .room = len };
+	struct dmxp_claim __shm *rec;
 	struct dmxp_slot __shm *s;
 	__u32 plen;
 	__u64 pos;
@@ -398,8 +490,13 @@ ssize_t dmxp_chan_recv(struct dmxp_chan *c, void *buf, size_t len,
 	ret = chan_check(c);
 	if (unlikely(ret))
 		return ret;
-	ret = ring_claim_one(c, &pos, &room);
+	rec = dmxp__claim_thread(c->region);
+	if (rec)
+		dmxp__claim_start(c, rec, DMXP_CLAIM_RECV);
+	ret = ring_claim_one(c, &pos, &room, rec);
 	if (unlikely(ret < 0)) {
+		if (rec)
+			dmxp__claim_end(rec);
 		if (ret == -EMSGSIZE && meta) {
 			/* Tell the caller how much room the message needs. */
 			memset(meta, 0, sizeof(*meta));
@@ -408,6 +505,7 @@ ssize_t dmxp_chan_recv(struct dmxp_chan *c, void *buf, size_t len,
 		return ret;
 	}
 
+	DMXP_HOOK(RECV_CLAIMED);
 	s = ring_slot(c, pos);
 	plen = slot_peek(s).len;
 	if (plen)
@@ -416,7 +514,11 @@ ssize_t dmxp_chan_recv(struct dmxp_chan *c, void *buf, size_t len,
 		memcpy(meta, &s->meta, sizeof(*meta));
 		meta->payload_len = plen;
 	}
+	DMXP_HOOK(RECV_COPIED);
 	ring_free(c, s, pos);
+	DMXP_HOOK(RECV_FREED);
+	if (rec)
+		dmxp__claim_end(rec);	/* [R3] */
 	dmxp__wake_producers(c, 1);
 	return plen;
 }
@@ -438,6 +540,7 @@ int dmxp_chan_recv_batch(struct dmxp_chan *c, struct dmxp_rmsg *msgs,
 			 unsigned int n)
 {
 	struct rbatch b = { msgs, n };
+	struct dmxp_claim __shm *rec;
 	unsigned int got = 0;
 	int ret;
 
@@ -447,14 +550,17 @@ int dmxp_chan_recv_batch(struct dmxp_chan *c, struct dmxp_rmsg *msgs,
 	if (unlikely(ret))
 		return ret;
 
+	rec = dmxp__claim_thread(c->region);
+	if (rec)
+		dmxp__claim_start(c, rec, DMXP_CLAIM_RECV);
 	while (got == 0) {
 		__u64 pos;
 		int k, i;
 
-		ret = ring_claim_consume(c, n > c->capacity ? (unsigned int)c->capacity : n,
-					 &pos, fits_batch, &b);
+		ret = ring_claim_consume(c, batch_max(c, n), &pos, fits_batch, &b, rec);
 		if (ret < 0)
-			return ret;
+			break;
+		DMXP_HOOK(RECV_CLAIMED);
 		k = ret;
 		/* The run may hold tombstones: skip them, they fill no buffer. */
 		for (i = 0; i < k; i++) {
@@ -474,12 +580,15 @@ int dmxp_chan_recv_batch(struct dmxp_chan *c, struct dmxp_rmsg *msgs,
 		}
 		dmxp__wake_producers(c, (unsigned int)k);
 	}
-	return (int)got;
+	if (rec)
+		dmxp__claim_end(rec);
+	return got ? (int)got : ret;
 }
 
 __dmxp_export
 int dmxp_chan_peek(struct dmxp_chan *c, struct dmxp_ref *ref)
 {
+	struct dmxp_claim __shm *rec;
 	struct dmxp_slot __shm *s;
 	__u64 pos;
 	int ret;
@@ -487,9 +596,12 @@ int dmxp_chan_peek(struct dmxp_chan *c, struct dmxp_ref *ref)
 	ret = chan_check(c);
 	if (unlikely(ret))
 		return ret;
-	ret = ring_claim_one(c, &pos, NULL);
-	if (unlikely(ret < 0))
+	rec = ref_claim_take(c, ref, DMXP_CLAIM_RECV);
+	ret = ring_claim_one(c, &pos, NULL, rec);
+	if (unlikely(ret < 0)) {
+		ref_claim_put(c, ref);
 		return ret;
+	}
 	s = ring_slot(c, pos);
 	ref->payload = s->payload;
 	ref->meta = &s->meta;
@@ -504,7 +616,10 @@ void dmxp_chan_release(struct dmxp_chan *c, struct dmxp_ref *ref)
 	/* A peek from before a destroy must not free a slot of a new ring. */
 	if (likely(!chan_check(c))) {
 		ring_free(c, ring_slot(c, ref->pos), ref->pos);
+		ref_claim_put(c, ref);
 		dmxp__wake_producers(c, 1);
+	} else {
+		ref_claim_put(c, ref);
 	}
 	ref->payload = NULL;
 	ref->meta = NULL;

@@ -195,6 +195,22 @@ static bool chan_spin(struct dmxp_chan *c, unsigned int flags, __u64 deadline)
 }
 
 /*
+ * Until when to sleep.  A ring stuck behind a claim whose holder may be
+ * dead wakes nobody: then sleep in slices, looking for the dead claimer
+ * at each (lib/claim.c).
+ */
+static __u64 sleep_until(struct dmxp_chan *c, unsigned int flags, __u64 deadline)
+{
+	__u64 slice;
+
+	if (likely(!dmxp__stalled(c, flags)))
+		return deadline;
+	dmxp__stall_check(c, flags);
+	slice = dmxp__now_ns() + DMXP_REPAIR_AFTER_NS;
+	return deadline && deadline < slice ? deadline : slice;
+}
+
+/*
  * The blocking loop shared by receive and send: try @op; on -EAGAIN spin,
  * announce, re-check, sleep, and try again, until @timeout_ns runs out.
  */
@@ -219,7 +235,7 @@ static long wait_loop(struct dmxp_chan *c, unsigned int flags, long long timeout
 			continue;
 		if (chan_announce(c, flags, &ev))
 			continue;
-		w = c->region->ops->wait(c, flags, ev, deadline);
+		w = c->region->ops->wait(c, flags, ev, sleep_until(c, flags, deadline));
 		chan_unannounce(c, flags);
 		if (w == -EINTR)
 			return -EINTR;

@@ -24,6 +24,8 @@
  * kernel region has exactly this size too.
  */
 #define TEST_REGION_SIZE	(((DMXP_HEADER_SIZE + 4095ULL) & ~4095ULL) + (4ULL << 20))
+/* Where the first ring goes in a region big enough for a claim table. */
+#define FIRST_BAND		(DMXP_HEADER_SIZE + DMXP_CLAIMS * DMXP_CLAIM_SIZE)
 
 /*
  * The suite runs on both backends: region files (the default) and, with

@@ -161,7 +161,7 @@ TEST_F(chan, create_capacity_above_max_fails_einval)
 	EXPECT_EQ(-EINVAL, dmxp_chan_create(self->r, 4, 1UL << 25));
 	EXPECT_EQ(-EINVAL, dmxp_chan_create(self->r, 4, SIZE_MAX));
 	EXPECT_EQ(-EINVAL, dmxp_chan_create(self->r, 4, (size_t)1 << 63));
-	EXPECT_EQ((unsigned long long)DMXP_HEADER_SIZE, alloc_cursor(self->path));
+	EXPECT_EQ((unsigned long long)FIRST_BAND, alloc_cursor(self->path));
 }
 
 TEST_F(chan, create_capacity_max_is_valid_but_needs_room)

@@ -890,10 +890,10 @@ static void create_with(FIXTURE_DATA(kmod) *self, struct __test_metadata *_metad
 	rq.flags = DMXP_REGION_CREATE;
 	switch (f) {
 	case F_RESERVED0:
-		rq.reserved[0] = 1;
+		rq.lease = 1;		/* out only */
 		break;
 	case F_RESERVED1:
-		rq.reserved[1] = 1;
+		rq.reserved = 1;
 		break;
 	case F_UID:
 		rq.uid = 1;
@@ -1099,7 +1099,10 @@ TEST_F(kmod, region_attach_reserved_in)
 	ASSERT_LE(0, fd2);
 	ASSERT_EQ(0, region_create(fd2, name, MIN_SIZE, 0600, DMXP_REGION_CREATE, NULL));
 	rq_init(&rq, name);
-	rq.reserved[1] = 1;
+	rq.reserved = 1;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, DMXP_IOC_REGION_ATTACH, &rq));
+	rq.reserved = 0;
+	rq.__pad = 1;
 	EXPECT_EQ(-EINVAL, xioctl(self->fd, DMXP_IOC_REGION_ATTACH, &rq));
 	close(fd2);
 }
@@ -1394,7 +1397,7 @@ TEST_F(kmod, region_destroy_mapped_recreate_fresh)
 	new = hdr(q);
 	EXPECT_EQ(0, new->channel_count);
 	EXPECT_EQ(0, new->channels[0].flags);
-	EXPECT_EQ(DMXP_HEADER_SIZE, new->alloc_cursor);
+	EXPECT_EQ(FIRST_BAND, new->alloc_cursor);
 	/* Separate memory: the old mapping still has its channels. */
 	EXPECT_EQ(2, old->channel_count);
 	old->reserved = 0xdead;
@@ -1597,7 +1600,7 @@ TEST_F(kmod, chan_create_capacity_2_and_max_ok)
 	ASSERT_EQ(0, region_create(self->fd, new_name(self), REGION_SIZE, 0600,
 				   DMXP_REGION_CREATE, NULL));
 	EXPECT_EQ(0, chan_create(self->fd, 0, 2, &off));
-	EXPECT_EQ(DMXP_HEADER_SIZE, off);
+	EXPECT_EQ(FIRST_BAND, off);
 	EXPECT_EQ(0, chan_create(self->fd, 255, 2, &off));
 	/* 2^24 is a valid capacity, only too big for this region. */
 	EXPECT_EQ(-ENOSPC, chan_create(self->fd, 1, DMXP_CAPACITY_MAX, NULL));
@@ -1882,7 +1885,7 @@ TEST_F(kmod, chan_first_fit_reuse)
 	ASSERT_EQ(0, chan_create(self->fd, 0, 4, &o0));
 	ASSERT_EQ(0, chan_create(self->fd, 1, 4, &o1));
 	ASSERT_EQ(0, chan_create(self->fd, 2, 4, &o2));
-	EXPECT_EQ(DMXP_HEADER_SIZE, o0);
+	EXPECT_EQ(FIRST_BAND, o0);
 	EXPECT_EQ(o0 + b4, o1);
 	EXPECT_EQ(o1 + b4, o2);
 
@@ -1903,7 +1906,7 @@ TEST_F(kmod, chan_first_fit_reuse)
 	/* The first band, freed, is the first fit again. */
 	ASSERT_EQ(0, chan_destroy(self->fd, 0));
 	ASSERT_EQ(0, chan_create(self->fd, 0, 2, &o0));
-	EXPECT_EQ(DMXP_HEADER_SIZE, o0);
+	EXPECT_EQ(FIRST_BAND, o0);
 }
 
 TEST_F(kmod, chan_sysfs_stats)
@@ -2231,9 +2234,10 @@ TEST_F(kmod, mapping_outlives_close)
 	EXPECT_EQ(DMXP_CHAN_CREATED, hdr(p)->channels[2].flags);
 	EXPECT_EQ(0, region_destroy(fd2, name));
 	close(fd2);
-	for (i = DMXP_HEADER_SIZE; i < DMXP_HEADER_SIZE + 2 * DMXP_SLOT_SIZE; i++)
-		p[i] = 0;
-	for (i = DMXP_HEADER_SIZE + 2 * DMXP_SLOT_SIZE; i < REGION_SIZE; i++)
+	/* The new ring, and nothing else: not the claim table either. */
+	for (i = FIRST_BAND; i < FIRST_BAND + 2 * DMXP_SLOT_SIZE; i++)
+		p[i] = (unsigned char)i;
+	for (i = DMXP_HEADER_SIZE; i < REGION_SIZE; i++)
 		if (p[i] != (unsigned char)i)
 			break;
 	EXPECT_EQ(REGION_SIZE, i);
@@ -2407,10 +2411,10 @@ TEST_F(kmod, hostile_concurrent_writer)
 	}
 	atomic_store(&w.stop, 1);
 	pthread_join(t, NULL);
-	EXPECT_EQ(DMXP_HEADER_SIZE, first);
+	EXPECT_EQ(FIRST_BAND, first);
 	EXPECT_EQ(0, sysfs_num(name, "channel_count"));
 	ASSERT_EQ(0, chan_create(self->fd, 0, 2, &o));
-	EXPECT_EQ(DMXP_HEADER_SIZE, o);
+	EXPECT_EQ(FIRST_BAND, o);
 	munmap(w.p, REGION_SIZE);
 }
 

@@ -193,7 +193,11 @@ TEST_F(region, fresh_file_has_documented_header)
 	EXPECT_EQ(0U, rd32(fd, 16));		/* channel_count */
 	EXPECT_EQ(0U, rd32(fd, 20));		/* reserved */
 	EXPECT_EQ(TEST_REGION_SIZE, rd64(fd, 24));
-	EXPECT_EQ(98432ULL, rd64(fd, 32));	/* alloc_cursor */
+	/* The claim table right after the header, then the first band. */
+	EXPECT_EQ(98432ULL + 512 * 64, rd64(fd, 32));	/* alloc_cursor */
+	EXPECT_EQ(98432ULL, rd64(fd, 40));		/* claims_offset */
+	EXPECT_EQ(512U, rd32(fd, 48));			/* claims_count */
+	EXPECT_EQ(0ULL, rd64(fd, 56));			/* repair_lock */
 
 	for (i = 0; i < DMXP_MAX_CHANNELS; i++) {
 		unsigned long long e = ENTRY_OFF(i);

@@ -151,7 +151,7 @@ TEST_F(region, create_new_region)
 	ASSERT_EQ(0, dmxp_region_open(self->path, TEST_REGION_SIZE, DMXP_OPEN_CREATE, &r));
 	EXPECT_STREQ(self->path, dmxp_region_path(r));
 	EXPECT_EQ((size_t)TEST_REGION_SIZE, dmxp_region_size(r));
-	EXPECT_EQ((size_t)(TEST_REGION_SIZE - DMXP_HEADER_SIZE), dmxp_region_free(r));
+	EXPECT_EQ((size_t)(TEST_REGION_SIZE - FIRST_BAND), dmxp_region_free(r));
 	EXPECT_EQ((off_t)TEST_REGION_SIZE, file_size(self->path));
 	EXPECT_EQ(0, dmxp_chan_list(r, NULL, 0));
 	dmxp_region_close(r);

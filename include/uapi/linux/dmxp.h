@@ -101,7 +101,11 @@ struct dmxp_channel_entry {
 	__u32	send_waiters;	/* atomic; producers waiting for a free slot */
 	__u32	recv_futex;	/* atomic; +1 at each consumer wake-up (futex word) */
 	__u32	send_futex;	/* atomic; +1 at each producer wake-up (futex word) */
-	__u8	__meta_pad[128 - 56];	/* zero; reserved for extensions */
+	__u32	__wake_pad;	/* zero */
+	/* @64: crash repair (Documentation/RELIABILITY.md) */
+	__u64	repaired;	/* atomic; slots of dead processes given back */
+	__u64	tombstoned;	/* atomic; of those, messages never written: skipped */
+	__u8	__meta_pad[128 - 80];	/* zero; reserved for extensions */
 	/* @128 */
 	__u64	tail;		/* atomic; next position to produce */
 	__u8	__tail_pad[120];
@@ -109,6 +113,45 @@ struct dmxp_channel_entry {
 	__u64	head;		/* atomic; next position to consume */
 	__u8	__head_pad[120];
 } __attribute__((aligned(128)));
+
+/*
+ * The claim table: what each thread of each process holds, so that the
+ * claims of a process that died can be repaired (lib/claim.c, kmod/repair.c
+ * and Documentation/RELIABILITY.md).  A record is taken by a process for
+ * one of its threads (or one zero-copy reference) and names the positions
+ * it is claiming or holding, written before the claim is made; a record
+ * whose owner is dead is repaired and freed by the survivors.
+ */
+#define DMXP_CLAIMS		512		/* records the creator puts in a region */
+#define DMXP_CLAIMS_MAX		4096
+#define DMXP_CLAIM_SIZE		64		/* sizeof(struct dmxp_claim) */
+#define DMXP_CLAIM_BATCH_MAX	1024		/* positions one record may hold */
+
+/* struct dmxp_claim.state */
+#define DMXP_CLAIM_IDLE		0	/* holds nothing */
+#define DMXP_CLAIM_SEND		1	/* claiming or writing [pos, pos + count) */
+#define DMXP_CLAIM_SEND_WRITTEN	2	/* every message in them is complete */
+#define DMXP_CLAIM_RECV		3	/* claiming or reading [pos, pos + count) */
+#define DMXP_CLAIM_REPAIR	4	/* turning [pos, pos + count) into tombstones */
+
+/*
+ * A slot being turned into a tombstone holds this sequence: consumers see
+ * it as not yet published and producers of the next lap as not yet free.
+ */
+#define DMXP_SEQ_REPAIRING(pos)	((__u64)(pos) - (1ULL << 32))
+
+struct dmxp_claim {
+	__u32	owner;		/* atomic; 0: free; kernel: a lease; else a pid */
+	__u32	state;		/* atomic; DMXP_CLAIM_* */
+	__u64	pos;		/* first position claimed */
+	__u32	chan;		/* channel id */
+	__u32	count;		/* positions from pos, 1..DMXP_CLAIM_BATCH_MAX */
+	__u32	generation;	/* the channel's generation at the claim */
+	__u32	pid;		/* tgid of the holder */
+	__u64	start_time;	/* the holder's start, /proc/PID/stat field 22 */
+	__u64	pid_ns;		/* inode of the holder's pid namespace */
+	__u8	__pad[16];	/* zero */
+};
 
 /* The region header, at offset 0. */
 struct dmxp_global_header {
@@ -120,7 +163,11 @@ struct dmxp_global_header {
 	/* @24: extensions, all inside the header padding */
 	__u64	region_size;	/* bytes, fixed at creation */
 	__u64	alloc_cursor;	/* atomic; offset of the first unallocated byte */
-	__u8	__pad[128 - 40];	/* zero; reserved for extensions */
+	__u64	claims_offset;	/* the claim table (struct dmxp_claim[]), 0: none */
+	__u32	claims_count;	/* records in it, at most DMXP_CLAIMS_MAX */
+	__u32	__claims_pad;	/* zero */
+	__u64	repair_lock;	/* atomic; embedded: pid << 32 | start time of the repairer */
+	__u8	__pad[128 - 64];	/* zero; reserved for extensions */
 	/* @128 */
 	struct dmxp_channel_entry channels[DMXP_MAX_CHANNELS];
 } __attribute__((aligned(128)));
@@ -151,7 +198,9 @@ struct dmxp_global_header {
 #define DMXP_FEAT_REGIONS	(1U << 0)	/* named regions, create/attach/destroy */
 #define DMXP_FEAT_CHANNELS	(1U << 1)	/* kernel-made channels */
 #define DMXP_FEAT_WAKE		(1U << 2)	/* notify, channel fds, eventfds */
-#define DMXP_FEAT_KNOWN		(DMXP_FEAT_REGIONS | DMXP_FEAT_CHANNELS | DMXP_FEAT_WAKE)
+#define DMXP_FEAT_REPAIR	(1U << 3)	/* claims of released files are repaired */
+#define DMXP_FEAT_KNOWN		(DMXP_FEAT_REGIONS | DMXP_FEAT_CHANNELS | DMXP_FEAT_WAKE | \
+				 DMXP_FEAT_REPAIR)
 
 struct dmxp_ioc_version {
 	__u32	version;	/* in: DMXP_VERSION the caller speaks; out: the module's */
@@ -172,7 +221,9 @@ struct dmxp_ioc_region {
 	__u32	flags;		/* DMXP_REGION_* (CREATE only) */
 	__u32	uid;		/* out: owner */
 	__u32	gid;		/* out: group */
-	__u64	reserved[2];	/* zero */
+	__u32	lease;		/* out: this file's claim owner (DMXP_FEAT_REPAIR) */
+	__u32	__pad;		/* zero */
+	__u64	reserved;	/* zero */
 };
 
 struct dmxp_ioc_chan {
@@ -292,6 +343,8 @@ __DMXP_OFF(dmxp_channel_entry, recv_waiters, 40);
 __DMXP_OFF(dmxp_channel_entry, send_waiters, 44);
 __DMXP_OFF(dmxp_channel_entry, recv_futex, 48);
 __DMXP_OFF(dmxp_channel_entry, send_futex, 52);
+__DMXP_OFF(dmxp_channel_entry, repaired, 64);
+__DMXP_OFF(dmxp_channel_entry, tombstoned, 72);
 __DMXP_OFF(dmxp_channel_entry, tail, 128);
 __DMXP_OFF(dmxp_channel_entry, head, 256);
 
@@ -303,6 +356,19 @@ __DMXP_OFF(dmxp_global_header, channel_count, 16);
 __DMXP_OFF(dmxp_global_header, reserved, 20);
 __DMXP_OFF(dmxp_global_header, region_size, 24);
 __DMXP_OFF(dmxp_global_header, alloc_cursor, 32);
+__DMXP_OFF(dmxp_global_header, claims_offset, 40);
+__DMXP_OFF(dmxp_global_header, claims_count, 48);
+__DMXP_OFF(dmxp_global_header, repair_lock, 56);
+__DMXP_ASSERT(sizeof(struct dmxp_claim) == DMXP_CLAIM_SIZE, "claim is 64 bytes");
+__DMXP_OFF(dmxp_claim, owner, 0);
+__DMXP_OFF(dmxp_claim, state, 4);
+__DMXP_OFF(dmxp_claim, pos, 8);
+__DMXP_OFF(dmxp_claim, chan, 16);
+__DMXP_OFF(dmxp_claim, count, 20);
+__DMXP_OFF(dmxp_claim, generation, 24);
+__DMXP_OFF(dmxp_claim, pid, 28);
+__DMXP_OFF(dmxp_claim, start_time, 32);
+__DMXP_OFF(dmxp_claim, pid_ns, 40);
 __DMXP_OFF(dmxp_global_header, channels, 128);
 __DMXP_OFF(dmxp_global_header, channels[1], 128 + 384);
 __DMXP_OFF(dmxp_global_header, channels[255], 128 + 255 * 384);
@@ -311,7 +377,8 @@ __DMXP_ASSERT(sizeof(struct dmxp_ioc_version) == 32, "dmxp_ioc_version is 32 byt
 __DMXP_ASSERT(sizeof(struct dmxp_ioc_region) == 72, "dmxp_ioc_region is 72 bytes");
 __DMXP_ASSERT(sizeof(struct dmxp_ioc_chan) == 40, "dmxp_ioc_chan is 40 bytes");
 __DMXP_OFF(dmxp_ioc_region, size, 32);
-__DMXP_OFF(dmxp_ioc_region, reserved, 56);
+__DMXP_OFF(dmxp_ioc_region, lease, 56);
+__DMXP_OFF(dmxp_ioc_region, reserved, 64);
 __DMXP_OFF(dmxp_ioc_chan, reserved, 24);
 __DMXP_ASSERT(sizeof(struct dmxp_ioc_notify) == 16, "dmxp_ioc_notify is 16 bytes");
 __DMXP_ASSERT(sizeof(struct dmxp_ioc_chan_fd) == 16, "dmxp_ioc_chan_fd is 16 bytes");

@@ -1,0 +1,712 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Crash repair: claim records, and the repairer of the embedded backend.
+ *
+ * A note on the protocol.
+ *
+ * A producer claims positions by a CAS on tail, a consumer by a CAS on
+ * head (lib/ring.c).  A process killed between its claim and its publish
+ * (free) leaves a slot that stops every consumer (producer) at it.  The
+ * CAS names no claimer, so each thread first writes what it is about to
+ * claim into its record in the region's claim table:
+ *
+ *	rec = { state: SEND, chan, generation, pos, count }	[R1]
+ *	CAS(tail, pos -> pos + count), release			[R2]
+ *	write the payload and the meta
+ *	rec.state = SEND_WRITTEN				(optional)
+ *	store_release(slot.sequence, pos + 1)			publish
+ *	store_release(rec.state, IDLE)				[R3]
+ *
+ * and the same with RECV, head and the free for a consumer.  A record is
+ * owned by one process: on /dev/dmxp by the file's lease, which the module
+ * knows; on a region file by the pid, with its start time and pid
+ * namespace so that a reused pid is not mistaken for the holder.
+ *
+ * A repairer (kmod/repair.c when the file's last reference goes, else the
+ * survivors here) takes each record whose owner is proven dead and, for
+ * each position p it names, the slot of p still in the state the claim
+ * left it in:
+ *
+ *	SEND:	sequence == p and tail > p		claimed, never published
+ *	RECV:	sequence == p + 1 and head > p		claimed, never freed
+ *
+ * A record written before a CAS that then failed names positions someone
+ * else claimed; that someone is alive, or dead with a record of its own.
+ * So a position is repaired only when no record of a live owner names it
+ * too.  [R2] makes that check sound: the repairer loads tail (head) with
+ * acquire, so if the live owner's CAS made tail pass p the repairer then
+ * sees the live owner's [R1]; and it sees [R3] (with acquire) only after
+ * the slot's publish.  A live owner's claim is never repaired; a
+ * position whose claimer cannot be told waits for the next pass.
+ *
+ * The repair of a SEND_WRITTEN slot publishes it (the message was whole),
+ * of a SEND slot publishes a tombstone that consumers skip, and of a RECV
+ * slot frees it (the dead consumer had taken the message).  Each is a CAS
+ * on the slot's sequence from the state the claim left, so it happens
+ * once.  A tombstone needs its meta written first: the repairer marks the
+ * slot DMXP_SEQ_REPAIRING(p) by CAS (with its own record saying REPAIR,
+ * so that a repairer that dies there is finished by the next one), writes
+ * the meta, then publishes.  Embedded repairers take the region's
+ * repair_lock (broken when its holder is dead), so one runs at a time.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* Embedded owners: the pid, with this bit while the record is set up. */
+#define OWNER_SETUP	0x80000000U
+
+__thread struct dmxp_tclaim dmxp__tclaim[CLAIM_TCACHE]
+	__attribute__((tls_model("initial-exec")));
+
+/* The handles of this process, for the thread-exit destructor. */
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct dmxp_region **reg;
+static unsigned int reg_n, reg_cap;
+static __u64 reg_serial;
+static pthread_key_t tkey;
+static bool tkey_made;		/* under reg_lock */
+
+/* This process as an embedded owner; recomputed after fork(). */
+struct ident {
+	__u32	pid;
+	__u64	start;
+	__u64	ns;
+};
+static struct ident self;
+
+static __u64 pid_ns(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? 0 : (__u64)st.st_ino;
+}
+
+/*
+ * Start time and state of @pid from /proc: 0, or -ENOENT when there is
+ * no such process (or it cannot be read, which counts as gone only for
+ * ENOENT/ESRCH).
+ */
+static int proc_stat(__u32 pid, __u64 *start, char *state)
+{
+	char path[48], buf[512], *p;
+	unsigned int field;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ESRCH ? -ENOENT : -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return n < 0 && errno == ESRCH ? -ENOENT : -EIO;
+	buf[n] = '\0';
+	/* The name may hold spaces and parentheses: fields follow the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p || p[1] != ' ')
+		return -EIO;
+	p += 2;
+	*state = *p;
+	for (field = 3; field < 22; field++) {
+		p = strchr(p, ' ');
+		if (!p)
+			return -EIO;
+		p++;
+	}
+	*start = strtoull(p, NULL, 10);
+	return 0;
+}
+
+static void self_refresh(void)
+{
+	char st;
+
+	if (self.pid == dmxp__pid)
+		return;
+	self.start = 0;
+	proc_stat(dmxp__pid, &self.start, &st);
+	self.ns = pid_ns("/proc/self/ns/pid");
+	self.pid = dmxp__pid;
+}
+
+enum liveness { ALIVE, DEAD };
+
+/*
+ * Is the process named by (@pid, @start, @ns) proven dead?  Gone, a
+ * zombie, or its pid now names a younger process.  Anything that cannot
+ * be checked (another pid namespace, /proc unreadable) counts as alive.
+ */
+static enum liveness holder(__u32 pid, __u64 start, __u64 ns)
+{
+	__u64 now_start;
+	char st;
+	int ret;
+
+	if (!pid || ns != self.ns)
+		return ALIVE;
+	if (pid == self.pid)
+		return start == self.start ? ALIVE : DEAD;
+	ret = proc_stat(pid, &now_start, &st);
+	if (ret == -ENOENT)
+		return DEAD;
+	if (ret)
+		return ALIVE;
+	if (st == 'Z' || st == 'X' || now_start != start)
+		return DEAD;
+	return ALIVE;
+}
+
+static enum liveness rec_holder(const struct dmxp_claim __shm *rec)
+{
+	/* Pairs with the store_release() of owner in table_take(). */
+	__u32 owner = load_acquire(&rec->owner);
+
+	if (!owner)
+		return DEAD;
+	if (owner & OWNER_SETUP) {
+		char st;
+		__u64 start;
+
+		/* Set up by a process that died right there: gone or not. */
+		return proc_stat(owner & ~OWNER_SETUP, &start, &st) == -ENOENT ?
+		       DEAD : ALIVE;
+	}
+	return holder(READ_ONCE(rec->pid), READ_ONCE(rec->start_time),
+		      READ_ONCE(rec->pid_ns));
+}
+
+/* ------------------------------------------------------------------ records */
+
+/* Take a free record of the table for this process; its index or -1. */
+static int table_take(struct dmxp_region *r)
+{
+	struct dmxp_claims *cl = &r->claims;
+	__u32 owner = cl->lease ? cl->lease : (self.pid | OWNER_SETUP);
+	unsigned int i;
+
+	for (i = 0; i < cl->count; i++) {
+		struct dmxp_claim __shm *rec = &cl->srecs[i];
+		__u32 exp = 0;
+
+		if (READ_ONCE(rec->owner) || !cas_acq_rel(&rec->owner, &exp, owner))
+			continue;
+		WRITE_ONCE(rec->state, DMXP_CLAIM_IDLE);
+		WRITE_ONCE(rec->count, 0);
+		WRITE_ONCE(rec->pid, self.pid);
+		WRITE_ONCE(rec->start_time, self.start);
+		WRITE_ONCE(rec->pid_ns, self.ns);
+		/* Pairs with the load_acquire() of owner in rec_holder(). */
+		if (!cl->lease)
+			store_release(&rec->owner, self.pid);
+		return (int)i;
+	}
+	return -1;
+}
+
+/* Give record @i back to the table, if it holds nothing. */
+static void table_put(struct dmxp_region *r, unsigned int i)
+{
+	struct dmxp_claim __shm *rec = &r->claims.srecs[i];
+
+	/* A record still holding slots is left for a repairer. */
+	if (load_acquire(&rec->state) == DMXP_CLAIM_IDLE)
+		store_release(&rec->owner, 0);
+}
+
+/* A pool copied by fork() is the parent's: start an empty one. */
+static void pool_own(struct dmxp_claims *cl)
+{
+	if (READ_ONCE(cl->pool_pid) == dmxp__pid)
+		return;
+	pthread_mutex_lock(&cl->lock);
+	if (cl->pool_pid != dmxp__pid) {
+		WRITE_ONCE(cl->n, 0);
+		WRITE_ONCE(cl->busy, 0);
+		WRITE_ONCE(cl->pool_pid, dmxp__pid);
+	}
+	pthread_mutex_unlock(&cl->lock);
+}
+
+int dmxp__claim_take(struct dmxp_region *r)
+{
+	struct dmxp_claims *cl = &r->claims;
+	__u64 busy;
+	int bit = -1;
+
+	if (!cl->srecs)
+		return -1;
+	pool_own(cl);
+	busy = READ_ONCE(cl->busy);
+	for (;;) {
+		/* Pairs with the store_release() of n below: idx[] is set. */
+		unsigned int n = load_acquire(&cl->n);
+		__u64 avail = ~busy & (n == 64 ? ~0ULL : (1ULL << n) - 1);
+
+		if (!avail)
+			break;
+		bit = __builtin_ctzll(avail);
+		if (__atomic_compare_exchange_n(&cl->busy, &busy, busy | (1ULL << bit), false,
+						__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			return bit;
+	}
+	/* None free: take one more record from the table. */
+	pthread_mutex_lock(&reg_lock);
+	self_refresh();
+	pthread_mutex_unlock(&reg_lock);
+	pthread_mutex_lock(&cl->lock);
+	bit = -1;
+	if (cl->n < CLAIM_POOL) {
+		int i = table_take(r);
+
+		if (i >= 0) {
+			bit = (int)cl->n;
+			cl->idx[bit] = (__u16)i;
+			__atomic_fetch_or(&cl->busy, 1ULL << bit, __ATOMIC_RELAXED);
+			store_release(&cl->n, cl->n + 1);
+		}
+	}
+	pthread_mutex_unlock(&cl->lock);
+	return bit;
+}
+
+void dmxp__claim_put(struct dmxp_region *r, unsigned int bit)
+{
+	/* Pairs with the acquire CAS in dmxp__claim_take(). */
+	__atomic_fetch_and(&r->claims.busy, ~(1ULL << bit), __ATOMIC_RELEASE);
+}
+
+static struct dmxp_region *reg_find(__u64 serial)
+{
+	unsigned int i;
+
+	for (i = 0; i < reg_n; i++)
+		if (reg[i]->claims.serial == serial)
+			return reg[i];
+	return NULL;
+}
+
+/* Give a thread's cached record back to its handle's pool. */
+static void tclaim_drop(struct dmxp_tclaim *t)
+{
+	struct dmxp_region *r;
+
+	if (t->serial && t->rec && t->pid == dmxp__pid) {
+		pthread_mutex_lock(&reg_lock);
+		r = reg_find(t->serial);
+		if (r && r->claims.pool_pid == t->pid)
+			dmxp__claim_put(r, t->bit);
+		pthread_mutex_unlock(&reg_lock);
+	}
+	t->serial = 0;
+	t->rec = NULL;
+}
+
+static void tclaim_exit(void *arg)
+{
+	unsigned int i;
+
+	(void)arg;
+	for (i = 0; i < CLAIM_TCACHE; i++)
+		tclaim_drop(&dmxp__tclaim[i]);
+}
+
+struct dmxp_claim __shm *dmxp__claim_thread_slow(struct dmxp_region *r)
+{
+	struct dmxp_tclaim *t = &dmxp__tclaim[r->claims.serial % CLAIM_TCACHE];
+	int bit;
+
+	if (t->serial && t->serial != r->claims.serial)
+		tclaim_drop(t);		/* another handle's: give it back */
+	bit = dmxp__claim_take(r);
+	t->serial = r->claims.serial;
+	t->pid = dmxp__pid;
+	t->bit = bit < 0 ? 0 : (__u32)bit;
+	t->rec = bit < 0 ? NULL : dmxp__claim_rec(r, (unsigned int)bit);
+	if (t->rec && tkey_made)
+		pthread_setspecific(tkey, t);	/* non-NULL: the destructor runs */
+	return t->rec;
+}
+
+int dmxp__claims_open(struct dmxp_region *r, __u32 lease)
+{
+	const struct dmxp_global_header __shm *h = r->shdr;
+	struct dmxp_claims *cl = &r->claims;
+	__u64 off = READ_ONCE(h->claims_offset);
+	__u32 count = READ_ONCE(h->claims_count);
+	bool kernel = r->ops == &dmxp__kernel_ops;
+
+	pthread_mutex_init(&cl->lock, NULL);
+	cl->lease = lease;
+	cl->pool_pid = dmxp__pid;
+	if (count && (count > DMXP_CLAIMS_MAX || off % DMXP_BAND_ALIGN ||
+		      off < DMXP_HEADER_SIZE || off > r->size ||
+		      (__u64)count * DMXP_CLAIM_SIZE > r->size - off))
+		return -EPROTO;
+	/* A module without leases repairs nothing: records would be noise. */
+	if (count && (!kernel || lease)) {
+		cl->srecs = (struct dmxp_claim __shm *)((char *)r->shdr + off);
+		cl->count = count;
+	}
+	pthread_mutex_lock(&reg_lock);
+	self_refresh();
+	/* Made here, not on a thread's first message: no system call there. */
+	if (!tkey_made)
+		tkey_made = !pthread_key_create(&tkey, tclaim_exit);
+	if (reg_n == reg_cap) {
+		unsigned int cap = reg_cap ? reg_cap * 2 : 8;
+		struct dmxp_region **n = realloc(reg, cap * sizeof(*n));
+
+		if (!n) {
+			pthread_mutex_unlock(&reg_lock);
+			pthread_mutex_destroy(&cl->lock);
+			return -ENOMEM;
+		}
+		reg = n;
+		reg_cap = cap;
+	}
+	reg[reg_n++] = r;
+	cl->serial = ++reg_serial;
+	pthread_mutex_unlock(&reg_lock);
+	return 0;
+}
+
+void dmxp__claims_close(struct dmxp_region *r)
+{
+	struct dmxp_claims *cl = &r->claims;
+	unsigned int i;
+
+	pthread_mutex_lock(&reg_lock);
+	for (i = 0; i < reg_n; i++) {
+		if (reg[i] == r) {
+			reg[i] = reg[--reg_n];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&reg_lock);
+	/* This thread's cache entry would name a dead handle: clear it. */
+	{
+		struct dmxp_tclaim *t = &dmxp__tclaim[cl->serial % CLAIM_TCACHE];
+
+		if (t->serial == cl->serial) {
+			t->serial = 0;
+			t->rec = NULL;
+		}
+	}
+	if (cl->srecs && cl->pool_pid == dmxp__pid)
+		for (i = 0; i < cl->n; i++)
+			table_put(r, cl->idx[i]);
+	pthread_mutex_destroy(&cl->lock);
+}
+
+/* ------------------------------------------------------ the embedded repairer */
+
+static __u64 lock_word(void)
+{
+	return (__u64)self.pid << 32 | (self.start & 0xffffffffULL);
+}
+
+static bool repair_lock(struct dmxp_region *r)
+{
+	__u64 __shm *lk = &r->shdr->repair_lock;
+	__u64 cur = READ_ONCE(*lk);
+	__u64 start;
+	char st;
+
+	if (cur) {
+		int ret = proc_stat((__u32)(cur >> 32), &start, &st);
+
+		/* Held by a live repairer: it does the work. */
+		if (!ret && st != 'Z' && st != 'X' && (start & 0xffffffffULL) == (cur & 0xffffffffULL))
+			return false;
+		if (ret && ret != -ENOENT)
+			return false;
+	}
+	return cas_acq_rel(lk, &cur, lock_word());
+}
+
+static void repair_unlock(struct dmxp_region *r)
+{
+	store_release(&r->shdr->repair_lock, 0);
+}
+
+static bool side_send(__u32 state)
+{
+	return state == DMXP_CLAIM_SEND || state == DMXP_CLAIM_SEND_WRITTEN;
+}
+
+/*
+ * Does a record of a live owner name position @p of channel @chan
+ * (generation @gen) on the same side as @state?
+ */
+static bool covered(struct dmxp_region *r, const struct dmxp_claim __shm *dead,
+		    __u32 chan, __u32 gen, __u64 p, __u32 state)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->claims.count; i++) {
+		const struct dmxp_claim __shm *rec = &r->claims.srecs[i];
+		__u32 st;
+
+		if (rec == dead || !READ_ONCE(rec->owner))
+			continue;
+		/* Pairs with dmxp__claim_end(): IDLE means published or freed. */
+		st = load_acquire(&rec->state);
+		if (st == DMXP_CLAIM_IDLE || st == DMXP_CLAIM_REPAIR ||
+		    side_send(st) != side_send(state))
+			continue;
+		if (READ_ONCE(rec->chan) != chan || READ_ONCE(rec->generation) != gen ||
+		    p - READ_ONCE(rec->pos) >= READ_ONCE(rec->count))
+			continue;
+		if (rec_holder(rec) == ALIVE)
+			return true;
+	}
+	return false;
+}
+
+struct rchan {
+	struct dmxp_channel_entry __shm	*e;
+	struct dmxp_slot __shm		*slots;
+	__u64				cap;
+	__u32				id, gen;
+};
+
+static void tombstone_write(const struct rchan *ch, struct dmxp_slot __shm *s, __u64 p,
+			    __u32 pid)
+{
+	s->meta.message_id = p;
+	s->meta.timestamp_ns = dmxp__now_ns();
+	s->meta.channel_id = ch->id;
+	s->meta.message_type = 0;
+	s->meta.sender_pid = pid;
+	s->meta.sender_runtime = DMXP_RUNTIME_UNKNOWN;
+	WRITE_ONCE(s->meta.flags, DMXP_MSG_TOMBSTONE);
+	WRITE_ONCE(s->meta.payload_len, 0);
+	s->meta.__pad = 0;
+}
+
+static void counted(const struct rchan *ch, bool tomb)
+{
+	__atomic_fetch_add(&ch->e->repaired, 1, __ATOMIC_RELAXED);
+	if (tomb)
+		__atomic_fetch_add(&ch->e->tombstoned, 1, __ATOMIC_RELAXED);
+}
+
+/* Turn claimed slot @p into a tombstone; @me records it meanwhile. */
+static void tombstone(const struct rchan *ch, struct dmxp_slot __shm *s, __u64 p,
+		      __u32 pid, struct dmxp_claim __shm *me)
+{
+	__u64 seq = p;
+
+	WRITE_ONCE(me->chan, ch->id);
+	WRITE_ONCE(me->generation, ch->gen);
+	dmxp__claim_at(me, p, 1);
+	WRITE_ONCE(me->state, DMXP_CLAIM_REPAIR);
+	/* Release: a repairer that finds the mark also finds our record. */
+	if (!__atomic_compare_exchange_n(&s->sequence, &seq, DMXP_SEQ_REPAIRING(p), false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		dmxp__claim_end(me);
+		return;
+	}
+	DMXP_HOOK(REPAIR_MARKED);
+	tombstone_write(ch, s, p, pid);
+	/* Partner: the consumers' [C1] load_acquire (lib/ring.c). */
+	store_release(&s->sequence, p + 1);
+	counted(ch, true);
+	dmxp__claim_end(me);
+}
+
+/*
+ * Repair what the dead record @rec holds.  0 when done (the record can be
+ * freed), -EAGAIN when a position is also named by a live owner's record.
+ */
+static int repair_record(struct dmxp_region *r, struct dmxp_claim __shm *rec,
+			 struct dmxp_claim __shm *me, unsigned int *woken)
+{
+	__u32 state = load_acquire(&rec->state);
+	__u32 chan = READ_ONCE(rec->chan);
+	__u32 count = READ_ONCE(rec->count);
+	__u64 pos = READ_ONCE(rec->pos);
+	__u32 pid = READ_ONCE(rec->pid);
+	struct rchan ch;
+	__u64 boff, k;
+	int pending = 0;
+
+	if (state == DMXP_CLAIM_IDLE || state > DMXP_CLAIM_REPAIR ||
+	    chan >= DMXP_MAX_CHANNELS || !count || count > DMXP_CLAIM_BATCH_MAX)
+		return 0;
+	/* A channel destroyed since took the claim with it. */
+	if (dmxp__entry_snapshot(r->shdr, r->size, chan, &ch.gen, &ch.cap, &boff) ||
+	    ch.gen != READ_ONCE(rec->generation))
+		return 0;
+	ch.e = &r->shdr->channels[chan];
+	ch.slots = (struct dmxp_slot __shm *)((char *)r->shdr + boff);
+	ch.id = chan;
+	if (count > ch.cap)
+		count = (__u32)ch.cap;
+
+	for (k = 0; k < count; k++) {
+		__u64 p = pos + k;
+		struct dmxp_slot __shm *s = &ch.slots[p & (ch.cap - 1)];
+		__u64 seq = load_acquire(&s->sequence);
+
+		if (state == DMXP_CLAIM_REPAIR) {
+			/* A repairer died between its mark and the tombstone. */
+			if (seq != DMXP_SEQ_REPAIRING(p))
+				continue;
+			tombstone_write(&ch, s, p, pid);
+			if (__atomic_compare_exchange_n(&s->sequence, &seq, p + 1, false,
+							__ATOMIC_RELEASE, __ATOMIC_RELAXED))
+				counted(&ch, true);
+		} else if (side_send(state)) {
+			/* Claimed (tail passed it) and never published? */
+			if (seq != p || (__s64)(load_acquire(&ch.e->tail) - p) <= 0)
+				continue;
+			if (covered(r, rec, chan, ch.gen, p, state)) {
+				pending++;
+				continue;
+			}
+			if (state == DMXP_CLAIM_SEND_WRITTEN) {
+				/* Whole: deliver it.  Partner: the consumers' [C1]. */
+				if (__atomic_compare_exchange_n(&s->sequence, &seq, p + 1, false,
+								__ATOMIC_RELEASE,
+								__ATOMIC_RELAXED))
+					counted(&ch, false);
+			} else if (me) {
+				tombstone(&ch, s, p, pid, me);
+			} else {
+				pending++;
+			}
+		} else {
+			/* Claimed (head passed it) and never freed? */
+			if (seq != p + 1 || (__s64)(load_acquire(&ch.e->head) - p) <= 0)
+				continue;
+			if (covered(r, rec, chan, ch.gen, p, state)) {
+				pending++;
+				continue;
+			}
+			/* Partner: the producers' [P1] load_acquire. */
+			if (__atomic_compare_exchange_n(&s->sequence, &seq, p + ch.cap, false,
+							__ATOMIC_RELEASE, __ATOMIC_RELAXED))
+				counted(&ch, false);
+		}
+		(*woken)++;
+	}
+	if (*woken)
+		dmxp__shm_wake_all(ch.e);
+	return pending ? -EAGAIN : 0;
+}
+
+/* One pass over the table: repair and free the records of dead owners. */
+static void repair_pass(struct dmxp_region *r)
+{
+	struct dmxp_claims *cl = &r->claims;
+	struct dmxp_claim __shm *me;
+	unsigned int i;
+
+	if (!cl->srecs || cl->lease)
+		return;		/* no table, or the module repairs */
+	me = dmxp__claim_thread(r);
+	pthread_mutex_lock(&reg_lock);
+	self_refresh();
+	pthread_mutex_unlock(&reg_lock);
+	if (!repair_lock(r))
+		return;
+	for (i = 0; i < cl->count; i++) {
+		struct dmxp_claim __shm *rec = &cl->srecs[i];
+		__u32 owner = READ_ONCE(rec->owner);
+		unsigned int woken = 0;
+
+		if (!owner || rec == me || rec_holder(rec) == ALIVE)
+			continue;
+		if (repair_record(r, rec, me, &woken))
+			continue;
+		WRITE_ONCE(rec->state, DMXP_CLAIM_IDLE);
+		cas_acq_rel(&rec->owner, &owner, 0);
+	}
+	repair_unlock(r);
+}
+
+/*
+ * The position the ring is stuck at, + 1, or 0: for consumers a head
+ * slot claimed but never published, for producers a tail slot that still
+ * holds the previous lap's position, claimed and never freed.
+ */
+static __u64 stuck_at(struct dmxp_chan *c, unsigned int flags)
+{
+	if (flags & DMXP_NOTIFY_RECV) {
+		__u64 head = READ_ONCE(*c->shead);
+		__u64 seq = load_acquire(&ring_slot(c, head)->sequence);
+
+		if ((seq == head || seq == DMXP_SEQ_REPAIRING(head)) &&
+		    (__s64)(READ_ONCE(*c->stail) - head) > 0)
+			return head + 1;
+		return 0;
+	}
+	{
+		__u64 tail = READ_ONCE(*c->stail);
+		__u64 p = tail - c->capacity;
+		__u64 seq = load_acquire(&ring_slot(c, tail)->sequence);
+
+		if (seq == p || seq == DMXP_SEQ_REPAIRING(p) ||
+		    (seq == p + 1 && (__s64)(READ_ONCE(*c->shead) - p) > 0))
+			return tail + 1;
+		return 0;
+	}
+}
+
+bool dmxp__stalled(struct dmxp_chan *c, unsigned int flags)
+{
+	const struct dmxp_claims *cl = &c->region->claims;
+
+	return cl->srecs && !cl->lease && stuck_at(c, flags);
+}
+
+void dmxp__stall_check(struct dmxp_chan *c, unsigned int flags)
+{
+	struct dmxp_claims *cl = &c->region->claims;
+	__u64 at, now;
+
+	if (!cl->srecs || cl->lease)
+		return;
+	at = stuck_at(c, flags);
+	if (!at) {
+		WRITE_ONCE(c->stall_pos, 0);
+		return;
+	}
+	now = dmxp__now_ns();
+	if (READ_ONCE(c->stall_pos) != at) {
+		WRITE_ONCE(c->stall_pos, at);
+		WRITE_ONCE(c->stall_ns, now);
+		return;
+	}
+	if (now - READ_ONCE(c->stall_ns) < DMXP_REPAIR_AFTER_NS ||
+	    now - READ_ONCE(cl->repair_at_ns) < DMXP_REPAIR_AFTER_NS)
+		return;
+	WRITE_ONCE(cl->repair_at_ns, now);
+	repair_pass(c->region);
+}
+
+#ifdef DMXP_TEST_HOOKS
+/* Which step to stop at, set by the test (selftests/test_crash.c). */
+int dmxp__hook_step;
+unsigned int dmxp__hook_skip;	/* times to pass the step first */
+
+void dmxp__hook(enum dmxp_hook_step step)
+{
+	if ((int)step != dmxp__hook_step)
+		return;
+	if (dmxp__hook_skip) {
+		dmxp__hook_skip--;
+		return;
+	}
+	raise(SIGSTOP);
+}
+#endif

@@ -1,0 +1,481 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The crash matrix: a producer or a consumer is stopped at one step of
+ * its protocol (the library's test hooks, built in with DMXP_TEST_HOOKS),
+ * then SIGKILLed, and the survivors of its channel check that
+ *
+ *	- they are stalled no longer than STALL_BOUND_MS once it is dead;
+ *	- no message is delivered twice, and each producer's arrive in order;
+ *	- every message is delivered except those the dead process held,
+ *	  which are exactly what the channel's repair counters say;
+ *	- afterwards every slot of the ring works: a full ring's worth of
+ *	  messages goes through.
+ *
+ * On /dev/dmxp (DMXP_TEST_BACKEND=kernel) the module repairs when the
+ * victim's file is released; on a region file the survivors find the
+ * dead claimer themselves (lib/claim.c).  The victim always opens the
+ * region itself, so that its file is its own.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "common.h"
+#include "internal.h"
+
+extern int dmxp__hook_step;
+extern unsigned int dmxp__hook_skip;
+
+#define CH		7
+#define CAP		8
+#define LIVE_N		4		/* messages of the live producer */
+#define STALL_BOUND_MS	50		/* Documentation/RELIABILITY.md */
+#define WAIT_NS		(5LL * 1000000000LL)
+#define VICTIM		1U		/* producer ids in the payload */
+#define LIVE		2U
+#define PARENT		3U
+
+struct msg {
+	__u32	producer;
+	__u32	__pad;
+	__u64	seq;
+};
+
+enum op { OP_SEND, OP_BATCH, OP_RESERVE, OP_RECV, OP_PEEK, OP_RBATCH, OP_REPAIRER };
+
+/* What the victim reports through shared memory. */
+struct shared {
+	int		got;		/* messages the victim consumer received */
+	struct msg	seen[16];
+	int		live_sent;	/* the live producer's progress */
+};
+
+FIXTURE(crash) {
+	char path[128];
+	struct dmxp_region *r;
+	struct dmxp_chan *c;
+	struct shared *sh;
+	pid_t kids[4];
+	unsigned int nkids;
+};
+
+FIXTURE_VARIANT(crash) {
+	enum op op;
+	int step;		/* hook, or 0: stop holding the reference */
+	int delivered;		/* of the victim's in-flight messages */
+	int repaired;
+	int tombstoned;
+	int taken;		/* messages a dead consumer took with it */
+	bool files_only;
+};
+
+/* Producers: the victim has sent seq 0 and 1, then sends 2 (or 2..5). */
+FIXTURE_VARIANT_ADD(crash, send_claiming) {
+	.op = OP_SEND, .step = DMXP_HOOK_SEND_CLAIMING, .delivered = 0,
+};
+FIXTURE_VARIANT_ADD(crash, send_claimed) {
+	.op = OP_SEND, .step = DMXP_HOOK_SEND_CLAIMED, .repaired = 1, .tombstoned = 1,
+};
+FIXTURE_VARIANT_ADD(crash, send_payload) {
+	.op = OP_SEND, .step = DMXP_HOOK_SEND_PAYLOAD, .repaired = 1, .tombstoned = 1,
+};
+FIXTURE_VARIANT_ADD(crash, send_written) {
+	.op = OP_SEND, .step = DMXP_HOOK_SEND_WRITTEN, .delivered = 1, .repaired = 1,
+};
+FIXTURE_VARIANT_ADD(crash, send_published) {
+	.op = OP_SEND, .step = DMXP_HOOK_SEND_PUBLISHED, .delivered = 1,
+};
+FIXTURE_VARIANT_ADD(crash, batch_part) {
+	.op = OP_BATCH, .step = DMXP_HOOK_BATCH_PART, .delivered = 1, .repaired = 3,
+	.tombstoned = 3,
+};
+FIXTURE_VARIANT_ADD(crash, reserve_held) {
+	.op = OP_RESERVE, .step = 0, .repaired = 1, .tombstoned = 1,
+};
+/* Consumers: the victim has received one message, then takes the next. */
+FIXTURE_VARIANT_ADD(crash, recv_claiming) {
+	.op = OP_RECV, .step = DMXP_HOOK_RECV_CLAIMING,
+};
+FIXTURE_VARIANT_ADD(crash, recv_claimed) {
+	.op = OP_RECV, .step = DMXP_HOOK_RECV_CLAIMED, .repaired = 1, .taken = 1,
+};
+FIXTURE_VARIANT_ADD(crash, recv_copied) {
+	.op = OP_RECV, .step = DMXP_HOOK_RECV_COPIED, .repaired = 1, .taken = 1,
+};
+FIXTURE_VARIANT_ADD(crash, recv_freed) {
+	.op = OP_RECV, .step = DMXP_HOOK_RECV_FREED, .taken = 1,
+};
+FIXTURE_VARIANT_ADD(crash, recv_batch_claimed) {
+	.op = OP_RBATCH, .step = DMXP_HOOK_RECV_CLAIMED, .repaired = 3, .taken = 3,
+};
+FIXTURE_VARIANT_ADD(crash, peek_held) {
+	.op = OP_PEEK, .step = 0, .repaired = 1, .taken = 1,
+};
+/* A survivor repairing the dead producer of send_claimed dies too. */
+FIXTURE_VARIANT_ADD(crash, repairer_marked) {
+	.op = OP_REPAIRER, .step = DMXP_HOOK_REPAIR_MARKED, .repaired = 1, .tombstoned = 1,
+	.files_only = true,
+};
+
+FIXTURE_SETUP(crash)
+{
+	test_region_path(self->path, sizeof(self->path), "crash");
+	self->sh = mmap(NULL, sizeof(*self->sh), PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->sh);
+	ASSERT_EQ(0, dmxp_region_open(self->path, TEST_REGION_SIZE,
+				      DMXP_OPEN_CREATE | DMXP_OPEN_EXCL, &self->r));
+	ASSERT_EQ(0, dmxp_chan_create(self->r, CH, CAP));
+	ASSERT_EQ(0, dmxp_chan_open(self->r, CH, &self->c));
+}
+
+FIXTURE_TEARDOWN(crash)
+{
+	unsigned int i;
+
+	for (i = 0; i < self->nkids; i++) {
+		kill(self->kids[i], SIGKILL);
+		waitpid(self->kids[i], NULL, 0);
+	}
+	dmxp_chan_close(self->c);
+	dmxp_region_close(self->r);
+	test_region_remove(self->path);
+	munmap(self->sh, sizeof(*self->sh));
+}
+
+static int send_msg(struct dmxp_chan *c, __u32 producer, __u64 seq)
+{
+	struct msg m = { .producer = producer, .seq = seq };
+
+	return dmxp_chan_send_wait(c, &m, sizeof(m), producer, WAIT_NS);
+}
+
+/* The victim: its own region handle, a normal start, then the fatal op. */
+static void victim(const char *path, const FIXTURE_VARIANT(crash) *v, struct shared *sh)
+{
+	struct dmxp_region *r;
+	struct dmxp_chan *c;
+	struct dmxp_ref ref;
+	struct msg m;
+	int ret = -1;
+
+	if (dmxp_region_open(path, 0, 0, &r) || dmxp_chan_open(r, CH, &c))
+		_exit(10);
+	if (v->op == OP_SEND || v->op == OP_BATCH || v->op == OP_RESERVE) {
+		if (send_msg(c, VICTIM, 0) || send_msg(c, VICTIM, 1))
+			_exit(11);
+	} else if (v->op != OP_REPAIRER) {
+		if (dmxp_chan_recv_wait(c, &m, sizeof(m), NULL, WAIT_NS) != sizeof(m))
+			_exit(12);
+		sh->seen[sh->got++] = m;
+	}
+	dmxp__hook_step = v->step;
+	switch (v->op) {
+	case OP_SEND:
+		ret = send_msg(c, VICTIM, 2);
+		break;
+	case OP_BATCH: {
+		struct msg b[4];
+		struct dmxp_smsg s[4];
+		int i;
+
+		for (i = 0; i < 4; i++) {
+			b[i] = (struct msg){ .producer = VICTIM, .seq = 2 + (__u64)i };
+			s[i] = (struct dmxp_smsg){ .buf = &b[i], .len = sizeof(b[i]),
+						   .type = VICTIM };
+		}
+		ret = dmxp_chan_send_batch(c, s, 4);
+		break;
+	}
+	case OP_RESERVE:
+		ret = dmxp_chan_reserve(c, &ref);
+		if (!ret) {
+			m = (struct msg){ .producer = VICTIM, .seq = 2 };
+			memcpy(ref.payload, &m, sizeof(m));
+			raise(SIGSTOP);		/* holding the reservation */
+		}
+		break;
+	case OP_RECV:
+		ret = (int)dmxp_chan_recv_wait(c, &m, sizeof(m), NULL, WAIT_NS);
+		break;
+	case OP_RBATCH: {
+		struct msg b[3];
+		struct dmxp_rmsg rm[3];
+		int i;
+
+		for (i = 0; i < 3; i++)
+			rm[i] = (struct dmxp_rmsg){ .buf = &b[i], .buf_len = sizeof(b[i]) };
+		ret = dmxp_chan_recv_batch(c, rm, 3);
+		break;
+	}
+	case OP_PEEK:
+		ret = dmxp_chan_peek(c, &ref);
+		if (!ret)
+			raise(SIGSTOP);		/* holding the peeked slot */
+		break;
+	case OP_REPAIRER:
+		/* Waits at the dead producer's slot, and repairs it. */
+		ret = (int)dmxp_chan_recv_wait(c, &m, sizeof(m), NULL, WAIT_NS);
+		break;
+	}
+	_exit(ret < 0 ? 13 : 14);	/* the step was never reached */
+}
+
+static pid_t spawn_victim(FIXTURE_DATA(crash) *self, const FIXTURE_VARIANT(crash) *v)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		victim(self->path, v, self->sh);
+	if (pid > 0)
+		self->kids[self->nkids++] = pid;
+	return pid;
+}
+
+/* Wait until @pid stops at its step: 0, or -1 if it exited instead. */
+static int wait_stopped(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, WUNTRACED) != pid)
+		return -1;
+	if (WIFSTOPPED(status))
+		return 0;
+	fprintf(stderr, "# victim exited: status 0x%x\n", status);
+	return -1;
+}
+
+static void kill_reap(FIXTURE_DATA(crash) *self, pid_t pid)
+{
+	unsigned int i;
+
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	for (i = 0; i < self->nkids; i++)
+		if (self->kids[i] == pid)
+			self->kids[i] = self->kids[--self->nkids];
+}
+
+/* The counters, from the header and, on /dev/dmxp, from sysfs too. */
+static void check_counters(struct __test_metadata *_metadata, FIXTURE_DATA(crash) *self,
+			   int repaired, int tombstoned)
+{
+	const struct dmxp_channel_entry *e = &dmxp_region_header(self->r)->channels[CH];
+	char p[256];
+	FILE *f;
+	long long v;
+
+	EXPECT_EQ((__u64)repaired, __atomic_load_n(&e->repaired, __ATOMIC_RELAXED));
+	EXPECT_EQ((__u64)tombstoned, __atomic_load_n(&e->tombstoned, __ATOMIC_RELAXED));
+	if (!test_on_kernel())
+		return;
+	snprintf(p, sizeof(p), "/sys/kernel/dmxp/%s/ch%d/repaired",
+		 strchr(self->path, ':') + 1, CH);
+	f = fopen(p, "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_EQ(1, fscanf(f, "%lld", &v));
+	fclose(f);
+	EXPECT_EQ(repaired, v);
+	strcpy(strrchr(p, '/'), "/tombstoned");
+	f = fopen(p, "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_EQ(1, fscanf(f, "%lld", &v));
+	fclose(f);
+	EXPECT_EQ(tombstoned, v);
+}
+
+/* Every slot works: a ring's worth of messages in, then out. */
+static void check_ring_whole(struct __test_metadata *_metadata, struct dmxp_chan *c)
+{
+	struct msg m;
+	int i;
+
+	for (i = 0; i < CAP; i++)
+		ASSERT_EQ(0, send_msg(c, PARENT, 1000 + (__u64)i));
+	EXPECT_EQ(-EAGAIN, dmxp_chan_send(c, &m, sizeof(m), 0));
+	for (i = 0; i < CAP; i++) {
+		ASSERT_EQ((ssize_t)sizeof(m), dmxp_chan_recv(c, &m, sizeof(m), NULL));
+		EXPECT_EQ(PARENT, m.producer);
+		EXPECT_EQ(1000 + (__u64)i, m.seq);
+	}
+	EXPECT_EQ(-EAGAIN, dmxp_chan_recv(c, &m, sizeof(m), NULL));
+}
+
+static double ms_since(long long t0)
+{
+	return (double)(test_now_ns() - t0) / 1e6;
+}
+
+static void producer_death(struct __test_metadata *_metadata, FIXTURE_DATA(crash) *self,
+			   const FIXTURE_VARIANT(crash) *v)
+{
+	__u64 next[4] = { 0 };
+	int victim_got = 0, live_got = 0;
+	long long t0;
+	double stall;
+	pid_t vp, lp;
+	struct msg m;
+
+	vp = spawn_victim(self, v);
+	ASSERT_LT(0, vp);
+	ASSERT_EQ(0, wait_stopped(vp));
+
+	/* A live producer queues behind the victim's claim. */
+	lp = fork();
+	ASSERT_LE(0, lp);
+	if (lp == 0) {
+		struct dmxp_region *r;
+		struct dmxp_chan *c;
+		int i;
+
+		if (dmxp_region_open(self->path, 0, 0, &r) || dmxp_chan_open(r, CH, &c))
+			_exit(20);
+		for (i = 0; i < LIVE_N; i++) {
+			if (send_msg(c, LIVE, (__u64)i))
+				_exit(21);
+			__atomic_store_n(&self->sh->live_sent, i + 1, __ATOMIC_RELEASE);
+		}
+		_exit(0);
+	}
+	self->kids[self->nkids++] = lp;
+	/* Wait for what fits in the ring before the kill. */
+	for (t0 = test_now_ns(); ms_since(t0) < 5000;) {
+		if (__atomic_load_n(&self->sh->live_sent, __ATOMIC_ACQUIRE) >=
+		    (v->op == OP_BATCH ? 2 : LIVE_N))
+			break;
+		usleep(1000);
+	}
+
+	kill_reap(self, vp);
+	t0 = test_now_ns();	/* dead and reaped */
+
+	/* Drain: everyone's messages, in order, none twice. */
+	while (live_got < LIVE_N) {
+		ssize_t n = dmxp_chan_recv_wait(self->c, &m, sizeof(m), NULL, WAIT_NS);
+
+		ASSERT_EQ((ssize_t)sizeof(m), n) TH_LOG("live %d victim %d", live_got, victim_got);
+		ASSERT_TRUE(m.producer == VICTIM || m.producer == LIVE);
+		EXPECT_EQ(next[m.producer], m.seq) TH_LOG("producer %u", m.producer);
+		next[m.producer] = m.seq + 1;
+		if (m.producer == LIVE)
+			live_got++;
+		else
+			victim_got++;
+	}
+	stall = ms_since(t0);
+	EXPECT_EQ(-EAGAIN, dmxp_chan_recv(self->c, &m, sizeof(m), NULL));
+	EXPECT_EQ(2 + v->delivered, victim_got);
+	EXPECT_GT(STALL_BOUND_MS, stall);
+	TH_LOG("%s: stall %.2f ms after the death", test_on_kernel() ? "kernel" : "file", stall);
+	check_counters(_metadata, self, v->repaired, v->tombstoned);
+	check_ring_whole(_metadata, self->c);
+}
+
+static void consumer_death(struct __test_metadata *_metadata, FIXTURE_DATA(crash) *self,
+			   const FIXTURE_VARIANT(crash) *v)
+{
+	const int sent = 6;
+	bool got[8] = { false };
+	int i, mine = 0;
+	__u64 last = 0;
+	long long t0;
+	double stall;
+	pid_t vp;
+	struct msg m;
+
+	for (i = 0; i < sent; i++)
+		ASSERT_EQ(0, send_msg(self->c, PARENT, (__u64)i));
+	vp = spawn_victim(self, v);
+	ASSERT_LT(0, vp);
+	ASSERT_EQ(0, wait_stopped(vp));
+	kill_reap(self, vp);
+	t0 = test_now_ns();	/* dead and reaped */
+
+	for (i = 0; i < self->sh->got; i++)
+		got[self->sh->seen[i].seq] = true;
+	/* The rest, in order. */
+	while (dmxp_chan_recv(self->c, &m, sizeof(m), NULL) == sizeof(m)) {
+		ASSERT_EQ(PARENT, m.producer);
+		ASSERT_GT(sent, (int)m.seq);
+		EXPECT_FALSE(got[m.seq]) TH_LOG("seq %llu twice", (unsigned long long)m.seq);
+		EXPECT_LE(last, m.seq);
+		last = m.seq;
+		got[m.seq] = true;
+		mine++;
+	}
+	/* Producers get every slot back: a full ring goes in. */
+	for (i = 0; i < CAP; i++)
+		ASSERT_EQ(0, send_msg(self->c, PARENT, 100 + (__u64)i)) TH_LOG("send %d", i);
+	stall = ms_since(t0);
+	for (i = 0; i < CAP; i++) {
+		ASSERT_EQ((ssize_t)sizeof(m), dmxp_chan_recv(self->c, &m, sizeof(m), NULL));
+		EXPECT_EQ(100 + (__u64)i, m.seq);
+	}
+	/* Lost: exactly what the dead consumer held (counted if it was claimed). */
+	EXPECT_EQ(sent - v->taken, self->sh->got + mine);
+	EXPECT_GT(STALL_BOUND_MS, stall);
+	TH_LOG("%s: stall %.2f ms after the death", test_on_kernel() ? "kernel" : "file", stall);
+	check_counters(_metadata, self, v->repaired, v->tombstoned);
+	check_ring_whole(_metadata, self->c);
+}
+
+static void repairer_death(struct __test_metadata *_metadata, FIXTURE_DATA(crash) *self,
+			   const FIXTURE_VARIANT(crash) *v)
+{
+	FIXTURE_VARIANT(crash) pv = { .op = OP_SEND, .step = DMXP_HOOK_SEND_CLAIMED };
+	long long t0;
+	pid_t pp, rp;
+	struct msg m;
+	int i;
+
+	/* A producer dies holding a claim ... */
+	pp = spawn_victim(self, &pv);
+	ASSERT_LT(0, pp);
+	ASSERT_EQ(0, wait_stopped(pp));
+	kill_reap(self, pp);
+	ASSERT_EQ(0, send_msg(self->c, LIVE, 0));
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ((ssize_t)sizeof(m), dmxp_chan_recv(self->c, &m, sizeof(m), NULL));
+		EXPECT_EQ(VICTIM, m.producer);
+		EXPECT_EQ((__u64)i, m.seq);
+	}
+	/* ... the survivor that repairs it dies after marking the slot ... */
+	rp = spawn_victim(self, v);
+	ASSERT_LT(0, rp);
+	ASSERT_EQ(0, wait_stopped(rp));
+	kill_reap(self, rp);
+	t0 = test_now_ns();
+	/* ... and the next one finishes the tombstone. */
+	ASSERT_EQ((ssize_t)sizeof(m), dmxp_chan_recv_wait(self->c, &m, sizeof(m), NULL, WAIT_NS));
+	EXPECT_EQ(LIVE, m.producer);
+	EXPECT_GT(STALL_BOUND_MS, ms_since(t0));
+	check_counters(_metadata, self, v->repaired, v->tombstoned);
+	check_ring_whole(_metadata, self->c);
+}
+
+TEST_F_TIMEOUT(crash, kill, 60)
+{
+	if (variant->files_only && test_on_kernel())
+		SKIP(return, "region files only: on /dev/dmxp the module repairs");
+	switch (variant->op) {
+	case OP_SEND:
+	case OP_BATCH:
+	case OP_RESERVE:
+		producer_death(_metadata, self, variant);
+		break;
+	case OP_REPAIRER:
+		repairer_death(_metadata, self, variant);
+		break;
+	default:
+		consumer_death(_metadata, self, variant);
+		break;
+	}
+}
+
+TEST_HARNESS_MAIN
