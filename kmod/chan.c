@@ -396,8 +396,14 @@ int dmxp_chan_fd_open(struct dmxp_region *r, u32 id, unsigned int flags)
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0)
 		goto err_put;
+	/*
+	 * A read-only binding's fd is open neither for reading nor for
+	 * writing (access mode 3): read() takes a message, a change to the
+	 * ring, so both fail with EBADF and only poll() works.
+	 */
 	file = anon_inode_getfile("[dmxp-chan]", &dmxp_chan_fops, cf,
-				  O_RDWR | (flags & DMXP_CHAN_FD_NONBLOCK ? O_NONBLOCK : 0));
+				  (flags & DMXP_CHAN_FD_POLL_ONLY ? O_ACCMODE : O_RDWR) |
+				  (flags & DMXP_CHAN_FD_NONBLOCK ? O_NONBLOCK : 0));
 	if (IS_ERR(file)) {
 		put_unused_fd(fd);
 		fd = PTR_ERR(file);

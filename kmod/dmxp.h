@@ -80,7 +80,7 @@ extern unsigned long dmxp_max_total_size;
 /* region.c */
 int dmxp_region_create(const char *name, u64 size, umode_t mode, bool excl,
 		       struct dmxp_region **out);
-int dmxp_region_attach(const char *name, struct dmxp_region **out);
+int dmxp_region_attach(const char *name, bool write, struct dmxp_region **out);
 int dmxp_region_destroy(const char *name);
 void dmxp_region_get(struct dmxp_region *r);
 void dmxp_region_put(struct dmxp_region *r);
@@ -89,6 +89,7 @@ int dmxp_chan_create(struct dmxp_region *r, u32 id, u64 capacity, u64 *band_offs
 int dmxp_chan_destroy(struct dmxp_region *r, u32 id);
 
 /* chan.c */
+#define DMXP_CHAN_FD_POLL_ONLY	BIT(31)	/* internal: for a read-only binding */
 void dmxp_chan_wake(struct dmxp_region *r, u32 id, unsigned int flags);
 int dmxp_chan_fd_open(struct dmxp_region *r, u32 id, unsigned int flags);
 int dmxp_chan_eventfd(struct dmxp_region *r, u32 id, int fd, bool unregister,

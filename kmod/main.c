@@ -172,8 +172,10 @@ static long ioc_version(struct dmxp_file *df, void __user *argp)
 	return 0;
 }
 
-static long ioc_region(struct dmxp_file *df, unsigned int cmd, void __user *argp)
+static long ioc_region(struct file *file, unsigned int cmd, void __user *argp)
 {
+	struct dmxp_file *df = file->private_data;
+	bool write = file->f_mode & FMODE_WRITE;
 	struct dmxp_ioc_region rq;
 	struct dmxp_region *r;
 	long ret;
@@ -204,10 +206,10 @@ static long ioc_region(struct dmxp_file *df, unsigned int cmd, void __user *argp
 	if (cmd == DMXP_IOC_REGION_CREATE)
 		ret = dmxp_region_create(rq.name, rq.size, rq.mode,
 					 rq.flags & DMXP_REGION_EXCL, &r);
-	else if (!strcmp(rq.name, DMXP_DEFAULT_NAME))
+	else if (!strcmp(rq.name, DMXP_DEFAULT_NAME) && write)
 		ret = dmxp_region_create(rq.name, 0, dmxp_default_mode, false, &r);
 	else
-		ret = dmxp_region_attach(rq.name, &r);
+		ret = dmxp_region_attach(rq.name, write, &r);
 	if (ret)
 		goto out;
 
@@ -306,7 +308,8 @@ static long ioc_wake(struct file *file, unsigned int cmd, void __user *argp)
 			dmxp_chan_wake(r, id, u.n.flags);
 		break;
 	case DMXP_IOC_CHAN_FD:
-		ret = dmxp_chan_fd_open(r, id, u.f.flags);
+		ret = dmxp_chan_fd_open(r, id, u.f.flags |
+					(file->f_mode & FMODE_WRITE ? 0 : DMXP_CHAN_FD_POLL_ONLY));
 		break;
 	default:
 		ret = dmxp_chan_eventfd(r, id, u.e.fd, u.e.flags & DMXP_EVENTFD_UNREGISTER,
@@ -317,11 +320,47 @@ static long ioc_wake(struct file *file, unsigned int cmd, void __user *argp)
 	return ret;
 }
 
+/*
+ * What the file must be open for, whatever the region's mode: reading to
+ * bind it (a file open only for reading makes a read-only binding, one
+ * open for both a read-write binding), writing for every command that
+ * changes state or wakes others.  CHAN_FD needs nothing more than the
+ * binding: a read-only binding gets a channel fd that only polls.  A
+ * command missing here is refused.
+ */
+static long ioc_access(struct file *file, unsigned int cmd)
+{
+	fmode_t need;
+
+	switch (cmd) {
+	case DMXP_IOC_REGION_ATTACH:
+		need = FMODE_READ;
+		break;
+	case DMXP_IOC_REGION_CREATE:
+		need = FMODE_READ | FMODE_WRITE;
+		break;
+	case DMXP_IOC_CHAN_FD:
+		need = 0;
+		break;
+	case DMXP_IOC_REGION_DESTROY:
+	case DMXP_IOC_CHAN_CREATE:
+	case DMXP_IOC_CHAN_DESTROY:
+	case DMXP_IOC_NOTIFY:
+	case DMXP_IOC_CHAN_EVENTFD:
+		need = FMODE_WRITE;
+		break;
+	default:
+		return -ENOTTY;
+	}
+	return (file->f_mode & need) == need ? 0 : -EBADF;
+}
+
 static long dmxp_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct dmxp_file *df = file->private_data;
 	void __user *argp = (void __user *)arg;
 	bool versioned;
+	long ret;
 
 	if (_IOC_TYPE(cmd) != DMXP_IOC_MAGIC)
 		return -ENOTTY;
@@ -331,12 +370,15 @@ static long dmxp_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	mutex_lock(&df->lock);
 	versioned = df->versioned;
 	mutex_unlock(&df->lock);
+	ret = versioned ? ioc_access(file, cmd) : 0;
+	if (ret)
+		return ret;
 
 	switch (cmd) {
 	case DMXP_IOC_REGION_CREATE:
 	case DMXP_IOC_REGION_ATTACH:
 	case DMXP_IOC_REGION_DESTROY:
-		return versioned ? ioc_region(df, cmd, argp) : -EPROTO;
+		return versioned ? ioc_region(file, cmd, argp) : -EPROTO;
 	case DMXP_IOC_CHAN_CREATE:
 	case DMXP_IOC_CHAN_DESTROY:
 		return versioned ? ioc_chan(df, cmd, argp) : -EPROTO;
@@ -379,13 +421,24 @@ static int dmxp_mmap(struct file *file, struct vm_area_struct *vma)
 	ret = -EIDRM;		/* a destroyed region takes no new mappings */
 	if (READ_ONCE(r->destroyed))
 		goto err;
+	/*
+	 * VM_MAYSHARE, not VM_SHARED: the latter is cleared on a read-only
+	 * file's shared mapping.  MAP_PRIVATE is refused, writable or not.
+	 */
 	ret = -EINVAL;
-	if (vma->vm_pgoff || len != r->size || !(vma->vm_flags & VM_SHARED))
+	if (vma->vm_pgoff || len != r->size || !(vma->vm_flags & VM_MAYSHARE))
 		goto err;
 	ret = -EPERM;
 	if (vma->vm_flags & VM_EXEC)
 		goto err;
 	vm_flags_clear(vma, VM_MAYEXEC);
+	/* A read-only binding maps read-only for good: no mprotect(PROT_WRITE). */
+	ret = -EACCES;
+	if (!(file->f_mode & FMODE_WRITE)) {
+		if (vma->vm_flags & VM_WRITE)
+			goto err;
+		vm_flags_clear(vma, VM_MAYWRITE);
+	}
 	/* remap_vmalloc_range() also sets VM_DONTEXPAND | VM_DONTDUMP. */
 	ret = remap_vmalloc_range(vma, r->mem, 0);
 	if (ret)

@@ -160,25 +160,28 @@ int dmxp_region_create(const char *name, u64 size, umode_t mode, bool excl,
 out_unlock:
 	mutex_unlock(&dmxp_lock);
 	if (ret == 1)
-		return dmxp_region_attach(name, out);
+		return dmxp_region_attach(name, true, out);
 	return ret;
 }
 
-/* Read and write access, decided like SysV IPC's ipcperms(). */
-static bool region_permitted(struct dmxp_region *r)
+/*
+ * Read access, and write access too if @write, decided like SysV IPC's
+ * ipcperms(): the owner's bits, else the group's, else the others'.
+ */
+static bool region_permitted(struct dmxp_region *r, bool write)
 {
-	umode_t granted = r->mode;
+	umode_t granted = r->mode, want = write ? 06 : 04;
 
 	if (uid_eq(current_euid(), r->uid))
 		granted >>= 6;
 	else if (in_egroup_p(r->gid))
 		granted >>= 3;
-	if ((granted & 06) == 06)
+	if ((granted & want) == want)
 		return true;
 	return capable(CAP_IPC_OWNER);
 }
 
-int dmxp_region_attach(const char *name, struct dmxp_region **out)
+int dmxp_region_attach(const char *name, bool write, struct dmxp_region **out)
 {
 	struct dmxp_region *r;
 	int ret = 0;
@@ -187,7 +190,7 @@ int dmxp_region_attach(const char *name, struct dmxp_region **out)
 	r = region_find(name);
 	if (!r)
 		ret = -ENOENT;
-	else if (!region_permitted(r))
+	else if (!region_permitted(r, write))
 		ret = -EACCES;
 	else
 		dmxp_region_get(r);

@@ -168,14 +168,19 @@ static bool repair_record(struct dmxp_region *r, struct dmxp_claim *rec,
 
 	e = &h->channels[id];
 	slots = r->mem + kc->band_offset;
-	/* tail and head first: a live claim past them has its record seen. */
+	/*
+	 * tail and head before the records: pairs with the release CAS of a
+	 * claim, so a live claim they passed has its record seen below.
+	 */
 	tail = smp_load_acquire(&e->tail);
+	/* As for tail: pairs with the consumers' release CAS of head. */
 	head = smp_load_acquire(&e->head);
 	nlive = live_snapshot(r, id, gen, state, live);
 
 	for (k = 0; k < count; k++) {
 		u64 p = pos + k;
 		struct dmxp_slot *s = &slots[p & (kc->capacity - 1)];
+		/* Pairs with the release of the sequence by publish and free. */
 		u64 seq = smp_load_acquire(&s->sequence);
 
 		if (state == DMXP_CLAIM_REPAIR) {

@@ -258,7 +258,9 @@ struct dmxp_ioc_notify {
  * Get a file descriptor for one channel (returned by the ioctl, close-on-
  * exec): poll() reports EPOLLIN when a message waits and EPOLLOUT when a
  * slot is free; read() takes one message as a struct dmxp_msg_meta
- * followed by the payload; write() sends its buffer as one message.
+ * followed by the payload; write() sends its buffer as one message.  A
+ * read-only binding (/dev/dmxp opened O_RDONLY) gets an fd that only
+ * polls: read() and write() fail with EBADF.
  */
 struct dmxp_ioc_chan_fd {
 	__u32	id;

@@ -1,0 +1,1447 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The kernel module's permissions, exercised by unprivileged users.
+ *
+ * A region has an owner (uid, gid) and permission bits, checked when a
+ * /dev/dmxp file is bound to it; the file's open mode then bounds what the
+ * binding may do: a file open O_RDONLY makes a read-only binding (read-only
+ * mapping, no state change, a channel fd that only polls), a file open
+ * O_RDWR a read-write one.  Documentation/SECURITY.md states the model.
+ *
+ * Each test makes its regions as root, then forks a child that drops to
+ * another uid/gid with setresgid()/setresuid() (which also drops every
+ * capability) and makes one attempt; the child's exit status is 0 or the
+ * errno of that attempt.  The users: NOBODY (65534), OWNER (1000, group
+ * 1000), a member of OWNER's group by its effective gid or by a
+ * supplementary group.  /dev/dmxp is made world read-writable while a test
+ * runs, so that the region's mode is what is tested, not the device's.
+ *
+ * Every test skips when /dev/dmxp does not exist (the module is not
+ * loaded, as on the host) or when not run as root; tools/vm/run runs them
+ * in a guest with the module.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#include "kselftest_harness.h"
+#include "common.h"
+
+#define SYSFS_DIR	"/sys/kernel/dmxp"
+#define REGION_SIZE	(256ULL << 10)
+#define CH		3		/* the channel every test region has */
+#define CH_CAP		8
+#define NOBODY		65534
+#define OWNER		1000
+#define MAX_NAMES	4
+
+/* Exit statuses of a child that got nowhere near its attempt. */
+#define E_SETUP		250		/* could not become the user */
+#define E_OPEN		251		/* could not open /dev/dmxp */
+#define E_SHAKE		252		/* handshake failed */
+#define E_CHECK		253		/* the attempt worked but its result is wrong */
+#define E_SIGNAL	128		/* + the signal that killed the child */
+
+/* A user: uid, gid, supplementary groups. */
+struct who {
+	uid_t	uid;
+	gid_t	gid;
+	int	ngroups;
+	gid_t	groups[1];
+};
+
+static const struct who nobody = { NOBODY, NOBODY, 0, { 0 } };
+static const struct who owner = { OWNER, OWNER, 0, { 0 } };
+/* Not the owner, in the owner's group by effective gid or supplementary group. */
+static const struct who member_egid = { NOBODY, OWNER, 0, { 0 } };
+static const struct who member_supp = { NOBODY, NOBODY, 1, { OWNER } };
+
+/* What a child attempts, and with what. */
+struct ctx {
+	char	name[DMXP_NAME_MAX];	/* the region */
+	int	oflags;			/* how the child opens /dev/dmxp */
+	__u32	mode;			/* c_create: the region's mode */
+	int	prot, mflags;		/* c_mmap: mmap()'s */
+	int	sock;			/* the child's end of a socketpair, or -1 */
+	int	devdir;			/* /dev, opened before dropping privileges */
+	size_t	size;			/* set by bind_region() in the child */
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+static int xioctl(int fd, unsigned long cmd, void *arg)
+{
+	return ioctl(fd, cmd, arg) < 0 ? -errno : 0;
+}
+
+static int handshake(int fd)
+{
+	struct dmxp_ioc_version v = { .version = DMXP_VERSION };
+
+	return xioctl(fd, DMXP_IOC_VERSION, &v);
+}
+
+/* /dev/dmxp opened with @oflags and handshaken; the fd or -errno. */
+static int dev_open_at(int dir, int oflags)
+{
+	int fd, ret;
+
+	fd = dir >= 0 ? openat(dir, "dmxp", oflags | O_CLOEXEC) :
+			open(DMXP_DEVICE, oflags | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = handshake(fd);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+static void rq_init(struct dmxp_ioc_region *rq, const char *name)
+{
+	memset(rq, 0, sizeof(*rq));
+	memcpy(rq->name, name, strnlen(name, DMXP_NAME_MAX - 1));
+}
+
+static int region_create(int fd, const char *name, __u32 mode, struct dmxp_ioc_region *out)
+{
+	struct dmxp_ioc_region rq;
+	int ret;
+
+	rq_init(&rq, name);
+	rq.size = REGION_SIZE;
+	rq.mode = mode;
+	rq.flags = DMXP_REGION_CREATE | DMXP_REGION_EXCL;
+	ret = xioctl(fd, DMXP_IOC_REGION_CREATE, &rq);
+	if (out)
+		*out = rq;
+	return ret;
+}
+
+static int region_attach(int fd, const char *name, struct dmxp_ioc_region *out)
+{
+	struct dmxp_ioc_region rq;
+	int ret;
+
+	rq_init(&rq, name);
+	ret = xioctl(fd, DMXP_IOC_REGION_ATTACH, &rq);
+	if (out)
+		*out = rq;
+	return ret;
+}
+
+static int region_destroy(int fd, const char *name)
+{
+	struct dmxp_ioc_region rq;
+
+	rq_init(&rq, name);
+	return xioctl(fd, DMXP_IOC_REGION_DESTROY, &rq);
+}
+
+static int chan_create(int fd, __u32 id)
+{
+	struct dmxp_ioc_chan c = { .id = id, .capacity = CH_CAP };
+
+	return xioctl(fd, DMXP_IOC_CHAN_CREATE, &c);
+}
+
+static int chan_destroy(int fd, __u32 id)
+{
+	struct dmxp_ioc_chan c = { .id = id };
+
+	return xioctl(fd, DMXP_IOC_CHAN_DESTROY, &c);
+}
+
+static int notify(int fd, __u32 flags)
+{
+	struct dmxp_ioc_notify n = { .id = CH, .flags = flags };
+
+	return xioctl(fd, DMXP_IOC_NOTIFY, &n);
+}
+
+/* A channel fd of CH; the fd or -errno. */
+static int chan_fd(int fd)
+{
+	struct dmxp_ioc_chan_fd f = { .id = CH, .flags = DMXP_CHAN_FD_NONBLOCK };
+	int cfd = ioctl(fd, DMXP_IOC_CHAN_FD, &f);
+
+	return cfd < 0 ? -errno : cfd;
+}
+
+static int eventfd_reg(int fd, int efd, __u32 flags)
+{
+	struct dmxp_ioc_eventfd e = { .id = CH, .flags = flags, .fd = efd };
+
+	return xioctl(fd, DMXP_IOC_CHAN_EVENTFD, &e);
+}
+
+/* /sys/kernel/dmxp/@name/@attr as a number (octal with a leading 0); -1 if unreadable. */
+static long long sysfs_num(const char *name, const char *attr)
+{
+	char path[256], buf[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), SYSFS_DIR "/%s/%s", name, attr);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return strtoll(buf, NULL, 0);
+}
+
+static bool region_exists(const char *name)
+{
+	char path[256];
+	struct stat st;
+
+	snprintf(path, sizeof(path), SYSFS_DIR "/%s", name);
+	return stat(path, &st) == 0;
+}
+
+/* Send @fd over the socket @sock; 0 or -errno. */
+static int send_fd(int sock, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	char byte = 'f';
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &msg, 0) == 1 ? 0 : -errno;
+}
+
+/* Receive a file descriptor from @sock; the fd or -errno. */
+static int recv_fd(int sock)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	char byte;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm;
+	int fd;
+
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
+		return -errno;
+	cm = CMSG_FIRSTHDR(&msg);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS)
+		return -EBADMSG;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
+/* ------------------------------------------------------ the child's side */
+
+typedef int (*child_fn)(struct ctx *c);
+
+/*
+ * Run @fn as @w in a child: its exit status (0 or an errno, or E_*), or
+ * E_SIGNAL + the signal that killed it.
+ */
+static int run_as(const struct who *w, child_fn fn, struct ctx *c)
+{
+	int status;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return E_SETUP;
+	if (pid == 0) {
+		/*
+		 * Look up /dev as root: the device's own permissions are what
+		 * is tested, not those of the directories above it (a guest's
+		 * initramfs root may be 0700).
+		 */
+		c->devdir = open("/dev", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (c->devdir < 0 || setgroups(w->ngroups, w->groups) ||
+		    setresgid(w->gid, w->gid, w->gid) || setresuid(w->uid, w->uid, w->uid))
+			_exit(E_SETUP);
+		if (geteuid() != w->uid || getegid() != w->gid)
+			_exit(E_SETUP);
+		_exit(fn(c) & 0xff);
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		return E_SETUP;
+	if (WIFSIGNALED(status))
+		return E_SIGNAL + WTERMSIG(status);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : E_SETUP;
+}
+
+/* In the child: /dev/dmxp with c->oflags, handshaken; fd or -E_*. */
+static int child_open(struct ctx *c)
+{
+	int fd = dev_open_at(c->devdir, c->oflags);
+
+	if (fd == -EACCES || fd == -EPERM || fd == -ENOENT)
+		return -E_OPEN;
+	return fd < 0 ? -E_SHAKE : fd;
+}
+
+/* In the child: a file bound to c->name; the fd, or -errno of the attach. */
+static int bind_region(struct ctx *c)
+{
+	struct dmxp_ioc_region rq;
+	int fd = child_open(c), ret;
+
+	if (fd < 0)
+		return fd;
+	ret = region_attach(fd, c->name, &rq);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	c->size = rq.size;
+	return fd;
+}
+
+/* The positive errno of a call that returned -errno (0 stays 0). */
+#define ERR(x)	((x) < 0 ? -(x) : 0)
+
+#define BIND_OR_EXIT(c, fd) do {					\
+	(fd) = bind_region(c);						\
+	if ((fd) < 0)							\
+		return -(fd);						\
+} while (0)
+
+static int c_attach(struct ctx *c)
+{
+	int fd = bind_region(c);
+
+	return ERR(fd);
+}
+
+/* Create c->name with c->mode, then CH on it: the errno of the first failure. */
+static int c_create(struct ctx *c)
+{
+	int fd = child_open(c), ret;
+
+	if (fd < 0)
+		return -fd;
+	ret = region_create(fd, c->name, c->mode, NULL);
+	if (!ret)
+		ret = chan_create(fd, CH);
+	return ERR(ret);
+}
+
+static int c_destroy(struct ctx *c)
+{
+	int fd = child_open(c);
+
+	if (fd < 0)
+		return -fd;
+	return ERR(region_destroy(fd, c->name));
+}
+
+static int c_mmap(struct ctx *c)
+{
+	void *p;
+	int fd;
+
+	BIND_OR_EXIT(c, fd);
+	p = mmap(NULL, c->size, c->prot, c->mflags, fd, 0);
+	if (p == MAP_FAILED)
+		return errno;
+	/* Whatever was mapped reads the region. */
+	return ((struct dmxp_global_header *)p)->magic == DMXP_MAGIC ? 0 : E_CHECK;
+}
+
+/* Map read-only, then ask for write access. */
+static int c_mprotect_write(struct ctx *c)
+{
+	void *p;
+	int fd;
+
+	BIND_OR_EXIT(c, fd);
+	p = mmap(NULL, c->size, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return E_CHECK;
+	return mprotect(p, c->size, PROT_READ | PROT_WRITE) ? errno : 0;
+}
+
+/* Map read-only and store: the child dies of SIGSEGV. */
+static int c_store(struct ctx *c)
+{
+	volatile __u64 *tail;
+	void *p;
+	int fd;
+
+	BIND_OR_EXIT(c, fd);
+	p = mmap(NULL, c->size, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return E_CHECK;
+	tail = &((struct dmxp_global_header *)p)->channels[CH].tail;
+	*tail = 1000;
+	return 0;
+}
+
+/* The first message of CH, read in a read-only mapping, is "hello". */
+static int c_read_message(struct ctx *c)
+{
+	const struct dmxp_global_header *h;
+	const struct dmxp_slot *s;
+	void *p;
+	int fd;
+
+	BIND_OR_EXIT(c, fd);
+	p = mmap(NULL, c->size, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return errno;
+	h = p;
+	s = (const struct dmxp_slot *)((const char *)p + h->channels[CH].band_offset);
+	if (s->sequence != 1 || s->meta.payload_len != 5 || memcmp(s->payload, "hello", 5))
+		return E_CHECK;
+	return 0;
+}
+
+static int c_chan_create(struct ctx *c)
+{
+	int fd;
+
+	BIND_OR_EXIT(c, fd);
+	return ERR(chan_create(fd, CH + 1));
+}
+
+static int c_chan_destroy(struct ctx *c)
+{
+	int fd;
+
+	BIND_OR_EXIT(c, fd);
+	return ERR(chan_destroy(fd, CH));
+}
+
+static int c_notify(struct ctx *c)
+{
+	int fd;
+
+	BIND_OR_EXIT(c, fd);
+	return ERR(notify(fd, DMXP_NOTIFY_RECV));
+}
+
+static int c_chan_fd(struct ctx *c)
+{
+	int fd;
+
+	BIND_OR_EXIT(c, fd);
+	return ERR(chan_fd(fd));
+}
+
+static int c_eventfd(struct ctx *c)
+{
+	int fd, efd;
+
+	BIND_OR_EXIT(c, fd);
+	efd = eventfd(0, EFD_CLOEXEC);
+	if (efd < 0)
+		return E_CHECK;
+	return ERR(eventfd_reg(fd, efd, 0));
+}
+
+static int c_eventfd_unregister(struct ctx *c)
+{
+	int fd, efd;
+
+	BIND_OR_EXIT(c, fd);
+	efd = eventfd(0, EFD_CLOEXEC);
+	if (efd < 0)
+		return E_CHECK;
+	return ERR(eventfd_reg(fd, efd, DMXP_EVENTFD_UNREGISTER));
+}
+
+/* A channel fd of a read-only binding, or exit with the errno. */
+#define CHAN_FD_OR_EXIT(c, cfd) do {					\
+	int __fd;							\
+									\
+	BIND_OR_EXIT(c, __fd);						\
+	(cfd) = chan_fd(__fd);						\
+	if ((cfd) < 0)							\
+		return E_CHECK;						\
+} while (0)
+
+static int c_chanfd_write(struct ctx *c)
+{
+	int cfd;
+
+	CHAN_FD_OR_EXIT(c, cfd);
+	return write(cfd, "x", 1) == 1 ? 0 : errno;
+}
+
+static int c_chanfd_read(struct ctx *c)
+{
+	char buf[sizeof(struct dmxp_msg_meta) + DMXP_MAX_PAYLOAD];
+	int cfd;
+
+	CHAN_FD_OR_EXIT(c, cfd);
+	return read(cfd, buf, sizeof(buf)) >= 0 ? 0 : errno;
+}
+
+static int c_chanfd_poll(struct ctx *c)
+{
+	struct pollfd p = { .events = POLLIN };
+	int cfd;
+
+	CHAN_FD_OR_EXIT(c, cfd);
+	p.fd = cfd;
+	if (poll(&p, 1, 0) != 1)
+		return E_CHECK;
+	return p.revents & POLLIN ? 0 : E_CHECK;
+}
+
+static int c_chanfd_accmode(struct ctx *c)
+{
+	int cfd, fl;
+
+	CHAN_FD_OR_EXIT(c, cfd);
+	fl = fcntl(cfd, F_GETFL);
+	return fl >= 0 && (fl & O_ACCMODE) == O_ACCMODE ? 0 : E_CHECK;
+}
+
+/* A permission refused: the unbound file can do nothing with the region. */
+#define UNBOUND_OR_EXIT(c, fd) do {					\
+	(fd) = child_open(c);						\
+	if ((fd) < 0)							\
+		return -(fd);						\
+	if (region_attach(fd, (c)->name, NULL) != -EACCES)		\
+		return E_CHECK;						\
+} while (0)
+
+static int c_noperm_mmap(struct ctx *c)
+{
+	int fd;
+
+	UNBOUND_OR_EXIT(c, fd);
+	return mmap(NULL, REGION_SIZE, PROT_READ, MAP_SHARED, fd, 0) == MAP_FAILED ?
+	       errno : 0;
+}
+
+static int c_noperm_notify(struct ctx *c)
+{
+	int fd;
+
+	UNBOUND_OR_EXIT(c, fd);
+	return ERR(notify(fd, DMXP_NOTIFY_RECV));
+}
+
+static int c_noperm_chan_fd(struct ctx *c)
+{
+	int fd;
+
+	UNBOUND_OR_EXIT(c, fd);
+	return ERR(chan_fd(fd));
+}
+
+static int c_noperm_eventfd(struct ctx *c)
+{
+	int fd, efd = eventfd(0, EFD_CLOEXEC);
+
+	UNBOUND_OR_EXIT(c, fd);
+	return ERR(eventfd_reg(fd, efd, 0));
+}
+
+static int c_noperm_chan_create(struct ctx *c)
+{
+	int fd;
+
+	UNBOUND_OR_EXIT(c, fd);
+	return ERR(chan_create(fd, CH + 1));
+}
+
+static int c_noperm_chan_destroy(struct ctx *c)
+{
+	int fd;
+
+	UNBOUND_OR_EXIT(c, fd);
+	return ERR(chan_destroy(fd, CH));
+}
+
+/* SCM_RIGHTS: what the child does with the /dev/dmxp file it receives. */
+static int c_scm_map_write(struct ctx *c)
+{
+	struct dmxp_global_header *h;
+	int fd = recv_fd(c->sock);
+
+	if (fd < 0)
+		return E_CHECK;
+	h = mmap(NULL, REGION_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (h == MAP_FAILED)
+		return errno;
+	h->reserved = 0x5ca1ab1e;	/* a store the parent checks */
+	return 0;
+}
+
+static int c_scm_chan_create(struct ctx *c)
+{
+	int fd = recv_fd(c->sock);
+
+	return fd < 0 ? E_CHECK : ERR(chan_create(fd, CH + 1));
+}
+
+static int c_scm_notify(struct ctx *c)
+{
+	int fd = recv_fd(c->sock);
+
+	return fd < 0 ? E_CHECK : ERR(notify(fd, DMXP_NOTIFY_RECV));
+}
+
+static int c_scm_attach(struct ctx *c)
+{
+	int fd = recv_fd(c->sock);
+
+	return fd < 0 ? E_CHECK : ERR(region_attach(fd, c->name, NULL));
+}
+
+static int c_scm_chanfd_write(struct ctx *c)
+{
+	int fd = recv_fd(c->sock);
+
+	if (fd < 0)
+		return E_CHECK;
+	return write(fd, "x", 1) == 1 ? 0 : errno;
+}
+
+/* ---------------------------------------------------------------- fixture */
+
+FIXTURE(perm) {
+	bool nodev;
+	mode_t devmode;			/* /dev/dmxp's, restored by the teardown */
+	int nnames;
+	char names[MAX_NAMES][DMXP_NAME_MAX];
+	int sv[2];			/* a socketpair, for SCM_RIGHTS */
+	struct ctx c;			/* the child's context; c.name is the region */
+};
+
+FIXTURE_SETUP(perm)
+{
+	struct stat st;
+
+	self->sv[0] = self->sv[1] = -1;
+	self->c.sock = -1;
+	self->c.devdir = -1;
+	self->c.oflags = O_RDWR;
+	if (stat(DMXP_DEVICE, &st)) {
+		self->nodev = true;
+		SKIP(return, "no %s: the module is not loaded", DMXP_DEVICE);
+	}
+	if (geteuid() != 0) {
+		self->nodev = true;
+		SKIP(return, "the permission tests need root, to become other users");
+	}
+	self->devmode = st.st_mode & 07777;
+	ASSERT_EQ(0, chmod(DMXP_DEVICE, 0666));
+}
+
+FIXTURE_TEARDOWN(perm)
+{
+	int fd, i;
+
+	if (self->nodev)
+		return;
+	chmod(DMXP_DEVICE, self->devmode);
+	if (self->sv[0] >= 0) {
+		close(self->sv[0]);
+		close(self->sv[1]);
+	}
+	fd = dev_open_at(-1, O_RDWR);
+	if (fd < 0)
+		return;
+	for (i = 0; i < self->nnames; i++)
+		region_destroy(fd, self->names[i]);
+	close(fd);
+}
+
+/* The harness runs the body even after the setup skipped: skip it too. */
+#define NEED_DEV() do {							\
+	if (self->nodev)						\
+		SKIP(return, "no %s or not root", DMXP_DEVICE);		\
+} while (0)
+
+/* A fresh region name in self->c.name, destroyed by the teardown. */
+static const char *new_name(FIXTURE_DATA(perm) *self)
+{
+	char *n;
+
+	if (self->nnames >= MAX_NAMES)
+		abort();
+	n = self->names[self->nnames];
+	snprintf(n, DMXP_NAME_MAX, "p-%d-%d", (int)getpid(), self->nnames);
+	self->nnames++;
+	strcpy(self->c.name, n);
+	return n;
+}
+
+/*
+ * A region with @mode and channel CH, made by root; returns a read-write
+ * file bound to it, or -errno.
+ */
+static int root_region(FIXTURE_DATA(perm) *self, __u32 mode)
+{
+	const char *name = new_name(self);
+	int fd = dev_open_at(-1, O_RDWR), ret;
+
+	if (fd < 0)
+		return fd;
+	ret = region_create(fd, name, mode, NULL);
+	if (!ret)
+		ret = chan_create(fd, CH);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/* A region with @mode and channel CH, made by @w: 0 or the child's status. */
+static int user_region(FIXTURE_DATA(perm) *self, const struct who *w, __u32 mode)
+{
+	new_name(self);
+	self->c.mode = mode;
+	self->c.oflags = O_RDWR;
+	return run_as(w, c_create, &self->c);
+}
+
+/* Root sends "hello" on CH of the region bound to @fd: 0 or -errno. */
+static int root_send(int fd)
+{
+	int cfd = chan_fd(fd);
+	ssize_t n;
+
+	if (cfd < 0)
+		return cfd;
+	n = write(cfd, "hello", 5);
+	close(cfd);
+	return n == 5 ? 0 : -EIO;
+}
+
+/* Run @fn as @w with /dev/dmxp opened with @oflags, on the current region. */
+static int try_as(FIXTURE_DATA(perm) *self, const struct who *w, int oflags, child_fn fn)
+{
+	self->c.oflags = oflags;
+	return run_as(w, fn, &self->c);
+}
+
+/* A root region of @mode (its bound file closed): 0 or -errno. */
+static int root_region_closed(FIXTURE_DATA(perm) *self, __u32 mode)
+{
+	int fd = root_region(self, mode);
+
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
+}
+
+/* ------------------------------------------------- attach: the mode bits */
+
+TEST_F(perm, other_rw_mode_0666_ok)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0666));
+	EXPECT_EQ(0, try_as(self, &nobody, O_RDWR, c_attach));
+}
+
+TEST_F(perm, other_rw_mode_0644_eacces)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0644));
+	EXPECT_EQ(EACCES, try_as(self, &nobody, O_RDWR, c_attach));
+}
+
+TEST_F(perm, other_ro_mode_0644_ok)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0644));
+	EXPECT_EQ(0, try_as(self, &nobody, O_RDONLY, c_attach));
+}
+
+TEST_F(perm, other_ro_mode_0604_ok)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0604));
+	EXPECT_EQ(0, try_as(self, &nobody, O_RDONLY, c_attach));
+}
+
+TEST_F(perm, other_ro_mode_0640_eacces)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0640));
+	EXPECT_EQ(EACCES, try_as(self, &nobody, O_RDONLY, c_attach));
+}
+
+TEST_F(perm, other_ro_mode_0600_eacces)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0600));
+	EXPECT_EQ(EACCES, try_as(self, &nobody, O_RDONLY, c_attach));
+}
+
+/* Write without read grants nothing: a binding always reads. */
+TEST_F(perm, other_rw_mode_0602_eacces)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0602));
+	EXPECT_EQ(EACCES, try_as(self, &nobody, O_RDWR, c_attach));
+}
+
+TEST_F(perm, other_ro_mode_0602_eacces)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0602));
+	EXPECT_EQ(EACCES, try_as(self, &nobody, O_RDONLY, c_attach));
+}
+
+/* A file open only for writing cannot be bound at all. */
+TEST_F(perm, wronly_attach_ebadf)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0666));
+	EXPECT_EQ(EBADF, try_as(self, &nobody, O_WRONLY, c_attach));
+}
+
+TEST_F(perm, ro_create_ebadf)
+{
+	NEED_DEV();
+	new_name(self);
+	self->c.mode = 0666;
+	EXPECT_EQ(EBADF, try_as(self, &nobody, O_RDONLY, c_create));
+	EXPECT_FALSE(region_exists(self->c.name));
+}
+
+/* Even root needs a file open for writing to create. */
+TEST_F(perm, ro_create_by_root_ebadf)
+{
+	int fd;
+
+	NEED_DEV();
+	fd = dev_open_at(-1, O_RDONLY);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EBADF, region_create(fd, new_name(self), 0600, NULL));
+	EXPECT_FALSE(region_exists(self->c.name));
+	close(fd);
+}
+
+TEST_F(perm, wronly_create_ebadf)
+{
+	NEED_DEV();
+	new_name(self);
+	self->c.mode = 0666;
+	EXPECT_EQ(EBADF, try_as(self, &nobody, O_WRONLY, c_create));
+	EXPECT_FALSE(region_exists(self->c.name));
+}
+
+/* The handshake comes first: a read-only file is told EPROTO before EBADF. */
+TEST_F(perm, ro_before_handshake_eproto)
+{
+	struct dmxp_ioc_chan c = { .id = CH, .capacity = CH_CAP };
+	int fd;
+
+	NEED_DEV();
+	fd = open(DMXP_DEVICE, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EPROTO, xioctl(fd, DMXP_IOC_CHAN_CREATE, &c));
+	close(fd);
+}
+
+/* The file's mode is checked before the argument: EBADF, not EINVAL. */
+TEST_F(perm, ro_notify_bad_flags_ebadf)
+{
+	struct dmxp_ioc_notify n = { .id = CH, .flags = ~0U };
+	int fd;
+
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0644));
+	fd = dev_open_at(-1, O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, region_attach(fd, self->c.name, NULL));
+	EXPECT_EQ(-EBADF, xioctl(fd, DMXP_IOC_NOTIFY, &n));
+	close(fd);
+}
+
+/* An unknown command is unknown on any file. */
+TEST_F(perm, ro_unknown_cmd_enotty)
+{
+	__u64 arg[8] = { 0 };
+	int fd;
+
+	NEED_DEV();
+	fd = dev_open_at(-1, O_RDONLY);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-ENOTTY, xioctl(fd, _IOW(DMXP_IOC_MAGIC, 0x7f, __u64), arg));
+	close(fd);
+}
+
+/* CAP_IPC_OWNER: root attaches whatever the mode and owner. */
+TEST_F(perm, root_attaches_mode_0_of_other_owner)
+{
+	int fd;
+
+	NEED_DEV();
+	ASSERT_EQ(0, user_region(self, &owner, 0));
+	fd = dev_open_at(-1, O_RDWR);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, region_attach(fd, self->c.name, NULL));
+	close(fd);
+}
+
+/* ------------------------------------ attach: an unprivileged owner (1000) */
+
+TEST_F(perm, owner_creates_owned_region)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, user_region(self, &owner, 0600));
+	EXPECT_EQ(OWNER, sysfs_num(self->c.name, "uid"));
+	EXPECT_EQ(OWNER, sysfs_num(self->c.name, "gid"));
+	EXPECT_EQ(0600, sysfs_num(self->c.name, "mode"));
+}
+
+/* The creator's file is bound read-write whatever the mode, as open(O_CREAT). */
+TEST_F(perm, owner_creates_mode_0400_and_writes)
+{
+	NEED_DEV();
+	/* c_create makes channel CH on its own binding. */
+	EXPECT_EQ(0, user_region(self, &owner, 0400));
+	EXPECT_EQ(1, sysfs_num(self->c.name, "channel_count"));
+}
+
+TEST_F(perm, owner_rw_mode_0600_ok)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, user_region(self, &owner, 0600));
+	EXPECT_EQ(0, try_as(self, &owner, O_RDWR, c_attach));
+}
+
+TEST_F(perm, owner_rw_mode_0400_eacces)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, user_region(self, &owner, 0400));
+	EXPECT_EQ(EACCES, try_as(self, &owner, O_RDWR, c_attach));
+}
+
+TEST_F(perm, owner_ro_mode_0400_ok)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, user_region(self, &owner, 0400));
+	EXPECT_EQ(0, try_as(self, &owner, O_RDONLY, c_attach));
+}
+
+/* The owner's bits decide for the owner, even when others get more. */
+TEST_F(perm, owner_mode_0066_eacces)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, user_region(self, &owner, 0066));
+	EXPECT_EQ(EACCES, try_as(self, &owner, O_RDONLY, c_attach));
+}
+
+TEST_F(perm, other_of_owner_mode_0600_eacces)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, user_region(self, &owner, 0600));
+	EXPECT_EQ(EACCES, try_as(self, &nobody, O_RDONLY, c_attach));
+}
+
+TEST_F(perm, owner_destroys_mode_0)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, user_region(self, &owner, 0));
+	EXPECT_EQ(0, try_as(self, &owner, O_RDWR, c_destroy));
+	EXPECT_FALSE(region_exists(self->c.name));
+}
+
+/* Destroying is the owner's, whatever the mode grants others. */
+TEST_F(perm, other_destroys_mode_0666_eperm)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, user_region(self, &owner, 0666));
+	EXPECT_EQ(EPERM, try_as(self, &nobody, O_RDWR, c_destroy));
+	EXPECT_TRUE(region_exists(self->c.name));
+}
+
+TEST_F(perm, owner_destroys_ro_file_ebadf)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, user_region(self, &owner, 0600));
+	EXPECT_EQ(EBADF, try_as(self, &owner, O_RDONLY, c_destroy));
+	EXPECT_TRUE(region_exists(self->c.name));
+}
+
+/* Destroying needs a file open for writing, not for reading. */
+TEST_F(perm, owner_destroys_wronly_file_ok)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, user_region(self, &owner, 0600));
+	EXPECT_EQ(0, try_as(self, &owner, O_WRONLY, c_destroy));
+	EXPECT_FALSE(region_exists(self->c.name));
+}
+
+TEST_F(perm, root_destroys_ro_file_ebadf)
+{
+	int fd;
+
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0600));
+	fd = dev_open_at(-1, O_RDONLY);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EBADF, region_destroy(fd, self->c.name));
+	EXPECT_TRUE(region_exists(self->c.name));
+	close(fd);
+}
+
+/* -------------------------------------------------- attach: the group bits */
+
+TEST_F(perm, group_egid_rw_mode_0660_ok)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, user_region(self, &owner, 0660));
+	EXPECT_EQ(0, try_as(self, &member_egid, O_RDWR, c_attach));
+}
+
+TEST_F(perm, group_supplementary_rw_mode_0660_ok)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, user_region(self, &owner, 0660));
+	EXPECT_EQ(0, try_as(self, &member_supp, O_RDWR, c_attach));
+}
+
+TEST_F(perm, group_rw_mode_0640_eacces)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, user_region(self, &owner, 0640));
+	EXPECT_EQ(EACCES, try_as(self, &member_supp, O_RDWR, c_attach));
+}
+
+TEST_F(perm, group_ro_mode_0640_ok)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, user_region(self, &owner, 0640));
+	EXPECT_EQ(0, try_as(self, &member_supp, O_RDONLY, c_attach));
+}
+
+/* The group's bits decide for a member, even when others get more. */
+TEST_F(perm, group_mode_0606_eacces)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, user_region(self, &owner, 0606));
+	EXPECT_EQ(EACCES, try_as(self, &member_egid, O_RDONLY, c_attach));
+}
+
+TEST_F(perm, not_in_group_mode_0660_eacces)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, user_region(self, &owner, 0660));
+	EXPECT_EQ(EACCES, try_as(self, &nobody, O_RDWR, c_attach));
+}
+
+/* A group member is not the owner: it may not destroy. */
+TEST_F(perm, group_destroys_eperm)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, user_region(self, &owner, 0660));
+	EXPECT_EQ(EPERM, try_as(self, &member_egid, O_RDWR, c_destroy));
+	EXPECT_TRUE(region_exists(self->c.name));
+}
+
+/* --------------------------------------------------- a read-only binding */
+
+TEST_F(perm, ro_mmap_shared_read_ok)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0644));
+	self->c.prot = PROT_READ;
+	self->c.mflags = MAP_SHARED;
+	EXPECT_EQ(0, try_as(self, &nobody, O_RDONLY, c_mmap));
+}
+
+TEST_F(perm, ro_mmap_shared_write_eacces)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0644));
+	self->c.prot = PROT_READ | PROT_WRITE;
+	self->c.mflags = MAP_SHARED;
+	EXPECT_EQ(EACCES, try_as(self, &nobody, O_RDONLY, c_mmap));
+}
+
+TEST_F(perm, ro_mmap_private_write_einval)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0644));
+	self->c.prot = PROT_READ | PROT_WRITE;
+	self->c.mflags = MAP_PRIVATE;
+	EXPECT_EQ(EINVAL, try_as(self, &nobody, O_RDONLY, c_mmap));
+}
+
+TEST_F(perm, ro_mmap_private_read_einval)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0644));
+	self->c.prot = PROT_READ;
+	self->c.mflags = MAP_PRIVATE;
+	EXPECT_EQ(EINVAL, try_as(self, &nobody, O_RDONLY, c_mmap));
+}
+
+/* MAP_PRIVATE is refused on a read-write binding too: no private copy. */
+TEST_F(perm, rw_mmap_private_write_einval)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0666));
+	self->c.prot = PROT_READ | PROT_WRITE;
+	self->c.mflags = MAP_PRIVATE;
+	EXPECT_EQ(EINVAL, try_as(self, &nobody, O_RDWR, c_mmap));
+}
+
+TEST_F(perm, rw_mmap_shared_write_ok)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0666));
+	self->c.prot = PROT_READ | PROT_WRITE;
+	self->c.mflags = MAP_SHARED;
+	EXPECT_EQ(0, try_as(self, &nobody, O_RDWR, c_mmap));
+}
+
+TEST_F(perm, ro_mprotect_write_eacces)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0644));
+	EXPECT_EQ(EACCES, try_as(self, &nobody, O_RDONLY, c_mprotect_write));
+}
+
+/* A read-only binding of a region whose mode grants write: still read-only. */
+TEST_F(perm, ro_file_mode_0666_mprotect_write_eacces)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0666));
+	EXPECT_EQ(EACCES, try_as(self, &nobody, O_RDONLY, c_mprotect_write));
+}
+
+TEST_F(perm, ro_store_sigsegv)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0644));
+	EXPECT_EQ(E_SIGNAL + SIGSEGV, try_as(self, &nobody, O_RDONLY, c_store));
+	EXPECT_EQ(0, sysfs_num(self->c.name, "ch3/tail"));
+}
+
+/* The read-only mapping is the region itself, not a copy. */
+TEST_F(perm, ro_mapping_sees_messages)
+{
+	int fd;
+
+	NEED_DEV();
+	fd = root_region(self, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, root_send(fd));
+	EXPECT_EQ(0, try_as(self, &nobody, O_RDONLY, c_read_message));
+	close(fd);
+}
+
+TEST_F(perm, ro_chan_create_ebadf)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0666));
+	EXPECT_EQ(EBADF, try_as(self, &nobody, O_RDONLY, c_chan_create));
+	EXPECT_EQ(1, sysfs_num(self->c.name, "channel_count"));
+}
+
+TEST_F(perm, ro_chan_destroy_ebadf)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0666));
+	EXPECT_EQ(EBADF, try_as(self, &nobody, O_RDONLY, c_chan_destroy));
+	EXPECT_EQ(1, sysfs_num(self->c.name, "channel_count"));
+}
+
+TEST_F(perm, ro_notify_ebadf)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0644));
+	EXPECT_EQ(EBADF, try_as(self, &nobody, O_RDONLY, c_notify));
+	EXPECT_EQ(0, sysfs_num(self->c.name, "ch3/notifies"));
+}
+
+TEST_F(perm, ro_eventfd_register_ebadf)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0644));
+	EXPECT_EQ(EBADF, try_as(self, &nobody, O_RDONLY, c_eventfd));
+}
+
+TEST_F(perm, ro_eventfd_unregister_ebadf)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0644));
+	EXPECT_EQ(EBADF, try_as(self, &nobody, O_RDONLY, c_eventfd_unregister));
+}
+
+TEST_F(perm, ro_chan_fd_ok)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0644));
+	EXPECT_EQ(0, try_as(self, &nobody, O_RDONLY, c_chan_fd));
+}
+
+/* A read-only binding's channel fd is open neither for reading nor writing. */
+TEST_F(perm, ro_chanfd_access_mode)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0644));
+	EXPECT_EQ(0, try_as(self, &nobody, O_RDONLY, c_chanfd_accmode));
+}
+
+TEST_F(perm, ro_chanfd_write_ebadf)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0644));
+	EXPECT_EQ(EBADF, try_as(self, &nobody, O_RDONLY, c_chanfd_write));
+	EXPECT_EQ(0, sysfs_num(self->c.name, "ch3/tail"));
+}
+
+/* read() would take the message, a change to the ring: refused, it stays. */
+TEST_F(perm, ro_chanfd_read_ebadf)
+{
+	int fd;
+
+	NEED_DEV();
+	fd = root_region(self, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, root_send(fd));
+	EXPECT_EQ(EBADF, try_as(self, &nobody, O_RDONLY, c_chanfd_read));
+	EXPECT_EQ(1, sysfs_num(self->c.name, "ch3/depth"));
+	close(fd);
+}
+
+TEST_F(perm, ro_chanfd_poll_ok)
+{
+	int fd;
+
+	NEED_DEV();
+	fd = root_region(self, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, root_send(fd));
+	EXPECT_EQ(0, try_as(self, &nobody, O_RDONLY, c_chanfd_poll));
+	close(fd);
+}
+
+/* The same calls on a read-write binding of the same user work. */
+TEST_F(perm, rw_chan_create_ok)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0666));
+	EXPECT_EQ(0, try_as(self, &nobody, O_RDWR, c_chan_create));
+	EXPECT_EQ(2, sysfs_num(self->c.name, "channel_count"));
+}
+
+TEST_F(perm, rw_chan_destroy_ok)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0666));
+	EXPECT_EQ(0, try_as(self, &nobody, O_RDWR, c_chan_destroy));
+	EXPECT_EQ(0, sysfs_num(self->c.name, "channel_count"));
+}
+
+TEST_F(perm, rw_notify_ok)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0666));
+	EXPECT_EQ(0, try_as(self, &nobody, O_RDWR, c_notify));
+	EXPECT_EQ(1, sysfs_num(self->c.name, "ch3/notifies"));
+}
+
+TEST_F(perm, rw_eventfd_register_ok)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0666));
+	EXPECT_EQ(0, try_as(self, &nobody, O_RDWR, c_eventfd));
+}
+
+TEST_F(perm, rw_chanfd_write_ok)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0666));
+	EXPECT_EQ(0, try_as(self, &nobody, O_RDWR, c_chanfd_write));
+	EXPECT_EQ(1, sysfs_num(self->c.name, "ch3/depth"));
+}
+
+/* ------------------------------ no permission: an unbound file does nothing */
+
+TEST_F(perm, noperm_mmap_enxio)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0600));
+	EXPECT_EQ(ENXIO, try_as(self, &nobody, O_RDWR, c_noperm_mmap));
+}
+
+TEST_F(perm, noperm_notify_enxio)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0600));
+	EXPECT_EQ(ENXIO, try_as(self, &nobody, O_RDWR, c_noperm_notify));
+	EXPECT_EQ(0, sysfs_num(self->c.name, "ch3/notifies"));
+}
+
+TEST_F(perm, noperm_chan_fd_enxio)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0600));
+	EXPECT_EQ(ENXIO, try_as(self, &nobody, O_RDWR, c_noperm_chan_fd));
+}
+
+TEST_F(perm, noperm_eventfd_enxio)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0600));
+	EXPECT_EQ(ENXIO, try_as(self, &nobody, O_RDWR, c_noperm_eventfd));
+}
+
+TEST_F(perm, noperm_chan_create_enxio)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0600));
+	EXPECT_EQ(ENXIO, try_as(self, &nobody, O_RDWR, c_noperm_chan_create));
+	EXPECT_EQ(1, sysfs_num(self->c.name, "channel_count"));
+}
+
+TEST_F(perm, noperm_chan_destroy_enxio)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0600));
+	EXPECT_EQ(ENXIO, try_as(self, &nobody, O_RDWR, c_noperm_chan_destroy));
+	EXPECT_EQ(1, sysfs_num(self->c.name, "channel_count"));
+}
+
+/* --------------------- SCM_RIGHTS: a passed file keeps the opener's rights */
+
+/* Root binds a file of @oflags to a fresh region of @mode and passes it. */
+static int pass_bound(FIXTURE_DATA(perm) *self, __u32 mode, int oflags)
+{
+	int fd, rfd, ret;
+
+	fd = root_region(self, mode);
+	if (fd < 0)
+		return fd;
+	if (oflags != O_RDWR) {
+		close(fd);
+		rfd = dev_open_at(-1, oflags);
+		if (rfd < 0)
+			return rfd;
+		ret = region_attach(rfd, self->c.name, NULL);
+		if (ret) {
+			close(rfd);
+			return ret;
+		}
+		fd = rfd;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, self->sv))
+		ret = -errno;
+	else
+		ret = send_fd(self->sv[0], fd);
+	close(fd);		/* in flight, the file lives on */
+	self->c.sock = self->sv[1];
+	return ret;
+}
+
+TEST_F(perm, scm_rw_map_write_ok)
+{
+	int fd;
+	struct dmxp_global_header *h;
+
+	NEED_DEV();
+	ASSERT_EQ(0, pass_bound(self, 0600, O_RDWR));
+	EXPECT_EQ(0, run_as(&nobody, c_scm_map_write, &self->c));
+	/* The store landed in the region. */
+	fd = dev_open_at(-1, O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, region_attach(fd, self->c.name, NULL));
+	h = mmap(NULL, REGION_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, h);
+	EXPECT_EQ(0x5ca1ab1e, h->reserved);
+	munmap(h, REGION_SIZE);
+	close(fd);
+}
+
+TEST_F(perm, scm_rw_chan_create_ok)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, pass_bound(self, 0600, O_RDWR));
+	EXPECT_EQ(0, run_as(&nobody, c_scm_chan_create, &self->c));
+	EXPECT_EQ(2, sysfs_num(self->c.name, "channel_count"));
+}
+
+TEST_F(perm, scm_rw_notify_ok)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, pass_bound(self, 0600, O_RDWR));
+	EXPECT_EQ(0, run_as(&nobody, c_scm_notify, &self->c));
+}
+
+TEST_F(perm, scm_ro_map_write_eacces)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, pass_bound(self, 0600, O_RDONLY));
+	EXPECT_EQ(EACCES, run_as(&nobody, c_scm_map_write, &self->c));
+}
+
+TEST_F(perm, scm_ro_notify_ebadf)
+{
+	NEED_DEV();
+	ASSERT_EQ(0, pass_bound(self, 0600, O_RDONLY));
+	EXPECT_EQ(EBADF, run_as(&nobody, c_scm_notify, &self->c));
+}
+
+/* An unbound file carries no right: the receiver's attach is checked. */
+TEST_F(perm, scm_unbound_attach_eacces)
+{
+	int fd;
+
+	NEED_DEV();
+	ASSERT_EQ(0, root_region_closed(self, 0600));
+	fd = dev_open_at(-1, O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, self->sv));
+	ASSERT_EQ(0, send_fd(self->sv[0], fd));
+	close(fd);
+	self->c.sock = self->sv[1];
+	EXPECT_EQ(EACCES, run_as(&nobody, c_scm_attach, &self->c));
+}
+
+TEST_F(perm, scm_chanfd_write_ok)
+{
+	int fd, cfd;
+
+	NEED_DEV();
+	fd = root_region(self, 0600);
+	ASSERT_LE(0, fd);
+	cfd = chan_fd(fd);
+	ASSERT_LE(0, cfd);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, self->sv));
+	ASSERT_EQ(0, send_fd(self->sv[0], cfd));
+	close(cfd);
+	self->c.sock = self->sv[1];
+	EXPECT_EQ(0, run_as(&nobody, c_scm_chanfd_write, &self->c));
+	EXPECT_EQ(1, sysfs_num(self->c.name, "ch3/depth"));
+	close(fd);
+}
+
+TEST_HARNESS_MAIN
