@@ -177,13 +177,22 @@ static ssize_t kring_recv(struct dmxp_chan_file *cf, u8 *kbuf, size_t room)
 				return -EMSGSIZE;
 			continue;
 		}
-		if (cmpxchg(&e->head, pos, pos + 1) != pos)
+		/*
+		 * A claim of the module's own has no claim record: counted
+		 * instead, before the claim (the cmpxchg is a full barrier),
+		 * so that a repair of the same position waits (repair.c).
+		 */
+		atomic_inc(&r->chan[cf->id].kclaims);
+		if (cmpxchg(&e->head, pos, pos + 1) != pos) {
+			atomic_dec(&r->chan[cf->id].kclaims);
 			continue;
+		}
 		memcpy(m, &s->meta, sizeof(*m));
 		m->payload_len = len;
 		memcpy(kbuf + sizeof(*m), s->payload, len);
 		/* Frees the slot; pairs with the producer's acquire. */
 		smp_store_release(&s->sequence, pos + cap);
+		atomic_dec(&r->chan[cf->id].kclaims);
 		wake_if_waiting(r, cf->id, DMXP_NOTIFY_SEND);
 		if (tomb)
 			continue;
@@ -215,8 +224,12 @@ static int kring_send(struct dmxp_chan_file *cf, const u8 *kbuf, u32 len)
 			return -EAGAIN;		/* full */
 		if (seq != pos)
 			continue;		/* another producer took pos */
-		if (cmpxchg(&e->tail, pos, pos + 1) != pos)
+		/* Counted, as in kring_recv(). */
+		atomic_inc(&r->chan[cf->id].kclaims);
+		if (cmpxchg(&e->tail, pos, pos + 1) != pos) {
+			atomic_dec(&r->chan[cf->id].kclaims);
 			continue;
+		}
 		s->meta.message_id = pos;
 		s->meta.timestamp_ns = ktime_get_ns();
 		s->meta.channel_id = cf->id;
@@ -229,6 +242,7 @@ static int kring_send(struct dmxp_chan_file *cf, const u8 *kbuf, u32 len)
 		memcpy(s->payload, kbuf, len);
 		/* Publishes the message; pairs with the consumer's acquire. */
 		smp_store_release(&s->sequence, pos + 1);
+		atomic_dec(&r->chan[cf->id].kclaims);
 		wake_if_waiting(r, cf->id, DMXP_NOTIFY_RECV);
 		return 0;
 	}

@@ -38,6 +38,7 @@ struct dmxp_kchan {
 	atomic64_t		notifies;	/* wake-ups issued */
 	atomic64_t		repaired;	/* slots of released files given back */
 	atomic64_t		tombstoned;	/* of those, turned into tombstones */
+	atomic_t		kclaims;	/* claims of read() and write() in flight */
 };
 
 /* A file attached to a region: the owner its claim records name. */

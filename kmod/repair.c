@@ -16,8 +16,10 @@
  * A position also named by a record of a live lease may be that lease's
  * (the dead record was written before a CAS that then failed); it is left
  * and the pass retried later, until it is published or the other lease
- * dies too.  Each repair is a cmpxchg on the slot's sequence from the
- * state the claim left, so a slot is repaired at most once.
+ * dies too.  The module's own claims (channel fd read and write) have no
+ * record; a pass waits while any is in flight on the channel.  Each
+ * repair is a cmpxchg on the slot's sequence from the state the claim
+ * left, so a slot is repaired at most once.
  *
  * The table is in the mapping, so any process of the region can write
  * anything there.  Each value is read once and validated against the
@@ -176,6 +178,12 @@ static bool repair_record(struct dmxp_region *r, struct dmxp_claim *rec,
 	/* As for tail: pairs with the consumers' release CAS of head. */
 	head = smp_load_acquire(&e->head);
 	nlive = live_snapshot(r, id, gen, state, live);
+	/*
+	 * A read() or write() in flight has no record and may hold any
+	 * position: wait for it (its count rose before its claim).
+	 */
+	if (atomic_read(&kc->kclaims))
+		return true;
 
 	for (k = 0; k < count; k++) {
 		u64 p = pos + k;

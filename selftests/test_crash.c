@@ -262,6 +262,29 @@ static void kill_reap(FIXTURE_DATA(crash) *self, pid_t pid)
 			self->kids[i] = self->kids[--self->nkids];
 }
 
+/* What `dmxpctl stat --json` says of the channel's repairs. */
+static void check_dmxpctl(struct __test_metadata *_metadata, const char *path,
+			  int repaired, int tombstoned)
+{
+	char exe[512], cmd[1024], out[4096], want[96];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	FILE *p;
+	size_t got;
+
+	ASSERT_LT(0, n);
+	exe[n] = '\0';
+	*strrchr(exe, '/') = '\0';
+	snprintf(cmd, sizeof(cmd), "%s/../tools/dmxpctl/dmxpctl -r '%s' stat --json %d",
+		 exe, path, CH);
+	p = popen(cmd, "r");
+	ASSERT_NE(NULL, p);
+	got = fread(out, 1, sizeof(out) - 1, p);
+	out[got] = '\0';
+	ASSERT_EQ(0, pclose(p)) TH_LOG("%s", cmd);
+	snprintf(want, sizeof(want), "\"repaired\":%d,\"tombstoned\":%d,", repaired, tombstoned);
+	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("%s: %s", want, out);
+}
+
 /* The counters, from the header and, on /dev/dmxp, from sysfs too. */
 static void check_counters(struct __test_metadata *_metadata, FIXTURE_DATA(crash) *self,
 			   int repaired, int tombstoned)
@@ -273,6 +296,7 @@ static void check_counters(struct __test_metadata *_metadata, FIXTURE_DATA(crash
 
 	EXPECT_EQ((__u64)repaired, __atomic_load_n(&e->repaired, __ATOMIC_RELAXED));
 	EXPECT_EQ((__u64)tombstoned, __atomic_load_n(&e->tombstoned, __ATOMIC_RELAXED));
+	check_dmxpctl(_metadata, self->path, repaired, tombstoned);
 	if (!test_on_kernel())
 		return;
 	snprintf(p, sizeof(p), "/sys/kernel/dmxp/%s/ch%d/repaired",

@@ -107,6 +107,8 @@ struct chan_stat {
 	struct dmxp_chan_info	info;
 	unsigned int		recv_waiters, send_waiters, generation;
 	long long		notifies;	/* kernel regions; -1: not known */
+	unsigned long long	repaired;	/* slots of dead processes given back */
+	unsigned long long	tombstoned;	/* of those, tombstones */
 };
 
 /* The kernel region's sysfs directory, or NULL for a region file. */
@@ -135,6 +137,8 @@ static bool chan_stat(struct dmxp_region *r, unsigned int id, struct chan_stat *
 	st->recv_waiters = LOAD(e->recv_waiters);
 	st->send_waiters = LOAD(e->send_waiters);
 	st->generation = LOAD(e->generation);
+	st->repaired = LOAD(e->repaired);
+	st->tombstoned = LOAD(e->tombstoned);
 	st->notifies = -1;
 	snprintf(sub, sizeof(sub), "ch%u", id);
 	if (sysfs_dir(dir, sizeof(dir)) && strlen(dir) + strlen(sub) + 1 < sizeof(dir)) {
@@ -142,6 +146,11 @@ static bool chan_stat(struct dmxp_region *r, unsigned int id, struct chan_stat *
 		strcat(dir, sub);
 		if (read_sysfs(dir, "notifies", val, sizeof(val)))
 			st->notifies = strtoll(val, NULL, 10);
+		/* The module's own counts, which no mapper can overwrite. */
+		if (read_sysfs(dir, "repaired", val, sizeof(val)))
+			st->repaired = strtoull(val, NULL, 10);
+		if (read_sysfs(dir, "tombstoned", val, sizeof(val)))
+			st->tombstoned = strtoull(val, NULL, 10);
 	}
 	return true;
 }
@@ -243,11 +252,13 @@ static void stat_json(struct dmxp_region *r, const struct chan_stat *st, int n)
 		printf("%s{\"id\":%u,\"capacity\":%" PRIu64 ",\"depth\":%" PRIu64
 		       ",\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ",\"tail\":%" PRIu64
 		       ",\"head\":%" PRIu64 ",\"recv_waiters\":%u,\"send_waiters\":%u"
-		       ",\"generation\":%u,\"band_offset\":%" PRIu64 ",\"notifies\":",
+		       ",\"generation\":%u,\"band_offset\":%" PRIu64 ",\"repaired\":%llu"
+		       ",\"tombstoned\":%llu,\"notifies\":",
 		       i ? "," : "", in->id, (uint64_t)in->capacity, (uint64_t)in->depth,
 		       (uint64_t)in->tail, (uint64_t)in->head, (uint64_t)in->tail,
 		       (uint64_t)in->head, st[i].recv_waiters, st[i].send_waiters,
-		       st[i].generation, (uint64_t)in->band_offset);
+		       st[i].generation, (uint64_t)in->band_offset, st[i].repaired,
+		       st[i].tombstoned);
 		if (st[i].notifies >= 0)
 			printf("%lld}", st[i].notifies);
 		else
@@ -264,15 +275,16 @@ static void stat_text(struct dmxp_region *r, const struct chan_stat *st, int n)
 	printf("region %s (%s): %zu bytes, %zu free, %d channels\n", region_name(),
 	       sysfs_dir(dir, sizeof(dir)) ? "kernel" : "file", dmxp_region_size(r),
 	       dmxp_region_free(r), dmxp_chan_list(r, NULL, 0));
-	printf("%-4s %9s %9s %14s %14s %7s %7s %10s\n", "id", "capacity", "depth",
-	       "sent", "received", "r-wait", "s-wait", "notifies");
+	printf("%-4s %9s %9s %14s %14s %7s %7s %9s %9s %10s\n", "id", "capacity", "depth",
+	       "sent", "received", "r-wait", "s-wait", "repaired", "tombst", "notifies");
 	for (i = 0; i < n; i++) {
 		const struct dmxp_chan_info *in = &st[i].info;
 
-		printf("%-4u %9" PRIu64 " %9" PRIu64 " %14" PRIu64 " %14" PRIu64 " %7u %7u ",
+		printf("%-4u %9" PRIu64 " %9" PRIu64 " %14" PRIu64 " %14" PRIu64 " %7u %7u"
+		       " %9llu %9llu ",
 		       in->id, (uint64_t)in->capacity, (uint64_t)in->depth,
 		       (uint64_t)in->tail, (uint64_t)in->head, st[i].recv_waiters,
-		       st[i].send_waiters);
+		       st[i].send_waiters, st[i].repaired, st[i].tombstoned);
 		if (st[i].notifies >= 0)
 			printf("%10lld\n", st[i].notifies);
 		else
@@ -308,7 +320,9 @@ int cmd_stat(int argc, char **argv)
 		"The region, and for each channel (CH, or all): capacity, depth, the\n"
 		"messages sent (its tail position) and received (its head) since it\n"
 		"was created, the consumers (r-wait) and producers (s-wait) asleep on\n"
-		"it, and on kernel regions the module's wake-ups (notifies).\n";
+		"it, the slots of dead processes repaired (repaired) and of those the\n"
+		"messages never written, skipped as tombstones (tombst), and on kernel\n"
+		"regions the module's wake-ups (notifies).\n";
 	struct chan_stat *st = calloc(DMXP_MAX_CHANNELS, sizeof(*st));
 	bool json = opt_json(argc, argv, "jh", opts, help);
 	struct dmxp_region *r;
