@@ -53,7 +53,13 @@ static struct dmxp_channel_entry *kentry(struct dmxp_region *r, u32 id)
 	return &dmxp_hdr(r)->channels[id];
 }
 
-/* The channel as this fd knows it, or false if it was destroyed since. */
+/*
+ * The channel as this fd knows it, or false if it was destroyed since.
+ * The generation is checked again after the geometry is read: a channel
+ * re-created meanwhile bumps it before it changes the geometry (with a
+ * write barrier, in dmxp_chan_create()), so the pair read here is never
+ * half of another incarnation's.
+ */
 static bool chan_alive(struct dmxp_chan_file *cf, u64 *cap, u64 *boff)
 {
 	struct dmxp_kchan *kc = &cf->region->chan[cf->id];
@@ -63,6 +69,9 @@ static bool chan_alive(struct dmxp_chan_file *cf, u64 *cap, u64 *boff)
 		return false;
 	*cap = READ_ONCE(kc->capacity);
 	*boff = READ_ONCE(kc->band_offset);
+	smp_rmb();	/* the geometry before the generation, again */
+	if (READ_ONCE(kc->generation) != cf->generation)
+		return false;
 	return *cap != 0;
 }
 
@@ -169,8 +178,16 @@ static ssize_t kring_recv(struct dmxp_chan_file *cf, u8 *kbuf, size_t room)
 			return -EAGAIN;		/* empty */
 		if (seq != pos + 1)
 			continue;		/* another consumer took pos */
-		len = min_t(u32, READ_ONCE(s->meta.payload_len), DMXP_MAX_PAYLOAD);
-		tomb = READ_ONCE(s->meta.flags) & DMXP_MSG_TOMBSTONE;
+		/*
+		 * The metadata is read once, into our buffer: the length and
+		 * the tombstone flag used below are the ones returned.  A
+		 * published slot does not change until it is claimed, so a
+		 * copy taken before a successful claim is the message's.
+		 */
+		memcpy(m, &s->meta, sizeof(*m));
+		len = min_t(u32, m->payload_len, DMXP_MAX_PAYLOAD);
+		m->payload_len = len;
+		tomb = m->flags & DMXP_MSG_TOMBSTONE;
 		if (!tomb && sizeof(*m) + len > room) {
 			smp_rmb();	/* the length was read before head */
 			if (READ_ONCE(e->head) == pos)
@@ -187,8 +204,6 @@ static ssize_t kring_recv(struct dmxp_chan_file *cf, u8 *kbuf, size_t room)
 			atomic_dec(&r->chan[cf->id].kclaims);
 			continue;
 		}
-		memcpy(m, &s->meta, sizeof(*m));
-		m->payload_len = len;
 		memcpy(kbuf + sizeof(*m), s->payload, len);
 		/* Frees the slot; pairs with the producer's acquire. */
 		smp_store_release(&s->sequence, pos + cap);
@@ -298,7 +313,12 @@ static ssize_t chan_read_iter(struct kiocb *iocb, struct iov_iter *to)
 		ret = kring_recv(cf, kbuf, room);
 		if (ret != -EAGAIN || nowait)
 			break;
-		if (chan_sleep(cf, DMXP_NOTIFY_RECV)) {
+		/*
+		 * chan_sleep() returns at once while the ring looks readable,
+		 * which a producer of tombstones (or anyone writing the ring)
+		 * can keep true: the signal check bounds the loop.
+		 */
+		if (chan_sleep(cf, DMXP_NOTIFY_RECV) || signal_pending(current)) {
 			ret = -ERESTARTSYS;
 			break;
 		}
@@ -335,7 +355,11 @@ static ssize_t chan_write_iter(struct kiocb *iocb, struct iov_iter *from)
 		ret = kring_send(cf, kbuf, count);
 		if (ret != -EAGAIN || nowait)
 			break;
-		if (chan_sleep(cf, DMXP_NOTIFY_SEND)) {
+		/*
+		 * As in chan_read_iter(): a writable-looking ring that never
+		 * lets us claim a slot must not hold us past a signal.
+		 */
+		if (chan_sleep(cf, DMXP_NOTIFY_SEND) || signal_pending(current)) {
 			ret = -ERESTARTSYS;
 			break;
 		}

@@ -125,6 +125,8 @@ static int proc_stat(__u32 pid, __u64 *start, char *state)
 	return 0;
 }
 
+static void repair_pass(struct dmxp_region *r, struct dmxp_claim __shm *me);
+
 static void self_refresh(void)
 {
 	char st;
@@ -265,6 +267,14 @@ int dmxp__claim_take(struct dmxp_region *r)
 	bit = -1;
 	if (cl->n < CLAIM_POOL) {
 		int i = table_take(r);
+
+		if (i < 0 && !cl->lease) {
+			/* Dead processes' records are freed by a repair pass. */
+			pthread_mutex_unlock(&cl->lock);
+			repair_pass(r, NULL);
+			pthread_mutex_lock(&cl->lock);
+			i = cl->n < CLAIM_POOL ? table_take(r) : -1;
+		}
 
 		if (i >= 0) {
 			bit = (int)cl->n;
@@ -604,16 +614,17 @@ static int repair_record(struct dmxp_region *r, struct dmxp_claim __shm *rec,
 	return pending ? -EAGAIN : 0;
 }
 
-/* One pass over the table: repair and free the records of dead owners. */
-static void repair_pass(struct dmxp_region *r)
+/*
+ * One pass over the table: repair and free the records of dead owners.
+ * @me is the caller's record, for tombstones; without one they wait.
+ */
+static void repair_pass(struct dmxp_region *r, struct dmxp_claim __shm *me)
 {
 	struct dmxp_claims *cl = &r->claims;
-	struct dmxp_claim __shm *me;
 	unsigned int i;
 
 	if (!cl->srecs || cl->lease)
 		return;		/* no table, or the module repairs */
-	me = dmxp__claim_thread(r);
 	pthread_mutex_lock(&reg_lock);
 	self_refresh();
 	pthread_mutex_unlock(&reg_lock);
@@ -691,7 +702,7 @@ void dmxp__stall_check(struct dmxp_chan *c, unsigned int flags)
 	    now - READ_ONCE(cl->repair_at_ns) < DMXP_REPAIR_AFTER_NS)
 		return;
 	WRITE_ONCE(cl->repair_at_ns, now);
-	repair_pass(c->region);
+	repair_pass(c->region, dmxp__claim_thread(c->region));
 }
 
 #ifdef DMXP_TEST_HOOKS

@@ -502,4 +502,51 @@ TEST_F_TIMEOUT(crash, kill, 60)
 	}
 }
 
+/*
+ * Region files: processes that die idle leave their records owned.  When
+ * the table runs out, a repair pass frees the dead owners' records, and
+ * every newcomer still gets one.
+ */
+TEST(dead_owners_records_are_reused)
+{
+	struct dmxp_region *r;
+	struct dmxp_chan *c;
+	char path[128];
+	struct msg m;
+	int i, status;
+
+	if (test_on_kernel())
+		SKIP(return, "region files only: the module frees them at release");
+	test_region_path(path, sizeof(path), "reuse");
+	ASSERT_EQ(0, dmxp_region_open(path, TEST_REGION_SIZE,
+				      DMXP_OPEN_CREATE | DMXP_OPEN_EXCL, &r));
+	ASSERT_EQ(0, dmxp_chan_create(r, CH, CAP));
+	ASSERT_EQ(0, dmxp_chan_open(r, CH, &c));
+	for (i = 0; i < DMXP_CLAIMS + 16; i++) {
+		pid_t pid = fork();
+
+		ASSERT_LE(0, pid);
+		if (pid == 0) {
+			struct dmxp_region *cr;
+			struct dmxp_chan *cc;
+
+			if (dmxp_region_open(path, 0, 0, &cr) || dmxp_chan_open(cr, CH, &cc))
+				_exit(2);
+			if (!dmxp__claim_thread(cr))
+				_exit(3);	/* no record left */
+			if (send_msg(cc, LIVE, (__u64)i))
+				_exit(4);
+			_exit(0);		/* without closing: the record stays */
+		}
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		ASSERT_TRUE(WIFEXITED(status));
+		ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("process %d", i);
+		ASSERT_EQ((ssize_t)sizeof(m), dmxp_chan_recv(c, &m, sizeof(m), NULL));
+		EXPECT_EQ((__u64)i, m.seq);
+	}
+	dmxp_chan_close(c);
+	dmxp_region_close(r);
+	test_region_remove(path);
+}
+
 TEST_HARNESS_MAIN
