@@ -464,7 +464,7 @@ static void scribble_once(struct rng *r, unsigned char *mem, size_t size)
 	e = &h->channels[below(r, 4) ? c : below(r, DMXP_MAX_CHANNELS)];
 	if (!ring)
 		cap = 4;
-	switch (below(r, 10)) {
+	switch (below(r, 11)) {
 	case 0:		/* any word of the region */
 		put64(mem + (rnd(r) % (size / 8)) * 8, nasty(r, cap, 0));
 		break;
@@ -579,6 +579,25 @@ static void scribble_once(struct rng *r, unsigned char *mem, size_t size)
 		v = below(r, 2) ? pos : pos - cap + 1;
 		__atomic_store_n(&s->sequence, v, __ATOMIC_RELEASE);
 		break;
+	case 9: {	/* a claim record: the module repairs what it names */
+		__u32 n = LOAD(h->claims_count);
+		__u64 toff = LOAD(h->claims_offset);
+		struct dmxp_claim *rec;
+
+		if (!n || n > DMXP_CLAIMS_MAX || toff + (__u64)n * DMXP_CLAIM_SIZE > size)
+			break;
+		rec = (struct dmxp_claim *)(mem + toff) + below(r, n);
+		pos = below(r, 2) ? LOAD(h->channels[c].head) : LOAD(h->channels[c].tail);
+		put32(&rec->chan, below(r, 4) ? c : (__u32)nasty(r, cap, c));
+		put32(&rec->generation, below(r, 4) ? LOAD(h->channels[c].generation) :
+			  (__u32)rnd(r));
+		put64(&rec->pos, below(r, 4) ? pos - below(r, 4) : nasty(r, cap, pos));
+		put32(&rec->count, (__u32)nasty(r, cap, 1 + below(r, 4)));
+		put32(&rec->state, below(r, 4) ? 1 + below(r, 4) : (__u32)rnd(r));
+		/* A small owner names a lease, maybe of a file already closed. */
+		put32(&rec->owner, below(r, 2) ? 1 + below(r, 64) : (__u32)rnd(r));
+		break;
+	}
 	default:	/* a run of bytes: in the header, a ring, or anywhere */
 		v = below(r, 64) ? 1 + below(r, 4096) : below(r, 2) ? DMXP_HEADER_SIZE :
 		    cap * DMXP_SLOT_SIZE;
