@@ -101,7 +101,7 @@ struct dmxp_channel_entry {
 	__u32	send_waiters;	/* atomic; producers waiting for a free slot */
 	__u32	recv_futex;	/* atomic; +1 at each consumer wake-up (futex word) */
 	__u32	send_futex;	/* atomic; +1 at each producer wake-up (futex word) */
-	__u32	__wake_pad;	/* zero */
+	__u32	__wake_pad[2];	/* zero */
 	/* @64: crash repair (Documentation/RELIABILITY.md) */
 	__u64	repaired;	/* atomic; slots of dead processes given back */
 	__u64	tombstoned;	/* atomic; of those, messages never written: skipped */
