@@ -35,7 +35,7 @@ extern unsigned int dmxp__hook_skip;
 #define CH		7
 #define CAP		8
 #define LIVE_N		4		/* messages of the live producer */
-#define STALL_BOUND_MS	50		/* Documentation/RELIABILITY.md */
+#define STALL_BOUND_MS	100		/* Documentation/RELIABILITY.md */
 #define WAIT_NS		(5LL * 1000000000LL)
 #define VICTIM		1U		/* producer ids in the payload */
 #define LIVE		2U
@@ -123,7 +123,7 @@ FIXTURE_VARIANT_ADD(crash, repairer_marked) {
 	.files_only = true,
 };
 
-FIXTURE_SETUP(crash)
+static void region_setup(struct __test_metadata *_metadata, FIXTURE_DATA(crash) *self)
 {
 	test_region_path(self->path, sizeof(self->path), "crash");
 	self->sh = mmap(NULL, sizeof(*self->sh), PROT_READ | PROT_WRITE,
@@ -135,7 +135,7 @@ FIXTURE_SETUP(crash)
 	ASSERT_EQ(0, dmxp_chan_open(self->r, CH, &self->c));
 }
 
-FIXTURE_TEARDOWN(crash)
+static void region_teardown(FIXTURE_DATA(crash) *self)
 {
 	unsigned int i;
 
@@ -147,6 +147,16 @@ FIXTURE_TEARDOWN(crash)
 	dmxp_region_close(self->r);
 	test_region_remove(self->path);
 	munmap(self->sh, sizeof(*self->sh));
+}
+
+FIXTURE_SETUP(crash)
+{
+	region_setup(_metadata, self);
+}
+
+FIXTURE_TEARDOWN(crash)
+{
+	region_teardown(self);
 }
 
 static int send_msg(struct dmxp_chan *c, __u32 producer, __u64 seq)
@@ -500,6 +510,61 @@ TEST_F_TIMEOUT(crash, kill, 60)
 		consumer_death(_metadata, self, variant);
 		break;
 	}
+}
+
+/*
+ * A child that dies mid-send with its parent's handle.  On a region file
+ * its claim is its own (it took a record of its own after the fork) and
+ * is repaired at once.  On /dev/dmxp the child shares the parent's file:
+ * the claim is repaired when the parent closes the handle too.
+ */
+TEST(forked_child_with_parent_handle)
+{
+	FIXTURE_DATA(crash) data = { 0 }, *self = &data;
+	struct dmxp_region *r2;
+	struct dmxp_chan *c2;
+	long long t0;
+	struct msg m;
+	pid_t pid;
+
+	region_setup(_metadata, self);
+	ASSERT_EQ(0, dmxp_region_open(self->path, 0, 0, &r2));
+	ASSERT_EQ(0, dmxp_chan_open(r2, CH, &c2));
+	ASSERT_EQ(0, send_msg(c2, PARENT, 0));	/* the parent's thread record */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		dmxp__hook_step = DMXP_HOOK_SEND_CLAIMED;
+		send_msg(c2, VICTIM, 0);
+		_exit(13);
+	}
+	self->kids[self->nkids++] = pid;
+	ASSERT_EQ(0, wait_stopped(pid));
+	kill_reap(self, pid);
+	/* The parent's handle still works, behind the dead child's claim. */
+	ASSERT_EQ(0, send_msg(c2, PARENT, 1));
+	ASSERT_EQ((ssize_t)sizeof(m), dmxp_chan_recv(self->c, &m, sizeof(m), NULL));
+	EXPECT_EQ(0ULL, m.seq);
+	if (test_on_kernel()) {
+		/* The file lives on in the parent: nothing is repaired yet. */
+		EXPECT_EQ(-ETIMEDOUT, dmxp_chan_recv_wait(self->c, &m, sizeof(m), NULL,
+							  20 * 1000000LL));
+		dmxp_chan_close(c2);
+		dmxp_region_close(r2);
+		r2 = NULL;
+	}
+	t0 = test_now_ns();
+	ASSERT_EQ((ssize_t)sizeof(m), dmxp_chan_recv_wait(self->c, &m, sizeof(m), NULL, WAIT_NS));
+	EXPECT_EQ(PARENT, m.producer);
+	EXPECT_EQ(1ULL, m.seq);
+	EXPECT_GT(STALL_BOUND_MS, ms_since(t0));
+	check_counters(_metadata, self, 1, 1);
+	if (r2) {
+		dmxp_chan_close(c2);
+		dmxp_region_close(r2);
+	}
+	check_ring_whole(_metadata, self->c);
+	region_teardown(self);
 }
 
 /*

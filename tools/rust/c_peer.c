@@ -81,6 +81,7 @@ static int cmd_layout(void)
 	STRUCT(Slot, dmxp_slot);
 	STRUCT(ChannelEntry, dmxp_channel_entry);
 	STRUCT(GlobalHeader, dmxp_global_header);
+	STRUCT(Claim, dmxp_claim);
 	STRUCT(IocVersion, dmxp_ioc_version);
 	STRUCT(IocRegion, dmxp_ioc_region);
 	STRUCT(IocNotify, dmxp_ioc_notify);
@@ -122,6 +123,9 @@ static int cmd_layout(void)
 	FIELD(ChannelEntry, dmxp_channel_entry, "send_waiters", send_waiters);
 	FIELD(ChannelEntry, dmxp_channel_entry, "recv_futex", recv_futex);
 	FIELD(ChannelEntry, dmxp_channel_entry, "send_futex", send_futex);
+	FIELD(ChannelEntry, dmxp_channel_entry, "wake_pad", __wake_pad);
+	FIELD(ChannelEntry, dmxp_channel_entry, "repaired", repaired);
+	FIELD(ChannelEntry, dmxp_channel_entry, "tombstoned", tombstoned);
 	FIELD(ChannelEntry, dmxp_channel_entry, "meta_pad", __meta_pad);
 	FIELD(ChannelEntry, dmxp_channel_entry, "tail", tail);
 	FIELD(ChannelEntry, dmxp_channel_entry, "tail_pad", __tail_pad);
@@ -135,8 +139,23 @@ static int cmd_layout(void)
 	FIELD(GlobalHeader, dmxp_global_header, "reserved", reserved);
 	FIELD(GlobalHeader, dmxp_global_header, "region_size", region_size);
 	FIELD(GlobalHeader, dmxp_global_header, "alloc_cursor", alloc_cursor);
+	FIELD(GlobalHeader, dmxp_global_header, "claims_offset", claims_offset);
+	FIELD(GlobalHeader, dmxp_global_header, "claims_count", claims_count);
+	FIELD(GlobalHeader, dmxp_global_header, "claims_pad", __claims_pad);
+	FIELD(GlobalHeader, dmxp_global_header, "repair_lock", repair_lock);
 	FIELD(GlobalHeader, dmxp_global_header, "pad", __pad);
 	FIELD(GlobalHeader, dmxp_global_header, "channels", channels);
+
+	FIELD(Claim, dmxp_claim, "owner", owner);
+	FIELD(Claim, dmxp_claim, "state", state);
+	FIELD(Claim, dmxp_claim, "pos", pos);
+	FIELD(Claim, dmxp_claim, "chan", chan);
+	FIELD(Claim, dmxp_claim, "count", count);
+	FIELD(Claim, dmxp_claim, "generation", generation);
+	FIELD(Claim, dmxp_claim, "pid", pid);
+	FIELD(Claim, dmxp_claim, "start_time", start_time);
+	FIELD(Claim, dmxp_claim, "pid_ns", pid_ns);
+	FIELD(Claim, dmxp_claim, "pad", __pad);
 
 	FIELD(IocVersion, dmxp_ioc_version, "version", version);
 	FIELD(IocVersion, dmxp_ioc_version, "features", features);
@@ -148,6 +167,8 @@ static int cmd_layout(void)
 	FIELD(IocRegion, dmxp_ioc_region, "flags", flags);
 	FIELD(IocRegion, dmxp_ioc_region, "uid", uid);
 	FIELD(IocRegion, dmxp_ioc_region, "gid", gid);
+	FIELD(IocRegion, dmxp_ioc_region, "lease", lease);
+	FIELD(IocRegion, dmxp_ioc_region, "pad", __pad);
 	FIELD(IocRegion, dmxp_ioc_region, "reserved", reserved);
 	FIELD(IocNotify, dmxp_ioc_notify, "id", id);
 	FIELD(IocNotify, dmxp_ioc_notify, "flags", flags);
@@ -170,6 +191,15 @@ static int cmd_layout(void)
 	CONST(DMXP_CHAN_BUSY);
 	CONST(DMXP_CHAN_FLAGS_KNOWN);
 	CONST(DMXP_MSG_TOMBSTONE);
+	CONST(DMXP_CLAIMS);
+	CONST(DMXP_CLAIMS_MAX);
+	CONST(DMXP_CLAIM_SIZE);
+	CONST(DMXP_CLAIM_BATCH_MAX);
+	CONST(DMXP_CLAIM_IDLE);
+	CONST(DMXP_CLAIM_SEND);
+	CONST(DMXP_CLAIM_SEND_WRITTEN);
+	CONST(DMXP_CLAIM_RECV);
+	CONST(DMXP_CLAIM_REPAIR);
 	CONST(DMXP_RUNTIME_UNKNOWN);
 	CONST(DMXP_RUNTIME_C);
 	CONST(DMXP_RUNTIME_RUST);

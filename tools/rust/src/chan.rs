@@ -6,14 +6,25 @@
 //!
 //! ```text
 //! producer  seq = load(slot.sequence, Acquire)           [P1]  pairs with [C2]
-//!           CAS(tail, pos -> pos + 1, Relaxed)                 claim
+//!           rec = { SEND, chan, generation, pos, 1 }     [R1]
+//!           CAS(tail, pos -> pos + 1, Release)           [R2]  claim
 //!           write meta and payload (plain, the slot is ours)
+//!           store(rec.state, SEND_WRITTEN, Release)
 //!           store(slot.sequence, pos + 1, Release)       [P2]  pairs with [C1]
+//!           store(rec.state, IDLE, Release)              [R3]
 //! consumer  seq = load(slot.sequence, Acquire)           [C1]  pairs with [P2]
-//!           CAS(head, pos -> pos + 1, Relaxed)                 claim
+//!           rec = { RECV, chan, generation, pos, 1 }     [R1]
+//!           CAS(head, pos -> pos + 1, Release)           [R2]  claim
 //!           read meta and payload (plain, the slot is ours)
 //!           store(slot.sequence, pos + capacity, Release) [C2] pairs with [P1]
+//!           store(rec.state, IDLE, Release)              [R3]
 //! ```
+//!
+//! `rec` is a record of the region's claim table lent to this one call
+//! ([`crate::region::Record`]): if the process dies between [R2] and [R3],
+//! a repairer finds the claim there and publishes, tombstones or frees the
+//! slot (MEMORY_LAYOUT.md 14.3, 14.4).  The CAS is a release so that a repairer that
+//! sees `tail` (`head`) past `pos` also sees [R1].
 //!
 //! and the wake protocol's two full fences, as in `lib/wait.c`:
 //!
@@ -40,9 +51,10 @@ use std::time::Duration;
 
 use crate::layout::{
     ChannelEntry, IocChanFd, IocNotify, MessageMeta, Runtime, Slot, CHAN_CREATED, CHAN_FD_NONBLOCK,
-    IOC_CHAN_FD, IOC_NOTIFY, MAX_CHANNELS, MAX_PAYLOAD, MSG_TOMBSTONE, NOTIFY_RECV, NOTIFY_SEND,
+    CLAIM_RECV, CLAIM_SEND, IOC_CHAN_FD, IOC_NOTIFY, MAX_CHANNELS, MAX_PAYLOAD, MSG_TOMBSTONE,
+    NOTIFY_RECV, NOTIFY_SEND,
 };
-use crate::region::{band_ok, Region};
+use crate::region::{band_ok, Record, Region};
 use crate::sys::{self, Errno, Result};
 
 /// One side of a channel, for the wake protocol.
@@ -189,8 +201,9 @@ impl<'r> Channel<'r> {
         unsafe { &(*s).sequence }
     }
 
-    /// S2-S3: claim the next free position.  `EAGAIN` when the ring is full.
-    fn claim_produce(&self) -> Result<(u64, *mut Slot)> {
+    /// S2-S3: claim the next free position, naming it in `rec` first.
+    /// `EAGAIN` when the ring is full.
+    fn claim_produce(&self, rec: &Record<'_>) -> Result<(u64, *mut Slot)> {
         let tail = &self.entry.tail;
         // S2.  Relaxed: only a guess, checked by the sequence and the CAS.
         let mut pos = tail.load(Relaxed);
@@ -202,9 +215,12 @@ impl<'r> Channel<'r> {
             let seq = self.sequence(s).load(Acquire);
             let diff = seq.wrapping_sub(pos) as i64;
             if diff == 0 {
-                // The claim.  Relaxed: it only decides which producer owns
-                // `pos`; no data travels through `tail` (8.1).
-                match tail.compare_exchange_weak(pos, pos.wrapping_add(1), Relaxed, Relaxed) {
+                // [R1], then the claim.  The CAS only decides which
+                // producer owns `pos`; no data travels through `tail`
+                // (8.1).  Release [R2]: a repairer that sees `tail` past
+                // `pos` sees [R1] too.
+                rec.at(pos, 1);
+                match tail.compare_exchange_weak(pos, pos.wrapping_add(1), Release, Relaxed) {
                     Ok(_) => return Ok((pos, s)),
                     Err(cur) => pos = cur,
                 }
@@ -258,6 +274,39 @@ impl<'r> Channel<'r> {
         }
     }
 
+    /// S1-S4 with the claim record: claim a slot and write the message (a
+    /// tombstone if `flags` says so) into it, unpublished.  On error the
+    /// record is ended: nothing is claimed.
+    fn produce(
+        &self,
+        rec: &Record<'_>,
+        payload: &[u8],
+        msg_type: u32,
+        flags: u16,
+    ) -> Result<(u64, *mut Slot)> {
+        self.check()?; // S1
+        rec.start(self.id, self.generation, CLAIM_SEND);
+        // S2, S3
+        let (pos, s) = self.claim_produce(rec).inspect_err(|_| rec.end())?;
+        // S4.  SAFETY: claim_produce() just gave us `s`, the slot of `pos`.
+        unsafe { self.fill(s, pos, payload, msg_type, flags) };
+        if flags & MSG_TOMBSTONE == 0 {
+            // Whole: a repairer would deliver it (a tombstone's repair is
+            // a tombstone anyway, as for libdmxp's abort).
+            rec.written();
+        }
+        Ok((pos, s))
+    }
+
+    /// S5: publish the slot of `pos`, end the claim, wake consumers.
+    fn publish(&self, rec: &Record<'_>, pos: u64, s: *mut Slot) {
+        // [P2] Release: publishes the meta and payload written before;
+        // pairs with the consumer's [C1] acquire load.
+        self.sequence(s).store(pos.wrapping_add(1), Release);
+        rec.end(); // [R3]
+        self.wake(Side::Recv, 1);
+    }
+
     /// Send one message (7.2).  Returns its position (its `message_id`).
     ///
     /// `EAGAIN` ring full, `EMSGSIZE` more than 960 bytes (nothing is
@@ -266,33 +315,49 @@ impl<'r> Channel<'r> {
         if payload.len() > MAX_PAYLOAD {
             return Err(Errno::EMSGSIZE); // S0
         }
-        self.check()?; // S1
-        let (pos, s) = self.claim_produce()?; // S2, S3
-                                              // SAFETY: claim_produce() just gave us `s`, the slot of `pos`.
-        unsafe { self.fill(s, pos, payload, msg_type, 0) }; // S4
-                                                            // S5 [P2] Release: publishes the meta and payload written above;
-                                                            // pairs with the consumer's [C1] acquire load.
-        self.sequence(s).store(pos.wrapping_add(1), Release);
-        self.wake(Side::Recv, 1);
+        let rec = self.region.record();
+        let (pos, s) = self.produce(&rec, payload, msg_type, 0)?;
+        self.publish(&rec, pos, s);
         Ok(pos)
     }
 
     /// Claim a position and publish it as a tombstone (9.1), as
     /// `dmxp_chan_abort()` does: consumers claim, free and skip it.
     pub fn send_tombstone(&self) -> Result<u64> {
-        self.check()?;
-        let (pos, s) = self.claim_produce()?;
-        // SAFETY: as in send().
-        unsafe { self.fill(s, pos, &[], 0, MSG_TOMBSTONE) };
-        // [P2] Release: pairs with [C1], as in send().
-        self.sequence(s).store(pos.wrapping_add(1), Release);
-        // A consumer asleep behind the tombstone must skip it.
-        self.wake(Side::Recv, 1);
+        let rec = self.region.record();
+        let (pos, s) = self.produce(&rec, &[], 0, MSG_TOMBSTONE)?;
+        // A consumer asleep behind the tombstone is woken to skip it.
+        self.publish(&rec, pos, s);
         Ok(pos)
     }
 
-    /// R2-R3: claim the next published position.  `EAGAIN` when empty.
-    fn claim_consume(&self) -> Result<(u64, *mut Slot)> {
+    /// For the crash-repair test: claim a slot as [`Channel::send`] does
+    /// and write `payload` into it (with `written`, marking the record
+    /// `SEND_WRITTEN`), but never publish it.  Returns the position and
+    /// the record, which names the claim for as long as it lives; the
+    /// caller is meant to be killed holding it.
+    pub fn claim_unpublished(&self, payload: &[u8], written: bool) -> Result<(u64, Record<'r>)> {
+        if payload.len() > MAX_PAYLOAD {
+            return Err(Errno::EMSGSIZE);
+        }
+        let rec = self.region.record();
+        if rec.index().is_none() {
+            return Err(Errno::ENOENT); // no record: nothing to repair
+        }
+        self.check()?;
+        rec.start(self.id, self.generation, CLAIM_SEND);
+        let (pos, s) = self.claim_produce(&rec).inspect_err(|_| rec.end())?;
+        if written {
+            // SAFETY: claim_produce() just gave us `s`, the slot of `pos`.
+            unsafe { self.fill(s, pos, payload, 0, 0) };
+            rec.written();
+        }
+        Ok((pos, rec))
+    }
+
+    /// R2-R3: claim the next published position, naming it in `rec`
+    /// first.  `EAGAIN` when empty.
+    fn claim_consume(&self, rec: &Record<'_>) -> Result<(u64, *mut Slot)> {
         let head = &self.entry.head;
         // R2.  Relaxed: a guess, checked by the sequence and the CAS.
         let mut pos = head.load(Relaxed);
@@ -303,8 +368,10 @@ impl<'r> Channel<'r> {
             let seq = self.sequence(s).load(Acquire);
             let diff = seq.wrapping_sub(pos.wrapping_add(1)) as i64;
             if diff == 0 {
-                // The claim.  Relaxed: ownership only (8.1).
-                match head.compare_exchange_weak(pos, pos.wrapping_add(1), Relaxed, Relaxed) {
+                // [R1], then the claim: ownership only (8.1).  Release
+                // [R2], as in claim_produce().
+                rec.at(pos, 1);
+                match head.compare_exchange_weak(pos, pos.wrapping_add(1), Release, Relaxed) {
                     Ok(_) => return Ok((pos, s)),
                     Err(cur) => pos = cur,
                 }
@@ -328,12 +395,23 @@ impl<'r> Channel<'r> {
     ///
     /// `EAGAIN` ring empty, `EIDRM` channel destroyed, `EPROTO`.
     pub fn recv(&self, buf: &mut [u8; MAX_PAYLOAD]) -> Result<MessageMeta> {
+        let rec = self.region.record();
+        rec.start(self.id, self.generation, CLAIM_RECV);
+        let r = self.recv_claimed(&rec, buf);
+        // [R3] every slot claimed was freed (or none was claimed).
+        rec.end();
+        r
+    }
+
+    /// [`Channel::recv`] with its claim record started.
+    fn recv_claimed(&self, rec: &Record<'_>, buf: &mut [u8; MAX_PAYLOAD]) -> Result<MessageMeta> {
         loop {
-            self.check()?; // R1
-            let (pos, s) = self.claim_consume()?; // R2, R3
-                                                  // R4.  SAFETY: the slot is ours between the claim and [C2]:
-                                                  // no producer writes it, so plain reads through raw pointers
-                                                  // are race-free; the copy is clamped to the payload's 960 bytes.
+            // R1, then R2 and R3.
+            self.check()?;
+            let (pos, s) = self.claim_consume(rec)?;
+            // R4.  SAFETY: the slot is ours between the claim and [C2]:
+            // no producer writes it, so plain reads through raw pointers
+            // are race-free; the copy is clamped to the payload's 960 bytes.
             let meta = unsafe {
                 let mut meta = (&raw const (*s).meta).read();
                 meta.payload_len = meta.payload_len.min(MAX_PAYLOAD as u32);

@@ -8,9 +8,10 @@
 //! These have exactly the size and alignment of `u64`/`u32` on the
 //! supported targets, so the layout is the C one, and a `&ChannelEntry`
 //! (or `&GlobalHeader`) is sound: the only plain fields left in them
-//! (`version`, `max_channels`, `region_size`, `channel_id`, padding) are
-//! written by the region's creator before it publishes `magic`, and never
-//! again.
+//! (`version`, `max_channels`, `region_size`, `claims_offset`,
+//! `claims_count`, `channel_id`, padding) are written by the region's
+//! creator before it publishes `magic`, and never again.  A [`Claim`] of
+//! the claim table is atomic throughout but for its padding.
 //!
 //! A [`Slot`] is different: its `meta` and `payload` are plain bytes that
 //! a producer writes while other processes may read the slot.  This
@@ -64,6 +65,25 @@ pub const CHAN_FLAGS_KNOWN: u32 = CHAN_CREATED | CHAN_BUSY;
 
 /// `MessageMeta.flags`: no message, consumers skip the slot (9.1).
 pub const MSG_TOMBSTONE: u16 = 1;
+
+/// The claim table (14, `lib/claim.c`, Documentation/RELIABILITY.md): records
+/// a region's creator puts in it, the most a reader accepts, the size of
+/// one, and the positions one record may hold (a batch's limit).
+pub const CLAIMS: u32 = 512;
+pub const CLAIMS_MAX: u32 = 4096;
+pub const CLAIM_SIZE: usize = 64;
+pub const CLAIM_BATCH_MAX: u32 = 1024;
+
+/// `Claim.state`: holds nothing.
+pub const CLAIM_IDLE: u32 = 0;
+/// `Claim.state`: claiming or writing `[pos, pos + count)`.
+pub const CLAIM_SEND: u32 = 1;
+/// `Claim.state`: every message in `[pos, pos + count)` is complete.
+pub const CLAIM_SEND_WRITTEN: u32 = 2;
+/// `Claim.state`: claiming or reading `[pos, pos + count)`.
+pub const CLAIM_RECV: u32 = 3;
+/// `Claim.state`: a repairer turning `[pos, pos + count)` into tombstones.
+pub const CLAIM_REPAIR: u32 = 4;
 
 /// Default region file, and the variable that overrides it (2.1).
 pub const DEFAULT_REGION: &str = "/dev/shm/dmxp_alloc";
@@ -128,7 +148,12 @@ pub struct ChannelEntry {
     pub send_waiters: AtomicU32,
     pub recv_futex: AtomicU32,
     pub send_futex: AtomicU32,
-    pub meta_pad: [u8; 72],
+    pub wake_pad: [u32; 2],
+    /// Slots of dead processes given back by a repairer.
+    pub repaired: AtomicU64,
+    /// Of those, messages never written: published as tombstones.
+    pub tombstoned: AtomicU64,
+    pub meta_pad: [u8; 48],
     /// Next position to produce; alone on its 128-byte line.
     pub tail: AtomicU64,
     pub tail_pad: [u8; 120],
@@ -147,8 +172,43 @@ pub struct GlobalHeader {
     pub reserved: u32,
     pub region_size: u64,
     pub alloc_cursor: AtomicU64,
-    pub pad: [u8; 88],
+    /// The claim table: its region offset (0: none) and its records.
+    /// Written by the creator before `magic`, like `region_size`.
+    pub claims_offset: u64,
+    pub claims_count: u32,
+    pub claims_pad: u32,
+    /// Region files: `pid << 32 | start time` of the repairer at work.
+    pub repair_lock: AtomicU64,
+    pub pad: [u8; 64],
     pub channels: [ChannelEntry; MAX_CHANNELS],
+}
+
+/// One record of the claim table, 64 bytes (14.1): what one thread of one
+/// process is claiming or holding, written before each claiming CAS, so
+/// that the claims of a process that died can be repaired.  Every field
+/// but the padding is written by its owner while repairers read it, and
+/// by repairers: all atomic.
+#[repr(C)]
+pub struct Claim {
+    /// 0: free; `/dev/dmxp`: the file's lease; region files: the pid
+    /// (with bit 31 while the record is being set up).
+    pub owner: AtomicU32,
+    /// `CLAIM_*`.
+    pub state: AtomicU32,
+    /// The first position claimed.
+    pub pos: AtomicU64,
+    pub chan: AtomicU32,
+    /// Positions from `pos`, 1..=`CLAIM_BATCH_MAX`.
+    pub count: AtomicU32,
+    /// The channel's generation at the claim.
+    pub generation: AtomicU32,
+    /// The holder's tgid, start time (`/proc/PID/stat` field 22) and pid
+    /// namespace (inode of `/proc/PID/ns/pid`).
+    pub pid: AtomicU32,
+    pub start_time: AtomicU64,
+    pub pid_ns: AtomicU64,
+    /// Zero; never written.
+    pub pad: [u8; 16],
 }
 
 // ------------------------------------------- the kernel backend's ioctls
@@ -179,7 +239,10 @@ pub struct IocRegion {
     pub flags: u32,
     pub uid: u32,
     pub gid: u32,
-    pub reserved: [u64; 2],
+    /// Out: this file's claim owner; 0 from a module without repair.
+    pub lease: u32,
+    pub pad: u32,
+    pub reserved: u64,
 }
 
 /// `struct dmxp_ioc_notify`.
@@ -323,7 +386,10 @@ layout! {
         send_waiters @ 44, 4;
         recv_futex @ 48, 4;
         send_futex @ 52, 4;
-        meta_pad @ 56, 72;
+        wake_pad @ 56, 8;
+        repaired @ 64, 8;
+        tombstoned @ 72, 8;
+        meta_pad @ 80, 48;
         tail @ 128, 8;
         tail_pad @ 136, 120;
         head @ 256, 8;
@@ -337,8 +403,24 @@ layout! {
         reserved @ 20, 4;
         region_size @ 24, 8;
         alloc_cursor @ 32, 8;
-        pad @ 40, 88;
+        claims_offset @ 40, 8;
+        claims_count @ 48, 4;
+        claims_pad @ 52, 4;
+        repair_lock @ 56, 8;
+        pad @ 64, 64;
         channels @ 128, MAX_CHANNELS * ENTRY_SIZE;
+    }
+    Claim (CLAIM_SIZE, 8) {
+        owner @ 0, 4;
+        state @ 4, 4;
+        pos @ 8, 8;
+        chan @ 16, 4;
+        count @ 20, 4;
+        generation @ 24, 4;
+        pid @ 28, 4;
+        start_time @ 32, 8;
+        pid_ns @ 40, 8;
+        pad @ 48, 16;
     }
     IocVersion (32, 8) {
         version @ 0, 4;
@@ -353,7 +435,9 @@ layout! {
         flags @ 44, 4;
         uid @ 48, 4;
         gid @ 52, 4;
-        reserved @ 56, 16;
+        lease @ 56, 4;
+        pad @ 60, 4;
+        reserved @ 64, 8;
     }
     IocNotify (16, 8) {
         id @ 0, 4;
@@ -394,6 +478,15 @@ pub fn constants() -> Vec<(&'static str, u64)> {
         ("DMXP_CHAN_BUSY", CHAN_BUSY as u64),
         ("DMXP_CHAN_FLAGS_KNOWN", CHAN_FLAGS_KNOWN as u64),
         ("DMXP_MSG_TOMBSTONE", MSG_TOMBSTONE as u64),
+        ("DMXP_CLAIMS", CLAIMS as u64),
+        ("DMXP_CLAIMS_MAX", CLAIMS_MAX as u64),
+        ("DMXP_CLAIM_SIZE", CLAIM_SIZE as u64),
+        ("DMXP_CLAIM_BATCH_MAX", CLAIM_BATCH_MAX as u64),
+        ("DMXP_CLAIM_IDLE", CLAIM_IDLE as u64),
+        ("DMXP_CLAIM_SEND", CLAIM_SEND as u64),
+        ("DMXP_CLAIM_SEND_WRITTEN", CLAIM_SEND_WRITTEN as u64),
+        ("DMXP_CLAIM_RECV", CLAIM_RECV as u64),
+        ("DMXP_CLAIM_REPAIR", CLAIM_REPAIR as u64),
         ("DMXP_RUNTIME_UNKNOWN", Runtime::Unknown as u64),
         ("DMXP_RUNTIME_C", Runtime::C as u64),
         ("DMXP_RUNTIME_RUST", Runtime::Rust as u64),
@@ -482,6 +575,9 @@ pub fn self_test() -> (usize, Vec<String>) {
         h.max_channels = MAX_CHANNELS as u32;
         h.region_size = 0x0102_0304_0506_0708;
         *h.alloc_cursor.get_mut() = HEADER_SIZE as u64;
+        h.claims_offset = 0x2122_2324_2526_2728;
+        h.claims_count = 0x3132_3334;
+        *h.repair_lock.get_mut() = 0x4142_4344_4546_4748;
         let e = &mut h.channels[255];
         e.channel_id = 255;
         *e.flags.get_mut() = CHAN_CREATED;
@@ -490,6 +586,8 @@ pub fn self_test() -> (usize, Vec<String>) {
         *e.generation.get_mut() = 0xA1A2_A3A4;
         *e.recv_futex.get_mut() = 0xB1B2_B3B4;
         *e.send_futex.get_mut() = 0xC1C2_C3C4;
+        *e.repaired.get_mut() = 0xD1D2_D3D4_D5D6_D7D8;
+        *e.tombstoned.get_mut() = 0xE1E2_E3E4_E5E6_E7E8;
         *e.tail.get_mut() = 0x1111_2222_3333_4444;
         *e.head.get_mut() = 0x5555_6666_7777_8888;
         std::slice::from_raw_parts(h as *const GlobalHeader as *const u8, size_of::<GlobalHeader>())
@@ -502,6 +600,11 @@ pub fn self_test() -> (usize, Vec<String>) {
     check(le64(24) == 0x0102_0304_0506_0708, "region_size at 24".into());
     check(le64(32) == HEADER_SIZE as u64, "alloc_cursor at 32".into());
     check(
+        le64(40) == 0x2122_2324_2526_2728 && le32(48) == 0x3132_3334,
+        "claims_offset, claims_count at 40, 48".into(),
+    );
+    check(le64(56) == 0x4142_4344_4546_4748, "repair_lock at 56".into());
+    check(
         e == 98_048 && le32(e) == 255 && le32(e + 4) == CHAN_CREATED,
         "entry 255 at 98,048".into(),
     );
@@ -510,6 +613,10 @@ pub fn self_test() -> (usize, Vec<String>) {
     check(
         le32(e + 48) == 0xB1B2_B3B4 && le32(e + 52) == 0xC1C2_C3C4,
         "futex words at 48, 52".into(),
+    );
+    check(
+        le64(e + 64) == 0xD1D2_D3D4_D5D6_D7D8 && le64(e + 72) == 0xE1E2_E3E4_E5E6_E7E8,
+        "repaired, tombstoned at entry offsets 64, 72".into(),
     );
     check(le64(e + 128) == 0x1111_2222_3333_4444, "tail at entry offset 128".into());
     check(le64(e + 256) == 0x5555_6666_7777_8888, "head at entry offset 256".into());
@@ -555,6 +662,35 @@ pub fn self_test() -> (usize, Vec<String>) {
     );
     check(bytes[64] == 0x5A && bytes[1023] == 0xA5, "payload at 64..1024".into());
     drop(slot);
+
+    let c = Claim {
+        owner: AtomicU32::new(0x8000_1234),
+        state: AtomicU32::new(CLAIM_SEND_WRITTEN),
+        pos: AtomicU64::new(0x0102_0304_0506_0708),
+        chan: AtomicU32::new(255),
+        count: AtomicU32::new(CLAIM_BATCH_MAX),
+        generation: AtomicU32::new(0xA1A2_A3A4),
+        pid: AtomicU32::new(0x1234),
+        start_time: AtomicU64::new(0xB1B2_B3B4_B5B6_B7B8),
+        pid_ns: AtomicU64::new(0xC1C2_C3C4_C5C6_C7C8),
+        pad: [0; 16],
+    };
+    // SAFETY: `c` is a local Claim of 64 initialised bytes (no implicit
+    // padding: the layout table covers every byte), read while it lives.
+    let bytes: &[u8] =
+        unsafe { std::slice::from_raw_parts(&c as *const Claim as *const u8, size_of::<Claim>()) };
+    let le64 = |off: usize| u64::from_le_bytes(bytes[off..off + 8].try_into().unwrap());
+    let le32 = |off: usize| u32::from_le_bytes(bytes[off..off + 4].try_into().unwrap());
+    check(le32(0) == 0x8000_1234 && le32(4) == 2, "claim owner, state at 0, 4".into());
+    check(
+        le64(8) == 0x0102_0304_0506_0708 && le32(16) == 255 && le32(20) == 1024,
+        "claim pos, chan, count at 8, 16, 20".into(),
+    );
+    check(le32(24) == 0xA1A2_A3A4 && le32(28) == 0x1234, "claim generation, pid at 24, 28".into());
+    check(
+        le64(32) == 0xB1B2_B3B4_B5B6_B7B8 && le64(40) == 0xC1C2_C3C4_C5C6_C7C8,
+        "claim start_time, pid_ns at 32, 40".into(),
+    );
 
     // The ioctl numbers as the C header spells them (_IOWR(0xD8, 0, ...)).
     check(IOC_VERSION == 0xC020_D800, format!("DMXP_IOC_VERSION is {IOC_VERSION:#x}"));

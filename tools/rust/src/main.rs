@@ -16,10 +16,11 @@
 //! | 2.3: attach and validate | [`region::Region::attach`], [`region::validate`]: `std::fs::OpenOptions`, `mmap` declared in [`sys`] |
 //! | 10.4: open, the seqlock read | [`chan::Channel::open`] |
 //! | 7.2 / 7.3: send, receive | [`chan::Channel::send`], [`chan::Channel::recv`] |
-//! | 8: memory ordering | `std::sync::atomic`: `AtomicU64` views of `tail`, `head`, `sequence`; Acquire at `[P1]`/`[C1]`, Release at `[P2]`/`[C2]`, Relaxed CAS claims |
+//! | 8: memory ordering | `std::sync::atomic`: `AtomicU64` views of `tail`, `head`, `sequence`; Acquire at `[P1]`/`[C1]`, Release at `[P2]`/`[C2]` and at the CAS claims |
 //! | 9.1: tombstones | [`chan::Channel::send_tombstone`]; `recv` claims, frees and skips them |
 //! | 10.6: generation | every send and receive checks it first (`EIDRM`) |
 //! | 13: the wake protocol | waker: `fence(SeqCst)`, waiter word, futex word + `FUTEX_WAKE` (kernel: `DMXP_IOC_NOTIFY`); sleeper: `send_wait`/`recv_wait` with `FUTEX_WAIT_BITSET` (kernel: `poll` on the channel fd) |
+//! | 14: crash repair, the claim table | [`region::Region::record`]: records of the claim table, owned by the `/dev/dmxp` file's lease or by our pid, start time and pid namespace; written before each claim, ended after the publish or free ([`chan`]) |
 //!
 //! Atomic fields are viewed in place as `AtomicU64`/`AtomicU32` (they are
 //! declared with those types in the `#[repr(C)]` structs, whose layout is
@@ -36,7 +37,8 @@
 //!
 //! ```text
 //! dmxp-rs selftest [REGION]     layout checks; with REGION: attach, validation
-//!                               of damaged headers, channel open errors
+//!                               of damaged headers, channel open errors,
+//!                               claim records taken and given back
 //! dmxp-rs layout                the layout, for comparison with `c_peer layout`
 //! dmxp-rs produce REGION CH COUNT NAME... [--interval-us N] [--tombstone-every K]
 //!                 [--timeout-ms T]
@@ -51,6 +53,12 @@
 //!                               dmxpctl to destroy and re-create channel CH
 //! dmxp-rs threads REGION CH PRODUCERS CONSUMERS COUNT
 //!                               an MPMC run between threads of this process
+//! dmxp-rs hold REGION CH [--written PAYLOAD]
+//!                               (for the crash-repair test) claim a slot of
+//!                               CH, with its claim record, and never publish
+//!                               it; with --written, write PAYLOAD into it
+//!                               first.  Prints "claimed POS", then sleeps
+//!                               until killed
 //! ```
 //!
 //! REGION is a file (`/dev/shm/...`) or a kernel region (`/dev/dmxp`,
@@ -358,6 +366,29 @@ fn cmd_threads(args: Vec<String>) -> Result<(), Fail> {
     }
 }
 
+// --------------------------------------------------------------------- hold
+
+/// Claim a slot and hold it unpublished until killed, so that the test
+/// can check that the claim is repaired.
+fn cmd_hold(mut args: Vec<String>) -> Result<(), Fail> {
+    let written: String = take_opt(&mut args, "--written", String::new())?;
+    let written = (!written.is_empty()).then_some(written);
+    if args.len() != 2 {
+        return Err(usage());
+    }
+    let r = attach(&args[0])?;
+    let c = open(&r, parse(&args[1], "channel")?)?;
+    let payload = written.as_deref().unwrap_or("").as_bytes();
+    let (pos, rec) = c
+        .claim_unpublished(payload, written.is_some())
+        .map_err(|e| fail("claim a slot with a record", e))?;
+    println!("claimed {pos} record {}", rec.index().unwrap_or(u32::MAX));
+    io::stdout().flush().map_err(|e| e.to_string())?;
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
 // -------------------------------------------------------------------- stale
 
 /// A little test harness for the checks of `selftest` and `stale`: prints
@@ -623,6 +654,75 @@ fn cmd_selftest(args: Vec<String>) -> Result<(), Fail> {
         t.check(made.is_ok() && res == Some(Errno::EPROTO), format!("attach {what}: {res:?}"));
     }
 
+    // The claim table's bounds, as libdmxp checks them.
+    let hs = HEADER_SIZE as u64;
+    let tables: [(&str, u64, u32, bool); 6] = [
+        ("none", 0, 0, true),
+        ("512 records after the header", hs, 512, true),
+        ("4097 records", hs, 4097, false),
+        ("an offset not a multiple of 64", hs + 8, 2, false),
+        ("an offset inside the header", 64, 2, false),
+        ("records past the end", (size - 64) & !63, 2, false),
+    ];
+    for (what, off, count, good) in tables {
+        let got = region::claim_table(off, count, size);
+        t.check(got.is_ok() == good, format!("claim table with {what}: {got:?}"));
+    }
+
+    // Claim records: the table, a record per claim in progress, owned by
+    // this file's lease (kernel) or by our pid, start time and pid ns.
+    let (table, lease, me) = r.claims();
+    let kernel = path.starts_with("/dev/dmxp");
+    t.check(
+        !table.is_empty() && kernel == (lease != 0),
+        format!("claim table: {} records; lease {lease}", table.len()),
+    );
+    if !table.is_empty() {
+        let owner = if kernel { lease } else { me.pid };
+        let (a, b) = (r.record(), r.record());
+        let (ia, ib) = (a.index(), b.index());
+        match (ia, ib) {
+            (Some(i), Some(j)) if i != j => {
+                let owned = |k: u32| {
+                    let c = &table[k as usize];
+                    c.owner.load(Relaxed) == owner
+                        && c.pid.load(Relaxed) == me.pid
+                        && c.start_time.load(Relaxed) == me.start_time
+                        && c.pid_ns.load(Relaxed) == me.pid_ns
+                        && c.state.load(Relaxed) == layout::CLAIM_IDLE
+                };
+                t.check(
+                    owned(i) && owned(j) && me.start_time != 0 && me.pid_ns != 0,
+                    format!(
+                        "two claims at once get records {i} and {j}, owner {owner}, \
+                         pid {} start time {} pid ns {}",
+                        me.pid, me.start_time, me.pid_ns
+                    ),
+                );
+            }
+            _ => t.check(false, format!("two claims at once get two records: {ia:?} {ib:?}")),
+        }
+        drop((a, b));
+        let again = r.record().index();
+        t.check(again == ia, format!("a record given back is lent again: {again:?}"));
+        // A second handle: its own record (and lease), given back when
+        // the handle is dropped, at the end of the closure.
+        let other = Region::attach(&path).ok().and_then(|r2| {
+            let l2 = r2.claims().1;
+            let k = r2.record().index()?;
+            Some((k, l2))
+        });
+        t.check(
+            other.is_some_and(|(k, l2)| {
+                Some(k) != ia
+                    && Some(k) != ib
+                    && (!kernel || l2 != lease)
+                    && table[k as usize].owner.load(Relaxed) == 0
+            }),
+            format!("another handle takes its own record, given back when closed: {other:?}"),
+        );
+    }
+
     // Channel open errors.
     t.check(
         Channel::open(&r, MAX_CHANNELS as u32).err() == Some(Errno::EINVAL),
@@ -651,6 +751,7 @@ fn run(mut args: Vec<String>) -> Result<(), Fail> {
         "verify" => cmd_verify(args),
         "stale" => cmd_stale(args),
         "threads" => cmd_threads(args),
+        "hold" => cmd_hold(args),
         _ => Err(usage()),
     }
 }

@@ -11,17 +11,30 @@
 //! This binding only attaches: regions and channels are created by the C
 //! library or `dmxpctl` (for region files that is MEMORY_LAYOUT.md 2.2 and
 //! 10.2; for kernel regions the module does it).
+//!
+//! A region handle also takes records of the region's claim table
+//! (MEMORY_LAYOUT.md 14, `lib/claim.c`, Documentation/RELIABILITY.md):
+//! before claiming ring positions, a thread writes them into a record of
+//! its own, so that if this process dies holding them, the kernel module
+//! (which knows the record's owner by the file's lease) or a surviving
+//! library process (which checks the owner's pid, start time and pid
+//! namespace) can repair them.  [`Region::record`] lends a record to one
+//! claim at a time; the handle keeps the records it took (at most
+//! [`POOL`]) and gives back the idle ones when dropped.
 
 use std::fs::{File, OpenOptions};
 use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::fs::MetadataExt;
 use std::ptr::NonNull;
-use std::sync::atomic::Ordering::{Acquire, Relaxed};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::sync::Mutex;
 
 use crate::layout::{
-    ChannelEntry, GlobalHeader, IocRegion, IocVersion, BAND_ALIGN, CAPACITY_MAX, CAPACITY_MIN,
-    CHAN_CREATED, CHAN_FLAGS_KNOWN, DEFAULT_KERNEL_REGION, DEFAULT_REGION, DEVICE, HEADER_SIZE,
-    IOC_REGION_ATTACH, IOC_VERSION, MAGIC, MAX_CHANNELS, NAME_MAX, REGION_ENV, REGION_SIZE_MAX,
-    SLOT_SIZE, VERSION,
+    ChannelEntry, Claim, GlobalHeader, IocRegion, IocVersion, BAND_ALIGN, CAPACITY_MAX,
+    CAPACITY_MIN, CHAN_CREATED, CHAN_FLAGS_KNOWN, CLAIMS_MAX, CLAIM_IDLE, CLAIM_SEND_WRITTEN,
+    CLAIM_SIZE, DEFAULT_KERNEL_REGION, DEFAULT_REGION, DEVICE, HEADER_SIZE, IOC_REGION_ATTACH,
+    IOC_VERSION, MAGIC, MAX_CHANNELS, NAME_MAX, REGION_ENV, REGION_SIZE_MAX, SLOT_SIZE, VERSION,
 };
 use crate::sys::{self, Errno, Result};
 
@@ -34,12 +47,14 @@ pub enum Backend {
     Kernel(File),
 }
 
-/// An attached, validated region.  Unmapped when dropped.
+/// An attached, validated region.  Its idle claim records are given back
+/// and the region is unmapped when dropped.
 pub struct Region {
     base: NonNull<GlobalHeader>,
     size: usize,
     backend: Backend,
     path: String,
+    claims: Claims,
 }
 
 // SAFETY: a Region is a mapping of shared memory that other processes
@@ -135,6 +150,254 @@ pub fn validate_header(hdr: &GlobalHeader, size: u64) -> Result<()> {
     unsafe { validate(hdr, size) }
 }
 
+/// Where the claim table of a region of `size` bytes is, from its header:
+/// `Ok(None)` when it has none, `EPROTO` when it is not inside the region
+/// (14.1; the checks of `dmxp__claims_open()` in `lib/claim.c`).
+pub fn claim_table(offset: u64, count: u32, size: u64) -> Result<Option<(u64, u32)>> {
+    if count == 0 {
+        return Ok(None);
+    }
+    if count > CLAIMS_MAX
+        || offset % BAND_ALIGN != 0
+        || offset < HEADER_SIZE as u64
+        || offset > size
+        || count as u64 * CLAIM_SIZE as u64 > size - offset
+    {
+        return Err(Errno::EPROTO);
+    }
+    Ok(Some((offset, count)))
+}
+
+/// Records one handle takes from the table at most; a claim that finds
+/// them all in use goes on without one (and is not repairable).
+pub const POOL: usize = 64;
+
+/// A record's owner on a region file while the record is set up.
+const OWNER_SETUP: u32 = 0x8000_0000;
+
+/// This process as a record owner on a region file: its pid, its start
+/// time (`/proc/self/stat` field 22) and its pid namespace (the inode of
+/// `/proc/self/ns/pid`).  0 for what cannot be read: a repairer then
+/// takes the owner for alive, and never repairs its claims.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ident {
+    pub pid: u32,
+    pub start_time: u64,
+    pub pid_ns: u64,
+}
+
+impl Ident {
+    pub fn me() -> Ident {
+        // The name (field 2) may hold spaces and parentheses: the fields
+        // after it follow the last ')'.  Field 3 is the first one there.
+        let start_time = std::fs::read_to_string("/proc/self/stat")
+            .ok()
+            .and_then(|st| {
+                let rest = &st[st.rfind(')')? + 1..];
+                rest.split_ascii_whitespace().nth(22 - 3)?.parse().ok()
+            })
+            .unwrap_or(0);
+        let pid_ns = std::fs::metadata("/proc/self/ns/pid").map(|m| m.ino()).unwrap_or(0);
+        Ident { pid: std::process::id(), start_time, pid_ns }
+    }
+}
+
+/// A handle's records of the claim table, as `struct dmxp_claims` in
+/// `lib/internal.h`: up to [`POOL`] records taken from the table, each
+/// lent to one claim at a time (bit i of `busy`: `idx[i]` is lent).
+struct Claims {
+    /// The table in the mapping; `None`: no table (or an old module).
+    table: Option<NonNull<Claim>>,
+    count: u32,
+    /// `/dev/dmxp`: the file's lease, the owner of our records; 0 on a
+    /// region file, where the owner is our pid.
+    lease: u32,
+    me: Ident,
+    busy: AtomicU64,
+    /// Records taken; `idx[..n]` are set.
+    n: AtomicU32,
+    idx: [AtomicU32; POOL],
+    /// Serialises taking more records from the table.
+    grow: Mutex<()>,
+}
+
+impl Claims {
+    fn new(table: Option<NonNull<Claim>>, count: u32, lease: u32) -> Claims {
+        Claims {
+            table,
+            count: if table.is_some() { count } else { 0 },
+            lease,
+            me: if table.is_some() { Ident::me() } else { Ident::default() },
+            busy: AtomicU64::new(0),
+            n: AtomicU32::new(0),
+            idx: [const { AtomicU32::new(0) }; POOL],
+            grow: Mutex::new(()),
+        }
+    }
+
+    /// Record `i` (< `count`) of the table.
+    fn at(&self, i: u32) -> Option<&Claim> {
+        let t = self.table?;
+        debug_assert!(i < self.count);
+        // SAFETY: attach checked that `count` records from the table's
+        // offset lie inside the mapping, which lives as long as `self`;
+        // the offset is a multiple of 64 in a page-aligned mapping, so the
+        // record is aligned.  Every field other processes write is atomic
+        // (layout.rs), so a shared reference is sound.
+        Some(unsafe { &*t.as_ptr().add(i as usize) })
+    }
+
+    /// Take a free record of the table for this process (14.2), as
+    /// `table_take()` in `lib/claim.c`: its index.
+    fn table_take(&self) -> Option<u32> {
+        let owner = if self.lease != 0 { self.lease } else { self.me.pid | OWNER_SETUP };
+        for i in 0..self.count {
+            let rec = self.at(i)?;
+            // Relaxed: only a hint, the CAS decides.
+            if rec.owner.load(Relaxed) != 0
+                || rec.owner.compare_exchange(0, owner, AcqRel, Acquire).is_err()
+            {
+                continue;
+            }
+            rec.state.store(CLAIM_IDLE, Relaxed);
+            rec.count.store(0, Relaxed);
+            rec.pid.store(self.me.pid, Relaxed);
+            rec.start_time.store(self.me.start_time, Relaxed);
+            rec.pid_ns.store(self.me.pid_ns, Relaxed);
+            // Release: pairs with the acquire load of owner by repairers,
+            // which then see the identity written above.
+            if self.lease == 0 {
+                rec.owner.store(self.me.pid, Release);
+            }
+            return Some(i);
+        }
+        None
+    }
+
+    /// Lend a record of the pool, taking one more from the table if all
+    /// are lent: its pool bit, or `None` (no table, or none left).
+    fn take(&self) -> Option<u32> {
+        self.table?;
+        let mut busy = self.busy.load(Relaxed);
+        loop {
+            // Acquire: pairs with the release store of n below (idx[] set).
+            let n = self.n.load(Acquire);
+            let all = if n as usize == POOL { !0 } else { (1u64 << n) - 1 };
+            let avail = !busy & all;
+            if avail == 0 {
+                break;
+            }
+            let bit = avail.trailing_zeros();
+            // Acquire: pairs with the release in put(): the record's last
+            // user is done with it before we write it.
+            match self.busy.compare_exchange_weak(busy, busy | 1 << bit, Acquire, Relaxed) {
+                Ok(_) => return Some(bit),
+                Err(b) => busy = b,
+            }
+        }
+        let _g = self.grow.lock().unwrap_or_else(|e| e.into_inner());
+        let n = self.n.load(Relaxed);
+        if n as usize >= POOL {
+            return None;
+        }
+        let i = self.table_take()?;
+        self.idx[n as usize].store(i, Relaxed);
+        self.busy.fetch_or(1 << n, Relaxed);
+        self.n.store(n + 1, Release);
+        Some(n)
+    }
+
+    /// Give pool bit `bit` back.  Release: pairs with the acquire CAS in
+    /// take().
+    fn put(&self, bit: u32) {
+        self.busy.fetch_and(!(1u64 << bit), Release);
+    }
+
+    fn rec(&self, bit: u32) -> Option<&Claim> {
+        self.at(self.idx[bit as usize].load(Relaxed))
+    }
+
+    /// Give the records back to the table, as `table_put()`; one still
+    /// holding slots (a claim cut short) is left for a repairer.
+    fn close(&self) {
+        for b in 0..self.n.load(Acquire) {
+            if let Some(rec) = self.rec(b) {
+                // Acquire: pairs with the release store that ended the claim.
+                if rec.state.load(Acquire) == CLAIM_IDLE {
+                    rec.owner.store(0, Release);
+                }
+            }
+        }
+    }
+}
+
+/// A record lent to one claim: [`Record::start`] before it, [`Record::at`]
+/// before each CAS attempt, [`Record::written`] once the messages are
+/// complete, [`Record::end`] after publishing or freeing.  Empty (every
+/// call does nothing) when the region has no table or none was left.
+/// Back to the pool when dropped, unless its claim was not ended: then the
+/// record keeps naming the slots, for a repairer once this process is
+/// gone.
+pub struct Record<'r> {
+    claims: &'r Claims,
+    bit: u32,
+    rec: Option<&'r Claim>,
+}
+
+impl Record<'_> {
+    /// Start a claim of `state` (`CLAIM_SEND` or `CLAIM_RECV`) on channel
+    /// `chan` of generation `generation`.
+    pub fn start(&self, chan: u32, generation: u32, state: u32) {
+        if let Some(r) = self.rec {
+            r.chan.store(chan, Relaxed);
+            r.generation.store(generation, Relaxed);
+            r.state.store(state, Relaxed);
+        }
+    }
+
+    /// [R1]: positions `[pos, pos + n)` are about to be claimed.  Relaxed:
+    /// ordered before the claim by its release CAS ([R2]).
+    pub fn at(&self, pos: u64, n: u32) {
+        if let Some(r) = self.rec {
+            r.pos.store(pos, Relaxed);
+            r.count.store(n, Relaxed);
+        }
+    }
+
+    /// The messages claimed are complete: a repairer would deliver them.
+    /// Release: pairs with the repairer's acquire load of the state.
+    pub fn written(&self) {
+        if let Some(r) = self.rec {
+            r.state.store(CLAIM_SEND_WRITTEN, Release);
+        }
+    }
+
+    /// [R3]: the claim is over, its slots published or freed.  Release:
+    /// pairs with the repairers' acquire load of the state, which then see
+    /// the slots' new sequences too.
+    pub fn end(&self) {
+        if let Some(r) = self.rec {
+            r.state.store(CLAIM_IDLE, Release);
+        }
+    }
+
+    /// The record's index in the table, `None` for an empty record.
+    pub fn index(&self) -> Option<u32> {
+        self.rec.map(|_| self.claims.idx[self.bit as usize].load(Relaxed))
+    }
+}
+
+impl Drop for Record<'_> {
+    fn drop(&mut self) {
+        if let Some(r) = self.rec {
+            // Relaxed: our own last store.
+            if r.state.load(Relaxed) == CLAIM_IDLE {
+                self.claims.put(self.bit);
+            }
+        }
+    }
+}
+
 impl Region {
     /// Attach to the region at `path`: a file, `/dev/dmxp` (the kernel's
     /// default region) or `/dev/dmxp:NAME`.
@@ -159,7 +422,7 @@ impl Region {
         let size = usize::try_from(md.len()).map_err(|_| Errno::EPROTO)?;
         let base = sys::map_shared(file.as_fd(), size)?;
         // The mapping stays valid when `file` is closed, on return.
-        Self::validated(base, md.len(), path, Backend::File)
+        Self::validated(base, md.len(), path, Backend::File, 0)
     }
 
     /// The kernel backend: open `/dev/dmxp`, version handshake, attach the
@@ -191,16 +454,38 @@ impl Region {
             return Err(Errno::EPROTO);
         }
         let base = sys::map_shared(dev.as_fd(), rq.size as usize)?;
-        Self::validated(base, rq.size, path, Backend::Kernel(dev))
+        // The lease names this file as the owner of our claim records; 0
+        // is a module that repairs nothing: then records would be noise.
+        Self::validated(base, rq.size, path, Backend::Kernel(dev), rq.lease)
     }
 
-    /// Wrap the mapping `base` of `size` bytes, and validate its header.
-    fn validated(base: NonNull<u8>, size: u64, path: &str, backend: Backend) -> Result<Region> {
+    /// Wrap the mapping `base` of `size` bytes, validate its header, and
+    /// find its claim table.
+    fn validated(
+        base: NonNull<u8>,
+        size: u64,
+        path: &str,
+        backend: Backend,
+        lease: u32,
+    ) -> Result<Region> {
+        let kernel = matches!(backend, Backend::Kernel(_));
         // Dropping `region` on failure unmaps.
-        let region =
-            Region { base: base.cast(), size: size as usize, backend, path: path.to_string() };
+        let mut region = Region {
+            base: base.cast(),
+            size: size as usize,
+            backend,
+            path: path.to_string(),
+            claims: Claims::new(None, 0, 0),
+        };
         // SAFETY: the mapping is `size >= HEADER_SIZE` bytes, page-aligned.
         unsafe { validate(region.base.as_ptr(), size) }?;
+        let h = region.header();
+        if let Some((off, count)) = claim_table(h.claims_offset, h.claims_count, size)? {
+            if !kernel || lease != 0 {
+                let table = NonNull::new(region.at(off).cast::<Claim>()).ok_or(Errno::EPROTO)?;
+                region.claims = Claims::new(Some(table), count, lease);
+            }
+        }
         Ok(region)
     }
 
@@ -212,6 +497,29 @@ impl Region {
     /// The size of the mapping in bytes.
     pub fn size(&self) -> usize {
         self.size
+    }
+
+    /// A claim record for one claim of the calling thread (see
+    /// [`Record`]).  Each concurrent claim gets its own record.
+    pub fn record(&self) -> Record<'_> {
+        let bit = self.claims.take();
+        Record {
+            claims: &self.claims,
+            bit: bit.unwrap_or(0),
+            rec: bit.and_then(|b| self.claims.rec(b)),
+        }
+    }
+
+    /// The claim table (empty when there is none or it is not used), the
+    /// lease of our records (0 on a region file) and our identity.
+    pub fn claims(&self) -> (&[Claim], u32, Ident) {
+        let c = &self.claims;
+        let table = match c.table {
+            // SAFETY: as in Claims::at(), for all `count` records.
+            Some(t) => unsafe { std::slice::from_raw_parts(t.as_ptr(), c.count as usize) },
+            None => &[],
+        };
+        (table, c.lease, c.me)
     }
 
     /// The kernel region's `/dev/dmxp` file, `None` for a region file.
@@ -246,6 +554,7 @@ impl Region {
 
 impl Drop for Region {
     fn drop(&mut self) {
+        self.claims.close();
         // SAFETY: `base`/`size` are the mapping made in `map`; every
         // reference into it borrows `self`, so none outlives this.
         unsafe { sys::unmap(self.base.cast(), self.size) };
