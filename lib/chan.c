@@ -26,6 +26,7 @@
 #include "internal.h"
 
 #define BUSY_WAIT_NS	1000000000LL	/* give up on a BUSY entry after 1 s */
+#define BUSY_CHECK_NS	10000000LL	/* then look whether its holder is dead */
 
 static long long now_ns(void)
 {
@@ -36,14 +37,35 @@ static long long now_ns(void)
 }
 
 /*
+ * BUSY held for a while by @flags' holder: if owner_pid names a process
+ * that is gone (or a zombie), it died creating or destroying the channel.
+ * Take the entry back to free, bumping the generation so that anyone who
+ * read it meanwhile sees a change; the ring it was making is abandoned
+ * (its band stays with the entry if it was bound).  True if we did.
+ */
+static bool entry_break(struct dmxp_channel_entry __shm *e, __u32 flags)
+{
+	__u32 pid = READ_ONCE(e->owner_pid);
+
+	/* 0: between taking BUSY and naming itself, so not known. */
+	if (!pid || pid == dmxp__pid || !dmxp__pid_dead(pid))
+		return false;
+	if (!cas_acq_rel(&e->flags, &flags, 0))
+		return false;
+	WRITE_ONCE(e->owner_pid, 0);
+	__atomic_fetch_add(&e->generation, 1, __ATOMIC_RELEASE);
+	return true;
+}
+
+/*
  * Take BUSY on entry @e, whose flags must then be @want (0 to create,
- * CREATED to destroy).  Waits out a short BUSY period of another process.
- * Returns 0, -EEXIST/-ENOENT when the entry is in the other state, or
- * -EBUSY.
+ * CREATED to destroy).  Waits out a short BUSY period of another process,
+ * and takes the entry back from a holder that died.  Returns 0,
+ * -EEXIST/-ENOENT when the entry is in the other state, or -EBUSY.
  */
 static int entry_lock(struct dmxp_channel_entry __shm *e, __u32 want)
 {
-	long long deadline = 0;
+	long long deadline = 0, check = 0;
 	struct timespec pause = { 0, 100000 };
 
 	for (;;) {
@@ -58,10 +80,14 @@ static int entry_lock(struct dmxp_channel_entry __shm *e, __u32 want)
 				break;
 			continue;
 		}
-		if (!deadline)
+		if (!deadline) {
 			deadline = now_ns() + BUSY_WAIT_NS;
-		else if (now_ns() > deadline)
+			check = now_ns() + BUSY_CHECK_NS;
+		} else if (now_ns() > deadline) {
 			return -EBUSY;
+		} else if (now_ns() > check && entry_break(e, flags)) {
+			continue;
+		}
 		nanosleep(&pause, NULL);
 	}
 	WRITE_ONCE(e->owner_pid, dmxp__pid);
@@ -140,6 +166,8 @@ static int shm_chan_create(struct dmxp_region *r, unsigned int id, __u64 cap)
 	WRITE_ONCE(e->capacity, cap);
 	WRITE_ONCE(e->band_offset, boff);
 	WRITE_ONCE(e->band_capacity, bcap);
+	WRITE_ONCE(e->repaired, 0);
+	WRITE_ONCE(e->tombstoned, 0);
 	__atomic_fetch_add(&r->shdr->channel_count, 1, __ATOMIC_RELAXED);
 	/* Publishes the ring and the entry to dmxp_chan_open(). */
 	entry_unlock(e, DMXP_CHAN_CREATED);

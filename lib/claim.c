@@ -127,6 +127,15 @@ static int proc_stat(__u32 pid, __u64 *start, char *state)
 
 static void repair_pass(struct dmxp_region *r, struct dmxp_claim __shm *me);
 
+bool dmxp__pid_dead(__u32 pid)
+{
+	__u64 start;
+	char st;
+	int ret = proc_stat(pid, &start, &st);
+
+	return ret == -ENOENT || (!ret && (st == 'Z' || st == 'X'));
+}
+
 static void self_refresh(void)
 {
 	char st;

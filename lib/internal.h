@@ -277,6 +277,8 @@ static inline void dmxp__claim_end(struct dmxp_claim __shm *rec)
 	store_release(&rec->state, DMXP_CLAIM_IDLE);
 }
 
+/* Is process @pid proven gone (no such pid, or a zombie)? */
+bool dmxp__pid_dead(__u32 pid);
 int dmxp__claims_open(struct dmxp_region *r, __u32 lease);
 void dmxp__claims_close(struct dmxp_region *r);
 /* A record of the pool for a zero-copy reference: its pool bit, or -1. */

@@ -775,21 +775,54 @@ TEST_F(chan, created_channel_visible_to_other_region_handle)
 
 TEST_F_TIMEOUT(chan, busy_entry_fails_ebusy, 20)
 {
-	__u32 busy = DMXP_CHAN_BUSY;
+	__u32 busy = DMXP_CHAN_BUSY, me = (__u32)getpid();
 	struct dmxp_chan_info info;
 	int fd;
 
 	if (test_on_kernel())
 		SKIP(return, "the kernel creates channels under its own lock");
 	fd = open(self->path, O_RDWR | O_CLOEXEC);
-	/* A creator that died holding BUSY on id 30 (flags at entry + 4). */
+	/* A live process holds BUSY on id 30 (flags at entry + 4, owner_pid + 28). */
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(4, pwrite(fd, &busy, 4, (off_t)(ENTRY_OFF(30) + 4)));
+	ASSERT_EQ(4, pwrite(fd, &me, 4, (off_t)(ENTRY_OFF(30) + 28)));
 	close(fd);
 	EXPECT_EQ(-EBUSY, dmxp_chan_create(self->r, 30, 4));
 	EXPECT_EQ(-ENOENT, dmxp_chan_info(self->r, 30, &info));
 	/* Other ids are unaffected. */
 	EXPECT_EQ(0, dmxp_chan_create(self->r, 31, 4));
+}
+
+TEST_F_TIMEOUT(chan, busy_entry_of_dead_holder_is_taken_back, 20)
+{
+	__u32 busy = DMXP_CHAN_BUSY, dead, gen;
+	const struct dmxp_channel_entry *e = &dmxp_region_header(self->r)->channels[30];
+	long long t0;
+	pid_t pid;
+	int fd;
+
+	if (test_on_kernel())
+		SKIP(return, "the kernel creates channels under its own lock");
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		_exit(0);
+	ASSERT_EQ(pid, waitpid(pid, NULL, 0));
+	dead = (__u32)pid;
+	/* A creator that died holding BUSY on id 30. */
+	fd = open(self->path, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(4, pwrite(fd, &busy, 4, (off_t)(ENTRY_OFF(30) + 4)));
+	ASSERT_EQ(4, pwrite(fd, &dead, 4, (off_t)(ENTRY_OFF(30) + 28)));
+	close(fd);
+	gen = e->generation;
+	t0 = test_now_ns();
+	EXPECT_EQ(0, dmxp_chan_create(self->r, 30, 4));
+	EXPECT_GT(200LL * 1000000, test_now_ns() - t0);
+	/* Taken back (+1), then created (+1). */
+	EXPECT_EQ(gen + 2, e->generation);
+	EXPECT_EQ(0U, e->owner_pid);
+	EXPECT_EQ(0, dmxp_chan_destroy(self->r, 30));
 }
 
 /* ------------------------------------------------------------ concurrency */

@@ -54,7 +54,7 @@ class Ref(Structure):
         ("payload", c_void_p),
         ("meta", POINTER(MsgMeta)),
         ("len", c_uint32),
-        ("_pad", c_uint32),
+        ("claim", c_uint32),
         ("pos", c_uint64),
     ]
 
