@@ -6,6 +6,8 @@
 #   make check      every test, natively and in the guest; ends with
 #                   "N passed, N failed, N skipped"
 #   make stress     the long multi-process stress run (minutes)
+#   make soak       the soak test for SOAK_SECONDS (default 600) natively, then
+#                   as long in the guest, SIGKILLing workers (DMXP_SOAK_KILL=0: not)
 #   make bench      the benchmarks vs the peers, natively and in the guest;
 #                   regenerates Documentation/performance.md's results
 #   make vm-shell   an interactive guest with dmxp.ko loaded
@@ -31,6 +33,7 @@ HAVE_KHDRS = { [ -d /lib/modules/$$(uname -r)/build ] || \
 
 DEMO_REGION ?= /dev/shm/dmxp_demo
 STRESS_SECONDS ?= 60
+SOAK_SECONDS ?= 600
 
 all: lib tools kmod
 
@@ -102,6 +105,16 @@ stress: selftests
 		DMXP_TEST_TIMEOUT=$$(( $(STRESS_SECONDS) * 20 + 600 )) \
 		./run.sh stress_mpmc stress_wake tsan_threads
 
+soak: selftests kmod
+	$(Q)cd selftests && DMXP_STRESS_SECONDS=$(SOAK_SECONDS) \
+		DMXP_TEST_TIMEOUT=$$(( $(SOAK_SECONDS) + 600 )) ./run.sh stress_soak
+	$(Q)if [ -f kmod/dmxp.ko ]; then \
+		echo "  VM      the soak test in a QEMU guest, on /dev/dmxp"; \
+		tools/vm/run --timeout $$(( $(SOAK_SECONDS) + 900 )) -- env DMXP_TEST_BACKEND=kernel \
+			DMXP_STRESS_SECONDS=$(SOAK_SECONDS) DMXP_TEST_TIMEOUT=$$(( $(SOAK_SECONDS) + 600 )) \
+			DMXP_SOAK_KILL=$${DMXP_SOAK_KILL:-1} selftests/run.sh stress_soak; \
+	fi
+
 vm-shell: tools kmod selftests
 	$(Q)tools/vm/run --shell
 
@@ -121,7 +134,7 @@ clean:
 	$(Q)$(MAKE) -C selftests clean
 	$(Q)if $(HAVE_KHDRS); then $(MAKE) -C kmod clean >/dev/null; fi
 
-.PHONY: all deps lib tools kmod demo bench selftests check stress vm-shell checkpatch sparse clean \
+.PHONY: all deps lib tools kmod demo bench selftests check stress soak vm-shell checkpatch sparse clean \
 	install uninstall install-kmod uninstall-kmod dkms-install dkms-uninstall
 
 include install.mk
