@@ -135,6 +135,24 @@ static void tombstone_write(struct dmxp_slot *s, u64 p, u32 id)
 }
 
 /*
+ * A sleeper that died counted in a waiter word (lib/wait.c): take its
+ * count out, unless the word is already 0.  Bounded: a mapper changing
+ * the word all the time only leaves it as it was.
+ */
+static void waiter_put(struct dmxp_channel_entry *e, u32 state)
+{
+	u32 *w = state == DMXP_CLAIM_WAIT_RECV ? &e->recv_waiters : &e->send_waiters;
+	unsigned int tries;
+
+	for (tries = 0; tries < 64; tries++) {
+		u32 n = READ_ONCE(*w);
+
+		if (!n || cmpxchg(w, n, n - 1) == n)
+			return;
+	}
+}
+
+/*
  * Repair the positions dead record @rec holds.  Returns true when some
  * must wait for a later pass.  *budget counts down the work.
  */
@@ -155,13 +173,19 @@ static bool repair_record(struct dmxp_region *r, struct dmxp_claim *rec,
 	unsigned int nlive;
 	u32 done = 0;
 
-	if (state == DMXP_CLAIM_IDLE || state > DMXP_CLAIM_REPAIR ||
-	    id >= DMXP_MAX_CHANNELS || !count || count > DMXP_CLAIM_BATCH_MAX)
+	if (state == DMXP_CLAIM_IDLE || state > DMXP_CLAIM_WAIT_SEND ||
+	    id >= DMXP_MAX_CHANNELS)
 		return false;
 	id = array_index_nospec(id, DMXP_MAX_CHANNELS);
 	kc = &r->chan[id];
 	/* A channel destroyed since took the claim with it. */
 	if (!kc->created || kc->generation != gen)
+		return false;
+	if (state == DMXP_CLAIM_WAIT_RECV || state == DMXP_CLAIM_WAIT_SEND) {
+		waiter_put(&h->channels[id], state);
+		return false;
+	}
+	if (!count || count > DMXP_CLAIM_BATCH_MAX)
 		return false;
 	count = min_t(u64, count, kc->capacity);
 	if (count > *budget)

@@ -478,7 +478,7 @@ static bool covered(struct dmxp_region *r, const struct dmxp_claim __shm *dead,
 			continue;
 		/* Pairs with dmxp__claim_end(): IDLE means published or freed. */
 		st = load_acquire(&rec->state);
-		if (st == DMXP_CLAIM_IDLE || st == DMXP_CLAIM_REPAIR ||
+		if (st == DMXP_CLAIM_IDLE || st > DMXP_CLAIM_RECV ||
 		    side_send(st) != side_send(state))
 			continue;
 		if (READ_ONCE(rec->chan) != chan || READ_ONCE(rec->generation) != gen ||
@@ -558,12 +558,26 @@ static int repair_record(struct dmxp_region *r, struct dmxp_claim __shm *rec,
 	__u64 boff, k;
 	int pending = 0;
 
-	if (state == DMXP_CLAIM_IDLE || state > DMXP_CLAIM_REPAIR ||
-	    chan >= DMXP_MAX_CHANNELS || !count || count > DMXP_CLAIM_BATCH_MAX)
+	if (state == DMXP_CLAIM_IDLE || state > DMXP_CLAIM_WAIT_SEND ||
+	    chan >= DMXP_MAX_CHANNELS)
 		return 0;
 	/* A channel destroyed since took the claim with it. */
 	if (dmxp__entry_snapshot(r->shdr, r->size, chan, &ch.gen, &ch.cap, &boff) ||
 	    ch.gen != READ_ONCE(rec->generation))
+		return 0;
+	if (state == DMXP_CLAIM_WAIT_RECV || state == DMXP_CLAIM_WAIT_SEND) {
+		/* A sleeper that died: take its count out of the waiter word. */
+		__u32 __shm *w = state == DMXP_CLAIM_WAIT_RECV ?
+				 &r->shdr->channels[chan].recv_waiters :
+				 &r->shdr->channels[chan].send_waiters;
+		__u32 n = READ_ONCE(*w);
+
+		while (n && !__atomic_compare_exchange_n(w, &n, n - 1, false, __ATOMIC_SEQ_CST,
+							 __ATOMIC_RELAXED))
+			;
+		return 0;
+	}
+	if (!count || count > DMXP_CLAIM_BATCH_MAX)
 		return 0;
 	ch.e = &r->shdr->channels[chan];
 	ch.slots = (struct dmxp_slot __shm *)((char *)r->shdr + boff);
@@ -680,6 +694,25 @@ static __u64 stuck_at(struct dmxp_chan *c, unsigned int flags)
 			return tail + 1;
 		return 0;
 	}
+}
+
+/*
+ * A waker found sleepers counted (the system call path): now and then,
+ * look for sleepers that died counted, whose counts would make every
+ * message pay a wake-up.
+ */
+void dmxp__waiters_check(struct dmxp_chan *c)
+{
+	struct dmxp_claims *cl = &c->region->claims;
+	__u64 now;
+
+	if (!cl->srecs || cl->lease)
+		return;
+	now = dmxp__now_ns();
+	if (now - READ_ONCE(cl->repair_at_ns) < DMXP_WAITERS_CHECK_NS)
+		return;
+	WRITE_ONCE(cl->repair_at_ns, now);
+	repair_pass(c->region, dmxp__claim_thread(c->region));
 }
 
 bool dmxp__stalled(struct dmxp_chan *c, unsigned int flags)

@@ -295,6 +295,8 @@ void dmxp__stall_check(struct dmxp_chan *c, unsigned int flags);
 bool dmxp__stalled(struct dmxp_chan *c, unsigned int flags);
 #define DMXP_IDLE_CHECK		256	/* -EAGAINs between two looks */
 #define DMXP_REPAIR_AFTER_NS	1000000	/* a stall this old gets a repair pass */
+#define DMXP_WAITERS_CHECK_NS	1000000000ULL	/* and a waker, a pass this often */
+void dmxp__waiters_check(struct dmxp_chan *c);
 
 static inline void dmxp__idle(struct dmxp_chan *c, unsigned int flags)
 {

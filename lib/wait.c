@@ -101,6 +101,7 @@ void dmxp__shm_notify(struct dmxp_chan *c, unsigned int flags, unsigned int n)
 
 	__atomic_fetch_add(w, 1, __ATOMIC_SEQ_CST);
 	futex(w, FUTEX_WAKE, n > INT_MAX ? INT_MAX : n, NULL, 0);
+	dmxp__waiters_check(c);
 }
 
 /* Wake every sleeper of a channel being destroyed. */
@@ -147,22 +148,49 @@ int dmxp__shm_wait(struct dmxp_chan *c, unsigned int flags, __u32 ev, __u64 dead
  * when the caller may sleep (it is counted as a waiter, with *ev the
  * futex word's value), or 1 when the ring is ready (not counted).
  */
-static int chan_announce(struct dmxp_chan *c, unsigned int flags, __u32 *ev)
+/*
+ * A sleeper that dies leaves its count in the waiter word, and every
+ * later message would cost a wake-up call.  So a blocking call says in
+ * its claim record that it is counted, after adding itself and before
+ * taking itself out: a repairer that finds a dead owner's record so
+ * takes the count out for it (lib/claim.c, kmod/repair.c).  A death
+ * between the two leaves the count, never takes out someone else's.
+ */
+static void wait_record(struct dmxp_chan *c, unsigned int flags,
+			struct dmxp_claim __shm *rec)
+{
+	if (!rec)
+		return;
+	WRITE_ONCE(rec->chan, c->id);
+	WRITE_ONCE(rec->generation, c->gen);
+	store_release(&rec->state, flags & DMXP_NOTIFY_RECV ? DMXP_CLAIM_WAIT_RECV :
+							   DMXP_CLAIM_WAIT_SEND);
+}
+
+/* @rec: the caller's claim record, or NULL (armed: not recorded). */
+static int chan_announce(struct dmxp_chan *c, unsigned int flags, __u32 *ev,
+			 struct dmxp_claim __shm *rec)
 {
 	__u32 __shm *w = waiters_word(c, flags);
 
 	__atomic_fetch_add(w, 1, __ATOMIC_SEQ_CST);
+	wait_record(c, flags, rec);
 	*ev = __atomic_load_n(futex_word(c->sentry, flags), __ATOMIC_SEQ_CST);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);	/* [S1] pairs with [W1] */
 	if (chan_ready(c, flags) || chan_check(c)) {
+		if (rec)
+			dmxp__claim_end(rec);
 		__atomic_fetch_sub(w, 1, __ATOMIC_SEQ_CST);
 		return 1;
 	}
 	return 0;
 }
 
-static void chan_unannounce(struct dmxp_chan *c, unsigned int flags)
+static void chan_unannounce(struct dmxp_chan *c, unsigned int flags,
+			    struct dmxp_claim __shm *rec)
 {
+	if (rec)
+		dmxp__claim_end(rec);
 	__atomic_fetch_sub(waiters_word(c, flags), 1, __ATOMIC_SEQ_CST);
 }
 
@@ -223,6 +251,8 @@ static long wait_loop(struct dmxp_chan *c, unsigned int flags, long long timeout
 	if (timeout_ns > 0)
 		deadline = dmxp__now_ns() + (__u64)timeout_ns;
 	for (;;) {
+		struct dmxp_claim __shm *rec;
+		__u64 until;
 		__u32 ev;
 		int w;
 
@@ -233,10 +263,13 @@ static long wait_loop(struct dmxp_chan *c, unsigned int flags, long long timeout
 			return -ETIMEDOUT;
 		if (chan_spin(c, flags, deadline))
 			continue;
-		if (chan_announce(c, flags, &ev))
+		/* Before announcing: a repair pass uses the thread's record. */
+		until = sleep_until(c, flags, deadline);
+		rec = dmxp__claim_thread(c->region);
+		if (chan_announce(c, flags, &ev, rec))
 			continue;
-		w = c->region->ops->wait(c, flags, ev, sleep_until(c, flags, deadline));
-		chan_unannounce(c, flags);
+		w = c->region->ops->wait(c, flags, ev, until);
+		chan_unannounce(c, flags, rec);
 		if (w == -EINTR)
 			return -EINTR;
 		if (w && w != -ETIMEDOUT)
@@ -323,7 +356,7 @@ int dmxp_chan_arm(struct dmxp_chan *c, unsigned int events)
 	ret = chan_check(c);
 	if (ret)
 		return ret;
-	return chan_announce(c, flags, &ev);
+	return chan_announce(c, flags, &ev, NULL);
 }
 
 __dmxp_export
@@ -332,7 +365,7 @@ void dmxp_chan_disarm(struct dmxp_chan *c, unsigned int events)
 	unsigned int flags = arm_flags(events);
 
 	if (flags)
-		chan_unannounce(c, flags);
+		chan_unannounce(c, flags, NULL);
 }
 
 __dmxp_export

@@ -568,6 +568,48 @@ TEST(forked_child_with_parent_handle)
 }
 
 /*
+ * A consumer killed asleep in recv_wait() leaves its count in
+ * recv_waiters, which would make every later send pay a wake-up: the
+ * count is taken back (by the module at release; on region files by the
+ * next waker that finds the sleeper dead).
+ */
+TEST(dead_sleeper_count_is_taken_back)
+{
+	FIXTURE_DATA(crash) data = { 0 }, *self = &data;
+	const struct dmxp_channel_entry *e;
+	long long t0;
+	struct msg m;
+	pid_t pid;
+
+	region_setup(_metadata, self);
+	e = &dmxp_region_header(self->r)->channels[CH];
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct dmxp_region *r;
+		struct dmxp_chan *c;
+
+		if (dmxp_region_open(self->path, 0, 0, &r) || dmxp_chan_open(r, CH, &c))
+			_exit(10);
+		dmxp_chan_set_spin(c, 0);
+		dmxp_chan_recv_wait(c, &m, sizeof(m), NULL, DMXP_WAIT_FOREVER);
+		_exit(11);
+	}
+	self->kids[self->nkids++] = pid;
+	for (t0 = test_now_ns(); ms_since(t0) < 5000 &&
+	     !__atomic_load_n(&e->recv_waiters, __ATOMIC_ACQUIRE);)
+		usleep(1000);
+	ASSERT_EQ(1U, e->recv_waiters);
+	usleep(20000);		/* asleep, not just announced */
+	kill_reap(self, pid);
+	/* The first send still sees the dead sleeper's count, and wakes. */
+	ASSERT_EQ(0, send_msg(self->c, PARENT, 0));
+	EXPECT_EQ(0U, __atomic_load_n(&e->recv_waiters, __ATOMIC_ACQUIRE));
+	ASSERT_EQ((ssize_t)sizeof(m), dmxp_chan_recv(self->c, &m, sizeof(m), NULL));
+	region_teardown(self);
+}
+
+/*
  * Region files: processes that die idle leave their records owned.  When
  * the table runs out, a repair pass frees the dead owners' records, and
  * every newcomer still gets one.

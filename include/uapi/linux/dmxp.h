@@ -133,6 +133,8 @@ struct dmxp_channel_entry {
 #define DMXP_CLAIM_SEND_WRITTEN	2	/* every message in them is complete */
 #define DMXP_CLAIM_RECV		3	/* claiming or reading [pos, pos + count) */
 #define DMXP_CLAIM_REPAIR	4	/* turning [pos, pos + count) into tombstones */
+#define DMXP_CLAIM_WAIT_RECV	5	/* counted in chan's recv_waiters, asleep */
+#define DMXP_CLAIM_WAIT_SEND	6	/* counted in chan's send_waiters, asleep */
 
 /*
  * A slot being turned into a tombstone holds this sequence: consumers see
