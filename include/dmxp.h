@@ -129,7 +129,8 @@ int dmxp_region_set_runtime(struct dmxp_region *r, unsigned int runtime);
  *           the ring (its pages are allocated here, so a full tmpfs
  *           fails now rather than with SIGBUS later)
  * -EBUSY    another process is creating or destroying this id and did
- *           not finish within a second (it may have died doing so)
+ *           not finish within a second (one that died is found, and
+ *           the id taken back)
  */
 int dmxp_chan_create(struct dmxp_region *r, unsigned int id, size_t capacity);
 
