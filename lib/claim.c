@@ -201,9 +201,16 @@ static int table_take(struct dmxp_region *r)
 {
 	struct dmxp_claims *cl = &r->claims;
 	__u32 owner = cl->lease ? cl->lease : (self.pid | OWNER_SETUP);
-	unsigned int i;
+	unsigned int j;
 
-	for (i = 0; i < cl->count; i++) {
+	/*
+	 * Even records first: two records in one 128-byte pair of lines,
+	 * which the adjacent-line prefetcher moves together, would make the
+	 * threads writing them contend (as tail and head would: the entry
+	 * keeps those 128 bytes apart too).
+	 */
+	for (j = 0; j < cl->count; j++) {
+		unsigned int i = j < (cl->count + 1) / 2 ? 2 * j : 2 * (j - (cl->count + 1) / 2) + 1;
 		struct dmxp_claim __shm *rec = &cl->srecs[i];
 		__u32 exp = 0;
 
@@ -526,7 +533,8 @@ static void tombstone(const struct rchan *ch, struct dmxp_slot __shm *s, __u64 p
 
 	WRITE_ONCE(me->chan, ch->id);
 	WRITE_ONCE(me->generation, ch->gen);
-	dmxp__claim_at(me, p, 1);
+	WRITE_ONCE(me->pos, p);
+	WRITE_ONCE(me->count, 1);
 	WRITE_ONCE(me->state, DMXP_CLAIM_REPAIR);
 	/* Release: a repairer that finds the mark also finds our record. */
 	if (!__atomic_compare_exchange_n(&s->sequence, &seq, DMXP_SEQ_REPAIRING(p), false,

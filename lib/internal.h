@@ -250,21 +250,18 @@ static inline struct dmxp_claim __shm *dmxp__claim_thread(struct dmxp_region *r)
 }
 
 /*
- * Start a claim of @side (DMXP_CLAIM_SEND or _RECV) on @c in @rec; the
- * positions are written by claim_at() before each attempt.
+ * About to claim @n positions from @pos of @c for @side (DMXP_CLAIM_SEND
+ * or _RECV): written before each claiming CAS, which is a release.
+ * Nothing is written while the ring is only polled.
  */
-static inline void dmxp__claim_start(const struct dmxp_chan *c,
-				     struct dmxp_claim __shm *rec, __u32 side)
+static inline void dmxp__claim_at(const struct dmxp_chan *c, struct dmxp_claim __shm *rec,
+				  __u32 side, __u64 pos, __u32 n)
 {
 	WRITE_ONCE(rec->chan, c->id);
 	WRITE_ONCE(rec->generation, c->gen);
-	WRITE_ONCE(rec->state, side);
-}
-
-static inline void dmxp__claim_at(struct dmxp_claim __shm *rec, __u64 pos, __u32 n)
-{
 	WRITE_ONCE(rec->pos, pos);
 	WRITE_ONCE(rec->count, n);
+	WRITE_ONCE(rec->state, side);
 }
 
 /*
@@ -275,6 +272,13 @@ static inline void dmxp__claim_at(struct dmxp_claim __shm *rec, __u64 pos, __u32
 static inline void dmxp__claim_end(struct dmxp_claim __shm *rec)
 {
 	store_release(&rec->state, DMXP_CLAIM_IDLE);
+}
+
+/* No claim was made after all (or none is held any more). */
+static inline void dmxp__claim_drop(struct dmxp_claim __shm *rec)
+{
+	if (rec && READ_ONCE(rec->state) != DMXP_CLAIM_IDLE)
+		dmxp__claim_end(rec);
 }
 
 /* Is process @pid proven gone (no such pid, or a zombie)? */

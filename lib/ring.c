@@ -120,8 +120,8 @@ static int ring_claim_produce(struct dmxp_chan *c, unsigned int n, __u64 *posp,
 			k++;
 		}
 		if (k) {
-			if (rec)
-				dmxp__claim_at(rec, pos, k);	/* [R1] */
+			if (rec)	/* [R1] */
+				dmxp__claim_at(c, rec, DMXP_CLAIM_SEND, pos, k);
 			DMXP_HOOK(SEND_CLAIMING);
 			/* [R2]: the record before the claim (lib/claim.c). */
 			if (cas_release(c->stail, &pos, pos + k)) {
@@ -162,12 +162,9 @@ int dmxp_chan_send(struct dmxp_chan *c, const void *buf, size_t len, __u32 type)
 	if (unlikely(ret))
 		return ret;
 	rec = dmxp__claim_thread(c->region);
-	if (rec)
-		dmxp__claim_start(c, rec, DMXP_CLAIM_SEND);
 	ret = ring_claim_produce(c, 1, &pos, rec);
 	if (unlikely(ret < 0)) {
-		if (rec)
-			dmxp__claim_end(rec);
+		dmxp__claim_drop(rec);
 		return ret;
 	}
 	DMXP_HOOK(SEND_CLAIMED);
@@ -211,12 +208,9 @@ int dmxp_chan_send_batch(struct dmxp_chan *c, const struct dmxp_smsg *msgs,
 	if (unlikely(ret))
 		return ret;
 	rec = dmxp__claim_thread(c->region);
-	if (rec)
-		dmxp__claim_start(c, rec, DMXP_CLAIM_SEND);
 	ret = ring_claim_produce(c, batch_max(c, n), &pos, rec);
 	if (unlikely(ret < 0)) {
-		if (rec)
-			dmxp__claim_end(rec);
+		dmxp__claim_drop(rec);
 		return ret;
 	}
 
@@ -242,8 +236,7 @@ int dmxp_chan_send_batch(struct dmxp_chan *c, const struct dmxp_smsg *msgs,
  * handle's pool for itself rather than the thread's; ref->claim is its
  * pool bit + 1, 0 for none.
  */
-static struct dmxp_claim __shm *ref_claim_take(struct dmxp_chan *c, struct dmxp_ref *ref,
-					       __u32 side)
+static struct dmxp_claim __shm *ref_claim_take(struct dmxp_chan *c, struct dmxp_ref *ref)
 {
 	int bit = dmxp__claim_take(c->region);
 	struct dmxp_claim __shm *rec;
@@ -254,7 +247,6 @@ static struct dmxp_claim __shm *ref_claim_take(struct dmxp_chan *c, struct dmxp_
 	}
 	ref->claim = (__u32)bit + 1;
 	rec = dmxp__claim_rec(c->region, (unsigned int)bit);
-	dmxp__claim_start(c, rec, side);
 	return rec;
 }
 
@@ -278,7 +270,7 @@ int dmxp_chan_reserve(struct dmxp_chan *c, struct dmxp_ref *ref)
 	ret = chan_check(c);
 	if (unlikely(ret))
 		return ret;
-	rec = ref_claim_take(c, ref, DMXP_CLAIM_SEND);
+	rec = ref_claim_take(c, ref);
 	ret = ring_claim_produce(c, 1, &pos, rec);
 	if (unlikely(ret < 0)) {
 		ref_claim_put(c, ref);
@@ -391,8 +383,8 @@ static int ring_claim_consume(struct dmxp_chan *c, unsigned int n, __u64 *posp,
 			k++;
 		}
 		if (k) {
-			if (rec)
-				dmxp__claim_at(rec, pos, k);	/* [R1] */
+			if (rec)	/* [R1] */
+				dmxp__claim_at(c, rec, DMXP_CLAIM_RECV, pos, k);
 			DMXP_HOOK(RECV_CLAIMING);
 			/* [R2]: the record before the claim (lib/claim.c). */
 			if (cas_release(c->shead, &pos, pos + k)) {
@@ -491,8 +483,6 @@ ssize_t dmxp_chan_recv(struct dmxp_chan *c, void *buf, size_t len,
 	if (unlikely(ret))
 		return ret;
 	rec = dmxp__claim_thread(c->region);
-	if (rec)
-		dmxp__claim_start(c, rec, DMXP_CLAIM_RECV);
 	ret = ring_claim_one(c, &pos, &room, rec);
 	if (unlikely(ret < 0)) {
 		if (rec)
@@ -551,8 +541,6 @@ int dmxp_chan_recv_batch(struct dmxp_chan *c, struct dmxp_rmsg *msgs,
 		return ret;
 
 	rec = dmxp__claim_thread(c->region);
-	if (rec)
-		dmxp__claim_start(c, rec, DMXP_CLAIM_RECV);
 	while (got == 0) {
 		__u64 pos;
 		int k, i;
@@ -580,8 +568,7 @@ int dmxp_chan_recv_batch(struct dmxp_chan *c, struct dmxp_rmsg *msgs,
 		}
 		dmxp__wake_producers(c, (unsigned int)k);
 	}
-	if (rec)
-		dmxp__claim_end(rec);
+	dmxp__claim_drop(rec);
 	return got ? (int)got : ret;
 }
 
@@ -596,7 +583,7 @@ int dmxp_chan_peek(struct dmxp_chan *c, struct dmxp_ref *ref)
 	ret = chan_check(c);
 	if (unlikely(ret))
 		return ret;
-	rec = ref_claim_take(c, ref, DMXP_CLAIM_RECV);
+	rec = ref_claim_take(c, ref);
 	ret = ring_claim_one(c, &pos, NULL, rec);
 	if (unlikely(ret < 0)) {
 		ref_claim_put(c, ref);
