@@ -97,6 +97,7 @@ int dmxp_region_create(const char *name, u64 size, umode_t mode, bool excl,
 		return -EINVAL;
 	size = PAGE_ALIGN(size);
 
+retry:
 	mutex_lock(&dmxp_lock);
 	r = region_find(name);
 	if (r) {
@@ -159,8 +160,12 @@ int dmxp_region_create(const char *name, u64 size, umode_t mode, bool excl,
 
 out_unlock:
 	mutex_unlock(&dmxp_lock);
-	if (ret == 1)
-		return dmxp_region_attach(name, true, out);
+	if (ret == 1) {
+		ret = dmxp_region_attach(name, true, out);
+		/* Destroyed since it was found: create it after all. */
+		if (ret == -ENOENT)
+			goto retry;
+	}
 	return ret;
 }
 
