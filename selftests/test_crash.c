@@ -568,6 +568,98 @@ TEST(forked_child_with_parent_handle)
 }
 
 /*
+ * A producer that is only slow (stopped at a step, for far longer than a
+ * repair takes) is never repaired: survivors waiting behind it find it
+ * alive, and once it runs again its message arrives, once, whole.
+ */
+static void slow_producer(struct __test_metadata *_metadata, int step)
+{
+	FIXTURE_DATA(crash) data = { 0 }, *self = &data;
+	FIXTURE_VARIANT(crash) v = { .op = OP_SEND, .step = step };
+	const struct dmxp_channel_entry *e;
+	int status, i;
+	struct msg m;
+	pid_t pid;
+
+	region_setup(_metadata, self);
+	e = &dmxp_region_header(self->r)->channels[CH];
+	pid = spawn_victim(self, &v);
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(0, wait_stopped(pid));
+	ASSERT_EQ(0, send_msg(self->c, LIVE, 0));
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ((ssize_t)sizeof(m), dmxp_chan_recv(self->c, &m, sizeof(m), NULL));
+		EXPECT_EQ(VICTIM, m.producer);
+	}
+	/* 200 ms stuck behind it, waiting and polling: 200 looks for the dead. */
+	EXPECT_EQ(-ETIMEDOUT, dmxp_chan_recv_wait(self->c, &m, sizeof(m), NULL,
+						  100 * 1000000LL));
+	for (i = 0; i < 100000; i++)
+		EXPECT_EQ(-EAGAIN, dmxp_chan_recv(self->c, &m, sizeof(m), NULL));
+	EXPECT_EQ(-ETIMEDOUT, dmxp_chan_recv_wait(self->c, &m, sizeof(m), NULL,
+						  100 * 1000000LL));
+	EXPECT_EQ(0ULL, __atomic_load_n(&e->repaired, __ATOMIC_RELAXED));
+	/* It runs again: its message, then the one queued behind it. */
+	ASSERT_EQ(0, kill(pid, SIGCONT));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	self->nkids = 0;
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(14, WEXITSTATUS(status));	/* the send returned */
+	ASSERT_EQ((ssize_t)sizeof(m), dmxp_chan_recv_wait(self->c, &m, sizeof(m), NULL, WAIT_NS));
+	EXPECT_EQ(VICTIM, m.producer);
+	EXPECT_EQ(2ULL, m.seq);
+	ASSERT_EQ((ssize_t)sizeof(m), dmxp_chan_recv(self->c, &m, sizeof(m), NULL));
+	EXPECT_EQ(LIVE, m.producer);
+	EXPECT_EQ(-EAGAIN, dmxp_chan_recv(self->c, &m, sizeof(m), NULL));
+	check_counters(_metadata, self, 0, 0);
+	region_teardown(self);
+}
+
+TEST(slow_producer_claimed_is_not_repaired)
+{
+	slow_producer(_metadata, DMXP_HOOK_SEND_CLAIMED);
+}
+
+TEST(slow_producer_written_is_not_repaired)
+{
+	slow_producer(_metadata, DMXP_HOOK_SEND_WRITTEN);
+}
+
+/* The same for a consumer holding a claim: producers wait, nothing lost. */
+TEST(slow_consumer_is_not_repaired)
+{
+	FIXTURE_DATA(crash) data = { 0 }, *self = &data;
+	FIXTURE_VARIANT(crash) v = { .op = OP_RECV, .step = DMXP_HOOK_RECV_COPIED };
+	int status, i, got = 0;
+	struct msg m;
+	pid_t pid;
+
+	region_setup(_metadata, self);
+	for (i = 0; i < CAP; i++)
+		ASSERT_EQ(0, send_msg(self->c, PARENT, (__u64)i));
+	pid = spawn_victim(self, &v);
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(0, wait_stopped(pid));
+	/* Drain the rest, then find the ring full at the slot it holds. */
+	while (dmxp_chan_recv(self->c, &m, sizeof(m), NULL) == sizeof(m))
+		got++;
+	EXPECT_EQ(CAP - 2, got);
+	ASSERT_EQ(0, send_msg(self->c, PARENT, 100));
+	EXPECT_EQ(-ETIMEDOUT, dmxp_chan_send_wait(self->c, &m, sizeof(m), PARENT,
+						  200 * 1000000LL));
+	check_counters(_metadata, self, 0, 0);
+	ASSERT_EQ(0, kill(pid, SIGCONT));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	self->nkids = 0;
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(14, WEXITSTATUS(status));	/* the receive returned */
+	EXPECT_EQ(1, self->sh->got);	/* and the one of the call it finished */
+	ASSERT_EQ(0, dmxp_chan_send_wait(self->c, &m, sizeof(m), PARENT, WAIT_NS));
+	check_counters(_metadata, self, 0, 0);
+	region_teardown(self);
+}
+
+/*
  * A consumer killed asleep in recv_wait() leaves its count in
  * recv_waiters, which would make every later send pay a wake-up: the
  * count is taken back (by the module at release; on region files by the
