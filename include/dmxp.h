@@ -53,6 +53,7 @@ struct dmxp_chan;	/* an open channel of a region (opaque) */
 /* dmxp_region_open() flags */
 #define DMXP_OPEN_CREATE	(1U << 0)	/* create the region if it does not exist */
 #define DMXP_OPEN_EXCL		(1U << 1)	/* with CREATE: fail if it exists */
+#define DMXP_OPEN_RDONLY	(1U << 2)	/* map read-only, to inspect (not with CREATE) */
 
 /*
  * Open the region at @path (NULL: $DMXP_REGION, else DMXP_DEFAULT_REGION).
@@ -61,6 +62,10 @@ struct dmxp_chan;	/* an open channel of a region (opaque) */
  * "/dev/dmxp" for the kernel module's default region, or "/dev/dmxp:NAME"
  * for its region NAME (the kernel backend).  Both give the same memory
  * layout and the same calls.
+ *
+ * With DMXP_OPEN_RDONLY the region is opened and mapped read-only, which
+ * needs only read permission: dmxp_chan_info(), dmxp_chan_list() and the
+ * header work; opening, creating and destroying channels give -EBADF.
  *
  * With DMXP_OPEN_CREATE a missing region is created with @size bytes
  * (0: DMXP_DEFAULT_REGION_SIZE for a file, the module's default_size for
@@ -71,7 +76,8 @@ struct dmxp_chan;	/* an open channel of a region (opaque) */
  *
  * -ENOENT   no region at @path and no DMXP_OPEN_CREATE
  * -EEXIST   DMXP_OPEN_EXCL and the region exists
- * -EINVAL   NULL @out, unknown flag, EXCL without CREATE, @size (with
+ * -EINVAL   NULL @out, unknown flag, EXCL without CREATE, RDONLY with
+ *           CREATE, @size (with
  *           CREATE) too small for the header or too large, or
  *           a bad kernel region name (1..31 of [A-Za-z0-9_.-])
  * -EPROTO   the file is not a dmxp region, is of another version, is
@@ -79,6 +85,7 @@ struct dmxp_chan;	/* an open channel of a region (opaque) */
  *           module speaks another version
  * -ENODEV   a kernel path, and the module is not loaded
  * -EACCES   a kernel region whose mode does not grant read and write
+ *           (read, with DMXP_OPEN_RDONLY)
  * -ENOMEM, and any errno of open(2), ftruncate(2), mmap(2)
  */
 int dmxp_region_open(const char *path, size_t size, unsigned int flags,
@@ -131,6 +138,7 @@ int dmxp_region_set_runtime(struct dmxp_region *r, unsigned int runtime);
  * -EBUSY    another process is creating or destroying this id and did
  *           not finish within a second (one that died is found, and
  *           the id taken back)
+ * -EBADF    the region was opened DMXP_OPEN_RDONLY
  */
 int dmxp_chan_create(struct dmxp_region *r, unsigned int id, size_t capacity);
 
@@ -143,7 +151,7 @@ int dmxp_chan_create(struct dmxp_region *r, unsigned int id, size_t capacity);
  * land in the new channel.  Destroy a channel once its users are done
  * with it.
  *
- * -EINVAL, -ENOENT (not created), -EBUSY (as for create)
+ * -EINVAL, -ENOENT (not created), -EBUSY, -EBADF (as for create)
  */
 int dmxp_chan_destroy(struct dmxp_region *r, unsigned int id);
 
@@ -153,7 +161,7 @@ int dmxp_chan_destroy(struct dmxp_region *r, unsigned int id);
  * same channel at once.  One handle may be used by several threads.
  * -EINVAL, -ENOENT (not created), -EPROTO (entry fails validation),
  * -EBUSY (the entry kept changing under a concurrent create or destroy),
- * -ENOMEM
+ * -EBADF (the region was opened DMXP_OPEN_RDONLY), -ENOMEM
  */
 int dmxp_chan_open(struct dmxp_region *r, unsigned int id, struct dmxp_chan **out);
 void dmxp_chan_close(struct dmxp_chan *c);

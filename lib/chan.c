@@ -213,6 +213,8 @@ int dmxp_chan_create(struct dmxp_region *r, unsigned int id, size_t capacity)
 		capacity = DMXP_DEFAULT_CAPACITY;
 	if (id >= DMXP_MAX_CHANNELS || !dmxp__capacity_ok(capacity))
 		return -EINVAL;
+	if (r->rdonly)
+		return -EBADF;
 	return r->ops->chan_create(r, id, capacity);
 }
 
@@ -221,6 +223,8 @@ int dmxp_chan_destroy(struct dmxp_region *r, unsigned int id)
 {
 	if (id >= DMXP_MAX_CHANNELS)
 		return -EINVAL;
+	if (r->rdonly)
+		return -EBADF;
 	return r->ops->chan_destroy(r, id);
 }
 
@@ -266,6 +270,8 @@ int dmxp_chan_open(struct dmxp_region *r, unsigned int id, struct dmxp_chan **ou
 
 	if (id >= DMXP_MAX_CHANNELS || !out)
 		return -EINVAL;
+	if (r->rdonly)
+		return -EBADF;	/* sending and receiving both write the ring */
 	ret = dmxp__entry_snapshot(r->shdr, r->size, id, &gen, &cap, &boff);
 	if (ret)
 		return ret;

@@ -376,8 +376,11 @@ int dmxp__claims_open(struct dmxp_region *r, __u32 lease)
 		      off < DMXP_HEADER_SIZE || off > r->size ||
 		      (__u64)count * DMXP_CLAIM_SIZE > r->size - off))
 		return -EPROTO;
-	/* A module without leases repairs nothing: records would be noise. */
-	if (count && (!kernel || lease)) {
+	/*
+	 * A module without leases repairs nothing: records would be noise.
+	 * A read-only handle claims nothing.
+	 */
+	if (count && (!kernel || lease) && !r->rdonly) {
 		cl->srecs = (struct dmxp_claim __shm *)((char *)r->shdr + off);
 		cl->count = count;
 	}

@@ -92,6 +92,7 @@ struct dmxp_region {
 	__u16				runtime;	/* enum dmxp_runtime */
 	const struct dmxp_backend_ops	*ops;
 	char				*path;
+	bool				rdonly;		/* DMXP_OPEN_RDONLY: mapped read-only */
 	struct dmxp_claims		claims;
 };
 

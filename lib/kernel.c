@@ -49,12 +49,13 @@ static int xioctl(int fd, unsigned long cmd, void *arg)
 }
 
 /* Open the device and do the version handshake. */
-static int kernel_dev_open(void)
+static int kernel_dev_open(bool rdonly)
 {
 	struct dmxp_ioc_version v = { .version = DMXP_VERSION };
 	int fd, ret;
 
-	fd = open(DMXP_DEVICE, O_RDWR | O_CLOEXEC);
+	/* A file opened read-only binds read-only, with read permission. */
+	fd = open(DMXP_DEVICE, (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? -ENODEV : -errno;
 	ret = xioctl(fd, DMXP_IOC_VERSION, &v);
@@ -77,7 +78,7 @@ int dmxp__kernel_open(const char *path, size_t size, unsigned int flags,
 	ret = kernel_name(path, rq.name);
 	if (ret)
 		return ret;
-	fd = kernel_dev_open();
+	fd = kernel_dev_open(flags & DMXP_OPEN_RDONLY);
 	if (fd < 0)
 		return fd;
 	if ((flags & DMXP_OPEN_CREATE) && strcmp(rq.name, DMXP_DEFAULT_NAME)) {
@@ -94,7 +95,8 @@ int dmxp__kernel_open(const char *path, size_t size, unsigned int flags,
 		ret = -EPROTO;
 		goto err;
 	}
-	p = mmap(NULL, (size_t)rq.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	p = mmap(NULL, (size_t)rq.size,
+		 flags & DMXP_OPEN_RDONLY ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED) {
 		ret = -errno;
 		goto err;
@@ -117,7 +119,7 @@ int dmxp__kernel_unlink(const char *path)
 	ret = kernel_name(path, rq.name);
 	if (ret)
 		return ret;
-	fd = kernel_dev_open();
+	fd = kernel_dev_open(false);
 	if (fd < 0)
 		return fd;
 	ret = xioctl(fd, DMXP_IOC_REGION_DESTROY, &rq);

@@ -130,9 +130,10 @@ static void header_init(struct dmxp_global_header __shm *h, size_t size)
 	store_release(&h->magic, DMXP_MAGIC);
 }
 
-static int map_fd(int fd, size_t size, struct dmxp_global_header **out)
+static int map_fd(int fd, size_t size, bool rdonly, struct dmxp_global_header **out)
 {
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	void *p = mmap(NULL, size, rdonly ? PROT_READ : PROT_READ | PROT_WRITE,
+		       MAP_SHARED, fd, 0);
 
 	if (p == MAP_FAILED)
 		return -errno;
@@ -173,7 +174,7 @@ static int region_create(const char *path, size_t size, int *fdp,
 	ret = dmxp__back(fd, 0, DMXP_HEADER_SIZE);
 	if (ret)
 		goto out_close;
-	ret = map_fd(fd, size, hp);
+	ret = map_fd(fd, size, false, hp);
 	if (ret)
 		goto out_close;
 	header_init(*hp, size);
@@ -196,13 +197,13 @@ out_free:
 	return ret;
 }
 
-static int region_attach(const char *path, int *fdp, size_t *sizep,
+static int region_attach(const char *path, bool rdonly, int *fdp, size_t *sizep,
 			 struct dmxp_global_header **hp)
 {
 	struct stat st;
 	int fd, ret;
 
-	fd = open(path, O_RDWR | O_CLOEXEC);
+	fd = open(path, (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0) {
@@ -214,7 +215,7 @@ static int region_attach(const char *path, int *fdp, size_t *sizep,
 		ret = -EPROTO;
 		goto out_close;
 	}
-	ret = map_fd(fd, (size_t)st.st_size, hp);
+	ret = map_fd(fd, (size_t)st.st_size, rdonly, hp);
 	if (ret)
 		goto out_close;
 	ret = region_validate(*hp, (size_t)st.st_size);
@@ -240,8 +241,9 @@ int dmxp_region_open(const char *path, size_t size, unsigned int flags,
 	__u32 lease = 0;
 	int fd = -1, ret;
 
-	if (!out || (flags & ~(DMXP_OPEN_CREATE | DMXP_OPEN_EXCL)) ||
-	    ((flags & DMXP_OPEN_EXCL) && !(flags & DMXP_OPEN_CREATE)))
+	if (!out || (flags & ~(DMXP_OPEN_CREATE | DMXP_OPEN_EXCL | DMXP_OPEN_RDONLY)) ||
+	    ((flags & DMXP_OPEN_EXCL) && !(flags & DMXP_OPEN_CREATE)) ||
+	    ((flags & DMXP_OPEN_RDONLY) && (flags & DMXP_OPEN_CREATE)))
 		return -EINVAL;
 	/* The size matters only to a creator. */
 	if ((flags & DMXP_OPEN_CREATE) && size &&
@@ -275,7 +277,7 @@ int dmxp_region_open(const char *path, size_t size, unsigned int flags,
 	}
 
 	r->ops = &dmxp__shm_ops;
-	ret = region_attach(path, &fd, &r->size, &h);
+	ret = region_attach(path, flags & DMXP_OPEN_RDONLY, &fd, &r->size, &h);
 	if (ret == -ENOENT && (flags & DMXP_OPEN_CREATE)) {
 		if (!size)
 			size = DMXP_DEFAULT_REGION_SIZE;
@@ -283,7 +285,7 @@ int dmxp_region_open(const char *path, size_t size, unsigned int flags,
 		if (!ret)
 			r->size = size;
 		else if (ret == -EEXIST && !(flags & DMXP_OPEN_EXCL))
-			ret = region_attach(path, &fd, &r->size, &h);
+			ret = region_attach(path, false, &fd, &r->size, &h);
 	} else if (!ret && (flags & DMXP_OPEN_EXCL)) {
 		munmap(h, r->size);
 		close(fd);
@@ -295,6 +297,7 @@ done:
 	r->shdr = h;
 	r->fd = fd;
 	r->runtime = DMXP_RUNTIME_C;
+	r->rdonly = flags & DMXP_OPEN_RDONLY;
 	ret = dmxp__claims_open(r, lease);
 	if (ret) {
 		munmap(h, r->size);

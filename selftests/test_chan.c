@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 /*
@@ -771,6 +772,41 @@ TEST_F(chan, created_channel_visible_to_other_region_handle)
 	dmxp_chan_close(c1);
 	dmxp_chan_close(c2);
 	dmxp_region_close(r2);
+}
+
+TEST_F(chan, rdonly_handle_inspects_only)
+{
+	struct dmxp_region *rw, *ro;
+	struct dmxp_chan_info info;
+	struct dmxp_chan *c;
+	unsigned int ids[4];
+	long page = sysconf(_SC_PAGESIZE);
+
+	rw = self->r;
+	ASSERT_EQ(0, dmxp_chan_create(rw, 3, 4));
+	ASSERT_EQ(0, dmxp_chan_open(rw, 3, &c));
+	ASSERT_EQ(0, dmxp_chan_send(c, "hi", 2, 0));
+
+	ASSERT_EQ(0, dmxp_region_open(self->path, 0, DMXP_OPEN_RDONLY, &ro));
+	EXPECT_EQ(dmxp_region_size(rw), dmxp_region_size(ro));
+	EXPECT_EQ(1, dmxp_chan_list(ro, ids, 4));
+	EXPECT_EQ(3U, ids[0]);
+	ASSERT_EQ(0, dmxp_chan_info(ro, 3, &info));
+	EXPECT_EQ(1ULL, info.depth);
+	EXPECT_EQ(DMXP_MAGIC, dmxp_region_header(ro)->magic);
+	/* Only looking: the ring and the table are written by claims. */
+	EXPECT_EQ(-EBADF, dmxp_chan_open(ro, 3, &c));
+	EXPECT_EQ(-EBADF, dmxp_chan_create(ro, 4, 4));
+	EXPECT_EQ(-EBADF, dmxp_chan_destroy(ro, 3));
+	/* Mapped read-only, for good. */
+	EXPECT_EQ(-1, mprotect((void *)dmxp_region_header(ro), (size_t)page,
+			       PROT_READ | PROT_WRITE));
+	EXPECT_EQ(EACCES, errno);
+	/* The read-write handle is untouched. */
+	ASSERT_EQ(0, dmxp_chan_info(rw, 3, &info));
+	EXPECT_EQ(1ULL, info.depth);
+	dmxp_region_close(ro);
+	dmxp_chan_close(c);
 }
 
 TEST_F_TIMEOUT(chan, busy_entry_fails_ebusy, 20)

@@ -7,8 +7,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 /*
  * The harness leaves some parameters unused (TEST() wrappers, the timeout
@@ -142,6 +144,15 @@ static int make_region(const char *path, unsigned int id)
 }
 
 /* -------------------------------------------------------- create, attach */
+
+TEST_F(region, rdonly_with_create_fails_einval)
+{
+	struct dmxp_region *r;
+
+	EXPECT_EQ(-EINVAL, dmxp_region_open(self->path, TEST_REGION_SIZE,
+					    DMXP_OPEN_CREATE | DMXP_OPEN_RDONLY, &r));
+	EXPECT_EQ(-ENOENT, dmxp_region_open(self->path, 0, DMXP_OPEN_RDONLY, &r));
+}
 
 TEST_F(region, create_new_region)
 {

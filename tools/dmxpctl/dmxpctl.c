@@ -127,10 +127,16 @@ unsigned int parse_channel(const char *s)
 
 struct dmxp_region *region_open(bool create, size_t size)
 {
+	return region_open_flags(create ? DMXP_OPEN_CREATE : 0, size);
+}
+
+/* With DMXP_OPEN_RDONLY for the commands that only look: read permission is enough. */
+struct dmxp_region *region_open_flags(unsigned int flags, size_t size)
+{
 	struct dmxp_region *r;
 	int ret;
 
-	ret = dmxp_region_open(region_path, size, create ? DMXP_OPEN_CREATE : 0, &r);
+	ret = dmxp_region_open(region_path, size, flags, &r);
 	switch (ret) {
 	case 0:
 		return r;

@@ -27,6 +27,7 @@ const char *region_name(void);
 unsigned long long parse_num(const char *what, const char *s, unsigned long long max);
 unsigned int parse_channel(const char *s);
 struct dmxp_region *region_open(bool create, size_t size);
+struct dmxp_region *region_open_flags(unsigned int flags, size_t size);
 struct dmxp_chan *chan_open(struct dmxp_region *r, unsigned int ch);
 /* getopt_long for one command; --help prints @help and exits 0. */
 int next_opt(int argc, char **argv, const char *shortopts,

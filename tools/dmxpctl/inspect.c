@@ -204,7 +204,7 @@ int cmd_list(int argc, char **argv)
 
 	if (optind != argc)
 		usage_error("list: takes no arguments");
-	r = region_open(false, 0);
+	r = region_open_flags(DMXP_OPEN_RDONLY, 0);
 	n = pick_channels(r, argc, argv, argc, ids);
 	if (json) {
 		printf("{\"region\":");
@@ -330,7 +330,7 @@ int cmd_stat(int argc, char **argv)
 
 	if (!st)
 		die("%s", strerror(ENOMEM));
-	r = region_open(false, 0);
+	r = region_open_flags(DMXP_OPEN_RDONLY, 0);
 	n = stat_all(r, argc, argv, st);
 	if (json)
 		stat_json(r, st, n);
@@ -400,7 +400,7 @@ int cmd_watch(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	r = region_open(false, 0);
+	r = region_open_flags(DMXP_OPEN_RDONLY, 0);
 	np = stat_all(r, argc, argv, prev);
 	t0 = mono_s();
 	while (!stop_watch && (!count || shown < count)) {
@@ -561,7 +561,7 @@ int cmd_dump(int argc, char **argv)
 	if (optind + 1 != argc)
 		usage_error("dump: expected one channel id");
 	ch = parse_channel(argv[optind]);
-	r = region_open(false, 0);
+	r = region_open_flags(DMXP_OPEN_RDONLY, 0);
 	ret = dmxp_chan_info(r, ch, &info);
 	if (ret)
 		chan_error(ch, ret);

@@ -17,6 +17,7 @@ KERNEL_DEVICE = "/dev/dmxp"     #: the kernel module's device ("/dev/dmxp:NAME")
 # dmxp_region_open() flags
 OPEN_CREATE = 1 << 0
 OPEN_EXCL = 1 << 1
+OPEN_RDONLY = 1 << 2
 
 # struct dmxp_channel_entry.flags (ChannelInfo.flags)
 CHAN_CREATED = 1 << 0
