@@ -99,9 +99,13 @@ void dmxp__shm_notify(struct dmxp_chan *c, unsigned int flags, unsigned int n)
 {
 	__u32 __shm *w = futex_word(c->sentry, flags);
 
+	/*
+	 * Before the wake-up: once woken, the other side may close this very
+	 * handle (another thread of ours), so nothing of it is touched after.
+	 */
+	dmxp__waiters_check(c);
 	__atomic_fetch_add(w, 1, __ATOMIC_SEQ_CST);
 	futex(w, FUTEX_WAKE, n > INT_MAX ? INT_MAX : n, NULL, 0);
-	dmxp__waiters_check(c);
 }
 
 /* Wake every sleeper of a channel being destroyed. */
