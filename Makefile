@@ -8,6 +8,8 @@
 #   make stress     the long multi-process stress run (minutes)
 #   make soak       the soak test for SOAK_SECONDS (default 600) natively, then
 #                   as long in the guest, SIGKILLing workers (DMXP_SOAK_KILL=0: not)
+#   make fuzz       the module's randomised fuzzer in the guest, FUZZ_SECONDS
+#                   (default 600), FUZZ_SEED to replay a run (default: the clock)
 #   make bench      the benchmarks vs the peers, natively and in the guest;
 #                   regenerates Documentation/performance.md's results
 #   make vm-shell   an interactive guest with dmxp.ko loaded
@@ -34,6 +36,7 @@ HAVE_KHDRS = { [ -d /lib/modules/$$(uname -r)/build ] || \
 DEMO_REGION ?= /dev/shm/dmxp_demo
 STRESS_SECONDS ?= 60
 SOAK_SECONDS ?= 600
+FUZZ_SECONDS ?= 600
 
 all: lib tools kmod
 
@@ -115,6 +118,10 @@ soak: selftests kmod
 			DMXP_SOAK_KILL=$${DMXP_SOAK_KILL:-1} selftests/run.sh stress_soak; \
 	fi
 
+fuzz: selftests kmod
+	$(Q)VM_TIMEOUT=$$(( $(FUZZ_SECONDS) + 600 )) tools/vm/run -- selftests/fuzz_kmod \
+		--seconds $(FUZZ_SECONDS) $(if $(FUZZ_SEED),--seed $(FUZZ_SEED))
+
 vm-shell: tools kmod selftests
 	$(Q)tools/vm/run --shell
 
@@ -134,7 +141,7 @@ clean:
 	$(Q)$(MAKE) -C selftests clean
 	$(Q)if $(HAVE_KHDRS); then $(MAKE) -C kmod clean >/dev/null; fi
 
-.PHONY: all deps lib tools kmod demo bench selftests check stress soak vm-shell checkpatch sparse clean \
+.PHONY: all deps lib tools kmod demo bench selftests check stress soak fuzz vm-shell checkpatch sparse clean \
 	install uninstall install-kmod uninstall-kmod dkms-install dkms-uninstall
 
 include install.mk
