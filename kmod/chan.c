@@ -207,6 +207,8 @@ static ssize_t kring_recv(struct dmxp_chan_file *cf, u8 *kbuf, size_t room)
 		memcpy(kbuf + sizeof(*m), s->payload, len);
 		/* Frees the slot; pairs with the producer's acquire. */
 		smp_store_release(&s->sequence, pos + cap);
+		/* The free before the count: pairs with the repair's acquire. */
+		smp_mb__before_atomic();
 		atomic_dec(&r->chan[cf->id].kclaims);
 		wake_if_waiting(r, cf->id, DMXP_NOTIFY_SEND);
 		if (tomb)
@@ -257,6 +259,8 @@ static int kring_send(struct dmxp_chan_file *cf, const u8 *kbuf, u32 len)
 		memcpy(s->payload, kbuf, len);
 		/* Publishes the message; pairs with the consumer's acquire. */
 		smp_store_release(&s->sequence, pos + 1);
+		/* The publish before the count: pairs with the repair's acquire. */
+		smp_mb__before_atomic();
 		atomic_dec(&r->chan[cf->id].kclaims);
 		wake_if_waiting(r, cf->id, DMXP_NOTIFY_RECV);
 		return 0;

@@ -69,6 +69,7 @@ struct dmxp_region {
 	struct list_head	leases;		/* struct dmxp_lease of attached files */
 	u32			next_lease;
 	struct delayed_work	repair_work;	/* a pass left something for later */
+	unsigned long		repair_delay;	/* jiffies until that pass, under lock */
 };
 
 /* All region and channel state changes are serialised by this mutex. */

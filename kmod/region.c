@@ -212,7 +212,10 @@ static void region_unlink(struct dmxp_region *r)
 
 	lockdep_assert_held(&dmxp_lock);
 	list_del_init(&r->node);
+	/* Under r->lock too: a repair queues its work only if not destroyed. */
+	mutex_lock(&r->lock);
 	WRITE_ONCE(r->destroyed, true);
+	mutex_unlock(&r->lock);
 	/*
 	 * No repair after this.  The registry's reference is still held, so
 	 * the work's own put cannot be the last one (which takes dmxp_lock).

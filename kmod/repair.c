@@ -36,8 +36,9 @@
 
 #include "dmxp.h"
 
-#define REPAIR_BUDGET	65536	/* position checks in one pass */
-#define REPAIR_RETRY	msecs_to_jiffies(2)
+#define REPAIR_BUDGET	65536	/* position checks and records read in one pass */
+#define REPAIR_RETRY	msecs_to_jiffies(2)	/* then doubling, up to a second */
+#define REPAIR_RETRY_MAX	HZ
 
 /* A live record, as read once for the cover check. */
 struct live_rec {
@@ -188,9 +189,10 @@ static bool repair_record(struct dmxp_region *r, struct dmxp_claim *rec,
 	if (!count || count > DMXP_CLAIM_BATCH_MAX)
 		return false;
 	count = min_t(u64, count, kc->capacity);
-	if (count > *budget)
+	/* The positions, and the scan of the table for live records. */
+	if (count + r->claims_count > *budget)
 		return true;
-	*budget -= count;
+	*budget -= count + r->claims_count;
 
 	e = &h->channels[id];
 	slots = r->mem + kc->band_offset;
@@ -206,7 +208,7 @@ static bool repair_record(struct dmxp_region *r, struct dmxp_claim *rec,
 	 * A read() or write() in flight has no record and may hold any
 	 * position: wait for it (its count rose before its claim).
 	 */
-	if (atomic_read(&kc->kclaims))
+	if (atomic_read_acquire(&kc->kclaims))
 		return true;
 
 	for (k = 0; k < count; k++) {
@@ -291,6 +293,8 @@ static bool repair_pass(struct dmxp_region *r)
 		struct dmxp_claim *rec = &tab[i];
 		u32 owner = READ_ONCE(rec->owner);
 
+		if (!(i & 63))
+			cond_resched();
 		if (!owner || lease_live(r, owner))
 			continue;
 		if (repair_record(r, rec, live, &budget)) {
@@ -300,8 +304,6 @@ static bool repair_pass(struct dmxp_region *r)
 		WRITE_ONCE(rec->state, DMXP_CLAIM_IDLE);
 		/* The record is free for a new owner once the repair is done. */
 		cmpxchg_release(&rec->owner, owner, 0);
-		if (!(i & 63))
-			cond_resched();
 	}
 	kvfree(live);
 	return pending;
@@ -311,14 +313,20 @@ static void repair_work_fn(struct work_struct *work)
 {
 	struct dmxp_region *r = container_of(to_delayed_work(work), struct dmxp_region,
 					     repair_work);
-	bool again;
+	bool queued = false;
 
 	mutex_lock(&r->lock);
-	again = repair_pass(r);
+	/*
+	 * Requeued under the lock, which region_unlink() takes to set
+	 * destroyed: no work is queued once the region is going.  The
+	 * pending work holds a region reference; a requeue keeps it.
+	 */
+	if (repair_pass(r) && !r->destroyed) {
+		r->repair_delay = min_t(unsigned long, r->repair_delay * 2, REPAIR_RETRY_MAX);
+		queued = queue_delayed_work(system_wq, &r->repair_work, r->repair_delay);
+	}
 	mutex_unlock(&r->lock);
-	/* The pending work holds a region reference; a requeue keeps it. */
-	if (!again || READ_ONCE(r->destroyed) ||
-	    !queue_delayed_work(system_wq, &r->repair_work, REPAIR_RETRY))
+	if (!queued)
 		dmxp_region_put(r);
 }
 
@@ -344,17 +352,15 @@ u32 dmxp_lease_add(struct dmxp_region *r, struct dmxp_lease *l)
 /* The file is released: its lease ends and what it held is repaired. */
 void dmxp_lease_del(struct dmxp_region *r, struct dmxp_lease *l)
 {
-	bool again;
-
 	mutex_lock(&r->lock);
 	list_del(&l->node);
-	again = repair_pass(r);
-	mutex_unlock(&r->lock);
-	if (again) {
+	if (repair_pass(r) && !r->destroyed) {
 		dmxp_region_get(r);
-		if (!queue_delayed_work(system_wq, &r->repair_work, REPAIR_RETRY))
+		r->repair_delay = REPAIR_RETRY;
+		if (!queue_delayed_work(system_wq, &r->repair_work, r->repair_delay))
 			dmxp_region_put(r);	/* already queued, with its own */
 	}
+	mutex_unlock(&r->lock);
 }
 
 /* The region goes: no repair may run after this. */

@@ -50,9 +50,15 @@ static bool entry_break(struct dmxp_channel_entry __shm *e, __u32 flags)
 	/* 0: between taking BUSY and naming itself, so not known. */
 	if (!pid || pid == dmxp__pid || !dmxp__pid_dead(pid))
 		return false;
+	/*
+	 * Take the break by clearing owner_pid first: of several breakers
+	 * one wins, and none can take the flags from a new holder that got
+	 * BUSY meanwhile (it names itself).
+	 */
+	if (!cas_acq_rel(&e->owner_pid, &pid, 0))
+		return false;
 	if (!cas_acq_rel(&e->flags, &flags, 0))
 		return false;
-	WRITE_ONCE(e->owner_pid, 0);
 	__atomic_fetch_add(&e->generation, 1, __ATOMIC_RELEASE);
 	return true;
 }
@@ -130,7 +136,40 @@ static void band_unalloc(struct dmxp_region *r, __u64 boff, __u64 bytes)
 	cas_relaxed(&r->shdr->alloc_cursor, &end, boff);
 }
 
+static int shm_chan_create_locked(struct dmxp_region *r, unsigned int id, __u64 cap);
+static int shm_chan_destroy_locked(struct dmxp_region *r, unsigned int id);
+
 static int shm_chan_create(struct dmxp_region *r, unsigned int id, __u64 cap)
+{
+	bool locked;
+	int ret = dmxp__repair_lock_wait(r, &locked);
+
+	if (ret)
+		return ret;
+	ret = shm_chan_create_locked(r, id, cap);
+	if (locked)
+		dmxp__repair_unlock(r);
+	return ret;
+}
+
+static int shm_chan_destroy(struct dmxp_region *r, unsigned int id)
+{
+	bool locked;
+	int ret = dmxp__repair_lock_wait(r, &locked);
+
+	if (ret)
+		return ret;
+	ret = shm_chan_destroy_locked(r, id);
+	if (locked)
+		dmxp__repair_unlock(r);
+	return ret;
+}
+
+/*
+ * Create and destroy hold the region's repair lock (lib/claim.c): a
+ * repair in progress never sees the ring it works on re-created.
+ */
+static int shm_chan_create_locked(struct dmxp_region *r, unsigned int id, __u64 cap)
 {
 	struct dmxp_channel_entry __shm *e = &r->shdr->channels[id];
 	struct dmxp_slot __shm *slots;
@@ -174,7 +213,7 @@ static int shm_chan_create(struct dmxp_region *r, unsigned int id, __u64 cap)
 	return 0;
 }
 
-static int shm_chan_destroy(struct dmxp_region *r, unsigned int id)
+static int shm_chan_destroy_locked(struct dmxp_region *r, unsigned int id)
 {
 	struct dmxp_channel_entry __shm *e = &r->shdr->channels[id];
 	int ret;

@@ -49,7 +49,9 @@
  * the meta, then publishes.  Embedded repairers take the region's
  * repair_lock (broken when its holder is dead), so one runs at a time.
  */
+#include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +80,7 @@ struct ident {
 	__u32	pid;
 	__u64	start;
 	__u64	ns;
+	bool	proc_ok;	/* /proc is ours and answers: deaths can be proven */
 };
 static struct ident self;
 
@@ -127,24 +130,65 @@ static int proc_stat(__u32 pid, __u64 *start, char *state)
 
 static void repair_pass(struct dmxp_region *r, struct dmxp_claim __shm *me);
 
-bool dmxp__pid_dead(__u32 pid)
+/*
+ * A zombie whose every thread has exited.  The leader of a process that
+ * called pthread_exit() from main() is a zombie too, while its other
+ * threads run: they are listed in its task directory.
+ */
+static bool all_threads_gone(__u32 pid)
+{
+	char path[48];
+	struct dirent *d;
+	unsigned int n = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%u/task", pid);
+	dir = opendir(path);
+	if (!dir)
+		return false;
+	while ((d = readdir(dir)))
+		if (d->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return n <= 1;
+}
+
+/*
+ * Is the process @pid proven gone?  Only kill(2) says so (ESRCH): /proc
+ * may hide other users' processes, or belong to another pid namespace.
+ * A zombie with no thread left is gone too.
+ */
+static bool pid_gone(__u32 pid)
 {
 	__u64 start;
 	char st;
-	int ret = proc_stat(pid, &start, &st);
 
-	return ret == -ENOENT || (!ret && (st == 'Z' || st == 'X'));
+	if (!pid || pid > INT_MAX)
+		return false;
+	if (kill((pid_t)pid, 0) && errno == ESRCH)
+		return true;
+	return self.proc_ok && !proc_stat(pid, &start, &st) && (st == 'Z' || st == 'X') &&
+	       all_threads_gone(pid);
+}
+
+bool dmxp__pid_dead(__u32 pid)
+{
+	return pid_gone(pid);
 }
 
 static void self_refresh(void)
 {
-	char st;
+	char st, link[32];
+	ssize_t n;
 
 	if (self.pid == dmxp__pid)
 		return;
 	self.start = 0;
-	proc_stat(dmxp__pid, &self.start, &st);
 	self.ns = pid_ns("/proc/self/ns/pid");
+	/* /proc of our own pid namespace, which knows us: else no proofs. */
+	n = readlink("/proc/self", link, sizeof(link) - 1);
+	self.proc_ok = n > 0 && (link[n] = '\0', strtoul(link, NULL, 10) == dmxp__pid) &&
+		       !proc_stat(dmxp__pid, &self.start, &st) && self.ns;
 	self.pid = dmxp__pid;
 }
 
@@ -155,22 +199,26 @@ enum liveness { ALIVE, DEAD };
  * zombie, or its pid now names a younger process.  Anything that cannot
  * be checked (another pid namespace, /proc unreadable) counts as alive.
  */
+/*
+ * Is the process named by (@pid, @start, @ns) proven dead?  Its pid is
+ * gone (kill(2) says ESRCH), or a zombie with no thread left, or names a
+ * process that started at another time (the pid was reused).  Anything
+ * that cannot be proven (another pid namespace, a /proc that is not
+ * ours or hides the process) counts as alive: its claims wait.
+ */
 static enum liveness holder(__u32 pid, __u64 start, __u64 ns)
 {
 	__u64 now_start;
 	char st;
-	int ret;
 
-	if (!pid || ns != self.ns)
+	if (!pid || !self.proc_ok || ns != self.ns)
 		return ALIVE;
 	if (pid == self.pid)
 		return start == self.start ? ALIVE : DEAD;
-	ret = proc_stat(pid, &now_start, &st);
-	if (ret == -ENOENT)
+	if (pid_gone(pid))
 		return DEAD;
-	if (ret)
-		return ALIVE;
-	if (st == 'Z' || st == 'X' || now_start != start)
+	/* It exists: a younger process with the same pid? */
+	if (!proc_stat(pid, &now_start, &st) && now_start != start)
 		return DEAD;
 	return ALIVE;
 }
@@ -182,14 +230,8 @@ static enum liveness rec_holder(const struct dmxp_claim __shm *rec)
 
 	if (!owner)
 		return DEAD;
-	if (owner & OWNER_SETUP) {
-		char st;
-		__u64 start;
-
-		/* Set up by a process that died right there: gone or not. */
-		return proc_stat(owner & ~OWNER_SETUP, &start, &st) == -ENOENT ?
-		       DEAD : ALIVE;
-	}
+	if (owner & OWNER_SETUP)	/* set up by a process that died right there? */
+		return self.proc_ok && pid_gone(owner & ~OWNER_SETUP) ? DEAD : ALIVE;
 	return holder(READ_ONCE(rec->pid), READ_ONCE(rec->start_time),
 		      READ_ONCE(rec->pid_ns));
 }
@@ -253,6 +295,29 @@ static void pool_own(struct dmxp_claims *cl)
 	pthread_mutex_unlock(&cl->lock);
 }
 
+/*
+ * Give back the records of dead owners that hold nothing (processes that
+ * exited without closing): no repair, so no lock.  One that holds a claim
+ * waits for a repair pass.
+ */
+static void sweep_idle(struct dmxp_region *r)
+{
+	struct dmxp_claims *cl = &r->claims;
+	unsigned int i;
+
+	for (i = 0; i < cl->count; i++) {
+		struct dmxp_claim __shm *rec = &cl->srecs[i];
+		__u32 owner = READ_ONCE(rec->owner);
+
+		if (!owner || (owner & OWNER_SETUP))
+			continue;
+		/* Pairs with the release of IDLE by the owner's claim_end(). */
+		if (load_acquire(&rec->state) != DMXP_CLAIM_IDLE || rec_holder(rec) == ALIVE)
+			continue;
+		cas_acq_rel(&rec->owner, &owner, 0);
+	}
+}
+
 int dmxp__claim_take(struct dmxp_region *r)
 {
 	struct dmxp_claims *cl = &r->claims;
@@ -285,11 +350,9 @@ int dmxp__claim_take(struct dmxp_region *r)
 		int i = table_take(r);
 
 		if (i < 0 && !cl->lease) {
-			/* Dead processes' records are freed by a repair pass. */
-			pthread_mutex_unlock(&cl->lock);
-			repair_pass(r, NULL);
-			pthread_mutex_lock(&cl->lock);
-			i = cl->n < CLAIM_POOL ? table_take(r) : -1;
+			/* Free the idle records of processes that are gone. */
+			sweep_idle(r);
+			i = table_take(r);
 		}
 
 		if (i >= 0) {
@@ -437,33 +500,66 @@ void dmxp__claims_close(struct dmxp_region *r)
 
 /* ------------------------------------------------------ the embedded repairer */
 
-static __u64 lock_word(void)
+/*
+ * The region's repair_lock names its holder by its claim record (index +
+ * 1), whose owner says who and whether it is alive, pid namespace
+ * included.  Repairs of records are exclusive without it (each is taken
+ * over first); it keeps repairs and channel creation and destruction of
+ * region files apart, so that a repair never acts on a ring re-created
+ * under it, and spares survivors scanning the table at once.
+ */
+static bool repair_lock(struct dmxp_region *r, struct dmxp_claim __shm *me)
 {
-	return (__u64)self.pid << 32 | (self.start & 0xffffffffULL);
-}
-
-static bool repair_lock(struct dmxp_region *r)
-{
+	struct dmxp_claims *cl = &r->claims;
 	__u64 __shm *lk = &r->shdr->repair_lock;
-	__u64 cur = READ_ONCE(*lk);
-	__u64 start;
-	char st;
+	__u64 cur = READ_ONCE(*lk), mine;
 
-	if (cur) {
-		int ret = proc_stat((__u32)(cur >> 32), &start, &st);
-
-		/* Held by a live repairer: it does the work. */
-		if (!ret && st != 'Z' && st != 'X' && (start & 0xffffffffULL) == (cur & 0xffffffffULL))
-			return false;
-		if (ret && ret != -ENOENT)
-			return false;
-	}
-	return cas_acq_rel(lk, &cur, lock_word());
+	if (!me)
+		return false;
+	mine = (__u64)(me - cl->srecs) + 1;
+	if (cur == mine)
+		return false;		/* ours already: not re-entered */
+	/* Held by a live repairer, or creator, or destroyer: it goes first. */
+	if (cur && cur <= cl->count && rec_holder(&cl->srecs[cur - 1]) == ALIVE)
+		return false;
+	return cas_acq_rel(lk, &cur, mine);
 }
 
 static void repair_unlock(struct dmxp_region *r)
 {
 	store_release(&r->shdr->repair_lock, 0);
+}
+
+/*
+ * Channel creation and destruction on a region file: no repair runs
+ * meanwhile.  Waits up to a second for a live holder; 0 or -EBUSY.  A
+ * caller without a claim record proceeds without it (a full table).
+ */
+int dmxp__repair_lock_wait(struct dmxp_region *r, bool *locked)
+{
+	struct dmxp_claim __shm *me = dmxp__claims_here(r) ? dmxp__claim_thread(r) : NULL;
+	struct timespec pause = { 0, 100000 };
+	int tries;
+
+	*locked = false;
+	if (!me)
+		return 0;
+	pthread_mutex_lock(&reg_lock);
+	self_refresh();
+	pthread_mutex_unlock(&reg_lock);
+	for (tries = 0; tries < 10000; tries++) {
+		if (repair_lock(r, me)) {
+			*locked = true;
+			return 0;
+		}
+		nanosleep(&pause, NULL);
+	}
+	return -EBUSY;
+}
+
+void dmxp__repair_unlock(struct dmxp_region *r)
+{
+	repair_unlock(r);
 }
 
 static bool side_send(__u32 state)
@@ -558,7 +654,7 @@ static void tombstone(const struct rchan *ch, struct dmxp_slot __shm *s, __u64 p
  * freed), -EAGAIN when a position is also named by a live owner's record.
  */
 static int repair_record(struct dmxp_region *r, struct dmxp_claim __shm *rec,
-			 struct dmxp_claim __shm *me, unsigned int *woken)
+			 struct dmxp_claim __shm *me, __u64 *wake)
 {
 	__u32 state = load_acquire(&rec->state);
 	__u32 chan = READ_ONCE(rec->chan);
@@ -577,7 +673,10 @@ static int repair_record(struct dmxp_region *r, struct dmxp_claim __shm *rec,
 	    ch.gen != READ_ONCE(rec->generation))
 		return 0;
 	if (state == DMXP_CLAIM_WAIT_RECV || state == DMXP_CLAIM_WAIT_SEND) {
-		/* A sleeper that died: take its count out of the waiter word. */
+		/*
+		 * A sleeper that died: take its count out of the waiter word
+		 * (once: the record is ours, taken over by repair_pass()).
+		 */
 		__u32 __shm *w = state == DMXP_CLAIM_WAIT_RECV ?
 				 &r->shdr->channels[chan].recv_waiters :
 				 &r->shdr->channels[chan].send_waiters;
@@ -641,10 +740,8 @@ static int repair_record(struct dmxp_region *r, struct dmxp_claim __shm *rec,
 							__ATOMIC_RELEASE, __ATOMIC_RELAXED))
 				counted(&ch, false);
 		}
-		(*woken)++;
+		wake[chan / 64] |= 1ULL << (chan % 64);
 	}
-	if (*woken)
-		dmxp__shm_wake_all(ch.e);
 	return pending ? -EAGAIN : 0;
 }
 
@@ -655,28 +752,48 @@ static int repair_record(struct dmxp_region *r, struct dmxp_claim __shm *rec,
 static void repair_pass(struct dmxp_region *r, struct dmxp_claim __shm *me)
 {
 	struct dmxp_claims *cl = &r->claims;
+	__u64 wake[DMXP_MAX_CHANNELS / 64] = { 0 };
 	unsigned int i;
+	int cancel;
 
 	if (!cl->srecs || cl->lease)
 		return;		/* no table, or the module repairs */
+	/* /proc reads are cancellation points: the lock must not be left. */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
 	pthread_mutex_lock(&reg_lock);
 	self_refresh();
 	pthread_mutex_unlock(&reg_lock);
-	if (!repair_lock(r))
-		return;
+	if (!repair_lock(r, me))
+		goto out;
 	for (i = 0; i < cl->count; i++) {
 		struct dmxp_claim __shm *rec = &cl->srecs[i];
 		__u32 owner = READ_ONCE(rec->owner);
-		unsigned int woken = 0;
+		__u32 taken = self.pid | OWNER_SETUP;
 
 		if (!owner || rec == me || rec_holder(rec) == ALIVE)
 			continue;
-		if (repair_record(r, rec, me, &woken))
+		/*
+		 * Take the record over: of repairers that found it dead, one
+		 * repairs it, and if that one dies too, the next takes it
+		 * from it (an owner being set up is judged by its pid).
+		 */
+		if (!cas_acq_rel(&rec->owner, &owner, taken))
 			continue;
+		if (repair_record(r, rec, me, wake)) {
+			/* Left for a later pass: the dead owner's again. */
+			cas_acq_rel(&rec->owner, &taken, owner);
+			continue;
+		}
 		WRITE_ONCE(rec->state, DMXP_CLAIM_IDLE);
-		cas_acq_rel(&rec->owner, &owner, 0);
+		store_release(&rec->owner, 0);
 	}
 	repair_unlock(r);
+	/* Last: once woken, a thread of ours may close this very handle. */
+	for (i = 0; i < DMXP_MAX_CHANNELS; i++)
+		if (wake[i / 64] & (1ULL << (i % 64)))
+			dmxp__shm_wake_all(&r->shdr->channels[i]);
+out:
+	pthread_setcancelstate(cancel, NULL);
 }
 
 /*

@@ -284,6 +284,13 @@ static inline void dmxp__claim_drop(struct dmxp_claim __shm *rec)
 
 /* Is process @pid proven gone (no such pid, or a zombie)? */
 bool dmxp__pid_dead(__u32 pid);
+/* Region files: keep repairs out of a channel create or destroy. */
+int dmxp__repair_lock_wait(struct dmxp_region *r, bool *locked);
+void dmxp__repair_unlock(struct dmxp_region *r);
+static inline bool dmxp__claims_here(const struct dmxp_region *r)
+{
+	return r->claims.srecs && !r->claims.lease;
+}
 int dmxp__claims_open(struct dmxp_region *r, __u32 lease);
 void dmxp__claims_close(struct dmxp_region *r);
 /* A record of the pool for a zero-copy reference: its pool bit, or -1. */
@@ -301,6 +308,13 @@ bool dmxp__stalled(struct dmxp_chan *c, unsigned int flags);
 #define DMXP_IDLE_CHECK		256	/* -EAGAINs between two looks */
 #define DMXP_REPAIR_AFTER_NS	1000000	/* a stall this old gets a repair pass */
 #define DMXP_WAITERS_CHECK_NS	1000000000ULL	/* and a waker, a pass this often */
+#define DMXP_SLEEP_SLICE_NS	1000000000ULL	/* a sleeper of a region file looks */
+
+/* Do survivors of this handle's region repair (region files with a table)? */
+static inline bool dmxp__repairs_here(const struct dmxp_chan *c)
+{
+	return c->region->claims.srecs && !c->region->claims.lease;
+}
 void dmxp__waiters_check(struct dmxp_chan *c);
 
 static inline void dmxp__idle(struct dmxp_chan *c, unsigned int flags)

@@ -229,16 +229,21 @@ static bool chan_spin(struct dmxp_chan *c, unsigned int flags, __u64 deadline)
 /*
  * Until when to sleep.  A ring stuck behind a claim whose holder may be
  * dead wakes nobody: then sleep in slices, looking for the dead claimer
- * at each (lib/claim.c).
+ * at each (lib/claim.c).  On region files a sleeper also wakes now and
+ * then anyway: the claimer it waits for may die after it fell asleep.
  */
 static __u64 sleep_until(struct dmxp_chan *c, unsigned int flags, __u64 deadline)
 {
 	__u64 slice;
 
-	if (likely(!dmxp__stalled(c, flags)))
-		return deadline;
-	dmxp__stall_check(c, flags);
-	slice = dmxp__now_ns() + DMXP_REPAIR_AFTER_NS;
+	if (likely(!dmxp__stalled(c, flags))) {
+		if (!dmxp__repairs_here(c))
+			return deadline;
+		slice = dmxp__now_ns() + DMXP_SLEEP_SLICE_NS;
+	} else {
+		dmxp__stall_check(c, flags);
+		slice = dmxp__now_ns() + DMXP_REPAIR_AFTER_NS;
+	}
 	return deadline && deadline < slice ? deadline : slice;
 }
 

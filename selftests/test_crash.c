@@ -17,6 +17,7 @@
  * region itself, so that its file is its own.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -656,6 +657,65 @@ TEST(slow_consumer_is_not_repaired)
 	EXPECT_EQ(1, self->sh->got);	/* and the one of the call it finished */
 	ASSERT_EQ(0, dmxp_chan_send_wait(self->c, &m, sizeof(m), PARENT, WAIT_NS));
 	check_counters(_metadata, self, 0, 0);
+	region_teardown(self);
+}
+
+struct killer {
+	pid_t pid;
+	long long dead_ns;
+};
+
+static void *kill_when_stopped(void *arg)
+{
+	struct killer *k = arg;
+
+	if (wait_stopped(k->pid) == 0) {
+		kill(k->pid, SIGKILL);
+		waitpid(k->pid, NULL, 0);
+		k->dead_ns = test_now_ns();
+	}
+	return NULL;
+}
+
+/*
+ * The consumer was already asleep when the producer died with a whole
+ * message, and nobody else sends: the message still arrives (region
+ * files: a sleeper looks for dead claimers every DMXP_SLEEP_SLICE_NS).
+ */
+TEST(sleeper_gets_a_dead_producers_whole_message)
+{
+	FIXTURE_DATA(crash) data = { 0 }, *self = &data;
+	struct killer k = { 0 };
+	pthread_t t;
+	struct msg m;
+	ssize_t n;
+
+	region_setup(_metadata, self);
+	k.pid = fork();
+	ASSERT_LE(0, k.pid);
+	if (k.pid == 0) {
+		struct dmxp_region *r;
+		struct dmxp_chan *c;
+
+		if (dmxp_region_open(self->path, 0, 0, &r) || dmxp_chan_open(r, CH, &c))
+			_exit(10);
+		usleep(100000);		/* the consumer is asleep by now */
+		dmxp__hook_step = DMXP_HOOK_SEND_WRITTEN;
+		send_msg(c, VICTIM, 7);
+		_exit(13);
+	}
+	ASSERT_EQ(0, pthread_create(&t, NULL, kill_when_stopped, &k));
+	dmxp_chan_set_spin(self->c, 0);
+	n = dmxp_chan_recv_wait(self->c, &m, sizeof(m), NULL, WAIT_NS);
+	pthread_join(t, NULL);
+	ASSERT_EQ((ssize_t)sizeof(m), n);
+	EXPECT_EQ(VICTIM, m.producer);
+	EXPECT_EQ(7ULL, m.seq);
+	ASSERT_NE(0, k.dead_ns);
+	TH_LOG("%s: delivered %.1f ms after the death", test_on_kernel() ? "kernel" : "file",
+	       (double)(test_now_ns() - k.dead_ns) / 1e6);
+	EXPECT_GT(1500LL * 1000000, test_now_ns() - k.dead_ns);
+	check_counters(_metadata, self, 1, 0);
 	region_teardown(self);
 }
 

@@ -580,13 +580,12 @@ static void scribble_once(struct rng *r, unsigned char *mem, size_t size)
 		__atomic_store_n(&s->sequence, v, __ATOMIC_RELEASE);
 		break;
 	case 9: {	/* a claim record: the module repairs what it names */
-		__u32 n = LOAD(h->claims_count);
-		__u64 toff = LOAD(h->claims_offset);
 		struct dmxp_claim *rec;
 
-		if (!n || n > DMXP_CLAIMS_MAX || toff + (__u64)n * DMXP_CLAIM_SIZE > size)
+		/* Where the module put the table: the header may say anything. */
+		if (size < FIRST_BAND + DMXP_CAPACITY_MIN * DMXP_SLOT_SIZE)
 			break;
-		rec = (struct dmxp_claim *)(mem + toff) + below(r, n);
+		rec = (struct dmxp_claim *)(mem + DMXP_HEADER_SIZE) + below(r, DMXP_CLAIMS);
 		pos = below(r, 2) ? LOAD(h->channels[c].head) : LOAD(h->channels[c].tail);
 		put32(&rec->chan, below(r, 4) ? c : (__u32)nasty(r, cap, c));
 		put32(&rec->generation, below(r, 4) ? LOAD(h->channels[c].generation) :
