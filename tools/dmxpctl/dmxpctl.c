@@ -130,13 +130,20 @@ struct dmxp_region *region_open(bool create, size_t size)
 	return region_open_flags(create ? DMXP_OPEN_CREATE : 0, size);
 }
 
-/* With DMXP_OPEN_RDONLY for the commands that only look: read permission is enough. */
+/*
+ * With DMXP_OPEN_RDONLY, for the commands that only look: read-write
+ * first (which creates /dev/dmxp's default region, as any attach does),
+ * then, if that is not permitted, read-only, for which read permission
+ * is enough.
+ */
 struct dmxp_region *region_open_flags(unsigned int flags, size_t size)
 {
 	struct dmxp_region *r;
 	int ret;
 
-	ret = dmxp_region_open(region_path, size, flags, &r);
+	ret = dmxp_region_open(region_path, size, flags & ~DMXP_OPEN_RDONLY, &r);
+	if ((ret == -EACCES || ret == -EPERM) && (flags & DMXP_OPEN_RDONLY))
+		ret = dmxp_region_open(region_path, size, flags, &r);
 	switch (ret) {
 	case 0:
 		return r;
