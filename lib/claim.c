@@ -158,7 +158,7 @@ static bool all_threads_gone(__u32 pid)
  * may hide other users' processes, or belong to another pid namespace.
  * A zombie with no thread left is gone too.
  */
-static bool pid_gone(__u32 pid)
+bool dmxp__pid_dead(__u32 pid)
 {
 	__u64 start;
 	char st;
@@ -169,11 +169,6 @@ static bool pid_gone(__u32 pid)
 		return true;
 	return self.proc_ok && !proc_stat(pid, &start, &st) && (st == 'Z' || st == 'X') &&
 	       all_threads_gone(pid);
-}
-
-bool dmxp__pid_dead(__u32 pid)
-{
-	return pid_gone(pid);
 }
 
 static void self_refresh(void)
@@ -215,7 +210,7 @@ static enum liveness holder(__u32 pid, __u64 start, __u64 ns)
 		return ALIVE;
 	if (pid == self.pid)
 		return start == self.start ? ALIVE : DEAD;
-	if (pid_gone(pid))
+	if (dmxp__pid_dead(pid))
 		return DEAD;
 	/* It exists: a younger process with the same pid? */
 	if (!proc_stat(pid, &now_start, &st) && now_start != start)
@@ -231,7 +226,7 @@ static enum liveness rec_holder(const struct dmxp_claim __shm *rec)
 	if (!owner)
 		return DEAD;
 	if (owner & OWNER_SETUP)	/* set up by a process that died right there? */
-		return self.proc_ok && pid_gone(owner & ~OWNER_SETUP) ? DEAD : ALIVE;
+		return self.proc_ok && dmxp__pid_dead(owner & ~OWNER_SETUP) ? DEAD : ALIVE;
 	return holder(READ_ONCE(rec->pid), READ_ONCE(rec->start_time),
 		      READ_ONCE(rec->pid_ns));
 }
@@ -756,7 +751,7 @@ static void repair_pass(struct dmxp_region *r, struct dmxp_claim __shm *me)
 	unsigned int i;
 	int cancel;
 
-	if (!cl->srecs || cl->lease)
+	if (!dmxp__claims_here(r))
 		return;		/* no table, or the module repairs */
 	/* /proc reads are cancellation points: the lock must not be left. */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
@@ -834,7 +829,7 @@ void dmxp__waiters_check(struct dmxp_chan *c)
 	struct dmxp_claims *cl = &c->region->claims;
 	__u64 now;
 
-	if (!cl->srecs || cl->lease)
+	if (!dmxp__claims_here(c->region))
 		return;
 	now = dmxp__now_ns();
 	if (now - READ_ONCE(cl->repair_at_ns) < DMXP_WAITERS_CHECK_NS)
@@ -845,9 +840,7 @@ void dmxp__waiters_check(struct dmxp_chan *c)
 
 bool dmxp__stalled(struct dmxp_chan *c, unsigned int flags)
 {
-	const struct dmxp_claims *cl = &c->region->claims;
-
-	return cl->srecs && !cl->lease && stuck_at(c, flags);
+	return dmxp__claims_here(c->region) && stuck_at(c, flags);
 }
 
 void dmxp__stall_check(struct dmxp_chan *c, unsigned int flags)
@@ -855,7 +848,7 @@ void dmxp__stall_check(struct dmxp_chan *c, unsigned int flags)
 	struct dmxp_claims *cl = &c->region->claims;
 	__u64 at, now;
 
-	if (!cl->srecs || cl->lease)
+	if (!dmxp__claims_here(c->region))
 		return;
 	at = stuck_at(c, flags);
 	if (!at) {

@@ -287,6 +287,7 @@ bool dmxp__pid_dead(__u32 pid);
 /* Region files: keep repairs out of a channel create or destroy. */
 int dmxp__repair_lock_wait(struct dmxp_region *r, bool *locked);
 void dmxp__repair_unlock(struct dmxp_region *r);
+/* Do the survivors of @r repair (a region file with a claim table)? */
 static inline bool dmxp__claims_here(const struct dmxp_region *r)
 {
 	return r->claims.srecs && !r->claims.lease;
@@ -309,12 +310,6 @@ bool dmxp__stalled(struct dmxp_chan *c, unsigned int flags);
 #define DMXP_REPAIR_AFTER_NS	1000000	/* a stall this old gets a repair pass */
 #define DMXP_WAITERS_CHECK_NS	1000000000ULL	/* and a waker, a pass this often */
 #define DMXP_SLEEP_SLICE_NS	1000000000ULL	/* a sleeper of a region file looks */
-
-/* Do survivors of this handle's region repair (region files with a table)? */
-static inline bool dmxp__repairs_here(const struct dmxp_chan *c)
-{
-	return c->region->claims.srecs && !c->region->claims.lease;
-}
 void dmxp__waiters_check(struct dmxp_chan *c);
 
 static inline void dmxp__idle(struct dmxp_chan *c, unsigned int flags)

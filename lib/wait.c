@@ -237,7 +237,7 @@ static __u64 sleep_until(struct dmxp_chan *c, unsigned int flags, __u64 deadline
 	__u64 slice;
 
 	if (likely(!dmxp__stalled(c, flags))) {
-		if (!dmxp__repairs_here(c))
+		if (!dmxp__claims_here(c->region))
 			return deadline;
 		slice = dmxp__now_ns() + DMXP_SLEEP_SLICE_NS;
 	} else {

@@ -74,6 +74,7 @@
 #include <linux/dmxp.h>
 
 #include "kselftest.h"
+#include "kmod_common.h"
 
 #ifndef MREMAP_DONTUNMAP
 #define MREMAP_DONTUNMAP	4
@@ -1061,13 +1062,6 @@ static void ioc_expect(struct expect *e, const struct argp *a, bool out, const s
 	}
 	ex_reset(e);
 	ex_add(e, EPROTO, YES);
-}
-
-static long xioctl(int fd, unsigned long cmd, void *p)
-{
-	long r = ioctl(fd, cmd, p);
-
-	return r < 0 ? -errno : r;
 }
 
 /* A region name: a slot (>= 0), NAME_NX (valid, never created) or NAME_BAD. */
@@ -4044,27 +4038,6 @@ static bool op_dev_rw(void)
 }
 
 /* --------------------------------------------------------------- sysfs */
-
-static int read_text(const char *path, char *buf, size_t len)
-{
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	if (n < 0) {
-		n = -errno;
-		close(fd);
-		return (int)n;
-	}
-	close(fd);
-	buf[n] = '\0';
-	if (n && buf[n - 1] == '\n')
-		buf[n - 1] = '\0';
-	return 0;
-}
 
 static long long read_num(const char *path, int base)
 {

@@ -34,6 +34,7 @@
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #include "kselftest_harness.h"
 #include "common.h"
+#include "kmod_common.h"
 
 #define SYSFS_DIR	"/sys/kernel/dmxp"
 #define PARAM_DIR	"/sys/module/dmxp/parameters"
@@ -45,11 +46,6 @@
 #define MAX_NAMES	16
 
 /* ---------------------------------------------------------------- helpers */
-
-static int xioctl(int fd, unsigned long cmd, void *arg)
-{
-	return ioctl(fd, cmd, arg) < 0 ? -errno : 0;
-}
 
 /* /dev/dmxp without the handshake; the fd or -errno. */
 static int dev_open_raw(void)
@@ -76,13 +72,6 @@ static int dev_open(void)
 	return fd;
 }
 
-/* A zeroed request for @name (up to 32 bytes, not necessarily NUL-ended). */
-static void rq_init(struct dmxp_ioc_region *rq, const char *name)
-{
-	memset(rq, 0, sizeof(*rq));
-	memcpy(rq->name, name, strnlen(name, DMXP_NAME_MAX));
-}
-
 static int region_create(int fd, const char *name, __u64 size, __u32 mode,
 			 __u32 flags, struct dmxp_ioc_region *out)
 {
@@ -97,26 +86,6 @@ static int region_create(int fd, const char *name, __u64 size, __u32 mode,
 	if (out)
 		*out = rq;
 	return ret;
-}
-
-static int region_attach(int fd, const char *name, struct dmxp_ioc_region *out)
-{
-	struct dmxp_ioc_region rq;
-	int ret;
-
-	rq_init(&rq, name);
-	ret = xioctl(fd, DMXP_IOC_REGION_ATTACH, &rq);
-	if (out)
-		*out = rq;
-	return ret;
-}
-
-static int region_destroy(int fd, const char *name)
-{
-	struct dmxp_ioc_region rq;
-
-	rq_init(&rq, name);
-	return xioctl(fd, DMXP_IOC_REGION_DESTROY, &rq);
 }
 
 static int chan_create(int fd, __u32 id, __u64 cap, __u64 *off)
@@ -139,28 +108,6 @@ static int chan_destroy(int fd, __u32 id)
 static void *map_rw(int fd, size_t len)
 {
 	return mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-}
-
-/* Read a small text file, without its trailing newline; 0 or -errno. */
-static int read_text(const char *path, char *buf, size_t len)
-{
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	if (n < 0) {
-		n = -errno;
-		close(fd);
-		return (int)n;
-	}
-	close(fd);
-	buf[n] = '\0';
-	if (n && buf[n - 1] == '\n')
-		buf[n - 1] = '\0';
-	return 0;
 }
 
 /* /sys/kernel/dmxp/@region/@attr as text; 0 or -errno. */

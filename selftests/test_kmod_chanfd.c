@@ -24,6 +24,7 @@
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #include "kselftest_harness.h"
 #include "common.h"
+#include "kmod_common.h"
 
 #define CH		5
 #define CAP		4
@@ -36,13 +37,6 @@ static void sleep_ms(long ms)
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
-}
-
-static int xioctl(int fd, unsigned long cmd, void *arg)
-{
-	int ret = ioctl(fd, cmd, arg);
-
-	return ret < 0 ? -errno : ret;
 }
 
 /* /dev/dmxp after the handshake, not bound; the fd or -errno. */

@@ -46,6 +46,7 @@
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #include "kselftest_harness.h"
 #include "common.h"
+#include "kmod_common.h"
 
 #define SYSFS_DIR	"/sys/kernel/dmxp"
 #define REFCNT_PATH	"/sys/module/dmxp/refcnt"
@@ -180,13 +181,6 @@ static void timer_disarm(void)
 	struct itimerval it = { 0 };
 
 	setitimer(ITIMER_REAL, &it, NULL);
-}
-
-static int xioctl(int fd, unsigned long cmd, void *arg)
-{
-	int ret = ioctl(fd, cmd, arg);
-
-	return ret < 0 ? -errno : ret;
 }
 
 /* Is @err (positive) one of the -1-terminated @ok, or allowed by now? */

@@ -36,6 +36,7 @@
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #include "kselftest_harness.h"
 #include "common.h"
+#include "kmod_common.h"
 
 #define SYSFS_DIR	"/sys/kernel/dmxp"
 #define REGION_SIZE	(256ULL << 10)
@@ -79,11 +80,6 @@ struct ctx {
 
 /* ---------------------------------------------------------------- helpers */
 
-static int xioctl(int fd, unsigned long cmd, void *arg)
-{
-	return ioctl(fd, cmd, arg) < 0 ? -errno : 0;
-}
-
 static int handshake(int fd)
 {
 	struct dmxp_ioc_version v = { .version = DMXP_VERSION };
@@ -108,12 +104,6 @@ static int dev_open_at(int dir, int oflags)
 	return fd;
 }
 
-static void rq_init(struct dmxp_ioc_region *rq, const char *name)
-{
-	memset(rq, 0, sizeof(*rq));
-	memcpy(rq->name, name, strnlen(name, DMXP_NAME_MAX - 1));
-}
-
 static int region_create(int fd, const char *name, __u32 mode, struct dmxp_ioc_region *out)
 {
 	struct dmxp_ioc_region rq;
@@ -127,26 +117,6 @@ static int region_create(int fd, const char *name, __u32 mode, struct dmxp_ioc_r
 	if (out)
 		*out = rq;
 	return ret;
-}
-
-static int region_attach(int fd, const char *name, struct dmxp_ioc_region *out)
-{
-	struct dmxp_ioc_region rq;
-	int ret;
-
-	rq_init(&rq, name);
-	ret = xioctl(fd, DMXP_IOC_REGION_ATTACH, &rq);
-	if (out)
-		*out = rq;
-	return ret;
-}
-
-static int region_destroy(int fd, const char *name)
-{
-	struct dmxp_ioc_region rq;
-
-	rq_init(&rq, name);
-	return xioctl(fd, DMXP_IOC_REGION_DESTROY, &rq);
 }
 
 static int chan_create(int fd, __u32 id)
