@@ -249,7 +249,7 @@ int dmxp_chan_commit(struct dmxp_chan *c, struct dmxp_ref *ref, size_t len,
  * Publish a reserved slot as a tombstone that consumers skip.  Does
  * nothing if the channel was destroyed since the reservation.
  */
-void dmxp_chan_abort(struct dmxp_chan *c, struct dmxp_ref *ref);
+int dmxp_chan_abort(struct dmxp_chan *c, struct dmxp_ref *ref);
 
 /*
  * Claim the oldest message and read it in place: ref->len bytes at
@@ -258,7 +258,7 @@ void dmxp_chan_abort(struct dmxp_chan *c, struct dmxp_ref *ref);
  * -EAGAIN ring empty, -EIDRM.
  */
 int dmxp_chan_peek(struct dmxp_chan *c, struct dmxp_ref *ref);
-void dmxp_chan_release(struct dmxp_chan *c, struct dmxp_ref *ref);
+int dmxp_chan_release(struct dmxp_chan *c, struct dmxp_ref *ref);
 
 /* ------------------------------------------------------- batch messaging */
 

@@ -410,6 +410,12 @@ struct dmxp_claim __shm *dmxp__claim_thread_slow(struct dmxp_region *r)
 	if (t->serial && t->serial != r->claims.serial)
 		tclaim_drop(t);		/* another handle's: give it back */
 	bit = dmxp__claim_take(r);
+	if (bit < 0 && r->claims.srecs) {
+		/* None left now: not cached, a later call tries again. */
+		t->serial = 0;
+		t->rec = NULL;
+		return NULL;
+	}
 	t->serial = r->claims.serial;
 	t->pid = dmxp__pid;
 	t->bit = bit < 0 ? 0 : (__u32)bit;
@@ -417,6 +423,28 @@ struct dmxp_claim __shm *dmxp__claim_thread_slow(struct dmxp_region *r)
 	if (t->rec && tkey_made)
 		pthread_setspecific(tkey, t);	/* non-NULL: the destructor runs */
 	return t->rec;
+}
+
+bool dmxp__claim_kept(struct dmxp_region *r, struct dmxp_claim __shm *rec)
+{
+	unsigned int i;
+
+	if (dmxp__claim_owned(r, rec))
+		return true;
+	/*
+	 * A repairer took this process for dead and took the record over;
+	 * it frees it when done, for anyone.  Its pool bit stays taken, so
+	 * that no thread or reference of ours writes it again.
+	 */
+	for (i = 0; i < CLAIM_TCACHE; i++) {
+		struct dmxp_tclaim *t = &dmxp__tclaim[i];
+
+		if (t->rec == rec) {
+			t->serial = 0;
+			t->rec = NULL;
+		}
+	}
+	return false;
 }
 
 int dmxp__claims_open(struct dmxp_region *r, __u32 lease)

@@ -240,7 +240,10 @@ extern __thread struct dmxp_tclaim dmxp__tclaim[CLAIM_TCACHE]
 
 struct dmxp_claim __shm *dmxp__claim_thread_slow(struct dmxp_region *r);
 
-/* This thread's record for @r, or NULL (no table, or none left). */
+/*
+ * This thread's record for @r, or NULL: no table, or none left (which is
+ * not remembered: the next call tries again).
+ */
 static inline struct dmxp_claim __shm *dmxp__claim_thread(struct dmxp_region *r)
 {
 	struct dmxp_tclaim *t = &dmxp__tclaim[r->claims.serial % CLAIM_TCACHE];
@@ -294,6 +297,18 @@ static inline bool dmxp__claims_here(const struct dmxp_region *r)
 }
 int dmxp__claims_open(struct dmxp_region *r, __u32 lease);
 void dmxp__claims_close(struct dmxp_region *r);
+/* Is @rec still this process's (not taken over by a repairer)? */
+static inline bool dmxp__claim_owned(const struct dmxp_region *r,
+				     const struct dmxp_claim __shm *rec)
+{
+	return READ_ONCE(rec->owner) == (r->claims.lease ? r->claims.lease : dmxp__pid);
+}
+/*
+ * After a slot of @rec's claim was found repaired: true if @rec is still
+ * ours; else it leaves the pool for good (its bit stays taken) and this
+ * thread's cache forgets it.
+ */
+bool dmxp__claim_kept(struct dmxp_region *r, struct dmxp_claim __shm *rec);
 /* A record of the pool for a zero-copy reference: its pool bit, or -1. */
 int dmxp__claim_take(struct dmxp_region *r);
 void dmxp__claim_put(struct dmxp_region *r, unsigned int bit);

@@ -40,10 +40,19 @@
  * length before claiming it, and the batch calls, which check a run of
  * slots and claim them with one CAS.
  *
- * The sequence store that publishes a message is done in one place,
+ * The sequence change that publishes a message is done in one place,
  * ring_publish(), and the one that frees a slot in ring_free().  Each is
  * followed by a check for sleepers on the other side (lib/wait.c explains
- * why no wake-up is lost).
+ * why no wake-up is lost).  Both are a CAS from the state the claim left,
+ * not a store: a slot that a repairer took from its claimer (believing it
+ * dead, lib/claim.c) has moved on, maybe by a lap, and a store would
+ * rewind it and stop the ring for good.  The call then reports its
+ * message lost (-ECANCELED) and the ring goes on.
+ *
+ * Every claim names itself in a claim record first when the region has a
+ * claim table; a thread or reference that gets no record claims nothing
+ * (-ENOBUFS), since a claim no record names could not be repaired, and a
+ * repairer could take it for a dead claimer's.
  *
  * A message at the head whose sender has claimed but not yet published
  * it makes the ring look empty to consumers behind it; a slot that a
@@ -83,17 +92,80 @@ static inline void meta_fill(const struct dmxp_chan *c, struct dmxp_slot __shm *
 	s->meta.__pad = 0;
 }
 
-/* Make message @pos visible to consumers.  Partner: [C1] load_acquire. */
-static inline void ring_publish(struct dmxp_slot __shm *s, __u64 pos)
+/*
+ * The publish of message @pos found the slot at @seq, not at @pos: a
+ * repairer took it.  One that found the message whole published it
+ * (sequence pos + 1, our meta); one that did not turned it into a
+ * tombstone (DMXP_SEQ_REPAIRING(pos), then pos + 1 with the tombstone
+ * flag).  0 when it was delivered, -ECANCELED when it was not or can no
+ * longer be told (a consumer already took it and freed the slot).
+ */
+static int publish_repaired(struct dmxp_slot __shm *s, __u64 pos, __u64 seq)
 {
-	store_release(&s->sequence, pos + 1);	/* [P2] */
+	__u16 flags;
+
+	if (seq != pos + 1)
+		return -ECANCELED;
+	/* Pairs with the repairer's release of the sequence: its meta. */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	flags = READ_ONCE(s->meta.flags);
+	/* Still pos + 1 after: the flags are the repairer's, not a next lap's. */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (READ_ONCE(s->sequence) != pos + 1 || (flags & DMXP_MSG_TOMBSTONE))
+		return -ECANCELED;
+	return 0;
 }
 
-/* Give slot @pos back to producers.  Partner: [P1] load_acquire. */
-static inline void ring_free(const struct dmxp_chan *c, struct dmxp_slot __shm *s,
-			     __u64 pos)
+/*
+ * Make message @pos visible to consumers.  Partner: [C1] load_acquire.
+ * 0, or -ECANCELED when a repairer took the slot and the message is lost.
+ */
+static inline int ring_publish(struct dmxp_slot __shm *s, __u64 pos)
 {
-	store_release(&s->sequence, pos + c->capacity);	/* [C2] */
+	__u64 seq = pos;
+
+	if (likely(cas_release(&s->sequence, &seq, pos + 1)))	/* [P2] */
+		return 0;
+	return publish_repaired(s, pos, seq);
+}
+
+/*
+ * Give slot @pos back to producers.  Partner: [P1] load_acquire.  0, or
+ * -ECANCELED when a repairer freed it already: a producer may have
+ * written into it while we read it.
+ */
+static inline int ring_free(const struct dmxp_chan *c, struct dmxp_slot __shm *s,
+			    __u64 pos)
+{
+	__u64 seq = pos + 1;
+
+	if (likely(cas_release(&s->sequence, &seq, pos + c->capacity)))	/* [C2] */
+		return 0;
+	return -ECANCELED;
+}
+
+/*
+ * This thread's claim record, NULL when the region has no claim table.
+ * -ENOBUFS when it has one and no record is left for this thread: the
+ * handle's pool (CLAIM_POOL) is lent out, or the table is full.
+ */
+static inline int thread_rec(struct dmxp_chan *c, struct dmxp_claim __shm **recp)
+{
+	*recp = dmxp__claim_thread(c->region);
+	if (unlikely(!*recp && c->region->claims.srecs))
+		return -ENOBUFS;
+	return 0;
+}
+
+/*
+ * The claim of @rec is over after one of its slots was found repaired:
+ * a repairer took this process for dead and may have taken the record
+ * over as well, in which case it is no longer ours to end.
+ */
+static void claim_end_repaired(struct dmxp_chan *c, struct dmxp_claim __shm *rec)
+{
+	if (rec && dmxp__claim_kept(c->region, rec))
+		dmxp__claim_end(rec);
 }
 
 /*
@@ -161,7 +233,9 @@ int dmxp_chan_send(struct dmxp_chan *c, const void *buf, size_t len, __u32 type)
 	ret = chan_check(c);
 	if (unlikely(ret))
 		return ret;
-	rec = dmxp__claim_thread(c->region);
+	ret = thread_rec(c, &rec);
+	if (unlikely(ret))
+		return ret;
 	ret = ring_claim_produce(c, 1, &pos, rec);
 	if (unlikely(ret < 0)) {
 		dmxp__claim_drop(rec);
@@ -182,7 +256,13 @@ int dmxp_chan_send(struct dmxp_chan *c, const void *buf, size_t len, __u32 type)
 	if (rec)	/* whole: a repairer would deliver it */
 		store_release(&rec->state, DMXP_CLAIM_SEND_WRITTEN);
 	DMXP_HOOK(SEND_WRITTEN);
-	ring_publish(s, pos);
+	ret = ring_publish(s, pos);
+	if (unlikely(ret)) {
+		claim_end_repaired(c, rec);
+		/* Published (or tombstoned) by the repairer: consumers may sleep. */
+		dmxp__wake_consumers(c, 1);
+		return ret;
+	}
 	DMXP_HOOK(SEND_PUBLISHED);
 	if (rec)
 		dmxp__claim_end(rec);	/* [R3] */
@@ -197,7 +277,7 @@ int dmxp_chan_send_batch(struct dmxp_chan *c, const struct dmxp_smsg *msgs,
 	struct dmxp_claim __shm *rec;
 	__u64 pos, ts;
 	unsigned int i;
-	int ret;
+	int ret, lost = -1;
 
 	if (!n || !msgs)
 		return -EINVAL;
@@ -207,7 +287,9 @@ int dmxp_chan_send_batch(struct dmxp_chan *c, const struct dmxp_smsg *msgs,
 	ret = chan_check(c);
 	if (unlikely(ret))
 		return ret;
-	rec = dmxp__claim_thread(c->region);
+	ret = thread_rec(c, &rec);
+	if (unlikely(ret))
+		return ret;
 	ret = ring_claim_produce(c, batch_max(c, n), &pos, rec);
 	if (unlikely(ret < 0)) {
 		dmxp__claim_drop(rec);
@@ -218,12 +300,31 @@ int dmxp_chan_send_batch(struct dmxp_chan *c, const struct dmxp_smsg *msgs,
 	for (i = 0; i < (unsigned int)ret; i++) {
 		struct dmxp_slot __shm *s = ring_slot(c, pos + i);
 
+		if (lost >= 0) {
+			/*
+			 * A message before this one was lost to a repairer:
+			 * the caller resends from it, so this one must not
+			 * arrive either.  A tombstone, unless the repairer
+			 * made one already.
+			 */
+			if (load_acquire(&s->sequence) == pos + i) {
+				meta_fill(c, s, pos + i, ts, 0, 0, DMXP_MSG_TOMBSTONE);
+				ring_publish(s, pos + i);
+			}
+			continue;
+		}
 		if (msgs[i].len)
 			memcpy(s->payload, msgs[i].buf, msgs[i].len);
 		meta_fill(c, s, pos + i, ts, msgs[i].type, msgs[i].len, 0);
-		ring_publish(s, pos + i);
+		if (unlikely(ring_publish(s, pos + i)))
+			lost = (int)i;		/* the first one lost */
 		if (i == 0)
 			DMXP_HOOK(BATCH_PART);
+	}
+	if (unlikely(lost >= 0)) {
+		claim_end_repaired(c, rec);
+		dmxp__wake_consumers(c, (unsigned int)ret);
+		return lost ? lost : -ECANCELED;	/* those before it were sent */
 	}
 	if (rec)
 		dmxp__claim_end(rec);
@@ -232,31 +333,90 @@ int dmxp_chan_send_batch(struct dmxp_chan *c, const struct dmxp_smsg *msgs,
 }
 
 /*
- * A zero-copy reference outlives the call, so it takes a record of the
- * handle's pool for itself rather than the thread's; ref->claim is its
- * pool bit + 1, 0 for none.
+ * Zero-copy references.  A reference is live from the dmxp_chan_reserve()
+ * (dmxp_chan_peek()) that filled it to the one dmxp_chan_commit() or
+ * dmxp_chan_abort() (dmxp_chan_release()) that ends it, which sets
+ * ref->payload to NULL; a call that fails to fill it leaves it NULL too.
+ * ref->meta tells the two kinds apart (NULL for a reservation), and
+ * ref->claim names the record of the handle's pool that the reference
+ * holds (its pool bit + 1, 0 for none): a reference outlives the call, so
+ * it takes a record for itself rather than the thread's.
  */
-static struct dmxp_claim __shm *ref_claim_take(struct dmxp_chan *c, struct dmxp_ref *ref)
+static int ref_claim_take(struct dmxp_chan *c, struct dmxp_ref *ref,
+			  struct dmxp_claim __shm **recp)
 {
 	int bit = dmxp__claim_take(c->region);
-	struct dmxp_claim __shm *rec;
 
 	if (bit < 0) {
-		ref->claim = 0;
-		return NULL;
+		*recp = NULL;
+		return c->region->claims.srecs ? -ENOBUFS : 0;
 	}
 	ref->claim = (__u32)bit + 1;
-	rec = dmxp__claim_rec(c->region, (unsigned int)bit);
-	return rec;
+	*recp = dmxp__claim_rec(c->region, (unsigned int)bit);
+	return 0;
 }
 
-static void ref_claim_put(struct dmxp_chan *c, struct dmxp_ref *ref)
+static void ref_clear(struct dmxp_ref *ref)
+{
+	ref->payload = NULL;
+	ref->meta = NULL;
+	ref->len = 0;
+	ref->claim = 0;
+}
+
+/*
+ * The reference is used up.  Its record goes back to the pool with the
+ * claim ended ([R3]), unless the slot was @repaired and a repairer took
+ * the record over: then it is not ours to end, and its bit stays taken.
+ */
+static void ref_end(struct dmxp_chan *c, struct dmxp_ref *ref, bool repaired)
 {
 	if (ref->claim) {
-		dmxp__claim_end(dmxp__claim_rec(c->region, ref->claim - 1));	/* [R3] */
-		dmxp__claim_put(c->region, ref->claim - 1);
-		ref->claim = 0;
+		struct dmxp_claim __shm *rec = dmxp__claim_rec(c->region, ref->claim - 1);
+
+		if (!repaired || dmxp__claim_kept(c->region, rec)) {
+			dmxp__claim_end(rec);	/* [R3] */
+			dmxp__claim_put(c->region, ref->claim - 1);
+		}
 	}
+	ref_clear(ref);
+}
+
+/*
+ * Is @ref a live reference of @c, of dmxp_chan_peek() (@peeked) or of
+ * dmxp_chan_reserve()?  0 or -EINVAL.  A copy of a reference that was
+ * used since is caught by its record, which was given back (idle, or lent
+ * again for another position); on a region without a claim table, by
+ * its slot, which is no longer in the state the claim left it in.
+ */
+static int ref_check(struct dmxp_chan *c, const struct dmxp_ref *ref, bool peeked)
+{
+	struct dmxp_claims *cl = &c->region->claims;
+	struct dmxp_claim __shm *rec;
+	struct dmxp_slot __shm *s;
+	unsigned int bit;
+
+	if (!ref || !ref->payload || !ref->meta != !peeked)
+		return -EINVAL;
+	s = ring_slot(c, ref->pos);
+	if (ref->payload != (void *)s->payload ||
+	    (peeked && ref->meta != (const struct dmxp_msg_meta *)&s->meta))
+		return -EINVAL;
+	if (!cl->srecs)
+		return load_acquire(&s->sequence) == ref->pos + peeked ? 0 : -EINVAL;
+	bit = ref->claim - 1;
+	if (!ref->claim || bit >= load_acquire(&cl->n) ||
+	    !(READ_ONCE(cl->busy) & (1ULL << bit)))
+		return -EINVAL;
+	rec = dmxp__claim_rec(c->region, bit);
+	if (READ_ONCE(rec->pos) != ref->pos || READ_ONCE(rec->chan) != c->id ||
+	    READ_ONCE(rec->generation) != c->gen)
+		return -EINVAL;
+	/* A record a repairer took over may say anything: the slot decides. */
+	if (READ_ONCE(rec->state) != (peeked ? DMXP_CLAIM_RECV : DMXP_CLAIM_SEND) &&
+	    dmxp__claim_owned(c->region, rec))
+		return -EINVAL;
+	return 0;
 }
 
 __dmxp_export
@@ -267,19 +427,20 @@ int dmxp_chan_reserve(struct dmxp_chan *c, struct dmxp_ref *ref)
 	__u64 pos;
 	int ret;
 
+	ref_clear(ref);
 	ret = chan_check(c);
 	if (unlikely(ret))
 		return ret;
-	rec = ref_claim_take(c, ref);
+	ret = ref_claim_take(c, ref, &rec);
+	if (unlikely(ret))
+		return ret;
 	ret = ring_claim_produce(c, 1, &pos, rec);
 	if (unlikely(ret < 0)) {
-		ref_claim_put(c, ref);
+		ref_end(c, ref, false);
 		return ret;
 	}
 	s = ring_slot(c, pos);
 	ref->payload = s->payload;
-	ref->meta = NULL;
-	ref->len = 0;
 	ref->pos = pos;
 	return 0;
 }
@@ -288,40 +449,69 @@ __dmxp_export
 int dmxp_chan_commit(struct dmxp_chan *c, struct dmxp_ref *ref, size_t len,
 		     __u32 type)
 {
-	struct dmxp_slot __shm *s = ring_slot(c, ref->pos);
+	struct dmxp_slot __shm *s;
 	int ret;
 
+	ret = ref_check(c, ref, false);
+	if (unlikely(ret))
+		return ret;
 	if (len > DMXP_MAX_PAYLOAD)
-		return -EMSGSIZE;
+		return -EMSGSIZE;	/* still live: commit again or abort */
 	/* A reservation from before a destroy must not land in a new ring. */
 	ret = chan_check(c);
 	if (unlikely(ret)) {
-		ref_claim_put(c, ref);
+		ref_end(c, ref, false);
 		return ret;
 	}
-	meta_fill(c, s, ref->pos, dmxp__now_ns(), type, (__u32)len, 0);
-	ring_publish(s, ref->pos);
-	ref_claim_put(c, ref);
+	s = ring_slot(c, ref->pos);
+	/* Repaired under us: the slot is not ours to write any more. */
+	if (unlikely(load_acquire(&s->sequence) != ref->pos)) {
+		ret = -ECANCELED;
+	} else {
+		meta_fill(c, s, ref->pos, dmxp__now_ns(), type, (__u32)len, 0);
+		ret = ring_publish(s, ref->pos);
+	}
+	ref_end(c, ref, ret != 0);
 	dmxp__wake_consumers(c, 1);
-	ref->payload = NULL;
-	return 0;
+	return ret;
 }
 
+/*
+ * Returns int since 1.1 (void in 1.0): the symbol keeps its 1.0 version,
+ * since on the supported ABIs (x86-64, aarch64) a caller built against
+ * the 1.0 header ignores the return register, which a void function
+ * leaves undefined anyway.
+ */
 __dmxp_export
-void dmxp_chan_abort(struct dmxp_chan *c, struct dmxp_ref *ref)
+int dmxp_chan_abort(struct dmxp_chan *c, struct dmxp_ref *ref)
 {
-	struct dmxp_slot __shm *s = ring_slot(c, ref->pos);
+	struct dmxp_slot __shm *s;
+	bool repaired = false;
+	int ret;
 
-	if (unlikely(chan_check(c))) {
-		ref_claim_put(c, ref);
-		return;		/* the ring it was reserved in is gone */
+	ret = ref_check(c, ref, false);
+	if (unlikely(ret))
+		return ret;
+	ret = chan_check(c);
+	if (unlikely(ret)) {
+		ref_end(c, ref, false);
+		return ret;	/* the ring it was reserved in is gone */
 	}
-	meta_fill(c, s, ref->pos, dmxp__now_ns(), 0, 0, DMXP_MSG_TOMBSTONE);
-	ring_publish(s, ref->pos);
-	ref_claim_put(c, ref);
+	s = ring_slot(c, ref->pos);
+	/*
+	 * A slot a repairer took is a tombstone already (a reservation's
+	 * record never says SEND_WRITTEN): what abort asks for.
+	 */
+	if (unlikely(load_acquire(&s->sequence) != ref->pos)) {
+		repaired = true;
+	} else {
+		meta_fill(c, s, ref->pos, dmxp__now_ns(), 0, 0, DMXP_MSG_TOMBSTONE);
+		repaired = ring_publish(s, ref->pos) != 0;
+	}
+	ref_end(c, ref, repaired);
 	/* A consumer asleep behind the tombstone must skip it. */
 	dmxp__wake_consumers(c, 1);
-	ref->payload = NULL;
+	return 0;
 }
 
 /*
@@ -475,6 +665,7 @@ ssize_t dmxp_chan_recv(struct dmxp_chan *c, void *buf, size_t len,
 	struct room room = { .room = len };
 	struct dmxp_claim __shm *rec;
 	struct dmxp_slot __shm *s;
+	ssize_t got;
 	__u32 plen;
 	__u64 pos;
 	int ret;
@@ -482,7 +673,9 @@ ssize_t dmxp_chan_recv(struct dmxp_chan *c, void *buf, size_t len,
 	ret = chan_check(c);
 	if (unlikely(ret))
 		return ret;
-	rec = dmxp__claim_thread(c->region);
+	ret = thread_rec(c, &rec);
+	if (unlikely(ret))
+		return ret;
 	ret = ring_claim_one(c, &pos, &room, rec);
 	if (unlikely(ret < 0)) {
 		if (rec)
@@ -497,20 +690,35 @@ ssize_t dmxp_chan_recv(struct dmxp_chan *c, void *buf, size_t len,
 
 	DMXP_HOOK(RECV_CLAIMED);
 	s = ring_slot(c, pos);
+	/* Read once: the copy is bounded by this and by the caller's buffer. */
 	plen = slot_peek(s).len;
-	if (plen)
-		memcpy(buf, s->payload, plen);
-	if (meta) {
-		memcpy(meta, &s->meta, sizeof(*meta));
-		meta->payload_len = plen;
+	if (unlikely(plen > len)) {
+		/*
+		 * It fitted before the claim: a process wrote into a slot it
+		 * does not own since.  Consumed, and not copied.
+		 */
+		got = -EPROTO;
+	} else {
+		if (plen)
+			memcpy(buf, s->payload, plen);
+		if (meta) {
+			memcpy(meta, &s->meta, sizeof(*meta));
+			meta->payload_len = plen;
+		}
+		got = plen;
 	}
 	DMXP_HOOK(RECV_COPIED);
-	ring_free(c, s, pos);
+	if (unlikely(ring_free(c, s, pos))) {
+		/* Freed by a repairer: what we read may be the next lap's. */
+		claim_end_repaired(c, rec);
+		dmxp__wake_producers(c, 1);
+		return -ECANCELED;
+	}
 	DMXP_HOOK(RECV_FREED);
 	if (rec)
 		dmxp__claim_end(rec);	/* [R3] */
 	dmxp__wake_producers(c, 1);
-	return plen;
+	return got;
 }
 
 struct rbatch {
@@ -531,17 +739,19 @@ int dmxp_chan_recv_batch(struct dmxp_chan *c, struct dmxp_rmsg *msgs,
 {
 	struct rbatch b = { msgs, n };
 	struct dmxp_claim __shm *rec;
+	bool repaired = false;
 	unsigned int got = 0;
-	int ret;
+	int ret, lost = 0;
 
 	if (!n || !msgs)
 		return -EINVAL;
 	ret = chan_check(c);
 	if (unlikely(ret))
 		return ret;
-
-	rec = dmxp__claim_thread(c->region);
-	while (got == 0) {
+	ret = thread_rec(c, &rec);
+	if (unlikely(ret))
+		return ret;
+	while (got == 0 && !lost) {
 		__u64 pos;
 		int k, i;
 
@@ -550,26 +760,48 @@ int dmxp_chan_recv_batch(struct dmxp_chan *c, struct dmxp_rmsg *msgs,
 			break;
 		DMXP_HOOK(RECV_CLAIMED);
 		k = ret;
-		/* The run may hold tombstones: skip them, they fill no buffer. */
+		/*
+		 * The run may hold tombstones: skip them, they fill no buffer.
+		 * Each message goes to the next entry; its length is read once,
+		 * and one that no longer fits (it fitted before the claim: a
+		 * process wrote into a slot it does not own) is left out.
+		 */
 		for (i = 0; i < k; i++) {
 			struct dmxp_slot __shm *s = ring_slot(c, pos + (__u64)i);
 			struct peeked p = slot_peek(s);
+			bool took = false;
 
 			if (!p.tombstone) {
-				struct dmxp_rmsg *m = &msgs[got++];
+				struct dmxp_rmsg *m = &msgs[got];
 
-				if (p.len)
-					memcpy(m->buf, s->payload, p.len);
-				memcpy(&m->meta, &s->meta, sizeof(m->meta));
-				m->meta.payload_len = p.len;
-				m->len = p.len;
+				if (got < n && p.len <= m->buf_len) {
+					if (p.len)
+						memcpy(m->buf, s->payload, p.len);
+					memcpy(&m->meta, &s->meta, sizeof(m->meta));
+					m->meta.payload_len = p.len;
+					m->len = p.len;
+					took = true;
+				} else {
+					lost = -EPROTO;
+				}
 			}
-			ring_free(c, s, pos + (__u64)i);
+			if (unlikely(ring_free(c, s, pos + (__u64)i))) {
+				/* Freed by a repairer: the entry is reused. */
+				repaired = true;
+				lost = -ECANCELED;
+			} else if (took) {
+				got++;
+			}
 		}
 		dmxp__wake_producers(c, (unsigned int)k);
 	}
-	dmxp__claim_drop(rec);
-	return got ? (int)got : ret;
+	if (unlikely(repaired))
+		claim_end_repaired(c, rec);
+	else
+		dmxp__claim_drop(rec);
+	if (got)
+		return (int)got;
+	return lost ? lost : ret;
 }
 
 __dmxp_export
@@ -580,13 +812,16 @@ int dmxp_chan_peek(struct dmxp_chan *c, struct dmxp_ref *ref)
 	__u64 pos;
 	int ret;
 
+	ref_clear(ref);
 	ret = chan_check(c);
 	if (unlikely(ret))
 		return ret;
-	rec = ref_claim_take(c, ref);
+	ret = ref_claim_take(c, ref, &rec);
+	if (unlikely(ret))
+		return ret;
 	ret = ring_claim_one(c, &pos, NULL, rec);
 	if (unlikely(ret < 0)) {
-		ref_claim_put(c, ref);
+		ref_end(c, ref, false);
 		return ret;
 	}
 	s = ring_slot(c, pos);
@@ -597,17 +832,23 @@ int dmxp_chan_peek(struct dmxp_chan *c, struct dmxp_ref *ref)
 	return 0;
 }
 
+/* Returns int since 1.1, with the 1.0 symbol: see dmxp_chan_abort(). */
 __dmxp_export
-void dmxp_chan_release(struct dmxp_chan *c, struct dmxp_ref *ref)
+int dmxp_chan_release(struct dmxp_chan *c, struct dmxp_ref *ref)
 {
+	int ret;
+
+	ret = ref_check(c, ref, true);
+	if (unlikely(ret))
+		return ret;
 	/* A peek from before a destroy must not free a slot of a new ring. */
-	if (likely(!chan_check(c))) {
-		ring_free(c, ring_slot(c, ref->pos), ref->pos);
-		ref_claim_put(c, ref);
-		dmxp__wake_producers(c, 1);
-	} else {
-		ref_claim_put(c, ref);
+	ret = chan_check(c);
+	if (unlikely(ret)) {
+		ref_end(c, ref, false);
+		return ret;
 	}
-	ref->payload = NULL;
-	ref->meta = NULL;
+	ret = ring_free(c, ring_slot(c, ref->pos), ref->pos);
+	ref_end(c, ref, ret != 0);
+	dmxp__wake_producers(c, 1);
+	return ret;
 }

@@ -3,7 +3,9 @@
  * The ring: copy, zero-copy and batch messaging on one channel.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -13,6 +15,9 @@
  */
 #include "kselftest_harness.h"
 #include "common.h"
+#include "internal.h"	/* the test hooks: this test is built with DMXP_TEST_HOOKS */
+
+extern int dmxp__hook_step;
 
 #define CH		1	/* the fixture's channel */
 #define CH_CAP		8
@@ -842,6 +847,598 @@ TEST_F(ring, recv_batch_larger_than_capacity)
 		ASSERT_EQ(0, send_nth(c, sent++));
 		ASSERT_EQ(0, recv_nth(c, got++));
 	}
+}
+
+/* ------------------------------------------------- references used once */
+
+/*
+ * A reference is good for one commit or abort (reserve) or one release
+ * (peek).  Using it again, or using one that no call filled, gives
+ * -EINVAL and touches nothing: on a capacity-2 ring a stray second
+ * commit or free would rewind a slot the next lap already uses.
+ */
+static int ring_round_trips(struct dmxp_chan *c, unsigned int n, __u32 first)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		struct dmxp_msg_meta meta;
+		char buf[16];
+
+		if (dmxp_chan_send(c, "rt", 2, first + i))
+			return 1;
+		if (dmxp_chan_recv(c, buf, sizeof(buf), &meta) != 2 ||
+		    meta.message_type != first + i)
+			return 2;
+	}
+	return dmxp_chan_recv(c, NULL, 0, NULL) == -EAGAIN ? 0 : 3;
+}
+
+TEST_F(ring, release_twice_fails_einval)
+{
+	struct dmxp_chan *c = NEW_CHAN(2, 2);
+	struct dmxp_msg_meta meta;
+	struct dmxp_ref ref, copy;
+	char buf[16];
+
+	ASSERT_EQ(0, dmxp_chan_send(c, "A", 1, 1));
+	ASSERT_EQ(0, dmxp_chan_send(c, "B", 1, 2));
+	ASSERT_EQ(0, dmxp_chan_peek(c, &ref));
+	copy = ref;
+	EXPECT_EQ(0, dmxp_chan_release(c, &ref));
+	/* C lands in the slot A had: a second free would take it back. */
+	ASSERT_EQ(0, dmxp_chan_send(c, "C", 1, 3));
+	EXPECT_EQ(-EINVAL, dmxp_chan_release(c, &ref));
+	EXPECT_EQ(-EINVAL, dmxp_chan_release(c, &copy));
+	ASSERT_EQ(1, dmxp_chan_recv(c, buf, sizeof(buf), &meta));
+	EXPECT_EQ(2U, meta.message_type);
+	ASSERT_EQ(1, dmxp_chan_recv(c, buf, sizeof(buf), &meta));
+	EXPECT_EQ(3U, meta.message_type);
+	EXPECT_EQ(0, ring_round_trips(c, 5, 10));
+}
+
+TEST_F(ring, commit_twice_fails_einval)
+{
+	struct dmxp_chan *c = NEW_CHAN(2, 2);
+	struct dmxp_msg_meta meta;
+	struct dmxp_ref ref, copy;
+	char buf[16];
+
+	ASSERT_EQ(0, dmxp_chan_reserve(c, &ref));
+	copy = ref;
+	memcpy(ref.payload, "A", 1);
+	ASSERT_EQ(0, dmxp_chan_commit(c, &ref, 1, 1));
+	ASSERT_EQ(1, dmxp_chan_recv(c, buf, sizeof(buf), &meta));
+	EXPECT_EQ(1U, meta.message_type);
+	EXPECT_EQ(-EINVAL, dmxp_chan_commit(c, &ref, 1, 9));
+	EXPECT_EQ(-EINVAL, dmxp_chan_commit(c, &copy, 1, 9));
+	EXPECT_EQ(-EAGAIN, dmxp_chan_recv(c, buf, sizeof(buf), NULL));
+	EXPECT_EQ(0, ring_round_trips(c, 5, 10));
+}
+
+TEST_F(ring, abort_twice_fails_einval)
+{
+	struct dmxp_chan *c = NEW_CHAN(2, 2);
+	struct dmxp_ref ref, copy;
+	char buf[16];
+
+	ASSERT_EQ(0, dmxp_chan_reserve(c, &ref));
+	copy = ref;
+	EXPECT_EQ(0, dmxp_chan_abort(c, &ref));
+	EXPECT_EQ(-EAGAIN, dmxp_chan_recv(c, buf, sizeof(buf), NULL));
+	EXPECT_EQ(-EINVAL, dmxp_chan_abort(c, &ref));
+	EXPECT_EQ(-EINVAL, dmxp_chan_abort(c, &copy));
+	EXPECT_EQ(0, ring_round_trips(c, 5, 10));
+}
+
+TEST_F(ring, commit_after_abort_fails_einval)
+{
+	struct dmxp_chan *c = NEW_CHAN(2, 2);
+	struct dmxp_ref ref;
+	char buf[16];
+
+	ASSERT_EQ(0, dmxp_chan_reserve(c, &ref));
+	EXPECT_EQ(0, dmxp_chan_abort(c, &ref));
+	EXPECT_EQ(-EAGAIN, dmxp_chan_recv(c, buf, sizeof(buf), NULL));
+	EXPECT_EQ(-EINVAL, dmxp_chan_commit(c, &ref, 0, 9));
+	EXPECT_EQ(-EAGAIN, dmxp_chan_recv(c, buf, sizeof(buf), NULL));
+	EXPECT_EQ(0, ring_round_trips(c, 5, 10));
+}
+
+TEST_F(ring, zeroed_ref_fails_einval)
+{
+	struct dmxp_chan *c = NEW_CHAN(2, 2);
+	struct dmxp_msg_meta meta;
+	struct dmxp_ref ref;
+	char buf[16];
+
+	/* Message 0 waits in slot 0, which a zeroed reference names. */
+	ASSERT_EQ(0, dmxp_chan_send(c, "A", 1, 1));
+	memset(&ref, 0, sizeof(ref));
+	EXPECT_EQ(-EINVAL, dmxp_chan_release(c, &ref));
+	EXPECT_EQ(-EINVAL, dmxp_chan_commit(c, &ref, 0, 9));
+	EXPECT_EQ(-EINVAL, dmxp_chan_abort(c, &ref));
+	ASSERT_EQ(1, dmxp_chan_recv(c, buf, sizeof(buf), &meta));
+	EXPECT_EQ(1U, meta.message_type);
+	EXPECT_EQ(0, ring_round_trips(c, 5, 10));
+}
+
+TEST_F(ring, ref_of_the_other_kind_fails_einval)
+{
+	struct dmxp_chan *c = NEW_CHAN(2, 2);
+	struct dmxp_msg_meta meta;
+	struct dmxp_ref res, pk;
+	char buf[16];
+
+	ASSERT_EQ(0, dmxp_chan_send(c, "A", 1, 1));
+	ASSERT_EQ(0, dmxp_chan_peek(c, &pk));
+	ASSERT_EQ(0, dmxp_chan_reserve(c, &res));
+	/* A reservation is not released, a peeked message not committed. */
+	EXPECT_EQ(-EINVAL, dmxp_chan_release(c, &res));
+	EXPECT_EQ(-EINVAL, dmxp_chan_commit(c, &pk, 0, 9));
+	EXPECT_EQ(-EINVAL, dmxp_chan_abort(c, &pk));
+	EXPECT_EQ(0, dmxp_chan_release(c, &pk));
+	memcpy(res.payload, "B", 1);
+	EXPECT_EQ(0, dmxp_chan_commit(c, &res, 1, 2));
+	ASSERT_EQ(1, dmxp_chan_recv(c, buf, sizeof(buf), &meta));
+	EXPECT_EQ(2U, meta.message_type);
+	EXPECT_EQ(0, ring_round_trips(c, 5, 10));
+}
+
+TEST_F(ring, ref_of_another_channel_fails_einval)
+{
+	struct dmxp_chan *c = NEW_CHAN(2, 2);
+	struct dmxp_ref ref;
+
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "A", 1, 1));
+	ASSERT_EQ(0, dmxp_chan_peek(self->c, &ref));
+	EXPECT_EQ(-EINVAL, dmxp_chan_release(c, &ref));
+	EXPECT_EQ(0, dmxp_chan_release(self->c, &ref));
+	EXPECT_EQ(0, ring_round_trips(c, 5, 10));
+	EXPECT_EQ(0, ring_round_trips(self->c, 9, 10));
+}
+
+/* ------------------------------------------------- claim records run out */
+
+static bool has_claim_table(struct dmxp_region *r)
+{
+	return dmxp_region_header(r)->claims_count != 0;
+}
+
+/*
+ * Each outstanding reference holds a claim record of the handle's pool
+ * (CLAIM_POOL).  Once they are all lent, a claim without one could not
+ * be repaired (and a repairer could mistake it for a dead one's): the
+ * call fails with -ENOBUFS and claims nothing.
+ */
+TEST_F(ring, reserve_beyond_records_fails_enobufs)
+{
+	struct dmxp_chan *c = NEW_CHAN(2, 128);
+	struct dmxp_chan_info info;
+	struct dmxp_ref refs[CLAIM_POOL + 1];
+	unsigned int n, i;
+	int ret = 0;
+
+	if (!has_claim_table(self->r))
+		SKIP(return, "the region has no claim table");
+	for (n = 0; n <= CLAIM_POOL; n++) {
+		ret = dmxp_chan_reserve(c, &refs[n]);
+		if (ret)
+			break;
+	}
+	EXPECT_EQ(-ENOBUFS, ret);
+	EXPECT_GE((unsigned int)CLAIM_POOL, n);
+	/* Nothing was claimed by the call that failed. */
+	ASSERT_EQ(0, dmxp_chan_info(self->r, 2, &info));
+	EXPECT_EQ((__u64)n, info.tail);
+	for (i = 0; i < n; i++) {
+		*(__u32 *)refs[i].payload = i;
+		EXPECT_EQ(0, dmxp_chan_commit(c, &refs[i], 4, i));
+	}
+	for (i = 0; i < n; i++) {
+		__u32 v = ~0U;
+
+		ASSERT_EQ(4, dmxp_chan_recv(c, &v, sizeof(v), NULL));
+		EXPECT_EQ(i, v);
+	}
+	/* The records are back: a reference can be taken again. */
+	EXPECT_EQ(0, dmxp_chan_reserve(c, &refs[0]));
+	EXPECT_EQ(0, dmxp_chan_abort(c, &refs[0]));
+	EXPECT_EQ(0, ring_round_trips(c, 5, 10));
+}
+
+#define MANY_THREADS	(CLAIM_POOL + 1U)
+
+struct many {
+	struct dmxp_chan	*c;
+	pthread_barrier_t	all_sent;
+	int			ret[MANY_THREADS];
+	unsigned int		i;
+};
+
+static void *send_and_hold(void *arg)
+{
+	struct many *m = arg;
+	unsigned int i = __atomic_fetch_add(&m->i, 1, __ATOMIC_RELAXED);
+
+	m->ret[i] = dmxp_chan_send(m->c, &i, sizeof(i), i);
+	/* Every thread keeps its record until it exits. */
+	pthread_barrier_wait(&m->all_sent);
+	return NULL;
+}
+
+TEST_F(ring, thread_beyond_records_fails_enobufs)
+{
+	struct dmxp_chan *c = NEW_CHAN(2, 128);
+	pthread_t th[MANY_THREADS];
+	struct dmxp_chan_info info;
+	unsigned int i, sent = 0, refused = 0, got = 0;
+	struct many m = { .c = c };
+	bool seen[MANY_THREADS] = { false };
+
+	if (!has_claim_table(self->r))
+		SKIP(return, "the region has no claim table");
+	ASSERT_EQ(0, pthread_barrier_init(&m.all_sent, NULL, MANY_THREADS));
+	for (i = 0; i < MANY_THREADS; i++) {
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, send_and_hold, &m));
+	}
+	for (i = 0; i < MANY_THREADS; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&m.all_sent);
+	for (i = 0; i < MANY_THREADS; i++) {
+		if (m.ret[i] == 0)
+			sent++;
+		else if (m.ret[i] == -ENOBUFS)
+			refused++;
+		else
+			TH_LOG("thread %u: %d", i, m.ret[i]);
+	}
+	EXPECT_EQ(MANY_THREADS, sent + refused);
+	EXPECT_LE(1U, refused);
+	ASSERT_EQ(0, dmxp_chan_info(self->r, 2, &info));
+	EXPECT_EQ((__u64)sent, info.tail);
+	for (;;) {
+		__u32 v;
+		ssize_t ret = dmxp_chan_recv(c, &v, sizeof(v), NULL);
+
+		if (ret < 0) {
+			EXPECT_EQ(-EAGAIN, ret);
+			break;
+		}
+		ASSERT_EQ(4, ret);
+		ASSERT_GT(MANY_THREADS, v);
+		EXPECT_FALSE(seen[v]);
+		EXPECT_EQ(0, m.ret[v]);
+		seen[v] = true;
+		got++;
+	}
+	EXPECT_EQ(sent, got);
+	/* The exited threads gave their records back. */
+	EXPECT_EQ(0, ring_round_trips(c, 5, 10));
+}
+
+/* ----------------------------------------- a peer writing into our claim */
+
+/*
+ * What a process that writes slots it does not own (a stale producer of
+ * a destroyed ring, a buggy peer, a repairer that took a live process
+ * for dead) does to a call in flight.  A child stops at a test hook with
+ * a slot claimed; this process rewrites the slot through its mapping,
+ * as the other one would; the child goes on and reports.
+ */
+struct report {
+	long	ret;
+	int	canary_ok;
+	__u32	len;
+	__u32	type;
+};
+
+typedef long (*child_fn)(struct dmxp_chan *c, struct report *rep);
+
+/* Fork a child that opens channel @id of @path and runs @fn, stopped at @step. */
+static pid_t child_stopped_at(const char *path, unsigned int id, int step, child_fn fn,
+			      struct report *rep)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		struct dmxp_region *r;
+		struct dmxp_chan *c;
+
+		if (dmxp_region_open(path, 0, 0, &r) || dmxp_chan_open(r, id, &c))
+			_exit(10);
+		dmxp__hook_step = step;
+		rep->ret = fn(c, rep);
+		dmxp__hook_step = 0;
+		dmxp_chan_close(c);
+		dmxp_region_close(r);
+		_exit(0);
+	}
+	if (pid < 0)
+		return -1;
+	if (waitpid(pid, &st, WUNTRACED) != pid || !WIFSTOPPED(st)) {
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	return pid;
+}
+
+/* Let the stopped child go on; its exit status, or 128 + its signal. */
+static int child_finish(pid_t pid)
+{
+	int st;
+
+	kill(pid, SIGCONT);
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* The slot of position @pos of channel @id, through this process's mapping. */
+static struct dmxp_slot *slot_of(struct dmxp_region *r, unsigned int id, __u64 pos)
+{
+	struct dmxp_chan_info info;
+	char *base = (char *)dmxp_region_header(r);
+
+	if (dmxp_chan_info(r, id, &info))
+		return NULL;
+	return (struct dmxp_slot *)(base + info.band_offset) + (pos & (info.capacity - 1));
+}
+
+static struct report *report_map(void)
+{
+	struct report *rep = mmap(NULL, sizeof(*rep), PROT_READ | PROT_WRITE,
+				  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (rep == MAP_FAILED)
+		return NULL;
+	memset(rep, 0, sizeof(*rep));
+	return rep;
+}
+
+#define SMALL		16
+#define CANARY		0x5a
+
+struct small_buf {
+	char	buf[SMALL];
+	char	canary[DMXP_MAX_PAYLOAD];
+};
+
+static bool canary_ok(const struct small_buf *b)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(b->canary); i++)
+		if (b->canary[i] != CANARY)
+			return false;
+	return true;
+}
+
+static long recv_small(struct dmxp_chan *c, struct report *rep)
+{
+	struct dmxp_msg_meta meta = { 0 };
+	struct small_buf b;
+	long ret;
+
+	memset(&b, CANARY, sizeof(b));
+	ret = dmxp_chan_recv(c, b.buf, SMALL, &meta);
+	rep->canary_ok = canary_ok(&b);
+	rep->len = meta.payload_len;
+	return ret;
+}
+
+static long recv_batch_small(struct dmxp_chan *c, struct report *rep)
+{
+	struct small_buf b[2];
+	struct dmxp_rmsg m[2];
+	long ret;
+
+	memset(b, CANARY, sizeof(b));
+	memset(m, 0, sizeof(m));
+	m[0].buf = b[0].buf;
+	m[0].buf_len = SMALL;
+	m[1].buf = b[1].buf;
+	m[1].buf_len = SMALL;
+	ret = dmxp_chan_recv_batch(c, m, 2);
+	rep->canary_ok = canary_ok(&b[0]) && canary_ok(&b[1]);
+	rep->len = ret > 0 ? m[0].len : 0;
+	rep->type = ret > 0 ? m[0].meta.message_type : 0;
+	return ret;
+}
+
+/*
+ * The length of a message grows after the consumer checked that it fits
+ * and claimed it: the copy stays inside the caller's 16 bytes, the message
+ * is consumed (-EPROTO: it no longer fits) and the ring goes on.
+ */
+TEST_F(ring, recv_length_changed_after_claim_stays_in_buffer)
+{
+	struct report *rep = report_map();
+	struct dmxp_slot *s;
+	char buf[DMXP_MAX_PAYLOAD];
+	pid_t pid;
+
+	ASSERT_NE(NULL, rep);
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "short", 5, 1));
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "next", 4, 2));
+	pid = child_stopped_at(self->path, CH, DMXP_HOOK_RECV_CLAIMED, recv_small, rep);
+	ASSERT_LT(0, pid);
+	s = slot_of(self->r, CH, 0);
+	ASSERT_NE(NULL, s);
+	__atomic_store_n(&s->meta.payload_len, DMXP_MAX_PAYLOAD, __ATOMIC_RELAXED);
+	ASSERT_EQ(0, child_finish(pid));
+	EXPECT_TRUE(rep->canary_ok);
+	EXPECT_EQ(-EPROTO, rep->ret);
+	/* Consumed, and the slot freed: the next message follows. */
+	ASSERT_EQ(4, dmxp_chan_recv(self->c, buf, sizeof(buf), NULL));
+	EXPECT_EQ(0, memcmp(buf, "next", 4));
+	EXPECT_EQ(0, ring_round_trips(self->c, 2 * CH_CAP, 10));
+	munmap(rep, sizeof(*rep));
+}
+
+TEST_F(ring, recv_batch_length_changed_after_claim_stays_in_buffer)
+{
+	struct report *rep = report_map();
+	struct dmxp_slot *s;
+	char buf[DMXP_MAX_PAYLOAD];
+	pid_t pid;
+
+	ASSERT_NE(NULL, rep);
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "short", 5, 1));
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "also", 4, 2));
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "next", 4, 3));
+	pid = child_stopped_at(self->path, CH, DMXP_HOOK_RECV_CLAIMED, recv_batch_small, rep);
+	ASSERT_LT(0, pid);
+	s = slot_of(self->r, CH, 0);
+	ASSERT_NE(NULL, s);
+	__atomic_store_n(&s->meta.payload_len, DMXP_MAX_PAYLOAD, __ATOMIC_RELAXED);
+	ASSERT_EQ(0, child_finish(pid));
+	EXPECT_TRUE(rep->canary_ok);
+	/* The grown message is left out; the other one of the batch is delivered. */
+	EXPECT_EQ(1, rep->ret);
+	EXPECT_EQ(4U, rep->len);
+	EXPECT_EQ(2U, rep->type);
+	ASSERT_EQ(4, dmxp_chan_recv(self->c, buf, sizeof(buf), NULL));
+	EXPECT_EQ(0, memcmp(buf, "next", 4));
+	EXPECT_EQ(0, ring_round_trips(self->c, 2 * CH_CAP, 10));
+	munmap(rep, sizeof(*rep));
+}
+
+TEST_F(ring, recv_batch_only_message_grown_fails_eproto)
+{
+	struct report *rep = report_map();
+	struct dmxp_slot *s;
+	pid_t pid;
+
+	ASSERT_NE(NULL, rep);
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "short", 5, 1));
+	pid = child_stopped_at(self->path, CH, DMXP_HOOK_RECV_CLAIMED, recv_batch_small, rep);
+	ASSERT_LT(0, pid);
+	s = slot_of(self->r, CH, 0);
+	ASSERT_NE(NULL, s);
+	__atomic_store_n(&s->meta.payload_len, DMXP_MAX_PAYLOAD, __ATOMIC_RELAXED);
+	ASSERT_EQ(0, child_finish(pid));
+	EXPECT_TRUE(rep->canary_ok);
+	EXPECT_EQ(-EPROTO, rep->ret);
+	EXPECT_EQ(0, ring_round_trips(self->c, 2 * CH_CAP, 10));
+	munmap(rep, sizeof(*rep));
+}
+
+static long send_live(struct dmxp_chan *c, struct report *rep)
+{
+	(void)rep;
+	return dmxp_chan_send(c, "live", 4, 7);
+}
+
+/*
+ * Repair a live producer's slot under it, as a repairer that wrongly took
+ * it for dead would: mark, tombstone, publish; a consumer then skips the
+ * tombstone and frees the slot.  The producer's publish must not rewind
+ * that slot: its send reports the message lost (-ECANCELED) and the ring
+ * goes on through every slot.
+ */
+TEST_F(ring, send_repaired_under_producer_is_not_rewound)
+{
+	struct report *rep = report_map();
+	struct dmxp_slot *s;
+	char buf[16];
+	__u64 seq = 0;
+	pid_t pid;
+
+	ASSERT_NE(NULL, rep);
+	pid = child_stopped_at(self->path, CH, DMXP_HOOK_SEND_PAYLOAD, send_live, rep);
+	ASSERT_LT(0, pid);
+	s = slot_of(self->r, CH, 0);
+	ASSERT_NE(NULL, s);
+	ASSERT_TRUE(__atomic_compare_exchange_n(&s->sequence, &seq, DMXP_SEQ_REPAIRING(0), false,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+	s->meta.message_id = 0;
+	s->meta.channel_id = CH;
+	s->meta.message_type = 0;
+	__atomic_store_n(&s->meta.flags, DMXP_MSG_TOMBSTONE, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->meta.payload_len, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->sequence, 1, __ATOMIC_RELEASE);
+	/* Skipped and freed. */
+	EXPECT_EQ(-EAGAIN, dmxp_chan_recv(self->c, buf, sizeof(buf), NULL));
+	ASSERT_EQ(0, child_finish(pid));
+	EXPECT_EQ(-ECANCELED, rep->ret);
+	EXPECT_EQ(0, ring_round_trips(self->c, 3 * CH_CAP, 10));
+	munmap(rep, sizeof(*rep));
+}
+
+/*
+ * The same repairer found the message complete and delivered it: the
+ * producer's send succeeds and the message arrives once.
+ */
+TEST_F(ring, send_delivered_by_repairer_counts_as_sent)
+{
+	struct report *rep = report_map();
+	struct dmxp_msg_meta meta;
+	struct dmxp_slot *s;
+	char buf[16];
+	__u64 seq = 0;
+	pid_t pid;
+
+	ASSERT_NE(NULL, rep);
+	pid = child_stopped_at(self->path, CH, DMXP_HOOK_SEND_WRITTEN, send_live, rep);
+	ASSERT_LT(0, pid);
+	s = slot_of(self->r, CH, 0);
+	ASSERT_NE(NULL, s);
+	ASSERT_TRUE(__atomic_compare_exchange_n(&s->sequence, &seq, 1, false,
+						__ATOMIC_RELEASE, __ATOMIC_RELAXED));
+	ASSERT_EQ(0, child_finish(pid));
+	EXPECT_EQ(0, rep->ret);
+	ASSERT_EQ(4, dmxp_chan_recv(self->c, buf, sizeof(buf), &meta));
+	EXPECT_EQ(7U, meta.message_type);
+	EXPECT_EQ(0, ring_round_trips(self->c, 3 * CH_CAP, 10));
+	munmap(rep, sizeof(*rep));
+}
+
+static long recv_live(struct dmxp_chan *c, struct report *rep)
+{
+	char buf[16];
+
+	(void)rep;
+	return dmxp_chan_recv(c, buf, sizeof(buf), NULL);
+}
+
+/*
+ * A repairer frees a live consumer's claimed slot and a producer fills
+ * it again: the consumer's free must not take the new message back.
+ */
+TEST_F(ring, recv_repaired_under_consumer_is_not_rewound)
+{
+	struct report *rep = report_map();
+	struct dmxp_slot *s;
+	__u64 seq = 1;
+	unsigned int i;
+	pid_t pid;
+
+	ASSERT_NE(NULL, rep);
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "old", 3, 1));
+	pid = child_stopped_at(self->path, CH, DMXP_HOOK_RECV_COPIED, recv_live, rep);
+	ASSERT_LT(0, pid);
+	s = slot_of(self->r, CH, 0);
+	ASSERT_NE(NULL, s);
+	ASSERT_TRUE(__atomic_compare_exchange_n(&s->sequence, &seq, CH_CAP, false,
+						__ATOMIC_RELEASE, __ATOMIC_RELAXED));
+	/* A full lap: position CH_CAP lands in the slot just freed. */
+	for (i = 0; i < CH_CAP; i++) {
+		ASSERT_EQ(0, dmxp_chan_send(self->c, &i, sizeof(i), 100 + i));
+	}
+	ASSERT_EQ(0, child_finish(pid));
+	EXPECT_EQ(-ECANCELED, rep->ret);
+	for (i = 0; i < CH_CAP; i++) {
+		struct dmxp_msg_meta meta;
+		unsigned int v;
+
+		ASSERT_EQ((ssize_t)sizeof(v), dmxp_chan_recv(self->c, &v, sizeof(v), &meta))
+			TH_LOG("message %u", i);
+		EXPECT_EQ(i, v);
+	}
+	EXPECT_EQ(0, ring_round_trips(self->c, 3 * CH_CAP, 10));
+	munmap(rep, sizeof(*rep));
 }
 
 TEST_HARNESS_MAIN
