@@ -201,18 +201,35 @@ int dmxp_chan_list(struct dmxp_region *r, unsigned int *ids, size_t n);
  * -EAGAIN ring full, -EMSGSIZE @len > DMXP_MAX_PAYLOAD (nothing written),
  * -EIDRM the channel was destroyed, -EPROTO the ring's shared state
  * contradicts the protocol (another process corrupted it); every
- * messaging call below can return -EIDRM and -EPROTO the same way.
+ * messaging call below can return -EIDRM and -EPROTO the same way, and
+ * these two:
+ * -ENOBUFS  no claim record for the call (nothing claimed): a region
+ *           with a claim table lends each thread that uses a region
+ *           handle one record, and each live dmxp_ref another, from a
+ *           pool of at most 64 per region handle (and the table's records
+ *           per region).  Use fewer threads or references per handle, or
+ *           open the region again for more.  A thread's record comes back
+ *           when it exits or the handle is closed.
+ * -ECANCELED a repairer took the call's slot while the call held it,
+ *           believing its process dead (Documentation/RELIABILITY.md):
+ *           the message is lost (a send's became a tombstone; a
+ *           receive's copy may hold a later message's bytes: discard
+ *           it).  The slot is not rewound and the ring goes on.
  */
 int dmxp_chan_send(struct dmxp_chan *c, const void *buf, size_t len,
 		   __u32 type);
 
 /*
  * Receive the oldest message into @buf (room for @len bytes) and return
- * its payload length; @meta, if not NULL, receives its metadata.
+ * its payload length; @meta, if not NULL, receives its metadata.  At
+ * most @len bytes are ever written to @buf.
  * -EAGAIN   ring empty
  * -EMSGSIZE @len is smaller than the message: it stays in the ring and,
  *           if @meta is not NULL, meta->payload_len tells its size (the
  *           other fields of @meta are zeroed)
+ * -EPROTO   also: the message's length changed after it was checked and
+ *           claimed (a process wrote into a slot it does not own) and no
+ *           longer fits @len: it is consumed, nothing is copied
  * -EIDRM    the channel was destroyed
  */
 ssize_t dmxp_chan_recv(struct dmxp_chan *c, void *buf, size_t len,
@@ -220,12 +237,19 @@ ssize_t dmxp_chan_recv(struct dmxp_chan *c, void *buf, size_t len,
 
 /* ----------------------------------------------------- zero-copy messaging */
 
-/* A slot claimed by dmxp_chan_reserve() or dmxp_chan_peek(). */
+/*
+ * A slot claimed by dmxp_chan_reserve() or dmxp_chan_peek().  A reference
+ * is live until the one commit or abort (release) that finishes it, which
+ * sets payload to NULL; a reserve or peek that fails leaves it NULL too.
+ * Finishing a reference that is not live (finished already, or a copy of
+ * one that was, or zeroed), or of the other kind, or through a handle of
+ * another channel gives -EINVAL and touches nothing.
+ */
 struct dmxp_ref {
 	void			*payload;	/* DMXP_MAX_PAYLOAD bytes in the slot */
 	const struct dmxp_msg_meta *meta;	/* peek only: the message's metadata */
 	__u32			len;		/* peek only: payload bytes, <= 960 */
-	__u32			claim;		/* its claim record (internal) */
+	__u32			claim;		/* its claim record, pool bit + 1 (internal) */
 	__u64			pos;		/* the slot's position (internal) */
 };
 
@@ -233,21 +257,30 @@ struct dmxp_ref {
  * Claim the next free slot; write up to DMXP_MAX_PAYLOAD bytes at
  * ref->payload, then publish with dmxp_chan_commit() or give the slot up
  * with dmxp_chan_abort().  Consumers behind this slot wait until then, so
- * keep the reservation short.  -EAGAIN ring full, -EIDRM.
+ * keep the reservation short.  -EAGAIN ring full, -ENOBUFS, -EIDRM.
  */
 int dmxp_chan_reserve(struct dmxp_chan *c, struct dmxp_ref *ref);
 
 /*
  * Publish a reserved slot holding @len bytes.
  * -EMSGSIZE (not published: commit again or abort), -EIDRM (the channel
- * was destroyed since the reservation: nothing is published)
+ * was destroyed since the reservation: nothing is published), -EINVAL
+ * (@ref is not a live reservation of @c), -ECANCELED (repaired as above:
+ * not published).  Every result but -EMSGSIZE and -EINVAL finishes @ref.
  */
 int dmxp_chan_commit(struct dmxp_chan *c, struct dmxp_ref *ref, size_t len,
 		     __u32 type);
 
 /*
- * Publish a reserved slot as a tombstone that consumers skip.  Does
- * nothing if the channel was destroyed since the reservation.
+ * Publish a reserved slot as a tombstone that consumers skip (also when a
+ * repairer made it one already): 0.  -EIDRM (destroyed since the
+ * reservation: nothing is published, @ref is finished), -EINVAL (@ref is
+ * not a live reservation of @c).
+ *
+ * dmxp_chan_abort() and dmxp_chan_release() returned void in libdmxp 1.0.
+ * The symbols keep their LIBDMXP_1.0 version: on the supported ABIs
+ * (x86-64, aarch64) a return value travels in a register that a caller
+ * built against the 1.0 header never reads.
  */
 int dmxp_chan_abort(struct dmxp_chan *c, struct dmxp_ref *ref);
 
@@ -255,9 +288,16 @@ int dmxp_chan_abort(struct dmxp_chan *c, struct dmxp_ref *ref);
  * Claim the oldest message and read it in place: ref->len bytes at
  * ref->payload (ref->meta->payload_len as the sender wrote it, which only
  * a corrupt region makes differ); free the slot with dmxp_chan_release().
- * -EAGAIN ring empty, -EIDRM.
+ * -EAGAIN ring empty, -ENOBUFS, -EIDRM.
  */
 int dmxp_chan_peek(struct dmxp_chan *c, struct dmxp_ref *ref);
+/*
+ * Free a peeked slot: 0.  -EIDRM (destroyed since the peek: nothing is
+ * freed, @ref is finished), -EINVAL (@ref is not a live peek of @c),
+ * -ECANCELED (a repairer freed it already: what was read at ref->payload
+ * may be a later message's; @ref is finished).  int since 1.1: see
+ * dmxp_chan_abort().
+ */
 int dmxp_chan_release(struct dmxp_chan *c, struct dmxp_ref *ref);
 
 /* ------------------------------------------------------- batch messaging */
@@ -270,9 +310,11 @@ struct dmxp_smsg {
 
 /*
  * Send up to @n messages with one claim of the ring; return how many
- * were sent (fewer when the ring fills), in order.
+ * were sent (fewer when the ring fills), in order.  If a repairer took
+ * the slot of msgs[i] (see -ECANCELED above), the call returns i:
+ * msgs[i] and those after it were not delivered.
  * -EAGAIN ring full (none sent), -EMSGSIZE some len > DMXP_MAX_PAYLOAD
- * (none sent), -EINVAL @n == 0, -EIDRM
+ * (none sent), -EINVAL @n == 0, -ECANCELED (i == 0: none sent), -EIDRM
  */
 int dmxp_chan_send_batch(struct dmxp_chan *c, const struct dmxp_smsg *msgs,
 			 unsigned int n);
@@ -286,9 +328,14 @@ struct dmxp_rmsg {
 
 /*
  * Receive up to @n messages with one claim; return how many.  Stops
- * before a message that does not fit its buffer.
+ * before a message that does not fit its buffer.  At most buf_len bytes
+ * are ever written to each buffer: a message claimed whose length changed
+ * since it was checked (see dmxp_chan_recv()) and no longer fits the next
+ * buffer is consumed and left out, as is one a repairer freed under the
+ * call; the messages after it fill the next entries.
  * -EAGAIN ring empty, -EMSGSIZE the oldest message does not fit msgs[0]
- * (it stays), -EINVAL @n == 0, -EIDRM
+ * (it stays), -EINVAL @n == 0, -EPROTO or -ECANCELED (every message
+ * claimed was left out so), -EIDRM
  */
 int dmxp_chan_recv_batch(struct dmxp_chan *c, struct dmxp_rmsg *msgs,
 			 unsigned int n);
