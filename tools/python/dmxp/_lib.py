@@ -145,9 +145,10 @@ _PROTOTYPES = {
     "dmxp_chan_recv": (c_ssize_t, [_p, c_void_p, c_size_t, c_void_p]),
     "dmxp_chan_reserve": (c_int, [_p, POINTER(Ref)]),
     "dmxp_chan_commit": (c_int, [_p, POINTER(Ref), c_size_t, c_uint32]),
-    "dmxp_chan_abort": (None, [_p, POINTER(Ref)]),
+    # abort and release return int since libdmxp 1.1 (void in 1.0).
+    "dmxp_chan_abort": (c_int, [_p, POINTER(Ref)]),
     "dmxp_chan_peek": (c_int, [_p, POINTER(Ref)]),
-    "dmxp_chan_release": (None, [_p, POINTER(Ref)]),
+    "dmxp_chan_release": (c_int, [_p, POINTER(Ref)]),
     "dmxp_chan_send_batch": (c_int, [_p, c_void_p, c_uint]),
     "dmxp_chan_recv_batch": (c_int, [_p, c_void_p, c_uint]),
     "dmxp_chan_recv_wait": (c_ssize_t, [_p, c_void_p, c_size_t, c_void_p, c_longlong]),

@@ -541,13 +541,19 @@ class Peeked:
                                                _lib.META_SIZE))
 
     def release(self):
-        """Free the slot; the payload view is invalid from now on."""
+        """Free the slot; the payload view is invalid from now on.
+        Does nothing when released already.  Raises dmxp.Error (ECANCELED)
+        when a repairer had freed the slot under this process, believing
+        it dead: what the payload held may have been a later message's."""
         if self._ref is None:
             return
         self.payload.release()
+        ret = 0
         if self._chan._handle == self._handle:
-            _lib.chan_release(self._handle, ctypes.byref(self._ref))
+            ret = _lib.chan_release(self._handle, ctypes.byref(self._ref))
         self._ref = None
+        if ret == -errno.ECANCELED:
+            raise error(ret, "release")
 
     def __enter__(self):
         return self
