@@ -10,15 +10,22 @@
 //!           CAS(tail, pos -> pos + 1, Release)           [R2]  claim
 //!           write meta and payload (plain, the slot is ours)
 //!           store(rec.state, SEND_WRITTEN, Release)
-//!           store(slot.sequence, pos + 1, Release)       [P2]  pairs with [C1]
+//!           CAS(slot.sequence, pos -> pos + 1, Release)  [P2]  pairs with [C1]
 //!           store(rec.state, IDLE, Release)              [R3]
 //! consumer  seq = load(slot.sequence, Acquire)           [C1]  pairs with [P2]
 //!           rec = { RECV, chan, generation, pos, 1 }     [R1]
 //!           CAS(head, pos -> pos + 1, Release)           [R2]  claim
 //!           read meta and payload (plain, the slot is ours)
-//!           store(slot.sequence, pos + capacity, Release) [C2] pairs with [P1]
+//!           CAS(slot.sequence, pos + 1 -> pos + capacity, Release) [C2] pairs with [P1]
 //!           store(rec.state, IDLE, Release)              [R3]
 //! ```
+//!
+//! [P2] and [C2] are a CAS from the state the claim left, as in
+//! `lib/ring.c`: a slot that a repairer took from a live claimer (believing
+//! it dead) has moved on, maybe by a lap, and a store would rewind it and
+//! stop the ring for good.  The call returns `ECANCELED` instead (the
+//! message is lost) and the ring goes on.  With a claim table, a call that
+//! gets no record claims nothing: `ENOBUFS`.
 //!
 //! `rec` is a record of the region's claim table lent to this one call
 //! ([`crate::region::Record`]): if the process dies between [R2] and [R3],
@@ -299,35 +306,72 @@ impl<'r> Channel<'r> {
     }
 
     /// S5: publish the slot of `pos`, end the claim, wake consumers.
-    fn publish(&self, rec: &Record<'_>, pos: u64, s: *mut Slot) {
+    /// `ECANCELED` when a repairer took the slot and the message is lost.
+    fn publish(&self, rec: &Record<'_>, pos: u64, s: *mut Slot) -> Result<()> {
         // [P2] Release: publishes the meta and payload written before;
-        // pairs with the consumer's [C1] acquire load.
-        self.sequence(s).store(pos.wrapping_add(1), Release);
-        rec.end(); // [R3]
+        // pairs with the consumer's [C1] acquire load.  A CAS from the
+        // claimed state: a repaired slot is never rewound.
+        let r = match self.sequence(s).compare_exchange(pos, pos.wrapping_add(1), Release, Relaxed)
+        {
+            Ok(_) => {
+                rec.end(); // [R3]
+                Ok(())
+            }
+            Err(seq) => {
+                rec.end_repaired();
+                self.publish_repaired(s, pos, seq)
+            }
+        };
         self.wake(Side::Recv, 1);
+        r
+    }
+
+    /// The publish of `pos` found the slot at `seq`: a repairer took it.
+    /// One that found the message whole published it (`pos + 1`, our
+    /// meta); else it is a tombstone.  `Ok` when delivered, `ECANCELED`
+    /// when not, or when it can no longer be told (already consumed).
+    fn publish_repaired(&self, s: *mut Slot, pos: u64, seq: u64) -> Result<()> {
+        if seq != pos.wrapping_add(1) {
+            return Err(Errno::ECANCELED);
+        }
+        // Acquire: pairs with the repairer's release of the sequence, which
+        // the failed CAS read: its meta is visible.
+        fence(Acquire);
+        // SAFETY: an atomic load of a field inside the mapping; a consumer
+        // may free the slot and a producer write it meanwhile, which the
+        // sequence check below detects.
+        let flags = unsafe { AtomicU16::from_ptr(&raw mut (*s).meta.flags) }.load(Relaxed);
+        // Acquire: the flags were read before the sequence is checked again.
+        fence(Acquire);
+        if self.sequence(s).load(Relaxed) != pos.wrapping_add(1) || flags & MSG_TOMBSTONE != 0 {
+            return Err(Errno::ECANCELED);
+        }
+        Ok(())
     }
 
     /// Send one message (7.2).  Returns its position (its `message_id`).
     ///
     /// `EAGAIN` ring full, `EMSGSIZE` more than 960 bytes (nothing is
-    /// touched), `EIDRM` channel destroyed, `EPROTO`.
+    /// touched), `EIDRM` channel destroyed, `EPROTO`, `ENOBUFS` no claim
+    /// record left, `ECANCELED` a repairer took the slot (lost).
     pub fn send(&self, payload: &[u8], msg_type: u32) -> Result<u64> {
         if payload.len() > MAX_PAYLOAD {
             return Err(Errno::EMSGSIZE); // S0
         }
-        let rec = self.region.record();
+        let rec = self.region.record()?;
         let (pos, s) = self.produce(&rec, payload, msg_type, 0)?;
-        self.publish(&rec, pos, s);
+        self.publish(&rec, pos, s)?;
         Ok(pos)
     }
 
     /// Claim a position and publish it as a tombstone (9.1), as
     /// `dmxp_chan_abort()` does: consumers claim, free and skip it.
     pub fn send_tombstone(&self) -> Result<u64> {
-        let rec = self.region.record();
+        let rec = self.region.record()?;
         let (pos, s) = self.produce(&rec, &[], 0, MSG_TOMBSTONE)?;
-        // A consumer asleep behind the tombstone is woken to skip it.
-        self.publish(&rec, pos, s);
+        // A consumer asleep behind the tombstone is woken to skip it.  A
+        // slot a repairer took is a tombstone anyway: what was asked for.
+        let _ = self.publish(&rec, pos, s);
         Ok(pos)
     }
 
@@ -340,7 +384,7 @@ impl<'r> Channel<'r> {
         if payload.len() > MAX_PAYLOAD {
             return Err(Errno::EMSGSIZE);
         }
-        let rec = self.region.record();
+        let rec = self.region.record()?;
         if rec.index().is_none() {
             return Err(Errno::ENOENT); // no record: nothing to repair
         }
@@ -393,13 +437,19 @@ impl<'r> Channel<'r> {
     /// Returns its metadata, with `payload_len` clamped to 960: the payload
     /// is `buf[..meta.payload_len]`.
     ///
-    /// `EAGAIN` ring empty, `EIDRM` channel destroyed, `EPROTO`.
+    /// `EAGAIN` ring empty, `EIDRM` channel destroyed, `EPROTO`,
+    /// `ENOBUFS` no claim record left, `ECANCELED` a repairer freed the
+    /// slot under us (`buf` may hold a later message's bytes).
     pub fn recv(&self, buf: &mut [u8; MAX_PAYLOAD]) -> Result<MessageMeta> {
-        let rec = self.region.record();
+        let rec = self.region.record()?;
         rec.start(self.id, self.generation, CLAIM_RECV);
         let r = self.recv_claimed(&rec, buf);
-        // [R3] every slot claimed was freed (or none was claimed).
-        rec.end();
+        if r == Err(Errno::ECANCELED) {
+            rec.end_repaired();
+        } else {
+            // [R3] every slot claimed was freed (or none was claimed).
+            rec.end();
+        }
         r
     }
 
@@ -426,10 +476,20 @@ impl<'r> Channel<'r> {
             };
             // R5 [C2] Release: our reads of the slot are complete before it
             // is handed back; pairs with the next producer's [P1] acquire.
-            self.sequence(s).store(pos.wrapping_add(self.capacity), Release);
+            // A CAS from the claimed state: a slot a repairer freed already
+            // (and a producer may have filled again) is not rewound.
+            let freed = self.sequence(s).compare_exchange(
+                pos.wrapping_add(1),
+                pos.wrapping_add(self.capacity),
+                Release,
+                Relaxed,
+            );
             self.wake(Side::Send, 1);
             if meta.flags & MSG_TOMBSTONE == 0 {
-                return Ok(meta); // R6
+                return match freed {
+                    Ok(_) => Ok(meta), // R6
+                    Err(_) => Err(Errno::ECANCELED),
+                };
             }
         }
     }

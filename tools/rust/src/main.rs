@@ -680,7 +680,8 @@ fn cmd_selftest(args: Vec<String>) -> Result<(), Fail> {
     if !table.is_empty() {
         let owner = if kernel { lease } else { me.pid };
         let (a, b) = (r.record(), r.record());
-        let (ia, ib) = (a.index(), b.index());
+        let (ia, ib) =
+            (a.as_ref().ok().and_then(|x| x.index()), b.as_ref().ok().and_then(|x| x.index()));
         match (ia, ib) {
             (Some(i), Some(j)) if i != j => {
                 let owned = |k: u32| {
@@ -703,13 +704,23 @@ fn cmd_selftest(args: Vec<String>) -> Result<(), Fail> {
             _ => t.check(false, format!("two claims at once get two records: {ia:?} {ib:?}")),
         }
         drop((a, b));
-        let again = r.record().index();
+        let again = r.record().ok().and_then(|x| x.index());
         t.check(again == ia, format!("a record given back is lent again: {again:?}"));
+        // The pool lends at most POOL records at once; a claim that gets
+        // none claims nothing (ENOBUFS) rather than claiming unnamed.
+        let held: Vec<_> = (0..region::POOL).map(|_| r.record()).collect();
+        let all = held.iter().filter(|x| x.as_ref().is_ok_and(|x| x.index().is_some())).count();
+        let extra = r.record().map(|x| x.index());
+        t.check(
+            all == region::POOL && extra == Err(Errno::ENOBUFS),
+            format!("{all} records at once, then one more: {extra:?} (ENOBUFS)"),
+        );
+        drop(held);
         // A second handle: its own record (and lease), given back when
         // the handle is dropped, at the end of the closure.
         let other = Region::attach(&path).ok().and_then(|r2| {
             let l2 = r2.claims().1;
-            let k = r2.record().index()?;
+            let k = r2.record().ok()?.index()?;
             Some((k, l2))
         });
         t.check(

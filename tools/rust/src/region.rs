@@ -22,6 +22,7 @@
 //! claim at a time; the handle keeps the records it took (at most
 //! [`POOL`]) and gives back the idle ones when dropped.
 
+use std::cell::Cell;
 use std::fs::{File, OpenOptions};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::MetadataExt;
@@ -334,14 +335,16 @@ impl Claims {
 /// A record lent to one claim: [`Record::start`] before it, [`Record::at`]
 /// before each CAS attempt, [`Record::written`] once the messages are
 /// complete, [`Record::end`] after publishing or freeing.  Empty (every
-/// call does nothing) when the region has no table or none was left.
-/// Back to the pool when dropped, unless its claim was not ended: then the
-/// record keeps naming the slots, for a repairer once this process is
-/// gone.
+/// call does nothing) when the region has no table.  Back to the pool
+/// when dropped, unless its claim was not ended: then the record keeps
+/// naming the slots, for a repairer once this process is gone; or unless
+/// a repairer took it over ([`Record::end_repaired`]).
 pub struct Record<'r> {
     claims: &'r Claims,
     bit: u32,
     rec: Option<&'r Claim>,
+    /// Taken over by a repairer: never written again, its bit stays lent.
+    lost: Cell<bool>,
 }
 
 impl Record<'_> {
@@ -381,6 +384,24 @@ impl Record<'_> {
         }
     }
 
+    /// [R3] after a slot of the claim was found repaired: a repairer took
+    /// this process for dead and may have taken the record over too, as
+    /// `dmxp__claim_kept()` in `lib/claim.c` says.  Then it is not ours to
+    /// end, and it never goes back to the pool.
+    pub fn end_repaired(&self) {
+        if let Some(r) = self.rec {
+            let c = self.claims;
+            let me = if c.lease != 0 { c.lease } else { c.me.pid };
+            // Relaxed: the repairer's takeover is what we look for, and it
+            // is its CAS on owner; nothing else is read from the record.
+            if r.owner.load(Relaxed) == me {
+                self.end();
+            } else {
+                self.lost.set(true);
+            }
+        }
+    }
+
     /// The record's index in the table, `None` for an empty record.
     pub fn index(&self) -> Option<u32> {
         self.rec.map(|_| self.claims.idx[self.bit as usize].load(Relaxed))
@@ -389,6 +410,9 @@ impl Record<'_> {
 
 impl Drop for Record<'_> {
     fn drop(&mut self) {
+        if self.lost.get() {
+            return;
+        }
         if let Some(r) = self.rec {
             // Relaxed: our own last store.
             if r.state.load(Relaxed) == CLAIM_IDLE {
@@ -500,14 +524,22 @@ impl Region {
     }
 
     /// A claim record for one claim of the calling thread (see
-    /// [`Record`]).  Each concurrent claim gets its own record.
-    pub fn record(&self) -> Record<'_> {
+    /// [`Record`]).  Each concurrent claim gets its own record: at most
+    /// [`POOL`] at once.  `ENOBUFS` when the region has a claim table and
+    /// no record is left (the pool is lent out, or the table is full): a
+    /// claim that no record names could not be repaired, and a repairer
+    /// could take it for a dead process's, so nothing is claimed.
+    pub fn record(&self) -> Result<Record<'_>> {
         let bit = self.claims.take();
-        Record {
+        if bit.is_none() && self.claims.table.is_some() {
+            return Err(Errno::ENOBUFS);
+        }
+        Ok(Record {
             claims: &self.claims,
             bit: bit.unwrap_or(0),
             rec: bit.and_then(|b| self.claims.rec(b)),
-        }
+            lost: Cell::new(false),
+        })
     }
 
     /// The claim table (empty when there is none or it is not used), the

@@ -38,7 +38,9 @@ impl Errno {
     pub const EPROTO: Errno = Errno(71);
     pub const EMSGSIZE: Errno = Errno(90);
     pub const EPROTONOSUPPORT: Errno = Errno(93);
+    pub const ENOBUFS: Errno = Errno(105);
     pub const ETIMEDOUT: Errno = Errno(110);
+    pub const ECANCELED: Errno = Errno(125);
 
     /// The calling thread's `errno` after a failed C call.
     pub fn last() -> Errno {
@@ -60,7 +62,9 @@ impl Errno {
             Errno::EPROTO => "EPROTO",
             Errno::EMSGSIZE => "EMSGSIZE",
             Errno::EPROTONOSUPPORT => "EPROTONOSUPPORT",
+            Errno::ENOBUFS => "ENOBUFS",
             Errno::ETIMEDOUT => "ETIMEDOUT",
+            Errno::ECANCELED => "ECANCELED",
             _ => "errno",
         }
     }
