@@ -573,7 +573,9 @@ TEST_F(chan, stale_commit_does_not_reach_recreated_ring)
 	ASSERT_EQ(0, dmxp_chan_create(self->r, 2, 4));
 	ASSERT_EQ(0, dmxp_chan_open(self->r, 2, &c));
 
-	dmxp_chan_commit(old, &ref, 5, 0);
+	EXPECT_EQ(-EIDRM, dmxp_chan_commit(old, &ref, 5, 0));
+	/* The reservation is finished: it cannot be used again. */
+	EXPECT_EQ(-EINVAL, dmxp_chan_commit(old, &ref, 5, 0));
 	EXPECT_EQ(-EAGAIN, dmxp_chan_recv(c, buf, sizeof(buf), NULL));
 	ASSERT_EQ(0, dmxp_chan_send(c, "fresh", 5, 0));
 	ASSERT_EQ(5, dmxp_chan_recv(c, buf, sizeof(buf), NULL));
@@ -595,7 +597,8 @@ TEST_F(chan, stale_abort_does_not_reach_recreated_ring)
 	ASSERT_EQ(0, dmxp_chan_create(self->r, 2, 4));
 	ASSERT_EQ(0, dmxp_chan_open(self->r, 2, &c));
 
-	dmxp_chan_abort(old, &ref);
+	EXPECT_EQ(-EIDRM, dmxp_chan_abort(old, &ref));
+	EXPECT_EQ(-EINVAL, dmxp_chan_abort(old, &ref));
 	ASSERT_EQ(0, dmxp_chan_send(c, "fresh", 5, 0));
 	ASSERT_EQ(5, dmxp_chan_recv(c, buf, sizeof(buf), NULL));
 	EXPECT_EQ(0, memcmp(buf, "fresh", 5));
@@ -619,7 +622,8 @@ TEST_F(chan, stale_release_does_not_break_recreated_ring)
 	ASSERT_EQ(0, dmxp_chan_create(self->r, 2, 4));
 	ASSERT_EQ(0, dmxp_chan_open(self->r, 2, &c));
 
-	dmxp_chan_release(old, &ref);
+	EXPECT_EQ(-EIDRM, dmxp_chan_release(old, &ref));
+	EXPECT_EQ(-EINVAL, dmxp_chan_release(old, &ref));
 	/* The new ring still takes and gives back all four messages in order. */
 	for (i = 0; i < 4; i++) {
 		EXPECT_EQ(0, dmxp_chan_send(c, "fresh", 5, (__u32)i)) TH_LOG("send %d", i);
