@@ -97,7 +97,7 @@ static inline void meta_fill(const struct dmxp_chan *c, struct dmxp_slot __shm *
  * repairer took it.  One that found the message whole published it
  * (sequence pos + 1, our meta); one that did not turned it into a
  * tombstone (DMXP_SEQ_REPAIRING(pos), then pos + 1 with the tombstone
- * flag).  0 when it was delivered, -ECANCELED when it was not or can no
+ * flag).  1 when it was delivered, -ECANCELED when it was not or can no
  * longer be told (a consumer already took it and freed the slot).
  */
 static int publish_repaired(struct dmxp_slot __shm *s, __u64 pos, __u64 seq)
@@ -113,12 +113,14 @@ static int publish_repaired(struct dmxp_slot __shm *s, __u64 pos, __u64 seq)
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	if (READ_ONCE(s->sequence) != pos + 1 || (flags & DMXP_MSG_TOMBSTONE))
 		return -ECANCELED;
-	return 0;
+	return 1;
 }
 
 /*
  * Make message @pos visible to consumers.  Partner: [C1] load_acquire.
- * 0, or -ECANCELED when a repairer took the slot and the message is lost.
+ * 0; or, when a repairer took the slot (and maybe the claim's record:
+ * end it with claim_end_repaired()), 1 if it delivered the message,
+ * -ECANCELED if the message is lost.
  */
 static inline int ring_publish(struct dmxp_slot __shm *s, __u64 pos)
 {
@@ -252,6 +254,15 @@ int dmxp_chan_send(struct dmxp_chan *c, const void *buf, size_t len, __u32 type)
 	if (len)
 		memcpy(s->payload, buf, len);
 	DMXP_HOOK(SEND_PAYLOAD);
+	if (unlikely(READ_ONCE(s->sequence) != pos)) {
+		/*
+		 * A repairer took the slot: a tombstone (our record does not
+		 * say SEND_WRITTEN yet), whose meta must not be written over.
+		 */
+		claim_end_repaired(c, rec);
+		dmxp__wake_consumers(c, 1);
+		return -ECANCELED;
+	}
 	meta_fill(c, s, pos, dmxp__now_ns(), type, (__u32)len, 0);
 	if (rec)	/* whole: a repairer would deliver it */
 		store_release(&rec->state, DMXP_CLAIM_SEND_WRITTEN);
@@ -261,7 +272,7 @@ int dmxp_chan_send(struct dmxp_chan *c, const void *buf, size_t len, __u32 type)
 		claim_end_repaired(c, rec);
 		/* Published (or tombstoned) by the repairer: consumers may sleep. */
 		dmxp__wake_consumers(c, 1);
-		return ret;
+		return ret > 0 ? 0 : ret;
 	}
 	DMXP_HOOK(SEND_PUBLISHED);
 	if (rec)
@@ -275,9 +286,10 @@ int dmxp_chan_send_batch(struct dmxp_chan *c, const struct dmxp_smsg *msgs,
 			 unsigned int n)
 {
 	struct dmxp_claim __shm *rec;
+	bool repaired = false;
 	__u64 pos, ts;
 	unsigned int i;
-	int ret, lost = -1;
+	int ret, k, lost = -1;
 
 	if (!n || !msgs)
 		return -EINVAL;
@@ -313,18 +325,30 @@ int dmxp_chan_send_batch(struct dmxp_chan *c, const struct dmxp_smsg *msgs,
 			}
 			continue;
 		}
+		if (unlikely(READ_ONCE(s->sequence) != pos + i)) {
+			/* A repairer's tombstone already: not to be written over. */
+			repaired = true;
+			lost = (int)i;
+			continue;
+		}
 		if (msgs[i].len)
 			memcpy(s->payload, msgs[i].buf, msgs[i].len);
 		meta_fill(c, s, pos + i, ts, msgs[i].type, msgs[i].len, 0);
-		if (unlikely(ring_publish(s, pos + i)))
-			lost = (int)i;		/* the first one lost */
+		k = ring_publish(s, pos + i);
+		if (unlikely(k)) {
+			repaired = true;
+			if (k < 0)
+				lost = (int)i;	/* the first one lost */
+		}
 		if (i == 0)
 			DMXP_HOOK(BATCH_PART);
 	}
-	if (unlikely(lost >= 0)) {
+	if (unlikely(repaired)) {
 		claim_end_repaired(c, rec);
 		dmxp__wake_consumers(c, (unsigned int)ret);
-		return lost ? lost : -ECANCELED;	/* those before it were sent */
+		if (lost >= 0)	/* those before it were sent */
+			return lost ? lost : -ECANCELED;
+		return ret;
 	}
 	if (rec)
 		dmxp__claim_end(rec);
@@ -473,7 +497,7 @@ int dmxp_chan_commit(struct dmxp_chan *c, struct dmxp_ref *ref, size_t len,
 	}
 	ref_end(c, ref, ret != 0);
 	dmxp__wake_consumers(c, 1);
-	return ret;
+	return ret > 0 ? 0 : ret;	/* 1: a repairer delivered it */
 }
 
 /*
@@ -788,7 +812,8 @@ int dmxp_chan_recv_batch(struct dmxp_chan *c, struct dmxp_rmsg *msgs,
 			if (unlikely(ring_free(c, s, pos + (__u64)i))) {
 				/* Freed by a repairer: the entry is reused. */
 				repaired = true;
-				lost = -ECANCELED;
+				if (!p.tombstone)
+					lost = -ECANCELED;
 			} else if (took) {
 				got++;
 			}

@@ -1395,6 +1395,59 @@ TEST_F(ring, send_delivered_by_repairer_counts_as_sent)
 	munmap(rep, sizeof(*rep));
 }
 
+static long send_batch_live(struct dmxp_chan *c, struct report *rep)
+{
+	struct dmxp_smsg m[3];
+	__u32 v[3] = { 0, 1, 2 };
+	unsigned int i;
+
+	(void)rep;
+	for (i = 0; i < 3; i++)
+		m[i] = (struct dmxp_smsg){ .buf = &v[i], .len = sizeof(v[i]), .type = i };
+	return dmxp_chan_send_batch(c, m, 3);
+}
+
+/* Tombstone slot @pos as a repairer does: mark, meta, publish. */
+static bool repair_as_tombstone(struct dmxp_slot *s, __u64 pos)
+{
+	__u64 seq = pos;
+
+	if (!__atomic_compare_exchange_n(&s->sequence, &seq, DMXP_SEQ_REPAIRING(pos), false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return false;
+	s->meta.message_id = pos;
+	s->meta.message_type = 0;
+	__atomic_store_n(&s->meta.flags, DMXP_MSG_TOMBSTONE, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->meta.payload_len, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->sequence, pos + 1, __ATOMIC_RELEASE);
+	return true;
+}
+
+/*
+ * A repairer takes the second slot of a batch after the first was
+ * published: the call returns 1 (msgs[1] and msgs[2] can be sent again),
+ * and msgs[2] does not arrive either, so a resend duplicates nothing.
+ */
+TEST_F(ring, send_batch_repaired_midway_returns_count_before)
+{
+	struct report *rep = report_map();
+	struct dmxp_msg_meta meta;
+	__u32 v;
+	pid_t pid;
+
+	ASSERT_NE(NULL, rep);
+	pid = child_stopped_at(self->path, CH, DMXP_HOOK_BATCH_PART, send_batch_live, rep);
+	ASSERT_LT(0, pid);
+	ASSERT_TRUE(repair_as_tombstone(slot_of(self->r, CH, 1), 1));
+	ASSERT_EQ(0, child_finish(pid));
+	EXPECT_EQ(1, rep->ret);
+	ASSERT_EQ((ssize_t)sizeof(v), dmxp_chan_recv(self->c, &v, sizeof(v), &meta));
+	EXPECT_EQ(0U, v);
+	EXPECT_EQ(-EAGAIN, dmxp_chan_recv(self->c, &v, sizeof(v), &meta));
+	EXPECT_EQ(0, ring_round_trips(self->c, 3 * CH_CAP, 10));
+	munmap(rep, sizeof(*rep));
+}
+
 static long recv_live(struct dmxp_chan *c, struct report *rep)
 {
 	char buf[16];
