@@ -249,7 +249,7 @@ struct dmxp_ref {
 	void			*payload;	/* DMXP_MAX_PAYLOAD bytes in the slot */
 	const struct dmxp_msg_meta *meta;	/* peek only: the message's metadata */
 	__u32			len;		/* peek only: payload bytes, <= 960 */
-	__u32			claim;		/* its claim record, pool bit + 1 (internal) */
+	__u32			claim;		/* its claim record + 1 (internal) */
 	__u64			pos;		/* the slot's position (internal) */
 };
 
