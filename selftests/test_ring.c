@@ -1025,6 +1025,8 @@ TEST_F(ring, reserve_beyond_records_fails_enobufs)
 		ret = dmxp_chan_reserve(c, &refs[n]);
 		if (ret)
 			break;
+		/* Every claim is named by a record of its own. */
+		EXPECT_NE(0U, refs[n].claim) TH_LOG("reference %u", n);
 	}
 	EXPECT_EQ(-ENOBUFS, ret);
 	EXPECT_GE((unsigned int)CLAIM_POOL, n);
