@@ -37,18 +37,29 @@ static long long now_ns(void)
 }
 
 /*
- * BUSY held for a while by @flags' holder: if owner_pid names a process
- * that is gone (or a zombie), it died creating or destroying the channel.
- * Take the entry back to free, bumping the generation so that anyone who
- * read it meanwhile sees a change; the ring it was making is abandoned
- * (its band stays with the entry if it was bound).  True if we did.
+ * BUSY held for a while by @flags' holder: if it is proven dead (the one
+ * rule of lib/claim.c: its pid namespace ours and its pid gone, a zombie,
+ * or reused; a holder in another pid namespace, or one that did not say
+ * which, is never proven dead), it died creating or destroying the
+ * channel.  Take the entry back to free, bumping the generation so that
+ * anyone who read it meanwhile sees a change; the ring it was making is
+ * abandoned (its band stays with the entry if it was bound).  True if we
+ * did.
  */
 static bool entry_break(struct dmxp_channel_entry __shm *e, __u32 flags)
 {
-	__u32 pid = READ_ONCE(e->owner_pid);
+	/* A seqlock read of the holder's name: BUSY taken again bumps it. */
+	__u32 gen = load_acquire(&e->generation);
+	/* Pairs with the store_release() of owner_pid in entry_lock(). */
+	__u32 pid = load_acquire(&e->owner_pid);
+	__u64 start = READ_ONCE(e->owner_start);
+	__u64 ns = READ_ONCE(e->owner_ns);
 
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (READ_ONCE(e->generation) != gen || READ_ONCE(e->flags) != flags)
+		return false;
 	/* 0: between taking BUSY and naming itself, so not known. */
-	if (!pid || pid == dmxp__pid || !dmxp__pid_dead(pid))
+	if (!pid || pid == dmxp__pid || !dmxp__owner_dead(pid, start, ns))
 		return false;
 	/*
 	 * Take the break by clearing owner_pid first: of several breakers
@@ -57,6 +68,8 @@ static bool entry_break(struct dmxp_channel_entry __shm *e, __u32 flags)
 	 */
 	if (!cas_acq_rel(&e->owner_pid, &pid, 0))
 		return false;
+	WRITE_ONCE(e->owner_start, 0);
+	WRITE_ONCE(e->owner_ns, 0);
 	if (!cas_acq_rel(&e->flags, &flags, 0))
 		return false;
 	__atomic_fetch_add(&e->generation, 1, __ATOMIC_RELEASE);
@@ -73,6 +86,7 @@ static int entry_lock(struct dmxp_channel_entry __shm *e, __u32 want)
 {
 	long long deadline = 0, check = 0;
 	struct timespec pause = { 0, 100000 };
+	__u64 start, ns;
 
 	for (;;) {
 		/* Pairs with the store_release() in entry_unlock(). */
@@ -96,7 +110,15 @@ static int entry_lock(struct dmxp_channel_entry __shm *e, __u32 want)
 		}
 		nanosleep(&pause, NULL);
 	}
-	WRITE_ONCE(e->owner_pid, dmxp__pid);
+	/*
+	 * Name ourselves, identity first: a breaker that reads our pid
+	 * (acquire, in entry_break()) judges us by it.
+	 */
+	dmxp__self_ident(&start, &ns);
+	WRITE_ONCE(e->owner_start, start);
+	WRITE_ONCE(e->owner_ns, ns);
+	store_release(&e->owner_pid, dmxp__pid);
+	DMXP_HOOK(CHAN_BUSY);
 	__atomic_fetch_add(&e->generation, 1, __ATOMIC_RELAXED);
 	/*
 	 * Order the generation bump before the entry writes that follow;
@@ -109,6 +131,8 @@ static int entry_lock(struct dmxp_channel_entry __shm *e, __u32 want)
 static void entry_unlock(struct dmxp_channel_entry __shm *e, __u32 flags)
 {
 	WRITE_ONCE(e->owner_pid, 0);
+	WRITE_ONCE(e->owner_start, 0);
+	WRITE_ONCE(e->owner_ns, 0);
 	/* Pairs with load_acquire() of flags in entry_lock() and dmxp_chan_open(). */
 	store_release(&e->flags, flags);
 }
@@ -139,29 +163,42 @@ static void band_unalloc(struct dmxp_region *r, __u64 boff, __u64 bytes)
 static int shm_chan_create_locked(struct dmxp_region *r, unsigned int id, __u64 cap);
 static int shm_chan_destroy_locked(struct dmxp_region *r, unsigned int id);
 
+/*
+ * Create and destroy wait (nanosleep(), a cancellation point) while they
+ * hold the repair lock and the entry's BUSY: a thread cancelled there
+ * would leave both held by a live process, for good.  So they are not
+ * cancellation points: cancellation waits until they return, a second
+ * or two at most.
+ */
 static int shm_chan_create(struct dmxp_region *r, unsigned int id, __u64 cap)
 {
 	bool locked;
-	int ret = dmxp__repair_lock_wait(r, &locked);
+	int cancel, ret;
 
-	if (ret)
-		return ret;
-	ret = shm_chan_create_locked(r, id, cap);
-	if (locked)
-		dmxp__repair_unlock(r);
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+	ret = dmxp__repair_lock_wait(r, &locked);
+	if (!ret) {
+		ret = shm_chan_create_locked(r, id, cap);
+		if (locked)
+			dmxp__repair_unlock(r);
+	}
+	pthread_setcancelstate(cancel, NULL);
 	return ret;
 }
 
 static int shm_chan_destroy(struct dmxp_region *r, unsigned int id)
 {
 	bool locked;
-	int ret = dmxp__repair_lock_wait(r, &locked);
+	int cancel, ret;
 
-	if (ret)
-		return ret;
-	ret = shm_chan_destroy_locked(r, id);
-	if (locked)
-		dmxp__repair_unlock(r);
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+	ret = dmxp__repair_lock_wait(r, &locked);
+	if (!ret) {
+		ret = shm_chan_destroy_locked(r, id);
+		if (locked)
+			dmxp__repair_unlock(r);
+	}
+	pthread_setcancelstate(cancel, NULL);
 	return ret;
 }
 

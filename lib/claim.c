@@ -128,7 +128,7 @@ static int proc_stat(__u32 pid, __u64 *start, char *state)
 	return 0;
 }
 
-static void repair_pass(struct dmxp_region *r, struct dmxp_claim __shm *me);
+static int repair_pass(struct dmxp_region *r, struct dmxp_claim __shm *me);
 
 /*
  * A zombie whose every thread has exited.  The leader of a process that
@@ -153,24 +153,6 @@ static bool all_threads_gone(__u32 pid)
 	return n <= 1;
 }
 
-/*
- * Is the process @pid proven gone?  Only kill(2) says so (ESRCH): /proc
- * may hide other users' processes, or belong to another pid namespace.
- * A zombie with no thread left is gone too.
- */
-bool dmxp__pid_dead(__u32 pid)
-{
-	__u64 start;
-	char st;
-
-	if (!pid || pid > INT_MAX)
-		return false;
-	if (kill((pid_t)pid, 0) && errno == ESRCH)
-		return true;
-	return self.proc_ok && !proc_stat(pid, &start, &st) && (st == 'Z' || st == 'X') &&
-	       all_threads_gone(pid);
-}
-
 static void self_refresh(void)
 {
 	char st, link[32];
@@ -190,45 +172,124 @@ static void self_refresh(void)
 enum liveness { ALIVE, DEAD };
 
 /*
- * Is the process named by (@pid, @start, @ns) proven dead?  Gone, a
- * zombie, or its pid now names a younger process.  Anything that cannot
- * be checked (another pid namespace, /proc unreadable) counts as alive.
+ * Proofs of death on region files.  One rule for every owner: a claim
+ * record's, the repair lock's (through its record) and a channel entry's
+ * BUSY.  An owner is named by (pid, start time, pid namespace), and it is
+ * proven dead only when its pid namespace is ours, our /proc is our own,
+ * and its pid names nobody (kill(2) says ESRCH), or a zombie with no
+ * thread left, or a process that started at another time (the pid was
+ * reused).  Anything else counts as alive: another pid namespace (a
+ * container sharing /dev/shm, whose pid numbers mean nothing here), an
+ * owner whose namespace is not known, a /proc that is not ours or hides
+ * the process.  Its claims wait, and its entry stays BUSY.
+ *
+ * A pass asks about the same owners again and again (every record of a
+ * process, and covered() per position): each costs system calls, so a
+ * pass keeps its answers, one proof per owner.
  */
-/*
- * Is the process named by (@pid, @start, @ns) proven dead?  Its pid is
- * gone (kill(2) says ESRCH), or a zombie with no thread left, or names a
- * process that started at another time (the pid was reused).  Anything
- * that cannot be proven (another pid namespace, a /proc that is not
- * ours or hides the process) counts as alive: its claims wait.
- */
-static enum liveness holder(__u32 pid, __u64 start, __u64 ns)
+#define PROOF_CACHE	64
+
+struct proofs {
+	unsigned int	n;
+	struct {
+		__u32	pid;
+		bool	dead;
+		__u64	start;
+	} e[PROOF_CACHE];
+};
+
+/* Is @pid, of our namespace, gone (or its pid reused, if @start is known)? */
+static bool pid_gone(__u32 pid, __u64 start)
 {
 	__u64 now_start;
 	char st;
+	int ret;
 
-	if (!pid || !self.proc_ok || ns != self.ns)
+	DMXP_HOOK_COUNT(proofs);
+	ret = proc_stat(pid, &now_start, &st);
+	if (!ret)
+		return (start && now_start != start) ||
+		       ((st == 'Z' || st == 'X') && all_threads_gone(pid));
+	/* Not in our /proc: gone, or hidden from us (hidepid); kill(2) tells. */
+	return ret == -ENOENT && kill((pid_t)pid, 0) && errno == ESRCH;
+}
+
+static enum liveness holder(__u32 pid, __u64 start, __u64 ns, struct proofs *pc)
+{
+	unsigned int i;
+	bool dead;
+
+	if (!pid || pid > INT_MAX || !self.proc_ok || !ns || ns != self.ns)
 		return ALIVE;
 	if (pid == self.pid)
-		return start == self.start ? ALIVE : DEAD;
-	if (dmxp__pid_dead(pid))
-		return DEAD;
-	/* It exists: a younger process with the same pid? */
-	if (!proc_stat(pid, &now_start, &st) && now_start != start)
-		return DEAD;
+		return !start || start == self.start ? ALIVE : DEAD;
+	for (i = 0; pc && i < pc->n; i++)
+		if (pc->e[i].pid == pid && pc->e[i].start == start)
+			return pc->e[i].dead ? DEAD : ALIVE;
+	dead = pid_gone(pid, start);
+	if (pc && pc->n < PROOF_CACHE)
+		pc->e[pc->n++] = (typeof(pc->e[0])){ .pid = pid, .dead = dead, .start = start };
+	return dead ? DEAD : ALIVE;
+}
+
+bool dmxp__owner_dead(__u32 pid, __u64 start, __u64 ns)
+{
+	pthread_mutex_lock(&reg_lock);
+	self_refresh();
+	pthread_mutex_unlock(&reg_lock);
+	return holder(pid, start, ns, NULL) == DEAD;
+}
+
+void dmxp__self_ident(__u64 *start, __u64 *ns)
+{
+	pthread_mutex_lock(&reg_lock);
+	self_refresh();
+	*start = self.proc_ok ? self.start : 0;
+	*ns = self.ns;
+	pthread_mutex_unlock(&reg_lock);
+}
+
+/*
+ * A record being set up is owned by pid | OWNER_SETUP: by a process that
+ * took it in table_take(), or by a repairer that took it over from a dead
+ * owner in repair_pass().  The first writes its identity into the record
+ * and then its pid, with release; the second has a record of its own,
+ * owned by its plain pid, with its identity.
+ */
+static enum liveness setup_holder(struct dmxp_region *r, const struct dmxp_claim __shm *rec,
+				  __u32 pid, struct proofs *pc)
+{
+	struct dmxp_claims *cl = &r->claims;
+	unsigned int i;
+
+	/* Pairs with the store_release() of pid in table_take(). */
+	if (load_acquire(&rec->pid) == pid)
+		return holder(pid, READ_ONCE(rec->start_time), READ_ONCE(rec->pid_ns), pc);
+	for (i = 0; i < cl->count; i++) {
+		const struct dmxp_claim __shm *own = &cl->srecs[i];
+
+		if (load_acquire(&own->owner) == pid && READ_ONCE(own->pid) == pid)
+			return holder(pid, READ_ONCE(own->start_time), READ_ONCE(own->pid_ns), pc);
+	}
+	/* Its own record freed already, in this pass: proven dead then? */
+	for (i = 0; pc && i < pc->n; i++)
+		if (pc->e[i].pid == pid && pc->e[i].dead)
+			return DEAD;
 	return ALIVE;
 }
 
-static enum liveness rec_holder(const struct dmxp_claim __shm *rec)
+static enum liveness rec_holder(struct dmxp_region *r, const struct dmxp_claim __shm *rec,
+				struct proofs *pc)
 {
-	/* Pairs with the store_release() of owner in table_take(). */
+	/* Pairs with the release CAS of owner in table_take(). */
 	__u32 owner = load_acquire(&rec->owner);
 
 	if (!owner)
 		return DEAD;
-	if (owner & OWNER_SETUP)	/* set up by a process that died right there? */
-		return self.proc_ok && dmxp__pid_dead(owner & ~OWNER_SETUP) ? DEAD : ALIVE;
+	if (owner & OWNER_SETUP)
+		return setup_holder(r, rec, owner & ~OWNER_SETUP, pc);
 	return holder(READ_ONCE(rec->pid), READ_ONCE(rec->start_time),
-		      READ_ONCE(rec->pid_ns));
+		      READ_ONCE(rec->pid_ns), pc);
 }
 
 /* ------------------------------------------------------------------ records */
@@ -253,17 +314,43 @@ static int table_take(struct dmxp_region *r)
 
 		if (READ_ONCE(rec->owner) || !cas_acq_rel(&rec->owner, &exp, owner))
 			continue;
+		DMXP_HOOK(RECORD_SETUP);
 		WRITE_ONCE(rec->state, DMXP_CLAIM_IDLE);
 		WRITE_ONCE(rec->count, 0);
-		WRITE_ONCE(rec->pid, self.pid);
 		WRITE_ONCE(rec->start_time, self.start);
 		WRITE_ONCE(rec->pid_ns, self.ns);
-		/* Pairs with the load_acquire() of owner in rec_holder(). */
-		if (!cl->lease)
-			store_release(&rec->owner, self.pid);
-		return (int)i;
+		/* Pairs with the load_acquire() of pid in setup_holder(). */
+		store_release(&rec->pid, self.pid);
+		if (cl->lease)
+			return (int)i;
+		/*
+		 * Pairs with the load_acquire() of owner in rec_holder().  A
+		 * CAS: a repairer that took us for dead (a race the proofs
+		 * make all but impossible) took the record over; it is not
+		 * ours then.
+		 */
+		exp = owner;
+		if (cas_release(&rec->owner, &exp, self.pid))
+			return (int)i;
 	}
 	return -1;
+}
+
+/*
+ * Free record @i, which the caller owns (or took over from a dead owner).
+ * A repair lock that names it goes first: a newcomer that takes the
+ * record must not find itself holding the lock.
+ */
+static void record_free(struct dmxp_region *r, unsigned int i)
+{
+	struct dmxp_claim __shm *rec = &r->claims.srecs[i];
+	__u64 lk = (__u64)i + 1;
+
+	if (!r->claims.lease)
+		cas_acq_rel(&r->shdr->repair_lock, &lk, 0);
+	WRITE_ONCE(rec->pid, 0);
+	/* Pairs with the load_acquire() of owner by table_take() and rec_holder(). */
+	store_release(&rec->owner, 0);
 }
 
 /* Give record @i back to the table, if it holds nothing. */
@@ -273,7 +360,7 @@ static void table_put(struct dmxp_region *r, unsigned int i)
 
 	/* A record still holding slots is left for a repairer. */
 	if (load_acquire(&rec->state) == DMXP_CLAIM_IDLE)
-		store_release(&rec->owner, 0);
+		record_free(r, i);
 }
 
 /* A pool copied by fork() is the parent's: start an empty one. */
@@ -298,6 +385,8 @@ static void pool_own(struct dmxp_claims *cl)
 static void sweep_idle(struct dmxp_region *r)
 {
 	struct dmxp_claims *cl = &r->claims;
+	__u32 taken = self.pid | OWNER_SETUP;
+	struct proofs pc = { 0 };
 	unsigned int i;
 
 	for (i = 0; i < cl->count; i++) {
@@ -307,9 +396,12 @@ static void sweep_idle(struct dmxp_region *r)
 		if (!owner || (owner & OWNER_SETUP))
 			continue;
 		/* Pairs with the release of IDLE by the owner's claim_end(). */
-		if (load_acquire(&rec->state) != DMXP_CLAIM_IDLE || rec_holder(rec) == ALIVE)
+		if (load_acquire(&rec->state) != DMXP_CLAIM_IDLE ||
+		    rec_holder(r, rec, &pc) == ALIVE)
 			continue;
-		cas_acq_rel(&rec->owner, &owner, 0);
+		/* Ours first, so that the lock it may hold is released once. */
+		if (cas_acq_rel(&rec->owner, &owner, taken))
+			record_free(r, i);
 	}
 }
 
@@ -531,7 +623,7 @@ void dmxp__claims_close(struct dmxp_region *r)
  * region files apart, so that a repair never acts on a ring re-created
  * under it, and spares survivors scanning the table at once.
  */
-static bool repair_lock(struct dmxp_region *r, struct dmxp_claim __shm *me)
+static bool repair_lock(struct dmxp_region *r, struct dmxp_claim __shm *me, struct proofs *pc)
 {
 	struct dmxp_claims *cl = &r->claims;
 	__u64 __shm *lk = &r->shdr->repair_lock;
@@ -543,7 +635,7 @@ static bool repair_lock(struct dmxp_region *r, struct dmxp_claim __shm *me)
 	if (cur == mine)
 		return false;		/* ours already: not re-entered */
 	/* Held by a live repairer, or creator, or destroyer: it goes first. */
-	if (cur && cur <= cl->count && rec_holder(&cl->srecs[cur - 1]) == ALIVE)
+	if (cur && cur <= cl->count && rec_holder(r, &cl->srecs[cur - 1], pc) == ALIVE)
 		return false;
 	return cas_acq_rel(lk, &cur, mine);
 }
@@ -571,7 +663,7 @@ int dmxp__repair_lock_wait(struct dmxp_region *r, bool *locked)
 	self_refresh();
 	pthread_mutex_unlock(&reg_lock);
 	for (tries = 0; tries < 10000; tries++) {
-		if (repair_lock(r, me)) {
+		if (repair_lock(r, me, NULL)) {
 			*locked = true;
 			return 0;
 		}
@@ -595,7 +687,7 @@ static bool side_send(__u32 state)
  * (generation @gen) on the same side as @state?
  */
 static bool covered(struct dmxp_region *r, const struct dmxp_claim __shm *dead,
-		    __u32 chan, __u32 gen, __u64 p, __u32 state)
+		    __u32 chan, __u32 gen, __u64 p, __u32 state, struct proofs *pc)
 {
 	unsigned int i;
 
@@ -613,7 +705,7 @@ static bool covered(struct dmxp_region *r, const struct dmxp_claim __shm *dead,
 		if (READ_ONCE(rec->chan) != chan || READ_ONCE(rec->generation) != gen ||
 		    p - READ_ONCE(rec->pos) >= READ_ONCE(rec->count))
 			continue;
-		if (rec_holder(rec) == ALIVE)
+		if (rec_holder(r, rec, pc) == ALIVE)
 			return true;
 	}
 	return false;
@@ -673,11 +765,27 @@ static void tombstone(const struct rchan *ch, struct dmxp_slot __shm *s, __u64 p
 }
 
 /*
+ * Can a claim on position @p still hold its slot, @end being the tail
+ * (producers, and repair marks) or the head (consumers)?  Claimed means
+ * @end passed it; and a slot claimed and never published (freed) stops
+ * the ring a lap later, so @end is at most a lap past it.  A record
+ * naming a position further back is stale (its claim lost its CAS, long
+ * ago), and the sequence its slot holds now may equal what the record
+ * would expect only by aliasing: DMXP_SEQ_REPAIRING(q) = q - 2^32 is
+ * also "free for position q - 2^32" of the same slot, and "published
+ * for q - 2^32 - 1".
+ */
+static bool in_window(__u64 end, __u64 p, __u64 cap)
+{
+	return end - p - 1 < cap;
+}
+
+/*
  * Repair what the dead record @rec holds.  0 when done (the record can be
  * freed), -EAGAIN when a position is also named by a live owner's record.
  */
 static int repair_record(struct dmxp_region *r, struct dmxp_claim __shm *rec,
-			 struct dmxp_claim __shm *me, __u64 *wake)
+			 struct dmxp_claim __shm *me, __u64 *wake, struct proofs *pc)
 {
 	__u32 state = load_acquire(&rec->state);
 	__u32 chan = READ_ONCE(rec->chan);
@@ -725,7 +833,8 @@ static int repair_record(struct dmxp_region *r, struct dmxp_claim __shm *rec,
 
 		if (state == DMXP_CLAIM_REPAIR) {
 			/* A repairer died between its mark and the tombstone. */
-			if (seq != DMXP_SEQ_REPAIRING(p))
+			if (seq != DMXP_SEQ_REPAIRING(p) ||
+			    !in_window(load_acquire(&ch.e->tail), p, ch.cap))
 				continue;
 			tombstone_write(&ch, s, p, pid);
 			if (__atomic_compare_exchange_n(&s->sequence, &seq, p + 1, false,
@@ -733,9 +842,9 @@ static int repair_record(struct dmxp_region *r, struct dmxp_claim __shm *rec,
 				counted(&ch, true);
 		} else if (side_send(state)) {
 			/* Claimed (tail passed it) and never published? */
-			if (seq != p || (__s64)(load_acquire(&ch.e->tail) - p) <= 0)
+			if (seq != p || !in_window(load_acquire(&ch.e->tail), p, ch.cap))
 				continue;
-			if (covered(r, rec, chan, ch.gen, p, state)) {
+			if (covered(r, rec, chan, ch.gen, p, state, pc)) {
 				pending++;
 				continue;
 			}
@@ -752,9 +861,9 @@ static int repair_record(struct dmxp_region *r, struct dmxp_claim __shm *rec,
 			}
 		} else {
 			/* Claimed (head passed it) and never freed? */
-			if (seq != p + 1 || (__s64)(load_acquire(&ch.e->head) - p) <= 0)
+			if (seq != p + 1 || !in_window(load_acquire(&ch.e->head), p, ch.cap))
 				continue;
-			if (covered(r, rec, chan, ch.gen, p, state)) {
+			if (covered(r, rec, chan, ch.gen, p, state, pc)) {
 				pending++;
 				continue;
 			}
@@ -771,52 +880,71 @@ static int repair_record(struct dmxp_region *r, struct dmxp_claim __shm *rec,
 /*
  * One pass over the table: repair and free the records of dead owners.
  * @me is the caller's record, for tombstones; without one they wait.
+ * 1: it woke the sleepers of what it repaired; 0: it ran, to no effect;
+ * -1: it did not run (no table, or another holds the repair lock).
  */
-static void repair_pass(struct dmxp_region *r, struct dmxp_claim __shm *me)
+static int repair_pass(struct dmxp_region *r, struct dmxp_claim __shm *me)
 {
 	struct dmxp_claims *cl = &r->claims;
 	__u64 wake[DMXP_MAX_CHANNELS / 64] = { 0 };
+	struct proofs pc = { 0 };
+	int woke = -1;
 	unsigned int i;
 	int cancel;
 
 	if (!dmxp__claims_here(r))
-		return;		/* no table, or the module repairs */
+		return -1;	/* no table, or the module repairs */
 	/* /proc reads are cancellation points: the lock must not be left. */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
 	pthread_mutex_lock(&reg_lock);
 	self_refresh();
 	pthread_mutex_unlock(&reg_lock);
-	if (!repair_lock(r, me))
+	if (!repair_lock(r, me, &pc))
 		goto out;
+	DMXP_HOOK_COUNT(passes);
+	woke = 0;
 	for (i = 0; i < cl->count; i++) {
 		struct dmxp_claim __shm *rec = &cl->srecs[i];
 		__u32 owner = READ_ONCE(rec->owner);
 		__u32 taken = self.pid | OWNER_SETUP;
 
-		if (!owner || rec == me || rec_holder(rec) == ALIVE)
+		if (!owner || rec == me || rec_holder(r, rec, &pc) == ALIVE)
 			continue;
 		/*
 		 * Take the record over: of repairers that found it dead, one
 		 * repairs it, and if that one dies too, the next takes it
-		 * from it (an owner being set up is judged by its pid).
+		 * from it (judged by its own record, setup_holder()).
 		 */
 		if (!cas_acq_rel(&rec->owner, &owner, taken))
 			continue;
-		if (repair_record(r, rec, me, wake)) {
-			/* Left for a later pass: the dead owner's again. */
-			cas_acq_rel(&rec->owner, &taken, owner);
+		if (repair_record(r, rec, me, wake, &pc)) {
+			/*
+			 * Left for a later pass: the dead owner's again, named
+			 * so that its identity in the record judges it (a dead
+			 * repairer's takeover names the repairer, whose own
+			 * record may be gone by then).
+			 */
+			__u32 was = owner & OWNER_SETUP && READ_ONCE(rec->pid) &&
+				    READ_ONCE(rec->pid) != (owner & ~OWNER_SETUP) ?
+				    READ_ONCE(rec->pid) : owner;
+
+			cas_acq_rel(&rec->owner, &taken, was);
 			continue;
 		}
 		WRITE_ONCE(rec->state, DMXP_CLAIM_IDLE);
-		store_release(&rec->owner, 0);
+		record_free(r, i);
 	}
 	repair_unlock(r);
 	/* Last: once woken, a thread of ours may close this very handle. */
-	for (i = 0; i < DMXP_MAX_CHANNELS; i++)
-		if (wake[i / 64] & (1ULL << (i % 64)))
+	for (i = 0; i < DMXP_MAX_CHANNELS; i++) {
+		if (wake[i / 64] & (1ULL << (i % 64))) {
 			dmxp__shm_wake_all(&r->shdr->channels[i]);
+			woke = 1;
+		}
+	}
 out:
 	pthread_setcancelstate(cancel, NULL);
+	return woke;
 }
 
 /*
@@ -848,16 +976,21 @@ static __u64 stuck_at(struct dmxp_chan *c, unsigned int flags)
 }
 
 /*
- * A waker found sleepers counted (the system call path): now and then,
- * look for sleepers that died counted, whose counts would make every
- * message pay a wake-up.
+ * Sleepers that died counted would make every message of the other side
+ * pay a wake-up call.  The side that waits looks for them (a sleeper
+ * before it sleeps, a poller that finds the ring empty), at most once a
+ * second per handle; a waker never does: a repair pass costs system
+ * calls for every live process that holds records, and the send path
+ * stays free of them.
  */
-void dmxp__waiters_check(struct dmxp_chan *c)
+void dmxp__waiters_check(struct dmxp_chan *c, unsigned int flags)
 {
 	struct dmxp_claims *cl = &c->region->claims;
+	__u32 __shm *w = flags & DMXP_NOTIFY_RECV ? &c->sentry->recv_waiters :
+						    &c->sentry->send_waiters;
 	__u64 now;
 
-	if (!dmxp__claims_here(c->region))
+	if (!dmxp__claims_here(c->region) || !READ_ONCE(*w))
 		return;
 	now = dmxp__now_ns();
 	if (now - READ_ONCE(cl->repair_at_ns) < DMXP_WAITERS_CHECK_NS)
@@ -871,35 +1004,61 @@ bool dmxp__stalled(struct dmxp_chan *c, unsigned int flags)
 	return dmxp__claims_here(c->region) && stuck_at(c, flags);
 }
 
+__u64 dmxp__stall_gap(const struct dmxp_chan *c)
+{
+	__u64 gap = READ_ONCE(c->stall_gap_ns);
+
+	return gap ? gap : DMXP_REPAIR_AFTER_NS;
+}
+
+/*
+ * The ring stays stuck at one position: a pass once it has been for
+ * DMXP_REPAIR_AFTER_NS, then again at gaps that double while passes find
+ * its claimer alive, up to DMXP_REPAIR_GAP_MAX_NS (a live process that
+ * holds a reservation for long costs its waiters little, and its death
+ * is still found within the stall bound).
+ */
 void dmxp__stall_check(struct dmxp_chan *c, unsigned int flags)
 {
 	struct dmxp_claims *cl = &c->region->claims;
-	__u64 at, now;
+	__u64 at, now, gap;
 
 	if (!dmxp__claims_here(c->region))
 		return;
 	at = stuck_at(c, flags);
 	if (!at) {
 		WRITE_ONCE(c->stall_pos, 0);
+		dmxp__waiters_check(c, flags);
 		return;
 	}
 	now = dmxp__now_ns();
 	if (READ_ONCE(c->stall_pos) != at) {
 		WRITE_ONCE(c->stall_pos, at);
 		WRITE_ONCE(c->stall_ns, now);
+		WRITE_ONCE(c->stall_gap_ns, DMXP_REPAIR_AFTER_NS);
 		return;
 	}
-	if (now - READ_ONCE(c->stall_ns) < DMXP_REPAIR_AFTER_NS ||
+	gap = dmxp__stall_gap(c);
+	if (now - READ_ONCE(c->stall_ns) < gap ||
 	    now - READ_ONCE(cl->repair_at_ns) < DMXP_REPAIR_AFTER_NS)
 		return;
 	WRITE_ONCE(cl->repair_at_ns, now);
-	repair_pass(c->region, dmxp__claim_thread(c->region));
+	WRITE_ONCE(c->stall_ns, now);
+	if (!repair_pass(c->region, dmxp__claim_thread(c->region)))	/* ran, in vain */
+		WRITE_ONCE(c->stall_gap_ns, gap * 2 < DMXP_REPAIR_GAP_MAX_NS ? gap * 2 :
+					    DMXP_REPAIR_GAP_MAX_NS);
 }
 
 #ifdef DMXP_TEST_HOOKS
 /* Which step to stop at, set by the test (selftests/test_crash.c). */
 int dmxp__hook_step;
 unsigned int dmxp__hook_skip;	/* times to pass the step first */
+__thread unsigned long dmxp__hook_passes, dmxp__hook_proofs;
+
+void dmxp__repair_now(struct dmxp_region *r)
+{
+	repair_pass(r, dmxp__claim_thread(r));
+}
 
 void dmxp__hook(enum dmxp_hook_step step)
 {

@@ -114,7 +114,8 @@ struct dmxp_chan {
 	/* Stall detection (lib/claim.c); atomic, the handle may be shared. */
 	unsigned int			idle;		/* -EAGAINs since the last look */
 	__u64				stall_pos;	/* position seen stuck, +1; 0: none */
-	__u64				stall_ns;	/* since when */
+	__u64				stall_ns;	/* since when, or its last repair pass */
+	__u64				stall_gap_ns;	/* between two passes at it */
 };
 
 static inline struct dmxp_slot __shm *ring_slot(const struct dmxp_chan *c, __u64 pos)
@@ -214,13 +215,21 @@ enum dmxp_hook_step {
 	DMXP_HOOK_RECV_COPIED,		/* message read, slot not freed */
 	DMXP_HOOK_RECV_FREED,		/* slot freed, record not yet cleared */
 	DMXP_HOOK_REPAIR_MARKED,	/* a repairer marked a slot, no tombstone yet */
+	DMXP_HOOK_CHAN_BUSY,		/* a channel entry BUSY and named, being made */
+	DMXP_HOOK_RECORD_SETUP,		/* a claim record taken, its owner being set up */
 	DMXP_HOOK_MAX
 };
 #ifdef DMXP_TEST_HOOKS
 void dmxp__hook(enum dmxp_hook_step step);
 #define DMXP_HOOK(step)		dmxp__hook(DMXP_HOOK_##step)
+/* Per thread: repair passes run, and liveness proofs made (system calls). */
+extern __thread unsigned long dmxp__hook_passes, dmxp__hook_proofs;
+#define DMXP_HOOK_COUNT(c)	(dmxp__hook_##c++)
+/* Run one repair pass now, as a stalled survivor would. */
+void dmxp__repair_now(struct dmxp_region *r);
 #else
 #define DMXP_HOOK(step)		do { } while (0)
+#define DMXP_HOOK_COUNT(c)	do { } while (0)
 #endif
 
 /*
@@ -285,8 +294,13 @@ static inline void dmxp__claim_drop(struct dmxp_claim __shm *rec)
 		dmxp__claim_end(rec);
 }
 
-/* Is process @pid proven gone (no such pid, or a zombie)? */
-bool dmxp__pid_dead(__u32 pid);
+/*
+ * Region files: is the process named by (@pid, start time, pid namespace)
+ * proven dead?  Anything not provable, another pid namespace included,
+ * counts as alive (lib/claim.c).  dmxp__self_ident(): ours, to name us.
+ */
+bool dmxp__owner_dead(__u32 pid, __u64 start, __u64 ns);
+void dmxp__self_ident(__u64 *start, __u64 *ns);
 /* Region files: keep repairs out of a channel create or destroy. */
 int dmxp__repair_lock_wait(struct dmxp_region *r, bool *locked);
 void dmxp__repair_unlock(struct dmxp_region *r);
@@ -321,11 +335,15 @@ static inline struct dmxp_claim __shm *dmxp__claim_rec(struct dmxp_region *r,
 void dmxp__stall_check(struct dmxp_chan *c, unsigned int flags);
 /* Is the ring stuck behind a claim (the wait loop then sleeps in slices)? */
 bool dmxp__stalled(struct dmxp_chan *c, unsigned int flags);
+/* How long the wait loop sleeps while stalled: until the next look. */
+__u64 dmxp__stall_gap(const struct dmxp_chan *c);
 #define DMXP_IDLE_CHECK		256	/* -EAGAINs between two looks */
 #define DMXP_REPAIR_AFTER_NS	1000000	/* a stall this old gets a repair pass */
-#define DMXP_WAITERS_CHECK_NS	1000000000ULL	/* and a waker, a pass this often */
+#define DMXP_REPAIR_GAP_MAX_NS	16000000	/* and then one at least this often */
+#define DMXP_WAITERS_CHECK_NS	1000000000ULL	/* waiting sides: dead sleepers, this often */
 #define DMXP_SLEEP_SLICE_NS	1000000000ULL	/* a sleeper of a region file looks */
-void dmxp__waiters_check(struct dmxp_chan *c);
+/* The waiting side of @flags: take back the counts of sleepers that died. */
+void dmxp__waiters_check(struct dmxp_chan *c, unsigned int flags);
 
 static inline void dmxp__idle(struct dmxp_chan *c, unsigned int flags)
 {

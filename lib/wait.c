@@ -100,10 +100,9 @@ void dmxp__shm_notify(struct dmxp_chan *c, unsigned int flags, unsigned int n)
 	__u32 __shm *w = futex_word(c->sentry, flags);
 
 	/*
-	 * Before the wake-up: once woken, the other side may close this very
-	 * handle (another thread of ours), so nothing of it is touched after.
+	 * No repair pass here, not even for sleepers that died counted: the
+	 * waiting side looks for those (dmxp__waiters_check()).
 	 */
-	dmxp__waiters_check(c);
 	__atomic_fetch_add(w, 1, __ATOMIC_SEQ_CST);
 	futex(w, FUTEX_WAKE, n > INT_MAX ? INT_MAX : n, NULL, 0);
 }
@@ -239,10 +238,12 @@ static __u64 sleep_until(struct dmxp_chan *c, unsigned int flags, __u64 deadline
 	if (likely(!dmxp__stalled(c, flags))) {
 		if (!dmxp__claims_here(c->region))
 			return deadline;
+		/* Sleepers of this side that died counted: taken back now and then. */
+		dmxp__waiters_check(c, flags);
 		slice = dmxp__now_ns() + DMXP_SLEEP_SLICE_NS;
 	} else {
 		dmxp__stall_check(c, flags);
-		slice = dmxp__now_ns() + DMXP_REPAIR_AFTER_NS;
+		slice = dmxp__now_ns() + dmxp__stall_gap(c);
 	}
 	return deadline && deadline < slice ? deadline : slice;
 }

@@ -3538,7 +3538,7 @@ static bool op_header(void)
 		    e->band_capacity != (c->present ? c->cap : 0) ||
 		    (c->present && c->band_known && e->band_offset != c->band) ||
 		    (!c->epoch && (e->band_offset || e->tail || e->head)) ||
-		    e->__wake_pad[0] || e->__wake_pad[1])
+		    e->__wake_pad[0] || e->__wake_pad[1] || e->owner_start || e->owner_ns)
 			fail("region %s channel %u: id %u flags %#x generation %u (%u) owner %u capacity %llu band %#llx, %llu slots; expected%s %llu slots at %#llx",
 			     g.name[in->slot], id, e->channel_id, e->flags, e->generation, c->epoch,
 			     e->owner_pid, (unsigned long long)e->capacity,
@@ -3549,7 +3549,7 @@ static bool op_header(void)
 			;
 		if (j < sizeof(e->__meta_pad))
 			fail("region %s channel %u: padding byte %u is %#x", g.name[in->slot], id,
-			     80 + j, e->__meta_pad[j]);
+			     96 + j, e->__meta_pad[j]);
 		/* Repairs change these only where there are claim records. */
 		if (in->table_dirty)
 			continue;

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 /*
@@ -837,23 +838,28 @@ TEST_F_TIMEOUT(chan, busy_entry_of_dead_holder_is_taken_back, 20)
 {
 	__u32 busy = DMXP_CHAN_BUSY, dead, gen;
 	const struct dmxp_channel_entry *e = &dmxp_region_header(self->r)->channels[30];
+	struct stat ns;
 	long long t0;
 	pid_t pid;
 	int fd;
 
 	if (test_on_kernel())
 		SKIP(return, "the kernel creates channels under its own lock");
+	ASSERT_EQ(0, stat("/proc/self/ns/pid", &ns));
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0)
 		_exit(0);
 	ASSERT_EQ(pid, waitpid(pid, NULL, 0));
 	dead = (__u32)pid;
-	/* A creator that died holding BUSY on id 30. */
+	/* A creator of our pid namespace that died holding BUSY on id 30. */
 	fd = open(self->path, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(4, pwrite(fd, &busy, 4, (off_t)(ENTRY_OFF(30) + 4)));
 	ASSERT_EQ(4, pwrite(fd, &dead, 4, (off_t)(ENTRY_OFF(30) + 28)));
+	/* Not yet naming its namespace (owner_ns, at + 88): not provably dead. */
+	EXPECT_EQ(-EBUSY, dmxp_chan_create(self->r, 30, 4));
+	ASSERT_EQ(8, pwrite(fd, &(__u64){ ns.st_ino }, 8, (off_t)(ENTRY_OFF(30) + 88)));
 	close(fd);
 	gen = e->generation;
 	t0 = test_now_ns();
@@ -862,6 +868,7 @@ TEST_F_TIMEOUT(chan, busy_entry_of_dead_holder_is_taken_back, 20)
 	/* Taken back (+1), then created (+1). */
 	EXPECT_EQ(gen + 2, e->generation);
 	EXPECT_EQ(0U, e->owner_pid);
+	EXPECT_EQ(0ULL, e->owner_ns);
 	EXPECT_EQ(0, dmxp_chan_destroy(self->r, 30));
 }
 

@@ -18,11 +18,13 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -583,7 +585,7 @@ static void slow_producer(struct __test_metadata *_metadata, int step)
 	pid_t pid;
 
 	region_setup(_metadata, self);
-	e = &dmxp_region_header(self->r)->channels[CH];
+	e = (struct dmxp_channel_entry *)&dmxp_region_header(self->r)->channels[CH];
 	pid = spawn_victim(self, &v);
 	ASSERT_LT(0, pid);
 	ASSERT_EQ(0, wait_stopped(pid));
@@ -723,12 +725,13 @@ TEST(sleeper_gets_a_dead_producers_whole_message)
  * A consumer killed asleep in recv_wait() leaves its count in
  * recv_waiters, which would make every later send pay a wake-up: the
  * count is taken back (by the module at release; on region files by the
- * next waker that finds the sleeper dead).
+ * next consumer that waits, never by a sender).
  */
 TEST(dead_sleeper_count_is_taken_back)
 {
 	FIXTURE_DATA(crash) data = { 0 }, *self = &data;
 	const struct dmxp_channel_entry *e;
+	unsigned long passes;
 	long long t0;
 	struct msg m;
 	pid_t pid;
@@ -754,10 +757,16 @@ TEST(dead_sleeper_count_is_taken_back)
 	ASSERT_EQ(1U, e->recv_waiters);
 	usleep(20000);		/* asleep, not just announced */
 	kill_reap(self, pid);
-	/* The first send still sees the dead sleeper's count, and wakes. */
+	/* A send sees the dead sleeper's count and wakes, and looks no further. */
+	passes = dmxp__hook_passes;
 	ASSERT_EQ(0, send_msg(self->c, PARENT, 0));
-	EXPECT_EQ(0U, __atomic_load_n(&e->recv_waiters, __ATOMIC_ACQUIRE));
+	EXPECT_EQ(passes, dmxp__hook_passes);
 	ASSERT_EQ((ssize_t)sizeof(m), dmxp_chan_recv(self->c, &m, sizeof(m), NULL));
+	if (!test_on_kernel())
+		EXPECT_EQ(1U, __atomic_load_n(&e->recv_waiters, __ATOMIC_ACQUIRE));
+	/* The next consumer to wait takes it back. */
+	EXPECT_EQ(-ETIMEDOUT, dmxp_chan_recv_wait(self->c, &m, sizeof(m), NULL, 20 * 1000000LL));
+	EXPECT_EQ(0U, __atomic_load_n(&e->recv_waiters, __ATOMIC_ACQUIRE));
 	region_teardown(self);
 }
 
@@ -806,6 +815,533 @@ TEST(dead_owners_records_are_reused)
 	dmxp_chan_close(c);
 	dmxp_region_close(r);
 	test_region_remove(path);
+}
+
+/* ------------------------------------------ proofs of death and the repair lock */
+
+#define OWNER_SETUP	0x80000000U	/* lib/claim.c: a record being set up */
+
+static struct dmxp_claim *claim_table(struct dmxp_region *r)
+{
+	const struct dmxp_global_header *h = dmxp_region_header(r);
+
+	return (struct dmxp_claim *)((char *)h + h->claims_offset);
+}
+
+/*
+ * A process that runs @job as pid @want of a new pid namespace: a pid
+ * that names nobody in ours, so kill(want, 0) says ESRCH here while it
+ * lives (containers sharing /dev/shm).  @job stops at a hook; the
+ * namespace's init reports it stopped, and lets it go on when told.
+ */
+struct nsjob {
+	int	stage;		/* 1: stopped at its step; 2: done; -1: failed */
+	int	go;		/* set by the test: let it run on */
+	int	status;		/* the job's exit status */
+};
+
+static pid_t ns_free_pid(void)
+{
+	pid_t p;
+
+	for (p = 2; p < (1 << 22); p++)
+		if (kill(p, 0) && errno == ESRCH)
+			return p;
+	return -1;
+}
+
+static void ns_init(struct nsjob *j, pid_t want, void (*job)(const char *), const char *path)
+{
+	long long t0;
+	int status, tries;
+	pid_t h = -1;
+	FILE *f;
+
+	/* The next pid of this namespace (ours, as its pid 1) is @want. */
+	f = fopen("/proc/sys/kernel/ns_last_pid", "w");
+	if (f) {
+		fprintf(f, "%d", (int)want - 1);
+		fclose(f);
+	}
+	for (tries = 0; tries < 8192 && h != want; tries++) {
+		h = fork();
+		if (h == 0) {
+			if (getpid() != want)
+				_exit(0);
+			job(path);
+			_exit(30);
+		}
+		if (h < 0)
+			break;
+		if (h != want)
+			waitpid(h, NULL, 0);
+	}
+	if (h != want || waitpid(h, &status, WUNTRACED) != h || !WIFSTOPPED(status)) {
+		__atomic_store_n(&j->stage, -1, __ATOMIC_RELEASE);
+		_exit(7);
+	}
+	__atomic_store_n(&j->stage, 1, __ATOMIC_RELEASE);
+	for (t0 = test_now_ns(); !__atomic_load_n(&j->go, __ATOMIC_ACQUIRE) &&
+	     test_now_ns() - t0 < 30LL * 1000000000LL;)
+		usleep(1000);
+	kill(h, SIGCONT);
+	waitpid(h, &status, 0);
+	j->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+	__atomic_store_n(&j->stage, 2, __ATOMIC_RELEASE);
+	_exit(0);
+}
+
+/* 0 with the job stopped, KSFT_SKIP without pid namespaces, or -1. */
+static int ns_spawn(struct nsjob *j, pid_t *outer, pid_t want,
+		    void (*job)(const char *), const char *path)
+{
+	long long t0;
+	int status;
+	pid_t a = fork();
+
+	if (a < 0)
+		return -1;
+	if (a == 0) {
+		pid_t b;
+
+		if (unshare(CLONE_NEWPID))
+			_exit(4);
+		b = fork();
+		if (b == 0)
+			ns_init(j, want, job, path);
+		if (b < 0 || waitpid(b, &status, 0) != b)
+			_exit(5);
+		_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 6);
+	}
+	*outer = a;
+	for (t0 = test_now_ns(); ms_since(t0) < 10000;) {
+		int st = __atomic_load_n(&j->stage, __ATOMIC_ACQUIRE);
+
+		if (st == 1)
+			return 0;
+		if (st < 0)
+			break;
+		if (waitpid(a, &status, WNOHANG) == a) {
+			*outer = -1;
+			return WIFEXITED(status) && WEXITSTATUS(status) == 4 ? 4 : -1;
+		}
+		usleep(1000);
+	}
+	return -1;
+}
+
+/* Let the job finish: its exit status. */
+static int ns_finish(struct nsjob *j, pid_t outer)
+{
+	__atomic_store_n(&j->go, 1, __ATOMIC_RELEASE);
+	if (outer > 0)
+		waitpid(outer, NULL, 0);
+	return __atomic_load_n(&j->stage, __ATOMIC_ACQUIRE) == 2 ? j->status : -1;
+}
+
+static void job_create(const char *path)
+{
+	struct dmxp_region *r;
+
+	if (dmxp_region_open(path, 0, 0, &r))
+		_exit(10);
+	dmxp__hook_step = DMXP_HOOK_CHAN_BUSY;
+	_exit(dmxp_chan_create(r, CH, CAP) ? 11 : 0);
+}
+
+/*
+ * A region without a claim table (so without a repair lock): the only
+ * guard of a channel being created is its entry's BUSY, which a survivor
+ * breaks only on a proof that its holder died.  A creator alive in
+ * another pid namespace, whose pid names nobody here, is no such proof.
+ */
+TEST(busy_entry_of_a_creator_in_another_pid_namespace_is_not_broken)
+{
+	const size_t size = ((DMXP_HEADER_SIZE + 4095ULL) & ~4095ULL) + (16ULL << 10);
+	struct dmxp_channel_entry *e;
+	struct dmxp_region *r;
+	struct dmxp_chan *c;
+	struct nsjob *j;
+	char path[128];
+	pid_t want, outer;
+	long long t0;
+	double ms;
+	int ret;
+
+	if (test_on_kernel())
+		SKIP(return, "region files only: on /dev/dmxp the module makes channels");
+	want = ns_free_pid();
+	ASSERT_LT(1, want);
+	j = mmap(NULL, sizeof(*j), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, j);
+	test_region_path(path, sizeof(path), "nsbusy");
+	ASSERT_EQ(0, dmxp_region_open(path, size, DMXP_OPEN_CREATE | DMXP_OPEN_EXCL, &r));
+	ASSERT_EQ(0ULL, dmxp_region_header(r)->claims_offset);
+	e = (struct dmxp_channel_entry *)&dmxp_region_header(r)->channels[CH];
+	ret = ns_spawn(j, &outer, want, job_create, path);
+	if (ret == 4) {
+		test_region_remove(path);
+		SKIP(return, "unshare(CLONE_NEWPID) is not permitted here");
+	}
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(DMXP_CHAN_BUSY, __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE));
+	ASSERT_EQ((__u32)want, __atomic_load_n(&e->owner_pid, __ATOMIC_ACQUIRE));
+	ASSERT_TRUE(kill(want, 0) && errno == ESRCH);
+	/* Alive, held for as long as we wait: never taken from it. */
+	t0 = test_now_ns();
+	ret = dmxp_chan_create(r, CH, CAP);
+	ms = ms_since(t0);
+	EXPECT_EQ(-EBUSY, ret) TH_LOG("the creator in the other namespace was broken "
+				      "after %.1f ms", ms);
+	EXPECT_LE(200, ms);
+	EXPECT_EQ(DMXP_CHAN_BUSY, __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE));
+	/* It finishes: one channel, made once, that works. */
+	EXPECT_EQ(0, ns_finish(j, outer));
+	EXPECT_EQ(-EEXIST, dmxp_chan_create(r, CH, CAP));
+	ASSERT_EQ(0, dmxp_chan_open(r, CH, &c));
+	EXPECT_EQ(0, send_msg(c, PARENT, 1));
+	EXPECT_EQ(16, dmxp_chan_recv(c, &(struct msg){ 0 }, sizeof(struct msg), NULL));
+	dmxp_chan_close(c);
+	dmxp_region_close(r);
+	test_region_remove(path);
+	munmap(j, sizeof(*j));
+}
+
+static void job_record(const char *path)
+{
+	struct dmxp_claim *rec;
+	struct dmxp_region *r;
+
+	if (dmxp_region_open(path, 0, 0, &r))
+		_exit(10);
+	dmxp__hook_step = DMXP_HOOK_RECORD_SETUP;
+	rec = dmxp__claim_thread(r);
+	if (!rec)
+		_exit(11);
+	/* Ours, set up: the repairer did not take it from under us. */
+	_exit(__atomic_load_n(&rec->owner, __ATOMIC_ACQUIRE) == (__u32)getpid() ? 0 : 12);
+}
+
+/* The same for a claim record being set up by a process of another namespace. */
+TEST(record_set_up_in_another_pid_namespace_is_not_taken)
+{
+	FIXTURE_DATA(crash) data = { 0 }, *self = &data;
+	struct dmxp_claim *tab;
+	unsigned int i, n;
+	struct nsjob *j;
+	pid_t want, outer;
+	int ret, found = -1;
+
+	if (test_on_kernel())
+		SKIP(return, "region files only: on /dev/dmxp records belong to leases");
+	want = ns_free_pid();
+	ASSERT_LT(1, want);
+	j = mmap(NULL, sizeof(*j), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, j);
+	region_setup(_metadata, self);
+	tab = claim_table(self->r);
+	n = dmxp_region_header(self->r)->claims_count;
+	ret = ns_spawn(j, &outer, want, job_record, self->path);
+	if (ret == 4) {
+		region_teardown(self);
+		SKIP(return, "unshare(CLONE_NEWPID) is not permitted here");
+	}
+	ASSERT_EQ(0, ret);
+	for (i = 0; i < n; i++)
+		if (__atomic_load_n(&tab[i].owner, __ATOMIC_ACQUIRE) == ((__u32)want | OWNER_SETUP))
+			found = (int)i;
+	ASSERT_LE(0, found);
+	/* A survivor's repair pass finds it: alive, as far as anyone can tell. */
+	dmxp__repair_now(self->r);
+	EXPECT_EQ((__u32)want | OWNER_SETUP, __atomic_load_n(&tab[found].owner, __ATOMIC_ACQUIRE));
+	EXPECT_EQ(0, ns_finish(j, outer));
+	EXPECT_EQ((__u32)want, __atomic_load_n(&tab[found].owner, __ATOMIC_ACQUIRE));
+	region_teardown(self);
+	munmap(j, sizeof(*j));
+}
+
+/*
+ * A process dies holding the repair lock; its record is freed for a
+ * newcomer (the table is full, so the newcomer frees it itself), which
+ * must not inherit the lock: channels are made and repairs run.
+ */
+TEST(repair_lock_is_not_inherited_with_a_record)
+{
+	FIXTURE_DATA(crash) data = { 0 }, *self = &data;
+	struct dmxp_global_header *h;
+	struct dmxp_claim *tab, *me, *rec2;
+	struct dmxp_region *r2;
+	unsigned long passes;
+	unsigned int i, n;
+	int status;
+	__u64 lock;
+	pid_t pid;
+
+	if (test_on_kernel())
+		SKIP(return, "region files only: the module has no repair lock");
+	region_setup(_metadata, self);
+	h = (struct dmxp_global_header *)dmxp_region_header(self->r);
+	tab = claim_table(self->r);
+	n = h->claims_count;
+	me = dmxp__claim_thread(self->r);
+	ASSERT_NE(NULL, me);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct dmxp_region *r;
+		bool locked;
+
+		if (dmxp_region_open(self->path, 0, 0, &r) || dmxp__repair_lock_wait(r, &locked))
+			_exit(10);
+		_exit(locked ? 0 : 11);		/* dies holding it */
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	lock = __atomic_load_n(&h->repair_lock, __ATOMIC_ACQUIRE);
+	ASSERT_LT(0ULL, lock);
+	ASSERT_GE((__u64)n, lock);
+	ASSERT_EQ((__u32)pid, tab[lock - 1].owner);
+	/* Every other record is taken, by a live owner (us). */
+	for (i = 0; i < n; i++) {
+		if (__atomic_load_n(&tab[i].owner, __ATOMIC_ACQUIRE))
+			continue;
+		tab[i].pid = me->pid;
+		tab[i].start_time = me->start_time;
+		tab[i].pid_ns = me->pid_ns;
+		__atomic_store_n(&tab[i].owner, me->owner, __ATOMIC_RELEASE);
+	}
+	/* A newcomer: the only record to be had is the dead holder's. */
+	ASSERT_EQ(0, dmxp_region_open(self->path, 0, 0, &r2));
+	rec2 = dmxp__claim_thread(r2);
+	ASSERT_NE(NULL, rec2);
+	EXPECT_EQ((long)(lock - 1), (long)(rec2 - claim_table(r2)));
+	EXPECT_EQ(0, dmxp_chan_create(r2, CH + 1, CAP));
+	EXPECT_EQ(0, dmxp_chan_destroy(r2, CH + 1));
+	EXPECT_EQ(0, dmxp_chan_create(self->r, CH + 2, CAP));
+	EXPECT_EQ(0ULL, __atomic_load_n(&h->repair_lock, __ATOMIC_ACQUIRE));
+	passes = dmxp__hook_passes;
+	dmxp__repair_now(self->r);
+	EXPECT_EQ(passes + 1, dmxp__hook_passes) TH_LOG("no repair pass could run");
+	dmxp_region_close(r2);
+	region_teardown(self);
+}
+
+static void *create_thread(void *arg)
+{
+	return (void *)(long)dmxp_chan_create(arg, CH + 3, CAP);
+}
+
+/* A thread cancelled while it waits inside dmxp_chan_create() leaves no lock. */
+TEST(cancelled_create_leaves_no_repair_lock)
+{
+	FIXTURE_DATA(crash) data = { 0 }, *self = &data;
+	struct dmxp_channel_entry *e;
+	struct dmxp_global_header *h;
+	pthread_t t;
+	void *res;
+
+	if (test_on_kernel())
+		SKIP(return, "region files only: the module has no repair lock");
+	region_setup(_metadata, self);
+	h = (struct dmxp_global_header *)dmxp_region_header(self->r);
+	e = &h->channels[CH + 3];
+	/* Entry BUSY for a live holder (us): the creator waits at it. */
+	__atomic_store_n(&e->owner_pid, (__u32)getpid(), __ATOMIC_RELAXED);
+	__atomic_store_n(&e->flags, DMXP_CHAN_BUSY, __ATOMIC_RELEASE);
+	ASSERT_EQ(0, pthread_create(&t, NULL, create_thread, self->r));
+	usleep(100000);
+	ASSERT_NE(0ULL, __atomic_load_n(&h->repair_lock, __ATOMIC_ACQUIRE));
+	ASSERT_EQ(0, pthread_cancel(t));
+	ASSERT_EQ(0, pthread_join(t, &res));
+	TH_LOG("the create %s", res == PTHREAD_CANCELED ? "was cancelled" : "returned");
+	EXPECT_EQ(0ULL, __atomic_load_n(&h->repair_lock, __ATOMIC_ACQUIRE));
+	__atomic_store_n(&e->owner_pid, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->flags, 0, __ATOMIC_RELEASE);
+	EXPECT_EQ(0, dmxp_chan_create(self->r, CH + 3, CAP));
+	region_teardown(self);
+}
+
+/* ------------------------------------------------------ no scans on the send path */
+
+#define SCAN_CH		9
+#define SCAN_CAP	1024
+#define SCAN_REFS	4	/* reservations the live foreign producer holds */
+#define SCAN_SENDS	300
+
+struct scanner {
+	struct dmxp_chan	*c;
+	ssize_t			got;
+	struct msg		m;
+	long long		got_ns;
+	unsigned long		passes, proofs;
+};
+
+static void *scan_consumer(void *arg)
+{
+	struct scanner *s = arg;
+
+	dmxp_chan_set_spin(s->c, 0);
+	s->got = dmxp_chan_recv_wait(s->c, &s->m, sizeof(s->m), NULL, 20LL * 1000000000LL);
+	s->got_ns = test_now_ns();
+	s->passes = dmxp__hook_passes;
+	s->proofs = dmxp__hook_proofs;
+	return NULL;
+}
+
+/*
+ * A consumer asleep behind a live foreign producer's reservations, and a
+ * producer sending all the while: the producer never scans the table
+ * (no repair pass, no proof of death on its thread); the stalled sleeper
+ * does, proving each foreign process once per pass; and once the holder
+ * dies, the sleeper still gets going within the stall bound.
+ */
+TEST(sends_never_scan_for_the_dead)
+{
+	FIXTURE_DATA(crash) data = { 0 }, *self = &data;
+	struct scanner s = { 0 };
+	struct dmxp_region *r2;
+	struct dmxp_chan *c2;
+	unsigned long passes, proofs;
+	long long t0, dead_ns;
+	pthread_t t;
+	pid_t pid;
+	int i;
+
+	if (test_on_kernel())
+		SKIP(return, "region files only: the module repairs");
+	region_setup(_metadata, self);
+	ASSERT_EQ(0, dmxp_chan_create(self->r, SCAN_CH, SCAN_CAP));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct dmxp_ref ref[SCAN_REFS];
+		struct dmxp_region *r;
+		struct dmxp_chan *c;
+
+		if (dmxp_region_open(self->path, 0, 0, &r) || dmxp_chan_open(r, SCAN_CH, &c))
+			_exit(10);
+		for (i = 0; i < SCAN_REFS; i++)
+			if (dmxp_chan_reserve(c, &ref[i]))
+				_exit(11);
+		raise(SIGSTOP);		/* alive, holding them */
+		_exit(12);
+	}
+	self->kids[self->nkids++] = pid;
+	ASSERT_EQ(0, wait_stopped(pid));
+	ASSERT_EQ(0, dmxp_chan_open(self->r, SCAN_CH, &s.c));
+	ASSERT_EQ(0, pthread_create(&t, NULL, scan_consumer, &s));
+	for (t0 = test_now_ns(); ms_since(t0) < 5000 &&
+	     !__atomic_load_n(&dmxp_region_header(self->r)->channels[SCAN_CH].recv_waiters,
+			      __ATOMIC_ACQUIRE);)
+		usleep(1000);
+	usleep(20000);
+	/* The producer, with a handle of its own, sends for over a second. */
+	ASSERT_EQ(0, dmxp_region_open(self->path, 0, 0, &r2));
+	ASSERT_EQ(0, dmxp_chan_open(r2, SCAN_CH, &c2));
+	passes = dmxp__hook_passes;
+	proofs = dmxp__hook_proofs;
+	for (i = 0; i < SCAN_SENDS; i++) {
+		struct msg m = { .producer = PARENT, .seq = (__u64)i };
+
+		ASSERT_EQ(0, dmxp_chan_send(c2, &m, sizeof(m), PARENT));
+		usleep(4000);
+	}
+	EXPECT_EQ(passes, dmxp__hook_passes) TH_LOG("repair passes on the send path");
+	EXPECT_EQ(proofs, dmxp__hook_proofs) TH_LOG("proofs of death on the send path");
+	EXPECT_EQ(0, s.got_ns);		/* still stalled */
+	kill_reap(self, pid);
+	dead_ns = test_now_ns();
+	pthread_join(t, NULL);
+	ASSERT_EQ((ssize_t)sizeof(s.m), s.got);
+	EXPECT_EQ(0ULL, s.m.seq);
+	TH_LOG("sleeper: %lu passes, %lu proofs; going %.2f ms after the death", s.passes,
+	       s.proofs, (double)(s.got_ns - dead_ns) / 1e6);
+	EXPECT_GT(STALL_BOUND_MS * 1000000LL, s.got_ns - dead_ns);
+	EXPECT_LT(0UL, s.passes);
+	/* One foreign process: one proof per pass, whatever it holds. */
+	EXPECT_GE(s.passes, s.proofs);
+	dmxp_chan_close(s.c);
+	dmxp_chan_close(c2);
+	dmxp_region_close(r2);
+	region_teardown(self);
+}
+
+/* ------------------------------------------------------------ sentinel aliasing */
+
+/*
+ * DMXP_SEQ_REPAIRING(P) = P - 2^32 is also "free for position P - 2^32"
+ * of the same slot.  A dead process's stale record naming P - 2^32 (a
+ * claim that lost its CAS, never repaired since: nothing stalled) must
+ * not be taken for a claim on the slot a dead repairer marked for P: the
+ * next repairer finishes P's tombstone and the ring goes on.
+ */
+TEST(stale_record_aliasing_a_repair_mark_is_ignored)
+{
+	FIXTURE_DATA(crash) data = { 0 }, *self = &data;
+	const __u64 P = (5ULL << 32) + 3;
+	struct dmxp_channel_entry *e;
+	struct dmxp_claim *tab, *me, *rd = NULL, *ra = NULL;
+	struct dmxp_slot *slots;
+	unsigned int i, n;
+	struct msg m;
+	pid_t dead;
+	__u64 k;
+
+	if (test_on_kernel())
+		SKIP(return, "region files only: builds the region state by hand");
+	region_setup(_metadata, self);
+	e = (struct dmxp_channel_entry *)&dmxp_region_header(self->r)->channels[CH];
+	slots = (struct dmxp_slot *)((char *)dmxp_region_header(self->r) + e->band_offset);
+	tab = claim_table(self->r);
+	n = dmxp_region_header(self->r)->claims_count;
+	me = dmxp__claim_thread(self->r);
+	ASSERT_NE(NULL, me);
+	dead = fork();
+	ASSERT_LE(0, dead);
+	if (dead == 0)
+		_exit(0);
+	ASSERT_EQ(dead, waitpid(dead, NULL, 0));
+	/* The ring at lap P; P claimed by a producer that died; marked by a repairer that died. */
+	for (k = 0; k < CAP; k++)
+		slots[(P + k) & (CAP - 1)].sequence = P + k;
+	e->head = P;
+	e->tail = P + 1;
+	__atomic_store_n(&slots[P & (CAP - 1)].sequence, DMXP_SEQ_REPAIRING(P), __ATOMIC_RELEASE);
+	ASSERT_EQ(P - (1ULL << 32), DMXP_SEQ_REPAIRING(P));
+	for (i = 0; i < n && !ra; i++) {
+		struct dmxp_claim *rec = &tab[i];
+
+		if (rec->owner)
+			continue;
+		rec->pid = (__u32)dead;
+		rec->start_time = me->start_time;
+		rec->pid_ns = me->pid_ns;
+		rec->chan = CH;
+		rec->generation = e->generation;
+		rec->count = 1;
+		if (!rd) {
+			rd = rec;	/* first in the table: looked at first */
+			rec->pos = DMXP_SEQ_REPAIRING(P);
+			rec->state = DMXP_CLAIM_SEND;
+		} else {
+			ra = rec;
+			rec->pos = P;
+			rec->state = DMXP_CLAIM_REPAIR;
+		}
+		__atomic_store_n(&rec->owner, (__u32)dead, __ATOMIC_RELEASE);
+	}
+	ASSERT_NE(NULL, ra);
+	ASSERT_EQ(0, send_msg(self->c, PARENT, 1));
+	ASSERT_EQ((ssize_t)sizeof(m), dmxp_chan_recv_wait(self->c, &m, sizeof(m), NULL,
+							  1000LL * 1000000LL));
+	EXPECT_EQ(PARENT, m.producer);
+	EXPECT_EQ(1ULL, m.seq);
+	EXPECT_EQ(0U, __atomic_load_n(&rd->owner, __ATOMIC_ACQUIRE));
+	EXPECT_EQ(0U, __atomic_load_n(&ra->owner, __ATOMIC_ACQUIRE));
+	EXPECT_EQ(1ULL, __atomic_load_n(&e->repaired, __ATOMIC_RELAXED));
+	EXPECT_EQ(1ULL, __atomic_load_n(&e->tombstoned, __ATOMIC_RELAXED));
+	check_ring_whole(_metadata, self->c);
+	region_teardown(self);
 }
 
 TEST_HARNESS_MAIN

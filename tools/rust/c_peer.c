@@ -126,6 +126,8 @@ static int cmd_layout(void)
 	FIELD(ChannelEntry, dmxp_channel_entry, "wake_pad", __wake_pad);
 	FIELD(ChannelEntry, dmxp_channel_entry, "repaired", repaired);
 	FIELD(ChannelEntry, dmxp_channel_entry, "tombstoned", tombstoned);
+	FIELD(ChannelEntry, dmxp_channel_entry, "owner_start", owner_start);
+	FIELD(ChannelEntry, dmxp_channel_entry, "owner_ns", owner_ns);
 	FIELD(ChannelEntry, dmxp_channel_entry, "meta_pad", __meta_pad);
 	FIELD(ChannelEntry, dmxp_channel_entry, "tail", tail);
 	FIELD(ChannelEntry, dmxp_channel_entry, "tail_pad", __tail_pad);

@@ -105,7 +105,10 @@ struct dmxp_channel_entry {
 	/* @64: crash repair (Documentation/RELIABILITY.md) */
 	__u64	repaired;	/* atomic; slots of dead processes given back */
 	__u64	tombstoned;	/* atomic; of those, messages never written: skipped */
-	__u8	__meta_pad[128 - 80];	/* zero; reserved for extensions */
+	/* @80: region files: who holds DMXP_CHAN_BUSY, with owner_pid */
+	__u64	owner_start;	/* its start time (/proc/PID/stat field 22); 0: not known */
+	__u64	owner_ns;	/* inode of its pid namespace; 0: not known */
+	__u8	__meta_pad[128 - 96];	/* zero; reserved for extensions */
 	/* @128 */
 	__u64	tail;		/* atomic; next position to produce */
 	__u8	__tail_pad[120];
@@ -168,7 +171,7 @@ struct dmxp_global_header {
 	__u64	claims_offset;	/* the claim table (struct dmxp_claim[]), 0: none */
 	__u32	claims_count;	/* records in it, at most DMXP_CLAIMS_MAX */
 	__u32	__claims_pad;	/* zero */
-	__u64	repair_lock;	/* atomic; embedded: pid << 32 | start time of the repairer */
+	__u64	repair_lock;	/* atomic; region files: holder's claim record index + 1, or 0 */
 	__u8	__pad[128 - 64];	/* zero; reserved for extensions */
 	/* @128 */
 	struct dmxp_channel_entry channels[DMXP_MAX_CHANNELS];
@@ -349,6 +352,8 @@ __DMXP_OFF(dmxp_channel_entry, recv_futex, 48);
 __DMXP_OFF(dmxp_channel_entry, send_futex, 52);
 __DMXP_OFF(dmxp_channel_entry, repaired, 64);
 __DMXP_OFF(dmxp_channel_entry, tombstoned, 72);
+__DMXP_OFF(dmxp_channel_entry, owner_start, 80);
+__DMXP_OFF(dmxp_channel_entry, owner_ns, 88);
 __DMXP_OFF(dmxp_channel_entry, tail, 128);
 __DMXP_OFF(dmxp_channel_entry, head, 256);
 

@@ -153,7 +153,11 @@ pub struct ChannelEntry {
     pub repaired: AtomicU64,
     /// Of those, messages never written: published as tombstones.
     pub tombstoned: AtomicU64,
-    pub meta_pad: [u8; 48],
+    /// Region files: the start time of the process holding `BUSY`.
+    pub owner_start: AtomicU64,
+    /// Region files: the pid namespace (inode) of the process holding `BUSY`.
+    pub owner_ns: AtomicU64,
+    pub meta_pad: [u8; 32],
     /// Next position to produce; alone on its 128-byte line.
     pub tail: AtomicU64,
     pub tail_pad: [u8; 120],
@@ -389,7 +393,9 @@ layout! {
         wake_pad @ 56, 8;
         repaired @ 64, 8;
         tombstoned @ 72, 8;
-        meta_pad @ 80, 48;
+        owner_start @ 80, 8;
+        owner_ns @ 88, 8;
+        meta_pad @ 96, 32;
         tail @ 128, 8;
         tail_pad @ 136, 120;
         head @ 256, 8;

@@ -262,13 +262,19 @@ impl Claims {
             }
             rec.state.store(CLAIM_IDLE, Relaxed);
             rec.count.store(0, Relaxed);
-            rec.pid.store(self.me.pid, Relaxed);
             rec.start_time.store(self.me.start_time, Relaxed);
             rec.pid_ns.store(self.me.pid_ns, Relaxed);
-            // Release: pairs with the acquire load of owner by repairers,
-            // which then see the identity written above.
+            // Release: pairs with the acquire load of pid by a repairer
+            // that finds the record being set up (`setup_holder()` in
+            // lib/claim.c): it judges us by the identity written above.
+            rec.pid.store(self.me.pid, Release);
             if self.lease == 0 {
-                rec.owner.store(self.me.pid, Release);
+                // Release: pairs with the acquire load of owner by
+                // repairers.  A CAS: a repairer that took us for dead took
+                // the record over, and it is not ours then.
+                if rec.owner.compare_exchange(owner, self.me.pid, Release, Relaxed).is_err() {
+                    continue;
+                }
             }
             return Some(i);
         }
@@ -325,6 +331,11 @@ impl Claims {
             if let Some(rec) = self.rec(b) {
                 // Acquire: pairs with the release store that ended the claim.
                 if rec.state.load(Acquire) == CLAIM_IDLE {
+                    // No stale identity for the record's next owner: a
+                    // record being set up is judged by its pid (table_take).
+                    rec.pid.store(0, Relaxed);
+                    // Release: pairs with the acquire CAS of owner by the
+                    // next taker.
                     rec.owner.store(0, Release);
                 }
             }
