@@ -269,7 +269,12 @@ static void chan_recheck(struct work_struct *work)
 		schedule_delayed_work(&r->recheck_work, RECHECK_DELAY);
 }
 
-/* A sleeper is about to wait on @r: make sure a re-check will come. */
+/*
+ * A sleeper is queued on one of @r's wait queues: make sure a re-check
+ * will come.  Called after queuing, so a pass that starts after this sees
+ * the sleeper, and a pass already running when this finds no work pending
+ * is followed by the one queued here.
+ */
 static void chan_recheck_arm(struct dmxp_region *r)
 {
 	if (!delayed_work_pending(&r->recheck_work))
@@ -478,6 +483,17 @@ static bool waiters_add(u32 *w, int d)
 }
 
 /*
+ * chan_sleep()'s condition, evaluated once queued (after the barrier of
+ * set_current_state() in prepare_to_wait_event()): so a re-check that runs
+ * from now on sees this sleeper, and one is due.
+ */
+static bool chan_sleep_ready(struct dmxp_chan_file *cf, unsigned int flags)
+{
+	chan_recheck_arm(cf->region);
+	return chan_ready(cf, flags);
+}
+
+/*
  * Sleep until the ring is ready for @flags' side, as a sleeper of the
  * wake protocol: counted in the waiter word while queued, so that wakers
  * notify.
@@ -495,8 +511,7 @@ static int chan_sleep(struct dmxp_chan_file *cf, unsigned int flags)
 	counted = waiters_add(w, 1);
 	/* Announce before checking the ring: pairs with wake_if_waiting()'s. */
 	smp_mb();
-	chan_recheck_arm(cf->region);
-	ret = wait_event_interruptible(*wq, chan_ready(cf, flags));
+	ret = wait_event_interruptible(*wq, chan_sleep_ready(cf, flags));
 	if (counted)
 		waiters_add(w, -1);
 	return ret;
