@@ -783,6 +783,29 @@ TEST_F(cf, epoll_armed_woken_by_library_send)
 	close(ep);
 }
 
+/* A producer that never notifies wakes an epoll set that holds the fd. */
+TEST_F(cf, epoll_woken_by_silent_producer)
+{
+	struct epoll_event ev;
+	long long t0;
+	int fd, ep, n;
+
+	NEED_DEV();
+	fd = chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
+	ASSERT_LE(0, fd);
+	ep = epoll_for(fd, EPOLLIN);
+	ASSERT_LE(0, ep);
+	EXPECT_EQ(0, epoll_now(ep, NULL));
+	t0 = test_now_ns();
+	ASSERT_EQ(0, raw_send(self, CH, "seed", 4));
+	n = epoll_wait(ep, &ev, 1, 5000);
+	EXPECT_EQ(1, n);
+	EXPECT_LT(test_now_ns() - t0, 1500 * MS) TH_LOG("woken after %lld ms",
+						    (test_now_ns() - t0) / MS);
+	close(ep);
+	close(fd);
+}
+
 /* ------------------------------------------------------------------- read */
 
 TEST_F(cf, read_format)
