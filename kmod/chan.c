@@ -231,10 +231,12 @@ static void wake_if_waiting(struct dmxp_region *r, u32 id, unsigned int flags)
 /*
  * Re-check the channels of @work's region that have sleepers, and wake
  * those whose ring is ready: the bound on how long a message published
- * without a notification waits.  Runs again a second later while any
- * channel has sleepers (an epoll registration counts as one), and not
- * at all otherwise.  Bounded work: a readiness check per side of each
- * channel with sleepers.
+ * without a notification waits.  Sleepers are those queued on a wait
+ * queue (an epoll registration counts as one) and, for a channel with
+ * eventfds, consumers armed in recv_waiters (they wait on the eventfd).
+ * Runs again a second later while any channel has sleepers or eventfds,
+ * and not at all otherwise.  Bounded work: a readiness check per side of
+ * each such channel.
  */
 static void chan_recheck(struct work_struct *work)
 {
@@ -247,12 +249,16 @@ static void chan_recheck(struct work_struct *work)
 		struct dmxp_kchan *kc = &r->chan[id];
 		bool rs = wq_has_sleeper(&kc->recv_wq);
 		bool ss = wq_has_sleeper(&kc->send_wq);
+		/* A hint, without ev_lock: a registration arms a pass itself. */
+		bool ev = !list_empty(&kc->eventfds);
 		unsigned int flags = 0;
 		u64 cap, boff;
 
-		if (!rs && !ss)
+		if (!rs && !ss && !ev)
 			continue;
 		again = true;
+		if (ev && !rs && READ_ONCE(kentry(r, id)->recv_waiters))
+			rs = true;
 		/* A destroyed channel woke its sleepers when it went. */
 		if (!kchan_geometry(r, id, READ_ONCE(kc->generation), &cap, &boff))
 			continue;
@@ -751,6 +757,8 @@ int dmxp_chan_eventfd(struct dmxp_region *r, u32 id, int fd, bool unregister,
 		ctx = NULL;
 	}
 	spin_unlock(&r->ev_lock);
+	if (!ret && !unregister)
+		chan_recheck_arm(r);	/* armed consumers may wait on it */
 out:
 	mutex_unlock(&dmxp_lock);
 	if (unregister && found && !ret) {
