@@ -14,15 +14,23 @@
  * Wake-ups follow lib/wait.c: a sleeper increments the side's waiter word
  * in the entry, then checks the ring, then sleeps; a waker publishes, then
  * (full barrier) reads the waiter word and wakes only if it is not zero.
- * Userspace wakers do that with DMXP_IOC_NOTIFY; the module's own
- * read() and write() wake directly.  Sleepers in the module wait on the
- * channel's wait queues, which poll() also uses; wait_event() and poll()
- * queue the sleeper before checking the ring, so a wake-up issued after
- * the publish reaches it.
+ * Userspace wakers do that with DMXP_IOC_NOTIFY.  The module's own read()
+ * and write() also wake whoever sleeps on the channel's wait queues
+ * (poll, epoll, io_uring, a blocking read() or write()): wait_event() and
+ * poll() queue the sleeper before checking the ring, so a wake-up issued
+ * after the publish reaches it.
+ *
+ * A producer that follows only the seed's protocol never notifies.  So
+ * that its messages still reach sleepers of the module within about a
+ * second, each region has a work item that runs while one of its channels
+ * has sleepers: once a second it re-checks those channels and wakes the
+ * sleepers of a ready one (chan_recheck()).  A region without sleepers
+ * has no timer.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/anon_inodes.h>
+#include <linux/atomic.h>
 #include <linux/eventfd.h>
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -31,10 +39,21 @@
 #include <linux/uio.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/wait_bit.h>
 
 #include "dmxp.h"
 
+/*
+ * Positions and sequences are 64-bit words that userspace and the module
+ * load, store and compare-and-swap atomically: a 64-bit kernel only.
+ */
+#ifndef CONFIG_64BIT
+#error "dmxp needs a 64-bit kernel"
+#endif
+
 #define CLAIM_TRIES	64	/* CAS attempts before reporting contention */
+#define READY_TRIES	64	/* re-reads of head (tail) by a readiness check */
+#define RECHECK_DELAY	HZ	/* between re-checks of channels with sleepers */
 
 struct dmxp_chan_file {
 	struct dmxp_region	*region;	/* a reference */
@@ -54,25 +73,31 @@ static struct dmxp_channel_entry *kentry(struct dmxp_region *r, u32 id)
 }
 
 /*
- * The channel as this fd knows it, or false if it was destroyed since.
- * The generation is checked again after the geometry is read: a channel
+ * Channel @id's geometry if it is incarnation @gen, else false.  The
+ * generation is checked again after the geometry is read: a channel
  * re-created meanwhile bumps it before it changes the geometry (with a
  * write barrier, in dmxp_chan_create()), so the pair read here is never
  * half of another incarnation's.
  */
-static bool chan_alive(struct dmxp_chan_file *cf, u64 *cap, u64 *boff)
+static bool kchan_geometry(struct dmxp_region *r, u32 id, u32 gen, u64 *cap, u64 *boff)
 {
-	struct dmxp_kchan *kc = &cf->region->chan[cf->id];
+	struct dmxp_kchan *kc = &r->chan[id];
 
-	if (READ_ONCE(cf->region->destroyed) || !READ_ONCE(kc->created) ||
-	    READ_ONCE(kc->generation) != cf->generation)
+	if (READ_ONCE(r->destroyed) || !READ_ONCE(kc->created) ||
+	    READ_ONCE(kc->generation) != gen)
 		return false;
 	*cap = READ_ONCE(kc->capacity);
 	*boff = READ_ONCE(kc->band_offset);
 	smp_rmb();	/* the geometry before the generation, again */
-	if (READ_ONCE(kc->generation) != cf->generation)
+	if (READ_ONCE(kc->generation) != gen)
 		return false;
 	return *cap != 0;
+}
+
+/* The channel as this fd knows it, or false if it was destroyed since. */
+static bool chan_alive(struct dmxp_chan_file *cf, u64 *cap, u64 *boff)
+{
+	return kchan_geometry(cf->region, cf->id, cf->generation, cap, boff);
 }
 
 /*
@@ -89,32 +114,69 @@ static struct dmxp_slot *kslot(struct dmxp_region *r, u64 cap, u64 boff, u64 pos
 	return r->mem + off;
 }
 
-static bool ring_readable(struct dmxp_chan_file *cf)
+/*
+ * Whether a message waits: the slot at head holds head + 1.  Less is
+ * empty.  More means that slot was taken after head was read (head has
+ * moved on, and a message may wait behind it): read head again.  A check
+ * that took "taken" for "empty" would let a sleeper miss that message.
+ * Bounded: a head that keeps moving (or a hostile mapper) ends the loop
+ * as "readable", since a spurious wake-up is harmless and a lost one is
+ * not.  The rule is the one lib/wait.c and the protocol model follow.
+ */
+static bool ring_readable(struct dmxp_region *r, u32 id, u64 cap, u64 boff)
 {
-	struct dmxp_region *r = cf->region;
-	struct dmxp_slot *s;
-	u64 cap, boff, head;
+	struct dmxp_channel_entry *e = kentry(r, id);
+	int tries;
 
-	if (!chan_alive(cf, &cap, &boff))
-		return false;
-	head = READ_ONCE(kentry(r, cf->id)->head);
-	s = kslot(r, cap, boff, head);
-	/* Pairs with the producer's release of the sequence (publish). */
-	return s && smp_load_acquire(&s->sequence) == head + 1;
+	for (tries = 0; tries < READY_TRIES; tries++) {
+		u64 head = READ_ONCE(e->head);
+		struct dmxp_slot *s = kslot(r, cap, boff, head);
+		u64 seq;
+
+		if (!s)
+			return false;
+		/* Pairs with the producer's release of the sequence (publish). */
+		seq = smp_load_acquire(&s->sequence);
+		if (seq == head + 1)
+			return true;
+		if ((s64)(seq - (head + 1)) < 0)
+			return false;
+	}
+	return true;
 }
 
-static bool ring_writable(struct dmxp_chan_file *cf)
+/* The same for producers: the slot at tail holds tail when it is free. */
+static bool ring_writable(struct dmxp_region *r, u32 id, u64 cap, u64 boff)
 {
-	struct dmxp_region *r = cf->region;
-	struct dmxp_slot *s;
-	u64 cap, boff, tail;
+	struct dmxp_channel_entry *e = kentry(r, id);
+	int tries;
+
+	for (tries = 0; tries < READY_TRIES; tries++) {
+		u64 tail = READ_ONCE(e->tail);
+		struct dmxp_slot *s = kslot(r, cap, boff, tail);
+		u64 seq;
+
+		if (!s)
+			return false;
+		/* Pairs with the consumer's release of the sequence (free). */
+		seq = smp_load_acquire(&s->sequence);
+		if (seq == tail)
+			return true;
+		if ((s64)(seq - tail) < 0)
+			return false;
+	}
+	return true;
+}
+
+/* What a sleeper of @flags' side waits for: the ring ready, or gone. */
+static bool chan_ready(struct dmxp_chan_file *cf, unsigned int flags)
+{
+	u64 cap, boff;
 
 	if (!chan_alive(cf, &cap, &boff))
-		return false;
-	tail = READ_ONCE(kentry(r, cf->id)->tail);
-	s = kslot(r, cap, boff, tail);
-	/* Pairs with the consumer's release of the sequence (free). */
-	return s && smp_load_acquire(&s->sequence) == tail;
+		return true;
+	return flags & DMXP_NOTIFY_RECV ? ring_readable(cf->region, cf->id, cap, boff) :
+					  ring_writable(cf->region, cf->id, cap, boff);
 }
 
 /* Wake the sleepers of one side of a channel; @flags: DMXP_NOTIFY_*. */
@@ -135,17 +197,158 @@ void dmxp_chan_wake(struct dmxp_region *r, u32 id, unsigned int flags)
 	}
 }
 
-/* After the module published (freed) a slot: the waker side of the protocol. */
+/*
+ * After the module published (freed) a slot: the waker side of the
+ * protocol.  Sleepers of two kinds may wait: those counted in the waiter
+ * word (the library's, and the module's blocking read() and write()), and
+ * those on the channel's wait queues (poll, epoll, io_uring), which no
+ * word counts.
+ */
 static void wake_if_waiting(struct dmxp_region *r, u32 id, unsigned int flags)
 {
 	struct dmxp_channel_entry *e = kentry(r, id);
+	struct dmxp_kchan *kc = &r->chan[id];
+	bool recv = flags & DMXP_NOTIFY_RECV;
 	u32 waiters;
 
-	smp_mb();	/* publish before reading waiters; pairs with the sleeper's */
-	waiters = flags & DMXP_NOTIFY_RECV ? READ_ONCE(e->recv_waiters) :
-					     READ_ONCE(e->send_waiters);
-	if (waiters)
+	/*
+	 * The publish before the waiter word: pairs with the sleeper's full
+	 * barrier between its increment and its check of the ring (lib/wait.c,
+	 * chan_sleep()).
+	 */
+	smp_mb();
+	waiters = recv ? READ_ONCE(e->recv_waiters) : READ_ONCE(e->send_waiters);
+	/*
+	 * wq_has_sleeper()'s barrier (publish before the queue) pairs with
+	 * the one in poll_wait() (queued before chan_poll() checks the ring)
+	 * and with set_current_state() in wait_event() (the same for
+	 * chan_sleep()).
+	 */
+	if (waiters || wq_has_sleeper(recv ? &kc->recv_wq : &kc->send_wq))
 		dmxp_chan_wake(r, id, flags);
+}
+
+/*
+ * Re-check the channels of @work's region that have sleepers, and wake
+ * those whose ring is ready: the bound on how long a message published
+ * without a notification waits.  Sleepers are those queued on a wait
+ * queue (an epoll registration counts as one) and, for a channel with
+ * eventfds, consumers armed in recv_waiters (they wait on the eventfd).
+ * Runs again a second later while any channel has sleepers or eventfds,
+ * and not at all otherwise.  Bounded work: a readiness check per side of
+ * each such channel.
+ */
+static void chan_recheck(struct work_struct *work)
+{
+	struct dmxp_region *r = container_of(to_delayed_work(work), struct dmxp_region,
+					     recheck_work);
+	bool again = false;
+	u32 id;
+
+	for (id = 0; id < DMXP_MAX_CHANNELS; id++) {
+		struct dmxp_kchan *kc = &r->chan[id];
+		bool rs = wq_has_sleeper(&kc->recv_wq);
+		bool ss = wq_has_sleeper(&kc->send_wq);
+		/* A hint, without ev_lock: a registration arms a pass itself. */
+		bool ev = !list_empty(&kc->eventfds);
+		unsigned int flags = 0;
+		u64 cap, boff;
+
+		if (!rs && !ss && !ev)
+			continue;
+		again = true;
+		if (ev && !rs && READ_ONCE(kentry(r, id)->recv_waiters))
+			rs = true;
+		/* A destroyed channel woke its sleepers when it went. */
+		if (!kchan_geometry(r, id, READ_ONCE(kc->generation), &cap, &boff))
+			continue;
+		if (rs && ring_readable(r, id, cap, boff))
+			flags |= DMXP_NOTIFY_RECV;
+		if (ss && ring_writable(r, id, cap, boff))
+			flags |= DMXP_NOTIFY_SEND;
+		if (flags)
+			dmxp_chan_wake(r, id, flags);
+		if (!(id & 15))
+			cond_resched();
+	}
+	if (again)
+		schedule_delayed_work(&r->recheck_work, RECHECK_DELAY);
+}
+
+/*
+ * A sleeper is queued on one of @r's wait queues: make sure a re-check
+ * will come.  Called after queuing, so a pass that starts after this sees
+ * the sleeper, and a pass already running when this finds no work pending
+ * is followed by the one queued here.
+ */
+static void chan_recheck_arm(struct dmxp_region *r)
+{
+	if (!delayed_work_pending(&r->recheck_work))
+		schedule_delayed_work(&r->recheck_work, RECHECK_DELAY);
+}
+
+void dmxp_chan_region_init(struct dmxp_region *r)
+{
+	INIT_DELAYED_WORK(&r->recheck_work, chan_recheck);
+}
+
+/* The region's last reference is gone: nothing sleeps on it any more. */
+void dmxp_chan_region_fini(struct dmxp_region *r)
+{
+	cancel_delayed_work_sync(&r->recheck_work);
+}
+
+/*
+ * A claim of the module's own has no claim record: it is counted in
+ * kclaims instead, before the claim, so that a repair of the same
+ * position (repair.c) and a destroy of the channel (dmxp_chan_quiesce())
+ * wait for it.  False when the channel this fd knows went meanwhile: then
+ * no claim may be made, since its band may already be another channel's.
+ */
+static bool kclaim_get(struct dmxp_chan_file *cf)
+{
+	struct dmxp_kchan *kc = &cf->region->chan[cf->id];
+
+	atomic_inc(&kc->kclaims);
+	/*
+	 * The count before the generation: pairs with the smp_mb() in
+	 * dmxp_chan_quiesce() between the destroy's generation bump and its
+	 * read of the count.  Either the destroy sees this claim and waits
+	 * for it, or this sees the new generation and makes no claim.
+	 */
+	smp_mb__after_atomic();
+	if (READ_ONCE(kc->created) && READ_ONCE(kc->generation) == cf->generation)
+		return true;
+	if (atomic_dec_and_test(&kc->kclaims))
+		wake_up_var(&kc->kclaims);
+	return false;
+}
+
+static void kclaim_put(struct dmxp_kchan *kc)
+{
+	/*
+	 * Fully ordered: the publish (free) of the slot before the count.
+	 * Pairs with the repair's acquire of kclaims and with the read of
+	 * it in dmxp_chan_quiesce()'s wait.
+	 */
+	if (atomic_dec_and_test(&kc->kclaims))
+		wake_up_var(&kc->kclaims);
+}
+
+/*
+ * Wait for the read()s and write()s of channel @id in flight to be done
+ * with its ring, after a destroy bumped the generation (under dmxp_lock):
+ * none makes a new claim (kclaim_get() sees the bump), so the band may
+ * then be given to another channel.  The wait is short: a claim is held
+ * across the copy of one slot, never across a sleep or a fault.
+ */
+void dmxp_chan_quiesce(struct dmxp_region *r, u32 id)
+{
+	struct dmxp_kchan *kc = &r->chan[id];
+
+	/* The generation bump before the count: pairs with kclaim_get(). */
+	smp_mb();
+	wait_var_event(&kc->kclaims, !atomic_read(&kc->kclaims));
 }
 
 /*
@@ -156,6 +359,7 @@ static void wake_if_waiting(struct dmxp_region *r, u32 id, unsigned int flags)
 static ssize_t kring_recv(struct dmxp_chan_file *cf, u8 *kbuf, size_t room)
 {
 	struct dmxp_region *r = cf->region;
+	struct dmxp_kchan *kc = &r->chan[cf->id];
 	struct dmxp_channel_entry *e = kentry(r, cf->id);
 	int tries;
 
@@ -194,22 +398,17 @@ static ssize_t kring_recv(struct dmxp_chan_file *cf, u8 *kbuf, size_t room)
 				return -EMSGSIZE;
 			continue;
 		}
-		/*
-		 * A claim of the module's own has no claim record: counted
-		 * instead, before the claim (the cmpxchg is a full barrier),
-		 * so that a repair of the same position waits (repair.c).
-		 */
-		atomic_inc(&r->chan[cf->id].kclaims);
-		if (cmpxchg(&e->head, pos, pos + 1) != pos) {
-			atomic_dec(&r->chan[cf->id].kclaims);
+		if (!kclaim_get(cf))
+			return -EIDRM;
+		/* Fully ordered on success. */
+		if (!try_cmpxchg64(&e->head, &pos, pos + 1)) {
+			kclaim_put(kc);
 			continue;
 		}
 		memcpy(kbuf + sizeof(*m), s->payload, len);
 		/* Frees the slot; pairs with the producer's acquire. */
 		smp_store_release(&s->sequence, pos + cap);
-		/* The free before the count: pairs with the repair's acquire. */
-		smp_mb__before_atomic();
-		atomic_dec(&r->chan[cf->id].kclaims);
+		kclaim_put(kc);
 		wake_if_waiting(r, cf->id, DMXP_NOTIFY_SEND);
 		if (tomb)
 			continue;
@@ -222,6 +421,7 @@ static ssize_t kring_recv(struct dmxp_chan_file *cf, u8 *kbuf, size_t room)
 static int kring_send(struct dmxp_chan_file *cf, const u8 *kbuf, u32 len)
 {
 	struct dmxp_region *r = cf->region;
+	struct dmxp_kchan *kc = &r->chan[cf->id];
 	struct dmxp_channel_entry *e = kentry(r, cf->id);
 	int tries;
 
@@ -241,10 +441,11 @@ static int kring_send(struct dmxp_chan_file *cf, const u8 *kbuf, u32 len)
 			return -EAGAIN;		/* full */
 		if (seq != pos)
 			continue;		/* another producer took pos */
-		/* Counted, as in kring_recv(). */
-		atomic_inc(&r->chan[cf->id].kclaims);
-		if (cmpxchg(&e->tail, pos, pos + 1) != pos) {
-			atomic_dec(&r->chan[cf->id].kclaims);
+		if (!kclaim_get(cf))
+			return -EIDRM;
+		/* Fully ordered on success. */
+		if (!try_cmpxchg64(&e->tail, &pos, pos + 1)) {
+			kclaim_put(kc);
 			continue;
 		}
 		s->meta.message_id = pos;
@@ -259,9 +460,7 @@ static int kring_send(struct dmxp_chan_file *cf, const u8 *kbuf, u32 len)
 		memcpy(s->payload, kbuf, len);
 		/* Publishes the message; pairs with the consumer's acquire. */
 		smp_store_release(&s->sequence, pos + 1);
-		/* The publish before the count: pairs with the repair's acquire. */
-		smp_mb__before_atomic();
-		atomic_dec(&r->chan[cf->id].kclaims);
+		kclaim_put(kc);
 		wake_if_waiting(r, cf->id, DMXP_NOTIFY_RECV);
 		return 0;
 	}
@@ -269,34 +468,68 @@ static int kring_send(struct dmxp_chan_file *cf, const u8 *kbuf, u32 len)
 }
 
 /*
- * Sleep until @ready, as a sleeper of the wake protocol: counted in the
- * waiter word while queued, so that wakers notify.
+ * Add @d (+1 or -1) to a waiter word in the mapping, which anyone mapping
+ * the region may write: a bounded compare-and-swap loop (fully ordered on
+ * success), false when it did not take.  A sleeper that could not count
+ * itself is still found by wq_has_sleeper() and the re-check.
+ */
+static bool waiters_add(u32 *w, int d)
+{
+	int tries;
+
+	for (tries = 0; tries < CLAIM_TRIES; tries++) {
+		u32 n = READ_ONCE(*w);
+
+		if (d < 0 && !n)
+			return false;	/* zeroed behind our back: nothing to take */
+		if (cmpxchg(w, n, n + d) == n)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * chan_sleep()'s condition, evaluated once queued (after the barrier of
+ * set_current_state() in prepare_to_wait_event()): so a re-check that runs
+ * from now on sees this sleeper, and one is due.
+ */
+static bool chan_sleep_ready(struct dmxp_chan_file *cf, unsigned int flags)
+{
+	chan_recheck_arm(cf->region);
+	return chan_ready(cf, flags);
+}
+
+/*
+ * Sleep until the ring is ready for @flags' side, as a sleeper of the
+ * wake protocol: counted in the waiter word while queued, so that wakers
+ * notify.
  */
 static int chan_sleep(struct dmxp_chan_file *cf, unsigned int flags)
 {
 	struct dmxp_kchan *kc = &cf->region->chan[cf->id];
 	struct dmxp_channel_entry *e = kentry(cf->region, cf->id);
 	bool recv = flags & DMXP_NOTIFY_RECV;
-	atomic_t *w = (atomic_t *)(recv ? &e->recv_waiters : &e->send_waiters);
-	u64 cap, boff;
+	u32 *w = recv ? &e->recv_waiters : &e->send_waiters;
+	wait_queue_head_t *wq = recv ? &kc->recv_wq : &kc->send_wq;
+	bool counted;
 	int ret;
 
-	atomic_inc(w);
-	smp_mb__after_atomic();	/* announce before checking the ring */
-	if (recv)
-		ret = wait_event_interruptible(kc->recv_wq, ring_readable(cf) ||
-					       !chan_alive(cf, &cap, &boff));
-	else
-		ret = wait_event_interruptible(kc->send_wq, ring_writable(cf) ||
-					       !chan_alive(cf, &cap, &boff));
-	atomic_dec(w);
+	counted = waiters_add(w, 1);
+	/* Announce before checking the ring: pairs with wake_if_waiting()'s. */
+	smp_mb();
+	ret = wait_event_interruptible(*wq, chan_sleep_ready(cf, flags));
+	if (counted)
+		waiters_add(w, -1);
 	return ret;
 }
 
 /*
  * read() and IORING_OP_READ: one message, as struct dmxp_msg_meta then the
  * payload.  IOCB_NOWAIT (io_uring's first, non-blocking attempt) and
- * O_NONBLOCK get -EAGAIN on an empty ring instead of sleeping.
+ * O_NONBLOCK get -EAGAIN on an empty ring instead of sleeping.  A buffer
+ * too small for the metadata (a read of 0 bytes included) gets -EMSGSIZE
+ * at once, without looking at the ring: a read never returns 0, which
+ * would look like the end of a file.
  */
 static ssize_t chan_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
@@ -335,7 +568,10 @@ static ssize_t chan_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	return ret;
 }
 
-/* write() and IORING_OP_WRITE: the buffer is one message's payload. */
+/*
+ * write() and IORING_OP_WRITE: the buffer is one message's payload.  A
+ * write of 0 bytes sends an empty message, as a datagram socket does.
+ */
 static ssize_t chan_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {
 	struct file *file = iocb->ki_filp;
@@ -376,20 +612,27 @@ static ssize_t chan_write_iter(struct kiocb *iocb, struct iov_iter *from)
 static __poll_t chan_poll(struct file *file, struct poll_table_struct *wait)
 {
 	struct dmxp_chan_file *cf = file->private_data;
-	struct dmxp_kchan *kc = &cf->region->chan[cf->id];
+	struct dmxp_region *r = cf->region;
+	struct dmxp_kchan *kc = &r->chan[cf->id];
 	__poll_t mask = 0;
 	u64 cap, boff;
 
+	/*
+	 * Queued first, then the ring: a wake-up after a publish reaches us.
+	 * poll_wait()'s barrier pairs with wq_has_sleeper()'s in
+	 * wake_if_waiting() and chan_recheck().
+	 */
 	poll_wait(file, &kc->recv_wq, wait);
 	poll_wait(file, &kc->send_wq, wait);
-	/* Queued first, then the ring: a wake-up after a publish reaches us. */
-	smp_mb();
 	if (!chan_alive(cf, &cap, &boff))
 		return EPOLLERR | EPOLLHUP;
-	if (ring_readable(cf))
+	if (ring_readable(r, cf->id, cap, boff))
 		mask |= EPOLLIN | EPOLLRDNORM;
-	if (ring_writable(cf))
+	if (ring_writable(r, cf->id, cap, boff))
 		mask |= EPOLLOUT | EPOLLWRNORM;
+	/* About to sleep here: a silent producer is found within a second. */
+	if (!poll_does_not_wait(wait))
+		chan_recheck_arm(r);
 	return mask;
 }
 
@@ -514,6 +757,8 @@ int dmxp_chan_eventfd(struct dmxp_region *r, u32 id, int fd, bool unregister,
 		ctx = NULL;
 	}
 	spin_unlock(&r->ev_lock);
+	if (!ret && !unregister)
+		chan_recheck_arm(r);	/* armed consumers may wait on it */
 out:
 	mutex_unlock(&dmxp_lock);
 	if (unregister && found && !ret) {

@@ -70,6 +70,8 @@ struct dmxp_region {
 	u32			next_lease;
 	struct delayed_work	repair_work;	/* a pass left something for later */
 	unsigned long		repair_delay;	/* jiffies until that pass, under lock */
+	/* Wake-ups (chan.c) */
+	struct delayed_work	recheck_work;	/* while channels have sleepers */
 };
 
 /* All region and channel state changes are serialised by this mutex. */
@@ -97,6 +99,9 @@ int dmxp_chan_fd_open(struct dmxp_region *r, u32 id, unsigned int flags);
 int dmxp_chan_eventfd(struct dmxp_region *r, u32 id, int fd, bool unregister,
 		      struct file *owner);
 void dmxp_chan_drop(struct dmxp_region *r, u32 id, struct file *owner);
+void dmxp_chan_quiesce(struct dmxp_region *r, u32 id);
+void dmxp_chan_region_init(struct dmxp_region *r);
+void dmxp_chan_region_fini(struct dmxp_region *r);
 
 /* repair.c */
 void dmxp_repair_init(struct dmxp_region *r);

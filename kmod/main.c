@@ -147,25 +147,31 @@ static bool name_ok(const char *name)
 	return true;
 }
 
+/*
+ * The handshake (include/uapi/linux/dmxp.h): any caller of our ABI major
+ * is accepted, whatever its minor; features it asks for must all be ours.
+ * What we speak is written back even when we refuse.
+ */
 static long ioc_version(struct dmxp_file *df, void __user *argp)
 {
 	struct dmxp_ioc_version v;
+	long ret = 0;
 
 	if (copy_from_user(&v, argp, sizeof(v)))
 		return -EFAULT;
-	if (v.features || !zeroed(v.reserved, ARRAY_SIZE(v.reserved)) || v.max_region_size)
+	if (!zeroed(v.reserved, ARRAY_SIZE(v.reserved)) || v.max_region_size)
 		return -EINVAL;
-	if (v.version != DMXP_VERSION) {
-		/* Tell the caller what we speak, and refuse. */
-		v.version = DMXP_VERSION;
-		if (copy_to_user(argp, &v, sizeof(v)))
-			return -EFAULT;
-		return -EPROTONOSUPPORT;
-	}
+	if (DMXP_ABI_MAJOR_OF(v.version) != DMXP_ABI_MAJOR)
+		ret = -EPROTONOSUPPORT;
+	else if (v.features & ~DMXP_FEAT_KNOWN)
+		ret = -EOPNOTSUPP;
+	v.version = DMXP_ABI_VERSION(DMXP_ABI_MAJOR, DMXP_ABI_MINOR);
 	v.features = DMXP_FEAT_KNOWN;
-	v.max_region_size = dmxp_max_region_size;
+	v.max_region_size = ret ? 0 : dmxp_max_region_size;
 	if (copy_to_user(argp, &v, sizeof(v)))
 		return -EFAULT;
+	if (ret)
+		return ret;
 	mutex_lock(&df->lock);
 	df->versioned = true;
 	mutex_unlock(&df->lock);

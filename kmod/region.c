@@ -50,6 +50,7 @@ static void region_release(struct kref *ref)
 	dmxp_total_size -= r->size;
 	dmxp_live_regions--;
 	mutex_unlock(&dmxp_lock);
+	dmxp_chan_region_fini(r);
 	vfree(r->mem);
 	kfree(r);
 }
@@ -121,6 +122,7 @@ retry:
 	}
 	kref_init(&r->ref);		/* the registry's reference */
 	spin_lock_init(&r->ev_lock);
+	dmxp_chan_region_init(r);
 	dmxp_repair_init(r);
 	for (i = 0; i < DMXP_MAX_CHANNELS; i++) {
 		init_waitqueue_head(&r->chan[i].recv_wq);
@@ -432,6 +434,8 @@ int dmxp_chan_destroy(struct dmxp_region *r, u32 id)
 	WRITE_ONCE(e->generation, ++kc->generation);
 	/* As in dmxp_chan_create(): generation before the entry's fields. */
 	smp_wmb();
+	/* No read() or write() of the module is left in the ring. */
+	dmxp_chan_quiesce(r, id);
 	/* The module reuses freed bands itself: none stays bound to the entry. */
 	WRITE_ONCE(e->capacity, 0);
 	WRITE_ONCE(e->band_capacity, 0);

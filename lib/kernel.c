@@ -48,7 +48,16 @@ static int xioctl(int fd, unsigned long cmd, void *arg)
 	return ioctl(fd, cmd, arg) < 0 ? -errno : 0;
 }
 
-/* Open the device and do the version handshake. */
+/* What the library needs of the module; bits it does not know are ignored. */
+#define KERNEL_NEEDS	(DMXP_FEAT_REGIONS | DMXP_FEAT_CHANNELS | DMXP_FEAT_WAKE | \
+			 DMXP_FEAT_REPAIR)
+
+/*
+ * Open the device and do the version handshake.  The request is the one
+ * a 1.0.0 module accepts too (major 1, minor 0, no feature asked for);
+ * the answer is accepted when its major is ours and its features include
+ * what we need, whatever its minor and its other bits.
+ */
 static int kernel_dev_open(bool rdonly)
 {
 	struct dmxp_ioc_version v = { .version = DMXP_VERSION };
@@ -59,6 +68,9 @@ static int kernel_dev_open(bool rdonly)
 	if (fd < 0)
 		return errno == ENOENT ? -ENODEV : -errno;
 	ret = xioctl(fd, DMXP_IOC_VERSION, &v);
+	if (!ret && (DMXP_ABI_MAJOR_OF(v.version) != DMXP_ABI_MAJOR ||
+		     (v.features & KERNEL_NEEDS) != KERNEL_NEEDS))
+		ret = -EPROTO;
 	if (ret) {
 		close(fd);
 		return ret == -EPROTONOSUPPORT || ret == -ENOTTY ? -EPROTO : ret;

@@ -1275,21 +1275,24 @@ static void do_version(int di, bool sane)
 
 	if (!sane) {
 		if (pct(8)) {
-			static const __u32 vers[] = { 0, DMXP_VERSION + 1, ~0U, 0x10001 };
+			static const __u32 vers[] = {
+				0, DMXP_VERSION + 1, ~0U, 0x10001, 0xffff0001, 0x10002,
+			};
 
-			v.version = vers[below(4)];
+			v.version = vers[below(6)];
 		}
 		if (pct(5))
-			v.features = garbage32();
+			v.features = pct(50) ? garbage32() : DMXP_FEAT_KNOWN;
 		if (pct(4))
 			v.max_region_size = garbage64();
 		if (pct(4))
 			v.reserved[below(2)] = garbage64();
 	}
 	ex_reset(&e);
-	ex_add(&e, EINVAL, tri_of(v.features || v.max_region_size || v.reserved[0] ||
-				  v.reserved[1]));
-	ex_add(&e, EPROTONOSUPPORT, tri_of(v.version != DMXP_VERSION));
+	/* Any minor of our major; features asked for must all be known. */
+	ex_add(&e, EINVAL, tri_of(v.max_region_size || v.reserved[0] || v.reserved[1]));
+	ex_add(&e, EPROTONOSUPPORT, tri_of(DMXP_ABI_MAJOR_OF(v.version) != DMXP_ABI_MAJOR));
+	ex_add(&e, EOPNOTSUPP, tri_of(v.features & ~DMXP_FEAT_KNOWN));
 	arg_pick(&a, sizeof(v), !sane && ex_clean(&e));
 	arg_set(&a, &v, sizeof(v));
 	arg_expect(&e, &a, true, NO);
@@ -1303,13 +1306,15 @@ static void do_version(int di, bool sane)
 	if (ret == 0) {
 		f->versioned = true;
 		if (arg_get(&a, &out, sizeof(out)) &&
-		    (out.version != DMXP_VERSION || out.features != DMXP_FEAT_KNOWN ||
+		    (out.version != DMXP_ABI_VERSION(DMXP_ABI_MAJOR, DMXP_ABI_MINOR) ||
+		     out.features != DMXP_FEAT_KNOWN ||
 		     out.max_region_size != g.max_region_size || out.reserved[0] ||
 		     out.reserved[1]))
 			fail("VERSION returned version %u features %#x max_region_size %llu",
 			     out.version, out.features, (unsigned long long)out.max_region_size);
-	} else if (ret == -EPROTONOSUPPORT && arg_get(&a, &out, sizeof(out)) &&
-		   out.version != DMXP_VERSION) {
+	} else if ((ret == -EPROTONOSUPPORT || ret == -EOPNOTSUPP) &&
+		   arg_get(&a, &out, sizeof(out)) &&
+		   out.version != DMXP_ABI_VERSION(DMXP_ABI_MAJOR, DMXP_ABI_MINOR)) {
 		fail("VERSION refused version %u but returned version %u", v.version,
 		     out.version);
 	}

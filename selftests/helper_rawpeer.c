@@ -11,6 +11,9 @@
  *		send "NAME-0" .. "NAME-<COUNT-1>", waiting while the ring is full
  *	helper_rawpeer consume REGION CH
  *		print each payload on its own line until a payload "END"
+ *	helper_rawpeer produce-silent REGION CH COUNT
+ *		send "1" .. "COUNT" as the seed's protocol alone does: without
+ *		the waker's steps (no look at the waiter word, no wake-up)
  */
 #include <fcntl.h>
 #include <sched.h>
@@ -151,14 +154,16 @@ static unsigned char *slot(uint64_t pos)
 	return slots + (pos & (capacity - 1)) * SLOT_SIZE;
 }
 
-static void produce(const char *name, unsigned long count)
+/* @name NULL: the payloads are the counters 1..@count; @silent: never wake. */
+static void produce(const char *name, unsigned long count, int silent)
 {
 	uint64_t *tail = &U64(entry + E_TAIL);
 	char msg[MAX_PAYLOAD];
 	unsigned long i;
 
 	for (i = 0; i < count; i++) {
-		size_t len = (size_t)snprintf(msg, sizeof(msg), "%s-%lu", name, i);
+		size_t len = name ? (size_t)snprintf(msg, sizeof(msg), "%s-%lu", name, i) :
+				    (size_t)snprintf(msg, sizeof(msg), "%lu", i + 1);
 		uint64_t pos = __atomic_load_n(tail, __ATOMIC_RELAXED);
 		struct timespec ts;
 		unsigned char *s;
@@ -192,7 +197,8 @@ static void produce(const char *name, unsigned long count)
 		memcpy(s + S_PAYLOAD, msg, len);
 		/* release: publishes the message to the consumer of pos */
 		__atomic_store_n(&U64(s + S_SEQUENCE), pos + 1, __ATOMIC_RELEASE);
-		wake(E_RECV_WAITERS, E_RECV_FUTEX, DMXP_NOTIFY_RECV);
+		if (!silent)
+			wake(E_RECV_WAITERS, E_RECV_FUTEX, DMXP_NOTIFY_RECV);
 	}
 }
 
@@ -246,12 +252,16 @@ int main(int argc, char **argv)
 {
 	if (argc == 6 && !strcmp(argv[1], "produce")) {
 		attach(argv[2], (unsigned int)atoi(argv[3]));
-		produce(argv[4], strtoul(argv[5], NULL, 0));
+		produce(argv[4], strtoul(argv[5], NULL, 0), 0);
+	} else if (argc == 5 && !strcmp(argv[1], "produce-silent")) {
+		attach(argv[2], (unsigned int)atoi(argv[3]));
+		produce(NULL, strtoul(argv[4], NULL, 0), 1);
 	} else if (argc == 4 && !strcmp(argv[1], "consume")) {
 		attach(argv[2], (unsigned int)atoi(argv[3]));
 		consume();
 	} else {
-		fail("usage: helper_rawpeer produce REGION CH NAME COUNT | consume REGION CH");
+		fail("usage: helper_rawpeer produce REGION CH NAME COUNT | consume REGION CH |\n"
+		     "       produce-silent REGION CH COUNT");
 	}
 	return 0;
 }

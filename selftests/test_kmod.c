@@ -331,7 +331,7 @@ static void *new_region(FIXTURE_DATA(kmod) *self, __u64 size, const char **namep
 TEST_F(kmod, version_ok)
 {
 	NEED_DEV();
-	EXPECT_EQ(DMXP_VERSION, self->v.version);
+	EXPECT_EQ(DMXP_ABI_VERSION(DMXP_ABI_MAJOR, DMXP_ABI_MINOR), self->v.version);
 	EXPECT_EQ(DMXP_FEAT_KNOWN, self->v.features);
 	EXPECT_LT(0, self->v.max_region_size);
 	EXPECT_EQ(0, self->v.reserved[0]);
@@ -348,18 +348,68 @@ TEST_F(kmod, version_twice_ok)
 	EXPECT_EQ(DMXP_FEAT_KNOWN, v.features);
 }
 
+/* Another ABI major is refused, whatever its minor. */
 TEST_F(kmod, version_wrong)
 {
-	struct dmxp_ioc_version v = { .version = DMXP_VERSION + 1 };
+	static const __u32 majors[] = {
+		DMXP_ABI_VERSION(DMXP_ABI_MAJOR + 1, 0),
+		DMXP_ABI_VERSION(DMXP_ABI_MAJOR + 1, DMXP_ABI_MINOR),
+		DMXP_ABI_VERSION(0xffff, 0xffff),
+	};
+	unsigned int i;
+	int fd;
+
+	NEED_DEV();
+	for (i = 0; i < sizeof(majors) / sizeof(majors[0]); i++) {
+		struct dmxp_ioc_version v = { .version = majors[i] };
+
+		fd = dev_open_raw();
+		ASSERT_LE(0, fd);
+		EXPECT_EQ(-EPROTONOSUPPORT, xioctl(fd, DMXP_IOC_VERSION, &v)) TH_LOG("%#x", majors[i]);
+		/* What the module speaks, written back. */
+		EXPECT_EQ(DMXP_ABI_VERSION(DMXP_ABI_MAJOR, DMXP_ABI_MINOR), v.version);
+		EXPECT_EQ(DMXP_FEAT_KNOWN, v.features);
+		/* The failed handshake does not count as one. */
+		EXPECT_EQ(-EPROTO, region_attach(fd, "x", NULL));
+		close(fd);
+	}
+}
+
+/* A caller of the same major and a newer minor is accepted. */
+TEST_F(kmod, version_newer_minor)
+{
+	static const __u32 minors[] = { DMXP_ABI_MINOR, DMXP_ABI_MINOR + 1, 0xffff };
+	unsigned int i;
+	int fd;
+
+	NEED_DEV();
+	for (i = 0; i < sizeof(minors) / sizeof(minors[0]); i++) {
+		struct dmxp_ioc_version v = {
+			.version = DMXP_ABI_VERSION(DMXP_ABI_MAJOR, minors[i]),
+		};
+
+		fd = dev_open_raw();
+		ASSERT_LE(0, fd);
+		EXPECT_EQ(0, xioctl(fd, DMXP_IOC_VERSION, &v)) TH_LOG("minor %u", minors[i]);
+		EXPECT_EQ(DMXP_ABI_VERSION(DMXP_ABI_MAJOR, DMXP_ABI_MINOR), v.version);
+		EXPECT_EQ(DMXP_FEAT_KNOWN, v.features);
+		EXPECT_EQ(-ENOENT, region_attach(fd, "no-such-region", NULL));
+		close(fd);
+	}
+}
+
+/* A 1.0.0 caller's handshake (version 1, nothing asked) stays accepted. */
+TEST_F(kmod, version_old_caller)
+{
+	struct dmxp_ioc_version v = { .version = 1 };
 	int fd;
 
 	NEED_DEV();
 	fd = dev_open_raw();
 	ASSERT_LE(0, fd);
-	EXPECT_EQ(-EPROTONOSUPPORT, xioctl(fd, DMXP_IOC_VERSION, &v));
-	EXPECT_EQ(DMXP_VERSION, v.version);
-	/* The failed handshake does not count as one. */
-	EXPECT_EQ(-EPROTO, region_attach(fd, "x", NULL));
+	EXPECT_EQ(0, xioctl(fd, DMXP_IOC_VERSION, &v));
+	EXPECT_EQ(DMXP_ABI_MAJOR, DMXP_ABI_MAJOR_OF(v.version));
+	EXPECT_EQ(DMXP_FEAT_KNOWN, v.features);
 	close(fd);
 }
 
@@ -372,19 +422,39 @@ TEST_F(kmod, version_zero)
 	fd = dev_open_raw();
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(-EPROTONOSUPPORT, xioctl(fd, DMXP_IOC_VERSION, &v));
-	EXPECT_EQ(DMXP_VERSION, v.version);
+	EXPECT_EQ(DMXP_ABI_VERSION(DMXP_ABI_MAJOR, DMXP_ABI_MINOR), v.version);
 	close(fd);
 }
 
+/* Features asked for: granted when the module has them all. */
 TEST_F(kmod, version_features_in)
 {
-	struct dmxp_ioc_version v = { .version = DMXP_VERSION, .features = 1 };
+	struct dmxp_ioc_version v = { .version = DMXP_VERSION, .features = DMXP_FEAT_KNOWN };
 	int fd;
 
 	NEED_DEV();
 	fd = dev_open_raw();
 	ASSERT_LE(0, fd);
-	EXPECT_EQ(-EINVAL, xioctl(fd, DMXP_IOC_VERSION, &v));
+	EXPECT_EQ(0, xioctl(fd, DMXP_IOC_VERSION, &v));
+	EXPECT_EQ(DMXP_FEAT_KNOWN, v.features);
+	EXPECT_EQ(-ENOENT, region_attach(fd, "no-such-region", NULL));
+	close(fd);
+}
+
+/* ...and refused, with what it has written back, when one is missing. */
+TEST_F(kmod, version_features_missing)
+{
+	struct dmxp_ioc_version v = {
+		.version = DMXP_VERSION, .features = DMXP_FEAT_WAKE | (1U << 31),
+	};
+	int fd;
+
+	NEED_DEV();
+	fd = dev_open_raw();
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EOPNOTSUPP, xioctl(fd, DMXP_IOC_VERSION, &v));
+	EXPECT_EQ(DMXP_FEAT_KNOWN, v.features);
+	EXPECT_EQ(DMXP_ABI_VERSION(DMXP_ABI_MAJOR, DMXP_ABI_MINOR), v.version);
 	EXPECT_EQ(-EPROTO, region_attach(fd, "x", NULL));
 	close(fd);
 }

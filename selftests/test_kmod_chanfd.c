@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -445,6 +446,227 @@ TEST_F(cf, poll_woken_by_destroy)
 	close(p.fd);
 }
 
+/* The channel's entry and slots, writable: the test plays a raw peer. */
+static struct dmxp_channel_entry *raw_entry(FIXTURE_DATA(cf) *self, __u32 id)
+{
+	return (struct dmxp_channel_entry *)&dmxp_region_header(self->r)->channels[id];
+}
+
+static struct dmxp_slot *raw_slot(FIXTURE_DATA(cf) *self, __u32 id, __u64 pos)
+{
+	struct dmxp_channel_entry *e = raw_entry(self, id);
+	unsigned char *base = (unsigned char *)dmxp_region_header(self->r);
+
+	return (struct dmxp_slot *)(base + e->band_offset) + (pos & (e->capacity - 1));
+}
+
+/*
+ * Send as a peer that follows only the seed's protocol: claim tail by CAS,
+ * write, publish the sequence; never look at the waiter word, never
+ * notify.  0, or -EAGAIN when the ring stays full.
+ */
+static int raw_send(FIXTURE_DATA(cf) *self, __u32 id, const void *p, __u32 len)
+{
+	struct dmxp_channel_entry *e = raw_entry(self, id);
+	__u64 pos = __atomic_load_n(&e->tail, __ATOMIC_RELAXED);
+	struct dmxp_slot *s;
+	int tries;
+
+	for (tries = 0; tries < 1000; tries++) {
+		__s64 diff;
+
+		s = raw_slot(self, id, pos);
+		/* Pairs with the consumer's release that freed the slot. */
+		diff = (__s64)(__atomic_load_n(&s->sequence, __ATOMIC_ACQUIRE) - pos);
+		if (diff == 0 && __atomic_compare_exchange_n(&e->tail, &pos, pos + 1, false,
+							      __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			break;
+		if (diff < 0)
+			return -EAGAIN;
+		if (diff > 0)
+			pos = __atomic_load_n(&e->tail, __ATOMIC_RELAXED);
+	}
+	if (tries == 1000)
+		return -EAGAIN;
+	memset(&s->meta, 0, sizeof(s->meta));
+	s->meta.message_id = pos;
+	s->meta.channel_id = id;
+	s->meta.sender_pid = (__u32)getpid();
+	s->meta.sender_runtime = DMXP_RUNTIME_OTHER;
+	s->meta.payload_len = len;
+	memcpy(s->payload, p, len);
+	/* Publishes; pairs with the consumer's acquire of the sequence. */
+	__atomic_store_n(&s->sequence, pos + 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/*
+ * A consumer took the slot at head (freed it, sequence head + capacity)
+ * and the next message is published, but head has not moved yet, as a
+ * racing poll sees it: readable, not "empty".  With a head that never
+ * moves, the bounded re-check reports it readable too (a spurious wake-up
+ * at worst, never a lost one).
+ */
+TEST_F(cf, poll_readable_past_taken_slot)
+{
+	struct dmxp_channel_entry *e = raw_entry(self, CH);
+	int fd;
+
+	NEED_DEV();
+	fd = chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "m0", 2, 0));
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "m1", 2, 0));
+	ASSERT_EQ(0ULL, __atomic_load_n(&e->head, __ATOMIC_SEQ_CST));
+	__atomic_store_n(&raw_slot(self, CH, 0)->sequence, CAP, __ATOMIC_SEQ_CST);
+	EXPECT_EQ(POLLIN, poll_now(fd, POLLIN) & POLLIN);
+	close(fd);
+}
+
+/* The producer side: the slot at tail is already published by another. */
+TEST_F(cf, poll_writable_past_taken_slot)
+{
+	int fd;
+
+	NEED_DEV();
+	fd = chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
+	ASSERT_LE(0, fd);
+	/* Position 0 claimed and published, tail not moved yet; 1..3 free. */
+	__atomic_store_n(&raw_slot(self, CH, 0)->sequence, 1, __ATOMIC_SEQ_CST);
+	EXPECT_EQ(POLLOUT, poll_now(fd, POLLOUT) & POLLOUT);
+	close(fd);
+}
+
+/*
+ * A producer that never notifies still reaches a consumer asleep in the
+ * module within the documented bound (about a second): the module
+ * re-checks channels with sleepers.
+ */
+TEST_F(cf, poll_woken_by_silent_producer)
+{
+	struct poller p = { 0 };
+	long long t0, dt;
+	pthread_t t;
+
+	NEED_DEV();
+	p.fd = chan_fd(self->dev, CH, 0);
+	ASSERT_LE(0, p.fd);
+	ASSERT_EQ(0, pthread_create(&t, NULL, poll_thread, &p));
+	sleep_ms(100);
+	t0 = test_now_ns();
+	ASSERT_EQ(0, raw_send(self, CH, "seed", 4));
+	pthread_join(t, NULL);
+	dt = test_now_ns() - t0;
+	EXPECT_EQ(1, p.ret);
+	EXPECT_EQ(POLLIN, p.revents & POLLIN);
+	EXPECT_LT(dt, 1500 * MS) TH_LOG("woken after %lld ms", dt / MS);
+	close(p.fd);
+}
+
+struct reader {
+	int fd;
+	ssize_t n;
+	long long done;
+};
+
+static void *read_thread(void *arg)
+{
+	struct reader *rd = arg;
+	char buf[META + 16];
+
+	rd->n = read(rd->fd, buf, sizeof(buf));
+	rd->done = test_now_ns();
+	return NULL;
+}
+
+/* The same for a blocking read(). */
+TEST_F(cf, read_woken_by_silent_producer)
+{
+	struct reader rd = { 0 };
+	long long t0;
+	pthread_t t;
+	int i;
+
+	NEED_DEV();
+	rd.fd = chan_fd(self->dev, CH, 0);
+	ASSERT_LE(0, rd.fd);
+	ASSERT_EQ(0, pthread_create(&t, NULL, read_thread, &rd));
+	for (i = 0; i < 5000 && !waiters(self, true); i++)
+		sleep_ms(1);
+	ASSERT_EQ(1U, waiters(self, true));
+	sleep_ms(50);
+	t0 = test_now_ns();
+	ASSERT_EQ(0, raw_send(self, CH, "seed", 4));
+	for (i = 0; i < 5000 && !__atomic_load_n(&rd.done, __ATOMIC_SEQ_CST); i++)
+		sleep_ms(1);
+	if (!__atomic_load_n(&rd.done, __ATOMIC_SEQ_CST)) {
+		/* Still asleep after 5 s: unblock it for the join. */
+		ASSERT_EQ(0, dmxp_chan_send(self->c, "x", 1, 0));
+		ASSERT_EQ(0, notify(self->dev, CH, DMXP_NOTIFY_RECV));
+	}
+	pthread_join(t, NULL);
+	EXPECT_EQ(META + 4, rd.n);
+	EXPECT_LT(rd.done - t0, 1500 * MS) TH_LOG("woken after %lld ms", (rd.done - t0) / MS);
+	close(rd.fd);
+}
+
+/* The module's own write() wakes a poll() asleep on another fd. */
+TEST_F(cf, poll_woken_by_write_on_other_fd)
+{
+	struct poller p = { 0 };
+	long long t0, dt;
+	pthread_t t;
+	int fd;
+
+	NEED_DEV();
+	p.fd = chan_fd(self->dev, CH, 0);
+	ASSERT_LE(0, p.fd);
+	fd = chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, pthread_create(&t, NULL, poll_thread, &p));
+	sleep_ms(100);
+	t0 = test_now_ns();
+	ASSERT_EQ(1, write(fd, "w", 1));
+	pthread_join(t, NULL);
+	dt = test_now_ns() - t0;
+	EXPECT_EQ(1, p.ret);
+	EXPECT_EQ(POLLIN, p.revents & POLLIN);
+	EXPECT_LT(dt, 100 * MS) TH_LOG("woken after %lld ms", dt / MS);
+	close(fd);
+	close(p.fd);
+}
+
+/* And its read() wakes a poll(POLLOUT) asleep on a full ring. */
+TEST_F(cf, poll_out_woken_by_read_on_other_fd)
+{
+	struct pollfd pfd;
+	char buf[META + 16];
+	long long t0;
+	pid_t pid;
+	int fd, status;
+
+	NEED_DEV();
+	fill(self, _metadata);
+	fd = chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
+	ASSERT_LE(0, fd);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		alarm(10);
+		sleep_ms(100);
+		_exit(read(fd, buf, sizeof(buf)) == META + 4 ? 0 : 1);
+	}
+	self->kid = pid;
+	pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
+	t0 = test_now_ns();
+	EXPECT_EQ(1, poll(&pfd, 1, 5000));
+	EXPECT_EQ(POLLOUT, pfd.revents & POLLOUT);
+	EXPECT_LT(test_now_ns() - t0, 100 * MS + 100 * MS);
+	status = reap(self);
+	EXPECT_EQ(0, status);
+	close(fd);
+}
+
 /* ------------------------------------------------------------------ epoll */
 
 static int epoll_for(int fd, __u32 events)
@@ -561,6 +783,29 @@ TEST_F(cf, epoll_armed_woken_by_library_send)
 	close(ep);
 }
 
+/* A producer that never notifies wakes an epoll set that holds the fd. */
+TEST_F(cf, epoll_woken_by_silent_producer)
+{
+	struct epoll_event ev;
+	long long t0;
+	int fd, ep, n;
+
+	NEED_DEV();
+	fd = chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
+	ASSERT_LE(0, fd);
+	ep = epoll_for(fd, EPOLLIN);
+	ASSERT_LE(0, ep);
+	EXPECT_EQ(0, epoll_now(ep, NULL));
+	t0 = test_now_ns();
+	ASSERT_EQ(0, raw_send(self, CH, "seed", 4));
+	n = epoll_wait(ep, &ev, 1, 5000);
+	EXPECT_EQ(1, n);
+	EXPECT_LT(test_now_ns() - t0, 1500 * MS) TH_LOG("woken after %lld ms",
+						    (test_now_ns() - t0) / MS);
+	close(ep);
+	close(fd);
+}
+
 /* ------------------------------------------------------------------- read */
 
 TEST_F(cf, read_format)
@@ -606,6 +851,49 @@ TEST_F(cf, read_buffer_smaller_than_meta)
 	EXPECT_EQ(EMSGSIZE, errno);
 	/* An empty payload fits exactly the metadata. */
 	EXPECT_EQ(META, read(fd, buf, META));
+	close(fd);
+}
+
+/*
+ * read() with a buffer smaller than the metadata, even an empty one, is
+ * refused before the ring is looked at: it never sleeps, never returns 0
+ * (which would read as end of file) and never takes a message.
+ */
+TEST_F(cf, read_zero_length_refused_without_sleeping)
+{
+	char buf[META];
+	long long t0;
+	int fd;
+
+	NEED_DEV();
+	fd = chan_fd(self->dev, CH, 0);		/* blocking, empty ring */
+	ASSERT_LE(0, fd);
+	t0 = test_now_ns();
+	EXPECT_EQ(-1, read(fd, buf, 0));
+	EXPECT_EQ(EMSGSIZE, errno);
+	EXPECT_LT(test_now_ns() - t0, 1000 * MS);
+	EXPECT_EQ(0U, waiters(self, true));
+	close(fd);
+}
+
+/* write() of zero bytes sends one empty message. */
+TEST_F(cf, write_zero_length_sends_empty_message)
+{
+	struct dmxp_msg_meta m;
+	char buf[META + 16];
+	int fd;
+
+	NEED_DEV();
+	fd = chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, write(fd, buf, 0));
+	EXPECT_EQ(POLLIN, poll_now(fd, POLLIN));
+	ASSERT_EQ(META, read(fd, buf, sizeof(buf)));
+	memcpy(&m, buf, sizeof(m));
+	EXPECT_EQ(0U, m.payload_len);
+	EXPECT_EQ(DMXP_RUNTIME_KERNEL, m.sender_runtime);
+	EXPECT_EQ(-1, read(fd, buf, sizeof(buf)));
+	EXPECT_EQ(EAGAIN, errno);
 	close(fd);
 }
 
@@ -1005,7 +1293,10 @@ TEST_F(cf, notify_counts)
 	EXPECT_EQ(n0 + 3, notifies(self));
 }
 
-/* The module's own read/write notify only when someone waits. */
+/*
+ * The module's own read/write cost no wake-up when nobody sleeps (a
+ * sleeper in the module wakes them: poll_woken_by_write_on_other_fd).
+ */
 TEST_F(cf, chanfd_io_no_notify_without_sleeper)
 {
 	char buf[META + 16];
@@ -1307,6 +1598,108 @@ TEST_F_TIMEOUT(cf, eventfd_race, 60)
 	}
 	/* Still sane afterwards. */
 	ASSERT_EQ(0, notify(self->dev, CH, DMXP_NOTIFY_RECV));
+}
+
+/*
+ * Writers hammer non-blocking write() on channel A while the main thread
+ * destroys A and creates B in the same band: a write() in flight must
+ * never land in B.  The destroy waits for the module's claims in flight.
+ */
+struct hammer {
+	int *fdp;
+	bool *stop;
+	unsigned long writes;
+};
+
+static void *hammer_thread(void *arg)
+{
+	struct hammer *h = arg;
+
+	while (!__atomic_load_n(h->stop, __ATOMIC_RELAXED)) {
+		int fd = __atomic_load_n(h->fdp, __ATOMIC_ACQUIRE);
+
+		if (fd >= 0 && write(fd, "late", 4) == 4)
+			h->writes++;
+	}
+	return NULL;
+}
+
+static int chan_ioc(int dev, unsigned long cmd, __u32 id, __u64 cap, __u64 *band)
+{
+	struct dmxp_ioc_chan c = { .id = id, .capacity = cap };
+	int ret = xioctl(dev, cmd, &c);
+
+	if (band)
+		*band = c.band_offset;
+	return ret;
+}
+
+/* Channel @id's band holds a fresh ring: every slot as creation left it. */
+static bool band_fresh(FIXTURE_DATA(cf) *self, __u32 id, __u64 cap)
+{
+	__u64 i;
+
+	if (__atomic_load_n(&raw_entry(self, id)->tail, __ATOMIC_SEQ_CST))
+		return false;
+	for (i = 0; i < cap; i++) {
+		struct dmxp_slot *s = raw_slot(self, id, i);
+
+		if (__atomic_load_n(&s->sequence, __ATOMIC_ACQUIRE) != i ||
+		    s->meta.sender_runtime || s->meta.payload_len)
+			return false;
+	}
+	return true;
+}
+
+TEST_F_TIMEOUT(cf, destroy_waits_for_write_in_flight, 90)
+{
+	const __u32 A = CH + 1, B = CH + 2;
+	const __u64 cap = 64;
+	long long end = test_now_ns() + 20000 * MS;
+	unsigned long rounds, bad = 0, writes = 0;
+	struct hammer h[2];
+	pthread_t t[2];
+	bool stop = false;
+	int cur = -1, i;
+
+	NEED_DEV();
+	for (i = 0; i < 2; i++) {
+		h[i] = (struct hammer){ .fdp = &cur, .stop = &stop };
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, hammer_thread, &h[i]));
+	}
+	for (rounds = 0; rounds < 100000 && test_now_ns() < end; rounds++) {
+		__u64 band_a, band_b;
+		int fd, spin, old;
+
+		ASSERT_EQ(0, chan_ioc(self->dev, DMXP_IOC_CHAN_CREATE, A, cap, &band_a));
+		fd = chan_fd(self->dev, A, DMXP_CHAN_FD_NONBLOCK);
+		ASSERT_LE(0, fd);
+		__atomic_store_n(&cur, fd, __ATOMIC_RELEASE);
+		/* Destroy while the writers are at it. */
+		for (spin = 0; spin < 100000; spin++)
+			if (__atomic_load_n(&raw_entry(self, A)->tail, __ATOMIC_RELAXED))
+				break;
+		ASSERT_EQ(0, chan_ioc(self->dev, DMXP_IOC_CHAN_DESTROY, A, 0, NULL));
+		ASSERT_EQ(0, chan_ioc(self->dev, DMXP_IOC_CHAN_CREATE, B, cap, &band_b));
+		ASSERT_EQ(band_a, band_b) TH_LOG("B is not in A's band");
+		/* Let a write still in flight (with the bug) finish. */
+		sched_yield();
+		if (!band_fresh(self, B, cap)) {
+			bad++;
+			TH_LOG("round %lu: a write to A landed in B", rounds);
+		}
+		ASSERT_EQ(0, chan_ioc(self->dev, DMXP_IOC_CHAN_DESTROY, B, 0, NULL));
+		old = __atomic_exchange_n(&cur, -1, __ATOMIC_ACQ_REL);
+		close(old);
+	}
+	__atomic_store_n(&stop, true, __ATOMIC_RELAXED);
+	for (i = 0; i < 2; i++) {
+		pthread_join(t[i], NULL);
+		writes += h[i].writes;
+	}
+	TH_LOG("%lu rounds, %lu writes, %lu landed in B", rounds, writes, bad);
+	EXPECT_LT(0UL, writes);
+	EXPECT_EQ(0UL, bad);
 }
 
 TEST_HARNESS_MAIN

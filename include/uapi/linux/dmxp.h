@@ -4,7 +4,8 @@
  *
  * This header is the ABI.  The kernel module, the C library and every
  * binding in any language read and write the same bytes, so nothing here
- * may change without bumping DMXP_VERSION.  Documentation/MEMORY_LAYOUT.md
+ * may change without bumping DMXP_VERSION (the ABI major); additions to
+ * the kernel interface are negotiated by feature bits (DMXP_IOC_VERSION).  Documentation/MEMORY_LAYOUT.md
  * describes the same layout and the ring protocol in prose.
  *
  * A region is one mapping:
@@ -199,17 +200,43 @@ struct dmxp_global_header {
 #define DMXP_NAME_MAX		32	/* bytes of a region name, with its NUL */
 #define DMXP_DEFAULT_NAME	"default"
 
+/*
+ * The handshake negotiates by ABI major and feature bits, never by an
+ * exact version.  dmxp_ioc_version.version holds the ABI major in its low
+ * 16 bits and the minor in its high 16 bits.  The major changes only when
+ * something existing changes meaning (the layout above or an ioctl's
+ * struct); the minor and the feature bits grow when something is added.
+ * So:
+ *  - the module accepts every caller of its major, whatever the caller's
+ *    minor (a newer one included), and answers with its own major, minor
+ *    and features;
+ *  - a caller accepts every module of its major whose features include
+ *    those it needs, ignoring the minor and any bit it does not know;
+ *  - a caller that needs a feature may ask for it in features: the module
+ *    then refuses (-EOPNOTSUPP, with its version and features written
+ *    back) if it lacks one.  A 1.0.0 module wants version exactly 1 and
+ *    features 0 (else -EPROTONOSUPPORT or -EINVAL), so a caller that
+ *    must work with it sends DMXP_VERSION and 0, and checks the answer.
+ * Feature bits are only ever added; a bit, once given, keeps its meaning.
+ */
+#define DMXP_ABI_MAJOR		DMXP_VERSION	/* the layout's version */
+#define DMXP_ABI_MINOR		1	/* 0: 1.0.0; 1: feature negotiation, DMXP_FEAT_RECHECK */
+#define DMXP_ABI_VERSION(major, minor)	((__u32)(minor) << 16 | (__u32)(major))
+#define DMXP_ABI_MAJOR_OF(v)	((__u32)(v) & 0xffffU)
+#define DMXP_ABI_MINOR_OF(v)	((__u32)(v) >> 16)
+
 /* dmxp_ioc_version.features */
 #define DMXP_FEAT_REGIONS	(1U << 0)	/* named regions, create/attach/destroy */
 #define DMXP_FEAT_CHANNELS	(1U << 1)	/* kernel-made channels */
 #define DMXP_FEAT_WAKE		(1U << 2)	/* notify, channel fds, eventfds */
 #define DMXP_FEAT_REPAIR	(1U << 3)	/* claims of released files are repaired */
+#define DMXP_FEAT_RECHECK	(1U << 4)	/* channel-fd sleepers re-checked each second */
 #define DMXP_FEAT_KNOWN		(DMXP_FEAT_REGIONS | DMXP_FEAT_CHANNELS | DMXP_FEAT_WAKE | \
-				 DMXP_FEAT_REPAIR)
+				 DMXP_FEAT_REPAIR | DMXP_FEAT_RECHECK)
 
 struct dmxp_ioc_version {
-	__u32	version;	/* in: DMXP_VERSION the caller speaks; out: the module's */
-	__u32	features;	/* out: DMXP_FEAT_* */
+	__u32	version;	/* in: the caller's DMXP_ABI_VERSION; out: the module's */
+	__u32	features;	/* in: DMXP_FEAT_* the caller needs (0: none); out: the module's */
 	__u64	max_region_size;	/* out: bytes, the module's limit */
 	__u64	reserved[2];	/* zero */
 };
