@@ -105,6 +105,7 @@ struct dmxp_region {
 	u32			next_lease;	/* for xa_alloc_cyclic() */
 	struct delayed_work	repair_work;	/* a pass left something for later */
 	unsigned long		repair_delay;	/* jiffies until that pass, under lock */
+	u32			repair_next;	/* the record a pass starts at, under lock */
 };
 
 /*

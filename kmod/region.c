@@ -398,6 +398,9 @@ static struct xarray dmxp_users[DMXP_CHARGES] = {
 	XARRAY_INIT(dmxp_users[DMXP_CHARGE_EVENTFD], 0),
 };
 
+/* Under the xarray's spinlock; a reserved or present slot needs nothing. */
+#define USER_GFP	(GFP_NOWAIT | __GFP_NOWARN | __GFP_ACCOUNT)
+
 static unsigned long user_count(struct xarray *xa, unsigned long uid)
 {
 	void *old = xa_load(xa, uid);
@@ -419,7 +422,7 @@ int dmxp_user_charge(enum dmxp_charge what, kuid_t uid)
 	xa_lock(xa);
 	n = user_count(xa, idx);
 	if (n < dmxp_user_max[what]) {
-		__xa_store(xa, idx, xa_mk_value(n + 1), 0);
+		ret = xa_err(__xa_store(xa, idx, xa_mk_value(n + 1), USER_GFP));
 	} else {
 		ret = -EDQUOT;
 		if (!n)		/* the reservation only */
@@ -439,7 +442,7 @@ void dmxp_user_uncharge(enum dmxp_charge what, kuid_t uid)
 	n = user_count(xa, idx);
 	/* Replacing a present entry allocates nothing: it cannot fail. */
 	if (n > 1)
-		__xa_store(xa, idx, xa_mk_value(n - 1), 0);
+		__xa_store(xa, idx, xa_mk_value(n - 1), USER_GFP);
 	else if (!WARN_ON_ONCE(!n))
 		__xa_erase(xa, idx);
 	xa_unlock(xa);

@@ -351,7 +351,7 @@ static bool repair_pass(struct dmxp_region *r)
 	struct dmxp_claim *tab = claim_table(r);
 	struct repair_pass *ps;
 	bool pending = false;
-	unsigned int i;
+	unsigned int i, j;
 
 	lockdep_assert_held(&r->lock);
 	if (!r->claims_count || r->destroyed)
@@ -362,13 +362,19 @@ static bool repair_pass(struct dmxp_region *r)
 	ps->sub = ps->live + r->claims_count;
 	ps->budget = REPAIR_BUDGET;
 	live_snapshot(r, ps);
-	for (i = 0; i < r->claims_count; i++) {
+	/*
+	 * From where the last pass ran out of budget: costly records at the
+	 * start of the table cannot keep the rest waiting for ever.
+	 */
+	i = r->repair_next < r->claims_count ? r->repair_next : 0;
+	for (j = 0; j < r->claims_count; j++, i = i + 1 < r->claims_count ? i + 1 : 0) {
 		struct dmxp_claim *rec = &tab[i];
 		u32 owner;
 
-		if (!(i & 63))
+		if (!(j & 63))
 			cond_resched();
 		if (!ps->budget) {
+			r->repair_next = i;
 			pending = true;
 			break;
 		}

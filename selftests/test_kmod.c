@@ -2913,6 +2913,78 @@ TEST_F_TIMEOUT(kmod, release_with_thousands_of_bindings_is_fast, 600)
 }
 
 /*
+ * A pass has a bounded budget.  Dead records that stay pending (a live
+ * record covers their positions) and cost much of it each must not keep
+ * a dead record after them waiting for ever: passes take turns through
+ * the table.
+ */
+TEST_F_TIMEOUT(kmod, repair_reaches_records_after_costly_pending_ones, 60)
+{
+	struct dmxp_channel_entry *e0, *e1;
+	struct dmxp_ioc_region rq;
+	struct dmxp_claim *tab;
+	struct dmxp_slot *s1;
+	__u32 dead, live, gen0, gen1;
+	int victim, holder, i;
+	long long t0;
+	const char *name;
+	__u64 off0, off1;
+	void *p;
+
+	NEED_DEV();
+	p = new_region(self, REGION_SIZE, &name);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(DMXP_CLAIMS, hdr(p)->claims_count);
+	ASSERT_EQ(0, chan_create(self->fd, 0, 256, &off0));
+	ASSERT_EQ(0, chan_create(self->fd, 1, 2, &off1));
+	victim = dev_open();
+	holder = dev_open();
+	ASSERT_LE(0, victim);
+	ASSERT_LE(0, holder);
+	ASSERT_EQ(0, region_attach(victim, name, &rq));
+	dead = rq.lease;
+	ASSERT_EQ(0, region_attach(holder, name, &rq));
+	live = rq.lease;
+
+	e0 = &hdr(p)->channels[0];
+	e1 = &hdr(p)->channels[1];
+	gen0 = e0->generation;
+	gen1 = e1->generation;
+	s1 = slots_at(p, off1);
+	tab = (struct dmxp_claim *)((char *)p + hdr(p)->claims_offset);
+	for (i = 0; i < DMXP_CLAIMS; i++) {
+		tab[i].state = DMXP_CLAIM_SEND;
+		tab[i].chan = 0;
+		tab[i].generation = gen0;
+		tab[i].pos = 0;
+		tab[i].count = 256;
+		/* 0..255: dead, all of channel 0, which 256..510 (live) hold too. */
+		tab[i].owner = i < 256 ? dead : live;
+	}
+	/* The last: dead, a written message of channel 1, held by nobody else. */
+	tab[DMXP_CLAIMS - 1].owner = dead;
+	tab[DMXP_CLAIMS - 1].state = DMXP_CLAIM_SEND_WRITTEN;
+	tab[DMXP_CLAIMS - 1].chan = 1;
+	tab[DMXP_CLAIMS - 1].generation = gen1;
+	tab[DMXP_CLAIMS - 1].count = 1;
+	/* Every position of channel 0 claimed, none published; 0 of channel 1. */
+	__atomic_store_n(&e0->tail, 256, __ATOMIC_RELEASE);
+	__atomic_store_n(&e1->tail, 1, __ATOMIC_RELEASE);
+
+	close(victim);
+	t0 = test_now_ns();
+	while (__atomic_load_n(&s1->sequence, __ATOMIC_ACQUIRE) != 1 &&
+	       test_now_ns() - t0 < 3000000000LL)
+		usleep(1000);
+	EXPECT_EQ(1, s1->sequence);
+	TH_LOG("the last record repaired after %.1f ms", ms_between(t0, test_now_ns()));
+	/* Channel 0 waits for the live holder. */
+	EXPECT_EQ(0, sysfs_num(name, "ch0/repaired"));
+	memset(tab, 0, DMXP_CLAIMS * sizeof(*tab));
+	close(holder);
+}
+
+/*
  * While another process creates a large region and a large ring, one
  * process creates, maps, destroys and unmaps small regions of its own
  * (the last munmap frees one): no step waits for the large creation.
