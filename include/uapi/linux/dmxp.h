@@ -168,7 +168,7 @@ struct dmxp_global_header {
 	__u64	claims_offset;	/* the claim table (struct dmxp_claim[]), 0: none */
 	__u32	claims_count;	/* records in it, at most DMXP_CLAIMS_MAX */
 	__u32	__claims_pad;	/* zero */
-	__u64	repair_lock;	/* atomic; embedded: 0, or the repairer's claim record index + 1 */
+	__u64	repair_lock;	/* atomic; region files: holder's claim record index + 1, or 0 */
 	__u8	__pad[128 - 64];	/* zero; reserved for extensions */
 	/* @128 */
 	struct dmxp_channel_entry channels[DMXP_MAX_CHANNELS];
