@@ -721,10 +721,17 @@ int dmxp_chan_eventfd(struct dmxp_region *r, u32 id, int fd, bool unregister,
 	ctx = eventfd_ctx_fdget(fd);
 	if (IS_ERR(ctx))
 		return PTR_ERR(ctx);
-	ev = unregister ? NULL : kzalloc(sizeof(*ev), GFP_KERNEL);
+	ev = unregister ? NULL : kzalloc(sizeof(*ev), GFP_KERNEL_ACCOUNT);
 	if (!unregister && !ev) {
 		eventfd_ctx_put(ctx);
 		return -ENOMEM;
+	}
+	/* The caps per file and per user (region.c); given back with ev. */
+	ret = ev ? dmxp_eventfd_charge(owner) : 0;
+	if (ret) {
+		eventfd_ctx_put(ctx);
+		kfree(ev);
+		return ret;
 	}
 
 	mutex_lock(&dmxp_lock);
@@ -741,10 +748,12 @@ int dmxp_chan_eventfd(struct dmxp_region *r, u32 id, int fd, bool unregister,
 	if (list_entry_is_head(found, &kc->eventfds, node))
 		found = NULL;
 	if (unregister) {
-		if (found)
+		if (found) {
 			list_del(&found->node);
-		else
+			dmxp_eventfd_uncharge(found->owner);
+		} else {
 			ret = -ENOENT;
+		}
 	} else if (found) {
 		ret = -EEXIST;
 	} else if (n >= DMXP_EVENTFD_MAX) {
@@ -767,6 +776,8 @@ out:
 	}
 	if (ctx)
 		eventfd_ctx_put(ctx);
+	if (ev)
+		dmxp_eventfd_uncharge(owner);	/* not registered */
 	kfree(ev);
 	return ret;
 }
@@ -788,6 +799,7 @@ void dmxp_chan_drop(struct dmxp_region *r, u32 id, struct file *owner)
 		if (!owner)
 			eventfd_signal(ev->ctx, 1);	/* let it see the end */
 		list_move(&ev->node, &dead);
+		dmxp_eventfd_uncharge(ev->owner);	/* while ev->owner is sure to live */
 	}
 	spin_unlock(&r->ev_lock);
 	list_for_each_entry_safe(ev, tmp, &dead, node) {

@@ -22,10 +22,18 @@
 #include <linux/version.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
+#include <linux/xarray.h>
 
 #include <linux/dmxp.h>
 
-/* The kernel's authoritative copy of a channel. */
+struct file;
+struct vm_area_struct;
+
+/*
+ * The kernel's authoritative copy of a channel.  created, generation,
+ * capacity and band_offset change under the region's lock, created and
+ * generation also under dmxp_lock; lockless readers use READ_ONCE().
+ */
 struct dmxp_kchan {
 	bool			created;
 	u32			generation;
@@ -43,16 +51,43 @@ struct dmxp_kchan {
 
 /* A file attached to a region: the owner its claim records name. */
 struct dmxp_lease {
-	struct list_head	node;		/* in dmxp_region.leases */
-	u32			id;
+	u32			id;		/* its index in dmxp_region.leases */
+	kuid_t			uid;		/* charged for it (dmxp_user_charge()) */
 };
 
+/*
+ * An open /dev/dmxp.  region is set once, under lock, and stays until the
+ * file is released: readers load it with smp_load_acquire() and need no
+ * lock (mmap() must not take one that an ioctl holds across copy_to_user(),
+ * which may fault and take mmap_lock).
+ */
+struct dmxp_file {
+	struct mutex		lock;		/* handshake and binding */
+	bool			versioned;	/* DMXP_IOC_VERSION done */
+	struct dmxp_region	*region;	/* bound region, or NULL */
+	struct dmxp_lease	lease;		/* its claim records' owner */
+	atomic_t		eventfds;	/* registrations it holds */
+};
+
+/* What one user may hold at a time, over every region (dmxp_user_charge()). */
+enum dmxp_charge {
+	DMXP_CHARGE_LEASE,		/* bindings of /dev/dmxp files */
+	DMXP_CHARGE_EVENTFD,		/* eventfd registrations */
+	DMXP_CHARGES
+};
+
+#define DMXP_FILE_EVENTFDS	256	/* eventfd registrations of one file */
+
+/*
+ * A region, allocated with kvzalloc() (about 33 KB, mostly chan[]) and
+ * charged, like its memory, to the creator's memory cgroup.
+ */
 struct dmxp_region {
-	struct kref		ref;		/* registry, files, mappings */
+	struct kref		ref;		/* registry, files, mappings, work */
 	struct list_head	node;		/* in the registry while alive */
 	bool			destroyed;	/* removed from the registry */
 	char			name[DMXP_NAME_MAX];
-	void			*mem;		/* vmalloc_user(size) */
+	void			*mem;		/* accounted __vmalloc(size), zeroed */
 	size_t			size;
 	kuid_t			uid;
 	kgid_t			gid;
@@ -65,25 +100,42 @@ struct dmxp_region {
 	u64			claims_offset;	/* the claim table, as created */
 	u32			claims_count;	/* 0: none */
 	u64			bands_start;	/* rings go from here */
-	struct mutex		lock;		/* leases, repair; inside dmxp_lock */
-	struct list_head	leases;		/* struct dmxp_lease of attached files */
-	u32			next_lease;
+	struct mutex		lock;		/* channels, repair; outside dmxp_lock */
+	struct xarray		leases;		/* id -> struct dmxp_lease, attached files */
+	u32			next_lease;	/* for xa_alloc_cyclic() */
 	struct delayed_work	repair_work;	/* a pass left something for later */
 	unsigned long		repair_delay;	/* jiffies until that pass, under lock */
+	u32			repair_next;	/* the record a pass starts at, under lock */
 	/* Wake-ups (chan.c) */
 	struct delayed_work	recheck_work;	/* while channels have sleepers */
 };
 
-/* All region and channel state changes are serialised by this mutex. */
+/*
+ * The registry of named regions, and the commit of a region's destroyed
+ * flag and of a channel's created flag and generation.  Held only for such
+ * short steps, never across an allocation, a ring initialisation, a sysfs
+ * change or a wait for repair work: the last vm_close() of a region does
+ * not take it at all.  Lock order: region names (region.c), then a
+ * region's lock, then dmxp_lock.
+ */
 extern struct mutex dmxp_lock;
 
 extern unsigned long dmxp_default_size;
 extern unsigned long dmxp_max_region_size;
 extern unsigned long dmxp_max_total_size;
+extern unsigned int dmxp_user_max[DMXP_CHARGES];
+extern kuid_t dmxp_default_uid;
+extern kgid_t dmxp_default_gid;
+extern umode_t dmxp_default_mode;
 
 /* region.c */
 int dmxp_region_create(const char *name, u64 size, umode_t mode, bool excl,
 		       struct dmxp_region **out);
+int dmxp_region_map(struct dmxp_region *r, struct vm_area_struct *vma);
+int dmxp_user_charge(enum dmxp_charge what, kuid_t uid);
+void dmxp_user_uncharge(enum dmxp_charge what, kuid_t uid);
+int dmxp_eventfd_charge(struct file *owner);
+void dmxp_eventfd_uncharge(struct file *owner);
 int dmxp_region_attach(const char *name, bool write, struct dmxp_region **out);
 int dmxp_region_destroy(const char *name);
 void dmxp_region_get(struct dmxp_region *r);
@@ -105,9 +157,12 @@ void dmxp_chan_region_fini(struct dmxp_region *r);
 
 /* repair.c */
 void dmxp_repair_init(struct dmxp_region *r);
-u32 dmxp_lease_add(struct dmxp_region *r, struct dmxp_lease *l);
+int dmxp_lease_add(struct dmxp_region *r, struct dmxp_lease *l);
 void dmxp_lease_del(struct dmxp_region *r, struct dmxp_lease *l);
 void dmxp_repair_stop(struct dmxp_region *r);
+void dmxp_repair_drain(void);
+int dmxp_repair_module_init(void);
+void dmxp_repair_module_exit(void);
 
 /* sysfs.c */
 int dmxp_sysfs_init(void);

@@ -37,13 +37,34 @@ unsigned long dmxp_max_region_size = 1UL << 30;
 module_param_named(max_region_size, dmxp_max_region_size, ulong, 0444);
 MODULE_PARM_DESC(max_region_size, "Largest region in bytes (default 1 GiB)");
 
-unsigned long dmxp_max_total_size = 4UL << 30;
+unsigned long dmxp_max_total_size;
 module_param_named(max_total_size, dmxp_max_total_size, ulong, 0444);
-MODULE_PARM_DESC(max_total_size, "Bytes of all regions together (default 4 GiB)");
+MODULE_PARM_DESC(max_total_size, "Bytes of all regions together (default 0: half of RAM)");
 
-static ushort dmxp_default_mode = 0660;
-module_param_named(default_mode, dmxp_default_mode, ushort, 0444);
-MODULE_PARM_DESC(default_mode, "Permissions of the default region, created on first attach (default 0660)");
+static ushort dmxp_default_mode_param = 0666;
+module_param_named(default_mode, dmxp_default_mode_param, ushort, 0444);
+MODULE_PARM_DESC(default_mode, "Permissions of the default region, which the module creates at load (default 0666)");
+
+static uint dmxp_default_uid_param;
+module_param_named(default_uid, dmxp_default_uid_param, uint, 0444);
+MODULE_PARM_DESC(default_uid, "Owner of the default region (default 0)");
+
+static uint dmxp_default_gid_param;
+module_param_named(default_gid, dmxp_default_gid_param, uint, 0444);
+MODULE_PARM_DESC(default_gid, "Group of the default region (default 0)");
+
+unsigned int dmxp_user_max[DMXP_CHARGES] = {
+	[DMXP_CHARGE_LEASE]	= 65536,
+	[DMXP_CHARGE_EVENTFD]	= 8192,
+};
+module_param_named(max_user_leases, dmxp_user_max[DMXP_CHARGE_LEASE], uint, 0444);
+MODULE_PARM_DESC(max_user_leases, "Files one user may have bound to regions at a time (default 65536)");
+module_param_named(max_user_eventfds, dmxp_user_max[DMXP_CHARGE_EVENTFD], uint, 0444);
+MODULE_PARM_DESC(max_user_eventfds, "Eventfd registrations one user may hold at a time (default 8192)");
+
+kuid_t dmxp_default_uid;
+kgid_t dmxp_default_gid;
+umode_t dmxp_default_mode;
 
 /* vm_flags_set() and vm_flags_clear() arrived in 6.3. */
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
@@ -57,19 +78,6 @@ static inline void vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flags)
 	vma->vm_flags &= ~flags;
 }
 #endif
-
-/*
- * An open /dev/dmxp.  region is set once, under lock, and stays until the
- * file is released: readers load it with smp_load_acquire() and need no
- * lock (mmap() must not take one that an ioctl holds across copy_to_user(),
- * which may fault and take mmap_lock).
- */
-struct dmxp_file {
-	struct mutex		lock;		/* handshake and binding */
-	bool			versioned;	/* DMXP_IOC_VERSION done */
-	struct dmxp_region	*region;	/* bound region, or NULL */
-	struct dmxp_lease	lease;		/* its claim records' owner */
-};
 
 /* The file's region with a reference for the caller, or NULL if unbound. */
 static struct dmxp_region *file_region(struct dmxp_file *df)
@@ -85,7 +93,7 @@ static struct dmxp_region *file_region(struct dmxp_file *df)
 
 static int dmxp_open(struct inode *inode, struct file *file)
 {
-	struct dmxp_file *df = kzalloc(sizeof(*df), GFP_KERNEL);
+	struct dmxp_file *df = kzalloc(sizeof(*df), GFP_KERNEL_ACCOUNT);
 
 	if (!df)
 		return -ENOMEM;
@@ -105,9 +113,11 @@ static int dmxp_release(struct inode *inode, struct file *file)
 			dmxp_chan_drop(df->region, i, file);
 		/*
 		 * Every mapping holds the file, so none is left: the claims
-		 * of this file's records are repaired (repair.c).
+		 * of this file's records are repaired (repair.c), by the
+		 * repair work, not here.
 		 */
 		dmxp_lease_del(df->region, &df->lease);
+		dmxp_user_uncharge(DMXP_CHARGE_LEASE, df->lease.uid);
 		dmxp_region_put(df->region);
 	}
 	kfree(df);
@@ -204,34 +214,58 @@ static long ioc_region(struct file *file, unsigned int cmd, void __user *argp)
 		return -EINVAL;
 	}
 
+	/*
+	 * The result is copied out once the region exists.  Write the request
+	 * back first: a buffer that cannot take it fails here, before a
+	 * region is created.  (Made read-only by another thread meanwhile,
+	 * it still gives -EFAULT after: the region exists, and a retry
+	 * without DMXP_REGION_EXCL attaches to it.)
+	 */
+	if (copy_to_user(argp, &rq, sizeof(rq)))
+		return -EFAULT;
+
 	mutex_lock(&df->lock);
 	if (df->region) {
 		ret = -EBUSY;		/* one region per open file */
 		goto out;
 	}
+	/* Before anything is created: a binding over the user's cap fails first. */
+	df->lease.uid = current_euid();
+	ret = dmxp_user_charge(DMXP_CHARGE_LEASE, df->lease.uid);
+	if (ret)
+		goto out;
 	if (cmd == DMXP_IOC_REGION_CREATE)
 		ret = dmxp_region_create(rq.name, rq.size, rq.mode,
 					 rq.flags & DMXP_REGION_EXCL, &r);
 	else if (!strcmp(rq.name, DMXP_DEFAULT_NAME) && write)
-		ret = dmxp_region_create(rq.name, 0, dmxp_default_mode, false, &r);
+		ret = dmxp_region_create(rq.name, 0, 0, false, &r);
 	else
 		ret = dmxp_region_attach(rq.name, write, &r);
 	if (ret)
-		goto out;
+		goto out_uncharge;
+	ret = dmxp_lease_add(r, &df->lease);
+	if (ret)
+		goto out_put;
 
 	rq.size = r->size;
 	rq.mode = r->mode;
 	rq.uid = from_kuid_munged(current_user_ns(), r->uid);
 	rq.gid = from_kgid_munged(current_user_ns(), r->gid);
-	rq.lease = dmxp_lease_add(r, &df->lease);
+	rq.lease = df->lease.id;
 	if (copy_to_user(argp, &rq, sizeof(rq))) {
 		dmxp_lease_del(r, &df->lease);
-		dmxp_region_put(r);
 		ret = -EFAULT;
-		goto out;
+		goto out_put;
 	}
 	/* Pairs with smp_load_acquire() in file_region(). */
 	smp_store_release(&df->region, r);
+	mutex_unlock(&df->lock);
+	return 0;
+
+out_put:
+	dmxp_region_put(r);
+out_uncharge:
+	dmxp_user_uncharge(DMXP_CHARGE_LEASE, df->lease.uid);
 out:
 	mutex_unlock(&df->lock);
 	return ret;
@@ -255,9 +289,16 @@ static long ioc_chan(struct dmxp_file *df, unsigned int cmd, void __user *argp)
 		return -ENXIO;		/* not bound to a region yet */
 
 	if (cmd == DMXP_IOC_CHAN_CREATE) {
-		ret = dmxp_chan_create(r, c.id, c.capacity, &c.band_offset);
+		/*
+		 * As for REGION_CREATE: a buffer that cannot take the result
+		 * fails before the channel is created.  One made read-only
+		 * meanwhile gives -EFAULT with the channel created.
+		 */
+		ret = -EFAULT;
+		if (!copy_to_user(argp, &c, sizeof(c)))
+			ret = dmxp_chan_create(r, c.id, c.capacity, &c.band_offset);
 		if (!ret && copy_to_user(argp, &c, sizeof(c)))
-			ret = -EFAULT;	/* the channel exists: the caller can open it */
+			ret = -EFAULT;
 	} else {
 		ret = dmxp_chan_destroy(r, c.id);
 	}
@@ -445,11 +486,10 @@ static int dmxp_mmap(struct file *file, struct vm_area_struct *vma)
 			goto err;
 		vm_flags_clear(vma, VM_MAYWRITE);
 	}
-	/* remap_vmalloc_range() also sets VM_DONTEXPAND | VM_DONTDUMP. */
-	ret = remap_vmalloc_range(vma, r->mem, 0);
+	ret = dmxp_region_map(r, vma);
 	if (ret)
 		goto err;
-	vm_flags_set(vma, VM_DONTEXPAND);
+	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
 	vma->vm_private_data = r;	/* the reference taken above */
 	vma->vm_ops = &dmxp_vm_ops;
 	return 0;
@@ -477,23 +517,52 @@ static struct miscdevice dmxp_misc = {
 
 static int __init dmxp_init(void)
 {
+	struct dmxp_region *r;
 	int ret;
 
+	/* Half of RAM unless set: region memory is kernel memory, never swapped. */
+	if (!dmxp_max_total_size)
+		dmxp_max_total_size = (totalram_pages() / 2) << PAGE_SHIFT;
+	dmxp_default_uid = make_kuid(&init_user_ns, dmxp_default_uid_param);
+	dmxp_default_gid = make_kgid(&init_user_ns, dmxp_default_gid_param);
+	dmxp_default_mode = dmxp_default_mode_param;
 	if (dmxp_default_size < DMXP_HEADER_SIZE + DMXP_CAPACITY_MIN * DMXP_SLOT_SIZE ||
-	    dmxp_default_size > dmxp_max_region_size || dmxp_default_mode & ~0666) {
-		pr_err("invalid default_size, max_region_size or default_mode\n");
+	    dmxp_default_size > dmxp_max_region_size ||
+	    PAGE_ALIGN(dmxp_default_size) > dmxp_max_total_size ||
+	    dmxp_default_mode & ~0666 || !uid_valid(dmxp_default_uid) ||
+	    !gid_valid(dmxp_default_gid)) {
+		pr_err("invalid default_size, max_region_size, max_total_size or default_mode/uid/gid\n");
 		return -EINVAL;
 	}
-	ret = dmxp_sysfs_init();
+	ret = dmxp_repair_module_init();
 	if (ret)
 		return ret;
-	ret = misc_register(&dmxp_misc);
+	ret = dmxp_sysfs_init();
+	if (ret)
+		goto err_wq;
+	/*
+	 * The default region is the module's, made before anyone can take
+	 * its name: owned by default_uid/default_gid, with default_mode.
+	 */
+	ret = dmxp_region_create(DMXP_DEFAULT_NAME, 0, 0, true, &r);
 	if (ret) {
-		dmxp_sysfs_exit();
-		return ret;
+		pr_err("cannot create the default region: %d\n", ret);
+		goto err_sysfs;
 	}
+	dmxp_region_put(r);	/* the registry keeps its own */
+	ret = misc_register(&dmxp_misc);
+	if (ret)
+		goto err_regions;
 	pr_info("version %s, layout %d\n", DMXP_VERSION_STR, DMXP_VERSION);
 	return 0;
+
+err_regions:
+	dmxp_regions_destroy_all();
+err_sysfs:
+	dmxp_sysfs_exit();
+err_wq:
+	dmxp_repair_module_exit();
+	return ret;
 }
 
 static void __exit dmxp_exit(void)
@@ -501,6 +570,7 @@ static void __exit dmxp_exit(void)
 	misc_deregister(&dmxp_misc);
 	dmxp_regions_destroy_all();
 	dmxp_sysfs_exit();
+	dmxp_repair_module_exit();
 }
 
 module_init(dmxp_init);

@@ -2,10 +2,16 @@
 /*
  * dmxp regions and channels.
  *
- * A region is a vmalloc_user() buffer laid out as include/uapi/linux/dmxp.h
- * says.  It is reference counted: the registry holds one reference while
- * the region has a name, each attached file one, and each VMA one, so
- * the memory lives while anything can still reach it.
+ * A region is a zeroed vmalloc buffer laid out as include/uapi/linux/dmxp.h
+ * says, charged to its creator's memory cgroup.  It is reference counted:
+ * the registry holds one reference while the region has a name, each
+ * attached file one, each VMA one and pending repair work one, so the
+ * memory lives while anything can still reach it.
+ *
+ * Locks (dmxp.h): nothing long happens under dmxp_lock.  A region is
+ * allocated and initialised before it is named, a channel's ring is
+ * initialised under the region's own lock, and sysfs directories and
+ * repair work are dealt with outside dmxp_lock.
  *
  * Channels are created here, never by userspace: the module picks the
  * band from its own table of channels (struct dmxp_kchan), initialises
@@ -25,11 +31,19 @@
 
 #include "dmxp.h"
 
-/* Serialises the registry and every region's and channel's state changes. */
+/* What dmxp.h says: the registry and short commits, never long work. */
 DEFINE_MUTEX(dmxp_lock);
-static LIST_HEAD(dmxp_regions);
-static unsigned long dmxp_total_size;	/* bytes of all live regions */
-static unsigned int dmxp_live_regions;	/* allocated, named or not */
+/*
+ * The set of names: a region joins and leaves the registry, and its
+ * directory /sys/kernel/dmxp/<name> is added and removed, under this
+ * mutex, so that a name re-created at once never meets the old
+ * directory.  Only creators and destroyers take it, never attach, mmap,
+ * munmap or exit; a creator allocates before it.
+ */
+static DEFINE_MUTEX(dmxp_names_lock);
+static LIST_HEAD(dmxp_regions);			/* under dmxp_lock */
+static atomic_long_t dmxp_total_size;		/* bytes of all live regions */
+static atomic_t dmxp_live_regions;		/* allocated, named or not */
 
 static struct dmxp_region *region_find(const char *name)
 {
@@ -42,17 +56,18 @@ static struct dmxp_region *region_find(const char *name)
 	return NULL;
 }
 
-/* The last reference is gone; called with dmxp_lock held, releases it. */
+/* The last reference is gone: nothing can reach the region any more. */
 static void region_release(struct kref *ref)
 {
 	struct dmxp_region *r = container_of(ref, struct dmxp_region, ref);
 
-	dmxp_total_size -= r->size;
-	dmxp_live_regions--;
-	mutex_unlock(&dmxp_lock);
+	WARN_ON_ONCE(!xa_empty(&r->leases));
+	xa_destroy(&r->leases);
 	dmxp_chan_region_fini(r);
 	vfree(r->mem);
-	kfree(r);
+	atomic_long_sub(r->size, &dmxp_total_size);
+	atomic_dec(&dmxp_live_regions);
+	kvfree(r);
 }
 
 void dmxp_region_get(struct dmxp_region *r)
@@ -60,10 +75,10 @@ void dmxp_region_get(struct dmxp_region *r)
 	kref_get(&r->ref);
 }
 
+/* Takes no lock: the last put may come from vm_close(), under mmap_lock. */
 void dmxp_region_put(struct dmxp_region *r)
 {
-	/* The release updates dmxp_total_size, which dmxp_lock protects. */
-	kref_put_mutex(&r->ref, region_release, &dmxp_lock);
+	kref_put(&r->ref, region_release);
 }
 
 static void header_init(struct dmxp_region *r)
@@ -71,7 +86,7 @@ static void header_init(struct dmxp_region *r)
 	struct dmxp_global_header *h = dmxp_hdr(r);
 	unsigned int i;
 
-	/* vmalloc_user() zeroed the memory. */
+	/* __vmalloc(__GFP_ZERO) zeroed the memory. */
 	h->version = DMXP_VERSION;
 	h->max_channels = DMXP_MAX_CHANNELS;
 	h->region_size = r->size;
@@ -84,43 +99,43 @@ static void header_init(struct dmxp_region *r)
 	smp_store_release(&h->magic, DMXP_MAGIC);
 }
 
-int dmxp_region_create(const char *name, u64 size, umode_t mode, bool excl,
-		       struct dmxp_region **out)
+/*
+ * The region's memory, zeroed and charged to the caller's memory cgroup.
+ * vmalloc_user() is not accounted, and __vmalloc_node_range(), which
+ * could add VM_USERMAP to an accounted allocation, is not exported:
+ * dmxp_region_map() inserts the pages itself, as remap_vmalloc_range()
+ * would.  A size the caller chose may fail quietly.  Not inlined: it
+ * names region memory in /proc/vmallocinfo (selftests/fuzz_kmod checks).
+ */
+static noinline void *dmxp_region_mem(u64 size)
+{
+	void *mem = __vmalloc(size, GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_NOWARN);
+
+	barrier();	/* not a tail call: __vmalloc()'s caller is this function */
+	return mem;
+}
+
+/*
+ * A new region, not yet named, with the registry's reference; its size
+ * is already counted in dmxp_total_size.  Everything is charged to the
+ * caller's memory cgroup.  No lock is held: this is the long part.
+ */
+static struct dmxp_region *region_alloc(const char *name, u64 size, umode_t mode,
+					kuid_t uid, kgid_t gid)
 {
 	struct dmxp_region *r;
 	unsigned int i;
-	int ret;
 
-	if (!size)
-		size = dmxp_default_size;
-	if (size < DMXP_HEADER_SIZE + DMXP_CAPACITY_MIN * DMXP_SLOT_SIZE ||
-	    size > dmxp_max_region_size)
-		return -EINVAL;
-	size = PAGE_ALIGN(size);
-
-retry:
-	mutex_lock(&dmxp_lock);
-	r = region_find(name);
-	if (r) {
-		ret = excl ? -EEXIST : 1;	/* 1: attach to it instead */
-		goto out_unlock;
-	}
-	if (size > dmxp_max_total_size - dmxp_total_size) {
-		ret = -ENOSPC;
-		goto out_unlock;
-	}
-	r = kzalloc(sizeof(*r), GFP_KERNEL);
-	if (!r) {
-		ret = -ENOMEM;
-		goto out_unlock;
-	}
-	r->mem = vmalloc_user(size);
+	r = kvzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
+	if (!r)
+		return NULL;
+	r->mem = dmxp_region_mem(size);
 	if (!r->mem) {
-		kfree(r);
-		ret = -ENOMEM;
-		goto out_unlock;
+		kvfree(r);
+		return NULL;
 	}
 	kref_init(&r->ref);		/* the registry's reference */
+	INIT_LIST_HEAD(&r->node);
 	spin_lock_init(&r->ev_lock);
 	dmxp_chan_region_init(r);
 	dmxp_repair_init(r);
@@ -139,36 +154,34 @@ retry:
 		r->claims_count = DMXP_CLAIMS;
 		r->bands_start += DMXP_CLAIMS * DMXP_CLAIM_SIZE;
 	}
-	r->uid = current_euid();
-	r->gid = current_egid();
+	r->uid = uid;
+	r->gid = gid;
 	r->mode = mode;
 	header_init(r);
-	dmxp_total_size += size;
-	dmxp_live_regions++;
+	atomic_inc(&dmxp_live_regions);
+	return r;
+}
 
-	ret = dmxp_sysfs_region_add(r);
-	if (ret) {
-		dmxp_total_size -= size;
-		dmxp_live_regions--;
-		vfree(r->mem);
-		kfree(r);
-		goto out_unlock;
+/*
+ * Map the whole region into @vma, page by page as remap_vmalloc_range()
+ * does (which needs VM_USERMAP, see region_alloc()).  On an error the
+ * caller's mmap() fails and the pages inserted so far are unmapped.
+ */
+int dmxp_region_map(struct dmxp_region *r, struct vm_area_struct *vma)
+{
+	unsigned long off;
+	int ret;
+
+	if (vma->vm_end - vma->vm_start != r->size || vma->vm_pgoff)
+		return -EINVAL;
+	for (off = 0; off < r->size; off += PAGE_SIZE) {
+		ret = vm_insert_page(vma, vma->vm_start + off, vmalloc_to_page(r->mem + off));
+		if (ret)
+			return ret;
+		if (!(off & (SZ_16M - 1)))
+			cond_resched();
 	}
-	list_add_tail(&r->node, &dmxp_regions);
-	dmxp_region_get(r);		/* the caller's */
-	*out = r;
-	mutex_unlock(&dmxp_lock);
 	return 0;
-
-out_unlock:
-	mutex_unlock(&dmxp_lock);
-	if (ret == 1) {
-		ret = dmxp_region_attach(name, true, out);
-		/* Destroyed since it was found: create it after all. */
-		if (ret == -ENOENT)
-			goto retry;
-	}
-	return ret;
 }
 
 /*
@@ -188,7 +201,12 @@ static bool region_permitted(struct dmxp_region *r, bool write)
 	return capable(CAP_IPC_OWNER);
 }
 
-int dmxp_region_attach(const char *name, bool write, struct dmxp_region **out)
+/*
+ * The region named @name with a reference for the caller: -ENOENT if
+ * there is none, -EEXIST if there is one and @excl, -EACCES if the
+ * caller may not attach to it.
+ */
+static int region_lookup(const char *name, bool excl, bool write, struct dmxp_region **out)
 {
 	struct dmxp_region *r;
 	int ret = 0;
@@ -197,6 +215,8 @@ int dmxp_region_attach(const char *name, bool write, struct dmxp_region **out)
 	r = region_find(name);
 	if (!r)
 		ret = -ENOENT;
+	else if (excl)
+		ret = -EEXIST;
 	else if (!region_permitted(r, write))
 		ret = -EACCES;
 	else
@@ -207,48 +227,138 @@ int dmxp_region_attach(const char *name, bool write, struct dmxp_region **out)
 	return ret;
 }
 
-/* Take @r out of the registry; called with dmxp_lock held. */
+int dmxp_region_create(const char *name, u64 size, umode_t mode, bool excl,
+		       struct dmxp_region **out)
+{
+	kuid_t uid = current_euid();
+	kgid_t gid = current_egid();
+	struct dmxp_region *r;
+	int ret;
+
+	/*
+	 * The default region is the module's: whoever (re)creates it, it is
+	 * created with the configured size, owner and mode, so that nobody
+	 * can take the well-known name with permissions of their own.
+	 */
+	if (!strcmp(name, DMXP_DEFAULT_NAME)) {
+		size = dmxp_default_size;
+		mode = dmxp_default_mode;
+		uid = dmxp_default_uid;
+		gid = dmxp_default_gid;
+	}
+	if (!size)
+		size = dmxp_default_size;
+	if (size < DMXP_HEADER_SIZE + DMXP_CAPACITY_MIN * DMXP_SLOT_SIZE ||
+	    size > dmxp_max_region_size)
+		return -EINVAL;
+	size = PAGE_ALIGN(size);
+
+	/* Most creates of a shared name find it: attach, allocating nothing. */
+	ret = region_lookup(name, excl, true, out);
+	if (ret != -ENOENT)
+		return ret;
+	if (size > dmxp_max_total_size)
+		return -ENOSPC;
+	if (atomic_long_add_return(size, &dmxp_total_size) > dmxp_max_total_size) {
+		atomic_long_sub(size, &dmxp_total_size);
+		return -ENOSPC;
+	}
+	r = region_alloc(name, size, mode, uid, gid);
+	if (!r) {
+		atomic_long_sub(size, &dmxp_total_size);
+		return -ENOMEM;
+	}
+
+	mutex_lock(&dmxp_names_lock);
+	/* Someone else created it meanwhile: theirs wins, as if found above. */
+	ret = region_lookup(name, excl, true, out);
+	if (ret != -ENOENT)
+		goto out_free;
+	ret = dmxp_sysfs_region_add(r);
+	if (ret)
+		goto out_free;
+	dmxp_region_get(r);		/* the caller's */
+	mutex_lock(&dmxp_lock);
+	list_add_tail(&r->node, &dmxp_regions);
+	mutex_unlock(&dmxp_lock);
+	mutex_unlock(&dmxp_names_lock);
+	/* Made for the caller as the module's: the caller attaches as anyone would. */
+	if (!uid_eq(uid, current_euid()) && !region_permitted(r, true)) {
+		dmxp_region_put(r);
+		return -EACCES;
+	}
+	*out = r;
+	return 0;
+
+out_free:
+	mutex_unlock(&dmxp_names_lock);
+	dmxp_region_put(r);		/* never named: this frees it */
+	return ret;
+}
+
+int dmxp_region_attach(const char *name, bool write, struct dmxp_region **out)
+{
+	return region_lookup(name, false, write, out);
+}
+
+/*
+ * @r has left the registry; with dmxp_names_lock held, mark it destroyed
+ * and remove its sysfs directories (before its name can be taken again).
+ */
 static void region_unlink(struct dmxp_region *r)
 {
 	unsigned int i;
 
-	lockdep_assert_held(&dmxp_lock);
-	list_del_init(&r->node);
-	/* Under r->lock too: a repair queues its work only if not destroyed. */
+	lockdep_assert_held(&dmxp_names_lock);
 	mutex_lock(&r->lock);
-	WRITE_ONCE(r->destroyed, true);
-	mutex_unlock(&r->lock);
 	/*
-	 * No repair after this.  The registry's reference is still held, so
-	 * the work's own put cannot be the last one (which takes dmxp_lock).
+	 * Under r->lock: no channel is created or destroyed after this, and
+	 * a repair pass that starts sees it.  Under dmxp_lock: chan.c binds
+	 * channel fds and eventfds only to a region not destroyed.
 	 */
-	dmxp_repair_stop(r);
-	for (i = 0; i < DMXP_MAX_CHANNELS; i++) {
+	mutex_lock(&dmxp_lock);
+	WRITE_ONCE(r->destroyed, true);
+	mutex_unlock(&dmxp_lock);
+	for (i = 0; i < DMXP_MAX_CHANNELS; i++)
 		dmxp_sysfs_chan_del(r, i);
-		/* Sleepers wake and see -EIDRM; eventfds are signalled, dropped. */
-		dmxp_chan_drop(r, i, NULL);
-	}
+	mutex_unlock(&r->lock);
 	dmxp_sysfs_region_del(r);
+}
+
+/* After region_unlink(), with no lock: the rest, and the registry's reference. */
+static void region_retire(struct dmxp_region *r)
+{
+	unsigned int i;
+
+	/* No repair after this.  The registry's reference outlives the work's. */
+	dmxp_repair_stop(r);
+	/* Sleepers wake and see -EIDRM; eventfds are signalled, dropped. */
+	for (i = 0; i < DMXP_MAX_CHANNELS; i++)
+		dmxp_chan_drop(r, i, NULL);
+	dmxp_region_put(r);
 }
 
 int dmxp_region_destroy(const char *name)
 {
 	struct dmxp_region *r;
+	int ret = 0;
 
+	mutex_lock(&dmxp_names_lock);
 	mutex_lock(&dmxp_lock);
 	r = region_find(name);
-	if (!r) {
-		mutex_unlock(&dmxp_lock);
-		return -ENOENT;
-	}
-	if (!uid_eq(current_euid(), r->uid) && !capable(CAP_SYS_ADMIN)) {
-		mutex_unlock(&dmxp_lock);
-		return -EPERM;
-	}
-	region_unlink(r);
+	if (!r)
+		ret = -ENOENT;
+	else if (!uid_eq(current_euid(), r->uid) && !capable(CAP_SYS_ADMIN))
+		ret = -EPERM;
+	else
+		list_del_init(&r->node);
 	mutex_unlock(&dmxp_lock);
-	dmxp_region_put(r);	/* the registry's reference */
-	return 0;
+	if (!ret)
+		region_unlink(r);
+	mutex_unlock(&dmxp_names_lock);
+	if (!ret)
+		region_retire(r);
+	return ret;
 }
 
 /*
@@ -261,20 +371,118 @@ void dmxp_regions_destroy_all(void)
 	struct dmxp_region *r, *tmp;
 	LIST_HEAD(dead);
 
+	mutex_lock(&dmxp_names_lock);
 	mutex_lock(&dmxp_lock);
-	list_for_each_entry_safe(r, tmp, &dmxp_regions, node) {
+	list_splice_init(&dmxp_regions, &dead);
+	mutex_unlock(&dmxp_lock);
+	list_for_each_entry(r, &dead, node)
 		region_unlink(r);
-		list_add(&r->node, &dead);
-	}
-	mutex_unlock(&dmxp_lock);
+	mutex_unlock(&dmxp_names_lock);
 	list_for_each_entry_safe(r, tmp, &dead, node) {
-		list_del(&r->node);
-		dmxp_region_put(r);
+		list_del_init(&r->node);
+		region_retire(r);
 	}
-	mutex_lock(&dmxp_lock);
-	WARN(dmxp_live_regions || dmxp_total_size,
-	     "dmxp: %u regions (%lu bytes) leaked\n", dmxp_live_regions, dmxp_total_size);
-	mutex_unlock(&dmxp_lock);
+	/* Work queued by a release racing with a destroy holds a reference. */
+	dmxp_repair_drain();
+	WARN(atomic_read(&dmxp_live_regions) || atomic_long_read(&dmxp_total_size),
+	     "dmxp: %d regions (%ld bytes) leaked\n", atomic_read(&dmxp_live_regions),
+	     atomic_long_read(&dmxp_total_size));
+}
+
+/*
+ * Per-user counts, over all regions, keyed by the kernel uid (so a user
+ * namespace's users are counted apart): what one user may hold at a time.
+ * The counts are value entries changed under the xarray's spinlock, so
+ * that a count can be given back where chan.c holds a spinlock.
+ */
+static struct xarray dmxp_users[DMXP_CHARGES] = {
+	XARRAY_INIT(dmxp_users[DMXP_CHARGE_LEASE], 0),
+	XARRAY_INIT(dmxp_users[DMXP_CHARGE_EVENTFD], 0),
+};
+
+/* Under the xarray's spinlock; a reserved or present slot needs nothing. */
+#define USER_GFP	(GFP_NOWAIT | __GFP_NOWARN | __GFP_ACCOUNT)
+
+static unsigned long user_count(struct xarray *xa, unsigned long uid)
+{
+	void *old = xa_load(xa, uid);
+
+	return xa_is_value(old) ? xa_to_value(old) : 0;
+}
+
+/* One more of @what for @uid, or -EDQUOT at dmxp_user_max[@what]. */
+int dmxp_user_charge(enum dmxp_charge what, kuid_t uid)
+{
+	struct xarray *xa = &dmxp_users[what];
+	unsigned long idx = __kuid_val(uid), n;
+	int ret;
+
+	/* The slot, allocated beforehand: the store below allocates nothing. */
+	ret = xa_reserve(xa, idx, GFP_KERNEL_ACCOUNT);
+	if (ret)
+		return ret;
+	xa_lock(xa);
+	n = user_count(xa, idx);
+	if (n < dmxp_user_max[what]) {
+		ret = xa_err(__xa_store(xa, idx, xa_mk_value(n + 1), USER_GFP));
+	} else {
+		ret = -EDQUOT;
+		if (!n)		/* the reservation only */
+			__xa_erase(xa, idx);
+	}
+	xa_unlock(xa);
+	return ret;
+}
+
+/* Gives back one dmxp_user_charge(); any context that may take a spinlock. */
+void dmxp_user_uncharge(enum dmxp_charge what, kuid_t uid)
+{
+	struct xarray *xa = &dmxp_users[what];
+	unsigned long idx = __kuid_val(uid), n;
+
+	xa_lock(xa);
+	n = user_count(xa, idx);
+	/* Replacing a present entry allocates nothing: it cannot fail. */
+	if (n > 1)
+		__xa_store(xa, idx, xa_mk_value(n - 1), USER_GFP);
+	else if (!WARN_ON_ONCE(!n))
+		__xa_erase(xa, idx);
+	xa_unlock(xa);
+}
+
+/*
+ * An eventfd registration by the /dev/dmxp file @owner: at most
+ * DMXP_FILE_EVENTFDS per file (-EMFILE), and max_user_eventfds per user
+ * (-EDQUOT), the user being the one who opened @owner.  On top of the
+ * DMXP_EVENTFD_MAX per channel that dmxp_chan_eventfd() enforces.
+ */
+int dmxp_eventfd_charge(struct file *owner)
+{
+	struct dmxp_file *df = owner->private_data;
+	int ret;
+
+	if (atomic_inc_return(&df->eventfds) > DMXP_FILE_EVENTFDS) {
+		atomic_dec(&df->eventfds);
+		return -EMFILE;
+	}
+	ret = dmxp_user_charge(DMXP_CHARGE_EVENTFD, owner->f_cred->euid);
+	if (ret)
+		atomic_dec(&df->eventfds);
+	return ret;
+}
+
+/*
+ * The registration charged by dmxp_eventfd_charge() is gone.  Called
+ * where it leaves its list, under the region's ev_lock: the owner's
+ * release drops its registrations under that lock too, so @owner is
+ * still there.
+ */
+void dmxp_eventfd_uncharge(struct file *owner)
+{
+	struct dmxp_file *df = owner->private_data;
+
+	dmxp_user_uncharge(DMXP_CHARGE_EVENTFD, owner->f_cred->euid);
+	atomic_dec(&df->eventfds);
 }
 
 struct band {
@@ -336,14 +544,19 @@ int dmxp_chan_create(struct dmxp_region *r, u32 id, u64 capacity, u64 *band_offs
 	struct dmxp_kchan *kc;
 	u64 off, i, hw = 0;
 	unsigned int j;
+	u32 gen;
 	int ret = 0;
 
 	if (id >= DMXP_MAX_CHANNELS || !capacity_ok(capacity))
 		return -EINVAL;
 	id = array_index_nospec(id, DMXP_MAX_CHANNELS);
 
-	mutex_lock(&dmxp_lock);
-	mutex_lock(&r->lock);	/* against a repair reading the channel */
+	/*
+	 * The region's channels change under its own lock (a repair reads
+	 * them under it too), not under dmxp_lock: initialising a ring of
+	 * 2^24 slots stalls nobody outside this region.
+	 */
+	mutex_lock(&r->lock);
 	kc = &r->chan[id];
 	if (r->destroyed) {
 		ret = -EIDRM;
@@ -360,9 +573,12 @@ int dmxp_chan_create(struct dmxp_region *r, u32 id, u64 capacity, u64 *band_offs
 	}
 
 	e = &h->channels[id];
+	gen = kc->generation + 1;
 	/* The userspace protocol of lib/chan.c: BUSY, generation, fields, CREATED. */
 	WRITE_ONCE(e->flags, DMXP_CHAN_BUSY);
-	WRITE_ONCE(e->generation, ++kc->generation);
+	WRITE_ONCE(e->generation, gen);
+	/* Not created yet: chan.c binds nothing to this generation meanwhile. */
+	WRITE_ONCE(kc->generation, gen);
 	/* Pairs with the acquire fence of readers' seqlock (lib/chan.c). */
 	smp_wmb();
 
@@ -379,15 +595,25 @@ int dmxp_chan_create(struct dmxp_region *r, u32 id, u64 capacity, u64 *band_offs
 	WRITE_ONCE(e->band_offset, off);
 	WRITE_ONCE(e->band_capacity, capacity);
 	WRITE_ONCE(e->owner_pid, 0);
+	WRITE_ONCE(e->owner_start, 0);
+	WRITE_ONCE(e->owner_ns, 0);
 	WRITE_ONCE(e->repaired, 0);
 	WRITE_ONCE(e->tombstoned, 0);
 	atomic64_set(&kc->repaired, 0);
 	atomic64_set(&kc->tombstoned, 0);
 
-	kc->capacity = capacity;
-	kc->band_offset = off;
-	kc->created = true;
-	r->channel_count++;
+	WRITE_ONCE(kc->capacity, capacity);
+	WRITE_ONCE(kc->band_offset, off);
+	/*
+	 * The geometry before created: pairs with the smp_rmb() of chan.c's
+	 * chan_alive(), which reads created, then the geometry.
+	 */
+	smp_wmb();
+	/* chan.c checks created under dmxp_lock before it binds anything. */
+	mutex_lock(&dmxp_lock);
+	WRITE_ONCE(kc->created, true);
+	mutex_unlock(&dmxp_lock);
+	WRITE_ONCE(r->channel_count, r->channel_count + 1);
 	for (j = 0; j < DMXP_MAX_CHANNELS; j++)
 		if (r->chan[j].created)
 			hw = max(hw, r->chan[j].band_offset +
@@ -403,7 +629,6 @@ int dmxp_chan_create(struct dmxp_region *r, u32 id, u64 capacity, u64 *band_offs
 	*band_offset = off;
 out:
 	mutex_unlock(&r->lock);
-	mutex_unlock(&dmxp_lock);
 	return ret;
 }
 
@@ -413,13 +638,13 @@ int dmxp_chan_destroy(struct dmxp_region *r, u32 id)
 	struct dmxp_channel_entry *e;
 	struct dmxp_kchan *kc;
 	int ret = 0;
+	u32 gen;
 
 	if (id >= DMXP_MAX_CHANNELS)
 		return -EINVAL;
 	id = array_index_nospec(id, DMXP_MAX_CHANNELS);
 
-	mutex_lock(&dmxp_lock);
-	mutex_lock(&r->lock);	/* against a repair reading the channel */
+	mutex_lock(&r->lock);	/* as in dmxp_chan_create() */
 	kc = &r->chan[id];
 	if (r->destroyed) {
 		ret = -EIDRM;
@@ -431,7 +656,13 @@ int dmxp_chan_destroy(struct dmxp_region *r, u32 id)
 	}
 	e = &h->channels[id];
 	WRITE_ONCE(e->flags, DMXP_CHAN_BUSY);
-	WRITE_ONCE(e->generation, ++kc->generation);
+	gen = kc->generation + 1;
+	/* After this chan.c binds nothing more to the channel. */
+	mutex_lock(&dmxp_lock);
+	WRITE_ONCE(kc->generation, gen);
+	WRITE_ONCE(kc->created, false);
+	mutex_unlock(&dmxp_lock);
+	WRITE_ONCE(e->generation, gen);
 	/* As in dmxp_chan_create(): generation before the entry's fields. */
 	smp_wmb();
 	/* No read() or write() of the module is left in the ring. */
@@ -439,8 +670,7 @@ int dmxp_chan_destroy(struct dmxp_region *r, u32 id)
 	/* The module reuses freed bands itself: none stays bound to the entry. */
 	WRITE_ONCE(e->capacity, 0);
 	WRITE_ONCE(e->band_capacity, 0);
-	kc->created = false;
-	r->channel_count--;
+	WRITE_ONCE(r->channel_count, r->channel_count - 1);
 	WRITE_ONCE(h->channel_count, r->channel_count);
 	/* Pairs with load_acquire() of flags in lib/chan.c, as at creation. */
 	smp_store_release(&e->flags, 0);
@@ -448,6 +678,5 @@ int dmxp_chan_destroy(struct dmxp_region *r, u32 id)
 	dmxp_chan_drop(r, id, NULL);
 out:
 	mutex_unlock(&r->lock);
-	mutex_unlock(&dmxp_lock);
 	return ret;
 }

@@ -27,6 +27,16 @@
  * pass is bounded (REPAIR_BUDGET) and the rest left for the next one.
  * A hostile record can at worst make the module repair slots of its own
  * region, which that process could as well have written itself.
+ *
+ * Cost: leases live in an xarray (a lookup is O(log leases), whatever
+ * the number of bindings, read-only ones included); a pass reads every
+ * channel's tail and head and the live records once, and each dead
+ * record then costs its positions plus one filter of that snapshot.
+ * Every lookup, record and position counts against REPAIR_BUDGET; what
+ * is left over waits for the next pass.  Passes run only in the work
+ * item, never in the task that closes a file or exits: a release queues
+ * the work at once (no delay), which keeps repair within a few
+ * milliseconds of the release (selftests/test_crash).
  */
 #include <linux/atomic.h>
 #include <linux/nospec.h>
@@ -36,26 +46,37 @@
 
 #include "dmxp.h"
 
-#define REPAIR_BUDGET	65536	/* position checks and records read in one pass */
+#define REPAIR_BUDGET	65536	/* lookups, records and positions in one pass */
 #define REPAIR_RETRY	msecs_to_jiffies(2)	/* then doubling, up to a second */
 #define REPAIR_RETRY_MAX	HZ
 
-/* A live record, as read once for the cover check. */
+/* Repair work only: destroyed when the module goes, which drains it. */
+static struct workqueue_struct *dmxp_repair_wq;
+
+/* A live record, as read once by the pass's snapshot. */
 struct live_rec {
 	u64	pos;
-	u32	count;
+	u32	count;		/* 1..DMXP_CLAIM_BATCH_MAX */
+	u32	chan;
+	u32	generation;
 	u32	state;
 };
 
+/* One pass's state: the snapshot and the work left. */
+struct repair_pass {
+	unsigned int	budget;
+	unsigned int	nlive;
+	u64		tail[DMXP_MAX_CHANNELS];	/* read before the snapshot */
+	u64		head[DMXP_MAX_CHANNELS];
+	s32		cover[DMXP_CLAIM_BATCH_MAX + 1];	/* see cover_marks() */
+	struct live_rec	*sub;		/* live records of one channel and side */
+	struct live_rec	live[];		/* claims_count */
+};
+
+/* O(log leases), under the xarray's RCU: no lock needed. */
 static bool lease_live(struct dmxp_region *r, u32 owner)
 {
-	struct dmxp_lease *l;
-
-	lockdep_assert_held(&r->lock);
-	list_for_each_entry(l, &r->leases, node)
-		if (l->id == owner)
-			return true;
-	return false;
+	return xa_load(&r->leases, owner);
 }
 
 static bool side_send(u32 state)
@@ -69,56 +90,104 @@ static struct dmxp_claim *claim_table(struct dmxp_region *r)
 }
 
 /*
- * The live leases' records claiming on channel @id (generation @gen) on
- * the side of @state, read after the channel's tail and head.  Returns
- * how many are in @live.
+ * Every created channel's tail and head, then the live leases' records
+ * that claim positions.  tail and head come first: pairs with the release
+ * CAS of a claim, so a live claim they passed has its record seen after.
  */
-static unsigned int live_snapshot(struct dmxp_region *r, u32 id, u32 gen, u32 state,
-				  struct live_rec *live)
+static void live_snapshot(struct dmxp_region *r, struct repair_pass *ps)
 {
+	struct dmxp_global_header *h = dmxp_hdr(r);
 	struct dmxp_claim *tab = claim_table(r);
 	unsigned int i, n = 0;
+
+	for (i = 0; i < DMXP_MAX_CHANNELS; i++) {
+		if (!r->chan[i].created)
+			continue;
+		/* Pairs with the producers' release CAS of tail. */
+		ps->tail[i] = smp_load_acquire(&h->channels[i].tail);
+		/* As for tail: pairs with the consumers' release CAS of head. */
+		ps->head[i] = smp_load_acquire(&h->channels[i].head);
+	}
+	ps->budget -= DMXP_MAX_CHANNELS;
 
 	for (i = 0; i < r->claims_count; i++) {
 		struct dmxp_claim *rec = &tab[i];
 		u32 owner = READ_ONCE(rec->owner);
-		u32 st;
+		u32 st, count;
 
+		if (!(i & 63))
+			cond_resched();
 		if (!owner || !lease_live(r, owner))
 			continue;
 		/* Pairs with the release of the state by the claim's end. */
 		st = smp_load_acquire(&rec->state);
-		if (st == DMXP_CLAIM_IDLE || st > DMXP_CLAIM_RECV ||
-		    side_send(st) != side_send(state))
+		if (st == DMXP_CLAIM_IDLE || st > DMXP_CLAIM_RECV)
 			continue;
-		if (READ_ONCE(rec->chan) != id || READ_ONCE(rec->generation) != gen)
+		count = READ_ONCE(rec->count);
+		if (!count)
 			continue;
-		live[n].pos = READ_ONCE(rec->pos);
-		live[n].count = READ_ONCE(rec->count);
-		live[n].state = st;
+		ps->live[n].pos = READ_ONCE(rec->pos);
+		/* Longer than any claim: it holds at most that, and defers. */
+		ps->live[n].count = min_t(u32, count, DMXP_CLAIM_BATCH_MAX);
+		ps->live[n].chan = READ_ONCE(rec->chan);
+		ps->live[n].generation = READ_ONCE(rec->generation);
+		ps->live[n].state = st;
 		n++;
 	}
-	return n;
+	ps->budget -= r->claims_count;
+	ps->nlive = n;
 }
 
-static bool covered(const struct live_rec *live, unsigned int n, u64 p)
+/*
+ * Mark which of [pos, pos + count) the @nsub live records of ps->sub
+ * hold: a difference array, ps->cover[k] summed over 0..k is the number
+ * of them holding pos + k.  O(nsub + count), not O(nsub * count).
+ */
+static void cover_marks(struct repair_pass *ps, unsigned int nsub, u64 pos, u32 count)
 {
-	unsigned int i;
+	unsigned int j;
 
-	for (i = 0; i < n; i++)
-		if (p - live[i].pos < live[i].count)
-			return true;
-	return false;
+	memset(ps->cover, 0, (count + 1) * sizeof(ps->cover[0]));
+	for (j = 0; j < nsub; j++) {
+		u64 lp = ps->sub[j].pos, start, end;
+		u32 lc = ps->sub[j].count;
+
+		/* Both ranges are at most DMXP_CLAIM_BATCH_MAX long. */
+		if (lp - pos < count) {
+			start = lp - pos;
+			end = min_t(u64, count, start + lc);
+		} else if (pos - lp < lc) {
+			start = 0;
+			end = min_t(u64, count, lc - (pos - lp));
+		} else {
+			continue;
+		}
+		ps->cover[start]++;
+		ps->cover[end]--;
+	}
+}
+
+static void shared_inc(u64 *p)
+{
+	unsigned int tries;
+
+	/* The region's count for dmxpctl; a mapper can also write it: bounded. */
+	for (tries = 0; tries < 64; tries++) {
+		u64 n = READ_ONCE(*p);
+
+		if (cmpxchg64_relaxed(p, n, n + 1) == n)
+			return;
+	}
 }
 
 static void counted(struct dmxp_kchan *kc, struct dmxp_channel_entry *e, bool tomb)
 {
 	/* The module's own counts for sysfs, and the region's for dmxpctl. */
 	atomic64_inc(&kc->repaired);
-	__atomic_fetch_add(&e->repaired, 1, __ATOMIC_RELAXED);
+	shared_inc(&e->repaired);
 	if (tomb) {
 		atomic64_inc(&kc->tombstoned);
-		__atomic_fetch_add(&e->tombstoned, 1, __ATOMIC_RELAXED);
+		shared_inc(&e->tombstoned);
 	}
 }
 
@@ -155,10 +224,10 @@ static void waiter_put(struct dmxp_channel_entry *e, u32 state)
 
 /*
  * Repair the positions dead record @rec holds.  Returns true when some
- * must wait for a later pass.  *budget counts down the work.
+ * must wait for a later pass.
  */
 static bool repair_record(struct dmxp_region *r, struct dmxp_claim *rec,
-			  struct live_rec *live, unsigned int *budget)
+			  struct repair_pass *ps)
 {
 	struct dmxp_global_header *h = dmxp_hdr(r);
 	u32 state = READ_ONCE(rec->state);
@@ -169,9 +238,10 @@ static bool repair_record(struct dmxp_region *r, struct dmxp_claim *rec,
 	struct dmxp_channel_entry *e;
 	struct dmxp_kchan *kc;
 	struct dmxp_slot *slots;
+	unsigned int j, nsub = 0;
 	bool pending = false;
 	u64 tail, head, k;
-	unsigned int nlive;
+	s32 holders = 0;
 	u32 done = 0;
 
 	if (state == DMXP_CLAIM_IDLE || state > DMXP_CLAIM_WAIT_SEND ||
@@ -189,34 +259,37 @@ static bool repair_record(struct dmxp_region *r, struct dmxp_claim *rec,
 	if (!count || count > DMXP_CLAIM_BATCH_MAX)
 		return false;
 	count = min_t(u64, count, kc->capacity);
-	/* The positions, and the scan of the table for live records. */
-	if (count + r->claims_count > *budget)
+	/* The filter of the snapshot, then the positions. */
+	if (ps->nlive + count > ps->budget)
 		return true;
-	*budget -= count + r->claims_count;
-
-	e = &h->channels[id];
-	slots = r->mem + kc->band_offset;
-	/*
-	 * tail and head before the records: pairs with the release CAS of a
-	 * claim, so a live claim they passed has its record seen below.
-	 */
-	tail = smp_load_acquire(&e->tail);
-	/* As for tail: pairs with the consumers' release CAS of head. */
-	head = smp_load_acquire(&e->head);
-	nlive = live_snapshot(r, id, gen, state, live);
+	ps->budget -= ps->nlive + count;
 	/*
 	 * A read() or write() in flight has no record and may hold any
-	 * position: wait for it (its count rose before its claim).
+	 * position: wait for it (its count rose before its claim, which
+	 * was before the pass read tail and head).
 	 */
 	if (atomic_read_acquire(&kc->kclaims))
 		return true;
 
+	for (j = 0; j < ps->nlive; j++)
+		if (ps->live[j].chan == id && ps->live[j].generation == gen &&
+		    side_send(ps->live[j].state) == side_send(state))
+			ps->sub[nsub++] = ps->live[j];
+	cover_marks(ps, nsub, pos, count);
+
+	e = &h->channels[id];
+	slots = r->mem + kc->band_offset;
+	tail = ps->tail[id];
+	head = ps->head[id];
 	for (k = 0; k < count; k++) {
 		u64 p = pos + k;
 		struct dmxp_slot *s = &slots[p & (kc->capacity - 1)];
 		/* Pairs with the release of the sequence by publish and free. */
 		u64 seq = smp_load_acquire(&s->sequence);
 
+		if (!(k & 255))
+			cond_resched();
+		holders += ps->cover[k];
 		if (state == DMXP_CLAIM_REPAIR) {
 			/* A repairer died between its mark and its tombstone. */
 			if (seq != DMXP_SEQ_REPAIRING(p))
@@ -224,26 +297,26 @@ static bool repair_record(struct dmxp_region *r, struct dmxp_claim *rec,
 			tombstone_write(s, p, id);
 			/* Partner: the consumers' acquire of the sequence. */
 			smp_wmb();
-			if (cmpxchg(&s->sequence, seq, p + 1) == seq) {
+			if (cmpxchg64(&s->sequence, seq, p + 1) == seq) {
 				counted(kc, e, true);
 				done++;
 			}
 		} else if (side_send(state)) {
 			if (seq != p || (s64)(tail - p) <= 0)
 				continue;	/* published, or never claimed */
-			if (covered(live, nlive, p)) {
+			if (holders > 0) {
 				pending = true;
 				continue;
 			}
 			if (state == DMXP_CLAIM_SEND_WRITTEN) {
 				/* Whole: deliver it. */
-				if (cmpxchg(&s->sequence, p, p + 1) == p) {
+				if (cmpxchg64(&s->sequence, p, p + 1) == p) {
 					counted(kc, e, false);
 					done++;
 				}
 				continue;
 			}
-			if (cmpxchg(&s->sequence, p, DMXP_SEQ_REPAIRING(p)) != p)
+			if (cmpxchg64(&s->sequence, p, DMXP_SEQ_REPAIRING(p)) != p)
 				continue;
 			tombstone_write(s, p, id);
 			/* Partner: the consumers' acquire of the sequence. */
@@ -253,18 +326,16 @@ static bool repair_record(struct dmxp_region *r, struct dmxp_claim *rec,
 		} else {
 			if (seq != p + 1 || (s64)(head - p) <= 0)
 				continue;	/* freed, or never claimed */
-			if (covered(live, nlive, p)) {
+			if (holders > 0) {
 				pending = true;
 				continue;
 			}
 			/* Partner: the producers' acquire of the sequence. */
-			if (cmpxchg(&s->sequence, p + 1, p + kc->capacity) == p + 1) {
+			if (cmpxchg64(&s->sequence, p + 1, p + kc->capacity) == p + 1) {
 				counted(kc, e, false);
 				done++;
 			}
 		}
-		if (!(k & 1023))
-			cond_resched();
 	}
 	if (done)
 		dmxp_chan_wake(r, id, DMXP_NOTIFY_RECV | DMXP_NOTIFY_SEND);
@@ -278,26 +349,40 @@ static bool repair_record(struct dmxp_region *r, struct dmxp_claim *rec,
 static bool repair_pass(struct dmxp_region *r)
 {
 	struct dmxp_claim *tab = claim_table(r);
-	unsigned int budget = REPAIR_BUDGET;
-	struct live_rec *live;
+	struct repair_pass *ps;
 	bool pending = false;
-	unsigned int i;
+	unsigned int i, j;
 
 	lockdep_assert_held(&r->lock);
 	if (!r->claims_count || r->destroyed)
 		return false;
-	live = kvmalloc_array(r->claims_count, sizeof(*live), GFP_KERNEL);
-	if (!live)
+	ps = kvmalloc(struct_size(ps, live, 2 * r->claims_count), GFP_KERNEL);
+	if (!ps)
 		return true;
-	for (i = 0; i < r->claims_count; i++) {
+	ps->sub = ps->live + r->claims_count;
+	ps->budget = REPAIR_BUDGET;
+	live_snapshot(r, ps);
+	/*
+	 * From where the last pass ran out of budget: costly records at the
+	 * start of the table cannot keep the rest waiting for ever.
+	 */
+	i = r->repair_next < r->claims_count ? r->repair_next : 0;
+	for (j = 0; j < r->claims_count; j++, i = i + 1 < r->claims_count ? i + 1 : 0) {
 		struct dmxp_claim *rec = &tab[i];
-		u32 owner = READ_ONCE(rec->owner);
+		u32 owner;
 
-		if (!(i & 63))
+		if (!(j & 63))
 			cond_resched();
+		if (!ps->budget) {
+			r->repair_next = i;
+			pending = true;
+			break;
+		}
+		ps->budget--;		/* the lease lookup */
+		owner = READ_ONCE(rec->owner);
 		if (!owner || lease_live(r, owner))
 			continue;
-		if (repair_record(r, rec, live, &budget)) {
+		if (repair_record(r, rec, ps)) {
 			pending = true;
 			continue;
 		}
@@ -305,7 +390,7 @@ static bool repair_pass(struct dmxp_region *r)
 		/* The record is free for a new owner once the repair is done. */
 		cmpxchg_release(&rec->owner, owner, 0);
 	}
-	kvfree(live);
+	kvfree(ps);
 	return pending;
 }
 
@@ -314,16 +399,18 @@ static void repair_work_fn(struct work_struct *work)
 	struct dmxp_region *r = container_of(to_delayed_work(work), struct dmxp_region,
 					     repair_work);
 	bool queued = false;
+	unsigned long delay;
 
 	mutex_lock(&r->lock);
 	/*
 	 * Requeued under the lock, which region_unlink() takes to set
-	 * destroyed: no work is queued once the region is going.  The
+	 * destroyed: no work is requeued once the region is going.  The
 	 * pending work holds a region reference; a requeue keeps it.
 	 */
 	if (repair_pass(r) && !r->destroyed) {
-		r->repair_delay = min_t(unsigned long, r->repair_delay * 2, REPAIR_RETRY_MAX);
-		queued = queue_delayed_work(system_wq, &r->repair_work, r->repair_delay);
+		delay = READ_ONCE(r->repair_delay);
+		WRITE_ONCE(r->repair_delay, min_t(unsigned long, delay * 2, REPAIR_RETRY_MAX));
+		queued = queue_delayed_work(dmxp_repair_wq, &r->repair_work, delay);
 	}
 	mutex_unlock(&r->lock);
 	if (!queued)
@@ -333,39 +420,68 @@ static void repair_work_fn(struct work_struct *work)
 void dmxp_repair_init(struct dmxp_region *r)
 {
 	mutex_init(&r->lock);
-	INIT_LIST_HEAD(&r->leases);
+	xa_init_flags(&r->leases, XA_FLAGS_ALLOC1);
 	INIT_DELAYED_WORK(&r->repair_work, repair_work_fn);
 }
 
-/* Attach: a new lease for the file's records. */
-u32 dmxp_lease_add(struct dmxp_region *r, struct dmxp_lease *l)
+/*
+ * Attach: a new lease for the file's records.  Ids go round 1..2^32-1
+ * and skip the ones still in use, so a wrapped id never names two files.
+ */
+int dmxp_lease_add(struct dmxp_region *r, struct dmxp_lease *l)
 {
-	mutex_lock(&r->lock);
-	if (!++r->next_lease)
-		++r->next_lease;	/* 0 names no owner */
-	l->id = r->next_lease;
-	list_add(&l->node, &r->leases);
-	mutex_unlock(&r->lock);
-	return l->id;
+	u32 id;
+	int ret;
+
+	ret = xa_alloc_cyclic(&r->leases, &id, l, xa_limit_32b, &r->next_lease,
+			      GFP_KERNEL_ACCOUNT);
+	if (ret < 0)
+		return ret;
+	l->id = id;
+	return 0;
 }
 
-/* The file is released: its lease ends and what it held is repaired. */
+/*
+ * The file is released: its lease ends, and the work item repairs what
+ * it held, at once.  The releasing task (close(), exit()) does no pass.
+ */
 void dmxp_lease_del(struct dmxp_region *r, struct dmxp_lease *l)
 {
-	mutex_lock(&r->lock);
-	list_del(&l->node);
-	if (repair_pass(r) && !r->destroyed) {
-		dmxp_region_get(r);
-		r->repair_delay = REPAIR_RETRY;
-		if (!queue_delayed_work(system_wq, &r->repair_work, r->repair_delay))
-			dmxp_region_put(r);	/* already queued, with its own */
-	}
-	mutex_unlock(&r->lock);
+	xa_erase(&r->leases, l->id);
+	/*
+	 * Unlocked: work queued while the region is being destroyed finds
+	 * it destroyed and only drops its reference; destroy_workqueue()
+	 * drains it before the module goes.
+	 */
+	if (!r->claims_count || READ_ONCE(r->destroyed))
+		return;
+	WRITE_ONCE(r->repair_delay, REPAIR_RETRY);
+	dmxp_region_get(r);
+	/* Already pending (maybe after a long delay): now, with its reference. */
+	if (mod_delayed_work(dmxp_repair_wq, &r->repair_work, 0))
+		dmxp_region_put(r);
 }
 
-/* The region goes: no repair may run after this. */
+/* The region goes: no repair may run after this.  Call it with no lock held. */
 void dmxp_repair_stop(struct dmxp_region *r)
 {
 	if (cancel_delayed_work_sync(&r->repair_work))
 		dmxp_region_put(r);
+}
+
+int dmxp_repair_module_init(void)
+{
+	dmxp_repair_wq = alloc_workqueue("dmxp_repair", WQ_UNBOUND, 0);
+	return dmxp_repair_wq ? 0 : -ENOMEM;
+}
+
+/* Module unload, once no file is left: the work still queued runs out. */
+void dmxp_repair_drain(void)
+{
+	flush_workqueue(dmxp_repair_wq);
+}
+
+void dmxp_repair_module_exit(void)
+{
+	destroy_workqueue(dmxp_repair_wq);
 }

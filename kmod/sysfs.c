@@ -165,7 +165,7 @@ static const struct kobj_type chan_ktype = {
 static struct kobject *dk_add(const struct kobj_type *kt, struct kobject *parent,
 			      struct dmxp_region *r, u32 id, const char *name)
 {
-	struct dmxp_kobj *dk = kzalloc(sizeof(*dk), GFP_KERNEL);
+	struct dmxp_kobj *dk = kzalloc(sizeof(*dk), GFP_KERNEL_ACCOUNT);
 	int ret;
 
 	if (!dk)

@@ -1473,9 +1473,10 @@ static bool do_region(int di, unsigned long cmd, bool sane)
 		}
 		return true;
 	}
-	if (ret != 0 && !(ret == -EFAULT && a.m == A_RO))
+	/* A read-only result buffer fails before anything is created or bound. */
+	if (ret != 0)
 		return true;
-	/* Created or attached; bound unless the output could not be written. */
+	/* Created or attached, and bound. */
 	if (exists) {
 		ni = ex_i;
 	} else {
@@ -1580,7 +1581,8 @@ static void do_chan_create(int di, bool sane)
 	ret = xioctl(g.devfd[di].fd, DMXP_IOC_CHAN_CREATE, a.p);
 	result_ret(ret);
 	verdict(&e, ret);
-	if (g.is_wild || (ret != 0 && !(ret == -EFAULT && a.m == A_RO)))
+	/* A read-only result buffer fails before the channel is created. */
+	if (g.is_wild || ret != 0)
 		return;
 
 	in->ch[ci].present = true;
@@ -3149,6 +3151,21 @@ static void crash_release(int fd, unsigned char *m, __u64 size)
 	}
 }
 
+/*
+ * The module repairs in its work item, which the release queues at once:
+ * wait (at most 5 s) until the dead lease's record @rec is freed, the
+ * repair's last step.
+ */
+static void crash_repair_wait(struct dmxp_claim *rec)
+{
+	int ms;
+
+	call("wait for the repair");
+	for (ms = 0; ms < 5000 && __atomic_load_n(&rec->owner, __ATOMIC_ACQUIRE); ms++)
+		usleep(1000);
+	result("after %d ms", ms);
+}
+
 static long long sysfs_chan_num(const struct crash_target *t, const char *attr)
 {
 	char path[160];
@@ -3273,7 +3290,8 @@ static void crash_one(const struct crash_target *t, unsigned char *mo)
 	ra = (void *)(mo + DMXP_HEADER_SIZE + (__u64)ia * DMXP_CLAIM_SIZE);
 	crash_release(fa, ma, t->size);
 	if (cover) {
-		/* A live lease names them: they wait. */
+		/* A live lease names them: they wait, through the work's first passes. */
+		usleep(20000);
 		if ((bad = crash_repaired(so, t->cap, t->id, state, p, k)) == NULL ||
 		    sysfs_chan_num(t, "repaired") != rep0 ||
 		    __atomic_load_n(&ra->owner, __ATOMIC_ACQUIRE) != la)
@@ -3293,8 +3311,12 @@ static void crash_one(const struct crash_target *t, unsigned char *mo)
 		} else {
 			crash_release(fb, NULL, 0);
 			fb = -1;
+			crash_repair_wait(ra);
+			crash_repair_wait(rb);
 		}
 		g.repairs_waited++;
+	} else {
+		crash_repair_wait(ra);
 	}
 
 	/* Exactly what the claims needed, counted, and the record freed. */
@@ -4200,12 +4222,27 @@ static int vmalloc_read(long long *areas, long long *pages)
 	while (fgets(line, sizeof(line), f)) {
 		const char *p;
 
-		/* Regions are VM_USERMAP; a big one's page array is not. */
-		if (!strstr(line, " [dmxp]") || !strstr(line, " user") ||
+		long long n;
+
+		/*
+		 * Regions come from dmxp_region_mem() (VM_USERMAP in older
+		 * modules, which did not list their page arrays so).
+		 */
+		if (!strstr(line, " [dmxp]") ||
+		    (!strstr(line, " dmxp_region_mem+") && !strstr(line, " user")) ||
 		    !(p = strstr(line, " pages=")))
 			continue;
+		n = strtoll(p + 7, NULL, 10);
 		(*areas)++;
-		*pages += strtoll(p + 7, NULL, 10);
+		*pages += n;
+		/*
+		 * A big region's page array is an area of its own with the
+		 * same caller ("vpages" on the region's line): not a region.
+		 */
+		if (strstr(line, " vpages") && strstr(line, " dmxp_region_mem+")) {
+			(*areas)--;
+			*pages -= (n * (long long)sizeof(void *) + g.pg - 1) / g.pg;
+		}
 	}
 	fclose(f);
 	return 0;

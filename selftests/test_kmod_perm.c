@@ -1414,4 +1414,65 @@ TEST_F(perm, scm_chanfd_write_ok)
 	close(fd);
 }
 
+/* ------------------------------------------------- the default region */
+
+/* /sys/module/dmxp/parameters/@param, decimal; @dflt if there is none. */
+static long long param_or(const char *param, long long dflt)
+{
+	char path[256], buf[64];
+
+	snprintf(path, sizeof(path), "/sys/module/dmxp/parameters/%s", param);
+	if (read_text(path, buf, sizeof(buf)))
+		return dflt;
+	return strtoll(buf, NULL, 10);
+}
+
+/* "default" as the module configures it: owner, group and mode. */
+static void expect_default_configured(struct __test_metadata *_metadata)
+{
+	ASSERT_TRUE(region_exists(DMXP_DEFAULT_NAME));
+	EXPECT_EQ(param_or("default_uid", 0), sysfs_num(DMXP_DEFAULT_NAME, "uid"));
+	EXPECT_EQ(param_or("default_gid", 0), sysfs_num(DMXP_DEFAULT_NAME, "gid"));
+	EXPECT_EQ(param_or("default_mode", 0666), sysfs_num(DMXP_DEFAULT_NAME, "mode"));
+}
+
+/* The module made "default" at load: nobody could take the name first. */
+TEST_F(perm, default_exists_as_configured)
+{
+	NEED_DEV();
+	expect_default_configured(_metadata);
+}
+
+/* An exclusive create of the existing "default" fails and changes nothing. */
+TEST_F(perm, other_creates_default_excl_eexist)
+{
+	NEED_DEV();
+	strcpy(self->c.name, DMXP_DEFAULT_NAME);
+	self->c.mode = 0600;
+	self->c.oflags = O_RDWR;
+	EXPECT_EQ(EEXIST, run_as(&nobody, c_create, &self->c));
+	expect_default_configured(_metadata);
+}
+
+/*
+ * Even when "default" is gone (destroyed by root), a user who creates it
+ * gets the module's region, with the configured owner and mode, not one
+ * of their own with their mode.
+ */
+TEST_F(perm, other_recreates_default_as_configured)
+{
+	int fd = dev_open_at(-1, O_RDWR);
+
+	NEED_DEV();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, region_destroy(fd, DMXP_DEFAULT_NAME));
+	close(fd);
+	strcpy(self->c.name, DMXP_DEFAULT_NAME);
+	self->c.mode = 0600;
+	self->c.oflags = O_RDWR;
+	/* Bound to it if its mode lets others in (0666 by default). */
+	run_as(&nobody, c_create, &self->c);
+	expect_default_configured(_metadata);
+}
+
 TEST_HARNESS_MAIN
