@@ -214,6 +214,7 @@ enum dmxp_hook_step {
 	DMXP_HOOK_RECV_COPIED,		/* message read, slot not freed */
 	DMXP_HOOK_RECV_FREED,		/* slot freed, record not yet cleared */
 	DMXP_HOOK_REPAIR_MARKED,	/* a repairer marked a slot, no tombstone yet */
+	DMXP_HOOK_READY_POS,		/* a re-check loaded head (tail), not its slot */
 	DMXP_HOOK_MAX
 };
 #ifdef DMXP_TEST_HOOKS
@@ -310,6 +311,7 @@ bool dmxp__stalled(struct dmxp_chan *c, unsigned int flags);
 #define DMXP_REPAIR_AFTER_NS	1000000	/* a stall this old gets a repair pass */
 #define DMXP_WAITERS_CHECK_NS	1000000000ULL	/* and a waker, a pass this often */
 #define DMXP_SLEEP_SLICE_NS	1000000000ULL	/* a sleeper of a region file looks */
+#define DMXP_READY_RETRIES	16	/* re-check: positions taken under it, at most */
 void dmxp__waiters_check(struct dmxp_chan *c);
 
 static inline void dmxp__idle(struct dmxp_chan *c, unsigned int flags)

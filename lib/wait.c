@@ -14,7 +14,13 @@
  *	fetch_add(recv_waiters, 1)				announce
  *	ev = load(recv_futex)
  *	fence(seq_cst)						[S1]
- *	if the slot at head is published: undo, retry		re-check
+ *	loop, at most DMXP_READY_RETRIES times:			re-check
+ *		h = load(head)
+ *		s = load_acquire(slot(h).sequence)
+ *		s == h + 1: a message: undo, retry the receive
+ *		s < h + 1 (signed difference): empty: go to sleep
+ *		s > h + 1: position h was taken since: again
+ *	(the bound reached: undo, retry the receive)
  *	futex_wait(recv_futex, ev) or poll(channel fd)		sleep
  *	fetch_sub(recv_waiters, 1)
  *
@@ -32,6 +38,21 @@
  * sleep: futex_wait() sleeps only if recv_futex still holds ev, which the
  * waker changed before waking; the kernel's poll() queues the sleeper
  * before it checks the ring itself, and the ioctl wakes that queue.
+ *
+ * The re-check must look at the ring as a whole, not at one slot.  With
+ * several consumers the message the waker saw may be past the slot the
+ * sleeper reads: messages m0 and m1 are published before the sleeper
+ * announces (so no waker will notify), the sleeper loads head = h, then
+ * another consumer takes m0 and frees its slot.  The slot at h now reads
+ * "taken" (s > h + 1), yet m1 waits at h + 1.  A sequence past h + 1
+ * proves that head moved past h (the consumer that freed the slot moved
+ * head before its release store, which our acquire load saw), so the
+ * sleeper reads head again and looks there.  Each retry means someone
+ * else took a message meanwhile; when that goes on for
+ * DMXP_READY_RETRIES rounds the re-check gives up and answers "ready":
+ * the caller retries its receive and never sleeps on a state it has not
+ * seen.  The send side is the same with tail: s == t is free, s < t
+ * (still last round's message) is full, s > t was taken: read tail again.
  *
  * Without sleepers a waker pays the fence and one load, and no system
  * call.  A sleeper announced but not yet asleep makes wakers notify: a
@@ -62,19 +83,38 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* Has the head slot a message (consumers) / the tail slot room (producers)? */
+/*
+ * Has the ring a message at head (consumers) / a free slot at tail
+ * (producers)?  The re-check of the note at the top; the spin's too.
+ */
 static bool chan_ready(const struct dmxp_chan *c, unsigned int flags)
 {
-	if (flags & DMXP_NOTIFY_RECV) {
-		__u64 head = READ_ONCE(*c->shead);
+	bool recv = flags & DMXP_NOTIFY_RECV;
+	__u64 __shm *at = recv ? c->shead : c->stail;
+	unsigned int i;
 
-		return load_acquire(&ring_slot(c, head)->sequence) == head + 1;
-	}
-	{
-		__u64 tail = READ_ONCE(*c->stail);
+	for (i = 0; i < DMXP_READY_RETRIES; i++) {
+		/* Relaxed: a guess, which the sequence checks. */
+		__u64 pos = READ_ONCE(*at);
+		__s64 diff;
 
-		return load_acquire(&ring_slot(c, tail)->sequence) == tail;
+		DMXP_HOOK(READY_POS);
+		/*
+		 * [C1] (consumers) pairs with [P2] in ring_publish(); [P1]
+		 * (producers) with [C2] of the consumer that freed the slot
+		 * (lib/ring.c).  A sequence past the position was stored
+		 * after its claimer moved head (tail) past it: the next
+		 * round reads the moved value.
+		 */
+		diff = (__s64)(load_acquire(&ring_slot(c, pos)->sequence) -
+			       (recv ? pos + 1 : pos));
+		if (!diff)
+			return true;
+		if (diff < 0)
+			return false;	/* empty (full) */
+		/* Taken since we read it: the next position may be ready. */
 	}
+	return true;	/* unknown: the caller tries again, never sleeps on it */
 }
 
 static __u32 __shm *waiters_word(struct dmxp_chan *c, unsigned int flags)

@@ -13,7 +13,11 @@
  *   - producers and consumers make no wake-up call when nobody sleeps:
  *     the futex words (region files) or the module's notifies counter
  *     (kernel regions) do not move, and on region files strace counts no
- *     futex() system call in a process that sends 100,000 messages.
+ *     futex() system call in a process that sends 100,000 messages;
+ *   - the re-check before sleeping: stopped (the library's test hook)
+ *     between loading head (tail) and the slot there while another
+ *     process takes that position, it still finds the next message
+ *     (free slot) and does not sleep.
  *
  * The test program doubles as the process strace watches: with
  * DMXP_WAIT_HELPER="PATH ID COUNT RECV" in its environment it sends COUNT
@@ -37,6 +41,9 @@
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #include "kselftest_harness.h"
 #include "common.h"
+#include "internal.h"		/* the test hooks (built with DMXP_TEST_HOOKS) */
+
+extern int dmxp__hook_step;
 
 #define CH		3
 #define CAP		4
@@ -1154,6 +1161,155 @@ TEST_F(wait, chan_fd_event_loop)
 	}
 	EXPECT_EQ(1, got);
 	EXPECT_EQ(0, reap(self, 0, 2000));
+	EXPECT_EQ(0U, recv_waiters(self));
+}
+
+/* ---------------------------------------------------- the re-check itself */
+
+/*
+ * A child arms @arg's side with the test hook set at READY_POS, so it
+ * stops (SIGSTOP) each time its re-check has loaded head (tail) but not
+ * yet the slot there.
+ */
+static int kid_arm_hooked(struct dmxp_chan *c, struct kid *k, long arg)
+{
+	dmxp__hook_step = DMXP_HOOK_READY_POS;
+	k->ret = dmxp_chan_arm(c, (unsigned int)arg);
+	dmxp__hook_step = 0;
+	if (k->ret == 0)
+		dmxp_chan_disarm(c, (unsigned int)arg);
+	return 0;
+}
+
+/* Child @i stopped (1), exited with *@code (0), or neither within 5 s (-1). */
+static int stopped_or_exited(FIXTURE_DATA(wait) *self, int i, int *code)
+{
+	long long end = test_now_ns() + 5000 * MS;
+	int status;
+
+	while (test_now_ns() < end) {
+		pid_t w = waitpid(self->pids[i], &status, WNOHANG | WUNTRACED);
+
+		if (w < 0)
+			return -1;
+		if (w == self->pids[i] && WIFSTOPPED(status))
+			return 1;
+		if (w == self->pids[i]) {
+			self->pids[i] = 0;
+			*code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+			return 0;
+		}
+		sleep_ms(1);
+	}
+	return -1;
+}
+
+/*
+ * Run kid_arm_hooked(@events) in child 0; at each of its stops, call
+ * @at_stop(n) (n from 1), then let it go on.  The number of stops.
+ */
+static int arm_stopped(FIXTURE_DATA(wait) *self, struct __test_metadata *_metadata,
+		       unsigned int events,
+		       void (*at_stop)(FIXTURE_DATA(wait) *self,
+				       struct __test_metadata *_metadata, int n))
+{
+	int code = -1, n = 0, r;
+
+	if (spawn(self, kid_arm_hooked, events) <= 0)
+		return -1;
+	while ((r = stopped_or_exited(self, 0, &code)) == 1) {
+		at_stop(self, _metadata, ++n);
+		if (n > 2 * DMXP_READY_RETRIES)
+			return -1;
+		kill(self->pids[0], SIGCONT);
+	}
+	if (r < 0 || code)
+		return -1;
+	return n;
+}
+
+static void take_first(FIXTURE_DATA(wait) *self, struct __test_metadata *_metadata, int n)
+{
+	char buf[16];
+
+	/* Under the stopped re-check, another consumer takes its head. */
+	if (n == 1)
+		EXPECT_EQ(1, dmxp_chan_recv(self->c, buf, sizeof(buf), NULL));
+}
+
+/*
+ * Two messages; the sleeper loads head, then another consumer takes the
+ * first.  The sleeper's slot is freed, but the second message is there:
+ * the sleeper must not arm (sleep), as nobody would wake it for it.
+ */
+TEST_F(wait, recheck_recv_head_taken)
+{
+	char buf[16];
+	int stops;
+
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "0", 1, 0));
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "1", 1, 0));
+	stops = arm_stopped(self, _metadata, DMXP_ARM_RECV, take_first);
+	ASSERT_LE(1, stops);
+	EXPECT_EQ(1, self->kids[0].ret)
+		TH_LOG("re-check found its slot taken and armed with a message in the ring");
+	EXPECT_EQ(0U, recv_waiters(self));
+	ASSERT_EQ(1, dmxp_chan_recv(self->c, buf, sizeof(buf), NULL));
+	EXPECT_EQ('1', buf[0]);
+}
+
+static void give_first(FIXTURE_DATA(wait) *self, struct __test_metadata *_metadata, int n)
+{
+	/* Under the stopped re-check, another producer takes its tail. */
+	if (n == 1)
+		EXPECT_EQ(0, dmxp_chan_send(self->c, "x", 1, 0));
+}
+
+/* The send side: two free slots, another producer takes the first. */
+TEST_F(wait, recheck_send_tail_taken)
+{
+	char buf[16];
+	int stops;
+
+	fill(self, _metadata);
+	ASSERT_EQ(4, dmxp_chan_recv(self->c, buf, sizeof(buf), NULL));
+	ASSERT_EQ(4, dmxp_chan_recv(self->c, buf, sizeof(buf), NULL));
+	stops = arm_stopped(self, _metadata, DMXP_ARM_SEND, give_first);
+	ASSERT_LE(1, stops);
+	EXPECT_EQ(1, self->kids[0].ret)
+		TH_LOG("re-check found its slot taken and armed with a slot free");
+	EXPECT_EQ(0U, send_waiters(self));
+	EXPECT_EQ(0, dmxp_chan_send(self->c, "y", 1, 0));
+	EXPECT_EQ(-EAGAIN, dmxp_chan_send(self->c, "z", 1, 0));
+}
+
+static void take_each(FIXTURE_DATA(wait) *self, struct __test_metadata *_metadata, int n)
+{
+	char buf[16];
+
+	/* Take the head each time, keeping one message behind it... */
+	EXPECT_EQ(1, dmxp_chan_recv(self->c, buf, sizeof(buf), NULL));
+	if (n < DMXP_READY_RETRIES) {
+		EXPECT_EQ(0, dmxp_chan_send(self->c, "m", 1, 0));
+	} else {	/* ...but the last time, empty the ring. */
+		EXPECT_EQ(1, dmxp_chan_recv(self->c, buf, sizeof(buf), NULL));
+	}
+}
+
+/*
+ * A re-check that keeps finding its position taken gives up after
+ * DMXP_READY_RETRIES tries and says "ready": the caller tries again
+ * instead of sleeping on a state it does not know.
+ */
+TEST_F(wait, recheck_bounded_says_ready)
+{
+	int stops;
+
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "0", 1, 0));
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "1", 1, 0));
+	stops = arm_stopped(self, _metadata, DMXP_ARM_RECV, take_each);
+	EXPECT_EQ(DMXP_READY_RETRIES, stops);
+	EXPECT_EQ(1, self->kids[0].ret);
 	EXPECT_EQ(0U, recv_waiters(self));
 }
 
