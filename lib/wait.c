@@ -54,6 +54,12 @@
  * seen.  The send side is the same with tail: s == t is free, s < t
  * (still last round's message) is full, s > t was taken: read tail again.
  *
+ * A sleeper also wakes once a second (DMXP_SLEEP_SLICE_NS) to look at
+ * the ring by itself, on both backends: a peer that follows only the
+ * ring protocol never notifies, and on region files the claimer a ring
+ * waits for may die unseen.  So the protocol above bounds the wait for
+ * libdmxp's own wakers; the slice bounds it for everyone else.
+ *
  * Without sleepers a waker pays the fence and one load, and no system
  * call.  A sleeper announced but not yet asleep makes wakers notify: a
  * spurious wake-up at worst, which the sleeper's loop absorbs.
@@ -269,16 +275,17 @@ static bool chan_spin(struct dmxp_chan *c, unsigned int flags, __u64 deadline)
 /*
  * Until when to sleep.  A ring stuck behind a claim whose holder may be
  * dead wakes nobody: then sleep in slices, looking for the dead claimer
- * at each (lib/claim.c).  On region files a sleeper also wakes now and
- * then anyway: the claimer it waits for may die after it fell asleep.
+ * at each (lib/claim.c).  Otherwise a sleeper still wakes once a second
+ * (DMXP_SLEEP_SLICE_NS) to look at the ring itself, on both backends:
+ * a peer that follows only the ring protocol publishes without waking
+ * anyone (Documentation/MEMORY_LAYOUT.md, section 13), and on region
+ * files the claimer it waits for may die after it fell asleep.
  */
 static __u64 sleep_until(struct dmxp_chan *c, unsigned int flags, __u64 deadline)
 {
 	__u64 slice;
 
 	if (likely(!dmxp__stalled(c, flags))) {
-		if (!dmxp__claims_here(c->region))
-			return deadline;
 		slice = dmxp__now_ns() + DMXP_SLEEP_SLICE_NS;
 	} else {
 		dmxp__stall_check(c, flags);

@@ -9,6 +9,10 @@
  *
  *	helper_rawpeer produce REGION CH NAME COUNT
  *		send "NAME-0" .. "NAME-<COUNT-1>", waiting while the ring is full
+ *	helper_rawpeer produce-nowake REGION CH NAME COUNT
+ *		the same without the waker's steps (section 13), as a peer
+ *		that implements only the ring protocol: sleepers must find
+ *		its messages by themselves
  *	helper_rawpeer consume REGION CH
  *		print each payload on its own line until a payload "END"
  */
@@ -62,6 +66,7 @@ static unsigned char *entry, *slots;
 static uint64_t capacity;
 static unsigned int channel;
 static int kernel_fd = -1;	/* a kernel region's /dev/dmxp fd */
+static int wake_sleepers = 1;	/* 0: produce-nowake */
 
 #define U64(p)	(*(uint64_t *)(void *)(p))
 #define U32(p)	(*(uint32_t *)(void *)(p))
@@ -192,7 +197,8 @@ static void produce(const char *name, unsigned long count)
 		memcpy(s + S_PAYLOAD, msg, len);
 		/* release: publishes the message to the consumer of pos */
 		__atomic_store_n(&U64(s + S_SEQUENCE), pos + 1, __ATOMIC_RELEASE);
-		wake(E_RECV_WAITERS, E_RECV_FUTEX, DMXP_NOTIFY_RECV);
+		if (wake_sleepers)
+			wake(E_RECV_WAITERS, E_RECV_FUTEX, DMXP_NOTIFY_RECV);
 	}
 }
 
@@ -244,14 +250,16 @@ static void consume(void)
 
 int main(int argc, char **argv)
 {
-	if (argc == 6 && !strcmp(argv[1], "produce")) {
+	if (argc == 6 && (!strcmp(argv[1], "produce") || !strcmp(argv[1], "produce-nowake"))) {
+		wake_sleepers = !strcmp(argv[1], "produce");
 		attach(argv[2], (unsigned int)atoi(argv[3]));
 		produce(argv[4], strtoul(argv[5], NULL, 0));
 	} else if (argc == 4 && !strcmp(argv[1], "consume")) {
 		attach(argv[2], (unsigned int)atoi(argv[3]));
 		consume();
 	} else {
-		fail("usage: helper_rawpeer produce REGION CH NAME COUNT | consume REGION CH");
+		fail("usage: helper_rawpeer produce[-nowake] REGION CH NAME COUNT | "
+		     "consume REGION CH");
 	}
 	return 0;
 }

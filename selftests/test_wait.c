@@ -17,7 +17,9 @@
  *   - the re-check before sleeping: stopped (the library's test hook)
  *     between loading head (tail) and the slot there while another
  *     process takes that position, it still finds the next message
- *     (free slot) and does not sleep.
+ *     (free slot) and does not sleep;
+ *   - a sleeper finds a message of a peer that never wakes anyone within
+ *     about a second, on both backends.
  *
  * The test program doubles as the process strace watches: with
  * DMXP_WAIT_HELPER="PATH ID COUNT RECV" in its environment it sends COUNT
@@ -1311,6 +1313,94 @@ TEST_F(wait, recheck_bounded_says_ready)
 	EXPECT_EQ(DMXP_READY_RETRIES, stops);
 	EXPECT_EQ(1, self->kids[0].ret);
 	EXPECT_EQ(0U, recv_waiters(self));
+}
+
+/* ------------------------------------------ a peer that never wakes anyone */
+
+/* Receive one message, waiting up to @arg ms. */
+static int kid_recv_timed(struct dmxp_chan *c, struct kid *k, long arg)
+{
+	char buf[DMXP_MAX_PAYLOAD];
+
+	k->ret = dmxp_chan_recv_wait(c, buf, sizeof(buf), NULL, arg * MS);
+	k->t_ret = test_now_ns();
+	if (k->ret >= 4)
+		memcpy(&k->payload, buf, 4);
+	return 0;
+}
+
+/* Run helper_rawpeer (next to this program) with @mode on @path; its exit status. */
+static int rawpeer(const char *mode, const char *path, const char *count)
+{
+	char exe[PATH_MAX], ch[16], *slash;
+	int status;
+	pid_t pid;
+
+	if (self_exe(exe, sizeof(exe)))
+		return -1;
+	slash = strrchr(exe, '/');
+	if (!slash || (size_t)(slash - exe) + sizeof("/helper_rawpeer") > sizeof(exe))
+		return -1;
+	strcpy(slash, "/helper_rawpeer");
+	snprintf(ch, sizeof(ch), "%d", CH);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		execl(exe, exe, mode, path, ch, "seed", count, (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+#define SEED_BOUND_MS	1500	/* Documentation/RELIABILITY.md: about a second */
+
+/*
+ * A sleeper and a producer that follows only the ring protocol (no
+ * waker's steps): the sleeper must find the message by itself, within
+ * about a second, on both backends.
+ */
+static void seed_to_sleeper(FIXTURE_DATA(wait) *self, struct __test_metadata *_metadata)
+{
+	long long t0, lat;
+
+	ASSERT_LT(0, spawn(self, kid_recv_timed, 5000));
+	ASSERT_TRUE(await_waiters(self, true, 1));
+	t0 = test_now_ns();
+	ASSERT_EQ(0, rawpeer("produce-nowake", self->path, "1"));
+	ASSERT_EQ(0, reap(self, 0, 8000));
+	lat = self->kids[0].t_ret - t0;
+	TH_LOG("received after %.3f s", lat / 1e9);
+	EXPECT_EQ(6, self->kids[0].ret);	/* "seed-0" */
+	EXPECT_EQ(0, memcmp(&self->kids[0].payload, "seed", 4));
+	EXPECT_LT(lat, SEED_BOUND_MS * MS);
+	EXPECT_EQ(0U, recv_waiters(self));
+}
+
+TEST_F_TIMEOUT(wait, seed_producer_reaches_sleeper, 60)
+{
+	seed_to_sleeper(self, _metadata);
+}
+
+/* The same on a region file too small for a claim table (no repairs). */
+TEST_F_TIMEOUT(wait, seed_producer_reaches_sleeper_no_claims, 60)
+{
+	if (test_on_kernel())
+		SKIP(return, "region files only");
+	dmxp_chan_close(self->c);
+	dmxp_region_close(self->r);
+	self->c = NULL;
+	test_region_remove(self->path);
+	/* The header and a small ring, less than a claim table needs. */
+	self->r = NULL;
+	ASSERT_EQ(0, dmxp_region_open(self->path, 128 << 10,
+				      DMXP_OPEN_CREATE | DMXP_OPEN_EXCL, &self->r));
+	ASSERT_EQ(0ULL, dmxp_region_header(self->r)->claims_offset);
+	ASSERT_EQ(0, dmxp_chan_create(self->r, CH, CAP));
+	ASSERT_EQ(0, dmxp_chan_open(self->r, CH, &self->c));
+	seed_to_sleeper(self, _metadata);
 }
 
 TEST_HARNESS_MAIN
