@@ -169,6 +169,7 @@ int dmxp__shm_wait(struct dmxp_chan *c, unsigned int flags, __u32 ev, __u64 dead
 		.tv_sec = (time_t)(deadline / 1000000000ULL),
 		.tv_nsec = (long)(deadline % 1000000000ULL),
 	};
+	int type, err = 0;
 
 	/*
 	 * An absolute CLOCK_MONOTONIC deadline, so a retry does not extend
@@ -178,10 +179,19 @@ int dmxp__shm_wait(struct dmxp_chan *c, unsigned int flags, __u32 ev, __u64 dead
 	 */
 	if (!deadline)
 		ts.tv_sec = (time_t)1 << 40;
+	/*
+	 * A cancellation point, as poll() is on kernel regions (syscall()
+	 * is none): asynchronous cancellation around the system call alone,
+	 * as libc's own wrappers do.  The caller's cleanup handler undoes
+	 * the announce.
+	 */
+	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &type);
 	if (futex(futex_word(c->sentry, flags), FUTEX_WAIT_BITSET, ev, &ts,
-		  FUTEX_BITSET_MATCH_ANY) == 0)
-		return 0;
-	switch (errno) {
+		  FUTEX_BITSET_MATCH_ANY))
+		err = errno;
+	pthread_setcanceltype(type, NULL);
+	switch (err) {
+	case 0:
 	case EAGAIN:	/* the word moved: woken before we slept */
 		return 0;
 	case EINTR:
@@ -189,7 +199,7 @@ int dmxp__shm_wait(struct dmxp_chan *c, unsigned int flags, __u32 ev, __u64 dead
 	case ETIMEDOUT:
 		return -ETIMEDOUT;
 	default:
-		return -errno;
+		return -err;
 	}
 }
 
@@ -294,6 +304,43 @@ static __u64 sleep_until(struct dmxp_chan *c, unsigned int flags, __u64 deadline
 	return deadline && deadline < slice ? deadline : slice;
 }
 
+/* What a sleeper cancelled while asleep undoes (wait_cancelled()). */
+struct wait_state {
+	struct dmxp_chan		*c;
+	unsigned int			flags;
+	struct dmxp_claim __shm		*rec;
+};
+
+/*
+ * The sleep is a cancellation point (poll(), or the futex wait made
+ * one): a thread cancelled there takes itself out of the waiter count
+ * and its record, as it would on waking.  A wake-up it was given goes
+ * to another sleeper, if any, in its place.
+ */
+static void wait_cancelled(void *arg)
+{
+	struct wait_state *ws = arg;
+
+	chan_unannounce(ws->c, ws->flags, ws->rec);
+	if (chan_ready(ws->c, ws->flags)) {
+		if (ws->flags & DMXP_NOTIFY_RECV)
+			dmxp__wake_consumers(ws->c, 1);
+		else
+			dmxp__wake_producers(ws->c, 1);
+	}
+}
+
+/* Sleep (the backend's wait), announced as @ws says. */
+static int wait_sleep(struct wait_state *ws, __u32 ev, __u64 until)
+{
+	int w;
+
+	pthread_cleanup_push(wait_cancelled, ws);
+	w = ws->c->region->ops->wait(ws->c, ws->flags, ev, until);
+	pthread_cleanup_pop(0);
+	return w;
+}
+
 /*
  * The blocking loop shared by receive and send: try @op; on -EAGAIN spin,
  * announce, re-check, sleep, and try again, until @timeout_ns runs out.
@@ -307,7 +354,7 @@ static long wait_loop(struct dmxp_chan *c, unsigned int flags, long long timeout
 	if (timeout_ns > 0)
 		deadline = dmxp__now_ns() + (__u64)timeout_ns;
 	for (;;) {
-		struct dmxp_claim __shm *rec;
+		struct wait_state ws = { c, flags, NULL };
 		__u64 until;
 		__u32 ev;
 		int w;
@@ -321,11 +368,11 @@ static long wait_loop(struct dmxp_chan *c, unsigned int flags, long long timeout
 			continue;
 		/* Before announcing: a repair pass uses the thread's record. */
 		until = sleep_until(c, flags, deadline);
-		rec = dmxp__claim_thread(c->region);
-		if (chan_announce(c, flags, &ev, rec))
+		ws.rec = dmxp__claim_thread(c->region);
+		if (chan_announce(c, flags, &ev, ws.rec))
 			continue;
-		w = c->region->ops->wait(c, flags, ev, until);
-		chan_unannounce(c, flags, rec);
+		w = wait_sleep(&ws, ev, until);
+		chan_unannounce(c, flags, ws.rec);
 		if (w == -EINTR)
 			return -EINTR;
 		if (w && w != -ETIMEDOUT)
