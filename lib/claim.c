@@ -872,9 +872,15 @@ void dmxp__stall_check(struct dmxp_chan *c, unsigned int flags)
 /* Which step to stop at, set by the test (selftests/test_crash.c). */
 int dmxp__hook_step;
 unsigned int dmxp__hook_skip;	/* times to pass the step first */
+/* Or, set: called at every step instead (a stress test's jitter). */
+void (*dmxp__hook_fn)(int step);
 
 void dmxp__hook(enum dmxp_hook_step step)
 {
+	if (dmxp__hook_fn) {
+		dmxp__hook_fn((int)step);
+		return;
+	}
 	if ((int)step != dmxp__hook_step)
 		return;
 	if (dmxp__hook_skip) {

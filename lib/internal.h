@@ -215,6 +215,7 @@ enum dmxp_hook_step {
 	DMXP_HOOK_RECV_FREED,		/* slot freed, record not yet cleared */
 	DMXP_HOOK_REPAIR_MARKED,	/* a repairer marked a slot, no tombstone yet */
 	DMXP_HOOK_READY_POS,		/* a re-check loaded head (tail), not its slot */
+	DMXP_HOOK_ANNOUNCING,		/* a sleeper found no message (slot), not counted */
 	DMXP_HOOK_MAX
 };
 #ifdef DMXP_TEST_HOOKS

@@ -233,6 +233,7 @@ static int chan_announce(struct dmxp_chan *c, unsigned int flags, __u32 *ev,
 {
 	__u32 __shm *w = waiters_word(c, flags);
 
+	DMXP_HOOK(ANNOUNCING);
 	__atomic_fetch_add(w, 1, __ATOMIC_SEQ_CST);
 	wait_record(c, flags, rec);
 	*ev = __atomic_load_n(futex_word(c->sentry, flags), __ATOMIC_SEQ_CST);
