@@ -18,19 +18,22 @@
  * call, to the receipt.  Any such wait above BOUND_MS fails the test.
  *
  * In the "jitter" variants the sleeper's library calls are slowed at two
- * steps, with a random sched_yield() or usleep() through the test hooks
- * (this program is built with DMXP_TEST_HOOKS): before it counts itself
- * a waiter, where a burst lands unannounced, and in its re-check between
- * loading head and the slot there, where a poller takes the head
- * message.  That is the interleaving of a lost wake-up with two
- * consumers, made frequent instead of rare.  The "plain" variant runs
- * without the hooks' help.
+ * steps through the test hooks (this program is built with
+ * DMXP_TEST_HOOKS).  Before it counts itself a waiter, it often asks a
+ * producer to end its pause at once ("kick") and waits a moment, so that
+ * a burst lands unannounced, notifying nobody; in its re-check, between
+ * loading head and the slot there, it yields or sleeps a little, while
+ * the pollers take messages.  That is the interleaving of a lost wake-up
+ * with several consumers, made frequent instead of rare.  The "plain"
+ * variant runs without the hooks' help.
  *
  * Each variant runs for STRESS_S seconds; DMXP_STRESS_SECONDS=N makes it
  * N seconds.
  */
 #include <errno.h>
+#include <linux/futex.h>
 #include <sched.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/mman.h>
@@ -55,6 +58,7 @@ extern void (*dmxp__hook_fn)(int step);
 #define SLEEP_TIMEOUT	(300 * MS)	/* the sleeper looks at "done" this often */
 #define LOG_MAX		8	/* offending messages logged */
 #define SMSG_MAGIC	0x534c5052u	/* "SLPR" */
+#define HARNESS_TIMEOUT	(STRESS_S + 60)
 
 struct smsg {
 	__u32	magic;
@@ -66,6 +70,7 @@ struct smsg {
 
 /* One channel's shared state; atomics throughout. */
 struct chan_state {
+	__u32	kick;		/* the sleeper asks for a burst now */
 	__u64	asleep_since;	/* when its dmxp_chan_recv_wait() began; 0: not in one */
 	__u64	sent;
 	__u64	received;
@@ -132,24 +137,30 @@ static void sleep_us(__u64 us)
 
 static bool jitter_on;		/* the sleeper, in a jitter variant, in its call */
 static __u64 jitter_seed;
+static struct chan_state *jitter_cs;
 
 static void jitter(int step)
 {
 	__u64 r;
 
-	if (!jitter_on ||
-	    (step != DMXP_HOOK_ANNOUNCING && step != DMXP_HOOK_READY_POS))
+	if (!jitter_on)
 		return;
 	r = rnd(&jitter_seed);
-	switch (r % 4) {
-	case 0:
-		break;
-	case 1:
-		sched_yield();
-		break;
-	default:
-		sleep_us((r >> 8) % (step == DMXP_HOOK_ANNOUNCING ? 300 : 200));
-		break;
+	if (step == DMXP_HOOK_ANNOUNCING) {
+		/* Unannounced a moment: a burst lands and notifies nobody. */
+		if (r % 4 == 1) {
+			sched_yield();
+		} else if (r % 4) {
+			__atomic_store_n(&jitter_cs->kick, 1, __ATOMIC_RELEASE);
+			syscall(SYS_futex, &jitter_cs->kick, FUTEX_WAKE, 1, NULL, NULL, 0);
+			sleep_us(150 + (r >> 8) % 150);
+		}
+	} else if (step == DMXP_HOOK_READY_POS) {
+		/* Between head and its slot: the pollers take messages. */
+		if (r % 4 == 1)
+			sched_yield();
+		else if (r % 4)
+			sleep_us(300 + (r >> 8) % 1200);
 	}
 }
 
@@ -167,6 +178,21 @@ static int open_chan(const struct run *rn, unsigned int ch, struct dmxp_region *
 	return 0;
 }
 
+/* Pause @us microseconds, or until the sleeper kicks (a futex wake). */
+static void pause_us(struct chan_state *cs, __u64 us)
+{
+	long long end = test_now_ns() + (long long)us * 1000;
+
+	for (;;) {
+		long long left = end - test_now_ns();
+		struct timespec ts = { (time_t)(left / 1000000000), (long)(left % 1000000000) };
+
+		if (__atomic_exchange_n(&cs->kick, 0, __ATOMIC_ACQ_REL) || left <= 0)
+			return;
+		syscall(SYS_futex, &cs->kick, FUTEX_WAIT, 0, &ts, NULL, 0);
+	}
+}
+
 static int producer(const struct run *rn, unsigned int ch, unsigned int p)
 {
 	struct chan_state *cs = &rn->sh->ch[ch];
@@ -177,7 +203,7 @@ static int producer(const struct run *rn, unsigned int ch, unsigned int p)
 	if (open_chan(rn, ch, &r, &c))
 		return 10;
 	while (test_now_ns() < rn->until) {
-		unsigned int k, burst = 2 + (unsigned int)(rnd(&seed) % 5);
+		unsigned int k, burst = 3 + (unsigned int)(rnd(&seed) % 6);
 		__u64 pause = rnd(&seed);
 
 		for (k = 0; k < burst; k++) {
@@ -193,11 +219,11 @@ static int producer(const struct run *rn, unsigned int ch, unsigned int p)
 			seq++;
 			__atomic_fetch_add(&cs->sent, 1, __ATOMIC_RELEASE);
 		}
-		/* Half the time a short pause, else one past the bound. */
-		if (pause % 2)
-			sleep_us((pause >> 8) % 3000);
+		/* Now and then a short pause, mostly one past the bound. */
+		if (pause % 10 < 3)
+			pause_us(cs, (pause >> 8) % 3000);
 		else
-			sleep_us(120000 + (pause >> 8) % 130000);
+			pause_us(cs, 120000 + (pause >> 8) % 130000);
 	}
 out:
 	dmxp_chan_close(c);
@@ -242,7 +268,7 @@ static void account(const struct run *rn, unsigned int ch, const struct smsg *m,
 /* A poller's work after a message: past the bound, away from the ring. */
 static void work(__u64 *seed)
 {
-	sleep_us(110000 + rnd(seed) % 90000);
+	sleep_us(110000 + rnd(seed) % 190000);
 }
 
 static int consumer(const struct run *rn, unsigned int ch, unsigned int id)
@@ -254,6 +280,7 @@ static int consumer(const struct run *rn, unsigned int ch, unsigned int id)
 	__u64 seed = seed_now();
 
 	jitter_seed = seed ^ 0x5555;
+	jitter_cs = cs;
 	dmxp__hook_fn = jitter;
 	if (open_chan(rn, ch, &r, &c))
 		return 20;
@@ -286,7 +313,7 @@ static int consumer(const struct run *rn, unsigned int ch, unsigned int id)
 		}
 		len = dmxp_chan_recv(c, &m, sizeof(m), NULL);
 		if (len == -EAGAIN) {
-			sleep_us(20 + rnd(&seed) % 100);
+			sleep_us(300 + rnd(&seed) % 1200);
 			continue;
 		}
 		now = (__u64)test_now_ns();
@@ -382,7 +409,7 @@ static __u64 pending(const struct shared *sh, unsigned int chans)
 	return n;
 }
 
-TEST_F_TIMEOUT(sleepers, run, 120)
+TEST_F_TIMEOUT(sleepers, run, HARNESS_TIMEOUT)
 {
 	unsigned int secs = test_stress_seconds() ? test_stress_seconds() : STRESS_S;
 	unsigned int nc = variant->cons, np = variant->prods, nch = variant->chans;
@@ -451,6 +478,15 @@ TEST_F_TIMEOUT(sleepers, run, 120)
 	EXPECT_LT(10ULL, by_sleeper);
 	EXPECT_EQ(0ULL, over) TH_LOG("%llu messages sat over %d ms in the ring under a sleeper",
 				     (unsigned long long)over, BOUND_MS);
+}
+
+/* Make the harness wait long enough for DMXP_STRESS_SECONDS runs. */
+static void __attribute__((constructor)) stress_timeout(void)
+{
+	unsigned int secs = test_stress_seconds();
+
+	if (secs)
+		_sleepers_run_object.timeout = (int)(HARNESS_TIMEOUT + secs);
 }
 
 TEST_HARNESS_MAIN
