@@ -466,7 +466,8 @@ TEST_F_TIMEOUT(sleepers, run, HARNESS_TIMEOUT)
 		if (cs->max_sat_ns > max_sat)
 			max_sat = cs->max_sat_ns;
 	}
-	TH_LOG("%u s, %u channels x %u consumers x %u producers%s: %llu messages, %llu sleeper calls, %llu got by the sleeper, longest sit under a sleeper %.1f ms",
+	TH_LOG("%u s, %u channels x %u consumers x %u producers%s: %llu messages, "
+	       "%llu sleeper calls, %llu got by the sleeper, longest sit under a sleeper %.1f ms",
 	       secs, nch, nc, np, variant->jitter ? ", jitter" : "",
 	       (unsigned long long)sent, (unsigned long long)calls,
 	       (unsigned long long)by_sleeper, max_sat / 1e6);
