@@ -1059,9 +1059,15 @@ void dmxp__repair_now(struct dmxp_region *r)
 {
 	repair_pass(r, dmxp__claim_thread(r));
 }
+/* Or, set: called at every step instead (a stress test's jitter). */
+void (*dmxp__hook_fn)(int step);
 
 void dmxp__hook(enum dmxp_hook_step step)
 {
+	if (dmxp__hook_fn) {
+		dmxp__hook_fn((int)step);
+		return;
+	}
 	if ((int)step != dmxp__hook_step)
 		return;
 	if (dmxp__hook_skip) {

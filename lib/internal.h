@@ -217,6 +217,8 @@ enum dmxp_hook_step {
 	DMXP_HOOK_REPAIR_MARKED,	/* a repairer marked a slot, no tombstone yet */
 	DMXP_HOOK_CHAN_BUSY,		/* a channel entry BUSY and named, being made */
 	DMXP_HOOK_RECORD_SETUP,		/* a claim record taken, its owner being set up */
+	DMXP_HOOK_READY_POS,		/* a re-check loaded head (tail), not its slot */
+	DMXP_HOOK_ANNOUNCING,		/* a sleeper found no message (slot), not counted */
 	DMXP_HOOK_MAX
 };
 #ifdef DMXP_TEST_HOOKS
@@ -344,6 +346,7 @@ __u64 dmxp__stall_gap(const struct dmxp_chan *c);
 #define DMXP_SLEEP_SLICE_NS	1000000000ULL	/* a sleeper of a region file looks */
 /* The waiting side of @flags: take back the counts of sleepers that died. */
 void dmxp__waiters_check(struct dmxp_chan *c, unsigned int flags);
+#define DMXP_READY_RETRIES	16	/* re-check: positions taken under it, at most */
 
 static inline void dmxp__idle(struct dmxp_chan *c, unsigned int flags)
 {

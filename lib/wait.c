@@ -14,7 +14,13 @@
  *	fetch_add(recv_waiters, 1)				announce
  *	ev = load(recv_futex)
  *	fence(seq_cst)						[S1]
- *	if the slot at head is published: undo, retry		re-check
+ *	loop, at most DMXP_READY_RETRIES times:			re-check
+ *		h = load(head)
+ *		s = load_acquire(slot(h).sequence)
+ *		s == h + 1: a message: undo, retry the receive
+ *		s < h + 1 (signed difference): empty: go to sleep
+ *		s > h + 1: position h was taken since: again
+ *	(the bound reached: undo, retry the receive)
  *	futex_wait(recv_futex, ev) or poll(channel fd)		sleep
  *	fetch_sub(recv_waiters, 1)
  *
@@ -32,6 +38,27 @@
  * sleep: futex_wait() sleeps only if recv_futex still holds ev, which the
  * waker changed before waking; the kernel's poll() queues the sleeper
  * before it checks the ring itself, and the ioctl wakes that queue.
+ *
+ * The re-check must look at the ring as a whole, not at one slot.  With
+ * several consumers the message the waker saw may be past the slot the
+ * sleeper reads: messages m0 and m1 are published before the sleeper
+ * announces (so no waker will notify), the sleeper loads head = h, then
+ * another consumer takes m0 and frees its slot.  The slot at h now reads
+ * "taken" (s > h + 1), yet m1 waits at h + 1.  A sequence past h + 1
+ * proves that head moved past h (the consumer that freed the slot moved
+ * head before its release store, which our acquire load saw), so the
+ * sleeper reads head again and looks there.  Each retry means someone
+ * else took a message meanwhile; when that goes on for
+ * DMXP_READY_RETRIES rounds the re-check gives up and answers "ready":
+ * the caller retries its receive and never sleeps on a state it has not
+ * seen.  The send side is the same with tail: s == t is free, s < t
+ * (still last round's message) is full, s > t was taken: read tail again.
+ *
+ * A sleeper also wakes once a second (DMXP_SLEEP_SLICE_NS) to look at
+ * the ring by itself, on both backends: a peer that follows only the
+ * ring protocol never notifies, and on region files the claimer a ring
+ * waits for may die unseen.  So the protocol above bounds the wait for
+ * libdmxp's own wakers; the slice bounds it for everyone else.
  *
  * Without sleepers a waker pays the fence and one load, and no system
  * call.  A sleeper announced but not yet asleep makes wakers notify: a
@@ -62,19 +89,38 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* Has the head slot a message (consumers) / the tail slot room (producers)? */
+/*
+ * Has the ring a message at head (consumers) / a free slot at tail
+ * (producers)?  The re-check of the note at the top; the spin's too.
+ */
 static bool chan_ready(const struct dmxp_chan *c, unsigned int flags)
 {
-	if (flags & DMXP_NOTIFY_RECV) {
-		__u64 head = READ_ONCE(*c->shead);
+	bool recv = flags & DMXP_NOTIFY_RECV;
+	__u64 __shm *at = recv ? c->shead : c->stail;
+	unsigned int i;
 
-		return load_acquire(&ring_slot(c, head)->sequence) == head + 1;
-	}
-	{
-		__u64 tail = READ_ONCE(*c->stail);
+	for (i = 0; i < DMXP_READY_RETRIES; i++) {
+		/* Relaxed: a guess, which the sequence checks. */
+		__u64 pos = READ_ONCE(*at);
+		__s64 diff;
 
-		return load_acquire(&ring_slot(c, tail)->sequence) == tail;
+		DMXP_HOOK(READY_POS);
+		/*
+		 * [C1] (consumers) pairs with [P2] in ring_publish(); [P1]
+		 * (producers) with [C2] of the consumer that freed the slot
+		 * (lib/ring.c).  A sequence past the position was stored
+		 * after its claimer moved head (tail) past it: the next
+		 * round reads the moved value.
+		 */
+		diff = (__s64)(load_acquire(&ring_slot(c, pos)->sequence) -
+			       (recv ? pos + 1 : pos));
+		if (!diff)
+			return true;
+		if (diff < 0)
+			return false;	/* empty (full) */
+		/* Taken since we read it: the next position may be ready. */
 	}
+	return true;	/* unknown: the caller tries again, never sleeps on it */
 }
 
 static __u32 __shm *waiters_word(struct dmxp_chan *c, unsigned int flags)
@@ -122,6 +168,7 @@ int dmxp__shm_wait(struct dmxp_chan *c, unsigned int flags, __u32 ev, __u64 dead
 		.tv_sec = (time_t)(deadline / 1000000000ULL),
 		.tv_nsec = (long)(deadline % 1000000000ULL),
 	};
+	int type, err = 0;
 
 	/*
 	 * An absolute CLOCK_MONOTONIC deadline, so a retry does not extend
@@ -131,10 +178,19 @@ int dmxp__shm_wait(struct dmxp_chan *c, unsigned int flags, __u32 ev, __u64 dead
 	 */
 	if (!deadline)
 		ts.tv_sec = (time_t)1 << 40;
+	/*
+	 * A cancellation point, as poll() is on kernel regions (syscall()
+	 * is none): asynchronous cancellation around the system call alone,
+	 * as libc's own wrappers do.  The caller's cleanup handler undoes
+	 * the announce.
+	 */
+	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &type);
 	if (futex(futex_word(c->sentry, flags), FUTEX_WAIT_BITSET, ev, &ts,
-		  FUTEX_BITSET_MATCH_ANY) == 0)
-		return 0;
-	switch (errno) {
+		  FUTEX_BITSET_MATCH_ANY))
+		err = errno;
+	pthread_setcanceltype(type, NULL);
+	switch (err) {
+	case 0:
 	case EAGAIN:	/* the word moved: woken before we slept */
 		return 0;
 	case EINTR:
@@ -142,7 +198,7 @@ int dmxp__shm_wait(struct dmxp_chan *c, unsigned int flags, __u32 ev, __u64 dead
 	case ETIMEDOUT:
 		return -ETIMEDOUT;
 	default:
-		return -errno;
+		return -err;
 	}
 }
 
@@ -176,6 +232,7 @@ static int chan_announce(struct dmxp_chan *c, unsigned int flags, __u32 *ev,
 {
 	__u32 __shm *w = waiters_word(c, flags);
 
+	DMXP_HOOK(ANNOUNCING);
 	__atomic_fetch_add(w, 1, __ATOMIC_SEQ_CST);
 	wait_record(c, flags, rec);
 	*ev = __atomic_load_n(futex_word(c->sentry, flags), __ATOMIC_SEQ_CST);
@@ -228,24 +285,62 @@ static bool chan_spin(struct dmxp_chan *c, unsigned int flags, __u64 deadline)
 /*
  * Until when to sleep.  A ring stuck behind a claim whose holder may be
  * dead wakes nobody: then sleep in slices, looking for the dead claimer
- * at each (lib/claim.c).  On region files a sleeper also wakes now and
- * then anyway: the claimer it waits for may die after it fell asleep.
+ * at each (lib/claim.c).  Otherwise a sleeper still wakes once a second
+ * (DMXP_SLEEP_SLICE_NS) to look at the ring itself, on both backends:
+ * a peer that follows only the ring protocol publishes without waking
+ * anyone (Documentation/MEMORY_LAYOUT.md, section 13), and on region
+ * files the claimer it waits for may die after it fell asleep.
  */
 static __u64 sleep_until(struct dmxp_chan *c, unsigned int flags, __u64 deadline)
 {
 	__u64 slice;
 
 	if (likely(!dmxp__stalled(c, flags))) {
-		if (!dmxp__claims_here(c->region))
-			return deadline;
-		/* Sleepers of this side that died counted: taken back now and then. */
-		dmxp__waiters_check(c, flags);
+		if (dmxp__claims_here(c->region))
+			dmxp__waiters_check(c, flags);
 		slice = dmxp__now_ns() + DMXP_SLEEP_SLICE_NS;
 	} else {
 		dmxp__stall_check(c, flags);
 		slice = dmxp__now_ns() + dmxp__stall_gap(c);
 	}
 	return deadline && deadline < slice ? deadline : slice;
+}
+
+/* What a sleeper cancelled while asleep undoes (wait_cancelled()). */
+struct wait_state {
+	struct dmxp_chan		*c;
+	unsigned int			flags;
+	struct dmxp_claim __shm		*rec;
+};
+
+/*
+ * The sleep is a cancellation point (poll(), or the futex wait made
+ * one): a thread cancelled there takes itself out of the waiter count
+ * and its record, as it would on waking.  A wake-up it was given goes
+ * to another sleeper, if any, in its place.
+ */
+static void wait_cancelled(void *arg)
+{
+	struct wait_state *ws = arg;
+
+	chan_unannounce(ws->c, ws->flags, ws->rec);
+	if (chan_ready(ws->c, ws->flags)) {
+		if (ws->flags & DMXP_NOTIFY_RECV)
+			dmxp__wake_consumers(ws->c, 1);
+		else
+			dmxp__wake_producers(ws->c, 1);
+	}
+}
+
+/* Sleep (the backend's wait), announced as @ws says. */
+static int wait_sleep(struct wait_state *ws, __u32 ev, __u64 until)
+{
+	int w;
+
+	pthread_cleanup_push(wait_cancelled, ws);
+	w = ws->c->region->ops->wait(ws->c, ws->flags, ev, until);
+	pthread_cleanup_pop(0);
+	return w;
 }
 
 /*
@@ -261,7 +356,7 @@ static long wait_loop(struct dmxp_chan *c, unsigned int flags, long long timeout
 	if (timeout_ns > 0)
 		deadline = dmxp__now_ns() + (__u64)timeout_ns;
 	for (;;) {
-		struct dmxp_claim __shm *rec;
+		struct wait_state ws = { c, flags, NULL };
 		__u64 until;
 		__u32 ev;
 		int w;
@@ -275,11 +370,11 @@ static long wait_loop(struct dmxp_chan *c, unsigned int flags, long long timeout
 			continue;
 		/* Before announcing: a repair pass uses the thread's record. */
 		until = sleep_until(c, flags, deadline);
-		rec = dmxp__claim_thread(c->region);
-		if (chan_announce(c, flags, &ev, rec))
+		ws.rec = dmxp__claim_thread(c->region);
+		if (chan_announce(c, flags, &ev, ws.rec))
 			continue;
-		w = c->region->ops->wait(c, flags, ev, until);
-		chan_unannounce(c, flags, rec);
+		w = wait_sleep(&ws, ev, until);
+		chan_unannounce(c, flags, ws.rec);
 		if (w == -EINTR)
 			return -EINTR;
 		if (w && w != -ETIMEDOUT)

@@ -13,7 +13,14 @@
  *   - producers and consumers make no wake-up call when nobody sleeps:
  *     the futex words (region files) or the module's notifies counter
  *     (kernel regions) do not move, and on region files strace counts no
- *     futex() system call in a process that sends 100,000 messages.
+ *     futex() system call in a process that sends 100,000 messages;
+ *   - the re-check before sleeping: stopped (the library's test hook)
+ *     between loading head (tail) and the slot there while another
+ *     process takes that position, it still finds the next message
+ *     (free slot) and does not sleep;
+ *   - a sleeper finds a message of a peer that never wakes anyone within
+ *     about a second, on both backends;
+ *   - a sleeper cancelled with pthread_cancel() leaves no count behind.
  *
  * The test program doubles as the process strace watches: with
  * DMXP_WAIT_HELPER="PATH ID COUNT RECV" in its environment it sends COUNT
@@ -37,6 +44,9 @@
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #include "kselftest_harness.h"
 #include "common.h"
+#include "internal.h"		/* the test hooks (built with DMXP_TEST_HOOKS) */
+
+extern int dmxp__hook_step;
 
 #define CH		3
 #define CAP		4
@@ -1155,6 +1165,334 @@ TEST_F(wait, chan_fd_event_loop)
 	EXPECT_EQ(1, got);
 	EXPECT_EQ(0, reap(self, 0, 2000));
 	EXPECT_EQ(0U, recv_waiters(self));
+}
+
+/* ---------------------------------------------------- the re-check itself */
+
+/*
+ * A child arms @arg's side with the test hook set at READY_POS, so it
+ * stops (SIGSTOP) each time its re-check has loaded head (tail) but not
+ * yet the slot there.
+ */
+static int kid_arm_hooked(struct dmxp_chan *c, struct kid *k, long arg)
+{
+	dmxp__hook_step = DMXP_HOOK_READY_POS;
+	k->ret = dmxp_chan_arm(c, (unsigned int)arg);
+	dmxp__hook_step = 0;
+	if (k->ret == 0)
+		dmxp_chan_disarm(c, (unsigned int)arg);
+	return 0;
+}
+
+/* Child @i stopped (1), exited with *@code (0), or neither within 5 s (-1). */
+static int stopped_or_exited(FIXTURE_DATA(wait) *self, int i, int *code)
+{
+	long long end = test_now_ns() + 5000 * MS;
+	int status;
+
+	while (test_now_ns() < end) {
+		pid_t w = waitpid(self->pids[i], &status, WNOHANG | WUNTRACED);
+
+		if (w < 0)
+			return -1;
+		if (w == self->pids[i] && WIFSTOPPED(status))
+			return 1;
+		if (w == self->pids[i]) {
+			self->pids[i] = 0;
+			*code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+			return 0;
+		}
+		sleep_ms(1);
+	}
+	return -1;
+}
+
+/*
+ * Run kid_arm_hooked(@events) in child 0; at each of its stops, call
+ * @at_stop(n) (n from 1), then let it go on.  The number of stops.
+ */
+static int arm_stopped(FIXTURE_DATA(wait) *self, struct __test_metadata *_metadata,
+		       unsigned int events,
+		       void (*at_stop)(FIXTURE_DATA(wait) *self,
+				       struct __test_metadata *_metadata, int n))
+{
+	int code = -1, n = 0, r;
+
+	if (spawn(self, kid_arm_hooked, events) <= 0)
+		return -1;
+	while ((r = stopped_or_exited(self, 0, &code)) == 1) {
+		at_stop(self, _metadata, ++n);
+		if (n > 2 * DMXP_READY_RETRIES)
+			return -1;
+		kill(self->pids[0], SIGCONT);
+	}
+	if (r < 0 || code)
+		return -1;
+	return n;
+}
+
+static void take_first(FIXTURE_DATA(wait) *self, struct __test_metadata *_metadata, int n)
+{
+	char buf[16];
+
+	/* Under the stopped re-check, another consumer takes its head. */
+	if (n == 1)
+		EXPECT_EQ(1, dmxp_chan_recv(self->c, buf, sizeof(buf), NULL));
+}
+
+/*
+ * Two messages; the sleeper loads head, then another consumer takes the
+ * first.  The sleeper's slot is freed, but the second message is there:
+ * the sleeper must not arm (sleep), as nobody would wake it for it.
+ */
+TEST_F(wait, recheck_recv_head_taken)
+{
+	char buf[16];
+	int stops;
+
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "0", 1, 0));
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "1", 1, 0));
+	stops = arm_stopped(self, _metadata, DMXP_ARM_RECV, take_first);
+	ASSERT_LE(1, stops);
+	EXPECT_EQ(1, self->kids[0].ret)
+		TH_LOG("re-check found its slot taken and armed with a message in the ring");
+	EXPECT_EQ(0U, recv_waiters(self));
+	ASSERT_EQ(1, dmxp_chan_recv(self->c, buf, sizeof(buf), NULL));
+	EXPECT_EQ('1', buf[0]);
+}
+
+static void give_first(FIXTURE_DATA(wait) *self, struct __test_metadata *_metadata, int n)
+{
+	/* Under the stopped re-check, another producer takes its tail. */
+	if (n == 1)
+		EXPECT_EQ(0, dmxp_chan_send(self->c, "x", 1, 0));
+}
+
+/* The send side: two free slots, another producer takes the first. */
+TEST_F(wait, recheck_send_tail_taken)
+{
+	char buf[16];
+	int stops;
+
+	fill(self, _metadata);
+	ASSERT_EQ(4, dmxp_chan_recv(self->c, buf, sizeof(buf), NULL));
+	ASSERT_EQ(4, dmxp_chan_recv(self->c, buf, sizeof(buf), NULL));
+	stops = arm_stopped(self, _metadata, DMXP_ARM_SEND, give_first);
+	ASSERT_LE(1, stops);
+	EXPECT_EQ(1, self->kids[0].ret)
+		TH_LOG("re-check found its slot taken and armed with a slot free");
+	EXPECT_EQ(0U, send_waiters(self));
+	EXPECT_EQ(0, dmxp_chan_send(self->c, "y", 1, 0));
+	EXPECT_EQ(-EAGAIN, dmxp_chan_send(self->c, "z", 1, 0));
+}
+
+static void take_each(FIXTURE_DATA(wait) *self, struct __test_metadata *_metadata, int n)
+{
+	char buf[16];
+
+	/* Take the head each time, keeping one message behind it... */
+	EXPECT_EQ(1, dmxp_chan_recv(self->c, buf, sizeof(buf), NULL));
+	if (n < DMXP_READY_RETRIES) {
+		EXPECT_EQ(0, dmxp_chan_send(self->c, "m", 1, 0));
+	} else {	/* ...but the last time, empty the ring. */
+		EXPECT_EQ(1, dmxp_chan_recv(self->c, buf, sizeof(buf), NULL));
+	}
+}
+
+/*
+ * A re-check that keeps finding its position taken gives up after
+ * DMXP_READY_RETRIES tries and says "ready": the caller tries again
+ * instead of sleeping on a state it does not know.
+ */
+TEST_F(wait, recheck_bounded_says_ready)
+{
+	int stops;
+
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "0", 1, 0));
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "1", 1, 0));
+	stops = arm_stopped(self, _metadata, DMXP_ARM_RECV, take_each);
+	EXPECT_EQ(DMXP_READY_RETRIES, stops);
+	EXPECT_EQ(1, self->kids[0].ret);
+	EXPECT_EQ(0U, recv_waiters(self));
+}
+
+/* ------------------------------------------ a peer that never wakes anyone */
+
+/* Receive one message, waiting up to @arg ms. */
+static int kid_recv_timed(struct dmxp_chan *c, struct kid *k, long arg)
+{
+	char buf[DMXP_MAX_PAYLOAD];
+
+	k->ret = dmxp_chan_recv_wait(c, buf, sizeof(buf), NULL, arg * MS);
+	k->t_ret = test_now_ns();
+	if (k->ret >= 4)
+		memcpy(&k->payload, buf, 4);
+	return 0;
+}
+
+/* Run helper_rawpeer (next to this program) with @mode on @path; its exit status. */
+static int rawpeer(const char *mode, const char *path, const char *count)
+{
+	char exe[PATH_MAX], ch[16], *slash;
+	int status;
+	pid_t pid;
+
+	if (self_exe(exe, sizeof(exe)))
+		return -1;
+	slash = strrchr(exe, '/');
+	if (!slash || (size_t)(slash - exe) + sizeof("/helper_rawpeer") > sizeof(exe))
+		return -1;
+	strcpy(slash, "/helper_rawpeer");
+	snprintf(ch, sizeof(ch), "%d", CH);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		execl(exe, exe, mode, path, ch, count, (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+#define SEED_BOUND_MS	1500	/* Documentation/RELIABILITY.md: about a second */
+
+/*
+ * A sleeper and a producer that follows only the ring protocol (no
+ * waker's steps): the sleeper must find the message by itself, within
+ * about a second, on both backends.
+ */
+static void seed_to_sleeper(FIXTURE_DATA(wait) *self, struct __test_metadata *_metadata)
+{
+	long long t0, lat;
+
+	ASSERT_LT(0, spawn(self, kid_recv_timed, 5000));
+	ASSERT_TRUE(await_waiters(self, true, 1));
+	t0 = test_now_ns();
+	ASSERT_EQ(0, rawpeer("produce-silent", self->path, "1"));
+	ASSERT_EQ(0, reap(self, 0, 8000));
+	lat = self->kids[0].t_ret - t0;
+	TH_LOG("received after %.3f s", lat / 1e9);
+	EXPECT_EQ(1, self->kids[0].ret);	/* "1" */
+	EXPECT_EQ(0, memcmp(&self->kids[0].payload, "1", 1));
+	EXPECT_LT(lat, SEED_BOUND_MS * MS);
+	EXPECT_EQ(0U, recv_waiters(self));
+}
+
+TEST_F_TIMEOUT(wait, seed_producer_reaches_sleeper, 60)
+{
+	seed_to_sleeper(self, _metadata);
+}
+
+/* The same on a region file too small for a claim table (no repairs). */
+TEST_F_TIMEOUT(wait, seed_producer_reaches_sleeper_no_claims, 60)
+{
+	if (test_on_kernel())
+		SKIP(return, "region files only");
+	dmxp_chan_close(self->c);
+	dmxp_region_close(self->r);
+	self->c = NULL;
+	test_region_remove(self->path);
+	/* The header and a small ring, less than a claim table needs. */
+	self->r = NULL;
+	ASSERT_EQ(0, dmxp_region_open(self->path, 128 << 10,
+				      DMXP_OPEN_CREATE | DMXP_OPEN_EXCL, &self->r));
+	ASSERT_EQ(0ULL, dmxp_region_header(self->r)->claims_offset);
+	ASSERT_EQ(0, dmxp_chan_create(self->r, CH, CAP));
+	ASSERT_EQ(0, dmxp_chan_open(self->r, CH, &self->c));
+	seed_to_sleeper(self, _metadata);
+}
+
+/* ------------------------------------------------------------ cancellation */
+
+/* Records of the region's claim table saying a sleeper of CH is counted. */
+static int wait_records(FIXTURE_DATA(wait) *self)
+{
+	const struct dmxp_global_header *h = dmxp_region_header(self->r);
+	const struct dmxp_claim *rec;
+	__u32 i, n = 0;
+
+	if (!h->claims_offset)
+		return 0;
+	rec = (const void *)((const char *)h + h->claims_offset);
+	for (i = 0; i < h->claims_count; i++) {
+		__u32 st = __atomic_load_n(&rec[i].state, __ATOMIC_ACQUIRE);
+
+		if ((st == DMXP_CLAIM_WAIT_RECV || st == DMXP_CLAIM_WAIT_SEND) &&
+		    rec[i].chan == CH)
+			n++;
+	}
+	return n;
+}
+
+static void *thr_wait_forever(void *arg)
+{
+	struct thr *t = arg;
+	__u32 v = 5;
+	char buf[16];
+
+	if (t->payload)		/* a producer */
+		t->ret = dmxp_chan_send_wait(t->c, &v, sizeof(v), 0, DMXP_WAIT_FOREVER);
+	else
+		t->ret = dmxp_chan_recv_wait(t->c, buf, sizeof(buf), NULL, DMXP_WAIT_FOREVER);
+	return NULL;
+}
+
+/*
+ * A thread asleep in recv_wait (send_wait) is cancelled: the call is a
+ * cancellation point, and the thread leaves neither its count in the
+ * waiter word nor its record saying it is counted.
+ */
+static void cancel_asleep(FIXTURE_DATA(wait) *self, struct __test_metadata *_metadata,
+			  bool send)
+{
+	struct thr t = { .c = self->c, .payload = send };
+	__u32 before = send ? send_waiters(self) : recv_waiters(self);
+	struct timespec ts;
+	void *res = NULL;
+	pthread_t tid;
+	char buf[16];
+	int r;
+
+#ifdef __SANITIZE_ADDRESS__
+	/*
+	 * Cancellation unwinds the sleeping thread's frames without
+	 * unpoisoning their redzones; ASan then reports its own interceptor
+	 * writing there (any ppoll() in a frame with locals does that).
+	 */
+	SKIP(return, "AddressSanitizer cannot unwind a cancelled thread");
+#endif
+	ASSERT_EQ(0, pthread_create(&tid, NULL, thr_wait_forever, &t));
+	ASSERT_TRUE(await_waiters(self, !send, before + 1));
+	EXPECT_EQ(1, wait_records(self) + !dmxp_region_header(self->r)->claims_offset);
+	ASSERT_EQ(0, pthread_cancel(tid));
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 3;
+	r = pthread_timedjoin_np(tid, &res, &ts);
+	if (r) {
+		/* Not cancelled while asleep: give it what it waits for. */
+		if (send)
+			dmxp_chan_recv(self->c, buf, sizeof(buf), NULL);
+		else
+			dmxp_chan_send(self->c, "w", 1, 0);
+		pthread_join(tid, &res);
+	}
+	EXPECT_EQ(0, r) TH_LOG("pthread_cancel() did not end the sleep");
+	EXPECT_EQ(PTHREAD_CANCELED, res);
+	EXPECT_EQ(before, send ? send_waiters(self) : recv_waiters(self));
+	EXPECT_EQ(0, wait_records(self));
+}
+
+TEST_F(wait, cancel_recv_asleep)
+{
+	cancel_asleep(self, _metadata, false);
+}
+
+TEST_F(wait, cancel_send_asleep)
+{
+	fill(self, _metadata);
+	cancel_asleep(self, _metadata, true);
 }
 
 TEST_HARNESS_MAIN

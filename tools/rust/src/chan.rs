@@ -43,6 +43,13 @@
 //!           waiters -= 1
 //! ```
 //!
+//! The re-check reads `head` (`tail`) again while the slot there was
+//! taken since (its sequence is past the position), as `lib/wait.c`: a
+//! message (free slot) published before the announcement may be at the
+//! next position, and nobody would wake us for it.  Sleeps last at most
+//! [`SLEEP_SLICE_NS`], so that a peer that never wakes anyone is still
+//! heard from within about a second.
+//!
 //! A [`Channel`] keeps its own copies of `capacity`, the slot base and the
 //! `generation` read at open, never re-reads them from the entry, and
 //! checks the generation before every claim (`EIDRM` once the channel was
@@ -77,6 +84,13 @@ pub enum Side {
 /// after how many checks it yields the CPU once.
 const SPIN_CHECKS: u32 = 256;
 const SPIN_YIELD_AT: u32 = 128;
+
+/// Positions taken under one re-check before it gives up and says
+/// "ready" (the caller retries rather than sleeps), as `lib/wait.c`.
+const READY_RETRIES: u32 = 16;
+
+/// The longest sleep: then the sleeper looks at the ring by itself.
+pub const SLEEP_SLICE_NS: u64 = 1_000_000_000;
 
 /// An open channel.  Several threads may share one handle (`Sync`), and
 /// any number of handles, threads and processes may use one channel.
@@ -541,21 +555,30 @@ impl<'r> Channel<'r> {
         }
     }
 
-    /// Whether the head slot holds a message ([`Side::Recv`]) or the tail
-    /// slot is free ([`Side::Send`]): the sleeper's re-check.
+    /// Whether the ring has a message at `head` ([`Side::Recv`]) or a free
+    /// slot at `tail` ([`Side::Send`]): the sleeper's re-check.
     fn ready(&self, side: Side) -> bool {
-        // Relaxed loads of head/tail (a guess); the sequence loads are
-        // Acquire as [C1]/[P1], pairing with [P2]/[C2], like lib/wait.c.
-        match side {
-            Side::Recv => {
-                let head = self.entry.head.load(Relaxed);
-                self.sequence(self.slot(head)).load(Acquire) == head.wrapping_add(1)
+        let (at, recv) = match side {
+            Side::Recv => (&self.entry.head, true),
+            Side::Send => (&self.entry.tail, false),
+        };
+        for _ in 0..READY_RETRIES {
+            // Relaxed: a guess, checked by the sequence.  Acquire as
+            // [C1]/[P1], pairing with [P2]/[C2]: a sequence past the
+            // position was stored after its claimer moved head (tail) on,
+            // so the next round reads the moved value.
+            let pos = at.load(Relaxed);
+            let want = if recv { pos.wrapping_add(1) } else { pos };
+            let diff = self.sequence(self.slot(pos)).load(Acquire).wrapping_sub(want) as i64;
+            if diff == 0 {
+                return true;
             }
-            Side::Send => {
-                let tail = self.entry.tail.load(Relaxed);
-                self.sequence(self.slot(tail)).load(Acquire) == tail
+            if diff < 0 {
+                return false; // empty (full)
             }
+            // Taken since we read it: the next position may be ready.
         }
+        true // unknown: the caller tries again rather than sleep on it
     }
 
     /// Sleeper steps 1-4 (13).  `Some(ev)` when the caller is now counted
@@ -663,7 +686,9 @@ impl<'r> Channel<'r> {
                 continue;
             }
             let Some(ev) = self.announce(side) else { continue };
-            let r = self.sleep(side, ev, deadline);
+            let slice = sys::monotonic_ns().saturating_add(SLEEP_SLICE_NS);
+            let until = deadline.map_or(slice, |d| d.min(slice));
+            let r = self.sleep(side, ev, Some(until));
             // 6. no longer a waiter.
             self.waiters(side).fetch_sub(1, SeqCst);
             r?;
