@@ -1,7 +1,7 @@
 # Installing dmxp; included by the top Makefile.
 #
 #   make install [PREFIX=/usr/local] [DESTDIR=]
-#       $(LIBDIR):        libdmxp.so.1.0.0, libdmxp.so.1 -> libdmxp.so.1.0.0,
+#       $(LIBDIR):        libdmxp.so.1.1.0, libdmxp.so.1 -> libdmxp.so.1.1.0,
 #                         libdmxp.so -> libdmxp.so.1, libdmxp.a
 #       $(INCLUDEDIR):    dmxp.h, and dmxp/linux/dmxp.h (the uapi header,
 #                         found through libdmxp.pc's -I${includedir}/dmxp)

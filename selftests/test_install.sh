@@ -25,7 +25,7 @@ the loaded module's version is DMXP_VERSION_STR"
 
 native_names="make install into a DESTDIR
 the installed files are exactly the expected ones
-libdmxp.so -> libdmxp.so.1 -> libdmxp.so.1.0.0
+libdmxp.so -> libdmxp.so.1 -> libdmxp.so.1.1.0
 the installed library's soname is libdmxp.so.1
 the installed headers are the tree's
 libdmxp.pc has the prefix, the version and the flags
@@ -151,7 +151,7 @@ verify "make install into a DESTDIR" mk install DESTDIR="$d"
 	echo "$P/bin/dmxpctl"
 	echo "$P/include/dmxp.h"
 	echo "$P/include/dmxp/linux/dmxp.h"
-	for f in libdmxp.a libdmxp.so libdmxp.so.1 libdmxp.so.1.0.0 pkgconfig/libdmxp.pc; do
+	for f in libdmxp.a libdmxp.so libdmxp.so.1 libdmxp.so.1.1.0 pkgconfig/libdmxp.pc; do
 		echo "$P/lib/$f"
 	done
 	for f in "$top"/man/*.[348]; do
@@ -174,12 +174,12 @@ files "$d" >"$work/actual"
 verify "the installed files are exactly the expected ones" same_list "$work/expected" "$work/actual"
 
 lib="$d/$P/lib"
-verify "libdmxp.so -> libdmxp.so.1 -> libdmxp.so.1.0.0" sh -c "
+verify "libdmxp.so -> libdmxp.so.1 -> libdmxp.so.1.1.0" sh -c "
 	[ \"\$(readlink '$lib/libdmxp.so')\" = libdmxp.so.1 ] &&
-	[ \"\$(readlink '$lib/libdmxp.so.1')\" = libdmxp.so.1.0.0 ] &&
-	[ -f '$lib/libdmxp.so.1.0.0' ] && [ ! -L '$lib/libdmxp.so.1.0.0' ]"
+	[ \"\$(readlink '$lib/libdmxp.so.1')\" = libdmxp.so.1.1.0 ] &&
+	[ -f '$lib/libdmxp.so.1.1.0' ] && [ ! -L '$lib/libdmxp.so.1.1.0' ]"
 if command -v readelf >/dev/null 2>&1; then
-	soname=$(readelf -d "$lib/libdmxp.so.1.0.0" | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')
+	soname=$(readelf -d "$lib/libdmxp.so.1.1.0" | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')
 	verify "the installed library's soname is libdmxp.so.1" test "$soname" = libdmxp.so.1 ||
 		echo "# soname '$soname'"
 else

@@ -45,7 +45,7 @@ class TestLoading(unittest.TestCase):
         self.assertEqual(dmxp.Runtime.PYTHON, 3)
         self.assertEqual(dmxp.Runtime.C, 1)
         self.assertEqual(dmxp.DEFAULT_CAPACITY, 1024)
-        self.assertEqual(dmxp.__version__, "1.0.0")
+        self.assertEqual(dmxp.__version__, "1.1.0")
 
     def test_errors_are_oserrors_with_builtin_bases(self):
         self.assertTrue(issubclass(dmxp.WouldBlock, BlockingIOError))
