@@ -1,9 +1,10 @@
 #!/bin/sh
 # The protocol model (lib/model/ring.pml) checked with SPIN, in the
 # bounded configurations of `make check` (`make model` runs bigger ones).
-# The model must find the lost wake-up of the old readiness rule and of
-# one wake-up per message, and verify the rules lib/wait.c follows, with
-# and without a process killed at any step.  About a minute on 2 cores.
+# The model must find the bugs of rules the code used (the old readiness
+# rule, one wake-up per message, a tombstone repair that does not yield
+# to a whole message), and verify the rules of lib/wait.c and lib/claim.c,
+# with and without a process killed at any step.  About a minute on 2 cores.
 . ./tap.sh
 
 RUN=../lib/model/run-model
@@ -33,6 +34,9 @@ model() {
 
 model '!(lost_recv_wakeup)' "old readiness rule: a consumer sleeps with a message ready" -DOLD_READY
 model '!(lost_recv_wakeup)' "one wake-up per message: a sleeper misses a message" -DWAKE_ONE
+model 'got[m]==1))||dlost[m]' \
+	"tombstone before a whole message: two deaths lose a complete message" \
+	-DTOMB_FIRST -DMAXCRASH=2 -DNCONS=1
 model verified "2 producers x 2 consumers: no lost wake-up, duplicate, loss or stuck ring"
 model verified "2 producers x 1 consumer, one killed at any step: repaired" -DMAXCRASH=1 -DNCONS=1
 tap_done

@@ -53,8 +53,8 @@
  *    abstracted: dead[] is an oracle true only for killed processes, and
  *    one repairer runs, which does not die.
  *  - futex_wait() sleeps only if the word still holds ev, atomically;
- *    FUTEX_WAKE(1) wakes any one sleeper of that word (the kernel wakes
- *    in order; any is a superset).
+ *    with -DWAKE_ONE, FUTEX_WAKE(1) wakes any one sleeper of the word
+ *    (the kernel wakes in order; any is a superset).
  *  - Region files' sleepers also wake every second (DMXP_SLEEP_SLICE_NS).
  *    The model has no such slice, so a sleeper that depends on it is a
  *    lost wake-up, with one exception: a waker killed between its publish
@@ -83,22 +83,45 @@
  *    recording it (or between clearing the record and subtracting),
  *    which lib/wait.c documents as left.
  *
- * The readiness rule of chan_ready() (lib/wait.c; ring_readable() and
- * ring_writable() in kmod/chan.c):
- *	default		h = head; s = slot(h).sequence: ready if s == h + 1,
- *			not ready if s < h + 1, else (the slot was already
- *			taken and freed) reload head and look again; after
- *			READY_TRIES looks, ready (the caller retries its op)
- *	-DOLD_READY	ready iff s == h + 1: a slot already taken counts as
- *			empty (the lost wake-up this model finds)
- * The send side is the same with tail and s == tail.
+ * The rules, and the flags that select the older ones (each of which the
+ * model shows wrong; selftests/test_model.sh checks that it does):
  *
- * Run (lib/model/run-model, `make model`):
- *	spin -a [-DOLD_READY] [-DMAXCRASH=1] [-DM0=2 -DM1=2] ring.pml
- *	gcc -O2 -DCOLLAPSE -DSAFETY -o pan pan.c && ./pan -m200000
- * A counterexample: ./pan -r then spin -t -p -g ring.pml.
- * Documentation/MEMORY_LAYOUT.md, "The protocol model", maps each step
- * to the code.
+ *  chan_ready() (lib/wait.c; ring_readable(), ring_writable() in
+ *  kmod/chan.c): h = head; s = slot(h).sequence: ready if s == h + 1, not
+ *  ready if s < h + 1, else (the slot was taken, and maybe freed, since
+ *  head was read) reload head and look again; after READY_TRIES looks,
+ *  ready (the caller tries its op again).  The send side is the same
+ *  with tail and s == tail.
+ *	-DOLD_READY: ready iff s == h + 1, a slot already taken counts as
+ *	empty: a consumer sleeps with a message in the ring.
+ *
+ *  dmxp__shm_notify() (lib/wait.c) wakes every sleeper of the futex word
+ *  (FUTEX_WAKE INT_MAX), as the module's wait queues do: one publish can
+ *  make several messages ready at head (a later position published
+ *  first, while its waker saw no sleeper).
+ *	-DWAKE_ONE: FUTEX_WAKE(n) for n messages: one sleeper takes the
+ *	message it was woken for and stops, the other sleeps with the next.
+ *
+ *  covered() (lib/claim.c; kmod/repair.c): a position is left for a
+ *  later pass while a live owner's record names it, and a SEND record's
+ *  tombstone also yields to any record that says the position was
+ *  written whole (SEND_WRITTEN is only ever written by the owner of a
+ *  successful claim, so the SEND record's own CAS failed).
+ *	-DTOMB_FIRST: only live records count: with two producers killed on
+ *	one position (one whole, the other between [R1] and its CAS), the
+ *	repair may tombstone the whole message first.
+ *
+ * Sizes: -DM0=, -DM1= messages per producer (0 to 2, 1 each by default),
+ * -DNCONS=1 one consumer, -DMAXCRASH=1 or 2 processes killed per run (0
+ * by default: no records, no repairer, no killer), -DREADY_TRIES=.
+ *
+ * Run: lib/model/run-model [-k] [FLAG...] (one configuration), or
+ * `make model` (all of them).  By hand:
+ *	spin -a -DOLD_READY ring.pml
+ *	gcc -O2 -DSAFETY -DCOLLAPSE -o pan pan.c && ./pan -m400000
+ *	spin -t -p -DOLD_READY ring.pml		(replays a counterexample)
+ * Documentation/MEMORY_LAYOUT.md section 15 maps each step to the code
+ * and gives the measured state counts and times.
  */
 
 #ifndef M0
@@ -119,6 +142,9 @@
 
 #define CAP	2
 #define MAXM	2		/* message ids: producer * MAXM + k + 1 */
+#if M0 > MAXM || M1 > MAXM
+#error "at most MAXM messages per producer"
+#endif
 #define NMSG	(2 * MAXM)
 #define NREC	4		/* producers 0, 1; consumers 2, 3 */
 #define REPAIRING(p)	((p) - 64)	/* DMXP_SEQ_REPAIRING */
@@ -521,7 +547,11 @@ end_repair:
 		if
 		:: (st != RECV && s == p && tail > p) ||
 		   (st == RECV && s == p + 1 && head > p) ->
-			/* covered(): a live owner's record names p too? */
+			/*
+			 * covered(): a live owner's record names p too?  And
+			 * (without -DTOMB_FIRST) a SEND repair yields to any
+			 * record that says p is whole.
+			 */
 			j = 0;
 			do
 			:: j < NREC ->
@@ -533,6 +563,16 @@ end_repair:
 					    (st != RECV && (rstate[j] == SEND ||
 							    rstate[j] == SEND_WRITTEN))) ->
 						cov = true
+#ifndef TOMB_FIRST
+					:: j != i && rowner[j] != 0 && st == SEND &&
+					   rstate[j] == SEND_WRITTEN && rpos[j] == p ->
+						/*
+						 * A dead owner's record says p was written
+						 * whole: this SEND record's CAS failed, and
+						 * p is delivered by that record's repair.
+						 */
+						cov = true
+#endif
 					:: else -> skip
 					fi;
 					j++
