@@ -74,6 +74,9 @@
  *    whole (SEND_WRITTEN, so also every send that returned) is received,
  *    or left in the ring for a consumer, or was taken by a consumer that
  *    died holding it; a message that was never whole is never received;
+ *  - no live claim repaired: a producer's publish (a consumer's free)
+ *    finds the slot as its claim left it (lib/ring.c's CAS in
+ *    ring_publish() and ring_free() never fails but for a dead claim);
  *  - no stuck ring: when nothing can move, every position in
  *    [head, tail) is published and every slot after tail is free, so
  *    the ring drains; no consumer or producer sees the protocol
@@ -395,8 +398,12 @@ proctype producer(byte me; byte n)
 				REC(SEND_WRITTEN);
 				whole[m] = true
 			};
-			/* [P2] ring_publish() */
-			atomic { seq[pos % CAP] = pos + 1; inwake[me] = true };
+			/* [P2] ring_publish(): no repair takes a live claim */
+			atomic {
+				assert(seq[pos % CAP] == pos);
+				seq[pos % CAP] = pos + 1;
+				inwake[me] = true
+			};
 			REC(IDLE);				/* [R3] */
 			/* dmxp__wake_consumers(): [W1], then notify */
 			if
@@ -463,7 +470,12 @@ proctype consumer(byte me)
 				if
 				:: c == GOT && tomb[pos % CAP] ->
 					/* ring_claim_one(): a tombstone, skip it */
-					atomic { seq[pos % CAP] = pos + CAP; inwake[me] = true; c = 0 };
+					atomic {
+						assert(seq[pos % CAP] == pos + 1);
+						seq[pos % CAP] = pos + CAP;
+						inwake[me] = true;
+						c = 0
+					};
 					if
 					:: send_waiters != 0 ->
 						send_futex++;
@@ -485,6 +497,7 @@ proctype consumer(byte me)
 			atomic {
 				m = data[pos % CAP];
 				assert(m != 0 && m == hm[me]);
+				assert(seq[pos % CAP] == pos + 1);	/* not repaired */
 				seq[pos % CAP] = pos + CAP;
 				inwake[me] = true
 			};
