@@ -55,7 +55,7 @@
  *  - futex_wait() sleeps only if the word still holds ev, atomically;
  *    with -DWAKE_ONE, FUTEX_WAKE(1) wakes any one sleeper of the word
  *    (the kernel wakes in order; any is a superset).
- *  - Region files' sleepers also wake every second (DMXP_SLEEP_SLICE_NS).
+ *  - Sleepers also wake every second (DMXP_SLEEP_SLICE_NS).
  *    The model has no such slice, so a sleeper that depends on it is a
  *    lost wake-up, with one exception: a waker killed between its publish
  *    (free) and its futex_wake() owes a wake-up nobody else will give;
