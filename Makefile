@@ -8,6 +8,8 @@
 #   make stress     the long multi-process stress run (minutes)
 #   make soak       the soak test for SOAK_SECONDS (default 600) natively, then
 #                   as long in the guest, SIGKILLing workers (DMXP_SOAK_KILL=0: not)
+#   make model      the protocol model (lib/model/ring.pml) checked with SPIN in
+#                   its full configurations (minutes; `make check` runs small ones)
 #   make fuzz       the module's randomised fuzzer in the guest, FUZZ_SECONDS
 #                   (default 600), FUZZ_SEED to replay a run (default: the clock)
 #   make bench      the benchmarks vs the peers, natively and in the guest;
@@ -122,6 +124,9 @@ fuzz: selftests kmod
 	$(Q)VM_TIMEOUT=$$(( $(FUZZ_SECONDS) + 600 )) tools/vm/run -- selftests/fuzz_kmod \
 		--seconds $(FUZZ_SECONDS) $(if $(FUZZ_SEED),--seed $(FUZZ_SEED))
 
+model: deps
+	$(Q)lib/model/run-model --full
+
 vm-shell: tools kmod selftests
 	$(Q)tools/vm/run --shell
 
@@ -141,7 +146,7 @@ clean:
 	$(Q)$(MAKE) -C selftests clean
 	$(Q)if $(HAVE_KHDRS); then $(MAKE) -C kmod clean >/dev/null; fi
 
-.PHONY: all deps lib tools kmod demo bench selftests check stress soak fuzz vm-shell checkpatch sparse clean \
+.PHONY: all deps lib tools kmod demo bench selftests check stress soak fuzz model vm-shell checkpatch sparse clean \
 	install uninstall install-kmod uninstall-kmod dkms-install dkms-uninstall
 
 include install.mk
