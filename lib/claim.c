@@ -684,7 +684,8 @@ static bool side_send(__u32 state)
 
 /*
  * Does a record of a live owner name position @p of channel @chan
- * (generation @gen) on the same side as @state?
+ * (generation @gen) on the same side as @state, or, for a claim that
+ * would become a tombstone, any record that says @p is whole?
  */
 static bool covered(struct dmxp_region *r, const struct dmxp_claim __shm *dead,
 		    __u32 chan, __u32 gen, __u64 p, __u32 state, struct proofs *pc)
@@ -705,6 +706,15 @@ static bool covered(struct dmxp_region *r, const struct dmxp_claim __shm *dead,
 		if (READ_ONCE(rec->chan) != chan || READ_ONCE(rec->generation) != gen ||
 		    p - READ_ONCE(rec->pos) >= READ_ONCE(rec->count))
 			continue;
+		/*
+		 * Only the producer whose claim of @p succeeded says it is
+		 * whole: @dead's claim of it lost its CAS.  Whoever repairs
+		 * that record, alive or dead, delivers the message; a
+		 * tombstone now would destroy it (lib/model/ring.pml found
+		 * this with two deaths on one position).
+		 */
+		if (st == DMXP_CLAIM_SEND_WRITTEN && state == DMXP_CLAIM_SEND)
+			return true;
 		if (rec_holder(r, rec, pc) == ALIVE)
 			return true;
 	}

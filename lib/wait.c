@@ -148,9 +148,18 @@ void dmxp__shm_notify(struct dmxp_chan *c, unsigned int flags, unsigned int n)
 	/*
 	 * No repair pass here, not even for sleepers that died counted: the
 	 * waiting side looks for those (dmxp__waiters_check()).
+	 *
+	 * Every sleeper is woken, not @n: a wake-up given to one sleeper
+	 * for one message can be spent on another.  Producer B publishes
+	 * position 1 while A holds position 0 and sees no sleeper; two
+	 * consumers sleep at position 0; A publishes it and wakes one, which
+	 * takes it and returns: the other sleeps with position 1 in the ring
+	 * (lib/model/ring.pml, -DWAKE_ONE).  The kernel backend's wait queue
+	 * wakes every poller too.
 	 */
+	(void)n;
 	__atomic_fetch_add(w, 1, __ATOMIC_SEQ_CST);
-	futex(w, FUTEX_WAKE, n > INT_MAX ? INT_MAX : n, NULL, 0);
+	futex(w, FUTEX_WAKE, INT_MAX, NULL, 0);
 }
 
 /* Wake every sleeper of a channel being destroyed. */

@@ -16,6 +16,7 @@
  *		the waker's steps (no look at the waiter word, no wake-up)
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -146,7 +147,7 @@ static void wake(unsigned int waiters_off, unsigned int futex_off, unsigned int 
 		return;
 	}
 	__atomic_fetch_add(futex_word, 1, __ATOMIC_SEQ_CST);
-	syscall(SYS_futex, futex_word, FUTEX_WAKE, 1, NULL, NULL, 0);
+	syscall(SYS_futex, futex_word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
 static unsigned char *slot(uint64_t pos)

@@ -1344,4 +1344,87 @@ TEST(stale_record_aliasing_a_repair_mark_is_ignored)
 	region_teardown(self);
 }
 
+/*
+ * Two deaths on one position: producer A claimed P, wrote it whole
+ * (SEND_WRITTEN) and died; producer B had read tail = P, wrote its record
+ * SEND for P and died before its CAS failed.  A repairer that looks at
+ * B's record first must not make a tombstone of A's message: only the
+ * owner of the claim that succeeded says SEND_WRITTEN, so A's message is
+ * delivered (lib/model/ring.pml, -DTOMB_FIRST).
+ */
+TEST(whole_message_survives_a_lost_claim_on_its_position)
+{
+	FIXTURE_DATA(crash) data = { 0 }, *self = &data;
+	struct msg sent = { .producer = 7, .seq = 42 }, m;
+	struct dmxp_claim *tab, *me, *rb = NULL, *ra = NULL;
+	struct dmxp_channel_entry *e;
+	struct dmxp_slot *slots, *s;
+	struct dmxp_msg_meta meta;
+	unsigned int i, n;
+	pid_t dead;
+	__u64 P;
+
+	if (test_on_kernel())
+		SKIP(return, "region files only: builds the region state by hand");
+	region_setup(_metadata, self);
+	e = (struct dmxp_channel_entry *)&dmxp_region_header(self->r)->channels[CH];
+	slots = (struct dmxp_slot *)((char *)dmxp_region_header(self->r) + e->band_offset);
+	tab = claim_table(self->r);
+	n = dmxp_region_header(self->r)->claims_count;
+	me = dmxp__claim_thread(self->r);
+	ASSERT_NE(NULL, me);
+	dead = fork();
+	ASSERT_LE(0, dead);
+	if (dead == 0)
+		_exit(0);
+	ASSERT_EQ(dead, waitpid(dead, NULL, 0));
+	/* P claimed by A (tail moved), written whole, not published. */
+	P = e->tail;
+	ASSERT_EQ(P, e->head);
+	s = &slots[P & (CAP - 1)];
+	ASSERT_EQ(P, s->sequence);
+	memcpy(s->payload, &sent, sizeof(sent));
+	memset(&s->meta, 0, sizeof(s->meta));
+	s->meta.message_id = P;
+	s->meta.channel_id = CH;
+	s->meta.sender_pid = (__u32)dead;
+	s->meta.payload_len = sizeof(sent);
+	e->tail = P + 1;
+	for (i = 0; i < n && !ra; i++) {
+		struct dmxp_claim *rec = &tab[i];
+
+		if (rec->owner)
+			continue;
+		rec->pid = (__u32)dead;
+		rec->start_time = me->start_time;
+		rec->pid_ns = me->pid_ns;
+		rec->chan = CH;
+		rec->generation = e->generation;
+		rec->count = 1;
+		rec->pos = P;
+		if (!rb) {
+			rb = rec;	/* first in the table: looked at first */
+			rec->state = DMXP_CLAIM_SEND;
+		} else {
+			ra = rec;
+			rec->state = DMXP_CLAIM_SEND_WRITTEN;
+		}
+		__atomic_store_n(&rec->owner, (__u32)dead, __ATOMIC_RELEASE);
+	}
+	ASSERT_NE(NULL, ra);
+	ASSERT_EQ((ssize_t)sizeof(m), dmxp_chan_recv_wait(self->c, &m, sizeof(m), &meta,
+							  1000LL * 1000000LL));
+	EXPECT_EQ(sent.producer, m.producer);
+	EXPECT_EQ(sent.seq, m.seq);
+	EXPECT_EQ(P, meta.message_id);
+	/* B's record waited for A's; the next pass finds P published. */
+	dmxp__repair_now(self->r);
+	EXPECT_EQ(0U, __atomic_load_n(&rb->owner, __ATOMIC_ACQUIRE));
+	EXPECT_EQ(0U, __atomic_load_n(&ra->owner, __ATOMIC_ACQUIRE));
+	EXPECT_EQ(1ULL, __atomic_load_n(&e->repaired, __ATOMIC_RELAXED));
+	EXPECT_EQ(0ULL, __atomic_load_n(&e->tombstoned, __ATOMIC_RELAXED));
+	check_ring_whole(_metadata, self->c);
+	region_teardown(self);
+}
+
 TEST_HARNESS_MAIN

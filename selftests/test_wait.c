@@ -1385,6 +1385,64 @@ TEST_F_TIMEOUT(wait, seed_producer_reaches_sleeper, 60)
 }
 
 /* The same on a region file too small for a claim table (no repairs). */
+/*
+ * One publish can make two messages ready at head, so a waker wakes every
+ * sleeper, not one per message.  A holds position 0 (a reservation), B
+ * publishes position 1 and finds nobody asleep; two consumers then sleep
+ * at position 0; A commits it: both must wake, each with one message.
+ * Waking one, its wake-up is spent on position 0 and the other sleeps
+ * with position 1 ready (lib/model/ring.pml, -DWAKE_ONE).
+ */
+static void publish_wakes_all(FIXTURE_DATA(wait) *self, struct __test_metadata *_metadata)
+{
+	__u32 a = 0xa0a0a0a0, b = 0xb1b1b1b1, seen = 0;
+	struct dmxp_ref ref;
+	long long t0;
+	int i;
+
+	ASSERT_EQ(0, dmxp_chan_reserve(self->c, &ref));
+	memcpy(ref.payload, &a, sizeof(a));
+	ASSERT_EQ(0, dmxp_chan_send(self->c, &b, sizeof(b), 0));
+	ASSERT_LT(0, spawn(self, kid_recv_timed, 5000));
+	ASSERT_LT(0, spawn(self, kid_recv_timed, 5000));
+	ASSERT_TRUE(await_waiters(self, true, 2));
+	t0 = test_now_ns();
+	ASSERT_EQ(0, dmxp_chan_commit(self->c, &ref, sizeof(a), 0));
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, reap(self, i, 8000));
+		TH_LOG("sleeper %d received after %.3f ms", i,
+		       (self->kids[i].t_ret - t0) / 1e6);
+		EXPECT_EQ((long long)sizeof(a), self->kids[i].ret);
+		EXPECT_LT(self->kids[i].t_ret - t0, 100 * MS);
+		seen |= self->kids[i].payload;
+	}
+	EXPECT_EQ(a | b, seen);
+	EXPECT_EQ(0U, recv_waiters(self));
+}
+
+TEST_F_TIMEOUT(wait, one_publish_wakes_every_sleeper, 60)
+{
+	publish_wakes_all(self, _metadata);
+}
+
+/* The same without a claim table, where no stall look wakes a sleeper early. */
+TEST_F_TIMEOUT(wait, one_publish_wakes_every_sleeper_no_claims, 60)
+{
+	if (test_on_kernel())
+		SKIP(return, "region files only");
+	dmxp_chan_close(self->c);
+	dmxp_region_close(self->r);
+	self->c = NULL;
+	test_region_remove(self->path);
+	self->r = NULL;
+	ASSERT_EQ(0, dmxp_region_open(self->path, 128 << 10,
+				      DMXP_OPEN_CREATE | DMXP_OPEN_EXCL, &self->r));
+	ASSERT_EQ(0ULL, dmxp_region_header(self->r)->claims_offset);
+	ASSERT_EQ(0, dmxp_chan_create(self->r, CH, CAP));
+	ASSERT_EQ(0, dmxp_chan_open(self->r, CH, &self->c));
+	publish_wakes_all(self, _metadata);
+}
+
 TEST_F_TIMEOUT(wait, seed_producer_reaches_sleeper_no_claims, 60)
 {
 	if (test_on_kernel())

@@ -543,7 +543,10 @@ impl<'r> Channel<'r> {
                 // old value either fails FUTEX_WAIT with EAGAIN or is asleep
                 // and woken.  SeqCst, as lib/wait.c.
                 word.fetch_add(1, SeqCst);
-                sys::futex_wake(word, n);
+                // Every sleeper, not n: a wake-up given to one sleeper for
+                // one message can be spent on another (lib/wait.c).
+                let _ = n;
+                sys::futex_wake(word, u32::MAX);
             }
             Some(dev) => {
                 let flags = if side == Side::Recv { NOTIFY_RECV } else { NOTIFY_SEND };
