@@ -3154,4 +3154,78 @@ TEST_F_TIMEOUT(kmod, small_regions_not_stalled_by_large_create, 600)
 	EXPECT_GT(took / 2 > 100000000LL ? took / 2 : 100000000LL, worst);
 }
 
+/*
+ * The repair mark of position P, DMXP_SEQ_REPAIRING(P) = P - 2^32, is
+ * also "free" for position P - 2^32 of the same slot.  A stale record of
+ * a released file naming P - 2^32 (a claim that lost its CAS, never
+ * repaired since) must not be taken for a claim on the slot a dead
+ * repairer marked for P: the module finishes P's tombstone and the ring
+ * goes on.
+ */
+TEST_F_TIMEOUT(kmod, stale_record_aliasing_a_repair_mark_is_ignored, 60)
+{
+	const __u64 P = (5ULL << 32) + 3, CAP = 4;
+	struct dmxp_channel_entry *e;
+	struct dmxp_ioc_chan_fd cq = { .id = 0, .flags = DMXP_CHAN_FD_NONBLOCK };
+	struct dmxp_ioc_region rq;
+	struct dmxp_claim *tab;
+	struct dmxp_slot *s;
+	char buf[sizeof(struct dmxp_msg_meta) + 8];
+	struct dmxp_msg_meta *m = (struct dmxp_msg_meta *)buf;
+	int victim, cfd;
+	long long t0;
+	const char *name;
+	__u64 off, k;
+	void *p;
+
+	NEED_DEV();
+	p = new_region(self, REGION_SIZE, &name);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, chan_create(self->fd, 0, CAP, &off));
+	victim = dev_open();
+	ASSERT_LE(0, victim);
+	ASSERT_EQ(0, region_attach(victim, name, &rq));
+	e = &hdr(p)->channels[0];
+	s = slots_at(p, off);
+	tab = (struct dmxp_claim *)((char *)p + hdr(p)->claims_offset);
+	/* The ring at lap P; P claimed by a producer that died; marked by a repairer that died. */
+	for (k = 0; k < CAP; k++)
+		s[(P + k) & (CAP - 1)].sequence = P + k;
+	e->head = P;
+	__atomic_store_n(&e->tail, P + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&s[P & (CAP - 1)].sequence, DMXP_SEQ_REPAIRING(P), __ATOMIC_RELEASE);
+	ASSERT_EQ(P - (1ULL << 32), DMXP_SEQ_REPAIRING(P));
+	/* Record 0, looked at first: the stale claim; record 1: the repairer's mark. */
+	tab[0].chan = tab[1].chan = 0;
+	tab[0].generation = tab[1].generation = e->generation;
+	tab[0].count = tab[1].count = 1;
+	tab[0].pos = DMXP_SEQ_REPAIRING(P);
+	tab[0].state = DMXP_CLAIM_SEND;
+	tab[1].pos = P;
+	tab[1].state = DMXP_CLAIM_REPAIR;
+	__atomic_store_n(&tab[0].owner, rq.lease, __ATOMIC_RELEASE);
+	__atomic_store_n(&tab[1].owner, rq.lease, __ATOMIC_RELEASE);
+
+	close(victim);
+	t0 = test_now_ns();
+	while ((__atomic_load_n(&tab[0].owner, __ATOMIC_ACQUIRE) ||
+		__atomic_load_n(&tab[1].owner, __ATOMIC_ACQUIRE)) &&
+	       test_now_ns() - t0 < 3000000000LL)
+		usleep(1000);
+	EXPECT_EQ(0U, tab[0].owner);
+	EXPECT_EQ(0U, tab[1].owner);
+	/* P's tombstone finished; the stale claim's "slot" left alone. */
+	EXPECT_EQ(P + 1, __atomic_load_n(&s[P & (CAP - 1)].sequence, __ATOMIC_ACQUIRE));
+	EXPECT_EQ(1, sysfs_num(name, "ch0/tombstoned"));
+	/* Not stuck: a message sent now is received, after the tombstone. */
+	cfd = xioctl(self->fd, DMXP_IOC_CHAN_FD, &cq);
+	ASSERT_LE(0, cfd);
+	ASSERT_EQ(8, write(cfd, "abcdefgh", 8));
+	ASSERT_EQ((ssize_t)sizeof(buf), read(cfd, buf, sizeof(buf))) TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(8U, m->payload_len);
+	EXPECT_EQ(0, memcmp(buf + sizeof(*m), "abcdefgh", 8));
+	EXPECT_EQ(P + 2, __atomic_load_n(&e->head, __ATOMIC_ACQUIRE));
+	close(cfd);
+}
+
 TEST_HARNESS_MAIN
