@@ -101,7 +101,9 @@ static void live_snapshot(struct dmxp_region *r, struct repair_pass *ps)
 	unsigned int i, n = 0;
 
 	for (i = 0; i < DMXP_MAX_CHANNELS; i++) {
-		if (!r->chan[i].created)
+		struct dmxp_kchan *kc = r->chan[i];	/* set under r->lock, held */
+
+		if (!kc || !kc->created)
 			continue;
 		/* Pairs with the producers' release CAS of tail. */
 		ps->tail[i] = smp_load_acquire(&h->channels[i].tail);
@@ -264,9 +266,9 @@ static bool repair_record(struct dmxp_region *r, struct dmxp_claim *rec,
 	    id >= DMXP_MAX_CHANNELS)
 		return false;
 	id = array_index_nospec(id, DMXP_MAX_CHANNELS);
-	kc = &r->chan[id];
-	/* A channel destroyed since took the claim with it. */
-	if (!kc->created || kc->generation != gen)
+	kc = r->chan[id];	/* set under r->lock, held */
+	/* Never created, or destroyed since: it took the claim with it. */
+	if (!kc || !kc->created || kc->generation != gen)
 		return false;
 	if (state == DMXP_CLAIM_WAIT_RECV || state == DMXP_CLAIM_WAIT_SEND) {
 		waiter_put(&h->channels[id], state);

@@ -2886,6 +2886,81 @@ TEST_F(kmod, region_memory_charged_to_creator_cgroup)
 	umount(cg);
 }
 
+#define SMALL_REGIONS	64
+
+/*
+ * The module's own bookkeeping for a region is small: the per-region
+ * struct holds only pointers to channel state, which a channel id gets
+ * when it is first created.  64 regions without channels raise their
+ * creator's memory.current by their memory plus less than 32 KiB each
+ * (struct, sysfs nodes: about 8 KiB); a struct embedding 256 channels
+ * (33 KB, an order-4 page) costs 64 KiB each.  memory.current moves in
+ * batches of up to 256 KiB per CPU, 8 KiB per region over 64 regions on
+ * two CPUs: still well below the bound.
+ */
+TEST_F_TIMEOUT(kmod, region_bookkeeping_is_small, 120)
+{
+	const char *cg = "/tmp/dmxp-cg", *sub = "/tmp/dmxp-cg/b";
+	char path[256], buf[64], name[DMXP_NAME_MAX];
+	long long before, after, extra;
+	int status, pipefd[2], i;
+	__u64 size = 0;
+	pid_t pid;
+
+	NEED_DEV();
+	mkdir(cg, 0755);
+	if (mount("none", cg, "cgroup2", 0, NULL) && errno != EBUSY)
+		SKIP(return, "cannot mount cgroup2: %s", strerror(errno));
+	snprintf(path, sizeof(path), "%s/cgroup.subtree_control", cg);
+	if (write_text(path, "+memory"))
+		SKIP(umount(cg); return, "no memory controller");
+	mkdir(sub, 0755);
+	ASSERT_EQ(0, pipe(pipefd));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct dmxp_ioc_region rq;
+		int fd;
+		char c;
+
+		snprintf(path, sizeof(path), "%s/cgroup.procs", sub);
+		if (write_text(path, "0"))
+			_exit(2);
+		if (read(pipefd[0], &c, 1) != 1)
+			_exit(3);
+		for (i = 0; i < SMALL_REGIONS; i++) {
+			fd = dev_open();
+			snprintf(name, sizeof(name), "b-%d-%d", (int)getppid(), i);
+			if (fd < 0 || region_create(fd, name, MIN_SIZE, 0600,
+						    DMXP_REGION_CREATE | DMXP_REGION_EXCL, &rq))
+				_exit(4);
+			close(fd);
+		}
+		_exit(rq.size == round_page(MIN_SIZE) ? 0 : 5);
+	}
+	snprintf(path, sizeof(path), "%s/memory.current", sub);
+	usleep(200000);		/* the child joins the cgroup first */
+	ASSERT_EQ(0, read_text(path, buf, sizeof(buf)));
+	before = strtoll(buf, NULL, 10);
+	ASSERT_EQ(1, write(pipefd[1], "x", 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	ASSERT_EQ(0, read_text(path, buf, sizeof(buf)));
+	after = strtoll(buf, NULL, 10);
+	size = round_page(MIN_SIZE);
+	extra = after - before - (long long)(SMALL_REGIONS * size);
+	TH_LOG("%d regions of %llu bytes: memory.current +%lld, %lld bytes each besides the region",
+	       SMALL_REGIONS, (unsigned long long)size, after - before, extra / SMALL_REGIONS);
+	EXPECT_LE((long long)(SMALL_REGIONS * size), after - before);
+	EXPECT_GT(SMALL_REGIONS * 32768LL, extra);
+	for (i = 0; i < SMALL_REGIONS; i++) {
+		snprintf(name, sizeof(name), "b-%d-%d", (int)getpid(), i);
+		region_destroy(self->fd, name);
+	}
+	rmdir(sub);
+	umount(cg);
+}
+
 static double ms_between(long long t0, long long t1)
 {
 	return (double)(t1 - t0) / 1e6;
