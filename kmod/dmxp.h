@@ -189,6 +189,7 @@ void dmxp_sysfs_chan_del(struct dmxp_region *r, u32 id);
  */
 static inline struct dmxp_kchan *dmxp_kchan(struct dmxp_region *r, u32 id)
 {
+	/* Pairs with the smp_store_release() in dmxp_chan_create(). */
 	return smp_load_acquire(&r->chan[id]);
 }
 
