@@ -57,6 +57,7 @@
 
 struct dmxp_chan_file {
 	struct dmxp_region	*region;	/* a reference */
+	struct dmxp_kchan	*kc;		/* the channel's, lives as long */
 	u32			id;
 	u32			generation;	/* of the channel when opened */
 };
@@ -81,9 +82,9 @@ static struct dmxp_channel_entry *kentry(struct dmxp_region *r, u32 id)
  */
 static bool kchan_geometry(struct dmxp_region *r, u32 id, u32 gen, u64 *cap, u64 *boff)
 {
-	struct dmxp_kchan *kc = &r->chan[id];
+	struct dmxp_kchan *kc = dmxp_kchan(r, id);
 
-	if (READ_ONCE(r->destroyed) || !READ_ONCE(kc->created) ||
+	if (!kc || READ_ONCE(r->destroyed) || !READ_ONCE(kc->created) ||
 	    READ_ONCE(kc->generation) != gen)
 		return false;
 	*cap = READ_ONCE(kc->capacity);
@@ -182,9 +183,11 @@ static bool chan_ready(struct dmxp_chan_file *cf, unsigned int flags)
 /* Wake the sleepers of one side of a channel; @flags: DMXP_NOTIFY_*. */
 void dmxp_chan_wake(struct dmxp_region *r, u32 id, unsigned int flags)
 {
-	struct dmxp_kchan *kc = &r->chan[id];
+	struct dmxp_kchan *kc = dmxp_kchan(r, id);
 	struct dmxp_evreg *ev;
 
+	if (!kc)
+		return;		/* never created: nobody can wait on it */
 	atomic64_inc(&kc->notifies);
 	if (flags & DMXP_NOTIFY_SEND)
 		wake_up_interruptible_poll(&kc->send_wq, EPOLLOUT | EPOLLWRNORM);
@@ -204,10 +207,12 @@ void dmxp_chan_wake(struct dmxp_region *r, u32 id, unsigned int flags)
  * those on the channel's wait queues (poll, epoll, io_uring), which no
  * word counts.
  */
-static void wake_if_waiting(struct dmxp_region *r, u32 id, unsigned int flags)
+static void wake_if_waiting(struct dmxp_chan_file *cf, unsigned int flags)
 {
+	struct dmxp_region *r = cf->region;
+	u32 id = cf->id;
 	struct dmxp_channel_entry *e = kentry(r, id);
-	struct dmxp_kchan *kc = &r->chan[id];
+	struct dmxp_kchan *kc = cf->kc;
 	bool recv = flags & DMXP_NOTIFY_RECV;
 	u32 waiters;
 
@@ -246,14 +251,17 @@ static void chan_recheck(struct work_struct *work)
 	u32 id;
 
 	for (id = 0; id < DMXP_MAX_CHANNELS; id++) {
-		struct dmxp_kchan *kc = &r->chan[id];
-		bool rs = wq_has_sleeper(&kc->recv_wq);
-		bool ss = wq_has_sleeper(&kc->send_wq);
-		/* A hint, without ev_lock: a registration arms a pass itself. */
-		bool ev = !list_empty(&kc->eventfds);
+		struct dmxp_kchan *kc = dmxp_kchan(r, id);
+		bool rs, ss, ev;
 		unsigned int flags = 0;
 		u64 cap, boff;
 
+		if (!kc)
+			continue;	/* never created: no sleeper */
+		rs = wq_has_sleeper(&kc->recv_wq);
+		ss = wq_has_sleeper(&kc->send_wq);
+		/* A hint, without ev_lock: a registration arms a pass itself. */
+		ev = !list_empty(&kc->eventfds);
 		if (!rs && !ss && !ev)
 			continue;
 		again = true;
@@ -307,7 +315,7 @@ void dmxp_chan_region_fini(struct dmxp_region *r)
  */
 static bool kclaim_get(struct dmxp_chan_file *cf)
 {
-	struct dmxp_kchan *kc = &cf->region->chan[cf->id];
+	struct dmxp_kchan *kc = cf->kc;
 
 	atomic_inc(&kc->kclaims);
 	/*
@@ -344,7 +352,7 @@ static void kclaim_put(struct dmxp_kchan *kc)
  */
 void dmxp_chan_quiesce(struct dmxp_region *r, u32 id)
 {
-	struct dmxp_kchan *kc = &r->chan[id];
+	struct dmxp_kchan *kc = r->chan[id];	/* created, under r->lock */
 
 	/* The generation bump before the count: pairs with kclaim_get(). */
 	smp_mb();
@@ -359,7 +367,7 @@ void dmxp_chan_quiesce(struct dmxp_region *r, u32 id)
 static ssize_t kring_recv(struct dmxp_chan_file *cf, u8 *kbuf, size_t room)
 {
 	struct dmxp_region *r = cf->region;
-	struct dmxp_kchan *kc = &r->chan[cf->id];
+	struct dmxp_kchan *kc = cf->kc;
 	struct dmxp_channel_entry *e = kentry(r, cf->id);
 	int tries;
 
@@ -409,7 +417,7 @@ static ssize_t kring_recv(struct dmxp_chan_file *cf, u8 *kbuf, size_t room)
 		/* Frees the slot; pairs with the producer's acquire. */
 		smp_store_release(&s->sequence, pos + cap);
 		kclaim_put(kc);
-		wake_if_waiting(r, cf->id, DMXP_NOTIFY_SEND);
+		wake_if_waiting(cf, DMXP_NOTIFY_SEND);
 		if (tomb)
 			continue;
 		return sizeof(*m) + len;
@@ -421,7 +429,7 @@ static ssize_t kring_recv(struct dmxp_chan_file *cf, u8 *kbuf, size_t room)
 static int kring_send(struct dmxp_chan_file *cf, const u8 *kbuf, u32 len)
 {
 	struct dmxp_region *r = cf->region;
-	struct dmxp_kchan *kc = &r->chan[cf->id];
+	struct dmxp_kchan *kc = cf->kc;
 	struct dmxp_channel_entry *e = kentry(r, cf->id);
 	int tries;
 
@@ -461,7 +469,7 @@ static int kring_send(struct dmxp_chan_file *cf, const u8 *kbuf, u32 len)
 		/* Publishes the message; pairs with the consumer's acquire. */
 		smp_store_release(&s->sequence, pos + 1);
 		kclaim_put(kc);
-		wake_if_waiting(r, cf->id, DMXP_NOTIFY_RECV);
+		wake_if_waiting(cf, DMXP_NOTIFY_RECV);
 		return 0;
 	}
 	return -EAGAIN;
@@ -506,7 +514,7 @@ static bool chan_sleep_ready(struct dmxp_chan_file *cf, unsigned int flags)
  */
 static int chan_sleep(struct dmxp_chan_file *cf, unsigned int flags)
 {
-	struct dmxp_kchan *kc = &cf->region->chan[cf->id];
+	struct dmxp_kchan *kc = cf->kc;
 	struct dmxp_channel_entry *e = kentry(cf->region, cf->id);
 	bool recv = flags & DMXP_NOTIFY_RECV;
 	u32 *w = recv ? &e->recv_waiters : &e->send_waiters;
@@ -613,7 +621,7 @@ static __poll_t chan_poll(struct file *file, struct poll_table_struct *wait)
 {
 	struct dmxp_chan_file *cf = file->private_data;
 	struct dmxp_region *r = cf->region;
-	struct dmxp_kchan *kc = &r->chan[cf->id];
+	struct dmxp_kchan *kc = cf->kc;
 	__poll_t mask = 0;
 	u64 cap, boff;
 
@@ -657,6 +665,7 @@ static const struct file_operations dmxp_chan_fops = {
 int dmxp_chan_fd_open(struct dmxp_region *r, u32 id, unsigned int flags)
 {
 	struct dmxp_chan_file *cf;
+	struct dmxp_kchan *kc;
 	struct file *file;
 	int fd;
 
@@ -664,17 +673,20 @@ int dmxp_chan_fd_open(struct dmxp_region *r, u32 id, unsigned int flags)
 	if (!cf)
 		return -ENOMEM;
 	mutex_lock(&dmxp_lock);
+	kc = dmxp_kchan(r, id);
 	if (r->destroyed) {
 		fd = -EIDRM;
 		goto err;
 	}
-	if (!r->chan[id].created) {
+	/* Never created, or not now: the same answer. */
+	if (!kc || !kc->created) {
 		fd = -ENOENT;
 		goto err;
 	}
 	cf->region = r;
+	cf->kc = kc;	/* kept with the region, which cf holds */
 	cf->id = id;
-	cf->generation = r->chan[id].generation;
+	cf->generation = kc->generation;
 	dmxp_region_get(r);
 	mutex_unlock(&dmxp_lock);
 
@@ -712,7 +724,7 @@ err:
 int dmxp_chan_eventfd(struct dmxp_region *r, u32 id, int fd, bool unregister,
 		      struct file *owner)
 {
-	struct dmxp_kchan *kc = &r->chan[id];
+	struct dmxp_kchan *kc;
 	struct dmxp_evreg *ev, *found = NULL;
 	struct eventfd_ctx *ctx;
 	unsigned int n = 0;
@@ -735,7 +747,9 @@ int dmxp_chan_eventfd(struct dmxp_region *r, u32 id, int fd, bool unregister,
 	}
 
 	mutex_lock(&dmxp_lock);
-	if (r->destroyed || !kc->created) {
+	kc = dmxp_kchan(r, id);
+	/* Never created, or not now: the same answer. */
+	if (r->destroyed || !kc || !kc->created) {
 		ret = r->destroyed ? -EIDRM : -ENOENT;
 		goto out;
 	}
@@ -788,10 +802,12 @@ out:
  */
 void dmxp_chan_drop(struct dmxp_region *r, u32 id, struct file *owner)
 {
-	struct dmxp_kchan *kc = &r->chan[id];
+	struct dmxp_kchan *kc = dmxp_kchan(r, id);
 	struct dmxp_evreg *ev, *tmp;
 	LIST_HEAD(dead);
 
+	if (!kc)
+		return;		/* never created: no eventfd, no sleeper */
 	spin_lock(&r->ev_lock);
 	list_for_each_entry_safe(ev, tmp, &kc->eventfds, node) {
 		if (owner && ev->owner != owner)

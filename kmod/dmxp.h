@@ -12,6 +12,7 @@
 #ifndef DMXP_KMOD_H
 #define DMXP_KMOD_H
 
+#include <linux/atomic.h>
 #include <linux/kobject.h>
 #include <linux/kref.h>
 #include <linux/list.h>
@@ -33,6 +34,13 @@ struct vm_area_struct;
  * The kernel's authoritative copy of a channel.  created, generation,
  * capacity and band_offset change under the region's lock, created and
  * generation also under dmxp_lock; lockless readers use READ_ONCE().
+ *
+ * Allocated (charged to the creator's memory cgroup) the first time its
+ * id is created in a region, and kept, through destroys and re-creates,
+ * until the region is released: channel fds, sleepers on its wait queues
+ * and its eventfd list may still refer to it after a destroy, and they
+ * all hold the region.  So a pointer to it never dangles while the
+ * region lives, and nothing needs to know when it could be freed.
  */
 struct dmxp_kchan {
 	bool			created;
@@ -79,8 +87,8 @@ enum dmxp_charge {
 #define DMXP_FILE_EVENTFDS	256	/* eventfd registrations of one file */
 
 /*
- * A region, allocated with kvzalloc() (about 33 KB, mostly chan[]) and
- * charged, like its memory, to the creator's memory cgroup.
+ * A region (about 2.4 KB, mostly chan[]), charged, like its memory and
+ * its channels' struct dmxp_kchan, to the creator's memory cgroup.
  */
 struct dmxp_region {
 	struct kref		ref;		/* registry, files, mappings, work */
@@ -94,7 +102,8 @@ struct dmxp_region {
 	umode_t			mode;
 	unsigned int		channel_count;
 	spinlock_t		ev_lock;	/* the channels' eventfd lists */
-	struct dmxp_kchan	chan[DMXP_MAX_CHANNELS];
+	/* NULL until the id is first created; see dmxp_kchan() */
+	struct dmxp_kchan	*chan[DMXP_MAX_CHANNELS];
 	struct kobject		*kobj;		/* /sys/kernel/dmxp/<name> */
 	/* Crash repair (repair.c) */
 	u64			claims_offset;	/* the claim table, as created */
@@ -171,6 +180,18 @@ int dmxp_sysfs_region_add(struct dmxp_region *r);
 void dmxp_sysfs_region_del(struct dmxp_region *r);
 int dmxp_sysfs_chan_add(struct dmxp_region *r, u32 id);
 void dmxp_sysfs_chan_del(struct dmxp_region *r, u32 id);
+
+/*
+ * Channel @id's kernel state, or NULL if @id was never created in @r.
+ * Set once, by dmxp_chan_create() under the region's lock, and kept until
+ * the region is released.  The acquire pairs with the smp_store_release()
+ * that publishes it there: a reader without that lock sees it initialised.
+ */
+static inline struct dmxp_kchan *dmxp_kchan(struct dmxp_region *r, u32 id)
+{
+	/* Pairs with the smp_store_release() in dmxp_chan_create(). */
+	return smp_load_acquire(&r->chan[id]);
+}
 
 /* The region's shared header, written by the module for userspace. */
 static inline struct dmxp_global_header *dmxp_hdr(struct dmxp_region *r)

@@ -310,6 +310,7 @@ static long ioc_wake(struct file *file, unsigned int cmd, void __user *argp)
 {
 	struct dmxp_file *df = file->private_data;
 	struct dmxp_region *r;
+	struct dmxp_kchan *kc;
 	long ret;
 	union {
 		struct dmxp_ioc_notify n;
@@ -347,9 +348,10 @@ static long ioc_wake(struct file *file, unsigned int cmd, void __user *argp)
 	switch (cmd) {
 	case DMXP_IOC_NOTIFY:
 		ret = 0;
+		kc = dmxp_kchan(r, id);
 		if (READ_ONCE(r->destroyed))
 			ret = -EIDRM;
-		else if (!READ_ONCE(r->chan[id].created))
+		else if (!kc || !READ_ONCE(kc->created))	/* never created, or not now */
 			ret = -ENOENT;
 		else
 			dmxp_chan_wake(r, id, u.n.flags);

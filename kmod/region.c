@@ -60,6 +60,7 @@ static struct dmxp_region *region_find(const char *name)
 static void region_release(struct kref *ref)
 {
 	struct dmxp_region *r = container_of(ref, struct dmxp_region, ref);
+	unsigned int i;
 
 	WARN_ON_ONCE(!xa_empty(&r->leases));
 	xa_destroy(&r->leases);
@@ -67,7 +68,10 @@ static void region_release(struct kref *ref)
 	vfree(r->mem);
 	atomic_long_sub(r->size, &dmxp_total_size);
 	atomic_dec(&dmxp_live_regions);
-	kvfree(r);
+	/* Nothing refers to a channel any more: every holder held the region. */
+	for (i = 0; i < DMXP_MAX_CHANNELS; i++)
+		kfree(r->chan[i]);
+	kfree(r);
 }
 
 void dmxp_region_get(struct dmxp_region *r)
@@ -124,14 +128,13 @@ static struct dmxp_region *region_alloc(const char *name, u64 size, umode_t mode
 					kuid_t uid, kgid_t gid)
 {
 	struct dmxp_region *r;
-	unsigned int i;
 
-	r = kvzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
+	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
 	if (!r)
 		return NULL;
 	r->mem = dmxp_region_mem(size);
 	if (!r->mem) {
-		kvfree(r);
+		kfree(r);
 		return NULL;
 	}
 	kref_init(&r->ref);		/* the registry's reference */
@@ -139,11 +142,6 @@ static struct dmxp_region *region_alloc(const char *name, u64 size, umode_t mode
 	spin_lock_init(&r->ev_lock);
 	dmxp_chan_region_init(r);
 	dmxp_repair_init(r);
-	for (i = 0; i < DMXP_MAX_CHANNELS; i++) {
-		init_waitqueue_head(&r->chan[i].recv_wq);
-		init_waitqueue_head(&r->chan[i].send_wq);
-		INIT_LIST_HEAD(&r->chan[i].eventfds);
-	}
 	strscpy(r->name, name, sizeof(r->name));
 	r->size = size;
 	/* The claim table after the header, as lib/region.c lays it out. */
@@ -509,11 +507,14 @@ static u64 band_find(struct dmxp_region *r, u64 bytes)
 	bands = kmalloc_array(DMXP_MAX_CHANNELS, sizeof(*bands), GFP_KERNEL);
 	if (!bands)
 		return 0;
+	lockdep_assert_held(&r->lock);
 	for (i = 0; i < DMXP_MAX_CHANNELS; i++) {
-		if (!r->chan[i].created)
+		struct dmxp_kchan *kc = r->chan[i];	/* set under r->lock */
+
+		if (!kc || !kc->created)
 			continue;
-		bands[n].start = r->chan[i].band_offset;
-		bands[n].end = bands[n].start + r->chan[i].capacity * DMXP_SLOT_SIZE;
+		bands[n].start = kc->band_offset;
+		bands[n].end = bands[n].start + kc->capacity * DMXP_SLOT_SIZE;
 		n++;
 	}
 	sort(bands, n, sizeof(*bands), band_cmp, NULL);
@@ -529,6 +530,19 @@ static u64 band_find(struct dmxp_region *r, u64 bytes)
 	}
 	kfree(bands);
 	return found;
+}
+
+/* A channel's kernel state, for the first creation of its id in a region. */
+static struct dmxp_kchan *kchan_alloc(void)
+{
+	struct dmxp_kchan *kc = kzalloc(sizeof(*kc), GFP_KERNEL_ACCOUNT);
+
+	if (!kc)
+		return NULL;
+	init_waitqueue_head(&kc->recv_wq);
+	init_waitqueue_head(&kc->send_wq);
+	INIT_LIST_HEAD(&kc->eventfds);
+	return kc;
 }
 
 static bool capacity_ok(u64 cap)
@@ -557,12 +571,12 @@ int dmxp_chan_create(struct dmxp_region *r, u32 id, u64 capacity, u64 *band_offs
 	 * 2^24 slots stalls nobody outside this region.
 	 */
 	mutex_lock(&r->lock);
-	kc = &r->chan[id];
+	kc = r->chan[id];	/* set under r->lock, which we hold */
 	if (r->destroyed) {
 		ret = -EIDRM;
 		goto out;
 	}
-	if (kc->created) {
+	if (kc && kc->created) {
 		ret = -EEXIST;
 		goto out;
 	}
@@ -570,6 +584,16 @@ int dmxp_chan_create(struct dmxp_region *r, u32 id, u64 capacity, u64 *band_offs
 	if (!off) {
 		ret = -ENOSPC;
 		goto out;
+	}
+	if (!kc) {
+		/* The id's first creation: its state lives until the region goes. */
+		kc = kchan_alloc();
+		if (!kc) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		/* Pairs with the smp_load_acquire() of dmxp_kchan(). */
+		smp_store_release(&r->chan[id], kc);
 	}
 
 	e = &h->channels[id];
@@ -614,10 +638,12 @@ int dmxp_chan_create(struct dmxp_region *r, u32 id, u64 capacity, u64 *band_offs
 	WRITE_ONCE(kc->created, true);
 	mutex_unlock(&dmxp_lock);
 	WRITE_ONCE(r->channel_count, r->channel_count + 1);
-	for (j = 0; j < DMXP_MAX_CHANNELS; j++)
-		if (r->chan[j].created)
-			hw = max(hw, r->chan[j].band_offset +
-				 r->chan[j].capacity * DMXP_SLOT_SIZE);
+	for (j = 0; j < DMXP_MAX_CHANNELS; j++) {
+		struct dmxp_kchan *o = r->chan[j];	/* set under r->lock */
+
+		if (o && o->created)
+			hw = max(hw, o->band_offset + o->capacity * DMXP_SLOT_SIZE);
+	}
 	WRITE_ONCE(h->alloc_cursor, hw);
 	WRITE_ONCE(h->channel_count, r->channel_count);
 	/* Publishes the ring; pairs with load_acquire() of flags in lib/chan.c. */
@@ -645,12 +671,12 @@ int dmxp_chan_destroy(struct dmxp_region *r, u32 id)
 	id = array_index_nospec(id, DMXP_MAX_CHANNELS);
 
 	mutex_lock(&r->lock);	/* as in dmxp_chan_create() */
-	kc = &r->chan[id];
+	kc = r->chan[id];	/* set under r->lock, which we hold */
 	if (r->destroyed) {
 		ret = -EIDRM;
 		goto out;
 	}
-	if (!kc->created) {
+	if (!kc || !kc->created) {
 		ret = -ENOENT;
 		goto out;
 	}

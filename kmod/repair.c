@@ -101,7 +101,9 @@ static void live_snapshot(struct dmxp_region *r, struct repair_pass *ps)
 	unsigned int i, n = 0;
 
 	for (i = 0; i < DMXP_MAX_CHANNELS; i++) {
-		if (!r->chan[i].created)
+		struct dmxp_kchan *kc = r->chan[i];	/* set under r->lock, held */
+
+		if (!kc || !kc->created)
 			continue;
 		/* Pairs with the producers' release CAS of tail. */
 		ps->tail[i] = smp_load_acquire(&h->channels[i].tail);
@@ -223,6 +225,22 @@ static void waiter_put(struct dmxp_channel_entry *e, u32 state)
 }
 
 /*
+ * Can a claim on position @p still hold its slot, @end being the tail
+ * (producers, and repair marks) or the head (consumers)?  Claimed means
+ * @end passed it; and a slot claimed and never published (freed) stops
+ * the ring a lap later, so @end is at most a lap past it.  A record
+ * naming a position further back is stale (its claim lost its CAS, long
+ * ago), and the sequence its slot holds now may equal what the record
+ * would expect only by aliasing: DMXP_SEQ_REPAIRING(q) = q - 2^32 is
+ * also "free for position q - 2^32" of the same slot, and "published
+ * for q - 2^32 - 1".  The same rule as lib/claim.c's in_window().
+ */
+static bool in_window(u64 end, u64 p, u64 cap)
+{
+	return end - p - 1 < cap;
+}
+
+/*
  * Repair the positions dead record @rec holds.  Returns true when some
  * must wait for a later pass.
  */
@@ -248,9 +266,9 @@ static bool repair_record(struct dmxp_region *r, struct dmxp_claim *rec,
 	    id >= DMXP_MAX_CHANNELS)
 		return false;
 	id = array_index_nospec(id, DMXP_MAX_CHANNELS);
-	kc = &r->chan[id];
-	/* A channel destroyed since took the claim with it. */
-	if (!kc->created || kc->generation != gen)
+	kc = r->chan[id];	/* set under r->lock, held */
+	/* Never created, or destroyed since: it took the claim with it. */
+	if (!kc || !kc->created || kc->generation != gen)
 		return false;
 	if (state == DMXP_CLAIM_WAIT_RECV || state == DMXP_CLAIM_WAIT_SEND) {
 		waiter_put(&h->channels[id], state);
@@ -292,7 +310,7 @@ static bool repair_record(struct dmxp_region *r, struct dmxp_claim *rec,
 		holders += ps->cover[k];
 		if (state == DMXP_CLAIM_REPAIR) {
 			/* A repairer died between its mark and its tombstone. */
-			if (seq != DMXP_SEQ_REPAIRING(p))
+			if (seq != DMXP_SEQ_REPAIRING(p) || !in_window(tail, p, kc->capacity))
 				continue;
 			tombstone_write(s, p, id);
 			/* Partner: the consumers' acquire of the sequence. */
@@ -302,8 +320,8 @@ static bool repair_record(struct dmxp_region *r, struct dmxp_claim *rec,
 				done++;
 			}
 		} else if (side_send(state)) {
-			if (seq != p || (s64)(tail - p) <= 0)
-				continue;	/* published, or never claimed */
+			if (seq != p || !in_window(tail, p, kc->capacity))
+				continue;	/* published, never claimed, or stale */
 			if (holders > 0) {
 				pending = true;
 				continue;
@@ -324,8 +342,8 @@ static bool repair_record(struct dmxp_region *r, struct dmxp_claim *rec,
 			counted(kc, e, true);
 			done++;
 		} else {
-			if (seq != p + 1 || (s64)(head - p) <= 0)
-				continue;	/* freed, or never claimed */
+			if (seq != p + 1 || !in_window(head, p, kc->capacity))
+				continue;	/* freed, never claimed, or stale */
 			if (holders > 0) {
 				pending = true;
 				continue;

@@ -79,11 +79,23 @@ static struct dmxp_channel_entry *dk_entry(struct kobject *k)
 	return &dmxp_hdr(dk->region)->channels[dk->id];
 }
 
-static ssize_t capacity_show(struct kobject *k, struct kobj_attribute *a, char *buf)
+/*
+ * The channel's kernel state.  A ch<id> directory exists only once its id
+ * was created, and the state stays until the region is released, which
+ * the directory outlives not; NULL is only a defence.
+ */
+static struct dmxp_kchan *dk_kchan(struct kobject *k)
 {
 	struct dmxp_kobj *dk = to_dk(k);
 
-	return sysfs_emit(buf, "%llu\n", READ_ONCE(dk->region->chan[dk->id].capacity));
+	return dmxp_kchan(dk->region, dk->id);
+}
+
+static ssize_t capacity_show(struct kobject *k, struct kobj_attribute *a, char *buf)
+{
+	struct dmxp_kchan *kc = dk_kchan(k);
+
+	return sysfs_emit(buf, "%llu\n", kc ? READ_ONCE(kc->capacity) : 0);
 }
 
 static ssize_t head_show(struct kobject *k, struct kobj_attribute *a, char *buf)
@@ -98,8 +110,8 @@ static ssize_t tail_show(struct kobject *k, struct kobj_attribute *a, char *buf)
 
 static ssize_t depth_show(struct kobject *k, struct kobj_attribute *a, char *buf)
 {
-	struct dmxp_kobj *dk = to_dk(k);
-	u64 cap = READ_ONCE(dk->region->chan[dk->id].capacity);
+	struct dmxp_kchan *kc = dk_kchan(k);
+	u64 cap = kc ? READ_ONCE(kc->capacity) : 0;
 	u64 head = READ_ONCE(dk_entry(k)->head);
 	u64 tail = READ_ONCE(dk_entry(k)->tail);
 	s64 depth = (s64)(tail - head);
@@ -110,24 +122,24 @@ static ssize_t depth_show(struct kobject *k, struct kobj_attribute *a, char *buf
 
 static ssize_t notifies_show(struct kobject *k, struct kobj_attribute *a, char *buf)
 {
-	struct dmxp_kobj *dk = to_dk(k);
+	struct dmxp_kchan *kc = dk_kchan(k);
 
-	return sysfs_emit(buf, "%lld\n", atomic64_read(&dk->region->chan[dk->id].notifies));
+	return sysfs_emit(buf, "%lld\n", kc ? atomic64_read(&kc->notifies) : 0LL);
 }
 
 /* Slots of released files given back, and how many became tombstones. */
 static ssize_t repaired_show(struct kobject *k, struct kobj_attribute *a, char *buf)
 {
-	struct dmxp_kobj *dk = to_dk(k);
+	struct dmxp_kchan *kc = dk_kchan(k);
 
-	return sysfs_emit(buf, "%lld\n", atomic64_read(&dk->region->chan[dk->id].repaired));
+	return sysfs_emit(buf, "%lld\n", kc ? atomic64_read(&kc->repaired) : 0LL);
 }
 
 static ssize_t tombstoned_show(struct kobject *k, struct kobj_attribute *a, char *buf)
 {
-	struct dmxp_kobj *dk = to_dk(k);
+	struct dmxp_kchan *kc = dk_kchan(k);
 
-	return sysfs_emit(buf, "%lld\n", atomic64_read(&dk->region->chan[dk->id].tombstoned));
+	return sysfs_emit(buf, "%lld\n", kc ? atomic64_read(&kc->tombstoned) : 0LL);
 }
 
 static struct kobj_attribute capacity_attr = __ATTR_RO(capacity);
@@ -197,22 +209,25 @@ void dmxp_sysfs_region_del(struct dmxp_region *r)
 
 int dmxp_sysfs_chan_add(struct dmxp_region *r, u32 id)
 {
+	struct dmxp_kchan *kc = r->chan[id];	/* created, under r->lock */
 	char name[8];
 
 	snprintf(name, sizeof(name), "ch%u", id);
-	r->chan[id].kobj = dk_add(&chan_ktype, r->kobj, r, id, name);
-	return r->chan[id].kobj ? 0 : -ENOMEM;
+	kc->kobj = dk_add(&chan_ktype, r->kobj, r, id, name);
+	return kc->kobj ? 0 : -ENOMEM;
 }
 
+/* Under r->lock, for a channel never created too. */
 void dmxp_sysfs_chan_del(struct dmxp_region *r, u32 id)
 {
-	struct kobject *k = r->chan[id].kobj;
+	struct dmxp_kchan *kc = r->chan[id];
+	struct kobject *k = kc ? kc->kobj : NULL;
 
 	if (!k)
 		return;
 	kobject_del(k);
 	kobject_put(k);
-	r->chan[id].kobj = NULL;
+	kc->kobj = NULL;
 }
 
 int dmxp_sysfs_init(void)

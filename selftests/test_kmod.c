@@ -2886,6 +2886,81 @@ TEST_F(kmod, region_memory_charged_to_creator_cgroup)
 	umount(cg);
 }
 
+#define SMALL_REGIONS	64
+
+/*
+ * The module's own bookkeeping for a region is small: the per-region
+ * struct holds only pointers to channel state, which a channel id gets
+ * when it is first created.  64 regions without channels raise their
+ * creator's memory.current by their memory plus less than 32 KiB each
+ * (struct, sysfs nodes: about 8 KiB); a struct embedding 256 channels
+ * (33 KB, an order-4 page) costs 64 KiB each.  memory.current moves in
+ * batches of up to 256 KiB per CPU, 8 KiB per region over 64 regions on
+ * two CPUs: still well below the bound.
+ */
+TEST_F_TIMEOUT(kmod, region_bookkeeping_is_small, 120)
+{
+	const char *cg = "/tmp/dmxp-cg", *sub = "/tmp/dmxp-cg/b";
+	char path[256], buf[64], name[DMXP_NAME_MAX];
+	long long before, after, extra;
+	int status, pipefd[2], i;
+	__u64 size = 0;
+	pid_t pid;
+
+	NEED_DEV();
+	mkdir(cg, 0755);
+	if (mount("none", cg, "cgroup2", 0, NULL) && errno != EBUSY)
+		SKIP(return, "cannot mount cgroup2: %s", strerror(errno));
+	snprintf(path, sizeof(path), "%s/cgroup.subtree_control", cg);
+	if (write_text(path, "+memory"))
+		SKIP(umount(cg); return, "no memory controller");
+	mkdir(sub, 0755);
+	ASSERT_EQ(0, pipe(pipefd));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct dmxp_ioc_region rq;
+		int fd;
+		char c;
+
+		snprintf(path, sizeof(path), "%s/cgroup.procs", sub);
+		if (write_text(path, "0"))
+			_exit(2);
+		if (read(pipefd[0], &c, 1) != 1)
+			_exit(3);
+		for (i = 0; i < SMALL_REGIONS; i++) {
+			fd = dev_open();
+			snprintf(name, sizeof(name), "b-%d-%d", (int)getppid(), i);
+			if (fd < 0 || region_create(fd, name, MIN_SIZE, 0600,
+						    DMXP_REGION_CREATE | DMXP_REGION_EXCL, &rq))
+				_exit(4);
+			close(fd);
+		}
+		_exit(rq.size == round_page(MIN_SIZE) ? 0 : 5);
+	}
+	snprintf(path, sizeof(path), "%s/memory.current", sub);
+	usleep(200000);		/* the child joins the cgroup first */
+	ASSERT_EQ(0, read_text(path, buf, sizeof(buf)));
+	before = strtoll(buf, NULL, 10);
+	ASSERT_EQ(1, write(pipefd[1], "x", 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	ASSERT_EQ(0, read_text(path, buf, sizeof(buf)));
+	after = strtoll(buf, NULL, 10);
+	size = round_page(MIN_SIZE);
+	extra = after - before - (long long)(SMALL_REGIONS * size);
+	TH_LOG("%d regions of %llu bytes: memory.current +%lld, %lld bytes each besides the region",
+	       SMALL_REGIONS, (unsigned long long)size, after - before, extra / SMALL_REGIONS);
+	EXPECT_LE((long long)(SMALL_REGIONS * size), after - before);
+	EXPECT_GT(SMALL_REGIONS * 32768LL, extra);
+	for (i = 0; i < SMALL_REGIONS; i++) {
+		snprintf(name, sizeof(name), "b-%d-%d", (int)getpid(), i);
+		region_destroy(self->fd, name);
+	}
+	rmdir(sub);
+	umount(cg);
+}
+
 static double ms_between(long long t0, long long t1)
 {
 	return (double)(t1 - t0) / 1e6;
@@ -3152,6 +3227,80 @@ TEST_F_TIMEOUT(kmod, small_regions_not_stalled_by_large_create, 600)
 	 * a millisecond, plus whatever a loaded host steals.
 	 */
 	EXPECT_GT(took / 2 > 100000000LL ? took / 2 : 100000000LL, worst);
+}
+
+/*
+ * The repair mark of position P, DMXP_SEQ_REPAIRING(P) = P - 2^32, is
+ * also "free" for position P - 2^32 of the same slot.  A stale record of
+ * a released file naming P - 2^32 (a claim that lost its CAS, never
+ * repaired since) must not be taken for a claim on the slot a dead
+ * repairer marked for P: the module finishes P's tombstone and the ring
+ * goes on.
+ */
+TEST_F_TIMEOUT(kmod, stale_record_aliasing_a_repair_mark_is_ignored, 60)
+{
+	const __u64 P = (5ULL << 32) + 3, CAP = 4;
+	struct dmxp_channel_entry *e;
+	struct dmxp_ioc_chan_fd cq = { .id = 0, .flags = DMXP_CHAN_FD_NONBLOCK };
+	struct dmxp_ioc_region rq;
+	struct dmxp_claim *tab;
+	struct dmxp_slot *s;
+	char buf[sizeof(struct dmxp_msg_meta) + 8];
+	struct dmxp_msg_meta *m = (struct dmxp_msg_meta *)buf;
+	int victim, cfd;
+	long long t0;
+	const char *name;
+	__u64 off, k;
+	void *p;
+
+	NEED_DEV();
+	p = new_region(self, REGION_SIZE, &name);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, chan_create(self->fd, 0, CAP, &off));
+	victim = dev_open();
+	ASSERT_LE(0, victim);
+	ASSERT_EQ(0, region_attach(victim, name, &rq));
+	e = &hdr(p)->channels[0];
+	s = slots_at(p, off);
+	tab = (struct dmxp_claim *)((char *)p + hdr(p)->claims_offset);
+	/* The ring at lap P; P claimed by a producer that died; marked by a repairer that died. */
+	for (k = 0; k < CAP; k++)
+		s[(P + k) & (CAP - 1)].sequence = P + k;
+	e->head = P;
+	__atomic_store_n(&e->tail, P + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&s[P & (CAP - 1)].sequence, DMXP_SEQ_REPAIRING(P), __ATOMIC_RELEASE);
+	ASSERT_EQ(P - (1ULL << 32), DMXP_SEQ_REPAIRING(P));
+	/* Record 0, looked at first: the stale claim; record 1: the repairer's mark. */
+	tab[0].chan = tab[1].chan = 0;
+	tab[0].generation = tab[1].generation = e->generation;
+	tab[0].count = tab[1].count = 1;
+	tab[0].pos = DMXP_SEQ_REPAIRING(P);
+	tab[0].state = DMXP_CLAIM_SEND;
+	tab[1].pos = P;
+	tab[1].state = DMXP_CLAIM_REPAIR;
+	__atomic_store_n(&tab[0].owner, rq.lease, __ATOMIC_RELEASE);
+	__atomic_store_n(&tab[1].owner, rq.lease, __ATOMIC_RELEASE);
+
+	close(victim);
+	t0 = test_now_ns();
+	while ((__atomic_load_n(&tab[0].owner, __ATOMIC_ACQUIRE) ||
+		__atomic_load_n(&tab[1].owner, __ATOMIC_ACQUIRE)) &&
+	       test_now_ns() - t0 < 3000000000LL)
+		usleep(1000);
+	EXPECT_EQ(0U, tab[0].owner);
+	EXPECT_EQ(0U, tab[1].owner);
+	/* P's tombstone finished; the stale claim's "slot" left alone. */
+	EXPECT_EQ(P + 1, __atomic_load_n(&s[P & (CAP - 1)].sequence, __ATOMIC_ACQUIRE));
+	EXPECT_EQ(1, sysfs_num(name, "ch0/tombstoned"));
+	/* Not stuck: a message sent now is received, after the tombstone. */
+	cfd = xioctl(self->fd, DMXP_IOC_CHAN_FD, &cq);
+	ASSERT_LE(0, cfd);
+	ASSERT_EQ(8, write(cfd, "abcdefgh", 8));
+	ASSERT_EQ((ssize_t)sizeof(buf), read(cfd, buf, sizeof(buf))) TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(8U, m->payload_len);
+	EXPECT_EQ(0, memcmp(buf + sizeof(*m), "abcdefgh", 8));
+	EXPECT_EQ(P + 2, __atomic_load_n(&e->head, __ATOMIC_ACQUIRE));
+	close(cfd);
 }
 
 TEST_HARNESS_MAIN

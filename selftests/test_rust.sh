@@ -26,6 +26,7 @@ src=$top/tools/rust
 out=${DMXP_RUST_BUILD:-$src/target/selftest}
 RS=$out/dmxp-rs
 CP=$out/c_peer
+SHIM=$out/version_shim.so
 CTL=${DMXPCTL:-$top/tools/dmxpctl/dmxpctl}
 RAW=$top/selftests/helper_rawpeer
 LIBA=$top/lib/libdmxp.a
@@ -100,6 +101,21 @@ else
 	else
 		ok "build c_peer: up to date"
 	fi
+	# For the guest run: the module's handshake answer, changed.
+	if stale "$SHIM" "$src/version_shim.c" "$top/include/uapi/linux/dmxp.h" "$0"; then
+		if ${CC:-cc} -O2 -Wall -Wextra -Werror -std=gnu11 -shared -fPIC \
+			-I"$top/include/uapi" -o "$SHIM.$$.tmp" "$src/version_shim.c" -ldl \
+			2>"$out/shim.log" && mv -f "$SHIM.$$.tmp" "$SHIM"; then
+			ok "build version_shim.so (LD_PRELOAD, for the guest's handshake checks)"
+		else
+			not_ok "build version_shim.so"
+			built=0
+		fi
+		sed 's/^/# /' "$out/shim.log"
+		rm -f "$SHIM.$$.tmp"
+	else
+		ok "build version_shim.so: up to date"
+	fi
 	# Never go on with binaries older than the sources.
 	[ $built = 1 ] || { tap_done; exit 1; }
 fi
@@ -168,6 +184,36 @@ $RS selftest "$R" >"$dir/val.out" 2>&1
 check "Rust region validation: attach, EPROTO for each damaged header field, open errors, claim records" \
 	test $? -eq 0
 grep -v -e '^#   ok' -e '^# layout' "$dir/val.out" | show
+
+# handshake VERSION FEATURES WANT: dmxp-rs shown the module's answer with
+# that version and those features attaches (WANT ok) or fails with EPROTO.
+handshake() {
+	LD_PRELOAD=$SHIM DMXP_SHIM_VERSION=$1 DMXP_SHIM_FEATURES=$2 \
+		$RS selftest "$R" >"$dir/hs.out" 2>&1
+	_st=$?
+	if [ "$3" = ok ]; then
+		[ $_st = 0 ] && return 0
+	elif [ $_st != 0 ] && grep -q EPROTO "$dir/hs.out"; then
+		return 0
+	fi
+	echo "# version $1 features $2: want $3, got status $_st"
+	show "$dir/hs.out"
+	return 1
+}
+if [ $kernel = 1 ]; then
+	if [ ! -e "$SHIM" ] || stale "$SHIM" "$src/version_shim.c"; then
+		skip "Rust handshake: $SHIM was not built natively before the guest started"
+	else
+		st=0
+		handshake 0x70001 0xffff000f ok || st=1
+		handshake 2 0x1f EPROTO || st=1
+		handshake 0x10000 0x1f EPROTO || st=1
+		handshake 1 0x17 EPROTO || st=1
+		handshake 1 0 EPROTO || st=1
+		check "Rust handshake: a newer minor and unknown features attach; another major or a missing feature is EPROTO" \
+			test $st -eq 0
+	fi
+fi
 
 $RS stale "$R" 9 "$CTL" >"$dir/stale.out" 2>&1
 check "Rust stale handles: EIDRM after dmxpctl destroy, a sleeping consumer woken by it, new generation" \

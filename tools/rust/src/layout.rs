@@ -272,6 +272,15 @@ pub const NOTIFY_RECV: u32 = 1;
 pub const NOTIFY_SEND: u32 = 2;
 /// `dmxp_ioc_chan_fd.flags`.
 pub const CHAN_FD_NONBLOCK: u32 = 1;
+/// `dmxp_ioc_version.version`: the ABI major in the low 16 bits, the
+/// minor in the high 16 (`DMXP_ABI_MAJOR_OF()`).
+pub const ABI_MAJOR: u32 = VERSION;
+pub const ABI_MAJOR_MASK: u32 = 0xffff;
+/// `dmxp_ioc_version.features`.
+pub const FEAT_REGIONS: u32 = 1 << 0;
+pub const FEAT_CHANNELS: u32 = 1 << 1;
+pub const FEAT_WAKE: u32 = 1 << 2;
+pub const FEAT_REPAIR: u32 = 1 << 3;
 
 /// `_IOC(dir, 0xD8, nr, size)` of the generic Linux encoding (x86, arm64,
 /// riscv): direction in bits 30-31, size in 16-29, type, number.
@@ -505,6 +514,11 @@ pub fn constants() -> Vec<(&'static str, u64)> {
         ("DMXP_NOTIFY_RECV", NOTIFY_RECV as u64),
         ("DMXP_NOTIFY_SEND", NOTIFY_SEND as u64),
         ("DMXP_CHAN_FD_NONBLOCK", CHAN_FD_NONBLOCK as u64),
+        ("DMXP_ABI_MAJOR", ABI_MAJOR as u64),
+        ("DMXP_FEAT_REGIONS", FEAT_REGIONS as u64),
+        ("DMXP_FEAT_CHANNELS", FEAT_CHANNELS as u64),
+        ("DMXP_FEAT_WAKE", FEAT_WAKE as u64),
+        ("DMXP_FEAT_REPAIR", FEAT_REPAIR as u64),
         ("DMXP_IOC_VERSION", IOC_VERSION),
         ("DMXP_IOC_REGION_ATTACH", IOC_REGION_ATTACH),
         ("DMXP_IOC_NOTIFY", IOC_NOTIFY),

@@ -552,6 +552,35 @@ fn header_copy(r: &Region) -> Box<GlobalHeader> {
     unsafe { b.assume_init() }
 }
 
+/// The handshake's rule on the module's answers: major equal, needed
+/// features present, minor and unknown bits ignored.
+fn handshake_rule() -> Result<(), Fail> {
+    let all =
+        layout::FEAT_REGIONS | layout::FEAT_CHANNELS | layout::FEAT_WAKE | layout::FEAT_REPAIR;
+    let answers: [(&str, u32, u32, bool); 6] = [
+        ("1.0.0: major 1, the four features", 1, all, true),
+        ("major 1, minor 7, unknown feature bits", 7 << 16 | 1, all | 0xffff_0000, true),
+        ("major 2", 2, all, false),
+        ("major 1 in the high half only", 1 << 16, all, false),
+        ("no repair", 1, all & !layout::FEAT_REPAIR, false),
+        ("no features", 1, 0, false),
+    ];
+    let mut bad = 0;
+    for (what, version, features, ok) in answers {
+        let v = layout::IocVersion { version, features, ..Default::default() };
+        let got = region::handshake_answer(&v);
+        if got.is_ok() != ok || (!ok && got != Err(Errno::EPROTO)) {
+            println!("#   FAIL: handshake answer {what}: {got:?}");
+            bad += 1;
+        }
+    }
+    println!("# handshake: {} answers of the module checked, {bad} failed", answers.len());
+    if bad > 0 {
+        return Err("handshake self-test failed".to_string().into());
+    }
+    Ok(())
+}
+
 fn cmd_selftest(args: Vec<String>) -> Result<(), Fail> {
     let (n, bad) = layout::self_test();
     for b in &bad {
@@ -566,6 +595,7 @@ fn cmd_selftest(args: Vec<String>) -> Result<(), Fail> {
     if !bad.is_empty() {
         return Err("layout self-test failed".to_string().into());
     }
+    handshake_rule()?;
     let Some(path) = args.first() else { return Ok(()) };
     let path = region::default_path(Some(path));
     let mut t = Checks::new();

@@ -32,12 +32,29 @@ use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::Mutex;
 
 use crate::layout::{
-    ChannelEntry, Claim, GlobalHeader, IocRegion, IocVersion, BAND_ALIGN, CAPACITY_MAX,
-    CAPACITY_MIN, CHAN_CREATED, CHAN_FLAGS_KNOWN, CLAIMS_MAX, CLAIM_IDLE, CLAIM_SEND_WRITTEN,
-    CLAIM_SIZE, DEFAULT_KERNEL_REGION, DEFAULT_REGION, DEVICE, HEADER_SIZE, IOC_REGION_ATTACH,
-    IOC_VERSION, MAGIC, MAX_CHANNELS, NAME_MAX, REGION_ENV, REGION_SIZE_MAX, SLOT_SIZE, VERSION,
+    ChannelEntry, Claim, GlobalHeader, IocRegion, IocVersion, ABI_MAJOR, ABI_MAJOR_MASK,
+    BAND_ALIGN, CAPACITY_MAX, CAPACITY_MIN, CHAN_CREATED, CHAN_FLAGS_KNOWN, CLAIMS_MAX, CLAIM_IDLE,
+    CLAIM_SEND_WRITTEN, CLAIM_SIZE, DEFAULT_KERNEL_REGION, DEFAULT_REGION, DEVICE, FEAT_CHANNELS,
+    FEAT_REGIONS, FEAT_REPAIR, FEAT_WAKE, HEADER_SIZE, IOC_REGION_ATTACH, IOC_VERSION, MAGIC,
+    MAX_CHANNELS, NAME_MAX, REGION_ENV, REGION_SIZE_MAX, SLOT_SIZE, VERSION,
 };
 use crate::sys::{self, Errno, Result};
+
+/// What this peer needs of the module, as libdmxp (lib/kernel.c) does:
+/// bits it does not know are ignored.
+pub const KERNEL_NEEDS: u32 = FEAT_REGIONS | FEAT_CHANNELS | FEAT_WAKE | FEAT_REPAIR;
+
+/// Accept the module's answer to the handshake when its ABI major is ours
+/// and its features include [`KERNEL_NEEDS`], whatever its minor and its
+/// other bits (the rule of `<linux/dmxp.h>` at `DMXP_ABI_MAJOR`); else
+/// `EPROTO`.  The request (major 1, minor 0, no feature asked for) is the
+/// one a 1.0.0 module accepts too.
+pub fn handshake_answer(v: &IocVersion) -> Result<()> {
+    if v.version & ABI_MAJOR_MASK != ABI_MAJOR || v.features & KERNEL_NEEDS != KERNEL_NEEDS {
+        return Err(Errno::EPROTO);
+    }
+    Ok(())
+}
 
 /// Where the region's memory comes from.
 pub enum Backend {
@@ -481,6 +498,7 @@ impl Region {
             Errno::EPROTONOSUPPORT | Errno::ENOTTY => Errno::EPROTO,
             e => e,
         })?;
+        handshake_answer(&v)?;
         let mut rq = IocRegion::default();
         rq.name[..name.len()].copy_from_slice(name.as_bytes());
         // SAFETY: IOC_REGION_ATTACH takes a struct dmxp_ioc_region.
