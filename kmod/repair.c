@@ -53,13 +53,18 @@
 /* Repair work only: destroyed when the module goes, which drains it. */
 static struct workqueue_struct *dmxp_repair_wq;
 
-/* A live record, as read once by the pass's snapshot. */
+/*
+ * A record of the pass's snapshot, as read once: a live lease's claim, or
+ * a dead lease's whole message (@dead), which a tombstone repair of the
+ * same position must leave to that record's own repair (repair_record()).
+ */
 struct live_rec {
 	u64	pos;
 	u32	count;		/* 1..DMXP_CLAIM_BATCH_MAX */
 	u32	chan;
 	u32	generation;
 	u32	state;
+	bool	dead;		/* a dead lease's SEND_WRITTEN record */
 };
 
 /* One pass's state: the snapshot and the work left. */
@@ -119,11 +124,14 @@ static void live_snapshot(struct dmxp_region *r, struct repair_pass *ps)
 
 		if (!(i & 63))
 			cond_resched();
-		if (!owner || !lease_live(r, owner))
+		if (!owner)
 			continue;
 		/* Pairs with the release of the state by the claim's end. */
 		st = smp_load_acquire(&rec->state);
 		if (st == DMXP_CLAIM_IDLE || st > DMXP_CLAIM_RECV)
+			continue;
+		ps->live[n].dead = !lease_live(r, owner);
+		if (ps->live[n].dead && st != DMXP_CLAIM_SEND_WRITTEN)
 			continue;
 		count = READ_ONCE(rec->count);
 		if (!count)
@@ -289,9 +297,19 @@ static bool repair_record(struct dmxp_region *r, struct dmxp_claim *rec,
 	if (atomic_read_acquire(&kc->kclaims))
 		return true;
 
+	/*
+	 * The live claims on this side hold their positions.  So does a dead
+	 * record that says a position is whole, against a SEND record's
+	 * tombstone: only the producer whose claim succeeded writes
+	 * SEND_WRITTEN, so this record's CAS for it failed, and the other
+	 * record's repair delivers the message (lib/model/ring.pml found
+	 * the tombstone with two deaths on one position; lib/claim.c
+	 * covered() follows the same rule).
+	 */
 	for (j = 0; j < ps->nlive; j++)
 		if (ps->live[j].chan == id && ps->live[j].generation == gen &&
-		    side_send(ps->live[j].state) == side_send(state))
+		    side_send(ps->live[j].state) == side_send(state) &&
+		    (!ps->live[j].dead || state == DMXP_CLAIM_SEND))
 			ps->sub[nsub++] = ps->live[j];
 	cover_marks(ps, nsub, pos, count);
 

@@ -3303,4 +3303,75 @@ TEST_F_TIMEOUT(kmod, stale_record_aliasing_a_repair_mark_is_ignored, 60)
 	close(cfd);
 }
 
+/*
+ * Two deaths on one position: the producer that claimed P wrote it whole
+ * (SEND_WRITTEN); another, whose CAS for P was about to fail, had written
+ * its record SEND for P.  Both records' file goes.  The SEND record,
+ * looked at first, must not make a tombstone of the whole message: it is
+ * delivered (lib/model/ring.pml, -DTOMB_FIRST).
+ */
+TEST_F_TIMEOUT(kmod, whole_message_survives_a_lost_claim_on_its_position, 60)
+{
+	struct dmxp_ioc_chan_fd cq = { .id = 0, .flags = DMXP_CHAN_FD_NONBLOCK };
+	char buf[sizeof(struct dmxp_msg_meta) + 8];
+	struct dmxp_msg_meta *m = (struct dmxp_msg_meta *)buf;
+	struct dmxp_channel_entry *e;
+	struct dmxp_ioc_region rq;
+	struct dmxp_claim *tab;
+	struct dmxp_slot *s, *sp;
+	int victim, cfd;
+	const char *name;
+	long long t0;
+	__u64 off, P;
+	void *p;
+
+	NEED_DEV();
+	p = new_region(self, REGION_SIZE, &name);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, chan_create(self->fd, 0, 4, &off));
+	victim = dev_open();
+	ASSERT_LE(0, victim);
+	ASSERT_EQ(0, region_attach(victim, name, &rq));
+	e = &hdr(p)->channels[0];
+	s = slots_at(p, off);
+	tab = (struct dmxp_claim *)((char *)p + hdr(p)->claims_offset);
+	/* P claimed (tail moved) and written whole, not published. */
+	P = e->tail;
+	sp = &s[P & 3];
+	ASSERT_EQ(P, sp->sequence);
+	memcpy(sp->payload, "wholemsg", 8);
+	memset(&sp->meta, 0, sizeof(sp->meta));
+	sp->meta.message_id = P;
+	sp->meta.payload_len = 8;
+	__atomic_store_n(&e->tail, P + 1, __ATOMIC_RELEASE);
+	/* Record 0, looked at first: the loser's SEND; record 1: the winner's. */
+	tab[0].chan = tab[1].chan = 0;
+	tab[0].generation = tab[1].generation = e->generation;
+	tab[0].count = tab[1].count = 1;
+	tab[0].pos = tab[1].pos = P;
+	tab[0].state = DMXP_CLAIM_SEND;
+	tab[1].state = DMXP_CLAIM_SEND_WRITTEN;
+	__atomic_store_n(&tab[0].owner, rq.lease, __ATOMIC_RELEASE);
+	__atomic_store_n(&tab[1].owner, rq.lease, __ATOMIC_RELEASE);
+
+	close(victim);
+	t0 = test_now_ns();
+	while ((__atomic_load_n(&tab[0].owner, __ATOMIC_ACQUIRE) ||
+		__atomic_load_n(&tab[1].owner, __ATOMIC_ACQUIRE)) &&
+	       test_now_ns() - t0 < 3000000000LL)
+		usleep(1000);
+	EXPECT_EQ(0U, tab[0].owner);
+	EXPECT_EQ(0U, tab[1].owner);
+	EXPECT_EQ(P + 1, __atomic_load_n(&sp->sequence, __ATOMIC_ACQUIRE));
+	EXPECT_EQ(1, sysfs_num(name, "ch0/repaired"));
+	EXPECT_EQ(0, sysfs_num(name, "ch0/tombstoned"));
+	cfd = xioctl(self->fd, DMXP_IOC_CHAN_FD, &cq);
+	ASSERT_LE(0, cfd);
+	ASSERT_EQ((ssize_t)sizeof(buf), read(cfd, buf, sizeof(buf))) TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(8U, m->payload_len);
+	EXPECT_EQ(P, m->message_id);
+	EXPECT_EQ(0, memcmp(buf + sizeof(*m), "wholemsg", 8));
+	close(cfd);
+}
+
 TEST_HARNESS_MAIN
