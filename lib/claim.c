@@ -408,8 +408,8 @@ static void sweep_idle(struct dmxp_region *r)
 int dmxp__claim_take(struct dmxp_region *r)
 {
 	struct dmxp_claims *cl = &r->claims;
+	int bit = -1, cancel;
 	__u64 busy;
-	int bit = -1;
 
 	if (!cl->srecs)
 		return -1;
@@ -427,7 +427,12 @@ int dmxp__claim_take(struct dmxp_region *r)
 						__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 			return bit;
 	}
-	/* None free: take one more record from the table. */
+	/*
+	 * None free: take one more record from the table.  Reading /proc
+	 * here and in sweep_idle() is full of cancellation points, reached
+	 * with a lock held or a record half set up: not cancellable.
+	 */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
 	pthread_mutex_lock(&reg_lock);
 	self_refresh();
 	pthread_mutex_unlock(&reg_lock);
@@ -450,6 +455,7 @@ int dmxp__claim_take(struct dmxp_region *r)
 		}
 	}
 	pthread_mutex_unlock(&cl->lock);
+	pthread_setcancelstate(cancel, NULL);
 	return bit;
 }
 

@@ -177,7 +177,7 @@ int dmxp__shm_wait(struct dmxp_chan *c, unsigned int flags, __u32 ev, __u64 dead
 		.tv_sec = (time_t)(deadline / 1000000000ULL),
 		.tv_nsec = (long)(deadline % 1000000000ULL),
 	};
-	int type, err = 0;
+	int err = 0;
 
 	/*
 	 * An absolute CLOCK_MONOTONIC deadline, so a retry does not extend
@@ -188,16 +188,16 @@ int dmxp__shm_wait(struct dmxp_chan *c, unsigned int flags, __u32 ev, __u64 dead
 	if (!deadline)
 		ts.tv_sec = (time_t)1 << 40;
 	/*
-	 * A cancellation point, as poll() is on kernel regions (syscall()
-	 * is none): asynchronous cancellation around the system call alone,
-	 * as libc's own wrappers do.  The caller's cleanup handler undoes
-	 * the announce.
+	 * syscall() is no cancellation point, and asynchronous cancellation
+	 * around it would also let a signal handler that runs meanwhile be
+	 * cancelled anywhere (inside malloc(), or between a claim and its
+	 * publish).  wait_loop() acts on a pending cancellation instead, as
+	 * soon as this returns: a pthread_cancel() interrupts the wait (its
+	 * signal), and the sleep slice ends it within a second anyway.
 	 */
-	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &type);
 	if (futex(futex_word(c->sentry, flags), FUTEX_WAIT_BITSET, ev, &ts,
 		  FUTEX_BITSET_MATCH_ANY))
 		err = errno;
-	pthread_setcanceltype(type, NULL);
 	switch (err) {
 	case 0:
 	case EAGAIN:	/* the word moved: woken before we slept */
@@ -323,9 +323,10 @@ struct wait_state {
 };
 
 /*
- * The sleep is a cancellation point (poll(), or the futex wait made
- * one): a thread cancelled there takes itself out of the waiter count
- * and its record, as it would on waking.  A wake-up it was given goes
+ * The sleep is a cancellation point on kernel regions (poll()): a thread
+ * cancelled there takes itself out of the waiter count and its record,
+ * as it would on waking.  On region files the cancellation is acted on
+ * right after the futex wait (wait_loop()).  A wake-up it was given goes
  * to another sleeper, if any, in its place.
  */
 static void wait_cancelled(void *arg)
@@ -384,6 +385,8 @@ static long wait_loop(struct dmxp_chan *c, unsigned int flags, long long timeout
 			continue;
 		w = wait_sleep(&ws, ev, until);
 		chan_unannounce(c, flags, ws.rec);
+		/* Holding nothing: a cancellation the futex wait did not act on. */
+		pthread_testcancel();
 		if (w == -EINTR)
 			return -EINTR;
 		if (w && w != -ETIMEDOUT)
