@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/mman.h>
@@ -972,6 +973,66 @@ TEST_F(chan, concurrent_create_different_ids_disjoint_bands)
 		}
 		ra.shift++;
 	}
+}
+
+/*
+ * Taking a claim record reads /proc under the library's locks.  A thread
+ * with a cancellation pending that sends for the first time must not be
+ * cancelled in there: it would leave the lock held, and every later
+ * thread's first claim would hang.
+ */
+static void *send_cancel_pending(void *arg)
+{
+	pthread_cancel(pthread_self());		/* deferred: pending */
+	return (void *)(long)dmxp_chan_send(arg, "x", 1, 0);
+}
+
+static void *send_once(void *arg)
+{
+	return (void *)(long)dmxp_chan_send(arg, "y", 1, 0);
+}
+
+/* In a child of fork(), whose pool of records starts empty: 0 or why not. */
+static int cancelled_first_send(struct dmxp_chan *c)
+{
+	struct timespec ts;
+	pthread_t tid;
+	void *res;
+
+	if (pthread_create(&tid, NULL, send_cancel_pending, c) || pthread_join(tid, &res))
+		return 10;
+	if (pthread_create(&tid, NULL, send_once, c))
+		return 11;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 3;
+	if (pthread_timedjoin_np(tid, &res, &ts))
+		return 12;	/* a later thread's first send hung */
+	return res ? 13 : 0;
+}
+
+TEST_F(chan, send_with_cancellation_pending_leaves_no_lock)
+{
+	struct dmxp_chan *c;
+	int status, i;
+	char buf[4];
+	pid_t pid;
+
+	ASSERT_EQ(0, dmxp_chan_create(self->r, 5, 64));
+	ASSERT_EQ(0, dmxp_chan_open(self->r, 5, &c));
+	for (i = 0; i < 8; i++) {
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (pid == 0) {
+			alarm(10);
+			_exit(cancelled_first_send(c));
+		}
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		ASSERT_TRUE(WIFEXITED(status));
+		ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("round %d: a later first send hung", i);
+	}
+	while (dmxp_chan_recv(c, buf, sizeof(buf), NULL) > 0)
+		;
+	dmxp_chan_close(c);
 }
 
 TEST_HARNESS_MAIN
