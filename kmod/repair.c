@@ -49,6 +49,15 @@
 #define REPAIR_BUDGET	65536	/* lookups, records and positions in one pass */
 #define REPAIR_RETRY	msecs_to_jiffies(2)	/* then doubling, up to a second */
 #define REPAIR_RETRY_MAX	HZ
+/*
+ * A dead record whose positions only a live record holds is retried too,
+ * doubling up to half a minute: such cover is either brief (a live
+ * claimer whose CAS for the position is failing) or the live claim's own
+ * (the position is then not the dead record's to repair, and a live
+ * claimer's death queues a pass at once).  Retrying it every second would
+ * let a mapper that forges such records keep a worker busy for nothing.
+ */
+#define REPAIR_COVERED_MAX	(30 * HZ)
 
 /* Repair work only: destroyed when the module goes, which drains it. */
 static struct workqueue_struct *dmxp_repair_wq;
@@ -71,6 +80,7 @@ struct live_rec {
 struct repair_pass {
 	unsigned int	budget;
 	unsigned int	nlive;
+	bool		soon;		/* work left that is not only covered */
 	u64		tail[DMXP_MAX_CHANNELS];	/* read before the snapshot */
 	u64		head[DMXP_MAX_CHANNELS];
 	s32		cover[DMXP_CLAIM_BATCH_MAX + 1];	/* see cover_marks() */
@@ -286,16 +296,20 @@ static bool repair_record(struct dmxp_region *r, struct dmxp_claim *rec,
 		return false;
 	count = min_t(u64, count, kc->capacity);
 	/* The filter of the snapshot, then the positions. */
-	if (ps->nlive + count > ps->budget)
+	if (ps->nlive + count > ps->budget) {
+		ps->soon = true;
 		return true;
+	}
 	ps->budget -= ps->nlive + count;
 	/*
 	 * A read() or write() in flight has no record and may hold any
 	 * position: wait for it (its count rose before its claim, which
 	 * was before the pass read tail and head).
 	 */
-	if (atomic_read_acquire(&kc->kclaims))
+	if (atomic_read_acquire(&kc->kclaims)) {
+		ps->soon = true;
 		return true;
+	}
 
 	/*
 	 * The live claims on this side hold their positions.  So does a dead
@@ -380,9 +394,10 @@ static bool repair_record(struct dmxp_region *r, struct dmxp_claim *rec,
 
 /*
  * One pass over the table: repair and free the records whose lease is
- * gone.  Returns true when something is left for a later pass.
+ * gone.  Returns true when something is left for a later pass; *@soon
+ * then says whether it is more than positions live records hold.
  */
-static bool repair_pass(struct dmxp_region *r)
+static bool repair_pass(struct dmxp_region *r, bool *soon)
 {
 	struct dmxp_claim *tab = claim_table(r);
 	struct repair_pass *ps;
@@ -392,11 +407,13 @@ static bool repair_pass(struct dmxp_region *r)
 	lockdep_assert_held(&r->lock);
 	if (!r->claims_count || r->destroyed)
 		return false;
+	*soon = true;
 	ps = kvmalloc(struct_size(ps, live, 2 * r->claims_count), GFP_KERNEL);
 	if (!ps)
 		return true;
 	ps->sub = ps->live + r->claims_count;
 	ps->budget = REPAIR_BUDGET;
+	ps->soon = false;
 	live_snapshot(r, ps);
 	/*
 	 * From where the last pass ran out of budget: costly records at the
@@ -411,7 +428,7 @@ static bool repair_pass(struct dmxp_region *r)
 			cond_resched();
 		if (!ps->budget) {
 			r->repair_next = i;
-			pending = true;
+			ps->soon = pending = true;
 			break;
 		}
 		ps->budget--;		/* the lease lookup */
@@ -426,6 +443,7 @@ static bool repair_pass(struct dmxp_region *r)
 		/* The record is free for a new owner once the repair is done. */
 		cmpxchg_release(&rec->owner, owner, 0);
 	}
+	*soon = ps->soon;
 	kvfree(ps);
 	return pending;
 }
@@ -434,7 +452,7 @@ static void repair_work_fn(struct work_struct *work)
 {
 	struct dmxp_region *r = container_of(to_delayed_work(work), struct dmxp_region,
 					     repair_work);
-	bool queued = false;
+	bool queued = false, soon;
 	unsigned long delay;
 
 	mutex_lock(&r->lock);
@@ -443,9 +461,11 @@ static void repair_work_fn(struct work_struct *work)
 	 * destroyed: no work is requeued once the region is going.  The
 	 * pending work holds a region reference; a requeue keeps it.
 	 */
-	if (repair_pass(r) && !r->destroyed) {
-		delay = READ_ONCE(r->repair_delay);
-		WRITE_ONCE(r->repair_delay, min_t(unsigned long, delay * 2, REPAIR_RETRY_MAX));
+	if (repair_pass(r, &soon) && !r->destroyed) {
+		unsigned long max = soon ? REPAIR_RETRY_MAX : REPAIR_COVERED_MAX;
+
+		delay = min_t(unsigned long, READ_ONCE(r->repair_delay), max);
+		WRITE_ONCE(r->repair_delay, min_t(unsigned long, delay * 2, max));
 		queued = queue_delayed_work(dmxp_repair_wq, &r->repair_work, delay);
 	}
 	mutex_unlock(&r->lock);
