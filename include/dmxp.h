@@ -278,9 +278,9 @@ int dmxp_chan_commit(struct dmxp_chan *c, struct dmxp_ref *ref, size_t len,
  * not a live reservation of @c).
  *
  * dmxp_chan_abort() and dmxp_chan_release() returned void in libdmxp 1.0.
- * The symbols keep their LIBDMXP_1.0 version: on the supported ABIs
- * (x86-64, aarch64) a return value travels in a register that a caller
- * built against the 1.0 header never reads.
+ * Programs built against 1.1 bind to their LIBDMXP_1.1 versions, and a 1.0
+ * library refuses to load them; programs built against 1.0 keep their
+ * LIBDMXP_1.0 versions, the same functions, whose value they ignore.
  */
 int dmxp_chan_abort(struct dmxp_chan *c, struct dmxp_ref *ref);
 

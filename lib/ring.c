@@ -501,10 +501,11 @@ int dmxp_chan_commit(struct dmxp_chan *c, struct dmxp_ref *ref, size_t len,
 }
 
 /*
- * Returns int since 1.1 (void in 1.0): the symbol keeps its 1.0 version,
- * since on the supported ABIs (x86-64, aarch64) a caller built against
- * the 1.0 header ignores the return register, which a void function
- * leaves undefined anyway.
+ * Returns int since 1.1 (void in 1.0).  The default symbol has version
+ * LIBDMXP_1.1, so a program that reads the value refuses to load with a
+ * 1.0 library; programs built against 1.0 bind to dmxp_chan_abort@
+ * LIBDMXP_1.0, the same code, and ignore the return register, which a
+ * void function leaves undefined anyway.  The same for release.
  */
 __dmxp_export
 int dmxp_chan_abort(struct dmxp_chan *c, struct dmxp_ref *ref)
@@ -877,3 +878,21 @@ int dmxp_chan_release(struct dmxp_chan *c, struct dmxp_ref *ref)
 	dmxp__wake_producers(c, 1);
 	return ret;
 }
+
+/*
+ * The shared library's versions of the two calls whose return type became
+ * int: the default, LIBDMXP_1.1, and the one programs built against 1.0
+ * bound to.  Both names are in both nodes of libdmxp.map, as ld needs;
+ * the static library has no versions, and its plain names are these.
+ */
+#ifdef DMXP_SHARED
+#define DMXP_VERSIONED(name)							\
+	__dmxp_export __attribute__((alias(#name))) int name##_1_0(struct dmxp_chan *c,	\
+								  struct dmxp_ref *ref);	\
+	__dmxp_export __attribute__((alias(#name))) int name##_1_1(struct dmxp_chan *c,	\
+								  struct dmxp_ref *ref);	\
+	__asm__(".symver " #name "_1_0, " #name "@LIBDMXP_1.0");			\
+	__asm__(".symver " #name "_1_1, " #name "@@LIBDMXP_1.1")
+DMXP_VERSIONED(dmxp_chan_abort);
+DMXP_VERSIONED(dmxp_chan_release);
+#endif
