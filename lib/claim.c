@@ -80,6 +80,7 @@ struct ident {
 	__u32	pid;
 	__u64	start;
 	__u64	ns;
+	__s64	boot_off;	/* our time namespace's boottime offset, in ticks */
 	bool	proc_ok;	/* /proc is ours and answers: deaths can be proven */
 };
 static struct ident self;
@@ -92,14 +93,49 @@ static __u64 pid_ns(const char *path)
 }
 
 /*
+ * The boottime offset of our time namespace in clock ticks, rounded down:
+ * the "boottime <secs> <nsecs>" line of /proc/self/timens_offsets (Linux
+ * 5.6); 0 without the file or the line (no time namespaces, or the
+ * initial one).
+ */
+static __s64 boot_offset(void)
+{
+	long long secs, nsecs, tick, off = 0;
+	long hz = sysconf(_SC_CLK_TCK);
+	char line[128];
+	FILE *f;
+
+	f = fopen("/proc/self/timens_offsets", "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "boottime %lld %lld", &secs, &nsecs) == 2) {
+			off = secs * 1000000000LL + nsecs;
+			break;
+		}
+	fclose(f);
+	if (hz <= 0 || hz > 1000000000L)
+		return 0;
+	tick = 1000000000LL / hz;
+	/* Rounded down also when negative: what we take off is then never too much. */
+	return off >= 0 ? off / tick : -((-off + tick - 1) / tick);
+}
+
+/*
  * Start time and state of @pid from /proc: 0, or -ENOENT when there is
  * no such process (or it cannot be read, which counts as gone only for
- * ENOENT/ESRCH).
+ * ENOENT/ESRCH).  The start time is the one every reader of every time
+ * namespace agrees on (to one tick, same_start()): the kernel shows field
+ * 22 of /proc/PID/stat shifted by the reader's boottime offset, which we
+ * take off (self.boot_off, set by self_refresh()); 0 if not known.  The
+ * one reader of start times in the library: our own, to name us, and a
+ * suspect's, to prove it dead.
  */
 static int proc_stat(__u32 pid, __u64 *start, char *state)
 {
 	char path[48], buf[512], *p;
 	unsigned int field;
+	long long t;
 	ssize_t n;
 	int fd;
 
@@ -124,8 +160,22 @@ static int proc_stat(__u32 pid, __u64 *start, char *state)
 			return -EIO;
 		p++;
 	}
-	*start = strtoull(p, NULL, 10);
+	t = (long long)strtoull(p, NULL, 10) - self.boot_off;
+	*start = t > 0 ? (__u64)t : 0;
 	return 0;
+}
+
+/*
+ * Start times @a and @b (from proc_stat(), both known) name one process.
+ * The kernel shows start_boottime + offset in ticks rounded down, so the
+ * same start read in two time namespaces may differ by one tick once the
+ * offset is taken off: one tick apart is the same process.  A pid reused
+ * within a tick (10 ms) of its first holder's start is no practical
+ * concern: the pid space must wrap in that time.
+ */
+static bool same_start(__u64 a, __u64 b)
+{
+	return (a > b ? a - b : b - a) <= 1;
 }
 
 static int repair_pass(struct dmxp_region *r, struct dmxp_claim __shm *me);
@@ -161,6 +211,8 @@ static void self_refresh(void)
 	if (self.pid == dmxp__pid)
 		return;
 	self.start = 0;
+	/* A child of unshare(CLONE_NEWTIME) is in another time namespace. */
+	self.boot_off = boot_offset();
 	self.ns = pid_ns("/proc/self/ns/pid");
 	/* /proc of our own pid namespace, which knows us: else no proofs. */
 	n = readlink("/proc/self", link, sizeof(link) - 1);
@@ -178,7 +230,8 @@ enum liveness { ALIVE, DEAD };
  * proven dead only when its pid namespace is ours, our /proc is our own,
  * and its pid names nobody (kill(2) says ESRCH), or a zombie with no
  * thread left, or a process that started at another time (the pid was
- * reused).  Anything else counts as alive: another pid namespace (a
+ * reused: start times as proc_stat() reads them, in any time namespace,
+ * more than a tick apart).  Anything else counts as alive: another pid namespace (a
  * container sharing /dev/shm, whose pid numbers mean nothing here), an
  * owner whose namespace is not known, a /proc that is not ours or hides
  * the process.  Its claims wait, and its entry stays BUSY.
@@ -208,7 +261,7 @@ static bool pid_gone(__u32 pid, __u64 start)
 	DMXP_HOOK_COUNT(proofs);
 	ret = proc_stat(pid, &now_start, &st);
 	if (!ret)
-		return (start && now_start != start) ||
+		return (start && now_start && !same_start(now_start, start)) ||
 		       ((st == 'Z' || st == 'X') && all_threads_gone(pid));
 	/* Not in our /proc: gone, or hidden from us (hidepid); kill(2) tells. */
 	return ret == -ENOENT && kill((pid_t)pid, 0) && errno == ESRCH;
@@ -222,7 +275,7 @@ static enum liveness holder(__u32 pid, __u64 start, __u64 ns, struct proofs *pc)
 	if (!pid || pid > INT_MAX || !self.proc_ok || !ns || ns != self.ns)
 		return ALIVE;
 	if (pid == self.pid)
-		return !start || start == self.start ? ALIVE : DEAD;
+		return !start || same_start(start, self.start) ? ALIVE : DEAD;
 	for (i = 0; pc && i < pc->n; i++)
 		if (pc->e[i].pid == pid && pc->e[i].start == start)
 			return pc->e[i].dead ? DEAD : ALIVE;

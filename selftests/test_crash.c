@@ -1061,6 +1061,189 @@ TEST(record_set_up_in_another_pid_namespace_is_not_taken)
 }
 
 /*
+ * A process that runs @job in a time namespace whose boottime runs
+ * TN_BOOT_S seconds ahead of ours (only children enter a namespace made
+ * by unshare(CLONE_NEWTIME)), in our pid namespace: /proc/PID/stat
+ * field 22 of the same live process reads differently there and here.
+ * @job stops at a hook; its parent reports it stopped, and lets it go on
+ * when told.  The nsjob's stage, go and status as above.
+ */
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME	0x00000080
+#endif
+#define TN_BOOT_S	100000
+
+static void tn_parent(struct nsjob *j, void (*job)(const char *), const char *path)
+{
+	long long t0;
+	int status;
+	pid_t h = fork();
+
+	if (h == 0) {
+		job(path);
+		_exit(30);
+	}
+	if (h < 0 || waitpid(h, &status, WUNTRACED) != h || !WIFSTOPPED(status)) {
+		__atomic_store_n(&j->stage, -1, __ATOMIC_RELEASE);
+		_exit(7);
+	}
+	__atomic_store_n(&j->stage, 1, __ATOMIC_RELEASE);
+	for (t0 = test_now_ns(); !__atomic_load_n(&j->go, __ATOMIC_ACQUIRE) &&
+	     test_now_ns() - t0 < 30LL * 1000000000LL;)
+		usleep(1000);
+	kill(h, SIGCONT);
+	waitpid(h, &status, 0);
+	j->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+	__atomic_store_n(&j->stage, 2, __ATOMIC_RELEASE);
+	_exit(0);
+}
+
+/* 0 with the job stopped, 4 without time namespaces, or -1. */
+static int tn_spawn(struct nsjob *j, pid_t *outer, void (*job)(const char *), const char *path)
+{
+	long long t0;
+	int status;
+	pid_t a = fork();
+
+	if (a < 0)
+		return -1;
+	if (a == 0) {
+		FILE *f;
+
+		if (unshare(CLONE_NEWTIME))
+			_exit(4);
+		f = fopen("/proc/self/timens_offsets", "w");
+		if (!f)
+			_exit(4);
+		fprintf(f, "boottime %d 0\n", TN_BOOT_S);
+		if (fclose(f))
+			_exit(4);
+		tn_parent(j, job, path);
+	}
+	*outer = a;
+	for (t0 = test_now_ns(); ms_since(t0) < 10000;) {
+		int st = __atomic_load_n(&j->stage, __ATOMIC_ACQUIRE);
+
+		if (st == 1)
+			return 0;
+		if (st < 0)
+			break;
+		if (waitpid(a, &status, WNOHANG) == a) {
+			*outer = -1;
+			return WIFEXITED(status) && WEXITSTATUS(status) == 4 ? 4 : -1;
+		}
+		usleep(1000);
+	}
+	return -1;
+}
+
+static void job_reserve(const char *path)
+{
+	struct msg m = { .producer = VICTIM, .seq = 1 };
+	struct dmxp_region *r;
+	struct dmxp_chan *c;
+	struct dmxp_ref ref;
+	int ret;
+
+	if (dmxp_region_open(path, 0, 0, &r) || dmxp_chan_open(r, CH, &c))
+		_exit(10);
+	if (dmxp_chan_reserve(c, &ref))
+		_exit(11);
+	memcpy(ref.payload, &m, sizeof(m));
+	raise(SIGSTOP);		/* alive, holding it */
+	ret = dmxp_chan_commit(c, &ref, sizeof(m), 0);
+	_exit(!ret ? 0 : ret == -ECANCELED ? 12 : 13);
+}
+
+/*
+ * A producer alive in another time namespace, holding a reservation: a
+ * stalled consumer's repair passes find it alive (its start time as read
+ * here is not the one it read itself, and must not count as a reused
+ * pid); its commit is delivered, nothing is repaired.
+ */
+TEST(reservation_of_a_producer_in_another_time_namespace_is_not_repaired)
+{
+	FIXTURE_DATA(crash) data = { 0 }, *self = &data;
+	struct msg m = { 0 };
+	struct nsjob *j;
+	pid_t outer;
+	int ret;
+
+	if (test_on_kernel())
+		SKIP(return, "region files only: the module repairs");
+	j = mmap(NULL, sizeof(*j), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, j);
+	region_setup(_metadata, self);
+	ret = tn_spawn(j, &outer, job_reserve, self->path);
+	if (ret == 4) {
+		region_teardown(self);
+		munmap(j, sizeof(*j));
+		SKIP(return, "unshare(CLONE_NEWTIME) or timens_offsets is not permitted here");
+	}
+	ASSERT_EQ(0, ret);
+	dmxp__repair_now(self->r);
+	dmxp__repair_now(self->r);
+	dmxp_chan_set_spin(self->c, 0);
+	EXPECT_EQ(-ETIMEDOUT, dmxp_chan_recv_wait(self->c, &m, sizeof(m), NULL, 300000000LL));
+	ret = ns_finish(j, outer);
+	EXPECT_EQ(0, ret) TH_LOG("its commit: %s", ret == 12 ? "-ECANCELED" : "failed");
+	EXPECT_EQ((ssize_t)sizeof(m), dmxp_chan_recv(self->c, &m, sizeof(m), NULL));
+	EXPECT_EQ(VICTIM, m.producer);
+	EXPECT_EQ(1ULL, m.seq);
+	check_counters(_metadata, self, 0, 0);
+	region_teardown(self);
+	munmap(j, sizeof(*j));
+}
+
+/* The same for a creator's BUSY, on a region without a claim table. */
+TEST(busy_entry_of_a_creator_in_another_time_namespace_is_not_broken)
+{
+	const size_t size = ((DMXP_HEADER_SIZE + 4095ULL) & ~4095ULL) + (16ULL << 10);
+	struct dmxp_channel_entry *e;
+	struct dmxp_region *r;
+	struct dmxp_chan *c;
+	struct nsjob *j;
+	char path[128];
+	pid_t outer;
+	long long t0;
+	double ms;
+	int ret;
+
+	if (test_on_kernel())
+		SKIP(return, "region files only: on /dev/dmxp the module makes channels");
+	j = mmap(NULL, sizeof(*j), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, j);
+	test_region_path(path, sizeof(path), "tnbusy");
+	ASSERT_EQ(0, dmxp_region_open(path, size, DMXP_OPEN_CREATE | DMXP_OPEN_EXCL, &r));
+	ASSERT_EQ(0ULL, dmxp_region_header(r)->claims_offset);
+	e = (struct dmxp_channel_entry *)&dmxp_region_header(r)->channels[CH];
+	ret = tn_spawn(j, &outer, job_create, path);
+	if (ret == 4) {
+		dmxp_region_close(r);
+		test_region_remove(path);
+		munmap(j, sizeof(*j));
+		SKIP(return, "unshare(CLONE_NEWTIME) or timens_offsets is not permitted here");
+	}
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(DMXP_CHAN_BUSY, __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE));
+	t0 = test_now_ns();
+	ret = dmxp_chan_create(r, CH, CAP);
+	ms = ms_since(t0);
+	EXPECT_EQ(-EBUSY, ret) TH_LOG("the creator in the other time namespace was broken "
+				      "after %.1f ms", ms);
+	EXPECT_EQ(DMXP_CHAN_BUSY, __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE));
+	EXPECT_EQ(0, ns_finish(j, outer));
+	EXPECT_EQ(-EEXIST, dmxp_chan_create(r, CH, CAP));
+	ASSERT_EQ(0, dmxp_chan_open(r, CH, &c));
+	EXPECT_EQ(0, send_msg(c, PARENT, 1));
+	EXPECT_EQ(16, dmxp_chan_recv(c, &(struct msg){ 0 }, sizeof(struct msg), NULL));
+	dmxp_chan_close(c);
+	dmxp_region_close(r);
+	test_region_remove(path);
+	munmap(j, sizeof(*j));
+}
+
+/*
  * A process dies holding the repair lock; its record is freed for a
  * newcomer (the table is full, so the newcomer frees it itself), which
  * must not inherit the lock: channels are made and repairs run.

@@ -385,6 +385,47 @@ crash "Rust producer killed after its claim: the slot becomes a tombstone" 7 1
 crash "Rust producer killed with its message written: the message is delivered" 8 0 \
 	--written held-msg
 
+# A Rust producer alive in another time namespace (unshare -T: our pid
+# namespace, boottime 100000 s ahead, entered at exec) holding a claimed
+# slot: field 22 of its /proc/PID/stat reads differently there and here,
+# and a libdmxp consumer here must not take it for a reused pid
+# (MEMORY_LAYOUT.md 14.1).
+tn_name="Rust producer alive in another time namespace: its claim is not repaired"
+case $R in
+/dev/dmxp*) skip "$tn_name: region files only" ;;
+*)
+	if ! unshare -T --boottime 100000 true 2>/dev/null; then
+		skip "$tn_name: unshare -T --boottime is not permitted here"
+	else
+		$CTL create 10 --capacity 8
+		unshare -T --boottime 100000 "$RS" hold "$R" 10 >"$dir/tn.out" 2>"$dir/tn.err" &
+		tn_h=$!
+		tn_i=0
+		while ! grep -qs '^claimed 0 ' "$dir/tn.out" && kill -0 $tn_h 2>/dev/null &&
+			[ $tn_i -lt 100 ]; do
+			sleep 0.1
+			tn_i=$((tn_i + 1))
+		done
+		$CTL send 10 after-1
+		# Alive: the consumer times out, nothing is repaired.
+		$CTL recv 10 -n 1 --timeout 300 >"$dir/tn.live" 2>&1
+		tn_live=$?
+		$CTL stat --json 10 >"$dir/tn.stat" 2>&1
+		echo >>"$dir/tn.stat"
+		kill -KILL $tn_h
+		wait $tn_h 2>/dev/null
+		if grep -qs '^claimed 0 ' "$dir/tn.out" && [ $tn_live = 3 ] &&
+			grep -q '"repaired":0,"tombstoned":0,' "$dir/tn.stat"; then
+			ok "$tn_name"
+		else
+			echo "# alive: recv exit $tn_live (want 3: timed out)"
+			show "$dir/tn.out" "$dir/tn.err" "$dir/tn.live" "$dir/tn.stat"
+			not_ok "$tn_name"
+		fi
+	fi
+	;;
+esac
+
 # The verifier itself: each kind of damage to a correct record file fails.
 # The largest of the Rust -> C consumers' files is damaged (how the
 # messages were shared out depends on the scheduler), the others not.

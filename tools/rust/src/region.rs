@@ -194,7 +194,9 @@ pub const POOL: usize = 64;
 const OWNER_SETUP: u32 = 0x8000_0000;
 
 /// This process as a record owner on a region file: its pid, its start
-/// time (`/proc/self/stat` field 22) and its pid namespace (the inode of
+/// time (`/proc/self/stat` field 22 less our time namespace's boottime
+/// offset in ticks, as every reader in any time namespace reads it, to a
+/// tick: MEMORY_LAYOUT.md 14) and its pid namespace (the inode of
 /// `/proc/self/ns/pid`).  0 for what cannot be read: a repairer then
 /// takes the owner for alive, and never repairs its claims.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -212,12 +214,33 @@ impl Ident {
             .ok()
             .and_then(|st| {
                 let rest = &st[st.rfind(')')? + 1..];
-                rest.split_ascii_whitespace().nth(22 - 3)?.parse().ok()
+                rest.split_ascii_whitespace().nth(22 - 3)?.parse::<i64>().ok()
             })
-            .unwrap_or(0);
+            .map_or(0, |t| u64::try_from(t - boot_offset()).unwrap_or(0));
         let pid_ns = std::fs::metadata("/proc/self/ns/pid").map(|m| m.ino()).unwrap_or(0);
         Ident { pid: std::process::id(), start_time, pid_ns }
     }
+}
+
+/// The boottime offset of our time namespace in clock ticks, rounded
+/// down: the `boottime <secs> <nsecs>` line of `/proc/self/timens_offsets`;
+/// 0 without the file or the line (as `boot_offset()` in `lib/claim.c`).
+fn boot_offset() -> i64 {
+    let off: i64 = std::fs::read_to_string("/proc/self/timens_offsets")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                let mut f = l.split_ascii_whitespace();
+                if f.next()? != "boottime" {
+                    return None;
+                }
+                let secs: i64 = f.next()?.parse().ok()?;
+                let nsecs: i64 = f.next()?.parse().ok()?;
+                secs.checked_mul(1_000_000_000)?.checked_add(nsecs)
+            })
+        })
+        .unwrap_or(0);
+    off.div_euclid(1_000_000_000 / sys::clock_ticks())
 }
 
 /// A handle's records of the claim table, as `struct dmxp_claims` in

@@ -124,6 +124,18 @@ unsafe extern "C" {
     fn poll(fds: *mut PollFd, nfds: c_ulong, timeout: c_int) -> c_int;
     fn ioctl(fd: c_int, request: c_ulong, ...) -> c_int;
     fn syscall(number: c_long, ...) -> c_long;
+    fn sysconf(name: c_int) -> c_long;
+}
+
+/// `_SC_CLK_TCK` (glibc and musl on Linux).
+const SC_CLK_TCK: c_int = 2;
+
+/// Clock ticks per second (`USER_HZ`): the unit of `/proc/PID/stat`'s
+/// times; 100 if it cannot be told.
+pub fn clock_ticks() -> i64 {
+    // SAFETY: sysconf() takes a plain integer and touches no memory of ours.
+    let hz = unsafe { sysconf(SC_CLK_TCK) };
+    if hz > 0 && hz <= 1_000_000_000 { hz as i64 } else { 100 }
 }
 
 const PROT_READ: c_int = 1;
