@@ -114,6 +114,7 @@ struct dmxp_region {
 	u32			next_lease;	/* for xa_alloc_cyclic() */
 	struct delayed_work	repair_work;	/* a pass left something for later */
 	unsigned long		repair_delay;	/* jiffies until that pass, under lock */
+	atomic_t		repair_kick;	/* a release since: start the gaps again */
 	u32			repair_next;	/* the record a pass starts at, under lock */
 	/* Wake-ups (chan.c) */
 	struct delayed_work	recheck_work;	/* while channels have sleepers */

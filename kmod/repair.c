@@ -464,6 +464,8 @@ static void repair_work_fn(struct work_struct *work)
 	if (repair_pass(r, &soon) && !r->destroyed) {
 		unsigned long max = soon ? REPAIR_RETRY_MAX : REPAIR_COVERED_MAX;
 
+		if (atomic_xchg(&r->repair_kick, 0))
+			WRITE_ONCE(r->repair_delay, REPAIR_RETRY);
 		delay = min_t(unsigned long, READ_ONCE(r->repair_delay), max);
 		WRITE_ONCE(r->repair_delay, min_t(unsigned long, delay * 2, max));
 		queued = queue_delayed_work(dmxp_repair_wq, &r->repair_work, delay);
@@ -478,6 +480,7 @@ void dmxp_repair_init(struct dmxp_region *r)
 	mutex_init(&r->lock);
 	xa_init_flags(&r->leases, XA_FLAGS_ALLOC1);
 	INIT_DELAYED_WORK(&r->repair_work, repair_work_fn);
+	r->repair_delay = REPAIR_RETRY;
 }
 
 /*
@@ -511,7 +514,8 @@ void dmxp_lease_del(struct dmxp_region *r, struct dmxp_lease *l)
 	 */
 	if (!r->claims_count || READ_ONCE(r->destroyed))
 		return;
-	WRITE_ONCE(r->repair_delay, REPAIR_RETRY);
+	/* The worker starts its gaps again (it owns repair_delay, under r->lock). */
+	atomic_set(&r->repair_kick, 1);
 	dmxp_region_get(r);
 	/* Already pending (maybe after a long delay): now, with its reference. */
 	if (mod_delayed_work(dmxp_repair_wq, &r->repair_work, 0))

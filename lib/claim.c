@@ -605,6 +605,7 @@ int dmxp__claims_open(struct dmxp_region *r, __u32 lease)
 	__u64 off = READ_ONCE(h->claims_offset);
 	__u32 count = READ_ONCE(h->claims_count);
 	bool kernel = r->ops == &dmxp__kernel_ops;
+	int cancel;
 
 	pthread_mutex_init(&cl->lock, NULL);
 	cl->lease = lease;
@@ -621,8 +622,13 @@ int dmxp__claims_open(struct dmxp_region *r, __u32 lease)
 		cl->srecs = (struct dmxp_claim __shm *)((char *)r->shdr + off);
 		cl->count = count;
 	}
+	/* /proc is read under reg_lock: no cancellation in between. */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
 	pthread_mutex_lock(&reg_lock);
 	self_refresh();
+	pthread_mutex_unlock(&reg_lock);
+	pthread_setcancelstate(cancel, NULL);
+	pthread_mutex_lock(&reg_lock);
 	/* Made here, not on a thread's first message: no system call there. */
 	if (!tkey_made)
 		tkey_made = !pthread_key_create(&tkey, tclaim_exit);

@@ -192,8 +192,8 @@ int dmxp__shm_wait(struct dmxp_chan *c, unsigned int flags, __u32 ev, __u64 dead
 	 * around it would also let a signal handler that runs meanwhile be
 	 * cancelled anywhere (inside malloc(), or between a claim and its
 	 * publish).  wait_loop() acts on a pending cancellation instead, as
-	 * soon as this returns: a pthread_cancel() interrupts the wait (its
-	 * signal), and the sleep slice ends it within a second anyway.
+	 * soon as this returns: glibc signals only asynchronously cancelled
+	 * threads, so that is when the sleep slice ends, within a second.
 	 */
 	if (futex(futex_word(c->sentry, flags), FUTEX_WAIT_BITSET, ev, &ts,
 		  FUTEX_BITSET_MATCH_ANY))
