@@ -264,12 +264,15 @@ static void chan_recheck(struct work_struct *work)
 		ev = !list_empty(&kc->eventfds);
 		if (!rs && !ss && !ev)
 			continue;
+		/*
+		 * A destroyed channel woke its sleepers when it went, and its
+		 * fds report an error from then on: no reason to come back.
+		 */
+		if (!kchan_geometry(r, id, READ_ONCE(kc->generation), &cap, &boff))
+			continue;
 		again = true;
 		if (ev && !rs && READ_ONCE(kentry(r, id)->recv_waiters))
 			rs = true;
-		/* A destroyed channel woke its sleepers when it went. */
-		if (!kchan_geometry(r, id, READ_ONCE(kc->generation), &cap, &boff))
-			continue;
 		if (rs && ring_readable(r, id, cap, boff))
 			flags |= DMXP_NOTIFY_RECV;
 		if (ss && ring_writable(r, id, cap, boff))
