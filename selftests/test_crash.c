@@ -1452,6 +1452,60 @@ TEST(sends_never_scan_for_the_dead)
 /* ------------------------------------------------------------ sentinel aliasing */
 
 /*
+ * A region whose claim table the test writes by hand: records of a
+ * process of ours that died (its pid is gone, its start time and pid
+ * namespace ours), naming channel CH.
+ */
+struct forged {
+	struct dmxp_channel_entry	*e;
+	struct dmxp_slot		*slots;
+	struct dmxp_claim		*tab, *me;
+	unsigned int			n, next;
+	pid_t				dead;
+};
+
+static void forge_setup(struct __test_metadata *_metadata, FIXTURE_DATA(crash) *self,
+			struct forged *f)
+{
+	region_setup(_metadata, self);
+	f->e = (struct dmxp_channel_entry *)&dmxp_region_header(self->r)->channels[CH];
+	f->slots = (struct dmxp_slot *)((char *)dmxp_region_header(self->r) + f->e->band_offset);
+	f->tab = claim_table(self->r);
+	f->n = dmxp_region_header(self->r)->claims_count;
+	f->next = 0;
+	f->me = dmxp__claim_thread(self->r);
+	ASSERT_NE(NULL, f->me);
+	f->dead = fork();
+	ASSERT_LE(0, f->dead);
+	if (f->dead == 0)
+		_exit(0);
+	ASSERT_EQ(f->dead, waitpid(f->dead, NULL, 0));
+}
+
+/* The next free record of the table, the dead process's: @pos, @state.  NULL: none. */
+static struct dmxp_claim *forge_record(struct forged *f, __u64 pos, __u32 state)
+{
+	for (; f->next < f->n; f->next++) {
+		struct dmxp_claim *rec = &f->tab[f->next];
+
+		if (rec->owner)
+			continue;
+		rec->pid = (__u32)f->dead;
+		rec->start_time = f->me->start_time;
+		rec->pid_ns = f->me->pid_ns;
+		rec->chan = CH;
+		rec->generation = f->e->generation;
+		rec->count = 1;
+		rec->pos = pos;
+		rec->state = state;
+		__atomic_store_n(&rec->owner, (__u32)f->dead, __ATOMIC_RELEASE);
+		f->next++;
+		return rec;
+	}
+	return NULL;
+}
+
+/*
  * DMXP_SEQ_REPAIRING(P) = P - 2^32 is also "free for position P - 2^32"
  * of the same slot.  A dead process's stale record naming P - 2^32 (a
  * claim that lost its CAS, never repaired since: nothing stalled) must
@@ -1462,57 +1516,24 @@ TEST(stale_record_aliasing_a_repair_mark_is_ignored)
 {
 	FIXTURE_DATA(crash) data = { 0 }, *self = &data;
 	const __u64 P = (5ULL << 32) + 3;
-	struct dmxp_channel_entry *e;
-	struct dmxp_claim *tab, *me, *rd = NULL, *ra = NULL;
-	struct dmxp_slot *slots;
-	unsigned int i, n;
+	struct dmxp_claim *rd, *ra;
+	struct forged f;
 	struct msg m;
-	pid_t dead;
 	__u64 k;
 
 	if (test_on_kernel())
 		SKIP(return, "region files only: builds the region state by hand");
-	region_setup(_metadata, self);
-	e = (struct dmxp_channel_entry *)&dmxp_region_header(self->r)->channels[CH];
-	slots = (struct dmxp_slot *)((char *)dmxp_region_header(self->r) + e->band_offset);
-	tab = claim_table(self->r);
-	n = dmxp_region_header(self->r)->claims_count;
-	me = dmxp__claim_thread(self->r);
-	ASSERT_NE(NULL, me);
-	dead = fork();
-	ASSERT_LE(0, dead);
-	if (dead == 0)
-		_exit(0);
-	ASSERT_EQ(dead, waitpid(dead, NULL, 0));
+	forge_setup(_metadata, self, &f);
 	/* The ring at lap P; P claimed by a producer that died; marked by a repairer that died. */
 	for (k = 0; k < CAP; k++)
-		slots[(P + k) & (CAP - 1)].sequence = P + k;
-	e->head = P;
-	e->tail = P + 1;
-	__atomic_store_n(&slots[P & (CAP - 1)].sequence, DMXP_SEQ_REPAIRING(P), __ATOMIC_RELEASE);
+		f.slots[(P + k) & (CAP - 1)].sequence = P + k;
+	f.e->head = P;
+	f.e->tail = P + 1;
+	__atomic_store_n(&f.slots[P & (CAP - 1)].sequence, DMXP_SEQ_REPAIRING(P), __ATOMIC_RELEASE);
 	ASSERT_EQ(P - (1ULL << 32), DMXP_SEQ_REPAIRING(P));
-	for (i = 0; i < n && !ra; i++) {
-		struct dmxp_claim *rec = &tab[i];
-
-		if (rec->owner)
-			continue;
-		rec->pid = (__u32)dead;
-		rec->start_time = me->start_time;
-		rec->pid_ns = me->pid_ns;
-		rec->chan = CH;
-		rec->generation = e->generation;
-		rec->count = 1;
-		if (!rd) {
-			rd = rec;	/* first in the table: looked at first */
-			rec->pos = DMXP_SEQ_REPAIRING(P);
-			rec->state = DMXP_CLAIM_SEND;
-		} else {
-			ra = rec;
-			rec->pos = P;
-			rec->state = DMXP_CLAIM_REPAIR;
-		}
-		__atomic_store_n(&rec->owner, (__u32)dead, __ATOMIC_RELEASE);
-	}
+	/* First in the table: looked at first. */
+	rd = forge_record(&f, DMXP_SEQ_REPAIRING(P), DMXP_CLAIM_SEND);
+	ra = forge_record(&f, P, DMXP_CLAIM_REPAIR);
 	ASSERT_NE(NULL, ra);
 	ASSERT_EQ(0, send_msg(self->c, PARENT, 1));
 	ASSERT_EQ((ssize_t)sizeof(m), dmxp_chan_recv_wait(self->c, &m, sizeof(m), NULL,
@@ -1521,8 +1542,8 @@ TEST(stale_record_aliasing_a_repair_mark_is_ignored)
 	EXPECT_EQ(1ULL, m.seq);
 	EXPECT_EQ(0U, __atomic_load_n(&rd->owner, __ATOMIC_ACQUIRE));
 	EXPECT_EQ(0U, __atomic_load_n(&ra->owner, __ATOMIC_ACQUIRE));
-	EXPECT_EQ(1ULL, __atomic_load_n(&e->repaired, __ATOMIC_RELAXED));
-	EXPECT_EQ(1ULL, __atomic_load_n(&e->tombstoned, __ATOMIC_RELAXED));
+	EXPECT_EQ(1ULL, __atomic_load_n(&f.e->repaired, __ATOMIC_RELAXED));
+	EXPECT_EQ(1ULL, __atomic_load_n(&f.e->tombstoned, __ATOMIC_RELAXED));
 	check_ring_whole(_metadata, self->c);
 	region_teardown(self);
 }
@@ -1539,61 +1560,30 @@ TEST(whole_message_survives_a_lost_claim_on_its_position)
 {
 	FIXTURE_DATA(crash) data = { 0 }, *self = &data;
 	struct msg sent = { .producer = 7, .seq = 42 }, m;
-	struct dmxp_claim *tab, *me, *rb = NULL, *ra = NULL;
-	struct dmxp_channel_entry *e;
-	struct dmxp_slot *slots, *s;
+	struct dmxp_claim *rb, *ra;
 	struct dmxp_msg_meta meta;
-	unsigned int i, n;
-	pid_t dead;
+	struct dmxp_slot *s;
+	struct forged f;
 	__u64 P;
 
 	if (test_on_kernel())
 		SKIP(return, "region files only: builds the region state by hand");
-	region_setup(_metadata, self);
-	e = (struct dmxp_channel_entry *)&dmxp_region_header(self->r)->channels[CH];
-	slots = (struct dmxp_slot *)((char *)dmxp_region_header(self->r) + e->band_offset);
-	tab = claim_table(self->r);
-	n = dmxp_region_header(self->r)->claims_count;
-	me = dmxp__claim_thread(self->r);
-	ASSERT_NE(NULL, me);
-	dead = fork();
-	ASSERT_LE(0, dead);
-	if (dead == 0)
-		_exit(0);
-	ASSERT_EQ(dead, waitpid(dead, NULL, 0));
+	forge_setup(_metadata, self, &f);
 	/* P claimed by A (tail moved), written whole, not published. */
-	P = e->tail;
-	ASSERT_EQ(P, e->head);
-	s = &slots[P & (CAP - 1)];
+	P = f.e->tail;
+	ASSERT_EQ(P, f.e->head);
+	s = &f.slots[P & (CAP - 1)];
 	ASSERT_EQ(P, s->sequence);
 	memcpy(s->payload, &sent, sizeof(sent));
 	memset(&s->meta, 0, sizeof(s->meta));
 	s->meta.message_id = P;
 	s->meta.channel_id = CH;
-	s->meta.sender_pid = (__u32)dead;
+	s->meta.sender_pid = (__u32)f.dead;
 	s->meta.payload_len = sizeof(sent);
-	e->tail = P + 1;
-	for (i = 0; i < n && !ra; i++) {
-		struct dmxp_claim *rec = &tab[i];
-
-		if (rec->owner)
-			continue;
-		rec->pid = (__u32)dead;
-		rec->start_time = me->start_time;
-		rec->pid_ns = me->pid_ns;
-		rec->chan = CH;
-		rec->generation = e->generation;
-		rec->count = 1;
-		rec->pos = P;
-		if (!rb) {
-			rb = rec;	/* first in the table: looked at first */
-			rec->state = DMXP_CLAIM_SEND;
-		} else {
-			ra = rec;
-			rec->state = DMXP_CLAIM_SEND_WRITTEN;
-		}
-		__atomic_store_n(&rec->owner, (__u32)dead, __ATOMIC_RELEASE);
-	}
+	f.e->tail = P + 1;
+	/* B's record first in the table: looked at first. */
+	rb = forge_record(&f, P, DMXP_CLAIM_SEND);
+	ra = forge_record(&f, P, DMXP_CLAIM_SEND_WRITTEN);
 	ASSERT_NE(NULL, ra);
 	ASSERT_EQ((ssize_t)sizeof(m), dmxp_chan_recv_wait(self->c, &m, sizeof(m), &meta,
 							  1000LL * 1000000LL));
@@ -1604,8 +1594,8 @@ TEST(whole_message_survives_a_lost_claim_on_its_position)
 	dmxp__repair_now(self->r);
 	EXPECT_EQ(0U, __atomic_load_n(&rb->owner, __ATOMIC_ACQUIRE));
 	EXPECT_EQ(0U, __atomic_load_n(&ra->owner, __ATOMIC_ACQUIRE));
-	EXPECT_EQ(1ULL, __atomic_load_n(&e->repaired, __ATOMIC_RELAXED));
-	EXPECT_EQ(0ULL, __atomic_load_n(&e->tombstoned, __ATOMIC_RELAXED));
+	EXPECT_EQ(1ULL, __atomic_load_n(&f.e->repaired, __ATOMIC_RELAXED));
+	EXPECT_EQ(0ULL, __atomic_load_n(&f.e->tombstoned, __ATOMIC_RELAXED));
 	check_ring_whole(_metadata, self->c);
 	region_teardown(self);
 }

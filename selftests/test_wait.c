@@ -1385,6 +1385,21 @@ TEST_F_TIMEOUT(wait, seed_producer_reaches_sleeper, 60)
 }
 
 /* The same on a region file too small for a claim table (no repairs). */
+/* The fixture's region again, as the header and a ring too small for a claim table. */
+static void reopen_without_claims(FIXTURE_DATA(wait) *self, struct __test_metadata *_metadata)
+{
+	dmxp_chan_close(self->c);
+	dmxp_region_close(self->r);
+	self->c = NULL;
+	self->r = NULL;
+	test_region_remove(self->path);
+	ASSERT_EQ(0, dmxp_region_open(self->path, 128 << 10,
+				      DMXP_OPEN_CREATE | DMXP_OPEN_EXCL, &self->r));
+	ASSERT_EQ(0ULL, dmxp_region_header(self->r)->claims_offset);
+	ASSERT_EQ(0, dmxp_chan_create(self->r, CH, CAP));
+	ASSERT_EQ(0, dmxp_chan_open(self->r, CH, &self->c));
+}
+
 /*
  * One publish can make two messages ready at head, so a waker wakes every
  * sleeper, not one per message.  A holds position 0 (a reservation), B
@@ -1430,16 +1445,7 @@ TEST_F_TIMEOUT(wait, one_publish_wakes_every_sleeper_no_claims, 60)
 {
 	if (test_on_kernel())
 		SKIP(return, "region files only");
-	dmxp_chan_close(self->c);
-	dmxp_region_close(self->r);
-	self->c = NULL;
-	test_region_remove(self->path);
-	self->r = NULL;
-	ASSERT_EQ(0, dmxp_region_open(self->path, 128 << 10,
-				      DMXP_OPEN_CREATE | DMXP_OPEN_EXCL, &self->r));
-	ASSERT_EQ(0ULL, dmxp_region_header(self->r)->claims_offset);
-	ASSERT_EQ(0, dmxp_chan_create(self->r, CH, CAP));
-	ASSERT_EQ(0, dmxp_chan_open(self->r, CH, &self->c));
+	reopen_without_claims(self, _metadata);
 	publish_wakes_all(self, _metadata);
 }
 
@@ -1447,17 +1453,7 @@ TEST_F_TIMEOUT(wait, seed_producer_reaches_sleeper_no_claims, 60)
 {
 	if (test_on_kernel())
 		SKIP(return, "region files only");
-	dmxp_chan_close(self->c);
-	dmxp_region_close(self->r);
-	self->c = NULL;
-	test_region_remove(self->path);
-	/* The header and a small ring, less than a claim table needs. */
-	self->r = NULL;
-	ASSERT_EQ(0, dmxp_region_open(self->path, 128 << 10,
-				      DMXP_OPEN_CREATE | DMXP_OPEN_EXCL, &self->r));
-	ASSERT_EQ(0ULL, dmxp_region_header(self->r)->claims_offset);
-	ASSERT_EQ(0, dmxp_chan_create(self->r, CH, CAP));
-	ASSERT_EQ(0, dmxp_chan_open(self->r, CH, &self->c));
+	reopen_without_claims(self, _metadata);
 	seed_to_sleeper(self, _metadata);
 }
 
