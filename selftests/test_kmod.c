@@ -3229,6 +3229,18 @@ TEST_F_TIMEOUT(kmod, small_regions_not_stalled_by_large_create, 600)
 	EXPECT_GT(took / 2 > 100000000LL ? took / 2 : 100000000LL, worst);
 }
 
+/* Wait up to 3 s for the repair to free the first @n records of @tab. */
+static void await_records_free(struct dmxp_claim *tab, unsigned int n)
+{
+	long long t0 = test_now_ns();
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		while (__atomic_load_n(&tab[i].owner, __ATOMIC_ACQUIRE) &&
+		       test_now_ns() - t0 < 3000000000LL)
+			usleep(1000);
+}
+
 /*
  * The repair mark of position P, DMXP_SEQ_REPAIRING(P) = P - 2^32, is
  * also "free" for position P - 2^32 of the same slot.  A stale record of
@@ -3248,7 +3260,6 @@ TEST_F_TIMEOUT(kmod, stale_record_aliasing_a_repair_mark_is_ignored, 60)
 	char buf[sizeof(struct dmxp_msg_meta) + 8];
 	struct dmxp_msg_meta *m = (struct dmxp_msg_meta *)buf;
 	int victim, cfd;
-	long long t0;
 	const char *name;
 	__u64 off, k;
 	void *p;
@@ -3282,11 +3293,7 @@ TEST_F_TIMEOUT(kmod, stale_record_aliasing_a_repair_mark_is_ignored, 60)
 	__atomic_store_n(&tab[1].owner, rq.lease, __ATOMIC_RELEASE);
 
 	close(victim);
-	t0 = test_now_ns();
-	while ((__atomic_load_n(&tab[0].owner, __ATOMIC_ACQUIRE) ||
-		__atomic_load_n(&tab[1].owner, __ATOMIC_ACQUIRE)) &&
-	       test_now_ns() - t0 < 3000000000LL)
-		usleep(1000);
+	await_records_free(tab, 2);
 	EXPECT_EQ(0U, tab[0].owner);
 	EXPECT_EQ(0U, tab[1].owner);
 	/* P's tombstone finished; the stale claim's "slot" left alone. */
@@ -3321,7 +3328,6 @@ TEST_F_TIMEOUT(kmod, whole_message_survives_a_lost_claim_on_its_position, 60)
 	struct dmxp_slot *s, *sp;
 	int victim, cfd;
 	const char *name;
-	long long t0;
 	__u64 off, P;
 	void *p;
 
@@ -3355,11 +3361,7 @@ TEST_F_TIMEOUT(kmod, whole_message_survives_a_lost_claim_on_its_position, 60)
 	__atomic_store_n(&tab[1].owner, rq.lease, __ATOMIC_RELEASE);
 
 	close(victim);
-	t0 = test_now_ns();
-	while ((__atomic_load_n(&tab[0].owner, __ATOMIC_ACQUIRE) ||
-		__atomic_load_n(&tab[1].owner, __ATOMIC_ACQUIRE)) &&
-	       test_now_ns() - t0 < 3000000000LL)
-		usleep(1000);
+	await_records_free(tab, 2);
 	EXPECT_EQ(0U, tab[0].owner);
 	EXPECT_EQ(0U, tab[1].owner);
 	EXPECT_EQ(P + 1, __atomic_load_n(&sp->sequence, __ATOMIC_ACQUIRE));
