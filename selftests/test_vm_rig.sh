@@ -1,0 +1,76 @@
+#!/bin/sh
+# The QEMU rig (tools/vm/run) itself: a command's output reaches the host
+# whole, however slowly the host reads it; the command's exit status comes
+# back; the kernel-log scan fails a run on a checker's report, on a KCSAN
+# race whose access is in the module, and not on a race inside the core
+# kernel or on lockdep's boot line.  The reports are written into the
+# guest's log through /dev/kmsg.  Runs on the host; skips without dmxp.ko.
+. ./tap.sh
+
+RUN=../tools/vm/run
+LINES=10000
+PAD=0123456789012345678901234567890123456789012345678901234567890123456789
+
+if [ ! -f ../kmod/dmxp.ko ] || ! command -v qemu-system-x86_64 >/dev/null; then
+	for t in "output whole" "exit status" "stderr" "clean log" "core race" \
+		"module race" "ubsan"; do
+		skip "$t: no kmod/dmxp.ko or QEMU"
+	done
+	tap_done
+	exit 0
+fi
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/dmxp-rig.XXXXXX")
+trap 'rm -rf "$dir"' EXIT
+
+# 10,000 lines of 80 bytes, printed at once, read by a host that sleeps
+# first: far more than the pipes between QEMU and the reader hold.
+{
+	$RUN -- sh -c "i=0; while [ \$i -lt $LINES ]; do echo \"line \$i $PAD\"; \
+		i=\$((i + 1)); done; echo to-stderr >&2; exit 7"
+	echo "rc=$?" >"$dir/rc"
+} 2>&1 | { sleep 10; cat; } >"$dir/out"
+rc=$(sed 's/rc=//' "$dir/rc")
+
+n=$(grep -c "^line [0-9]* $PAD\$" "$dir/out")
+in_order=$(grep "^line [0-9]* $PAD\$" "$dir/out" | awk '$2 != NR - 1 { bad = 1 } END { print bad ? "no" : "yes" }')
+check "output whole: $n of $LINES lines, in order: $in_order" [ "$n" = $LINES ] && [ "$in_order" = yes ]
+check "exit status carried (7, got $rc)" [ "$rc" = 7 ]
+check "stderr carried" grep -qx to-stderr "$dir/out"
+
+# kmsg LINE...: boot, write each line into the kernel log, exit 0;
+# prints the run's output into $dir/log and returns its status.
+kmsg() {
+	_c=""
+	for l in "$@"; do _c="$_c echo '$l' >/dev/kmsg;"; done
+	$RUN -- sh -c "$_c" >"$dir/log" 2>&1
+}
+
+kmsg "RCU lockdep checking is enabled." \
+	"==================================================================" \
+	"BUG: KCSAN: data-race in pollwake / poll_schedule_timeout" \
+	"write to 0xffff888003f3fa30 of 4 bytes by task 1 on cpu 0:" \
+	" pollwake+0x4d/0xd0" \
+	"read to 0xffff888003f3fa30 of 4 bytes by task 2 on cpu 1:" \
+	" poll_schedule_timeout+0x8b/0xf0" \
+	"=================================================================="
+rc=$?
+check "clean log: lockdep's boot line and a core race (status $rc)" [ $rc = 0 ]
+check "core race: shown as not counted" grep -q 'not counted' "$dir/log"
+
+kmsg "==================================================================" \
+	"BUG: KCSAN: data-race in dmxp_chan_wake / pollwake" \
+	"read to 0xffff888003f3fa30 of 4 bytes by task 1 on cpu 0:" \
+	" dmxp_chan_wake+0x4d/0xd0 [dmxp]" \
+	"write to 0xffff888003f3fa30 of 4 bytes by task 2 on cpu 1:" \
+	" pollwake+0x8b/0xf0" \
+	"=================================================================="
+rc=$?
+check "module race: the run fails (status $rc)" [ $rc = 120 ] &&
+	grep -q 'dmxp_chan_wake+0x4d' "$dir/log"
+
+kmsg "UBSAN: array-index-out-of-bounds in kmod/chan.c:1:1"
+rc=$?
+check "ubsan: the run fails (status $rc)" [ $rc = 120 ]
+
+tap_done
