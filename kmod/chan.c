@@ -41,6 +41,7 @@
 #include <linux/uaccess.h>
 #include <linux/wait_bit.h>
 
+#include "shims.h"
 #include "dmxp.h"
 
 /*
@@ -195,7 +196,7 @@ void dmxp_chan_wake(struct dmxp_region *r, u32 id, unsigned int flags)
 		wake_up_interruptible_poll(&kc->recv_wq, EPOLLIN | EPOLLRDNORM);
 		spin_lock(&r->ev_lock);
 		list_for_each_entry(ev, &kc->eventfds, node)
-			eventfd_signal(ev->ctx, 1);
+			dmxp_eventfd_signal(ev->ctx);
 		spin_unlock(&r->ev_lock);
 	}
 }
@@ -816,7 +817,7 @@ void dmxp_chan_drop(struct dmxp_region *r, u32 id, struct file *owner)
 		if (owner && ev->owner != owner)
 			continue;
 		if (!owner)
-			eventfd_signal(ev->ctx, 1);	/* let it see the end */
+			dmxp_eventfd_signal(ev->ctx);	/* let it see the end */
 		list_move(&ev->node, &dead);
 		dmxp_eventfd_uncharge(ev->owner);	/* while ev->owner is sure to live */
 	}

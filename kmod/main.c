@@ -27,6 +27,7 @@
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 
+#include "shims.h"
 #include "dmxp.h"
 
 unsigned long dmxp_default_size = 16UL << 20;
@@ -65,19 +66,6 @@ MODULE_PARM_DESC(max_user_eventfds, "Eventfd registrations one user may hold at 
 kuid_t dmxp_default_uid;
 kgid_t dmxp_default_gid;
 umode_t dmxp_default_mode;
-
-/* vm_flags_set() and vm_flags_clear() arrived in 6.3. */
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
-static inline void vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)
-{
-	vma->vm_flags |= flags;
-}
-
-static inline void vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flags)
-{
-	vma->vm_flags &= ~flags;
-}
-#endif
 
 /* The file's region with a reference for the caller, or NULL if unbound. */
 static struct dmxp_region *file_region(struct dmxp_file *df)
