@@ -3,8 +3,12 @@
 #   make            build the library, the tools and the kernel module
 #   make demo       the producer/consumer demo, on /dev/shm and, in a QEMU
 #                   guest, on /dev/dmxp
-#   make check      every test, natively and in the guest; ends with
+#   make check      every test, natively and in the guest on Debian's kernel,
+#                   then in the checked kernels (make check-debug); ends with
 #                   "N passed, N failed, N skipped"
+#   make check-debug  the guest tests in kernels with KASAN, lockdep, KCSAN
+#                   (6.1 and 6.12, built by tools/vm/build-kernel on first
+#                   use and cached in ~/.cache/dmxp); one totals line
 #   make stress     the long multi-process stress run (minutes)
 #   make soak       the soak test for SOAK_SECONDS (default 600) natively, then
 #                   as long in the guest, SIGKILLing workers (DMXP_SOAK_KILL=0: not)
@@ -105,6 +109,9 @@ selftests: lib tools
 check: selftests kmod
 	$(Q)$(MAKE) -C selftests run
 
+check-debug: selftests kmod
+	$(Q)$(MAKE) -C selftests run-checked
+
 stress: selftests
 	$(Q)cd selftests && DMXP_STRESS_SECONDS=$(STRESS_SECONDS) \
 		DMXP_TEST_TIMEOUT=$$(( $(STRESS_SECONDS) * 20 + 600 )) \
@@ -146,7 +153,7 @@ clean:
 	$(Q)$(MAKE) -C selftests clean
 	$(Q)if $(HAVE_KHDRS); then $(MAKE) -C kmod clean >/dev/null; fi
 
-.PHONY: all deps lib tools kmod demo bench selftests check stress soak fuzz model vm-shell checkpatch sparse clean \
+.PHONY: all deps lib tools kmod demo bench selftests check check-debug stress soak fuzz model vm-shell checkpatch sparse clean \
 	install uninstall install-kmod uninstall-kmod dkms-install dkms-uninstall
 
 include install.mk

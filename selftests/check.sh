@@ -1,12 +1,22 @@
 #!/bin/sh
 # `make check`: the selftests natively (embedded backend), then inside a
-# QEMU guest with dmxp.ko loaded (kernel backend), and one totals line
-# for both: "N passed, N failed, N skipped".
+# QEMU guest with dmxp.ko loaded (kernel backend) on Debian's kernel, then
+# in the checked kernels (tools/vm/build-kernel: KASAN, lockdep, KCSAN...),
+# and one totals line for all: "N passed, N failed, N skipped".
+# `make check-debug`: the checked kernels only.
 #
-# usage: check.sh "NATIVE TESTS" "GUEST TESTS"
+# usage: check.sh PASSES "NATIVE TESTS" "GUEST TESTS" "DEBUG TESTS" "RACE TESTS"
+#
+# PASSES: the words native, guest, checked.  The checked pass boots each
+# kernel of DMXP_CHECK_KERNELS (default "6.1-debug 6.1-race 6.12-debug"),
+# building it on first use: a debug kernel runs DEBUG TESTS, a race kernel
+# RACE TESTS (run.sh arguments, NAME=VALUE settings among them).
 cd "$(dirname "$0")" || exit 1
-native=$1
-guest=$2
+passes=$1
+native=$2
+guest=$3
+debug=$4
+race=$5
 top=$(cd .. && pwd)
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -17,44 +27,76 @@ add_totals() {	# $1: label; reads the run's output in $log
 	if [ -z "$t" ]; then
 		echo "# $1: no totals: counted as one failure"
 		F=$((F + 1))
-		return
+	else
+		P=$((P + $(echo "$t" | sed -E 's/^([0-9]+) passed.*/\1/')))
+		F=$((F + $(echo "$t" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
+		s=$(echo "$t" | sed -nE 's/.* ([0-9]+) skipped.*/\1/p')
+		S=$((S + ${s:-0}))
+		echo "# $1: $t"
 	fi
-	P=$((P + $(echo "$t" | sed -E 's/^([0-9]+) passed.*/\1/')))
-	F=$((F + $(echo "$t" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
-	s=$(echo "$t" | sed -nE 's/.* ([0-9]+) skipped.*/\1/p')
-	S=$((S + ${s:-0}))
-	echo "# $1: $t"
-}
-
-echo "# ==== native tests (embedded backend)"
-# shellcheck disable=SC2086
-./run.sh $native 2>&1 | tee "$log"
-add_totals native
-
-echo "# ==== kernel tests (in a QEMU guest with dmxp.ko)"
-if [ ! -f "$top/kmod/dmxp.ko" ]; then
-	echo "# kernel tests skipped: dmxp.ko was not built (no kernel headers)"
-	S=$((S + 1))
-else
-	# Debian's Python for test_python.sh in the guest (it skips without one).
-	vm_with=
-	py=$(readlink -f /usr/bin/python3 2>/dev/null)
-	case $py in
-	/usr/bin/python3.*)
-		for p in "$py" "/usr/lib/${py##*/}"; do
-			[ -e "$p" ] && vm_with="$vm_with --with $p"
-		done ;;
-	esac
-	# shellcheck disable=SC2086
-	"$top/tools/vm/run" $vm_with -- env DMXP_TEST_BACKEND=kernel selftests/run.sh $guest 2>&1 |
-		tee "$log"
-	add_totals guest
-	# A dirty kernel log or a failed rmmod comes after the totals.
+	# A dirty kernel log, a failed rmmod or a cut output comes after
+	# the totals.
 	if grep -q -E '^vm/run: ' "$log"; then
 		grep -E '^vm/run: ' "$log"
 		F=$((F + 1))
 	fi
-fi
+}
+
+# Debian's Python for test_python.sh in the guest (it skips without one).
+vm_with=
+py=$(readlink -f /usr/bin/python3 2>/dev/null)
+case $py in
+/usr/bin/python3.*)
+	for p in "$py" "/usr/lib/${py##*/}"; do
+		[ -e "$p" ] && vm_with="$vm_with --with $p"
+	done ;;
+esac
+
+case " $passes " in *" native "*)
+	echo "# ==== native tests (embedded backend)"
+	# shellcheck disable=SC2086
+	./run.sh $native 2>&1 | tee "$log"
+	add_totals native
+esac
+
+case " $passes " in *" guest "*)
+	echo "# ==== kernel tests (in a QEMU guest with dmxp.ko)"
+	if [ ! -f "$top/kmod/dmxp.ko" ]; then
+		echo "# kernel tests skipped: dmxp.ko was not built (no kernel headers)"
+		S=$((S + 1))
+	else
+		# shellcheck disable=SC2086
+		"$top/tools/vm/run" $vm_with -- env DMXP_TEST_BACKEND=kernel \
+			selftests/run.sh $guest 2>&1 | tee "$log"
+		add_totals guest
+	fi
+esac
+
+case " $passes " in *" checked "*)
+	# The checked kernels do the same work several times slower: the
+	# harness's timeouts grow by this factor.
+	scale=${DMXP_TEST_TIME_SCALE:-4}
+	for k in ${DMXP_CHECK_KERNELS:-6.1-debug 6.1-race 6.12-debug}; do
+		case $k in
+		*-race) tests=$race ;;
+		*) tests=$debug ;;
+		esac
+		echo "# ==== kernel tests in the checked kernel $k"
+		t0=$(date +%s)
+		if ! kdir=$("$top/tools/vm/build-kernel" "$k"); then
+			echo "# $k: the kernel could not be built: counted as one failure"
+			F=$((F + 1))
+			continue
+		fi
+		echo "# $k: kernel $kdir ($(( $(date +%s) - t0 )) s)"
+		t0=$(date +%s)
+		# shellcheck disable=SC2086
+		VM_KERNEL=$k VM_TIMEOUT=${DMXP_CHECK_TIMEOUT:-3000} "$top/tools/vm/run" $vm_with -- \
+			env DMXP_TEST_BACKEND=kernel DMXP_TEST_TIME_SCALE=$scale \
+			DMXP_TEST_TIMEOUT=$((600 * scale)) selftests/run.sh $tests 2>&1 | tee "$log"
+		add_totals "$k ($(( $(date +%s) - t0 )) s)"
+	done
+esac
 
 echo "$P passed, $F failed, $S skipped"
 [ "$F" -eq 0 ]

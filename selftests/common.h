@@ -39,6 +39,44 @@ static inline bool test_on_kernel(void)
 	return b && !strcmp(b, "kernel");
 }
 
+/*
+ * DMXP_TEST_TIME_SCALE=N (an integer, 1 to 20) multiplies every test's
+ * harness timeout: a kernel with KASAN and lockdep, emulated, does the
+ * same work several times slower (`make check-debug` sets it).  The
+ * stress tests with a fixed amount of work do that much less of it.  What
+ * a test asserts about time (a wake-up's latency, a repair's delay) is not
+ * scaled: only the guards against a hung test are.
+ */
+static inline unsigned int test_time_scale(void)
+{
+	const char *e = getenv("DMXP_TEST_TIME_SCALE");
+	long n = e && *e ? strtol(e, NULL, 10) : 1;
+
+	return n >= 1 && n <= 20 ? (unsigned int)n : 1;
+}
+
+#ifdef TEST_HARNESS_MAIN
+#undef TEST_HARNESS_MAIN
+#define TEST_HARNESS_MAIN \
+	static void __attribute__((constructor)) \
+	__constructor_order_last(void) \
+	{ \
+		if (!__constructor_order) \
+			__constructor_order = _CONSTRUCTOR_ORDER_BACKWARD; \
+	} \
+	int main(int argc, char **argv) \
+	{ \
+		unsigned int scale = test_time_scale(); \
+		struct __fixture_metadata *f; \
+		struct __test_metadata *t; \
+		\
+		for (f = __fixture_list; f; f = f->next) \
+			for (t = f->tests; t; t = t->next) \
+				t->timeout *= scale; \
+		return test_harness_run(argc, argv); \
+	}
+#endif
+
 static inline void test_region_path(char *buf, size_t len, const char *tag)
 {
 	const char *dir = getenv("DMXP_TEST_DIR");

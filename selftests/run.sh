@@ -5,23 +5,33 @@
 # line is "N passed, N failed, N skipped"; the exit status is 0 only if
 # nothing failed.
 #
-# usage: run.sh TEST...      (DMXP_TEST_TIMEOUT: seconds per test, 600)
+# usage: run.sh [NAME=VALUE | TEST]...
+#
+# A NAME=VALUE argument sets that environment variable for the tests after
+# it (DMXP_STRESS_SECONDS=60 stress_soak).  DMXP_TEST_TIMEOUT: seconds per
+# test, 600.
 
 cd "$(dirname "$0")" || exit 1
-timeout=${DMXP_TEST_TIMEOUT:-600}
 pass=0 fail=0 skip=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
 for t in "$@"; do
+	case $t in
+	[A-Za-z_]*=*)
+		export "${t%%=*}=${t#*=}"
+		continue ;;
+	esac
 	echo "# ---- $t"
+	t0=$(date +%s)
 	case $t in
 	*.sh) cmd="sh ./$t" ;;
 	*) cmd="./$t" ;;
 	esac
-	timeout -k 10 "$timeout" $cmd >"$log" 2>&1
+	timeout -k 10 "${DMXP_TEST_TIMEOUT:-600}" $cmd >"$log" 2>&1
 	rc=$?
 	cat "$log"
+	echo "# $t: $(( $(date +%s) - t0 )) s"
 	totals=$(grep -E '^# Totals: pass:[0-9]+ fail:[0-9]+' "$log" | tail -n 1)
 	if [ -z "$totals" ]; then
 		echo "# $t: exited $rc without totals: counted as one failure"

@@ -492,9 +492,13 @@ TEST_F_TIMEOUT(stress, run, HARNESS_TIMEOUT)
 		rn.per_prod = RECORD_BUDGET / np;
 	} else {
 		rn.per_prod = variant->per_prod;
-		/* The kernel backend runs in an emulated guest, several times slower. */
+		/*
+		 * The kernel backend runs in an emulated guest, several times
+		 * slower, and a checked kernel slower again.
+		 */
 		if (test_on_kernel())
 			rn.per_prod /= 4;
+		rn.per_prod = rn.per_prod / test_time_scale() ?: 1;
 	}
 
 	self->sh_size = sizeof(struct shared) + np * rn.per_prod * sizeof(__u64);
