@@ -55,7 +55,9 @@ static inline unsigned int test_time_scale(void)
 	return n >= 1 && n <= 20 ? (unsigned int)n : 1;
 }
 
-#ifdef TEST_HARNESS_MAIN
+#ifndef TEST_HARNESS_MAIN
+#error "include kselftest_harness.h before common.h: its main() scales the timeouts"
+#endif
 #undef TEST_HARNESS_MAIN
 #define TEST_HARNESS_MAIN \
 	static void __attribute__((constructor)) \
@@ -75,7 +77,6 @@ static inline unsigned int test_time_scale(void)
 				t->timeout *= scale; \
 		return test_harness_run(argc, argv); \
 	}
-#endif
 
 static inline void test_region_path(char *buf, size_t len, const char *tag)
 {

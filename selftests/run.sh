@@ -18,9 +18,11 @@ trap 'rm -f "$log"' EXIT
 
 for t in "$@"; do
 	case $t in
-	[A-Za-z_]*=*)
-		export "${t%%=*}=${t#*=}"
-		continue ;;
+	*=*)
+		case ${t%%=*} in
+		''|[0-9]*|*[!A-Za-z0-9_]*) ;;	# not a variable's name: a test
+		*) export "${t%%=*}=${t#*=}"; continue ;;
+		esac ;;
 	esac
 	echo "# ---- $t"
 	t0=$(date +%s)

@@ -12,8 +12,8 @@ LINES=10000
 PAD=0123456789012345678901234567890123456789012345678901234567890123456789
 
 if [ ! -f ../kmod/dmxp.ko ] || ! command -v qemu-system-x86_64 >/dev/null; then
-	for t in "output whole" "exit status" "stderr" "clean log" "core race" \
-		"module race" "ubsan"; do
+	for t in "output whole" "exit status" "stderr" "no newline" "left behind" \
+		"clean log" "core race" "module race" "ubsan"; do
 		skip "$t: no kmod/dmxp.ko or QEMU"
 	done
 	tap_done
@@ -24,10 +24,13 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/dmxp-rig.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 
 # 10,000 lines of 80 bytes, printed at once, read by a host that sleeps
-# first: far more than the pipes between QEMU and the reader hold.
+# first: far more than the pipes between QEMU and the reader hold.  Then a
+# line on stderr, a process left behind that still holds the output, and
+# a last line without its newline.
 {
 	$RUN -- sh -c "i=0; while [ \$i -lt $LINES ]; do echo \"line \$i $PAD\"; \
-		i=\$((i + 1)); done; echo to-stderr >&2; exit 7"
+		i=\$((i + 1)); done; echo to-stderr >&2; (sleep 60; echo late) & \
+		printf no-newline; exit 7"
 	echo "rc=$?" >"$dir/rc"
 } 2>&1 | { sleep 10; cat; } >"$dir/out"
 rc=$(sed 's/rc=//' "$dir/rc")
@@ -37,6 +40,8 @@ in_order=$(grep "^line [0-9]* $PAD\$" "$dir/out" | awk '$2 != NR - 1 { bad = 1 }
 check "output whole: $n of $LINES lines, in order: $in_order" [ "$n" = $LINES ] && [ "$in_order" = yes ]
 check "exit status carried (7, got $rc)" [ "$rc" = 7 ]
 check "stderr carried" grep -qx to-stderr "$dir/out"
+check "a last line without a newline carried" grep -qx no-newline "$dir/out"
+check "a process left behind is ended with the run" sh -c "! grep -q late '$dir/out'"
 
 # kmsg LINE...: boot, write each line into the kernel log, exit 0;
 # prints the run's output into $dir/log and returns its status.
