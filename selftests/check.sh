@@ -5,18 +5,20 @@
 # and one totals line for all: "N passed, N failed, N skipped".
 # `make check-debug`: the checked kernels only.
 #
-# usage: check.sh PASSES "NATIVE TESTS" "GUEST TESTS" "DEBUG TESTS" "RACE TESTS"
+# usage: check.sh PASSES "NATIVE" "GUEST" "DEBUG" "OTHER" "RACE"
 #
 # PASSES: the words native, guest, checked.  The checked pass boots each
 # kernel of DMXP_CHECK_KERNELS (default "6.1-debug 6.1-race 6.12-debug"),
-# building it on first use: a debug kernel runs DEBUG TESTS, a race kernel
-# RACE TESTS (run.sh arguments, NAME=VALUE settings among them).
+# building it on first use: 6.1-debug runs the DEBUG tests, another
+# version's debug kernel the OTHER tests, a race kernel the RACE tests
+# (run.sh arguments, NAME=VALUE settings among them).
 cd "$(dirname "$0")" || exit 1
 passes=$1
 native=$2
 guest=$3
 debug=$4
-race=$5
+other=$5
+race=$6
 top=$(cd .. && pwd)
 log=$(mktemp)
 pre=
@@ -94,7 +96,8 @@ case " $passes " in *" checked "*)
 	for k in $kernels; do
 		case $k in
 		*-race) tests=$race ;;
-		*) tests=$debug ;;
+		6.1-debug) tests=$debug ;;
+		*) tests=$other ;;
 		esac
 		echo "# ==== kernel tests in the checked kernel $k"
 		t0=$(date +%s)
