@@ -22,17 +22,21 @@ race=$6
 top=$(cd .. && pwd)
 log=$(mktemp)
 pre=
-trap '[ -z "$pre" ] || kill "$pre" 2>/dev/null; rm -f "$log" "$log.pre"' EXIT
+trap '[ -z "$pre" ] || kill -TERM -"$pre" 2>/dev/null; rm -f "$log" "$log.pre"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 P=0 F=0 S=0
 kernels=${DMXP_CHECK_KERNELS:-6.1-debug 6.1-race 6.12-debug}
 
-# A checked kernel not yet built is built meanwhile, at the lowest
-# priority: it takes what the other passes leave of the CPU (a cold build
-# is minutes).  The checked pass waits for it (build-kernel's lock).
-case " $passes " in *" checked "*)
+# A checked kernel not yet built is built while the native and guest
+# passes run, at the lowest priority: it takes what they leave of the CPU
+# (a cold build is minutes).  The checked pass waits for it (build-kernel's
+# lock).  In a session of its own, so that an interrupted check stops the
+# whole build.
+case " $passes " in *" checked "*" native "*|*" native "*" checked "*|*" guest "*" checked "*)
 	if [ -f "$top/kmod/dmxp.ko" ]; then
-		# shellcheck disable=SC2086
-		nice -n 19 sh -c 'for k in $0; do "$1" -q "$k" >/dev/null || exit 1; done' \
+		# shellcheck disable=SC2016
+		setsid nice -n 19 sh -c 'for k in $0; do "$1" -q "$k" >/dev/null || exit 1; done' \
 			"$kernels" "$top/tools/vm/build-kernel" >"$log.pre" 2>&1 &
 		pre=$!
 	fi
