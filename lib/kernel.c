@@ -169,8 +169,13 @@ static int kernel_chan_fd(struct dmxp_chan *c)
 	if (c->fd >= 0)
 		return c->fd;
 	fd = ioctl(c->region->fd, DMXP_IOC_CHAN_FD, &rq);
+	/*
+	 * The handle's channel existed when it was opened: gone now means
+	 * destroyed, whatever the entry's generation says yet (the module
+	 * clears created before it bumps the generation).
+	 */
 	if (fd < 0)
-		return -errno;
+		return errno == ENOENT ? -EIDRM : -errno;
 	/* Two threads may race to open it: one fd stays, the other goes. */
 	if (!__atomic_compare_exchange_n(&c->fd, &expected, fd, false,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {

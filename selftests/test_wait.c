@@ -1138,6 +1138,23 @@ TEST_F(wait, chan_fd)
 	EXPECT_EQ(POLLIN | POLLOUT, p.revents & (POLLIN | POLLOUT));
 }
 
+/*
+ * A handle whose channel was destroyed before its fd was first asked for:
+ * -EIDRM, as for every other call on it.  A sleeper opens the fd when it
+ * first sleeps, so a destroy right after its announce reached it as
+ * -ENOENT.
+ */
+TEST_F(wait, chan_fd_of_destroyed_channel_fails_eidrm)
+{
+	char buf[16];
+
+	if (!test_on_kernel())
+		SKIP(return, "kernel regions only");
+	ASSERT_EQ(0, dmxp_chan_destroy(self->r, CH));
+	EXPECT_EQ(-EIDRM, dmxp_chan_fd(self->c));
+	EXPECT_EQ(-EIDRM, dmxp_chan_recv_wait(self->c, buf, sizeof(buf), NULL, 1000 * MS));
+}
+
 /* The documented event loop: arm, poll the fd, a peer's send wakes it. */
 TEST_F(wait, chan_fd_event_loop)
 {
