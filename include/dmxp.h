@@ -399,7 +399,7 @@ void dmxp_chan_disarm(struct dmxp_chan *c, unsigned int events);
  * -EOPNOTSUPP for region files, whose sleepers use futexes).  It belongs
  * to the channel handle: do not close it.  read() on it receives one
  * message (struct dmxp_msg_meta, then the payload), write() sends one;
- * see Documentation/KERNEL.md.  -EIDRM once the channel was destroyed.
+ * see Documentation/KERNEL.md.
  */
 int dmxp_chan_fd(struct dmxp_chan *c);
 

@@ -219,6 +219,7 @@ enum dmxp_hook_step {
 	DMXP_HOOK_RECORD_SETUP,		/* a claim record taken, its owner being set up */
 	DMXP_HOOK_READY_POS,		/* a re-check loaded head (tail), not its slot */
 	DMXP_HOOK_ANNOUNCING,		/* a sleeper found no message (slot), not counted */
+	DMXP_HOOK_SLEEPING,		/* a sleeper counted and re-checked, not asleep */
 	DMXP_HOOK_MAX
 };
 #ifdef DMXP_TEST_HOOKS

@@ -169,13 +169,8 @@ static int kernel_chan_fd(struct dmxp_chan *c)
 	if (c->fd >= 0)
 		return c->fd;
 	fd = ioctl(c->region->fd, DMXP_IOC_CHAN_FD, &rq);
-	/*
-	 * The handle's channel existed when it was opened: gone now means
-	 * destroyed, whatever the entry's generation says yet (the module
-	 * clears created before it bumps the generation).
-	 */
 	if (fd < 0)
-		return errno == ENOENT ? -EIDRM : -errno;
+		return -errno;
 	/* Two threads may race to open it: one fd stays, the other goes. */
 	if (!__atomic_compare_exchange_n(&c->fd, &expected, fd, false,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
@@ -193,9 +188,15 @@ static int kernel_wait(struct dmxp_chan *c, unsigned int flags, __u32 ev, __u64 
 	int ret;
 
 	(void)ev;
+	/*
+	 * The fd is opened at the first sleep.  The handle's channel existed
+	 * when the handle was opened: gone now means destroyed, whatever the
+	 * entry's generation says yet (the module clears created before it
+	 * bumps the generation).
+	 */
 	p.fd = kernel_chan_fd(c);
 	if (p.fd < 0)
-		return p.fd;
+		return p.fd == -ENOENT ? -EIDRM : p.fd;
 	if (deadline) {
 		__u64 now = dmxp__now_ns(), left = deadline > now ? deadline - now : 0;
 

@@ -348,6 +348,7 @@ static int wait_sleep(struct wait_state *ws, __u32 ev, __u64 until)
 	int w;
 
 	pthread_cleanup_push(wait_cancelled, ws);
+	DMXP_HOOK(SLEEPING);
 	w = ws->c->region->ops->wait(ws->c, ws->flags, ev, until);
 	pthread_cleanup_pop(0);
 	return w;

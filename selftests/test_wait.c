@@ -1138,23 +1138,6 @@ TEST_F(wait, chan_fd)
 	EXPECT_EQ(POLLIN | POLLOUT, p.revents & (POLLIN | POLLOUT));
 }
 
-/*
- * A handle whose channel was destroyed before its fd was first asked for:
- * -EIDRM, as for every other call on it.  A sleeper opens the fd when it
- * first sleeps, so a destroy right after its announce reached it as
- * -ENOENT.
- */
-TEST_F(wait, chan_fd_of_destroyed_channel_fails_eidrm)
-{
-	char buf[16];
-
-	if (!test_on_kernel())
-		SKIP(return, "kernel regions only");
-	ASSERT_EQ(0, dmxp_chan_destroy(self->r, CH));
-	EXPECT_EQ(-EIDRM, dmxp_chan_fd(self->c));
-	EXPECT_EQ(-EIDRM, dmxp_chan_recv_wait(self->c, buf, sizeof(buf), NULL, 1000 * MS));
-}
-
 /* The documented event loop: arm, poll the fd, a peer's send wakes it. */
 TEST_F(wait, chan_fd_event_loop)
 {
@@ -1246,6 +1229,36 @@ static int arm_stopped(FIXTURE_DATA(wait) *self, struct __test_metadata *_metada
 	if (r < 0 || code)
 		return -1;
 	return n;
+}
+
+/* Receive forever, stopped (SIGSTOP) once counted and re-checked. */
+static int kid_recv_hooked(struct dmxp_chan *c, struct kid *k, long arg)
+{
+	char buf[16];
+
+	(void)arg;
+	dmxp__hook_step = DMXP_HOOK_SLEEPING;
+	k->ret = dmxp_chan_recv_wait(c, buf, sizeof(buf), NULL, DMXP_WAIT_FOREVER);
+	dmxp__hook_step = 0;
+	return 0;
+}
+
+/*
+ * A destroy between a sleeper's re-check and its sleep: -EIDRM, as when
+ * it comes later.  On /dev/dmxp the sleeper first asks for the channel
+ * fd there, which the destroy took away: that was -ENOENT.
+ */
+TEST_F(wait, destroy_before_sleep_fails_eidrm)
+{
+	int code = -1;
+
+	ASSERT_LT(0, spawn(self, kid_recv_hooked, 0));
+	ASSERT_EQ(1, stopped_or_exited(self, 0, &code));
+	ASSERT_EQ(0, dmxp_chan_destroy(self->r, CH));
+	kill(self->pids[0], SIGCONT);
+	ASSERT_EQ(0, reap(self, 0, 3000));
+	EXPECT_EQ(-EIDRM, self->kids[0].ret);
+	EXPECT_EQ(0U, recv_waiters(self));
 }
 
 static void take_first(FIXTURE_DATA(wait) *self, struct __test_metadata *_metadata, int n)
