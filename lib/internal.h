@@ -158,14 +158,19 @@ static inline void dmxp__wake_producers(struct dmxp_chan *c, unsigned int n)
 		c->region->ops->notify(c, DMXP_NOTIFY_SEND, n);
 }
 
-/* lib/wait.c: the embedded backend's futex operations. */
-void dmxp__shm_notify(struct dmxp_chan *c, unsigned int flags, unsigned int n);
-int dmxp__shm_wait(struct dmxp_chan *c, unsigned int flags, __u32 ev, __u64 deadline);
-void dmxp__shm_wake_all(struct dmxp_channel_entry __shm *e);
+/* lib/wait.c */
 void dmxp__chan_wait_init(struct dmxp_chan *c);
 
-/* The embedded backend (chan.c). */
+/* The futex word a sleeper of @flags' side waits on (region files). */
+static inline __u32 __shm *dmxp__futex_word(struct dmxp_channel_entry __shm *e,
+					    unsigned int flags)
+{
+	return flags & DMXP_NOTIFY_RECV ? &e->recv_futex : &e->send_futex;
+}
+
+/* The region-file backend (file.c). */
 extern const struct dmxp_backend_ops dmxp__shm_ops;
+void dmxp__shm_wake_all(struct dmxp_channel_entry __shm *e);
 
 /* The kernel backend (kernel.c): "/dev/dmxp" and "/dev/dmxp:NAME". */
 extern const struct dmxp_backend_ops dmxp__kernel_ops;

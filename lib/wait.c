@@ -129,93 +129,6 @@ static __u32 __shm *waiters_word(struct dmxp_chan *c, unsigned int flags)
 					  &c->sentry->send_waiters;
 }
 
-static __u32 __shm *futex_word(struct dmxp_channel_entry __shm *e, unsigned int flags)
-{
-	return flags & DMXP_NOTIFY_RECV ? &e->recv_futex : &e->send_futex;
-}
-
-static long futex(__u32 __shm *uaddr, int op, __u32 val, const struct timespec *ts,
-		  __u32 val3)
-{
-	/* Shared futexes: the word is in memory other processes map. */
-	return syscall(SYS_futex, uaddr, op, val, ts, NULL, val3);
-}
-
-void dmxp__shm_notify(struct dmxp_chan *c, unsigned int flags, unsigned int n)
-{
-	__u32 __shm *w = futex_word(c->sentry, flags);
-
-	/*
-	 * No repair pass here, not even for sleepers that died counted: the
-	 * waiting side looks for those (dmxp__waiters_check()).
-	 *
-	 * Every sleeper is woken, not @n: a wake-up given to one sleeper
-	 * for one message can be spent on another.  Producer B publishes
-	 * position 1 while A holds position 0 and sees no sleeper; two
-	 * consumers sleep at position 0; A publishes it and wakes one, which
-	 * takes it and returns: the other sleeps with position 1 in the ring
-	 * (lib/model/ring.pml, -DWAKE_ONE).  The kernel backend's wait queue
-	 * wakes every poller too.
-	 */
-	(void)n;
-	__atomic_fetch_add(w, 1, __ATOMIC_SEQ_CST);
-	futex(w, FUTEX_WAKE, INT_MAX, NULL, 0);
-}
-
-/* Wake every sleeper of a channel being destroyed. */
-void dmxp__shm_wake_all(struct dmxp_channel_entry __shm *e)
-{
-	__atomic_fetch_add(&e->recv_futex, 1, __ATOMIC_SEQ_CST);
-	__atomic_fetch_add(&e->send_futex, 1, __ATOMIC_SEQ_CST);
-	futex(&e->recv_futex, FUTEX_WAKE, INT_MAX, NULL, 0);
-	futex(&e->send_futex, FUTEX_WAKE, INT_MAX, NULL, 0);
-}
-
-int dmxp__shm_wait(struct dmxp_chan *c, unsigned int flags, __u32 ev, __u64 deadline)
-{
-	struct timespec ts = {
-		.tv_sec = (time_t)(deadline / 1000000000ULL),
-		.tv_nsec = (long)(deadline % 1000000000ULL),
-	};
-	int err = 0;
-
-	/*
-	 * An absolute CLOCK_MONOTONIC deadline, so a retry does not extend
-	 * it.  "Forever" is a deadline too, far away: a timed futex wait is
-	 * never restarted after a signal handler runs, so every handler
-	 * interrupts the wait with EINTR, as it interrupts poll().
-	 */
-	if (!deadline)
-		ts.tv_sec = (time_t)1 << 40;
-	/*
-	 * syscall() is no cancellation point, and asynchronous cancellation
-	 * around it would also let a signal handler that runs meanwhile be
-	 * cancelled anywhere (inside malloc(), or between a claim and its
-	 * publish).  wait_loop() acts on a pending cancellation instead, as
-	 * soon as this returns: glibc signals only asynchronously cancelled
-	 * threads, so that is when the sleep slice ends, within a second.
-	 */
-	if (futex(futex_word(c->sentry, flags), FUTEX_WAIT_BITSET, ev, &ts,
-		  FUTEX_BITSET_MATCH_ANY))
-		err = errno;
-	switch (err) {
-	case 0:
-	case EAGAIN:	/* the word moved: woken before we slept */
-		return 0;
-	case EINTR:
-		return -EINTR;
-	case ETIMEDOUT:
-		return -ETIMEDOUT;
-	default:
-		return -err;
-	}
-}
-
-/*
- * Announce a sleeper on @flags' side and re-check the ring.  Returns 0
- * when the caller may sleep (it is counted as a waiter, with *ev the
- * futex word's value), or 1 when the ring is ready (not counted).
- */
 /*
  * A sleeper that dies leaves its count in the waiter word, and every
  * later message would cost a wake-up call.  So a blocking call says in
@@ -235,7 +148,12 @@ static void wait_record(struct dmxp_chan *c, unsigned int flags,
 							   DMXP_CLAIM_WAIT_SEND);
 }
 
-/* @rec: the caller's claim record, or NULL (armed: not recorded). */
+/*
+ * Announce a sleeper on @flags' side and re-check the ring.  Returns 0
+ * when the caller may sleep (it is counted as a waiter, with *ev the
+ * futex word's value), or 1 when the ring is ready (not counted).
+ * @rec: the caller's claim record, or NULL (armed: not recorded).
+ */
 static int chan_announce(struct dmxp_chan *c, unsigned int flags, __u32 *ev,
 			 struct dmxp_claim __shm *rec)
 {
@@ -244,7 +162,7 @@ static int chan_announce(struct dmxp_chan *c, unsigned int flags, __u32 *ev,
 	DMXP_HOOK(ANNOUNCING);
 	__atomic_fetch_add(w, 1, __ATOMIC_SEQ_CST);
 	wait_record(c, flags, rec);
-	*ev = __atomic_load_n(futex_word(c->sentry, flags), __ATOMIC_SEQ_CST);
+	*ev = __atomic_load_n(dmxp__futex_word(c->sentry, flags), __ATOMIC_SEQ_CST);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);	/* [S1] pairs with [W1] */
 	if (chan_ready(c, flags) || chan_check(c)) {
 		if (rec)
