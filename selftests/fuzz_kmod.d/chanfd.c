@@ -5,6 +5,61 @@
  */
 #include "fuzz_kmod.h"
 
+/* Now and then a buffer that is not there: NULL or a kernel address. */
+static void bad_buffer(void **p, size_t *n)
+{
+	if (pct(3)) {
+		*p = pct(50) ? NULL : (void *)(uintptr_t)0xffff888000000000ULL;
+		*n = *n ? *n : 1;
+	}
+}
+
+/*
+ * How to read or write: 0 read()/write(), 1 readv()/writev(), 2
+ * preadv2()/pwritev2() with RWF_NOWAIT (the only one of a blocking fd),
+ * 3 pread()/pwrite() (ESPIPE).
+ */
+static int pick_how(const struct mchfd *c)
+{
+	int how = c->nonblock ? (int)below(3) : 2;
+
+	if (pct(3))
+		how = 3;
+	return how;
+}
+
+/* The read (@wr false) or write of op_chan_read() or op_chan_write(), logged. */
+static long chan_io(const struct mchfd *c, bool wr, int how, void *p, size_t n, bool alive)
+{
+	static const char *const names[2][4] = {
+		{ "read", "readv", "preadv2 RWF_NOWAIT", "pread" },
+		{ "write", "writev", "pwritev2 RWF_NOWAIT", "pwrite" },
+	};
+	struct iovec iov = { .iov_base = p, .iov_len = n };
+	long ret;
+
+	call("%s(%d chan %u%s%s, %p, %zu)", names[wr][how], c->fd, chan_ids[c->ch],
+	     alive ? "" : " dead", c->poll_only ? " poll-only" : "", p, n);
+	switch (how) {
+	case 0:
+		ret = wr ? write(c->fd, p, n) : read(c->fd, p, n);
+		break;
+	case 1:
+		ret = wr ? writev(c->fd, &iov, 1) : readv(c->fd, &iov, 1);
+		break;
+	case 2:
+		ret = wr ? pwritev2(c->fd, &iov, 1, -1, RWF_NOWAIT) :
+			   preadv2(c->fd, &iov, 1, -1, RWF_NOWAIT);
+		break;
+	default:
+		ret = wr ? pwrite(c->fd, p, n, 0) : pread(c->fd, p, n, 0);
+		break;
+	}
+	ret = ret < 0 ? -errno : ret;
+	result_ret(ret);
+	return ret;
+}
+
 bool op_chan_read(void)
 {
 	static unsigned char buf[2 * MSG_MAX];
@@ -14,7 +69,6 @@ bool op_chan_read(void)
 	size_t n;
 	void *p = buf;
 	struct expect e;
-	struct iovec iov;
 	long ret;
 
 	if (i < 0)
@@ -35,13 +89,8 @@ bool op_chan_read(void)
 		n = MSG_MAX;
 		break;
 	}
-	if (pct(3)) {
-		p = pct(50) ? NULL : (void *)(uintptr_t)0xffff888000000000ULL;
-		n = n ? n : 1;
-	}
-	how = c->nonblock ? (int)below(3) : 2;
-	if (pct(3))
-		how = 3;
+	bad_buffer(&p, &n);
+	how = pick_how(c);
 	ex_reset(&e);
 	if (how == 3) {
 		ex_add(&e, ESPIPE, YES);
@@ -62,27 +111,7 @@ bool op_chan_read(void)
 		ex_add(&e, EFAULT, p ? NO : MAYBE);
 		ex_add(&e, ENOMEM, MAYBE);
 	}
-	iov.iov_base = p;
-	iov.iov_len = n;
-	call("%s(%d chan %u%s%s, %p, %zu)", how == 0 ? "read" : how == 1 ? "readv" :
-	     how == 2 ? "preadv2 RWF_NOWAIT" : "pread", c->fd, chan_ids[c->ch],
-	     alive ? "" : " dead", c->poll_only ? " poll-only" : "", p, n);
-	switch (how) {
-	case 0:
-		ret = read(c->fd, p, n);
-		break;
-	case 1:
-		ret = readv(c->fd, &iov, 1);
-		break;
-	case 2:
-		ret = preadv2(c->fd, &iov, 1, -1, RWF_NOWAIT);
-		break;
-	default:
-		ret = pread(c->fd, p, n, 0);
-		break;
-	}
-	ret = ret < 0 ? -errno : ret;
-	result_ret(ret);
+	ret = chan_io(c, false, how, p, n, alive);
 	verdict(&e, ret);
 	if (ret >= 0 && n) {
 		struct dmxp_msg_meta m;
@@ -105,7 +134,6 @@ bool op_chan_write(void)
 	size_t n;
 	void *p = buf;
 	struct expect e;
-	struct iovec iov;
 	long ret;
 
 	if (i < 0)
@@ -113,14 +141,9 @@ bool op_chan_write(void)
 	c = &g.chfd[i];
 	alive = chan_alive(c);
 	n = pct(90) ? below(DMXP_MAX_PAYLOAD + 1) : DMXP_MAX_PAYLOAD + 1 + below(DMXP_MAX_PAYLOAD);
-	if (pct(3)) {
-		p = pct(50) ? NULL : (void *)(uintptr_t)0xffff888000000000ULL;
-		n = n ? n : 1;
-	}
+	bad_buffer(&p, &n);
 	memset(buf, (int)rnd(), n > sizeof(buf) ? sizeof(buf) : n);
-	how = c->nonblock ? (int)below(3) : 2;
-	if (pct(3))
-		how = 3;
+	how = pick_how(c);
 	ex_reset(&e);
 	if (how == 3) {
 		ex_add(&e, ESPIPE, YES);
@@ -140,27 +163,7 @@ bool op_chan_write(void)
 		ex_add(&e, EAGAIN, g.is_wild || alive ? MAYBE : NO);
 		ex_add(&e, ENOMEM, MAYBE);
 	}
-	iov.iov_base = p;
-	iov.iov_len = n;
-	call("%s(%d chan %u%s%s, %p, %zu)", how == 0 ? "write" : how == 1 ? "writev" :
-	     how == 2 ? "pwritev2 RWF_NOWAIT" : "pwrite", c->fd, chan_ids[c->ch],
-	     alive ? "" : " dead", c->poll_only ? " poll-only" : "", p, n);
-	switch (how) {
-	case 0:
-		ret = write(c->fd, p, n);
-		break;
-	case 1:
-		ret = writev(c->fd, &iov, 1);
-		break;
-	case 2:
-		ret = pwritev2(c->fd, &iov, 1, -1, RWF_NOWAIT);
-		break;
-	default:
-		ret = pwrite(c->fd, p, n, 0);
-		break;
-	}
-	ret = ret < 0 ? -errno : ret;
-	result_ret(ret);
+	ret = chan_io(c, true, how, p, n, alive);
 	verdict(&e, ret);
 	if (ret >= 0 && (size_t)ret != n)
 		fail("write of %zu bytes returned %ld", n, ret);

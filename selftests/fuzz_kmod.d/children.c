@@ -29,6 +29,25 @@ static void become_child(bool wild)
 }
 
 /*
+ * Fork a child that walks on from @seed, as a wild child or racer (@wild)
+ * or not: 0 in the child, its pid in the parent.
+ */
+static pid_t fork_child(bool wild, __u64 seed)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		fail("fork: %s", strerror(errno));
+	if (pid == 0) {
+		become_child(wild);
+		rng = seed;
+	}
+	return pid;
+}
+
+/*
  * A blocking call that only a signal ends: the parent kills the child in
  * it.  Only where poll() says it would block, so that it changes nothing.
  */
@@ -77,14 +96,9 @@ bool op_fork(void)
 	if (!rep || pipe2(p, O_CLOEXEC))
 		fail("fork: no memory or pipe");
 	call("fork: %llu steps, then %s", (unsigned long long)nops, killed ? "SIGKILL" : "exit");
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		fail("fork: %s", strerror(errno));
+	pid = fork_child(false, child_seed);
 	if (pid == 0) {
 		close(p[0]);
-		become_child(false);
-		rng = child_seed;
 		for (g.ops++; nops--; g.ops++) {
 			arm(g.op_timeout);
 			while (!run_op())
@@ -154,13 +168,8 @@ bool op_wild(void)
 	if (g.in_child || g.no_wild || g.nwild >= MAX_WILD)
 		return false;
 	call("fork a wild child until step %llu", (unsigned long long)until);
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		fail("fork: %s", strerror(errno));
+	pid = fork_child(true, child_seed);
 	if (pid == 0) {
-		become_child(true);
-		rng = child_seed;
 		for (n = 0; n < 5000; n++, g.ops++) {
 			arm(g.op_timeout);
 			while (!run_op())
@@ -332,13 +341,8 @@ bool op_race(void)
 	if (g.in_child)
 		return false;
 	call("fork a racer on \"%s\" for %d rounds", g.race_name, rounds);
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		fail("fork: %s", strerror(errno));
+	pid = fork_child(true, child_seed);
 	if (pid == 0) {
-		become_child(true);
-		rng = child_seed;
 		for (i = 0; i < rounds; i++) {
 			arm(g.op_timeout);
 			race_round();

@@ -285,6 +285,34 @@ static void chan_common(struct expect *e, struct minst *in, int ci)
 	ex_add(e, ENOENT, st(bound && ci >= 0 && !in->ch[ci].present));
 }
 
+/* Now and then, unless @sane, garbage in the fields that must be 0. */
+static void chan_garbage(struct dmxp_ioc_chan *c, bool sane)
+{
+	if (!sane && pct(3))
+		c->flags = garbage32();
+	if (!sane && pct(3))
+		c->band_offset = garbage64();
+	if (!sane && pct(3))
+		c->reserved[below(2)] = garbage64();
+}
+
+/* CHAN_CREATE or CHAN_DESTROY of @c, passed as @a: logged, and judged by @e. */
+static long chan_ioctl(int di, unsigned long cmd, const struct argp *a,
+		       const struct dmxp_ioc_chan *c, const struct expect *e)
+{
+	long ret;
+
+	call("ioctl(%d, %s, %s{id=%u cap=%llu flags=%#x band=%#llx rsv=%#llx,%#llx})",
+	     g.devfd[di].fd, cmd == DMXP_IOC_CHAN_CREATE ? "CHAN_CREATE" : "CHAN_DESTROY",
+	     a->what, c->id, (unsigned long long)c->capacity, c->flags,
+	     (unsigned long long)c->band_offset, (unsigned long long)c->reserved[0],
+	     (unsigned long long)c->reserved[1]);
+	ret = xioctl(g.devfd[di].fd, cmd, a->p);
+	result_ret(ret);
+	verdict(e, ret);
+	return ret;
+}
+
 void do_chan_create(int di, bool sane)
 {
 	struct mfile *f;
@@ -301,12 +329,7 @@ void do_chan_create(int di, bool sane)
 	memset(&c, 0, sizeof(c));
 	ci = gen_chan(&c.id, sane);
 	c.capacity = gen_cap(sane, &cap_ok);
-	if (!sane && pct(3))
-		c.flags = garbage32();
-	if (!sane && pct(3))
-		c.band_offset = garbage64();
-	if (!sane && pct(3))
-		c.reserved[below(2)] = garbage64();
+	chan_garbage(&c, sane);
 	if (bound && cap_ok && ci >= 0)
 		nospc = band_predict(in, c.capacity, &off);
 
@@ -321,13 +344,7 @@ void do_chan_create(int di, bool sane)
 		 acc_allows(f->acc, DMXP_IOC_CHAN_CREATE));
 	arg_set(&a, &c, sizeof(c));
 	ioc_expect(&e, &a, true, f, DMXP_IOC_CHAN_CREATE);
-	call("ioctl(%d, CHAN_CREATE, %s{id=%u cap=%llu flags=%#x band=%#llx rsv=%#llx,%#llx})",
-	     g.devfd[di].fd, a.what, c.id, (unsigned long long)c.capacity, c.flags,
-	     (unsigned long long)c.band_offset, (unsigned long long)c.reserved[0],
-	     (unsigned long long)c.reserved[1]);
-	ret = xioctl(g.devfd[di].fd, DMXP_IOC_CHAN_CREATE, a.p);
-	result_ret(ret);
-	verdict(&e, ret);
+	ret = chan_ioctl(di, DMXP_IOC_CHAN_CREATE, &a, &c, &e);
 	/* A read-only result buffer fails before the channel is created. */
 	if (g.is_wild || ret != 0)
 		return;
@@ -374,12 +391,7 @@ void do_chan_destroy(int di, bool sane)
 	ci = gen_chan(&c.id, sane);
 	if (!sane && pct(4))
 		c.capacity = 2ULL << below(5);
-	if (!sane && pct(3))
-		c.flags = garbage32();
-	if (!sane && pct(3))
-		c.band_offset = garbage64();
-	if (!sane && pct(3))
-		c.reserved[below(2)] = garbage64();
+	chan_garbage(&c, sane);
 	ex_reset(&e);
 	ex_add(&e, EINVAL, tri_of(c.flags || c.band_offset || c.reserved[0] || c.reserved[1] ||
 				  c.capacity || ci < 0));
@@ -387,13 +399,7 @@ void do_chan_destroy(int di, bool sane)
 	arg_pick(&a, sizeof(c), false);
 	arg_set(&a, &c, sizeof(c));
 	ioc_expect(&e, &a, false, f, DMXP_IOC_CHAN_DESTROY);
-	call("ioctl(%d, CHAN_DESTROY, %s{id=%u cap=%llu flags=%#x band=%#llx rsv=%#llx,%#llx})",
-	     g.devfd[di].fd, a.what, c.id, (unsigned long long)c.capacity, c.flags,
-	     (unsigned long long)c.band_offset, (unsigned long long)c.reserved[0],
-	     (unsigned long long)c.reserved[1]);
-	ret = xioctl(g.devfd[di].fd, DMXP_IOC_CHAN_DESTROY, a.p);
-	result_ret(ret);
-	verdict(&e, ret);
+	ret = chan_ioctl(di, DMXP_IOC_CHAN_DESTROY, &a, &c, &e);
 	if (ret == 0 && !g.is_wild) {
 		in->ch[ci].present = false;
 		in->ch[ci].band_known = false;

@@ -187,6 +187,33 @@ static void producer_abort(struct wctx *w, struct dmxp_chan *c, unsigned int ch)
 	}
 }
 
+/* A data channel @data_pct times in 100, else a churn channel. */
+static unsigned int pick_chan(struct wctx *w, unsigned int data_pct)
+{
+	return rnd(&w->rs, 100) < data_pct ? rnd(&w->rs, NR_DATA) :
+					      NR_DATA + rnd(&w->rs, NR_CHURN);
+}
+
+/*
+ * Announce operation @op on channel @ch and return its handle; NULL when
+ * the operation is a pause (done here) or the channel is absent now.
+ */
+static struct dmxp_chan *op_start(struct wctx *w, unsigned int op, unsigned int ch)
+{
+	struct dmxp_chan *c;
+
+	set_op(w, op, ch);
+	if (op == OP_PAUSE) {
+		count(w, S_PAUSE, 1);
+		sleep_ns(rnd_ns(&w->rs, 2000000));
+		return NULL;
+	}
+	c = chan_get(w, ch);
+	if (!c)
+		sched_yield();
+	return c;
+}
+
 static void producer_op(struct wctx *w)
 {
 	static const unsigned int weights[] = {
@@ -201,19 +228,11 @@ static void producer_op(struct wctx *w)
 	__u64 seq0;
 	int ret = 0;
 
-	ch = rnd(&w->rs, 100) < 78 ? rnd(&w->rs, NR_DATA) : NR_DATA + rnd(&w->rs, NR_CHURN);
+	ch = pick_chan(w, 78);
 	op = pick(&w->rs, weights, OP_PAUSE + 1);
-	set_op(w, op, ch);
-	if (op == OP_PAUSE) {
-		count(w, S_PAUSE, 1);
-		sleep_ns(rnd_ns(&w->rs, 2000000));
+	c = op_start(w, op, ch);
+	if (!c)
 		return;
-	}
-	c = chan_get(w, ch);
-	if (!c) {
-		sched_yield();
-		return;
-	}
 	if (op == OP_ABORT) {
 		producer_abort(w, c, ch);
 		return;
@@ -462,19 +481,11 @@ static void consumer_op(struct wctx *w)
 	struct dmxp_chan *c;
 	long ret = 0;
 
-	ch = rnd(&w->rs, 100) < 75 ? rnd(&w->rs, NR_DATA) : NR_DATA + rnd(&w->rs, NR_CHURN);
+	ch = pick_chan(w, 75);
 	kind = pick(&w->rs, weights, C_PAUSE + 1);
-	set_op(w, ops[kind], ch);
-	if (kind == C_PAUSE) {
-		count(w, S_PAUSE, 1);
-		sleep_ns(rnd_ns(&w->rs, 2000000));
+	c = op_start(w, ops[kind], ch);
+	if (!c)
 		return;
-	}
-	c = chan_get(w, ch);
-	if (!c) {
-		sched_yield();
-		return;
-	}
 	if (kind == C_BATCH)
 		n = 1 + rnd(&w->rs, MAX_BATCH);
 	__atomic_store_n(&cb->inflight, (ch + 1) | n << 8, __ATOMIC_RELEASE);
