@@ -219,6 +219,8 @@ struct expect {
 	unsigned char t[NERR];
 };
 
+/* ------------------------------------------------------------ fd tables */
+
 /* Pick one of @n candidates, or -1. */
 #define PICK(n, cond) ({						\
 	int __c[(n)], __k = 0, __i;					\
@@ -247,7 +249,9 @@ struct argp {
 #define NAME_NX		(-1)
 #define NAME_BAD	(-2)
 
-/* A kind of step of the walk, with its weight (walk.c). */
+/* ------------------------------------------------------------ the walk */
+
+/* A kind of step of the walk, with its weight. */
 struct op {
 	const char	*name;
 	bool		(*fn)(void);
@@ -255,6 +259,8 @@ struct op {
 	bool		wild_ok;
 	unsigned long long n;
 };
+
+/* ------------------------------------------------ shared between the files */
 
 /* model.c */
 extern const __u32 chan_ids[NCH];

@@ -73,6 +73,18 @@ static void *scratch(size_t len)
 	return p;
 }
 
+/* The result of mmap() or mremap(), logged: 0, or -errno. */
+static long map_result(void *p)
+{
+	long ret = p == MAP_FAILED ? -errno : 0;
+
+	if (p == MAP_FAILED)
+		result_ret(ret);
+	else
+		result("%p", p);
+	return ret;
+}
+
 static const char *prot_str(int prot)
 {
 	static char buf[40];
@@ -262,11 +274,7 @@ bool do_mmap(int di, bool sane)
 	     prot_str(prot), flags, fd, kind == K_DEV ? acc_name(acc) : kind == K_CHAN ? "chan" :
 	     kind == K_EV ? "eventfd" : "epoll", (unsigned long long)off);
 	p = mmap(hint, len, prot, flags, fd, (off_t)off);
-	ret = p == MAP_FAILED ? -errno : 0;
-	if (p == MAP_FAILED)
-		result_ret(ret);
-	else
-		result("%p", p);
+	ret = map_result(p);
 	verdict(&e, ret);
 	if (p == MAP_FAILED) {
 		if (want)
@@ -403,11 +411,7 @@ bool op_mremap(void)
 	call("mremap(%p, %#zx, %#zx, %#x, %p) [piece %p+%#zx]", s, ol, nl, flags, target,
 	     p.addr, p.len);
 	q = mremap(s, ol, nl, flags, target);
-	ret = q == MAP_FAILED ? -errno : 0;
-	if (q == MAP_FAILED)
-		result_ret(ret);
-	else
-		result("%p", q);
+	ret = map_result(q);
 	verdict(&e, ret);
 	if (q == MAP_FAILED) {
 		if (target && !(target >= p.addr && target < p.addr + p.len))

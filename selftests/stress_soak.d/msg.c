@@ -43,8 +43,7 @@ __u32 msg_type(unsigned int p, unsigned int ch, __u64 seq)
 }
 
 /* The bytes of a message shorter than its header. */
-void short_fill(unsigned char *b, size_t len, unsigned int p, unsigned int ch,
-		__u64 seq)
+void short_fill(unsigned char *b, size_t len, unsigned int p, unsigned int ch, __u64 seq)
 {
 	__u64 s = mix64(seq << 8 ^ (__u64)p << 4 ^ ch ^ (__u64)len << 56) | 1;
 	size_t i;

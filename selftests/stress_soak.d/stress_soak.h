@@ -173,6 +173,7 @@ struct soak_opt {
 	unsigned int np, nc, secs;
 };
 
+/* The supervisor's state: the test process's view of the run. */
 struct sup {
 	struct dmxp_region *r;
 	const struct dmxp_global_header *hdr;
@@ -191,6 +192,8 @@ struct sup {
 	__u64 drain_recv;
 	long long drain_ns;
 };
+
+/* ------------------------------------------------ shared between the files */
 
 /* util.c */
 extern const struct soak_chan chans[NR_CHANS];
@@ -224,8 +227,7 @@ __u32 chan_gen(const struct dmxp_global_header *hdr, unsigned int ch);
 /* msg.c */
 __u64 msg_sum(const unsigned char *p, size_t len);
 __u32 msg_type(unsigned int p, unsigned int ch, __u64 seq);
-void short_fill(unsigned char *b, size_t len, unsigned int p, unsigned int ch,
-		__u64 seq);
+void short_fill(unsigned char *b, size_t len, unsigned int p, unsigned int ch, __u64 seq);
 size_t pick_len(__u64 *rs);
 void build_msg(unsigned char *b, size_t len, unsigned int p, unsigned int ch,
 	       __u32 inc, __u64 seq, __u64 *rs);
