@@ -28,16 +28,23 @@
 #   make sparse     build kmod/ with sparse (C=1)
 #   make clean
 #
-# V=1 shows the full commands.  Missing Debian packages are installed by
-# tools/install-deps, which says what it installs.
+#   make deps       install the missing Debian packages (tools/install-deps,
+#                   which says what it installs; as root)
+#
+# V=1 shows the full commands.  The build installs nothing: `make` builds
+# with what is installed, names each missing package (tools/check-deps),
+# stops when the library cannot be built and skips the optional parts (the
+# module, the io_uring examples, the benchmark's peers).  The README's
+# commands (demo, check) and the test, benchmark and guest targets run
+# tools/install-deps first.
 
 include build.mk
 MAKEFLAGS += --no-print-directory
 
-# True (in a recipe, after deps ran) when kernel headers are installed:
-# the running kernel's, else Debian's (kmod/Makefile picks which).
-HAVE_KHDRS = { [ -d /lib/modules/$$(uname -r)/build ] || \
-	       ls -d /usr/src/linux-headers-*-amd64; } >/dev/null 2>&1
+# True (in a recipe) when kernel headers are installed: the running
+# kernel's, else Debian's (kmod/Makefile picks which).  Says which package
+# is missing otherwise.
+HAVE_KHDRS = tools/check-deps kmod
 
 DEMO_REGION ?= /dev/shm/dmxp_demo
 STRESS_SECONDS ?= 60
@@ -49,21 +56,29 @@ all: lib tools kmod
 deps:
 	$(Q)tools/install-deps
 
-lib: deps
+# The targets that install what they need first: the README's commands
+# and the test, benchmark and guest targets.  With -j, what they build
+# waits for deps.
+DEPS_GOALS := demo check check-debug bench stress soak fuzz model vm-shell sparse
+ifneq ($(filter deps $(DEPS_GOALS),$(MAKECMDGOALS)),)
+lib kmod: | deps
+endif
+
+lib:
 	$(Q)$(MAKE) -C lib
 
 tools: lib
 	$(Q)$(MAKE) -C tools
 
-kmod: deps
+kmod:
 	$(Q)if $(HAVE_KHDRS); then \
 		printf '  %-7s %s\n' KMOD kmod/dmxp.ko; \
 		$(MAKE) -C kmod $(if $(V:0=),,>/dev/null); \
 	else \
-		echo "  KMOD    kernel headers not found (apt-get install linux-headers-amd64): module skipped"; \
+		echo "  SKIP    kmod/dmxp.ko: no kernel headers (make deps installs them)"; \
 	fi
 
-demo: tools kmod
+demo: deps tools kmod
 	$(Q)rm -f $(DEMO_REGION)
 	$(Q)DMXP_REGION=$(DEMO_REGION) tools/demo/dmxp-demo
 	$(Q)rm -f $(DEMO_REGION)
@@ -80,7 +95,7 @@ BENCH_NATIVE := tools/dmxp-bench/dmxp-bench --repeat 5
 BENCH_GUEST  := tools/dmxp-bench/dmxp-bench --repeat 5 --iterations 5000 \
 		--cases 'lat-block/dmxp*,lat-block/futex,lat-block/eventfd,lat-block/pipe,lat-busy/dmxp*,lat-busy/cacheline'
 
-bench: tools kmod
+bench: deps tools kmod
 	$(Q)mkdir -p $(BENCH_OUT)
 	$(Q)rm -f $(BENCH_OUT)/native.json $(BENCH_OUT)/guest.json
 	$(Q)$(BENCH_NATIVE) --json-out $(BENCH_OUT)/native.json
@@ -106,18 +121,18 @@ bench: tools kmod
 selftests: lib tools
 	$(Q)$(MAKE) -C selftests
 
-check: selftests kmod
+check: deps selftests kmod
 	$(Q)$(MAKE) -C selftests run
 
-check-debug: selftests kmod
+check-debug: deps selftests kmod
 	$(Q)$(MAKE) -C selftests run-checked
 
-stress: selftests
+stress: deps selftests
 	$(Q)cd selftests && DMXP_STRESS_SECONDS=$(STRESS_SECONDS) \
 		DMXP_TEST_TIMEOUT=$$(( $(STRESS_SECONDS) * 20 + 600 )) \
 		./run.sh stress_mpmc stress_wake tsan_threads
 
-soak: selftests kmod
+soak: deps selftests kmod
 	$(Q)cd selftests && DMXP_STRESS_SECONDS=$(SOAK_SECONDS) \
 		DMXP_TEST_TIMEOUT=$$(( $(SOAK_SECONDS) + 600 )) ./run.sh stress_soak
 	$(Q)if [ -f kmod/dmxp.ko ]; then \
@@ -127,14 +142,14 @@ soak: selftests kmod
 			DMXP_SOAK_KILL=$${DMXP_SOAK_KILL:-1} selftests/run.sh stress_soak; \
 	fi
 
-fuzz: selftests kmod
+fuzz: deps selftests kmod
 	$(Q)VM_TIMEOUT=$$(( $(FUZZ_SECONDS) + 600 )) tools/vm/run -- selftests/fuzz_kmod \
 		--seconds $(FUZZ_SECONDS) $(if $(FUZZ_SEED),--seed $(FUZZ_SEED))
 
 model: deps
 	$(Q)lib/model/run-model --full
 
-vm-shell: tools kmod selftests
+vm-shell: deps tools kmod selftests
 	$(Q)tools/vm/run --shell
 
 checkpatch:
@@ -151,7 +166,7 @@ clean:
 	$(Q)$(MAKE) -C lib clean
 	$(Q)$(MAKE) -C tools clean
 	$(Q)$(MAKE) -C selftests clean
-	$(Q)if $(HAVE_KHDRS); then $(MAKE) -C kmod clean >/dev/null; fi
+	$(Q)if $(HAVE_KHDRS) 2>/dev/null; then $(MAKE) -C kmod clean >/dev/null; fi
 
 .PHONY: all deps lib tools kmod demo bench selftests check check-debug stress soak fuzz model vm-shell checkpatch sparse clean \
 	install uninstall install-kmod uninstall-kmod dkms-install dkms-uninstall

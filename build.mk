@@ -3,6 +3,15 @@
 
 TOP ?= $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 
+# The version, defined once: the file VERSION at the top (MAJOR.MINOR.PATCH).
+# The library's file names derive from it; the copies that must stay (the
+# uapi header's DMXP_VERSION_STR, tools/python, tools/rust) are checked
+# equal to it by selftests/test_version.sh.
+DMXP_RELEASE := $(strip $(file <$(TOP)/VERSION))
+DMXP_MAJOR   := $(firstword $(subst ., ,$(DMXP_RELEASE)))
+DMXP_SONAME  := libdmxp.so.$(DMXP_MAJOR)
+DMXP_SOLIB   := libdmxp.so.$(DMXP_RELEASE)
+
 CC      ?= cc
 AR      ?= ar
 CFLAGS  ?= -O2 -g

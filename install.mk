@@ -1,8 +1,9 @@
 # Installing dmxp; included by the top Makefile.
 #
 #   make install [PREFIX=/usr/local] [DESTDIR=]
-#       $(LIBDIR):        libdmxp.so.1.1.0, libdmxp.so.1 -> libdmxp.so.1.1.0,
-#                         libdmxp.so -> libdmxp.so.1, libdmxp.a
+#       $(LIBDIR):        libdmxp.so.VERSION, libdmxp.so.MAJOR -> libdmxp.so.VERSION,
+#                         libdmxp.so -> libdmxp.so.MAJOR, libdmxp.a (VERSION:
+#                         the file VERSION, MAJOR its first number)
 #       $(INCLUDEDIR):    dmxp.h, and dmxp/linux/dmxp.h (the uapi header,
 #                         found through libdmxp.pc's -I${includedir}/dmxp)
 #       $(PKGCONFIGDIR):  libdmxp.pc
@@ -52,12 +53,12 @@ MODULESLOADDIR ?= $(SYSCONFDIR)/modules-load.d
 PYTHON    ?= $(firstword $(wildcard /usr/bin/python3) python3)
 PYTHONDIR ?= $(if $(filter /usr,$(PREFIX)),$(PREFIX)/lib/python3/dist-packages,$(PREFIX)/lib/python$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')/dist-packages)
 
-# One version number: DMXP_VERSION_STR of the uapi header, which is also
-# the module's MODULE_VERSION and what dmxpctl -V prints.  The library's
-# file names come from lib/Makefile.
-DMXP_RELEASE := $(shell sed -n 's/.*define[[:space:]]*DMXP_VERSION_STR[[:space:]]*"\([^"]*\)".*/\1/p' include/uapi/linux/dmxp.h)
-LIB_SONAME   := $(shell sed -n 's/^SONAME[[:space:]]*:=[[:space:]]*//p' lib/Makefile)
-LIB_REALNAME := $(shell sed -n 's/^SOLIB[[:space:]]*:=[[:space:]]*//p' lib/Makefile)
+# One version number: DMXP_RELEASE, the file VERSION (build.mk), with the
+# library's file names derived from it.  The uapi header's
+# DMXP_VERSION_STR (the module's MODULE_VERSION, what dmxpctl -V prints)
+# is checked equal to it by selftests/test_version.sh.
+LIB_SONAME   := $(DMXP_SONAME)
+LIB_REALNAME := $(DMXP_SOLIB)
 
 MAN_PAGES  := $(wildcard man/*.[348])
 # Python packages: directories of tools/python (or tools/python/src) with
@@ -192,7 +193,7 @@ uninstall-kmod:
 # ------------------------------------------------------------------ DKMS
 
 dkms-install:
-	$(Q)test -n "$(DMXP_RELEASE)" || { echo "dkms-install: cannot read DMXP_VERSION_STR"; exit 1; }
+	$(Q)test -n "$(DMXP_RELEASE)" || { echo "dkms-install: cannot read the file VERSION"; exit 1; }
 	$(Q)if [ -z "$(DESTDIR)" ] && ! command -v dkms >/dev/null; then \
 		echo "dkms-install: dkms is not installed (apt-get install dkms)"; exit 1; \
 	fi

@@ -215,7 +215,7 @@ static bool chan_spin(struct dmxp_chan *c, unsigned int flags, __u64 deadline)
  * at each (lib/claim.c).  Otherwise a sleeper still wakes once a second
  * (DMXP_SLEEP_SLICE_NS) to look at the ring itself, on both backends:
  * a peer that follows only the ring protocol publishes without waking
- * anyone (Documentation/MEMORY_LAYOUT.md, section 13), and on region
+ * anyone (Documentation/MEMORY_LAYOUT.md, section 11), and on region
  * files the claimer it waits for may die after it fell asleep.
  */
 static __u64 sleep_until(struct dmxp_chan *c, unsigned int flags, __u64 deadline)

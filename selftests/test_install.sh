@@ -12,8 +12,7 @@
 . ./tap.sh
 
 top=$(cd .. && pwd)
-ver=$(sed -n 's/.*define[[:space:]]*DMXP_VERSION_STR[[:space:]]*"\([^"]*\)".*/\1/p' \
-	"$top/include/uapi/linux/dmxp.h")
+ver=$(cat "$top/VERSION")	# the version; the library's file names carry it
 CTL=${DMXPCTL:-../tools/dmxpctl/dmxpctl}
 
 guest_names="/dev/dmxp is a character device (devtmpfs, no udev)
@@ -21,11 +20,11 @@ guest_names="/dev/dmxp is a character device (devtmpfs, no udev)
 /dev/dmxp has mode 0660
 the module's default_mode parameter is 0666
 the default region exists from load with default_mode
-the loaded module's version is DMXP_VERSION_STR"
+the loaded module's version is the file VERSION's"
 
 native_names="make install into a DESTDIR
 the installed files are exactly the expected ones
-libdmxp.so -> libdmxp.so.1 -> libdmxp.so.1.1.0
+libdmxp.so -> libdmxp.so.1 -> libdmxp.so.VERSION
 the installed library's soname is libdmxp.so.1
 abort and release keep their 1.0 versions beside the 1.1 defaults
 the installed headers are the tree's
@@ -98,8 +97,8 @@ if [ "${DMXP_TEST_BACKEND:-}" = kernel ]; then
 	verify "the default region exists from load with default_mode" \
 		test "$rmode" = 0666 || echo "# default region mode '$rmode'"
 	mver=$(cat /sys/module/dmxp/version 2>/dev/null)
-	verify "the loaded module's version is DMXP_VERSION_STR" test "$mver" = "$ver" ||
-		echo "# module version '$mver', header '$ver'"
+	verify "the loaded module's version is the file VERSION's" test "$mver" = "$ver" ||
+		echo "# module version '$mver', VERSION '$ver'"
 	tap_done
 	exit $?
 fi
@@ -149,7 +148,7 @@ verify "make install into a DESTDIR" mk install DESTDIR="$d"
 	echo "$P/bin/dmxpctl"
 	echo "$P/include/dmxp.h"
 	echo "$P/include/dmxp/linux/dmxp.h"
-	for f in libdmxp.a libdmxp.so libdmxp.so.1 libdmxp.so.1.1.0 pkgconfig/libdmxp.pc; do
+	for f in libdmxp.a libdmxp.so libdmxp.so.1 libdmxp.so.$ver pkgconfig/libdmxp.pc; do
 		echo "$P/lib/$f"
 	done
 	for f in "$top"/man/*.[348]; do
@@ -172,15 +171,15 @@ files "$d" >"$work/actual"
 verify "the installed files are exactly the expected ones" same_list "$work/expected" "$work/actual"
 
 lib="$d/$P/lib"
-verify "libdmxp.so -> libdmxp.so.1 -> libdmxp.so.1.1.0" sh -c "
+verify "libdmxp.so -> libdmxp.so.1 -> libdmxp.so.VERSION" sh -c "
 	[ \"\$(readlink '$lib/libdmxp.so')\" = libdmxp.so.1 ] &&
-	[ \"\$(readlink '$lib/libdmxp.so.1')\" = libdmxp.so.1.1.0 ] &&
-	[ -f '$lib/libdmxp.so.1.1.0' ] && [ ! -L '$lib/libdmxp.so.1.1.0' ]"
+	[ \"\$(readlink '$lib/libdmxp.so.1')\" = libdmxp.so.$ver ] &&
+	[ -f '$lib/libdmxp.so.$ver' ] && [ ! -L '$lib/libdmxp.so.$ver' ]"
 if command -v readelf >/dev/null 2>&1; then
-	soname=$(readelf -d "$lib/libdmxp.so.1.1.0" | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')
+	soname=$(readelf -d "$lib/libdmxp.so.$ver" | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')
 	verify "the installed library's soname is libdmxp.so.1" test "$soname" = libdmxp.so.1 ||
 		echo "# soname '$soname'"
-	vers=$(readelf --dyn-syms -W "$lib/libdmxp.so.1.1.0" |
+	vers=$(readelf --dyn-syms -W "$lib/libdmxp.so.$ver" |
 		grep -oE 'dmxp_chan_(abort|release)@@?LIBDMXP_1\.[01]' | LC_ALL=C sort | tr '\n' ' ')
 	verify "abort and release keep their 1.0 versions beside the 1.1 defaults" test \
 		"$vers" = "dmxp_chan_abort@@LIBDMXP_1.1 dmxp_chan_abort@LIBDMXP_1.0 dmxp_chan_release@@LIBDMXP_1.1 dmxp_chan_release@LIBDMXP_1.0 " ||

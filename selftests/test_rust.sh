@@ -389,7 +389,7 @@ crash "Rust producer killed with its message written: the message is delivered" 
 # namespace, boottime 100000 s ahead, entered at exec) holding a claimed
 # slot: field 22 of its /proc/PID/stat reads differently there and here,
 # and a libdmxp consumer here must not take it for a reused pid
-# (MEMORY_LAYOUT.md 14.1).
+# (MEMORY_LAYOUT.md 12.1).
 tn_name="Rust producer alive in another time namespace: its claim is not repaired"
 case $R in
 /dev/dmxp*) skip "$tn_name: region files only" ;;

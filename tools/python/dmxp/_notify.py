@@ -3,7 +3,7 @@
 
 libdmxp gives a channel fd (dmxp_chan_fd) for kernel regions only: the
 sleepers of region files wait on futex words of the channel entry
-(Documentation/MEMORY_LAYOUT.md, section 13).  So that select(),
+(Documentation/MEMORY_LAYOUT.md, section 11).  So that select(),
 selectors and asyncio work on both backends, the binding stands in for
 the channel fd on region files with an eventfd (a pipe before Python
 3.10) and a helper thread: while the channel is armed, the thread sleeps

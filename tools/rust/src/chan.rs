@@ -1,5 +1,5 @@
 //! Channels: open (MEMORY_LAYOUT.md 10.4), send (7.2), receive (7.3),
-//! tombstones (9.1) and both halves of the wake protocol (13).
+//! tombstones (9.1) and both halves of the wake protocol (11).
 //!
 //! The four accesses that carry the ring's memory ordering are tagged as
 //! in the document and in `lib/ring.c`:
@@ -30,7 +30,7 @@
 //! `rec` is a record of the region's claim table lent to this one call
 //! ([`crate::region::Record`]): if the process dies between [R2] and [R3],
 //! a repairer finds the claim there and publishes, tombstones or frees the
-//! slot (MEMORY_LAYOUT.md 14.3, 14.4).  The CAS is a release so that a repairer that
+//! slot (MEMORY_LAYOUT.md 12.3, 12.4).  The CAS is a release so that a repairer that
 //! sees `tail` (`head`) past `pos` also sees [R1].
 //!
 //! and the wake protocol's two full fences, as in `lib/wait.c`:
@@ -522,7 +522,7 @@ impl<'r> Channel<'r> {
         }
     }
 
-    /// The waker's half of the wake protocol (13), after publishing
+    /// The waker's half of the wake protocol (11), after publishing
     /// ([`Side::Recv`]: wake consumers) or freeing ([`Side::Send`]: wake
     /// producers) `n` slots.  No system call unless someone sleeps.
     fn wake(&self, side: Side, n: u32) {
@@ -584,7 +584,7 @@ impl<'r> Channel<'r> {
         true // unknown: the caller tries again rather than sleep on it
     }
 
-    /// Sleeper steps 1-4 (13).  `Some(ev)` when the caller is now counted
+    /// Sleeper steps 1-4 (11).  `Some(ev)` when the caller is now counted
     /// in the waiter word and may sleep on the futex word while it holds
     /// `ev`; `None` when the ring is ready or the channel is gone (not
     /// counted: try again).

@@ -66,7 +66,7 @@ pub const CHAN_FLAGS_KNOWN: u32 = CHAN_CREATED | CHAN_BUSY;
 /// `MessageMeta.flags`: no message, consumers skip the slot (9.1).
 pub const MSG_TOMBSTONE: u16 = 1;
 
-/// The claim table (14, `lib/claim.c`, Documentation/RELIABILITY.md): records
+/// The claim table (12, `lib/claim.c`, Documentation/RELIABILITY.md): records
 /// a region's creator puts in it, the most a reader accepts, the size of
 /// one, and the positions one record may hold (a batch's limit).
 pub const CLAIMS: u32 = 512;
@@ -187,7 +187,7 @@ pub struct GlobalHeader {
     pub channels: [ChannelEntry; MAX_CHANNELS],
 }
 
-/// One record of the claim table, 64 bytes (14.1): what one thread of one
+/// One record of the claim table, 64 bytes (12.1): what one thread of one
 /// process is claiming or holding, written before each claiming CAS, so
 /// that the claims of a process that died can be repaired.  Every field
 /// but the padding is written by its owner while repairers read it, and

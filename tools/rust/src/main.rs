@@ -427,7 +427,7 @@ fn dmxpctl(ctl: &str, region: &str, args: &[&str]) -> bool {
     Command::new(ctl).arg("-r").arg(region).args(args).status().is_ok_and(|s| s.success())
 }
 
-/// The generation check (10.6) and the destroyer's wake-up (13), with
+/// The generation check (10.6) and the destroyer's wake-up (11), with
 /// dmxpctl destroying and re-creating the channel (created by the caller
 /// with capacity 4) under this process's open handle.
 fn cmd_stale(args: Vec<String>) -> Result<(), Fail> {

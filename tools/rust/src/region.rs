@@ -13,7 +13,7 @@
 //! 10.2; for kernel regions the module does it).
 //!
 //! A region handle also takes records of the region's claim table
-//! (MEMORY_LAYOUT.md 14, `lib/claim.c`, Documentation/RELIABILITY.md):
+//! (MEMORY_LAYOUT.md 12, `lib/claim.c`, Documentation/RELIABILITY.md):
 //! before claiming ring positions, a thread writes them into a record of
 //! its own, so that if this process dies holding them, the kernel module
 //! (which knows the record's owner by the file's lease) or a surviving
@@ -170,7 +170,7 @@ pub fn validate_header(hdr: &GlobalHeader, size: u64) -> Result<()> {
 
 /// Where the claim table of a region of `size` bytes is, from its header:
 /// `Ok(None)` when it has none, `EPROTO` when it is not inside the region
-/// (14.1; the checks of `dmxp__claims_open()` in `lib/claim.c`).
+/// (12.1; the checks of `dmxp__claims_open()` in `lib/claim.c`).
 pub fn claim_table(offset: u64, count: u32, size: u64) -> Result<Option<(u64, u32)>> {
     if count == 0 {
         return Ok(None);
@@ -196,7 +196,7 @@ const OWNER_SETUP: u32 = 0x8000_0000;
 /// This process as a record owner on a region file: its pid, its start
 /// time (`/proc/self/stat` field 22 less our time namespace's boottime
 /// offset in ticks, as every reader in any time namespace reads it, to a
-/// tick: MEMORY_LAYOUT.md 14) and its pid namespace (the inode of
+/// tick: MEMORY_LAYOUT.md 12) and its pid namespace (the inode of
 /// `/proc/self/ns/pid`).  0 for what cannot be read: a repairer then
 /// takes the owner for alive, and never repairs its claims.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -288,7 +288,7 @@ impl Claims {
         Some(unsafe { &*t.as_ptr().add(i as usize) })
     }
 
-    /// Take a free record of the table for this process (14.2), as
+    /// Take a free record of the table for this process (12.2), as
     /// `table_take()` in `lib/claim.c`: its index.
     fn table_take(&self) -> Option<u32> {
         let owner = if self.lease != 0 { self.lease } else { self.me.pid | OWNER_SETUP };
