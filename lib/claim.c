@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * Crash repair: claim records, and the repairer of the embedded backend.
+ * Who is alive is proven in lib/proc.c.
  *
  * A note on the protocol.
  *
@@ -49,15 +50,9 @@
  * the meta, then publishes.  Embedded repairers take the region's
  * repair_lock (broken when its holder is dead), so one runs at a time.
  */
-#include <dirent.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -75,232 +70,7 @@ static __u64 reg_serial;
 static pthread_key_t tkey;
 static bool tkey_made;		/* under reg_lock */
 
-/* This process as an embedded owner; recomputed after fork(). */
-struct ident {
-	__u32	pid;
-	__u64	start;
-	__u64	ns;
-	__s64	boot_off;	/* our time namespace's boottime offset, in ticks */
-	bool	proc_ok;	/* /proc is ours and answers: deaths can be proven */
-};
-static struct ident self;
-
-static __u64 pid_ns(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) ? 0 : (__u64)st.st_ino;
-}
-
-/*
- * The boottime offset of our time namespace in clock ticks, rounded down:
- * the "boottime <secs> <nsecs>" line of /proc/self/timens_offsets (Linux
- * 5.6); 0 without the file or the line (no time namespaces, or the
- * initial one).
- */
-static __s64 boot_offset(void)
-{
-	long long secs, nsecs, tick, off = 0;
-	long hz = sysconf(_SC_CLK_TCK);
-	char line[128];
-	FILE *f;
-
-	f = fopen("/proc/self/timens_offsets", "re");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "boottime %lld %lld", &secs, &nsecs) == 2) {
-			off = secs * 1000000000LL + nsecs;
-			break;
-		}
-	fclose(f);
-	if (hz <= 0 || hz > 1000000000L)
-		return 0;
-	tick = 1000000000LL / hz;
-	/* Rounded down also when negative: what we take off is then never too much. */
-	return off >= 0 ? off / tick : -((-off + tick - 1) / tick);
-}
-
-/*
- * Start time and state of @pid from /proc: 0, or -ENOENT when there is
- * no such process (or it cannot be read, which counts as gone only for
- * ENOENT/ESRCH).  The start time is the one every reader of every time
- * namespace agrees on (to one tick, same_start()): the kernel shows field
- * 22 of /proc/PID/stat shifted by the reader's boottime offset, which we
- * take off (self.boot_off, set by self_refresh()); 0 if not known.  The
- * one reader of start times in the library: our own, to name us, and a
- * suspect's, to prove it dead.
- */
-static int proc_stat(__u32 pid, __u64 *start, char *state)
-{
-	char path[48], buf[512], *p;
-	unsigned int field;
-	long long t;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT || errno == ESRCH ? -ENOENT : -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return n < 0 && errno == ESRCH ? -ENOENT : -EIO;
-	buf[n] = '\0';
-	/* The name may hold spaces and parentheses: fields follow the last ')'. */
-	p = strrchr(buf, ')');
-	if (!p || p[1] != ' ')
-		return -EIO;
-	p += 2;
-	*state = *p;
-	for (field = 3; field < 22; field++) {
-		p = strchr(p, ' ');
-		if (!p)
-			return -EIO;
-		p++;
-	}
-	t = (long long)strtoull(p, NULL, 10) - self.boot_off;
-	*start = t > 0 ? (__u64)t : 0;
-	return 0;
-}
-
-/*
- * Start times @a and @b (from proc_stat(), both known) name one process.
- * The kernel shows start_boottime + offset in ticks rounded down, so the
- * same start read in two time namespaces may differ by one tick once the
- * offset is taken off: one tick apart is the same process.  A pid reused
- * within a tick (10 ms) of its first holder's start is no practical
- * concern: the pid space must wrap in that time.
- */
-static bool same_start(__u64 a, __u64 b)
-{
-	return (a > b ? a - b : b - a) <= 1;
-}
-
 static int repair_pass(struct dmxp_region *r, struct dmxp_claim __shm *me);
-
-/*
- * A zombie whose every thread has exited.  The leader of a process that
- * called pthread_exit() from main() is a zombie too, while its other
- * threads run: they are listed in its task directory.
- */
-static bool all_threads_gone(__u32 pid)
-{
-	char path[48];
-	struct dirent *d;
-	unsigned int n = 0;
-	DIR *dir;
-
-	snprintf(path, sizeof(path), "/proc/%u/task", pid);
-	dir = opendir(path);
-	if (!dir)
-		return false;
-	while ((d = readdir(dir)))
-		if (d->d_name[0] != '.')
-			n++;
-	closedir(dir);
-	return n <= 1;
-}
-
-static void self_refresh(void)
-{
-	char st, link[32];
-	ssize_t n;
-
-	if (self.pid == dmxp__pid)
-		return;
-	self.start = 0;
-	/* A child of unshare(CLONE_NEWTIME) is in another time namespace. */
-	self.boot_off = boot_offset();
-	self.ns = pid_ns("/proc/self/ns/pid");
-	/* /proc of our own pid namespace, which knows us: else no proofs. */
-	n = readlink("/proc/self", link, sizeof(link) - 1);
-	self.proc_ok = n > 0 && (link[n] = '\0', strtoul(link, NULL, 10) == dmxp__pid) &&
-		       !proc_stat(dmxp__pid, &self.start, &st) && self.ns;
-	self.pid = dmxp__pid;
-}
-
-enum liveness { ALIVE, DEAD };
-
-/*
- * Proofs of death on region files.  One rule for every owner: a claim
- * record's, the repair lock's (through its record) and a channel entry's
- * BUSY.  An owner is named by (pid, start time, pid namespace), and it is
- * proven dead only when its pid namespace is ours, our /proc is our own,
- * and its pid names nobody (kill(2) says ESRCH), or a zombie with no
- * thread left, or a process that started at another time (the pid was
- * reused: start times as proc_stat() reads them, in any time namespace,
- * more than a tick apart).  Anything else counts as alive: another pid namespace (a
- * container sharing /dev/shm, whose pid numbers mean nothing here), an
- * owner whose namespace is not known, a /proc that is not ours or hides
- * the process.  Its claims wait, and its entry stays BUSY.
- *
- * A pass asks about the same owners again and again (every record of a
- * process, and covered() per position): each costs system calls, so a
- * pass keeps its answers, one proof per owner.
- */
-#define PROOF_CACHE	64
-
-struct proofs {
-	unsigned int	n;
-	struct {
-		__u32	pid;
-		bool	dead;
-		__u64	start;
-	} e[PROOF_CACHE];
-};
-
-/* Is @pid, of our namespace, gone (or its pid reused, if @start is known)? */
-static bool pid_gone(__u32 pid, __u64 start)
-{
-	__u64 now_start;
-	char st;
-	int ret;
-
-	DMXP_HOOK_COUNT(proofs);
-	ret = proc_stat(pid, &now_start, &st);
-	if (!ret)
-		return (start && now_start && !same_start(now_start, start)) ||
-		       ((st == 'Z' || st == 'X') && all_threads_gone(pid));
-	/* Not in our /proc: gone, or hidden from us (hidepid); kill(2) tells. */
-	return ret == -ENOENT && kill((pid_t)pid, 0) && errno == ESRCH;
-}
-
-static enum liveness holder(__u32 pid, __u64 start, __u64 ns, struct proofs *pc)
-{
-	unsigned int i;
-	bool dead;
-
-	if (!pid || pid > INT_MAX || !self.proc_ok || !ns || ns != self.ns)
-		return ALIVE;
-	if (pid == self.pid)
-		return !start || same_start(start, self.start) ? ALIVE : DEAD;
-	for (i = 0; pc && i < pc->n; i++)
-		if (pc->e[i].pid == pid && pc->e[i].start == start)
-			return pc->e[i].dead ? DEAD : ALIVE;
-	dead = pid_gone(pid, start);
-	if (pc && pc->n < PROOF_CACHE)
-		pc->e[pc->n++] = (typeof(pc->e[0])){ .pid = pid, .dead = dead, .start = start };
-	return dead ? DEAD : ALIVE;
-}
-
-bool dmxp__owner_dead(__u32 pid, __u64 start, __u64 ns)
-{
-	pthread_mutex_lock(&reg_lock);
-	self_refresh();
-	pthread_mutex_unlock(&reg_lock);
-	return holder(pid, start, ns, NULL) == DEAD;
-}
-
-void dmxp__self_ident(__u64 *start, __u64 *ns)
-{
-	pthread_mutex_lock(&reg_lock);
-	self_refresh();
-	*start = self.proc_ok ? self.start : 0;
-	*ns = self.ns;
-	pthread_mutex_unlock(&reg_lock);
-}
 
 /*
  * A record being set up is owned by pid | OWNER_SETUP: by a process that
@@ -309,39 +79,39 @@ void dmxp__self_ident(__u64 *start, __u64 *ns)
  * and then its pid, with release; the second has a record of its own,
  * owned by its plain pid, with its identity.
  */
-static enum liveness setup_holder(struct dmxp_region *r, const struct dmxp_claim __shm *rec,
-				  __u32 pid, struct proofs *pc)
+static enum dmxp_liveness setup_holder(struct dmxp_region *r, const struct dmxp_claim __shm *rec,
+				  __u32 pid, struct dmxp_proofs *pc)
 {
 	struct dmxp_claims *cl = &r->claims;
 	unsigned int i;
 
 	/* Pairs with the store_release() of pid in table_take(). */
 	if (load_acquire(&rec->pid) == pid)
-		return holder(pid, READ_ONCE(rec->start_time), READ_ONCE(rec->pid_ns), pc);
+		return dmxp__holder(pid, READ_ONCE(rec->start_time), READ_ONCE(rec->pid_ns), pc);
 	for (i = 0; i < cl->count; i++) {
 		const struct dmxp_claim __shm *own = &cl->srecs[i];
 
 		if (load_acquire(&own->owner) == pid && READ_ONCE(own->pid) == pid)
-			return holder(pid, READ_ONCE(own->start_time), READ_ONCE(own->pid_ns), pc);
+			return dmxp__holder(pid, READ_ONCE(own->start_time), READ_ONCE(own->pid_ns), pc);
 	}
 	/* Its own record freed already, in this pass: proven dead then? */
 	for (i = 0; pc && i < pc->n; i++)
 		if (pc->e[i].pid == pid && pc->e[i].dead)
-			return DEAD;
-	return ALIVE;
+			return DMXP_DEAD;
+	return DMXP_ALIVE;
 }
 
-static enum liveness rec_holder(struct dmxp_region *r, const struct dmxp_claim __shm *rec,
-				struct proofs *pc)
+static enum dmxp_liveness rec_holder(struct dmxp_region *r, const struct dmxp_claim __shm *rec,
+				struct dmxp_proofs *pc)
 {
 	/* Pairs with the release CAS of owner in table_take(). */
 	__u32 owner = load_acquire(&rec->owner);
 
 	if (!owner)
-		return DEAD;
+		return DMXP_DEAD;
 	if (owner & OWNER_SETUP)
 		return setup_holder(r, rec, owner & ~OWNER_SETUP, pc);
-	return holder(READ_ONCE(rec->pid), READ_ONCE(rec->start_time),
+	return dmxp__holder(READ_ONCE(rec->pid), READ_ONCE(rec->start_time),
 		      READ_ONCE(rec->pid_ns), pc);
 }
 
@@ -351,7 +121,7 @@ static enum liveness rec_holder(struct dmxp_region *r, const struct dmxp_claim _
 static int table_take(struct dmxp_region *r)
 {
 	struct dmxp_claims *cl = &r->claims;
-	__u32 owner = cl->lease ? cl->lease : (self.pid | OWNER_SETUP);
+	__u32 owner = cl->lease ? cl->lease : (dmxp__self.pid | OWNER_SETUP);
 	unsigned int j;
 
 	/*
@@ -370,10 +140,10 @@ static int table_take(struct dmxp_region *r)
 		DMXP_HOOK(RECORD_SETUP);
 		WRITE_ONCE(rec->state, DMXP_CLAIM_IDLE);
 		WRITE_ONCE(rec->count, 0);
-		WRITE_ONCE(rec->start_time, self.start);
-		WRITE_ONCE(rec->pid_ns, self.ns);
+		WRITE_ONCE(rec->start_time, dmxp__self.start);
+		WRITE_ONCE(rec->pid_ns, dmxp__self.ns);
 		/* Pairs with the load_acquire() of pid in setup_holder(). */
-		store_release(&rec->pid, self.pid);
+		store_release(&rec->pid, dmxp__self.pid);
 		if (cl->lease)
 			return (int)i;
 		/*
@@ -383,7 +153,7 @@ static int table_take(struct dmxp_region *r)
 		 * ours then.
 		 */
 		exp = owner;
-		if (cas_release(&rec->owner, &exp, self.pid))
+		if (cas_release(&rec->owner, &exp, dmxp__self.pid))
 			return (int)i;
 	}
 	return -1;
@@ -438,8 +208,8 @@ static void pool_own(struct dmxp_claims *cl)
 static void sweep_idle(struct dmxp_region *r)
 {
 	struct dmxp_claims *cl = &r->claims;
-	__u32 taken = self.pid | OWNER_SETUP;
-	struct proofs pc = { 0 };
+	__u32 taken = dmxp__self.pid | OWNER_SETUP;
+	struct dmxp_proofs pc = { 0 };
 	unsigned int i;
 
 	for (i = 0; i < cl->count; i++) {
@@ -450,7 +220,7 @@ static void sweep_idle(struct dmxp_region *r)
 			continue;
 		/* Pairs with the release of IDLE by the owner's claim_end(). */
 		if (load_acquire(&rec->state) != DMXP_CLAIM_IDLE ||
-		    rec_holder(r, rec, &pc) == ALIVE)
+		    rec_holder(r, rec, &pc) == DMXP_ALIVE)
 			continue;
 		/* Ours first, so that the lock it may hold is released once. */
 		if (cas_acq_rel(&rec->owner, &owner, taken))
@@ -486,9 +256,7 @@ int dmxp__claim_take(struct dmxp_region *r)
 	 * with a lock held or a record half set up: not cancellable.
 	 */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
-	pthread_mutex_lock(&reg_lock);
-	self_refresh();
-	pthread_mutex_unlock(&reg_lock);
+	dmxp__ident_refresh();
 	pthread_mutex_lock(&cl->lock);
 	bit = -1;
 	if (cl->n < CLAIM_POOL) {
@@ -624,9 +392,7 @@ int dmxp__claims_open(struct dmxp_region *r, __u32 lease)
 	}
 	/* /proc is read under reg_lock: no cancellation in between. */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
-	pthread_mutex_lock(&reg_lock);
-	self_refresh();
-	pthread_mutex_unlock(&reg_lock);
+	dmxp__ident_refresh();
 	pthread_setcancelstate(cancel, NULL);
 	pthread_mutex_lock(&reg_lock);
 	/* Made here, not on a thread's first message: no system call there. */
@@ -688,7 +454,7 @@ void dmxp__claims_close(struct dmxp_region *r)
  * region files apart, so that a repair never acts on a ring re-created
  * under it, and spares survivors scanning the table at once.
  */
-static bool repair_lock(struct dmxp_region *r, struct dmxp_claim __shm *me, struct proofs *pc)
+static bool repair_lock(struct dmxp_region *r, struct dmxp_claim __shm *me, struct dmxp_proofs *pc)
 {
 	struct dmxp_claims *cl = &r->claims;
 	__u64 __shm *lk = &r->shdr->repair_lock;
@@ -700,7 +466,7 @@ static bool repair_lock(struct dmxp_region *r, struct dmxp_claim __shm *me, stru
 	if (cur == mine)
 		return false;		/* ours already: not re-entered */
 	/* Held by a live repairer, or creator, or destroyer: it goes first. */
-	if (cur && cur <= cl->count && rec_holder(r, &cl->srecs[cur - 1], pc) == ALIVE)
+	if (cur && cur <= cl->count && rec_holder(r, &cl->srecs[cur - 1], pc) == DMXP_ALIVE)
 		return false;
 	return cas_acq_rel(lk, &cur, mine);
 }
@@ -724,9 +490,7 @@ int dmxp__repair_lock_wait(struct dmxp_region *r, bool *locked)
 	*locked = false;
 	if (!me)
 		return 0;
-	pthread_mutex_lock(&reg_lock);
-	self_refresh();
-	pthread_mutex_unlock(&reg_lock);
+	dmxp__ident_refresh();
 	for (tries = 0; tries < 10000; tries++) {
 		if (repair_lock(r, me, NULL)) {
 			*locked = true;
@@ -753,7 +517,7 @@ static bool side_send(__u32 state)
  * would become a tombstone, any record that says @p is whole?
  */
 static bool covered(struct dmxp_region *r, const struct dmxp_claim __shm *dead,
-		    __u32 chan, __u32 gen, __u64 p, __u32 state, struct proofs *pc)
+		    __u32 chan, __u32 gen, __u64 p, __u32 state, struct dmxp_proofs *pc)
 {
 	unsigned int i;
 
@@ -780,7 +544,7 @@ static bool covered(struct dmxp_region *r, const struct dmxp_claim __shm *dead,
 		 */
 		if (st == DMXP_CLAIM_SEND_WRITTEN && state == DMXP_CLAIM_SEND)
 			return true;
-		if (rec_holder(r, rec, pc) == ALIVE)
+		if (rec_holder(r, rec, pc) == DMXP_ALIVE)
 			return true;
 	}
 	return false;
@@ -860,7 +624,7 @@ static bool in_window(__u64 end, __u64 p, __u64 cap)
  * freed), -EAGAIN when a position is also named by a live owner's record.
  */
 static int repair_record(struct dmxp_region *r, struct dmxp_claim __shm *rec,
-			 struct dmxp_claim __shm *me, __u64 *wake, struct proofs *pc)
+			 struct dmxp_claim __shm *me, __u64 *wake, struct dmxp_proofs *pc)
 {
 	__u32 state = load_acquire(&rec->state);
 	__u32 chan = READ_ONCE(rec->chan);
@@ -962,7 +726,7 @@ static int repair_pass(struct dmxp_region *r, struct dmxp_claim __shm *me)
 {
 	struct dmxp_claims *cl = &r->claims;
 	__u64 wake[DMXP_MAX_CHANNELS / 64] = { 0 };
-	struct proofs pc = { 0 };
+	struct dmxp_proofs pc = { 0 };
 	int woke = -1;
 	unsigned int i;
 	int cancel;
@@ -971,9 +735,7 @@ static int repair_pass(struct dmxp_region *r, struct dmxp_claim __shm *me)
 		return -1;	/* no table, or the module repairs */
 	/* /proc reads are cancellation points: the lock must not be left. */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
-	pthread_mutex_lock(&reg_lock);
-	self_refresh();
-	pthread_mutex_unlock(&reg_lock);
+	dmxp__ident_refresh();
 	if (!repair_lock(r, me, &pc))
 		goto out;
 	DMXP_HOOK_COUNT(passes);
@@ -981,9 +743,9 @@ static int repair_pass(struct dmxp_region *r, struct dmxp_claim __shm *me)
 	for (i = 0; i < cl->count; i++) {
 		struct dmxp_claim __shm *rec = &cl->srecs[i];
 		__u32 owner = READ_ONCE(rec->owner);
-		__u32 taken = self.pid | OWNER_SETUP;
+		__u32 taken = dmxp__self.pid | OWNER_SETUP;
 
-		if (!owner || rec == me || rec_holder(r, rec, &pc) == ALIVE)
+		if (!owner || rec == me || rec_holder(r, rec, &pc) == DMXP_ALIVE)
 			continue;
 		/*
 		 * Take the record over: of repairers that found it dead, one

@@ -45,7 +45,7 @@ static long long now_ns(void)
 
 /*
  * BUSY held for a while by @flags' holder: if it is proven dead (the one
- * rule of lib/claim.c: its pid namespace ours and its pid gone, a zombie,
+ * rule of lib/proc.c: its pid namespace ours and its pid gone, a zombie,
  * or reused; a holder in another pid namespace, or one that did not say
  * which, is never proven dead), it died creating or destroying the
  * channel.  Take the entry back to free, bumping the generation so that

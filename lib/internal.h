@@ -303,9 +303,38 @@ static inline void dmxp__claim_drop(struct dmxp_claim __shm *rec)
 }
 
 /*
+ * lib/proc.c: this process as an embedded owner (dmxp__ident_refresh()
+ * first: after fork() it is another), and proofs of death.  A pass asks
+ * about the same owners again and again: it keeps its answers in a
+ * struct dmxp_proofs, one per owner.
+ */
+struct dmxp_ident {
+	__u32	pid;
+	__u64	start;
+	__u64	ns;
+	__s64	boot_off;	/* our time namespace's boottime offset, in ticks */
+	bool	proc_ok;	/* /proc is ours and answers: deaths can be proven */
+};
+extern struct dmxp_ident dmxp__self;
+void dmxp__ident_refresh(void);
+
+enum dmxp_liveness { DMXP_ALIVE, DMXP_DEAD };
+
+#define DMXP_PROOF_CACHE	64
+struct dmxp_proofs {
+	unsigned int	n;
+	struct {
+		__u32	pid;
+		bool	dead;
+		__u64	start;
+	} e[DMXP_PROOF_CACHE];
+};
+enum dmxp_liveness dmxp__holder(__u32 pid, __u64 start, __u64 ns, struct dmxp_proofs *pc);
+
+/*
  * Region files: is the process named by (@pid, start time, pid namespace)
  * proven dead?  Anything not provable, another pid namespace included,
- * counts as alive (lib/claim.c).  dmxp__self_ident(): ours, to name us.
+ * counts as alive (lib/proc.c).  dmxp__self_ident(): ours, to name us.
  */
 bool dmxp__owner_dead(__u32 pid, __u64 start, __u64 ns);
 void dmxp__self_ident(__u64 *start, __u64 *ns);
