@@ -17,7 +17,7 @@
  * handler), which -Wextra -Werror would reject.
  */
 #include "kselftest_harness.h"
-#include "common.h"
+#include "helpers.h"
 
 #define ENTRY_OFF(id)	(128ULL + (unsigned long long)(id) * 384)
 #define RING_BYTES(cap)	((unsigned long long)(cap) * DMXP_SLOT_SIZE)

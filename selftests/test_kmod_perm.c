@@ -35,16 +35,15 @@
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #include "kselftest_harness.h"
-#include "common.h"
-#include "kmod_common.h"
+#include "helpers.h"
 
-#define SYSFS_DIR	"/sys/kernel/dmxp"
 #define REGION_SIZE	(256ULL << 10)
 #define CH		3		/* the channel every test region has */
 #define CH_CAP		8
 #define NOBODY		65534
 #define OWNER		1000
 #define MAX_NAMES	4
+#define EXCL_CREATE	(DMXP_REGION_CREATE | DMXP_REGION_EXCL)
 
 /* Exit statuses of a child that got nowhere near its attempt. */
 #define E_SETUP		250		/* could not become the user */
@@ -79,151 +78,6 @@ struct ctx {
 };
 
 /* ---------------------------------------------------------------- helpers */
-
-static int handshake(int fd)
-{
-	struct dmxp_ioc_version v = { .version = DMXP_VERSION };
-
-	return xioctl(fd, DMXP_IOC_VERSION, &v);
-}
-
-/* /dev/dmxp opened with @oflags and handshaken; the fd or -errno. */
-static int dev_open_at(int dir, int oflags)
-{
-	int fd, ret;
-
-	fd = dir >= 0 ? openat(dir, "dmxp", oflags | O_CLOEXEC) :
-			open(DMXP_DEVICE, oflags | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = handshake(fd);
-	if (ret) {
-		close(fd);
-		return ret;
-	}
-	return fd;
-}
-
-static int region_create(int fd, const char *name, __u32 mode, struct dmxp_ioc_region *out)
-{
-	struct dmxp_ioc_region rq;
-	int ret;
-
-	rq_init(&rq, name);
-	rq.size = REGION_SIZE;
-	rq.mode = mode;
-	rq.flags = DMXP_REGION_CREATE | DMXP_REGION_EXCL;
-	ret = xioctl(fd, DMXP_IOC_REGION_CREATE, &rq);
-	if (out)
-		*out = rq;
-	return ret;
-}
-
-static int chan_create(int fd, __u32 id)
-{
-	struct dmxp_ioc_chan c = { .id = id, .capacity = CH_CAP };
-
-	return xioctl(fd, DMXP_IOC_CHAN_CREATE, &c);
-}
-
-static int chan_destroy(int fd, __u32 id)
-{
-	struct dmxp_ioc_chan c = { .id = id };
-
-	return xioctl(fd, DMXP_IOC_CHAN_DESTROY, &c);
-}
-
-static int notify(int fd, __u32 flags)
-{
-	struct dmxp_ioc_notify n = { .id = CH, .flags = flags };
-
-	return xioctl(fd, DMXP_IOC_NOTIFY, &n);
-}
-
-/* A channel fd of CH; the fd or -errno. */
-static int chan_fd(int fd)
-{
-	struct dmxp_ioc_chan_fd f = { .id = CH, .flags = DMXP_CHAN_FD_NONBLOCK };
-	int cfd = ioctl(fd, DMXP_IOC_CHAN_FD, &f);
-
-	return cfd < 0 ? -errno : cfd;
-}
-
-static int eventfd_reg(int fd, int efd, __u32 flags)
-{
-	struct dmxp_ioc_eventfd e = { .id = CH, .flags = flags, .fd = efd };
-
-	return xioctl(fd, DMXP_IOC_CHAN_EVENTFD, &e);
-}
-
-/* /sys/kernel/dmxp/@name/@attr as a number (octal with a leading 0); -1 if unreadable. */
-static long long sysfs_num(const char *name, const char *attr)
-{
-	char path[256], buf[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), SYSFS_DIR "/%s/%s", name, attr);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	return strtoll(buf, NULL, 0);
-}
-
-static bool region_exists(const char *name)
-{
-	char path[256];
-	struct stat st;
-
-	snprintf(path, sizeof(path), SYSFS_DIR "/%s", name);
-	return stat(path, &st) == 0;
-}
-
-/* Send @fd over the socket @sock; 0 or -errno. */
-static int send_fd(int sock, int fd)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	char byte = 'f';
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	return sendmsg(sock, &msg, 0) == 1 ? 0 : -errno;
-}
-
-/* Receive a file descriptor from @sock; the fd or -errno. */
-static int recv_fd(int sock)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	char byte;
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cm;
-	int fd;
-
-	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
-		return -errno;
-	cm = CMSG_FIRSTHDR(&msg);
-	if (!cm || cm->cmsg_type != SCM_RIGHTS)
-		return -EBADMSG;
-	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	return fd;
-}
 
 /* ------------------------------------------------------ the child's side */
 
@@ -313,9 +167,9 @@ static int c_create(struct ctx *c)
 
 	if (fd < 0)
 		return -fd;
-	ret = region_create(fd, c->name, c->mode, NULL);
+	ret = region_create(fd, c->name, REGION_SIZE, c->mode, EXCL_CREATE, NULL);
 	if (!ret)
-		ret = chan_create(fd, CH);
+		ret = ioc_chan_create(fd, CH, CH_CAP, NULL);
 	return ERR(ret);
 }
 
@@ -394,7 +248,7 @@ static int c_chan_create(struct ctx *c)
 	int fd;
 
 	BIND_OR_EXIT(c, fd);
-	return ERR(chan_create(fd, CH + 1));
+	return ERR(ioc_chan_create(fd, CH + 1, CH_CAP, NULL));
 }
 
 static int c_chan_destroy(struct ctx *c)
@@ -402,7 +256,7 @@ static int c_chan_destroy(struct ctx *c)
 	int fd;
 
 	BIND_OR_EXIT(c, fd);
-	return ERR(chan_destroy(fd, CH));
+	return ERR(ioc_chan_destroy(fd, CH));
 }
 
 static int c_notify(struct ctx *c)
@@ -410,7 +264,7 @@ static int c_notify(struct ctx *c)
 	int fd;
 
 	BIND_OR_EXIT(c, fd);
-	return ERR(notify(fd, DMXP_NOTIFY_RECV));
+	return ERR(ioc_notify(fd, CH, DMXP_NOTIFY_RECV));
 }
 
 static int c_chan_fd(struct ctx *c)
@@ -418,7 +272,7 @@ static int c_chan_fd(struct ctx *c)
 	int fd;
 
 	BIND_OR_EXIT(c, fd);
-	return ERR(chan_fd(fd));
+	return ERR(ioc_chan_fd(fd, CH, DMXP_CHAN_FD_NONBLOCK));
 }
 
 static int c_eventfd(struct ctx *c)
@@ -429,7 +283,7 @@ static int c_eventfd(struct ctx *c)
 	efd = eventfd(0, EFD_CLOEXEC);
 	if (efd < 0)
 		return E_CHECK;
-	return ERR(eventfd_reg(fd, efd, 0));
+	return ERR(ioc_eventfd(fd, CH, efd, 0));
 }
 
 static int c_eventfd_unregister(struct ctx *c)
@@ -440,7 +294,7 @@ static int c_eventfd_unregister(struct ctx *c)
 	efd = eventfd(0, EFD_CLOEXEC);
 	if (efd < 0)
 		return E_CHECK;
-	return ERR(eventfd_reg(fd, efd, DMXP_EVENTFD_UNREGISTER));
+	return ERR(ioc_eventfd(fd, CH, efd, DMXP_EVENTFD_UNREGISTER));
 }
 
 /* A channel fd of a read-only binding, or exit with the errno. */
@@ -448,7 +302,7 @@ static int c_eventfd_unregister(struct ctx *c)
 	int __fd;							\
 									\
 	BIND_OR_EXIT(c, __fd);						\
-	(cfd) = chan_fd(__fd);						\
+	(cfd) = ioc_chan_fd(__fd, CH, DMXP_CHAN_FD_NONBLOCK);	\
 	if ((cfd) < 0)							\
 		return E_CHECK;						\
 } while (0)
@@ -514,7 +368,7 @@ static int c_noperm_notify(struct ctx *c)
 	int fd;
 
 	UNBOUND_OR_EXIT(c, fd);
-	return ERR(notify(fd, DMXP_NOTIFY_RECV));
+	return ERR(ioc_notify(fd, CH, DMXP_NOTIFY_RECV));
 }
 
 static int c_noperm_chan_fd(struct ctx *c)
@@ -522,7 +376,7 @@ static int c_noperm_chan_fd(struct ctx *c)
 	int fd;
 
 	UNBOUND_OR_EXIT(c, fd);
-	return ERR(chan_fd(fd));
+	return ERR(ioc_chan_fd(fd, CH, DMXP_CHAN_FD_NONBLOCK));
 }
 
 static int c_noperm_eventfd(struct ctx *c)
@@ -530,7 +384,7 @@ static int c_noperm_eventfd(struct ctx *c)
 	int fd, efd = eventfd(0, EFD_CLOEXEC);
 
 	UNBOUND_OR_EXIT(c, fd);
-	return ERR(eventfd_reg(fd, efd, 0));
+	return ERR(ioc_eventfd(fd, CH, efd, 0));
 }
 
 static int c_noperm_chan_create(struct ctx *c)
@@ -538,7 +392,7 @@ static int c_noperm_chan_create(struct ctx *c)
 	int fd;
 
 	UNBOUND_OR_EXIT(c, fd);
-	return ERR(chan_create(fd, CH + 1));
+	return ERR(ioc_chan_create(fd, CH + 1, CH_CAP, NULL));
 }
 
 static int c_noperm_chan_destroy(struct ctx *c)
@@ -546,7 +400,7 @@ static int c_noperm_chan_destroy(struct ctx *c)
 	int fd;
 
 	UNBOUND_OR_EXIT(c, fd);
-	return ERR(chan_destroy(fd, CH));
+	return ERR(ioc_chan_destroy(fd, CH));
 }
 
 /* SCM_RIGHTS: what the child does with the /dev/dmxp file it receives. */
@@ -568,14 +422,14 @@ static int c_scm_chan_create(struct ctx *c)
 {
 	int fd = recv_fd(c->sock);
 
-	return fd < 0 ? E_CHECK : ERR(chan_create(fd, CH + 1));
+	return fd < 0 ? E_CHECK : ERR(ioc_chan_create(fd, CH + 1, CH_CAP, NULL));
 }
 
 static int c_scm_notify(struct ctx *c)
 {
 	int fd = recv_fd(c->sock);
 
-	return fd < 0 ? E_CHECK : ERR(notify(fd, DMXP_NOTIFY_RECV));
+	return fd < 0 ? E_CHECK : ERR(ioc_notify(fd, CH, DMXP_NOTIFY_RECV));
 }
 
 static int c_scm_attach(struct ctx *c)
@@ -613,14 +467,8 @@ FIXTURE_SETUP(perm)
 	self->c.sock = -1;
 	self->c.devdir = -1;
 	self->c.oflags = O_RDWR;
-	if (stat(DMXP_DEVICE, &st)) {
-		self->nodev = true;
-		SKIP(return, "no %s: the module is not loaded", DMXP_DEVICE);
-	}
-	if (geteuid() != 0) {
-		self->nodev = true;
-		SKIP(return, "the permission tests need root, to become other users");
-	}
+	SKIP_WITHOUT_DEV(self->nodev, "the permission tests need root, to become other users");
+	ASSERT_EQ(0, stat(DMXP_DEVICE, &st));
 	self->devmode = st.st_mode & 07777;
 	ASSERT_EQ(0, chmod(DMXP_DEVICE, 0666));
 }
@@ -643,12 +491,6 @@ FIXTURE_TEARDOWN(perm)
 		region_destroy(fd, self->names[i]);
 	close(fd);
 }
-
-/* The harness runs the body even after the setup skipped: skip it too. */
-#define NEED_DEV() do {							\
-	if (self->nodev)						\
-		SKIP(return, "no %s or not root", DMXP_DEVICE);		\
-} while (0)
 
 /* A fresh region name in self->c.name, destroyed by the teardown. */
 static const char *new_name(FIXTURE_DATA(perm) *self)
@@ -675,9 +517,9 @@ static int root_region(FIXTURE_DATA(perm) *self, __u32 mode)
 
 	if (fd < 0)
 		return fd;
-	ret = region_create(fd, name, mode, NULL);
+	ret = region_create(fd, name, REGION_SIZE, mode, EXCL_CREATE, NULL);
 	if (!ret)
-		ret = chan_create(fd, CH);
+		ret = ioc_chan_create(fd, CH, CH_CAP, NULL);
 	if (ret) {
 		close(fd);
 		return ret;
@@ -697,7 +539,7 @@ static int user_region(FIXTURE_DATA(perm) *self, const struct who *w, __u32 mode
 /* Root sends "hello" on CH of the region bound to @fd: 0 or -errno. */
 static int root_send(int fd)
 {
-	int cfd = chan_fd(fd);
+	int cfd = ioc_chan_fd(fd, CH, DMXP_CHAN_FD_NONBLOCK);
 	ssize_t n;
 
 	if (cfd < 0)
@@ -798,7 +640,7 @@ TEST_F(perm, ro_create_ebadf)
 	new_name(self);
 	self->c.mode = 0666;
 	EXPECT_EQ(EBADF, try_as(self, &nobody, O_RDONLY, c_create));
-	EXPECT_FALSE(region_exists(self->c.name));
+	EXPECT_FALSE(sysfs_exists(self->c.name, ""));
 }
 
 /* Even root needs a file open for writing to create. */
@@ -809,8 +651,8 @@ TEST_F(perm, ro_create_by_root_ebadf)
 	NEED_DEV();
 	fd = dev_open_at(-1, O_RDONLY);
 	ASSERT_LE(0, fd);
-	EXPECT_EQ(-EBADF, region_create(fd, new_name(self), 0600, NULL));
-	EXPECT_FALSE(region_exists(self->c.name));
+	EXPECT_EQ(-EBADF, region_create(fd, new_name(self), REGION_SIZE, 0600, EXCL_CREATE, NULL));
+	EXPECT_FALSE(sysfs_exists(self->c.name, ""));
 	close(fd);
 }
 
@@ -820,7 +662,7 @@ TEST_F(perm, wronly_create_ebadf)
 	new_name(self);
 	self->c.mode = 0666;
 	EXPECT_EQ(EBADF, try_as(self, &nobody, O_WRONLY, c_create));
-	EXPECT_FALSE(region_exists(self->c.name));
+	EXPECT_FALSE(sysfs_exists(self->c.name, ""));
 }
 
 /* The handshake comes first: a read-only file is told EPROTO before EBADF. */
@@ -938,7 +780,7 @@ TEST_F(perm, owner_destroys_mode_0)
 	NEED_DEV();
 	ASSERT_EQ(0, user_region(self, &owner, 0));
 	EXPECT_EQ(0, try_as(self, &owner, O_RDWR, c_destroy));
-	EXPECT_FALSE(region_exists(self->c.name));
+	EXPECT_FALSE(sysfs_exists(self->c.name, ""));
 }
 
 /* Destroying is the owner's, whatever the mode grants others. */
@@ -947,7 +789,7 @@ TEST_F(perm, other_destroys_mode_0666_eperm)
 	NEED_DEV();
 	ASSERT_EQ(0, user_region(self, &owner, 0666));
 	EXPECT_EQ(EPERM, try_as(self, &nobody, O_RDWR, c_destroy));
-	EXPECT_TRUE(region_exists(self->c.name));
+	EXPECT_TRUE(sysfs_exists(self->c.name, ""));
 }
 
 TEST_F(perm, owner_destroys_ro_file_ebadf)
@@ -955,7 +797,7 @@ TEST_F(perm, owner_destroys_ro_file_ebadf)
 	NEED_DEV();
 	ASSERT_EQ(0, user_region(self, &owner, 0600));
 	EXPECT_EQ(EBADF, try_as(self, &owner, O_RDONLY, c_destroy));
-	EXPECT_TRUE(region_exists(self->c.name));
+	EXPECT_TRUE(sysfs_exists(self->c.name, ""));
 }
 
 /* Destroying needs a file open for writing, not for reading. */
@@ -964,7 +806,7 @@ TEST_F(perm, owner_destroys_wronly_file_ok)
 	NEED_DEV();
 	ASSERT_EQ(0, user_region(self, &owner, 0600));
 	EXPECT_EQ(0, try_as(self, &owner, O_WRONLY, c_destroy));
-	EXPECT_FALSE(region_exists(self->c.name));
+	EXPECT_FALSE(sysfs_exists(self->c.name, ""));
 }
 
 TEST_F(perm, root_destroys_ro_file_ebadf)
@@ -976,7 +818,7 @@ TEST_F(perm, root_destroys_ro_file_ebadf)
 	fd = dev_open_at(-1, O_RDONLY);
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(-EBADF, region_destroy(fd, self->c.name));
-	EXPECT_TRUE(region_exists(self->c.name));
+	EXPECT_TRUE(sysfs_exists(self->c.name, ""));
 	close(fd);
 }
 
@@ -1031,7 +873,7 @@ TEST_F(perm, group_destroys_eperm)
 	NEED_DEV();
 	ASSERT_EQ(0, user_region(self, &owner, 0660));
 	EXPECT_EQ(EPERM, try_as(self, &member_egid, O_RDWR, c_destroy));
-	EXPECT_TRUE(region_exists(self->c.name));
+	EXPECT_TRUE(sysfs_exists(self->c.name, ""));
 }
 
 /* --------------------------------------------------- a read-only binding */
@@ -1403,7 +1245,7 @@ TEST_F(perm, scm_chanfd_write_ok)
 	NEED_DEV();
 	fd = root_region(self, 0600);
 	ASSERT_LE(0, fd);
-	cfd = chan_fd(fd);
+	cfd = ioc_chan_fd(fd, CH, DMXP_CHAN_FD_NONBLOCK);
 	ASSERT_LE(0, cfd);
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, self->sv));
 	ASSERT_EQ(0, send_fd(self->sv[0], cfd));
@@ -1416,21 +1258,10 @@ TEST_F(perm, scm_chanfd_write_ok)
 
 /* ------------------------------------------------- the default region */
 
-/* /sys/module/dmxp/parameters/@param, decimal; @dflt if there is none. */
-static long long param_or(const char *param, long long dflt)
-{
-	char path[256], buf[64];
-
-	snprintf(path, sizeof(path), "/sys/module/dmxp/parameters/%s", param);
-	if (read_text(path, buf, sizeof(buf)))
-		return dflt;
-	return strtoll(buf, NULL, 10);
-}
-
 /* "default" as the module configures it: owner, group and mode. */
 static void expect_default_configured(struct __test_metadata *_metadata)
 {
-	ASSERT_TRUE(region_exists(DMXP_DEFAULT_NAME));
+	ASSERT_TRUE(sysfs_exists(DMXP_DEFAULT_NAME, ""));
 	EXPECT_EQ(param_or("default_uid", 0), sysfs_num(DMXP_DEFAULT_NAME, "uid"));
 	EXPECT_EQ(param_or("default_gid", 0), sysfs_num(DMXP_DEFAULT_NAME, "gid"));
 	EXPECT_EQ(param_or("default_mode", 0666), sysfs_num(DMXP_DEFAULT_NAME, "mode"));

@@ -16,7 +16,7 @@
  * handler), which -Wextra -Werror would reject.
  */
 #include "kselftest_harness.h"
-#include "common.h"
+#include "helpers.h"
 
 TEST_REGION_FILES_ONLY("the bytes of region files: test_kmod checks the kernel layout");
 

@@ -14,7 +14,7 @@
  * handler), which -Wextra -Werror would reject.
  */
 #include "kselftest_harness.h"
-#include "common.h"
+#include "helpers.h"
 #include "internal.h"	/* the test hooks: this test is built with DMXP_TEST_HOOKS */
 
 extern int dmxp__hook_step;
