@@ -459,7 +459,7 @@ FIXTURE(perm) {
 	struct ctx c;			/* the child's context; c.name is the region */
 };
 
-FIXTURE_SETUP(perm)
+static void perm_init(struct __test_metadata *_metadata, FIXTURE_DATA(perm) *self)
 {
 	struct stat st;
 
@@ -473,7 +473,7 @@ FIXTURE_SETUP(perm)
 	ASSERT_EQ(0, chmod(DMXP_DEVICE, 0666));
 }
 
-FIXTURE_TEARDOWN(perm)
+static void perm_fini(FIXTURE_DATA(perm) *self)
 {
 	int fd, i;
 
@@ -490,6 +490,16 @@ FIXTURE_TEARDOWN(perm)
 	for (i = 0; i < self->nnames; i++)
 		region_destroy(fd, self->names[i]);
 	close(fd);
+}
+
+FIXTURE_SETUP(perm)
+{
+	perm_init(_metadata, self);
+}
+
+FIXTURE_TEARDOWN(perm)
+{
+	perm_fini(self);
 }
 
 /* A fresh region name in self->c.name, destroyed by the teardown. */
@@ -567,81 +577,320 @@ static int root_region_closed(FIXTURE_DATA(perm) *self, __u32 mode)
 	return 0;
 }
 
-/* ------------------------------------------------- attach: the mode bits */
+/* ------------------------------------------------------ the matrix of cases */
 
-TEST_F(perm, other_rw_mode_0666_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0666));
-	EXPECT_EQ(0, try_as(self, &nobody, O_RDWR, c_attach));
-}
+/*
+ * A case of the matrix: a region made by root or by OWNER with a mode (or
+ * only named, for a create), one attempt as a user with /dev/dmxp opened
+ * with some flags, the child's expected status, then what the region
+ * shows: a sysfs attribute's value, whether it still exists.
+ */
+enum made {
+	BY_ROOT,		/* by root, its file closed */
+	BY_OWNER,		/* by OWNER, in a child */
+	BY_ROOT_SENT,		/* by root, which sent "hello" on CH and keeps it bound */
+	NAME_ONLY,		/* not made: the child creates it with .mode */
+};
 
-TEST_F(perm, other_rw_mode_0644_eacces)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0644));
-	EXPECT_EQ(EACCES, try_as(self, &nobody, O_RDWR, c_attach));
-}
+/* The matrix's fixture is perm's: the same setup and teardown, per case. */
+FIXTURE(matrix) {
+	FIXTURE_DATA(perm) p;
+};
 
-TEST_F(perm, other_ro_mode_0644_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0644));
-	EXPECT_EQ(0, try_as(self, &nobody, O_RDONLY, c_attach));
-}
+FIXTURE_VARIANT(matrix) {
+	enum made		made;
+	__u32			mode;
+	const struct who	*who;
+	int			oflags;
+	child_fn		fn;
+	int			prot, mflags;	/* c_mmap's */
+	int			expect;		/* the child's exit status */
+	const char		*attr;		/* if set, sysfs attr of the region is... */
+	long long		attr_val;
+	int			exists;		/* 1: the region exists, -1: it is gone */
+};
 
-TEST_F(perm, other_ro_mode_0604_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0604));
-	EXPECT_EQ(0, try_as(self, &nobody, O_RDONLY, c_attach));
-}
+#define ROOT(m)		.made = BY_ROOT, .mode = (m)
+#define OWNED(m)	.made = BY_OWNER, .mode = (m)
+#define SENT(m)		.made = BY_ROOT_SENT, .mode = (m)
+#define ATTR(a, v)	.attr = (a), .attr_val = (v)
 
-TEST_F(perm, other_ro_mode_0640_eacces)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0640));
-	EXPECT_EQ(EACCES, try_as(self, &nobody, O_RDONLY, c_attach));
-}
-
-TEST_F(perm, other_ro_mode_0600_eacces)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0600));
-	EXPECT_EQ(EACCES, try_as(self, &nobody, O_RDONLY, c_attach));
-}
-
+/* attach: the mode bits */
+FIXTURE_VARIANT_ADD(matrix, other_rw_mode_0666_ok) {
+	ROOT(0666), .who = &nobody, .oflags = O_RDWR, .fn = c_attach, .expect = 0,
+};
+FIXTURE_VARIANT_ADD(matrix, other_rw_mode_0644_eacces) {
+	ROOT(0644), .who = &nobody, .oflags = O_RDWR, .fn = c_attach, .expect = EACCES,
+};
+FIXTURE_VARIANT_ADD(matrix, other_ro_mode_0644_ok) {
+	ROOT(0644), .who = &nobody, .oflags = O_RDONLY, .fn = c_attach, .expect = 0,
+};
+FIXTURE_VARIANT_ADD(matrix, other_ro_mode_0604_ok) {
+	ROOT(0604), .who = &nobody, .oflags = O_RDONLY, .fn = c_attach, .expect = 0,
+};
+FIXTURE_VARIANT_ADD(matrix, other_ro_mode_0640_eacces) {
+	ROOT(0640), .who = &nobody, .oflags = O_RDONLY, .fn = c_attach, .expect = EACCES,
+};
+FIXTURE_VARIANT_ADD(matrix, other_ro_mode_0600_eacces) {
+	ROOT(0600), .who = &nobody, .oflags = O_RDONLY, .fn = c_attach, .expect = EACCES,
+};
 /* Write without read grants nothing: a binding always reads. */
-TEST_F(perm, other_rw_mode_0602_eacces)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0602));
-	EXPECT_EQ(EACCES, try_as(self, &nobody, O_RDWR, c_attach));
-}
-
-TEST_F(perm, other_ro_mode_0602_eacces)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0602));
-	EXPECT_EQ(EACCES, try_as(self, &nobody, O_RDONLY, c_attach));
-}
-
+FIXTURE_VARIANT_ADD(matrix, other_rw_mode_0602_eacces) {
+	ROOT(0602), .who = &nobody, .oflags = O_RDWR, .fn = c_attach, .expect = EACCES,
+};
+FIXTURE_VARIANT_ADD(matrix, other_ro_mode_0602_eacces) {
+	ROOT(0602), .who = &nobody, .oflags = O_RDONLY, .fn = c_attach, .expect = EACCES,
+};
 /* A file open only for writing cannot be bound at all. */
-TEST_F(perm, wronly_attach_ebadf)
+FIXTURE_VARIANT_ADD(matrix, wronly_attach_ebadf) {
+	ROOT(0666), .who = &nobody, .oflags = O_WRONLY, .fn = c_attach, .expect = EBADF,
+};
+FIXTURE_VARIANT_ADD(matrix, ro_create_ebadf) {
+	.made = NAME_ONLY, .mode = 0666, .who = &nobody, .oflags = O_RDONLY, .fn = c_create,
+	.expect = EBADF, .exists = -1,
+};
+FIXTURE_VARIANT_ADD(matrix, wronly_create_ebadf) {
+	.made = NAME_ONLY, .mode = 0666, .who = &nobody, .oflags = O_WRONLY, .fn = c_create,
+	.expect = EBADF, .exists = -1,
+};
+
+/* attach: an unprivileged owner (1000) */
+FIXTURE_VARIANT_ADD(matrix, owner_rw_mode_0600_ok) {
+	OWNED(0600), .who = &owner, .oflags = O_RDWR, .fn = c_attach, .expect = 0,
+};
+FIXTURE_VARIANT_ADD(matrix, owner_rw_mode_0400_eacces) {
+	OWNED(0400), .who = &owner, .oflags = O_RDWR, .fn = c_attach, .expect = EACCES,
+};
+FIXTURE_VARIANT_ADD(matrix, owner_ro_mode_0400_ok) {
+	OWNED(0400), .who = &owner, .oflags = O_RDONLY, .fn = c_attach, .expect = 0,
+};
+/* The owner's bits decide for the owner, even when others get more. */
+FIXTURE_VARIANT_ADD(matrix, owner_mode_0066_eacces) {
+	OWNED(0066), .who = &owner, .oflags = O_RDONLY, .fn = c_attach, .expect = EACCES,
+};
+FIXTURE_VARIANT_ADD(matrix, other_of_owner_mode_0600_eacces) {
+	OWNED(0600), .who = &nobody, .oflags = O_RDONLY, .fn = c_attach, .expect = EACCES,
+};
+FIXTURE_VARIANT_ADD(matrix, owner_destroys_mode_0) {
+	OWNED(0), .who = &owner, .oflags = O_RDWR, .fn = c_destroy, .expect = 0,
+	.exists = -1,
+};
+/* Destroying is the owner's, whatever the mode grants others. */
+FIXTURE_VARIANT_ADD(matrix, other_destroys_mode_0666_eperm) {
+	OWNED(0666), .who = &nobody, .oflags = O_RDWR, .fn = c_destroy, .expect = EPERM,
+	.exists = 1,
+};
+FIXTURE_VARIANT_ADD(matrix, owner_destroys_ro_file_ebadf) {
+	OWNED(0600), .who = &owner, .oflags = O_RDONLY, .fn = c_destroy, .expect = EBADF,
+	.exists = 1,
+};
+/* Destroying needs a file open for writing, not for reading. */
+FIXTURE_VARIANT_ADD(matrix, owner_destroys_wronly_file_ok) {
+	OWNED(0600), .who = &owner, .oflags = O_WRONLY, .fn = c_destroy, .expect = 0,
+	.exists = -1,
+};
+
+/* attach: the group bits */
+FIXTURE_VARIANT_ADD(matrix, group_egid_rw_mode_0660_ok) {
+	OWNED(0660), .who = &member_egid, .oflags = O_RDWR, .fn = c_attach, .expect = 0,
+};
+FIXTURE_VARIANT_ADD(matrix, group_supplementary_rw_mode_0660_ok) {
+	OWNED(0660), .who = &member_supp, .oflags = O_RDWR, .fn = c_attach, .expect = 0,
+};
+FIXTURE_VARIANT_ADD(matrix, group_rw_mode_0640_eacces) {
+	OWNED(0640), .who = &member_supp, .oflags = O_RDWR, .fn = c_attach, .expect = EACCES,
+};
+FIXTURE_VARIANT_ADD(matrix, group_ro_mode_0640_ok) {
+	OWNED(0640), .who = &member_supp, .oflags = O_RDONLY, .fn = c_attach, .expect = 0,
+};
+/* The group's bits decide for a member, even when others get more. */
+FIXTURE_VARIANT_ADD(matrix, group_mode_0606_eacces) {
+	OWNED(0606), .who = &member_egid, .oflags = O_RDONLY, .fn = c_attach,
+	.expect = EACCES,
+};
+FIXTURE_VARIANT_ADD(matrix, not_in_group_mode_0660_eacces) {
+	OWNED(0660), .who = &nobody, .oflags = O_RDWR, .fn = c_attach, .expect = EACCES,
+};
+/* A group member is not the owner: it may not destroy. */
+FIXTURE_VARIANT_ADD(matrix, group_destroys_eperm) {
+	OWNED(0660), .who = &member_egid, .oflags = O_RDWR, .fn = c_destroy, .expect = EPERM,
+	.exists = 1,
+};
+
+/* a read-only binding: the mapping */
+FIXTURE_VARIANT_ADD(matrix, ro_mmap_shared_read_ok) {
+	ROOT(0644), .who = &nobody, .oflags = O_RDONLY, .fn = c_mmap,
+	.prot = PROT_READ, .mflags = MAP_SHARED, .expect = 0,
+};
+FIXTURE_VARIANT_ADD(matrix, ro_mmap_shared_write_eacces) {
+	ROOT(0644), .who = &nobody, .oflags = O_RDONLY, .fn = c_mmap,
+	.prot = PROT_READ | PROT_WRITE, .mflags = MAP_SHARED, .expect = EACCES,
+};
+FIXTURE_VARIANT_ADD(matrix, ro_mmap_private_write_einval) {
+	ROOT(0644), .who = &nobody, .oflags = O_RDONLY, .fn = c_mmap,
+	.prot = PROT_READ | PROT_WRITE, .mflags = MAP_PRIVATE, .expect = EINVAL,
+};
+FIXTURE_VARIANT_ADD(matrix, ro_mmap_private_read_einval) {
+	ROOT(0644), .who = &nobody, .oflags = O_RDONLY, .fn = c_mmap,
+	.prot = PROT_READ, .mflags = MAP_PRIVATE, .expect = EINVAL,
+};
+/* MAP_PRIVATE is refused on a read-write binding too: no private copy. */
+FIXTURE_VARIANT_ADD(matrix, rw_mmap_private_write_einval) {
+	ROOT(0666), .who = &nobody, .oflags = O_RDWR, .fn = c_mmap,
+	.prot = PROT_READ | PROT_WRITE, .mflags = MAP_PRIVATE, .expect = EINVAL,
+};
+FIXTURE_VARIANT_ADD(matrix, rw_mmap_shared_write_ok) {
+	ROOT(0666), .who = &nobody, .oflags = O_RDWR, .fn = c_mmap,
+	.prot = PROT_READ | PROT_WRITE, .mflags = MAP_SHARED, .expect = 0,
+};
+FIXTURE_VARIANT_ADD(matrix, ro_mprotect_write_eacces) {
+	ROOT(0644), .who = &nobody, .oflags = O_RDONLY, .fn = c_mprotect_write,
+	.expect = EACCES,
+};
+/* A read-only binding of a region whose mode grants write: still read-only. */
+FIXTURE_VARIANT_ADD(matrix, ro_file_mode_0666_mprotect_write_eacces) {
+	ROOT(0666), .who = &nobody, .oflags = O_RDONLY, .fn = c_mprotect_write,
+	.expect = EACCES,
+};
+FIXTURE_VARIANT_ADD(matrix, ro_store_sigsegv) {
+	ROOT(0644), .who = &nobody, .oflags = O_RDONLY, .fn = c_store,
+	.expect = E_SIGNAL + SIGSEGV, ATTR("ch3/tail", 0),
+};
+/* The read-only mapping is the region itself, not a copy. */
+FIXTURE_VARIANT_ADD(matrix, ro_mapping_sees_messages) {
+	SENT(0644), .who = &nobody, .oflags = O_RDONLY, .fn = c_read_message, .expect = 0,
+};
+
+/* a read-only binding: the ioctls and the channel fd */
+FIXTURE_VARIANT_ADD(matrix, ro_chan_create_ebadf) {
+	ROOT(0666), .who = &nobody, .oflags = O_RDONLY, .fn = c_chan_create,
+	.expect = EBADF, ATTR("channel_count", 1),
+};
+FIXTURE_VARIANT_ADD(matrix, ro_chan_destroy_ebadf) {
+	ROOT(0666), .who = &nobody, .oflags = O_RDONLY, .fn = c_chan_destroy,
+	.expect = EBADF, ATTR("channel_count", 1),
+};
+FIXTURE_VARIANT_ADD(matrix, ro_notify_ebadf) {
+	ROOT(0644), .who = &nobody, .oflags = O_RDONLY, .fn = c_notify,
+	.expect = EBADF, ATTR("ch3/notifies", 0),
+};
+FIXTURE_VARIANT_ADD(matrix, ro_eventfd_register_ebadf) {
+	ROOT(0644), .who = &nobody, .oflags = O_RDONLY, .fn = c_eventfd, .expect = EBADF,
+};
+FIXTURE_VARIANT_ADD(matrix, ro_eventfd_unregister_ebadf) {
+	ROOT(0644), .who = &nobody, .oflags = O_RDONLY, .fn = c_eventfd_unregister,
+	.expect = EBADF,
+};
+FIXTURE_VARIANT_ADD(matrix, ro_chan_fd_ok) {
+	ROOT(0644), .who = &nobody, .oflags = O_RDONLY, .fn = c_chan_fd, .expect = 0,
+};
+/* A read-only binding's channel fd is open neither for reading nor writing. */
+FIXTURE_VARIANT_ADD(matrix, ro_chanfd_access_mode) {
+	ROOT(0644), .who = &nobody, .oflags = O_RDONLY, .fn = c_chanfd_accmode, .expect = 0,
+};
+FIXTURE_VARIANT_ADD(matrix, ro_chanfd_write_ebadf) {
+	ROOT(0644), .who = &nobody, .oflags = O_RDONLY, .fn = c_chanfd_write,
+	.expect = EBADF, ATTR("ch3/tail", 0),
+};
+/* read() would take the message, a change to the ring: refused, it stays. */
+FIXTURE_VARIANT_ADD(matrix, ro_chanfd_read_ebadf) {
+	SENT(0644), .who = &nobody, .oflags = O_RDONLY, .fn = c_chanfd_read,
+	.expect = EBADF, ATTR("ch3/depth", 1),
+};
+FIXTURE_VARIANT_ADD(matrix, ro_chanfd_poll_ok) {
+	SENT(0644), .who = &nobody, .oflags = O_RDONLY, .fn = c_chanfd_poll, .expect = 0,
+};
+
+/* The same calls on a read-write binding of the same user work. */
+FIXTURE_VARIANT_ADD(matrix, rw_chan_create_ok) {
+	ROOT(0666), .who = &nobody, .oflags = O_RDWR, .fn = c_chan_create,
+	.expect = 0, ATTR("channel_count", 2),
+};
+FIXTURE_VARIANT_ADD(matrix, rw_chan_destroy_ok) {
+	ROOT(0666), .who = &nobody, .oflags = O_RDWR, .fn = c_chan_destroy,
+	.expect = 0, ATTR("channel_count", 0),
+};
+FIXTURE_VARIANT_ADD(matrix, rw_notify_ok) {
+	ROOT(0666), .who = &nobody, .oflags = O_RDWR, .fn = c_notify,
+	.expect = 0, ATTR("ch3/notifies", 1),
+};
+FIXTURE_VARIANT_ADD(matrix, rw_eventfd_register_ok) {
+	ROOT(0666), .who = &nobody, .oflags = O_RDWR, .fn = c_eventfd, .expect = 0,
+};
+FIXTURE_VARIANT_ADD(matrix, rw_chanfd_write_ok) {
+	ROOT(0666), .who = &nobody, .oflags = O_RDWR, .fn = c_chanfd_write,
+	.expect = 0, ATTR("ch3/depth", 1),
+};
+
+/* no permission: an unbound file does nothing */
+FIXTURE_VARIANT_ADD(matrix, noperm_mmap_enxio) {
+	ROOT(0600), .who = &nobody, .oflags = O_RDWR, .fn = c_noperm_mmap, .expect = ENXIO,
+};
+FIXTURE_VARIANT_ADD(matrix, noperm_notify_enxio) {
+	ROOT(0600), .who = &nobody, .oflags = O_RDWR, .fn = c_noperm_notify,
+	.expect = ENXIO, ATTR("ch3/notifies", 0),
+};
+FIXTURE_VARIANT_ADD(matrix, noperm_chan_fd_enxio) {
+	ROOT(0600), .who = &nobody, .oflags = O_RDWR, .fn = c_noperm_chan_fd, .expect = ENXIO,
+};
+FIXTURE_VARIANT_ADD(matrix, noperm_eventfd_enxio) {
+	ROOT(0600), .who = &nobody, .oflags = O_RDWR, .fn = c_noperm_eventfd, .expect = ENXIO,
+};
+FIXTURE_VARIANT_ADD(matrix, noperm_chan_create_enxio) {
+	ROOT(0600), .who = &nobody, .oflags = O_RDWR, .fn = c_noperm_chan_create,
+	.expect = ENXIO, ATTR("channel_count", 1),
+};
+FIXTURE_VARIANT_ADD(matrix, noperm_chan_destroy_enxio) {
+	ROOT(0600), .who = &nobody, .oflags = O_RDWR, .fn = c_noperm_chan_destroy,
+	.expect = ENXIO, ATTR("channel_count", 1),
+};
+
+FIXTURE_SETUP(matrix)
 {
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0666));
-	EXPECT_EQ(EBADF, try_as(self, &nobody, O_WRONLY, c_attach));
+	perm_init(_metadata, &self->p);
 }
 
-TEST_F(perm, ro_create_ebadf)
+FIXTURE_TEARDOWN(matrix)
 {
-	NEED_DEV();
-	new_name(self);
-	self->c.mode = 0666;
-	EXPECT_EQ(EBADF, try_as(self, &nobody, O_RDONLY, c_create));
-	EXPECT_FALSE(sysfs_exists(self->c.name, ""));
+	perm_fini(&self->p);
 }
+
+TEST_F(matrix, attempt)
+{
+	FIXTURE_DATA(perm) *p = &self->p;
+	int fd = -1;
+
+	if (p->nodev)
+		SKIP(return, "no %s or not root", DMXP_DEVICE);
+	switch (variant->made) {
+	case BY_ROOT:
+		ASSERT_EQ(0, root_region_closed(p, variant->mode));
+		break;
+	case BY_OWNER:
+		ASSERT_EQ(0, user_region(p, &owner, variant->mode));
+		break;
+	case BY_ROOT_SENT:
+		fd = root_region(p, variant->mode);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, root_send(fd));
+		break;
+	case NAME_ONLY:
+		new_name(p);
+		p->c.mode = variant->mode;
+		break;
+	}
+	p->c.prot = variant->prot;
+	p->c.mflags = variant->mflags;
+	EXPECT_EQ(variant->expect, try_as(p, variant->who, variant->oflags, variant->fn));
+	if (variant->attr)
+		EXPECT_EQ(variant->attr_val, sysfs_num(p->c.name, variant->attr));
+	if (variant->exists)
+		EXPECT_EQ(variant->exists > 0, sysfs_exists(p->c.name, ""));
+	if (fd >= 0)
+		close(fd);
+}
+
+/* ------------------------------------------ attach, create and destroy */
 
 /* Even root needs a file open for writing to create. */
 TEST_F(perm, ro_create_by_root_ebadf)
@@ -654,15 +903,6 @@ TEST_F(perm, ro_create_by_root_ebadf)
 	EXPECT_EQ(-EBADF, region_create(fd, new_name(self), REGION_SIZE, 0600, EXCL_CREATE, NULL));
 	EXPECT_FALSE(sysfs_exists(self->c.name, ""));
 	close(fd);
-}
-
-TEST_F(perm, wronly_create_ebadf)
-{
-	NEED_DEV();
-	new_name(self);
-	self->c.mode = 0666;
-	EXPECT_EQ(EBADF, try_as(self, &nobody, O_WRONLY, c_create));
-	EXPECT_FALSE(sysfs_exists(self->c.name, ""));
 }
 
 /* The handshake comes first: a read-only file is told EPROTO before EBADF. */
@@ -739,76 +979,6 @@ TEST_F(perm, owner_creates_mode_0400_and_writes)
 	EXPECT_EQ(1, sysfs_num(self->c.name, "channel_count"));
 }
 
-TEST_F(perm, owner_rw_mode_0600_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, user_region(self, &owner, 0600));
-	EXPECT_EQ(0, try_as(self, &owner, O_RDWR, c_attach));
-}
-
-TEST_F(perm, owner_rw_mode_0400_eacces)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, user_region(self, &owner, 0400));
-	EXPECT_EQ(EACCES, try_as(self, &owner, O_RDWR, c_attach));
-}
-
-TEST_F(perm, owner_ro_mode_0400_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, user_region(self, &owner, 0400));
-	EXPECT_EQ(0, try_as(self, &owner, O_RDONLY, c_attach));
-}
-
-/* The owner's bits decide for the owner, even when others get more. */
-TEST_F(perm, owner_mode_0066_eacces)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, user_region(self, &owner, 0066));
-	EXPECT_EQ(EACCES, try_as(self, &owner, O_RDONLY, c_attach));
-}
-
-TEST_F(perm, other_of_owner_mode_0600_eacces)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, user_region(self, &owner, 0600));
-	EXPECT_EQ(EACCES, try_as(self, &nobody, O_RDONLY, c_attach));
-}
-
-TEST_F(perm, owner_destroys_mode_0)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, user_region(self, &owner, 0));
-	EXPECT_EQ(0, try_as(self, &owner, O_RDWR, c_destroy));
-	EXPECT_FALSE(sysfs_exists(self->c.name, ""));
-}
-
-/* Destroying is the owner's, whatever the mode grants others. */
-TEST_F(perm, other_destroys_mode_0666_eperm)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, user_region(self, &owner, 0666));
-	EXPECT_EQ(EPERM, try_as(self, &nobody, O_RDWR, c_destroy));
-	EXPECT_TRUE(sysfs_exists(self->c.name, ""));
-}
-
-TEST_F(perm, owner_destroys_ro_file_ebadf)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, user_region(self, &owner, 0600));
-	EXPECT_EQ(EBADF, try_as(self, &owner, O_RDONLY, c_destroy));
-	EXPECT_TRUE(sysfs_exists(self->c.name, ""));
-}
-
-/* Destroying needs a file open for writing, not for reading. */
-TEST_F(perm, owner_destroys_wronly_file_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, user_region(self, &owner, 0600));
-	EXPECT_EQ(0, try_as(self, &owner, O_WRONLY, c_destroy));
-	EXPECT_FALSE(sysfs_exists(self->c.name, ""));
-}
-
 TEST_F(perm, root_destroys_ro_file_ebadf)
 {
 	int fd;
@@ -820,327 +990,6 @@ TEST_F(perm, root_destroys_ro_file_ebadf)
 	EXPECT_EQ(-EBADF, region_destroy(fd, self->c.name));
 	EXPECT_TRUE(sysfs_exists(self->c.name, ""));
 	close(fd);
-}
-
-/* -------------------------------------------------- attach: the group bits */
-
-TEST_F(perm, group_egid_rw_mode_0660_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, user_region(self, &owner, 0660));
-	EXPECT_EQ(0, try_as(self, &member_egid, O_RDWR, c_attach));
-}
-
-TEST_F(perm, group_supplementary_rw_mode_0660_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, user_region(self, &owner, 0660));
-	EXPECT_EQ(0, try_as(self, &member_supp, O_RDWR, c_attach));
-}
-
-TEST_F(perm, group_rw_mode_0640_eacces)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, user_region(self, &owner, 0640));
-	EXPECT_EQ(EACCES, try_as(self, &member_supp, O_RDWR, c_attach));
-}
-
-TEST_F(perm, group_ro_mode_0640_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, user_region(self, &owner, 0640));
-	EXPECT_EQ(0, try_as(self, &member_supp, O_RDONLY, c_attach));
-}
-
-/* The group's bits decide for a member, even when others get more. */
-TEST_F(perm, group_mode_0606_eacces)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, user_region(self, &owner, 0606));
-	EXPECT_EQ(EACCES, try_as(self, &member_egid, O_RDONLY, c_attach));
-}
-
-TEST_F(perm, not_in_group_mode_0660_eacces)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, user_region(self, &owner, 0660));
-	EXPECT_EQ(EACCES, try_as(self, &nobody, O_RDWR, c_attach));
-}
-
-/* A group member is not the owner: it may not destroy. */
-TEST_F(perm, group_destroys_eperm)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, user_region(self, &owner, 0660));
-	EXPECT_EQ(EPERM, try_as(self, &member_egid, O_RDWR, c_destroy));
-	EXPECT_TRUE(sysfs_exists(self->c.name, ""));
-}
-
-/* --------------------------------------------------- a read-only binding */
-
-TEST_F(perm, ro_mmap_shared_read_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0644));
-	self->c.prot = PROT_READ;
-	self->c.mflags = MAP_SHARED;
-	EXPECT_EQ(0, try_as(self, &nobody, O_RDONLY, c_mmap));
-}
-
-TEST_F(perm, ro_mmap_shared_write_eacces)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0644));
-	self->c.prot = PROT_READ | PROT_WRITE;
-	self->c.mflags = MAP_SHARED;
-	EXPECT_EQ(EACCES, try_as(self, &nobody, O_RDONLY, c_mmap));
-}
-
-TEST_F(perm, ro_mmap_private_write_einval)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0644));
-	self->c.prot = PROT_READ | PROT_WRITE;
-	self->c.mflags = MAP_PRIVATE;
-	EXPECT_EQ(EINVAL, try_as(self, &nobody, O_RDONLY, c_mmap));
-}
-
-TEST_F(perm, ro_mmap_private_read_einval)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0644));
-	self->c.prot = PROT_READ;
-	self->c.mflags = MAP_PRIVATE;
-	EXPECT_EQ(EINVAL, try_as(self, &nobody, O_RDONLY, c_mmap));
-}
-
-/* MAP_PRIVATE is refused on a read-write binding too: no private copy. */
-TEST_F(perm, rw_mmap_private_write_einval)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0666));
-	self->c.prot = PROT_READ | PROT_WRITE;
-	self->c.mflags = MAP_PRIVATE;
-	EXPECT_EQ(EINVAL, try_as(self, &nobody, O_RDWR, c_mmap));
-}
-
-TEST_F(perm, rw_mmap_shared_write_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0666));
-	self->c.prot = PROT_READ | PROT_WRITE;
-	self->c.mflags = MAP_SHARED;
-	EXPECT_EQ(0, try_as(self, &nobody, O_RDWR, c_mmap));
-}
-
-TEST_F(perm, ro_mprotect_write_eacces)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0644));
-	EXPECT_EQ(EACCES, try_as(self, &nobody, O_RDONLY, c_mprotect_write));
-}
-
-/* A read-only binding of a region whose mode grants write: still read-only. */
-TEST_F(perm, ro_file_mode_0666_mprotect_write_eacces)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0666));
-	EXPECT_EQ(EACCES, try_as(self, &nobody, O_RDONLY, c_mprotect_write));
-}
-
-TEST_F(perm, ro_store_sigsegv)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0644));
-	EXPECT_EQ(E_SIGNAL + SIGSEGV, try_as(self, &nobody, O_RDONLY, c_store));
-	EXPECT_EQ(0, sysfs_num(self->c.name, "ch3/tail"));
-}
-
-/* The read-only mapping is the region itself, not a copy. */
-TEST_F(perm, ro_mapping_sees_messages)
-{
-	int fd;
-
-	NEED_DEV();
-	fd = root_region(self, 0644);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, root_send(fd));
-	EXPECT_EQ(0, try_as(self, &nobody, O_RDONLY, c_read_message));
-	close(fd);
-}
-
-TEST_F(perm, ro_chan_create_ebadf)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0666));
-	EXPECT_EQ(EBADF, try_as(self, &nobody, O_RDONLY, c_chan_create));
-	EXPECT_EQ(1, sysfs_num(self->c.name, "channel_count"));
-}
-
-TEST_F(perm, ro_chan_destroy_ebadf)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0666));
-	EXPECT_EQ(EBADF, try_as(self, &nobody, O_RDONLY, c_chan_destroy));
-	EXPECT_EQ(1, sysfs_num(self->c.name, "channel_count"));
-}
-
-TEST_F(perm, ro_notify_ebadf)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0644));
-	EXPECT_EQ(EBADF, try_as(self, &nobody, O_RDONLY, c_notify));
-	EXPECT_EQ(0, sysfs_num(self->c.name, "ch3/notifies"));
-}
-
-TEST_F(perm, ro_eventfd_register_ebadf)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0644));
-	EXPECT_EQ(EBADF, try_as(self, &nobody, O_RDONLY, c_eventfd));
-}
-
-TEST_F(perm, ro_eventfd_unregister_ebadf)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0644));
-	EXPECT_EQ(EBADF, try_as(self, &nobody, O_RDONLY, c_eventfd_unregister));
-}
-
-TEST_F(perm, ro_chan_fd_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0644));
-	EXPECT_EQ(0, try_as(self, &nobody, O_RDONLY, c_chan_fd));
-}
-
-/* A read-only binding's channel fd is open neither for reading nor writing. */
-TEST_F(perm, ro_chanfd_access_mode)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0644));
-	EXPECT_EQ(0, try_as(self, &nobody, O_RDONLY, c_chanfd_accmode));
-}
-
-TEST_F(perm, ro_chanfd_write_ebadf)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0644));
-	EXPECT_EQ(EBADF, try_as(self, &nobody, O_RDONLY, c_chanfd_write));
-	EXPECT_EQ(0, sysfs_num(self->c.name, "ch3/tail"));
-}
-
-/* read() would take the message, a change to the ring: refused, it stays. */
-TEST_F(perm, ro_chanfd_read_ebadf)
-{
-	int fd;
-
-	NEED_DEV();
-	fd = root_region(self, 0644);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, root_send(fd));
-	EXPECT_EQ(EBADF, try_as(self, &nobody, O_RDONLY, c_chanfd_read));
-	EXPECT_EQ(1, sysfs_num(self->c.name, "ch3/depth"));
-	close(fd);
-}
-
-TEST_F(perm, ro_chanfd_poll_ok)
-{
-	int fd;
-
-	NEED_DEV();
-	fd = root_region(self, 0644);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, root_send(fd));
-	EXPECT_EQ(0, try_as(self, &nobody, O_RDONLY, c_chanfd_poll));
-	close(fd);
-}
-
-/* The same calls on a read-write binding of the same user work. */
-TEST_F(perm, rw_chan_create_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0666));
-	EXPECT_EQ(0, try_as(self, &nobody, O_RDWR, c_chan_create));
-	EXPECT_EQ(2, sysfs_num(self->c.name, "channel_count"));
-}
-
-TEST_F(perm, rw_chan_destroy_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0666));
-	EXPECT_EQ(0, try_as(self, &nobody, O_RDWR, c_chan_destroy));
-	EXPECT_EQ(0, sysfs_num(self->c.name, "channel_count"));
-}
-
-TEST_F(perm, rw_notify_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0666));
-	EXPECT_EQ(0, try_as(self, &nobody, O_RDWR, c_notify));
-	EXPECT_EQ(1, sysfs_num(self->c.name, "ch3/notifies"));
-}
-
-TEST_F(perm, rw_eventfd_register_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0666));
-	EXPECT_EQ(0, try_as(self, &nobody, O_RDWR, c_eventfd));
-}
-
-TEST_F(perm, rw_chanfd_write_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0666));
-	EXPECT_EQ(0, try_as(self, &nobody, O_RDWR, c_chanfd_write));
-	EXPECT_EQ(1, sysfs_num(self->c.name, "ch3/depth"));
-}
-
-/* ------------------------------ no permission: an unbound file does nothing */
-
-TEST_F(perm, noperm_mmap_enxio)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0600));
-	EXPECT_EQ(ENXIO, try_as(self, &nobody, O_RDWR, c_noperm_mmap));
-}
-
-TEST_F(perm, noperm_notify_enxio)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0600));
-	EXPECT_EQ(ENXIO, try_as(self, &nobody, O_RDWR, c_noperm_notify));
-	EXPECT_EQ(0, sysfs_num(self->c.name, "ch3/notifies"));
-}
-
-TEST_F(perm, noperm_chan_fd_enxio)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0600));
-	EXPECT_EQ(ENXIO, try_as(self, &nobody, O_RDWR, c_noperm_chan_fd));
-}
-
-TEST_F(perm, noperm_eventfd_enxio)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0600));
-	EXPECT_EQ(ENXIO, try_as(self, &nobody, O_RDWR, c_noperm_eventfd));
-}
-
-TEST_F(perm, noperm_chan_create_enxio)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0600));
-	EXPECT_EQ(ENXIO, try_as(self, &nobody, O_RDWR, c_noperm_chan_create));
-	EXPECT_EQ(1, sysfs_num(self->c.name, "channel_count"));
-}
-
-TEST_F(perm, noperm_chan_destroy_enxio)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0600));
-	EXPECT_EQ(ENXIO, try_as(self, &nobody, O_RDWR, c_noperm_chan_destroy));
-	EXPECT_EQ(1, sysfs_num(self->c.name, "channel_count"));
 }
 
 /* --------------------- SCM_RIGHTS: a passed file keeps the opener's rights */
