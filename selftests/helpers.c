@@ -215,16 +215,41 @@ int test_reap(pid_t pid, long ms)
 	}
 }
 
-void test_die(const char *prog, const char *fmt, ...)
+unsigned int test_reap_ended(pid_t *pids, unsigned int from, unsigned int to,
+			     unsigned int *left)
 {
-	va_list ap;
+	unsigned int i, bad = 0;
 
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
+	for (i = from; i < to; i++) {
+		int status;
+
+		if (pids[i] <= 0 || waitpid(pids[i], &status, WNOHANG) <= 0)
+			continue;
+		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+			fprintf(stderr, "# child %u: %s %d\n", i,
+				WIFEXITED(status) ? "exit" : "signal",
+				WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+			bad++;
+		}
+		pids[i] = 0;
+		(*left)--;
+	}
+	return bad;
+}
+
+long long test_meminfo_kb(const char *key)
+{
+	char line[256];
+	long long kb = -1;
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)) && line[strlen(key)] == ':')
+			kb = strtoll(line + strlen(key) + 1, NULL, 10);
+	fclose(f);
+	return kb;
 }
 
 void test_proc_text(pid_t pid, const char *file, char *buf, size_t len)

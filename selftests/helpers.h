@@ -135,9 +135,17 @@ int test_exit_code(int status);
  */
 int test_reap(pid_t pid, long ms);
 
-/* Print "@prog: " and the message to stderr and exit(1). */
-void test_die(const char *prog, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3), noreturn));
+/*
+ * Reap the children among @pids[@from, @to) that have ended, without
+ * waiting: each one reaped is zeroed in @pids and counted off *@left.
+ * Returns how many of them failed (a non-zero exit or a signal), each
+ * logged as "child N: exit|signal S".
+ */
+unsigned int test_reap_ended(pid_t *pids, unsigned int from, unsigned int to,
+			     unsigned int *left);
+
+/* The value of @key in /proc/meminfo, in kB; -1 if there is none. */
+long long test_meminfo_kb(const char *key);
 
 /* Read /proc/@pid/@file, NUL-ended (empty if unreadable). */
 void test_proc_text(pid_t pid, const char *file, char *buf, size_t len);

@@ -55,34 +55,21 @@ struct run {
 	unsigned int	consumers;
 };
 
-/* A producer or consumer process: its exit status. */
-static int producer(const struct run *rn, unsigned int p)
+/* Producer or consumer @id, a process of its own: its exit status. */
+static int worker(const struct run *rn, unsigned int id, bool produce)
 {
 	static wl_bufs bufs;
 	struct dmxp_region *r;
 	struct dmxp_chan *c;
 
 	if (dmxp_region_open(rn->path, 0, 0, &r))
-		return 10;
+		return produce ? 10 : 20;
 	if (dmxp_chan_open(r, CHAN_ID, &c))
-		return 11;
-	wl_produce(&rn->wl, c, p, bufs);
-	dmxp_chan_close(c);
-	dmxp_region_close(r);
-	return 0;
-}
-
-static int consumer(const struct run *rn, unsigned int id)
-{
-	static wl_bufs bufs;
-	struct dmxp_region *r;
-	struct dmxp_chan *c;
-
-	if (dmxp_region_open(rn->path, 0, 0, &r))
-		return 20;
-	if (dmxp_chan_open(r, CHAN_ID, &c))
-		return 21;
-	wl_consume(&rn->wl, c, id, bufs);
+		return produce ? 11 : 21;
+	if (produce)
+		wl_produce(&rn->wl, c, id, bufs);
+	else
+		wl_consume(&rn->wl, c, id, bufs);
 	dmxp_chan_close(c);
 	dmxp_region_close(r);
 	return 0;
@@ -245,7 +232,7 @@ TEST_F_TIMEOUT(stress, run, HARNESS_TIMEOUT)
 		if (!pid) {
 			/* The harness's asserts longjmp: never use them here. */
 			dmxp_region_close(r);
-			_exit(is_prod ? producer(&rn, i - nc) : consumer(&rn, i));
+			_exit(worker(&rn, is_prod ? i - nc : i, is_prod));
 		}
 		self->pids[self->nr_pids++] = pid;
 	}

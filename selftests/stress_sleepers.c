@@ -356,24 +356,11 @@ static int reap_all(FIXTURE_DATA(sleepers) *self, struct __test_metadata *_metad
 		    unsigned int from, unsigned int to, long long ms)
 {
 	long long end = test_now_ns() + ms * MS;
-	unsigned int i, left = to - from;
+	unsigned int left = to - from;
 	int bad = 0;
 
 	while (left && test_now_ns() < end) {
-		for (i = from; i < to; i++) {
-			int status;
-
-			if (self->pids[i] <= 0 || waitpid(self->pids[i], &status, WNOHANG) <= 0)
-				continue;
-			if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-				TH_LOG("child %u: %s %d", i,
-				       WIFEXITED(status) ? "exit" : "signal",
-				       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-				bad++;
-			}
-			self->pids[i] = 0;
-			left--;
-		}
+		bad += (int)test_reap_ended(self->pids, from, to, &left);
 		sleep_us(2000);
 	}
 	if (left)

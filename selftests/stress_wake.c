@@ -233,7 +233,7 @@ static int watch(FIXTURE_DATA(wake) *self, struct __test_metadata *_metadata,
 	const struct dmxp_channel_entry *e = &dmxp_region_header(r)->channels[CHAN_ID];
 	__u64 last = progress(self->sh, np);
 	long long since = test_now_ns();
-	unsigned int left = to - from, i;
+	unsigned int left = to - from;
 	int bad = 0;
 
 	while (left) {
@@ -241,20 +241,7 @@ static int watch(FIXTURE_DATA(wake) *self, struct __test_metadata *_metadata,
 		long long now = test_now_ns();
 		__u64 p;
 
-		for (i = from; i < to; i++) {
-			int status;
-
-			if (self->pids[i] <= 0 || waitpid(self->pids[i], &status, WNOHANG) <= 0)
-				continue;
-			if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-				TH_LOG("child %u: %s %d", i,
-				       WIFEXITED(status) ? "exit" : "signal",
-				       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-				bad++;
-			}
-			self->pids[i] = 0;
-			left--;
-		}
+		bad += (int)test_reap_ended(self->pids, from, to, &left);
 		if (!left)
 			break;
 		p = progress(self->sh, np);

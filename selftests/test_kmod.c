@@ -2555,26 +2555,11 @@ TEST_F(kmod, chan_create_unwritable_result_creates_nothing)
 	munmap(ro, page_size());
 }
 
-static long long meminfo_kb(const char *key)
-{
-	char line[256];
-	long long kb = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, strlen(key)) && line[strlen(key)] == ':')
-			kb = strtoll(line + strlen(key) + 1, NULL, 10);
-	fclose(f);
-	return kb;
-}
-
 /* Unless set, all regions together may take half of RAM, and no more. */
 TEST_F(kmod, total_size_defaults_to_half_of_ram)
 {
 	long long total = param_or("max_total_size", -1);
-	long long ram = meminfo_kb("MemTotal") * 1024;
+	long long ram = test_meminfo_kb("MemTotal") * 1024;
 	long long size;
 	int fd;
 

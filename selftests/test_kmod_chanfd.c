@@ -107,20 +107,10 @@ static __u32 waiters(FIXTURE_DATA(cf) *self, bool recv)
 
 static long long notifies(FIXTURE_DATA(cf) *self)
 {
-	char path[128], buf[32];
-	ssize_t n;
-	int fd;
+	char attr[32];
 
-	snprintf(path, sizeof(path), "/sys/kernel/dmxp/%s/ch%d/notifies", self->name, CH);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	return strtoll(buf, NULL, 10);
+	snprintf(attr, sizeof(attr), "ch%d/notifies", CH);
+	return sysfs_num(self->name, attr);
 }
 
 static void fill(FIXTURE_DATA(cf) *self, struct __test_metadata *_metadata)

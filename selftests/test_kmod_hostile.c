@@ -201,21 +201,6 @@ static long long read_num(const char *path)
 	return strtoll(buf, NULL, 10);
 }
 
-static long long vmalloc_used_kb(void)
-{
-	char line[128];
-	long long kb = -1;
-	FILE *f = fopen("/proc/meminfo", "re");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmallocUsed: %lld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
 /* The names under /sys/kernel/dmxp, sorted, one per line, into @buf. */
 static void sysfs_regions(char *buf, size_t len)
 {
@@ -1306,7 +1291,7 @@ FIXTURE_SETUP(hostile)
 
 	sysfs_regions(self->regions, sizeof(self->regions));
 	self->refcnt = read_num(REFCNT_PATH);
-	self->vmalloc_kb = vmalloc_used_kb();
+	self->vmalloc_kb = test_meminfo_kb("VmallocUsed");
 
 	snprintf(sh->hname, sizeof(sh->hname), "hx-%d", (int)getpid());
 	snprintf(sh->cpath, sizeof(sh->cpath), DMXP_DEVICE ":hc-%d", (int)getpid());
@@ -1392,7 +1377,7 @@ static void check_accounting(struct __test_metadata *_metadata, FIXTURE_DATA(hos
 	sysfs_regions(regions, sizeof(regions));
 	EXPECT_STREQ(self->regions, regions);
 	EXPECT_EQ(self->refcnt, read_num(REFCNT_PATH));
-	kb = vmalloc_used_kb();
+	kb = test_meminfo_kb("VmallocUsed");
 	/* A leaked region would be its 4 MiB; the rest is noise. */
 	EXPECT_GT(self->vmalloc_kb + (long long)(HOSTILE_SIZE / 2048), kb) {
 		TH_LOG("VmallocUsed %lld kB at the start, %lld kB now", self->vmalloc_kb, kb);

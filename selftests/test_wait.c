@@ -191,23 +191,13 @@ static const char *kname(FIXTURE_DATA(wait) *self)
 static long long notify_count(FIXTURE_DATA(wait) *self)
 {
 	const char *name = kname(self);
-	char path[256], buf[64];
-	ssize_t n;
-	int fd;
+	char attr[32];
 
 	if (!name)
 		return (long long)__atomic_load_n(&entry(self)->recv_futex, __ATOMIC_SEQ_CST) +
 		       __atomic_load_n(&entry(self)->send_futex, __ATOMIC_SEQ_CST);
-	snprintf(path, sizeof(path), "/sys/kernel/dmxp/%s/ch%d/notifies", name, CH);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	return strtoll(buf, NULL, 10);
+	snprintf(attr, sizeof(attr), "ch%d/notifies", CH);
+	return sysfs_num(name, attr);
 }
 
 /*
