@@ -45,7 +45,7 @@
 
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #include "kselftest_harness.h"
-#include "common.h"
+#include "helpers.h"
 #include "internal.h"		/* the test hooks */
 
 extern void (*dmxp__hook_fn)(int step);
@@ -87,8 +87,7 @@ struct shared {
 	__u32			done;
 	__u32			errors;
 	__u32			logged;
-	__u32			first_error_taken;
-	char			first_error[256];
+	struct test_first_error	err;	/* the first problem, for the log */
 	char			log[LOG_MAX][128];
 	struct chan_state	ch[CHANS_MAX];
 };
@@ -101,32 +100,9 @@ struct run {
 	unsigned int	secs;		/* producers send this long */
 };
 
-static __u64 rnd(__u64 *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
 static __u64 seed_now(void)
 {
 	return (__u64)getpid() * 0x9E3779B97F4A7C15ULL ^ (__u64)test_now_ns();
-}
-
-static void note_error(struct shared *sh, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void note_error(struct shared *sh, const char *fmt, ...)
-{
-	va_list ap;
-
-	__atomic_fetch_add(&sh->errors, 1, __ATOMIC_RELAXED);
-	if (__atomic_exchange_n(&sh->first_error_taken, 1, __ATOMIC_ACQ_REL))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(sh->first_error, sizeof(sh->first_error), fmt, ap);
-	va_end(ap);
 }
 
 static void sleep_us(__u64 us)
@@ -148,7 +124,7 @@ static void jitter(int step)
 
 	if (!jitter_on)
 		return;
-	r = rnd(&jitter_seed);
+	r = test_xorshift(&jitter_seed);
 	if (step == DMXP_HOOK_ANNOUNCING) {
 		/* Unannounced a moment: a burst lands and notifies nobody. */
 		if (r % 4 == 1) {
@@ -207,8 +183,8 @@ static int producer(const struct run *rn, unsigned int ch, unsigned int p)
 	if (open_chan(rn, ch, &r, &c))
 		return 10;
 	while (test_now_ns() < until) {
-		unsigned int k, burst = 3 + (unsigned int)(rnd(&seed) % 6);
-		__u64 pause = rnd(&seed);
+		unsigned int k, burst = 3 + (unsigned int)(test_xorshift(&seed) % 6);
+		__u64 pause = test_xorshift(&seed);
 
 		for (k = 0; k < burst; k++) {
 			struct smsg m = { SMSG_MAGIC, (__u16)ch, (__u16)p, seq, 0 };
@@ -217,7 +193,8 @@ static int producer(const struct run *rn, unsigned int ch, unsigned int p)
 			m.sent_ns = (__u64)test_now_ns();
 			ret = dmxp_chan_send_wait(c, &m, sizeof(m), p, 1000 * MS);
 			if (ret) {
-				note_error(rn->sh, "chan %u producer %u: send: %d", ch, p, ret);
+				test_note_error(&rn->sh->err, &rn->sh->errors,
+						"chan %u producer %u: send: %d", ch, p, ret);
 				goto out;
 			}
 			seq++;
@@ -244,7 +221,7 @@ static void account(const struct run *rn, unsigned int ch, const struct smsg *m,
 
 	if (len != sizeof(*m) || m->magic != SMSG_MAGIC || m->chan != ch ||
 	    m->producer >= rn->prods) {
-		note_error(rn->sh, "chan %u: bad message (len %zd)", ch, len);
+		test_note_error(&rn->sh->err, &rn->sh->errors, "chan %u: bad message (len %zd)", ch, len);
 		return;
 	}
 	__atomic_fetch_add(&cs->received, 1, __ATOMIC_RELEASE);
@@ -272,7 +249,7 @@ static void account(const struct run *rn, unsigned int ch, const struct smsg *m,
 /* A poller's work after a message: past the bound, away from the ring. */
 static void work(__u64 *seed)
 {
-	sleep_us(110000 + rnd(seed) % 190000);
+	sleep_us(110000 + test_xorshift(seed) % 190000);
 }
 
 static int consumer(const struct run *rn, unsigned int ch, unsigned int id)
@@ -308,7 +285,8 @@ static int consumer(const struct run *rn, unsigned int ch, unsigned int id)
 			if (len == -ETIMEDOUT)
 				continue;
 			if (len < 0) {
-				note_error(rn->sh, "chan %u consumer %u: recv_wait: %zd", ch, id, len);
+				test_note_error(&rn->sh->err, &rn->sh->errors,
+						"chan %u consumer %u: recv_wait: %zd", ch, id, len);
 				break;
 			}
 			account(rn, ch, &m, len, now, since, true);
@@ -317,12 +295,13 @@ static int consumer(const struct run *rn, unsigned int ch, unsigned int id)
 		}
 		len = dmxp_chan_recv(c, &m, sizeof(m), NULL);
 		if (len == -EAGAIN) {
-			sleep_us(300 + rnd(&seed) % 1200);
+			sleep_us(300 + test_xorshift(&seed) % 1200);
 			continue;
 		}
 		now = (__u64)test_now_ns();
 		if (len < 0) {
-			note_error(rn->sh, "chan %u consumer %u: recv: %zd", ch, id, len);
+			test_note_error(&rn->sh->err, &rn->sh->errors,
+					"chan %u consumer %u: recv: %zd", ch, id, len);
 			break;
 		}
 		since = __atomic_load_n(&cs->asleep_since, __ATOMIC_SEQ_CST);
@@ -377,24 +356,11 @@ static int reap_all(FIXTURE_DATA(sleepers) *self, struct __test_metadata *_metad
 		    unsigned int from, unsigned int to, long long ms)
 {
 	long long end = test_now_ns() + ms * MS;
-	unsigned int i, left = to - from;
+	unsigned int left = to - from;
 	int bad = 0;
 
 	while (left && test_now_ns() < end) {
-		for (i = from; i < to; i++) {
-			int status;
-
-			if (self->pids[i] <= 0 || waitpid(self->pids[i], &status, WNOHANG) <= 0)
-				continue;
-			if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-				TH_LOG("child %u: %s %d", i,
-				       WIFEXITED(status) ? "exit" : "signal",
-				       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-				bad++;
-			}
-			self->pids[i] = 0;
-			left--;
-		}
+		bad += (int)test_reap_ended(self->pids, from, to, &left);
 		sleep_us(2000);
 	}
 	if (left)
@@ -473,8 +439,8 @@ TEST_F_TIMEOUT(sleepers, run, HARNESS_TIMEOUT)
 	       (unsigned long long)by_sleeper, max_sat / 1e6);
 	for (i = 0; i < self->sh->logged && i < LOG_MAX; i++)
 		TH_LOG("%s", self->sh->log[i]);
-	if (self->sh->first_error_taken)
-		TH_LOG("first error: %s", self->sh->first_error);
+	if (self->sh->err.taken)
+		TH_LOG("first error: %s", self->sh->err.msg);
 
 	EXPECT_EQ(0, bad);
 	EXPECT_EQ(0U, self->sh->errors);

@@ -30,7 +30,7 @@
 
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #include "kselftest_harness.h"
-#include "common.h"
+#include "helpers.h"
 
 #define WAKE_MAGIC	0x57414b45u	/* "WAKE" */
 #define STOP_PRODUCER	0xffffu
@@ -57,8 +57,7 @@ struct shared {
 	__u64	received;		/* atomic */
 	__u32	errors;			/* atomic: API errors, corruption */
 	__u32	fifo_errors;		/* atomic */
-	__u32	first_error_taken;
-	char	first_error[256];
+	struct test_first_error	err;	/* the first problem, for the log */
 	__u8	records[];		/* [producer * per_prod + counter]: times seen */
 };
 
@@ -71,29 +70,6 @@ struct run {
 	long long send_until;	/* long mode */
 	unsigned int alarm_s;
 };
-
-static __u64 rnd(__u64 *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
-static void note_error(struct shared *sh, __u32 *counter, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void note_error(struct shared *sh, __u32 *counter, const char *fmt, ...)
-{
-	va_list ap;
-
-	__atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
-	if (__atomic_exchange_n(&sh->first_error_taken, 1, __ATOMIC_ACQ_REL))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(sh->first_error, sizeof(sh->first_error), fmt, ap);
-	va_end(ap);
-}
 
 static int open_chan(const struct run *rn, struct dmxp_region **r, struct dmxp_chan **c,
 		     bool spin)
@@ -124,8 +100,8 @@ static int producer(const struct run *rn, unsigned int p)
 	if (open_chan(rn, &r, &c, p % 2 == 0))
 		return 10;
 	for (b = 0; ; b++) {
-		unsigned int k, burst = 1 + (unsigned int)(rnd(&seed) % BURST_MAX);
-		unsigned int pause = (unsigned int)(rnd(&seed) % (PAUSE_MAX_US + 1));
+		unsigned int k, burst = 1 + (unsigned int)(test_xorshift(&seed) % BURST_MAX);
+		unsigned int pause = (unsigned int)(test_xorshift(&seed) % (PAUSE_MAX_US + 1));
 
 		if (rn->send_until ? test_now_ns() > rn->send_until : b >= rn->bursts)
 			break;
@@ -134,7 +110,7 @@ static int producer(const struct run *rn, unsigned int p)
 			int ret = dmxp_chan_send_wait(c, &m, sizeof(m), p, DMXP_WAIT_FOREVER);
 
 			if (ret) {
-				note_error(sh, &sh->errors, "producer %u: send_wait: %d", p, ret);
+				test_note_error(&sh->err, &sh->errors, "producer %u: send_wait: %d", p, ret);
 				goto out;
 			}
 			__atomic_store_n(&sh->sent[p], n + 1, __ATOMIC_RELEASE);
@@ -169,23 +145,23 @@ static int consumer(const struct run *rn, unsigned int id)
 		ssize_t len = dmxp_chan_recv_wait(c, &m, sizeof(m), &meta, DMXP_WAIT_FOREVER);
 
 		if (len < 0) {
-			note_error(sh, &sh->errors, "consumer %u: recv_wait: %zd", id, len);
+			test_note_error(&sh->err, &sh->errors, "consumer %u: recv_wait: %zd", id, len);
 			break;
 		}
 		if (len != sizeof(m) || m.magic != WAKE_MAGIC) {
-			note_error(sh, &sh->errors, "consumer %u: bad message (len %zd)", id, len);
+			test_note_error(&sh->err, &sh->errors, "consumer %u: bad message (len %zd)", id, len);
 			continue;
 		}
 		if (m.producer == STOP_PRODUCER)
 			break;
 		if (m.producer >= rn->producers || m.counter >= rn->per_prod ||
 		    meta.message_type != m.producer) {
-			note_error(sh, &sh->errors, "consumer %u: bad header %u/%llu", id,
+			test_note_error(&sh->err, &sh->errors, "consumer %u: bad header %u/%llu", id,
 				   m.producer, (unsigned long long)m.counter);
 			continue;
 		}
 		if ((__s64)m.counter <= last[m.producer])
-			note_error(sh, &sh->fifo_errors,
+			test_note_error(&sh->err, &sh->fifo_errors,
 				   "consumer %u: producer %u: %llu after %lld", id, m.producer,
 				   (unsigned long long)m.counter, (long long)last[m.producer]);
 		last[m.producer] = (__s64)m.counter;
@@ -257,7 +233,7 @@ static int watch(FIXTURE_DATA(wake) *self, struct __test_metadata *_metadata,
 	const struct dmxp_channel_entry *e = &dmxp_region_header(r)->channels[CHAN_ID];
 	__u64 last = progress(self->sh, np);
 	long long since = test_now_ns();
-	unsigned int left = to - from, i;
+	unsigned int left = to - from;
 	int bad = 0;
 
 	while (left) {
@@ -265,20 +241,7 @@ static int watch(FIXTURE_DATA(wake) *self, struct __test_metadata *_metadata,
 		long long now = test_now_ns();
 		__u64 p;
 
-		for (i = from; i < to; i++) {
-			int status;
-
-			if (self->pids[i] <= 0 || waitpid(self->pids[i], &status, WNOHANG) <= 0)
-				continue;
-			if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-				TH_LOG("child %u: %s %d", i,
-				       WIFEXITED(status) ? "exit" : "signal",
-				       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-				bad++;
-			}
-			self->pids[i] = 0;
-			left--;
-		}
+		bad += (int)test_reap_ended(self->pids, from, to, &left);
 		if (!left)
 			break;
 		p = progress(self->sh, np);
@@ -394,8 +357,8 @@ TEST_F_TIMEOUT(wake, run, HARNESS_TIMEOUT)
 
 	TH_LOG("%ux%u cap %u: %llu messages in %.2f s", np, nc, variant->capacity,
 	       (unsigned long long)total, (test_now_ns() - start) / 1e9);
-	if (self->sh->first_error_taken)
-		TH_LOG("first error: %s", self->sh->first_error);
+	if (self->sh->err.taken)
+		TH_LOG("first error: %s", self->sh->err.msg);
 
 	for (p = 0; p < np; p++) {
 		__u64 sent = self->sh->sent[p];

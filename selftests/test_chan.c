@@ -17,7 +17,7 @@
  * handler), which -Wextra -Werror would reject.
  */
 #include "kselftest_harness.h"
-#include "common.h"
+#include "helpers.h"
 
 #define ENTRY_OFF(id)	(128ULL + (unsigned long long)(id) * 384)
 #define RING_BYTES(cap)	((unsigned long long)(cap) * DMXP_SLOT_SIZE)
@@ -556,6 +556,15 @@ TEST_F(stale, reopened_handle_works)
 	dmxp_chan_close(c);
 }
 
+/* Destroy channel 2 and create it again, of 4 slots; *@c: a handle of the new ring. */
+static void recreate(FIXTURE_DATA(chan) *self, struct __test_metadata *_metadata,
+		     struct dmxp_chan **c)
+{
+	ASSERT_EQ(0, dmxp_chan_destroy(self->r, 2));
+	ASSERT_EQ(0, dmxp_chan_create(self->r, 2, 4));
+	ASSERT_EQ(0, dmxp_chan_open(self->r, 2, c));
+}
+
 /*
  * A reservation or a peek that spans a destroy and a re-create of the
  * same id must not touch the new ring, which reuses the old band: what
@@ -571,9 +580,7 @@ TEST_F(chan, stale_commit_does_not_reach_recreated_ring)
 	ASSERT_EQ(0, dmxp_chan_open(self->r, 2, &old));
 	ASSERT_EQ(0, dmxp_chan_reserve(old, &ref));
 	memcpy(ref.payload, "stale", 5);
-	ASSERT_EQ(0, dmxp_chan_destroy(self->r, 2));
-	ASSERT_EQ(0, dmxp_chan_create(self->r, 2, 4));
-	ASSERT_EQ(0, dmxp_chan_open(self->r, 2, &c));
+	recreate(self, _metadata, &c);
 
 	EXPECT_EQ(-EIDRM, dmxp_chan_commit(old, &ref, 5, 0));
 	/* The reservation is finished: it cannot be used again. */
@@ -595,9 +602,7 @@ TEST_F(chan, stale_abort_does_not_reach_recreated_ring)
 	ASSERT_EQ(0, dmxp_chan_create(self->r, 2, 4));
 	ASSERT_EQ(0, dmxp_chan_open(self->r, 2, &old));
 	ASSERT_EQ(0, dmxp_chan_reserve(old, &ref));
-	ASSERT_EQ(0, dmxp_chan_destroy(self->r, 2));
-	ASSERT_EQ(0, dmxp_chan_create(self->r, 2, 4));
-	ASSERT_EQ(0, dmxp_chan_open(self->r, 2, &c));
+	recreate(self, _metadata, &c);
 
 	EXPECT_EQ(-EIDRM, dmxp_chan_abort(old, &ref));
 	EXPECT_EQ(-EINVAL, dmxp_chan_abort(old, &ref));
@@ -620,9 +625,7 @@ TEST_F(chan, stale_release_does_not_break_recreated_ring)
 	ASSERT_EQ(0, dmxp_chan_open(self->r, 2, &old));
 	ASSERT_EQ(0, dmxp_chan_send(old, "old", 3, 0));
 	ASSERT_EQ(0, dmxp_chan_peek(old, &ref));
-	ASSERT_EQ(0, dmxp_chan_destroy(self->r, 2));
-	ASSERT_EQ(0, dmxp_chan_create(self->r, 2, 4));
-	ASSERT_EQ(0, dmxp_chan_open(self->r, 2, &c));
+	recreate(self, _metadata, &c);
 
 	EXPECT_EQ(-EIDRM, dmxp_chan_release(old, &ref));
 	EXPECT_EQ(-EINVAL, dmxp_chan_release(old, &ref));

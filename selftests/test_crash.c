@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "common.h"
+#include "helpers.h"
 #include "internal.h"
 
 extern int dmxp__hook_step;

@@ -36,11 +36,7 @@
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #include "kselftest_harness.h"
-#include "common.h"
-#include "kmod_common.h"
-
-#define SYSFS_DIR	"/sys/kernel/dmxp"
-#define PARAM_DIR	"/sys/module/dmxp/parameters"
+#include "helpers.h"
 
 /* The smallest region the module accepts: the header and one ring of 2. */
 #define MIN_SIZE	(DMXP_HEADER_SIZE + DMXP_CAPACITY_MIN * DMXP_SLOT_SIZE)
@@ -58,98 +54,9 @@ static int dev_open_raw(void)
 	return fd < 0 ? -errno : fd;
 }
 
-/* /dev/dmxp after a successful handshake; the fd or -errno. */
-static int dev_open(void)
-{
-	struct dmxp_ioc_version v = { .version = DMXP_VERSION };
-	int fd = dev_open_raw();
-	int ret;
-
-	if (fd < 0)
-		return fd;
-	ret = xioctl(fd, DMXP_IOC_VERSION, &v);
-	if (ret) {
-		close(fd);
-		return ret;
-	}
-	return fd;
-}
-
-static int region_create(int fd, const char *name, __u64 size, __u32 mode,
-			 __u32 flags, struct dmxp_ioc_region *out)
-{
-	struct dmxp_ioc_region rq;
-	int ret;
-
-	rq_init(&rq, name);
-	rq.size = size;
-	rq.mode = mode;
-	rq.flags = flags;
-	ret = xioctl(fd, DMXP_IOC_REGION_CREATE, &rq);
-	if (out)
-		*out = rq;
-	return ret;
-}
-
-static int chan_create(int fd, __u32 id, __u64 cap, __u64 *off)
-{
-	struct dmxp_ioc_chan c = { .id = id, .capacity = cap };
-	int ret = xioctl(fd, DMXP_IOC_CHAN_CREATE, &c);
-
-	if (!ret && off)
-		*off = c.band_offset;
-	return ret;
-}
-
-static int chan_destroy(int fd, __u32 id)
-{
-	struct dmxp_ioc_chan c = { .id = id };
-
-	return xioctl(fd, DMXP_IOC_CHAN_DESTROY, &c);
-}
-
 static void *map_rw(int fd, size_t len)
 {
 	return mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-}
-
-/* /sys/kernel/dmxp/@region/@attr as text; 0 or -errno. */
-static int sysfs_str(const char *region, const char *attr, char *buf, size_t len)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), SYSFS_DIR "/%s/%s", region, attr);
-	return read_text(path, buf, len);
-}
-
-/* /sys/kernel/dmxp/@region/@attr as a decimal number; -1 if unreadable. */
-static long long sysfs_num(const char *region, const char *attr)
-{
-	char buf[64];
-
-	if (sysfs_str(region, attr, buf, sizeof(buf)))
-		return -1;
-	return strtoll(buf, NULL, 10);
-}
-
-static bool sysfs_exists(const char *region, const char *attr)
-{
-	char path[256];
-	struct stat st;
-
-	snprintf(path, sizeof(path), SYSFS_DIR "/%s%s%s", region,
-		 *attr ? "/" : "", attr);
-	return stat(path, &st) == 0;
-}
-
-static long long param_num(const char *param)
-{
-	char path[256], buf[64];
-
-	snprintf(path, sizeof(path), PARAM_DIR "/%s", param);
-	if (read_text(path, buf, sizeof(buf)))
-		return -1;
-	return strtoll(buf, NULL, 10);
 }
 
 static size_t page_size(void)
@@ -266,14 +173,7 @@ FIXTURE(kmod) {
 FIXTURE_SETUP(kmod)
 {
 	self->fd = -1;
-	if (access(DMXP_DEVICE, F_OK)) {
-		self->nodev = true;
-		SKIP(return, "no %s: the module is not loaded", DMXP_DEVICE);
-	}
-	if (geteuid() != 0) {
-		self->nodev = true;
-		SKIP(return, "the kernel tests need root");
-	}
+	SKIP_WITHOUT_DEV(self->nodev, "the kernel tests need root");
 	self->fd = dev_open_raw();
 	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", DMXP_DEVICE, strerror(-self->fd));
 	self->v.version = DMXP_VERSION;
@@ -295,12 +195,6 @@ FIXTURE_TEARDOWN(kmod)
 		region_destroy(fd, self->names[i]);
 	close(fd);
 }
-
-/* The harness runs the body even after the setup skipped: skip it too. */
-#define NEED_DEV() do {							\
-	if (self->nodev)						\
-		SKIP(return, "no %s", DMXP_DEVICE);			\
-} while (0)
 
 /* A region name unique to this test, destroyed by the teardown. */
 static const char *new_name(FIXTURE_DATA(kmod) *self)
@@ -339,7 +233,7 @@ TEST_F(kmod, version_ok)
 	EXPECT_LT(0, self->v.max_region_size);
 	EXPECT_EQ(0, self->v.reserved[0]);
 	EXPECT_EQ(0, self->v.reserved[1]);
-	EXPECT_EQ(param_num("max_region_size"), (long long)self->v.max_region_size);
+	EXPECT_EQ(param_or("max_region_size", -1), (long long)self->v.max_region_size);
 }
 
 TEST_F(kmod, version_twice_ok)
@@ -679,7 +573,7 @@ TEST_F(kmod, region_create_default_size)
 
 	NEED_DEV();
 	ASSERT_EQ(0, region_create(self->fd, name, 0, 0600, DMXP_REGION_CREATE, &rq));
-	EXPECT_EQ(param_num("default_size"), (long long)rq.size);
+	EXPECT_EQ(param_or("default_size", -1), (long long)rq.size);
 	EXPECT_EQ((long long)rq.size, sysfs_num(name, "size"));
 }
 
@@ -964,7 +858,7 @@ TEST_F(kmod, region_create_excl_existing)
 	EXPECT_EQ(-EEXIST, region_create(fd2, name, MIN_SIZE, 0600,
 					 DMXP_REGION_CREATE | DMXP_REGION_EXCL, NULL));
 	/* fd2 stayed unbound. */
-	EXPECT_EQ(-ENXIO, chan_create(fd2, 0, 2, NULL));
+	EXPECT_EQ(-ENXIO, ioc_chan_create(fd2, 0, 2, NULL));
 	close(fd2);
 }
 
@@ -1040,7 +934,7 @@ TEST_F(kmod, region_attach_missing)
 	NEED_DEV();
 	EXPECT_EQ(-ENOENT, region_attach(self->fd, new_name(self), NULL));
 	/* Not bound by the failure. */
-	EXPECT_EQ(-ENXIO, chan_create(self->fd, 0, 2, NULL));
+	EXPECT_EQ(-ENXIO, ioc_chan_create(self->fd, 0, 2, NULL));
 }
 
 TEST_F(kmod, region_attach_ok)
@@ -1141,14 +1035,14 @@ TEST_F(kmod, region_attach_default_creates_it)
 
 	ASSERT_EQ(0, region_attach(self->fd, DMXP_DEFAULT_NAME, &rq));
 	EXPECT_TRUE(sysfs_exists(DMXP_DEFAULT_NAME, ""));
-	EXPECT_EQ(param_num("default_size"), (long long)rq.size);
-	mode = param_num("default_mode");
+	EXPECT_EQ(param_or("default_size", -1), (long long)rq.size);
+	mode = param_or("default_mode", -1);
 	EXPECT_EQ(mode, (long long)rq.mode);
 	ASSERT_EQ(0, sysfs_str(DMXP_DEFAULT_NAME, "mode", buf, sizeof(buf)));
 	EXPECT_EQ(mode, strtoll(buf, NULL, 8));
 	/* The module's, not the caller's: owned as configured. */
-	EXPECT_EQ(param_num("default_uid"), (long long)rq.uid);
-	EXPECT_EQ(param_num("default_gid"), (long long)rq.gid);
+	EXPECT_EQ(param_or("default_uid", -1), (long long)rq.uid);
+	EXPECT_EQ(param_or("default_gid", -1), (long long)rq.gid);
 }
 
 /* Whoever creates "default", it gets the configured size, owner and mode. */
@@ -1162,9 +1056,9 @@ TEST_F(kmod, region_create_default_is_configured)
 	region_destroy(self->fd, DMXP_DEFAULT_NAME);
 	ASSERT_EQ(0, region_create(fd2, DMXP_DEFAULT_NAME, MIN_SIZE, 0600,
 				   DMXP_REGION_CREATE, &a));
-	EXPECT_EQ(round_page(param_num("default_size")), a.size);
-	EXPECT_EQ(param_num("default_mode"), (long long)a.mode);
-	EXPECT_EQ(param_num("default_uid"), (long long)a.uid);
+	EXPECT_EQ(round_page(param_or("default_size", -1)), a.size);
+	EXPECT_EQ(param_or("default_mode", -1), (long long)a.mode);
+	EXPECT_EQ(param_or("default_uid", -1), (long long)a.uid);
 	ASSERT_EQ(0, region_attach(self->fd, DMXP_DEFAULT_NAME, &b));
 	EXPECT_EQ(a.size, b.size);
 	EXPECT_EQ(a.mode, b.mode);
@@ -1312,7 +1206,7 @@ TEST_F(kmod, region_destroy_mapped_mapping_works)
 	ASSERT_LE(0, fd2);
 	p = new_region(self, REGION_SIZE, &name);
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_EQ(0, chan_create(self->fd, 0, 4, &off));
+	ASSERT_EQ(0, ioc_chan_create(self->fd, 0, 4, &off));
 	ASSERT_EQ(0, region_destroy(fd2, name));
 
 	h = hdr(p);
@@ -1388,7 +1282,7 @@ TEST_F(kmod, region_destroy_mapped_sysfs_gone)
 	NEED_DEV();
 	p = new_region(self, REGION_SIZE, &name);
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_EQ(0, chan_create(self->fd, 3, 2, NULL));
+	ASSERT_EQ(0, ioc_chan_create(self->fd, 3, 2, NULL));
 	ASSERT_TRUE(sysfs_exists(name, "ch3/capacity"));
 	ASSERT_EQ(0, region_destroy(self->fd, name));
 	EXPECT_FALSE(sysfs_exists(name, "ch3"));
@@ -1409,8 +1303,8 @@ TEST_F(kmod, region_destroy_mapped_recreate_fresh)
 	p = new_region(self, REGION_SIZE, &name);
 	ASSERT_NE(MAP_FAILED, p);
 	old = hdr(p);
-	ASSERT_EQ(0, chan_create(self->fd, 0, 4, NULL));
-	ASSERT_EQ(0, chan_create(self->fd, 1, 4, NULL));
+	ASSERT_EQ(0, ioc_chan_create(self->fd, 0, 4, NULL));
+	ASSERT_EQ(0, ioc_chan_create(self->fd, 1, 4, NULL));
 	ASSERT_EQ(0, region_destroy(self->fd, name));
 
 	ASSERT_EQ(0, region_create(fd2, name, REGION_SIZE, 0600,
@@ -1428,8 +1322,8 @@ TEST_F(kmod, region_destroy_mapped_recreate_fresh)
 	old->reserved = 0xdead;
 	EXPECT_EQ(0, __atomic_load_n(&new->reserved, __ATOMIC_RELAXED));
 	/* The new region's channels start from scratch. */
-	EXPECT_EQ(0, chan_create(fd2, 0, 4, NULL));
-	EXPECT_EQ(-EIDRM, chan_create(self->fd, 2, 4, NULL));
+	EXPECT_EQ(0, ioc_chan_create(fd2, 0, 4, NULL));
+	EXPECT_EQ(-EIDRM, ioc_chan_create(self->fd, 2, 4, NULL));
 	EXPECT_EQ(1, sysfs_num(name, "channel_count"));
 	munmap(p, REGION_SIZE);
 	munmap(q, rq.size);
@@ -1469,7 +1363,7 @@ TEST_F(kmod, region_destroyed_chan_create_eidrm)
 	NEED_DEV();
 	ASSERT_EQ(0, region_create(self->fd, name, REGION_SIZE, 0600, DMXP_REGION_CREATE, NULL));
 	ASSERT_EQ(0, region_destroy(self->fd, name));
-	EXPECT_EQ(-EIDRM, chan_create(self->fd, 0, 2, NULL));
+	EXPECT_EQ(-EIDRM, ioc_chan_create(self->fd, 0, 2, NULL));
 }
 
 TEST_F(kmod, region_destroyed_chan_destroy_eidrm)
@@ -1478,10 +1372,10 @@ TEST_F(kmod, region_destroyed_chan_destroy_eidrm)
 
 	NEED_DEV();
 	ASSERT_EQ(0, region_create(self->fd, name, REGION_SIZE, 0600, DMXP_REGION_CREATE, NULL));
-	ASSERT_EQ(0, chan_create(self->fd, 0, 2, NULL));
+	ASSERT_EQ(0, ioc_chan_create(self->fd, 0, 2, NULL));
 	ASSERT_EQ(0, region_destroy(self->fd, name));
-	EXPECT_EQ(-EIDRM, chan_destroy(self->fd, 0));
-	EXPECT_EQ(-EIDRM, chan_destroy(self->fd, 1));
+	EXPECT_EQ(-EIDRM, ioc_chan_destroy(self->fd, 0));
+	EXPECT_EQ(-EIDRM, ioc_chan_destroy(self->fd, 1));
 }
 
 TEST_F(kmod, region_destroyed_rebind_busy)
@@ -1501,13 +1395,13 @@ TEST_F(kmod, region_destroyed_rebind_busy)
 TEST_F(kmod, chan_create_before_attach)
 {
 	NEED_DEV();
-	EXPECT_EQ(-ENXIO, chan_create(self->fd, 0, 2, NULL));
+	EXPECT_EQ(-ENXIO, ioc_chan_create(self->fd, 0, 2, NULL));
 }
 
 TEST_F(kmod, chan_destroy_before_attach)
 {
 	NEED_DEV();
-	EXPECT_EQ(-ENXIO, chan_destroy(self->fd, 0));
+	EXPECT_EQ(-ENXIO, ioc_chan_destroy(self->fd, 0));
 }
 
 static void chan_create_bad(FIXTURE_DATA(kmod) *self, struct __test_metadata *_metadata,
@@ -1624,11 +1518,11 @@ TEST_F(kmod, chan_create_capacity_2_and_max_ok)
 	NEED_DEV();
 	ASSERT_EQ(0, region_create(self->fd, new_name(self), REGION_SIZE, 0600,
 				   DMXP_REGION_CREATE, NULL));
-	EXPECT_EQ(0, chan_create(self->fd, 0, 2, &off));
+	EXPECT_EQ(0, ioc_chan_create(self->fd, 0, 2, &off));
 	EXPECT_EQ(FIRST_BAND, off);
-	EXPECT_EQ(0, chan_create(self->fd, 255, 2, &off));
+	EXPECT_EQ(0, ioc_chan_create(self->fd, 255, 2, &off));
 	/* 2^24 is a valid capacity, only too big for this region. */
-	EXPECT_EQ(-ENOSPC, chan_create(self->fd, 1, DMXP_CAPACITY_MAX, NULL));
+	EXPECT_EQ(-ENOSPC, ioc_chan_create(self->fd, 1, DMXP_CAPACITY_MAX, NULL));
 }
 
 TEST_F(kmod, chan_create_twice)
@@ -1636,9 +1530,9 @@ TEST_F(kmod, chan_create_twice)
 	NEED_DEV();
 	ASSERT_EQ(0, region_create(self->fd, new_name(self), REGION_SIZE, 0600,
 				   DMXP_REGION_CREATE, NULL));
-	ASSERT_EQ(0, chan_create(self->fd, 9, 4, NULL));
-	EXPECT_EQ(-EEXIST, chan_create(self->fd, 9, 4, NULL));
-	EXPECT_EQ(-EEXIST, chan_create(self->fd, 9, 8, NULL));
+	ASSERT_EQ(0, ioc_chan_create(self->fd, 9, 4, NULL));
+	EXPECT_EQ(-EEXIST, ioc_chan_create(self->fd, 9, 4, NULL));
+	EXPECT_EQ(-EEXIST, ioc_chan_create(self->fd, 9, 8, NULL));
 }
 
 TEST_F(kmod, chan_create_twice_two_fds)
@@ -1650,10 +1544,10 @@ TEST_F(kmod, chan_create_twice_two_fds)
 	ASSERT_LE(0, fd2);
 	ASSERT_EQ(0, region_create(self->fd, name, REGION_SIZE, 0600, DMXP_REGION_CREATE, NULL));
 	ASSERT_EQ(0, region_attach(fd2, name, NULL));
-	ASSERT_EQ(0, chan_create(self->fd, 9, 4, NULL));
-	EXPECT_EQ(-EEXIST, chan_create(fd2, 9, 4, NULL));
-	EXPECT_EQ(0, chan_destroy(fd2, 9));
-	EXPECT_EQ(-ENOENT, chan_destroy(self->fd, 9));
+	ASSERT_EQ(0, ioc_chan_create(self->fd, 9, 4, NULL));
+	EXPECT_EQ(-EEXIST, ioc_chan_create(fd2, 9, 4, NULL));
+	EXPECT_EQ(0, ioc_chan_destroy(fd2, 9));
+	EXPECT_EQ(-ENOENT, ioc_chan_destroy(self->fd, 9));
 	close(fd2);
 }
 
@@ -1662,11 +1556,11 @@ TEST_F(kmod, chan_destroy_missing)
 	NEED_DEV();
 	ASSERT_EQ(0, region_create(self->fd, new_name(self), REGION_SIZE, 0600,
 				   DMXP_REGION_CREATE, NULL));
-	EXPECT_EQ(-ENOENT, chan_destroy(self->fd, 0));
-	EXPECT_EQ(-ENOENT, chan_destroy(self->fd, 255));
-	ASSERT_EQ(0, chan_create(self->fd, 0, 2, NULL));
-	EXPECT_EQ(0, chan_destroy(self->fd, 0));
-	EXPECT_EQ(-ENOENT, chan_destroy(self->fd, 0));
+	EXPECT_EQ(-ENOENT, ioc_chan_destroy(self->fd, 0));
+	EXPECT_EQ(-ENOENT, ioc_chan_destroy(self->fd, 255));
+	ASSERT_EQ(0, ioc_chan_create(self->fd, 0, 2, NULL));
+	EXPECT_EQ(0, ioc_chan_destroy(self->fd, 0));
+	EXPECT_EQ(-ENOENT, ioc_chan_destroy(self->fd, 0));
 }
 
 TEST_F(kmod, chan_destroy_id_256)
@@ -1674,7 +1568,7 @@ TEST_F(kmod, chan_destroy_id_256)
 	NEED_DEV();
 	ASSERT_EQ(0, region_create(self->fd, new_name(self), REGION_SIZE, 0600,
 				   DMXP_REGION_CREATE, NULL));
-	EXPECT_EQ(-EINVAL, chan_destroy(self->fd, DMXP_MAX_CHANNELS));
+	EXPECT_EQ(-EINVAL, ioc_chan_destroy(self->fd, DMXP_MAX_CHANNELS));
 }
 
 static void chan_destroy_bad(FIXTURE_DATA(kmod) *self, struct __test_metadata *_metadata,
@@ -1684,7 +1578,7 @@ static void chan_destroy_bad(FIXTURE_DATA(kmod) *self, struct __test_metadata *_
 	const char *name = new_name(self);
 
 	ASSERT_EQ(0, region_create(self->fd, name, REGION_SIZE, 0600, DMXP_REGION_CREATE, NULL));
-	ASSERT_EQ(0, chan_create(self->fd, c.id, 2, NULL));
+	ASSERT_EQ(0, ioc_chan_create(self->fd, c.id, 2, NULL));
 	EXPECT_EQ(-EINVAL, xioctl(self->fd, DMXP_IOC_CHAN_DESTROY, &c));
 	EXPECT_EQ(1, sysfs_num(name, "channel_count"));
 }
@@ -1731,15 +1625,15 @@ TEST_F(kmod, chan_create_too_big_for_region)
 	/* Room for one ring of 2 (a page of slack: not one of 4). */
 	ASSERT_EQ(0, region_create(self->fd, name, MIN_SIZE, 0600, DMXP_REGION_CREATE, &rq));
 	ASSERT_LT(rq.size, DMXP_HEADER_SIZE + 4 * DMXP_SLOT_SIZE);
-	EXPECT_EQ(-ENOSPC, chan_create(self->fd, 0, 4, NULL));
+	EXPECT_EQ(-ENOSPC, ioc_chan_create(self->fd, 0, 4, NULL));
 	EXPECT_EQ(0, sysfs_num(name, "channel_count"));
 	EXPECT_FALSE(sysfs_exists(name, "ch0"));
-	ASSERT_EQ(0, chan_create(self->fd, 0, 2, &off));
+	ASSERT_EQ(0, ioc_chan_create(self->fd, 0, 2, &off));
 	EXPECT_EQ(DMXP_HEADER_SIZE, off);
-	EXPECT_EQ(-ENOSPC, chan_create(self->fd, 1, 2, NULL));
+	EXPECT_EQ(-ENOSPC, ioc_chan_create(self->fd, 1, 2, NULL));
 	/* Freeing the ring makes room again. */
-	ASSERT_EQ(0, chan_destroy(self->fd, 0));
-	EXPECT_EQ(0, chan_create(self->fd, 1, 2, &off));
+	ASSERT_EQ(0, ioc_chan_destroy(self->fd, 0));
+	EXPECT_EQ(0, ioc_chan_create(self->fd, 1, 2, &off));
 	EXPECT_EQ(DMXP_HEADER_SIZE, off);
 }
 
@@ -1759,7 +1653,7 @@ TEST_F(kmod, chan_header_as_documented)
 	e = &h->channels[7];
 	gen = e->generation;
 
-	ASSERT_EQ(0, chan_create(self->fd, 7, 16, &off));
+	ASSERT_EQ(0, ioc_chan_create(self->fd, 7, 16, &off));
 	EXPECT_EQ(7, e->channel_id);
 	EXPECT_EQ(DMXP_CHAN_CREATED, e->flags);
 	EXPECT_EQ(16, e->capacity);
@@ -1785,7 +1679,7 @@ TEST_F(kmod, chan_header_as_documented)
 	EXPECT_EQ(0, h->channels[8].flags);
 
 	gen = e->generation;
-	ASSERT_EQ(0, chan_destroy(self->fd, 7));
+	ASSERT_EQ(0, ioc_chan_destroy(self->fd, 7));
 	EXPECT_EQ(0, e->flags);
 	EXPECT_EQ(0, e->capacity);
 	EXPECT_EQ(0, e->band_capacity);
@@ -1804,7 +1698,7 @@ TEST_F(kmod, chan_header_reused_band_reset)
 	NEED_DEV();
 	p = new_region(self, REGION_SIZE, NULL);
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_EQ(0, chan_create(self->fd, 2, 8, &off));
+	ASSERT_EQ(0, ioc_chan_create(self->fd, 2, 8, &off));
 	e = &hdr(p)->channels[2];
 	s = slots_at(p, off);
 	/* Leave the ring dirty, as users would. */
@@ -1814,8 +1708,8 @@ TEST_F(kmod, chan_header_reused_band_reset)
 		s[i].sequence = 1000 + i;
 		s[i].meta.payload_len = 77;
 	}
-	ASSERT_EQ(0, chan_destroy(self->fd, 2));
-	ASSERT_EQ(0, chan_create(self->fd, 3, 8, &off2));
+	ASSERT_EQ(0, ioc_chan_destroy(self->fd, 2));
+	ASSERT_EQ(0, ioc_chan_create(self->fd, 3, 8, &off2));
 	EXPECT_EQ(off, off2);
 	e = &hdr(p)->channels[3];
 	EXPECT_EQ(0, e->tail);
@@ -1879,11 +1773,11 @@ TEST_F(kmod, chan_bands_never_overlap)
 		int ret;
 
 		if (b[id].on) {
-			ASSERT_EQ(0, chan_destroy(self->fd, id));
+			ASSERT_EQ(0, ioc_chan_destroy(self->fd, id));
 			b[id].on = false;
 			continue;
 		}
-		ret = chan_create(self->fd, id, cap, &off);
+		ret = ioc_chan_create(self->fd, id, cap, &off);
 		if (ret == -ENOSPC) {
 			nospc++;
 			continue;
@@ -1907,30 +1801,30 @@ TEST_F(kmod, chan_first_fit_reuse)
 	NEED_DEV();
 	ASSERT_EQ(0, region_create(self->fd, new_name(self), REGION_SIZE, 0600,
 				   DMXP_REGION_CREATE, NULL));
-	ASSERT_EQ(0, chan_create(self->fd, 0, 4, &o0));
-	ASSERT_EQ(0, chan_create(self->fd, 1, 4, &o1));
-	ASSERT_EQ(0, chan_create(self->fd, 2, 4, &o2));
+	ASSERT_EQ(0, ioc_chan_create(self->fd, 0, 4, &o0));
+	ASSERT_EQ(0, ioc_chan_create(self->fd, 1, 4, &o1));
+	ASSERT_EQ(0, ioc_chan_create(self->fd, 2, 4, &o2));
 	EXPECT_EQ(FIRST_BAND, o0);
 	EXPECT_EQ(o0 + b4, o1);
 	EXPECT_EQ(o1 + b4, o2);
 
 	/* Same size into the freed band. */
-	ASSERT_EQ(0, chan_destroy(self->fd, 1));
-	ASSERT_EQ(0, chan_create(self->fd, 3, 4, &o3));
+	ASSERT_EQ(0, ioc_chan_destroy(self->fd, 1));
+	ASSERT_EQ(0, ioc_chan_create(self->fd, 3, 4, &o3));
 	EXPECT_EQ(o1, o3);
 
 	/* Two smaller rings share the hole, a bigger one goes after. */
-	ASSERT_EQ(0, chan_destroy(self->fd, 3));
-	ASSERT_EQ(0, chan_create(self->fd, 4, 2, &o4));
+	ASSERT_EQ(0, ioc_chan_destroy(self->fd, 3));
+	ASSERT_EQ(0, ioc_chan_create(self->fd, 4, 2, &o4));
 	EXPECT_EQ(o1, o4);
-	ASSERT_EQ(0, chan_create(self->fd, 6, 8, &o6));
+	ASSERT_EQ(0, ioc_chan_create(self->fd, 6, 8, &o6));
 	EXPECT_EQ(o2 + b4, o6);
-	ASSERT_EQ(0, chan_create(self->fd, 5, 2, &o5));
+	ASSERT_EQ(0, ioc_chan_create(self->fd, 5, 2, &o5));
 	EXPECT_EQ(o1 + 2 * DMXP_SLOT_SIZE, o5);
 
 	/* The first band, freed, is the first fit again. */
-	ASSERT_EQ(0, chan_destroy(self->fd, 0));
-	ASSERT_EQ(0, chan_create(self->fd, 0, 2, &o0));
+	ASSERT_EQ(0, ioc_chan_destroy(self->fd, 0));
+	ASSERT_EQ(0, ioc_chan_create(self->fd, 0, 2, &o0));
 	EXPECT_EQ(FIRST_BAND, o0);
 }
 
@@ -2140,7 +2034,7 @@ TEST_F(kmod, mremap_move_keeps_working)
 	q = mremap(q, REGION_SIZE, REGION_SIZE / 2, 0);
 	ASSERT_NE(MAP_FAILED, q);
 	ASSERT_EQ(0, region_attach(fd2, name, NULL));
-	ASSERT_EQ(0, chan_create(fd2, 0, 2, NULL));
+	ASSERT_EQ(0, ioc_chan_create(fd2, 0, 2, NULL));
 	EXPECT_EQ(1, hdr(q)->channel_count);
 	munmap(q, REGION_SIZE / 2);
 	close(fd2);
@@ -2169,7 +2063,7 @@ TEST_F(kmod, munmap_middle_page)
 		EXPECT_EQ(0xa5, p[i + pg - 1]);
 	}
 	/* Channels still show through the lower part. */
-	ASSERT_EQ(0, chan_create(self->fd, 1, 2, NULL));
+	ASSERT_EQ(0, ioc_chan_create(self->fd, 1, 2, NULL));
 	EXPECT_EQ(DMXP_CHAN_CREATED, hdr(p)->channels[1].flags);
 	EXPECT_EQ(0, region_destroy(self->fd, name));
 	EXPECT_EQ(0, munmap(p, REGION_SIZE / 2));
@@ -2196,7 +2090,7 @@ TEST_F(kmod, fork_child_writes_seen)
 		for (i = DMXP_HEADER_SIZE; i < REGION_SIZE; i++)
 			p[i] = (unsigned char)(i ^ 0x3c);
 		/* The child's copy of the fd works too. */
-		_exit(chan_create(self->fd, 5, 2, NULL) ? 2 : 0);
+		_exit(ioc_chan_create(self->fd, 5, 2, NULL) ? 2 : 0);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
@@ -2255,7 +2149,7 @@ TEST_F(kmod, mapping_outlives_close)
 	fd2 = dev_open();
 	ASSERT_LE(0, fd2);
 	ASSERT_EQ(0, region_attach(fd2, name, NULL));
-	ASSERT_EQ(0, chan_create(fd2, 2, 2, NULL));
+	ASSERT_EQ(0, ioc_chan_create(fd2, 2, 2, NULL));
 	EXPECT_EQ(DMXP_CHAN_CREATED, hdr(p)->channels[2].flags);
 	EXPECT_EQ(0, region_destroy(fd2, name));
 	close(fd2);
@@ -2305,9 +2199,9 @@ TEST_F(kmod, hostile_scribble_then_ioctls)
 	p = new_region(self, REGION_SIZE, &name);
 	ASSERT_NE(MAP_FAILED, p);
 	h = hdr(p);
-	ASSERT_EQ(0, chan_create(self->fd, 0, 4, &off[0]));
-	ASSERT_EQ(0, chan_create(self->fd, 1, 8, &off[1]));
-	ASSERT_EQ(0, chan_create(self->fd, 2, 2, &off[2]));
+	ASSERT_EQ(0, ioc_chan_create(self->fd, 0, 4, &off[0]));
+	ASSERT_EQ(0, ioc_chan_create(self->fd, 1, 8, &off[1]));
+	ASSERT_EQ(0, ioc_chan_create(self->fd, 2, 2, &off[2]));
 
 	for (round = 0; round < 4; round++) {
 		/* The whole header and all entries, then everything. */
@@ -2323,12 +2217,12 @@ TEST_F(kmod, hostile_scribble_then_ioctls)
 		EXPECT_EQ(3, sysfs_num(name, "channel_count"));
 		EXPECT_LE(0, sysfs_num(name, "ch2/head"));
 
-		EXPECT_EQ(-EEXIST, chan_create(self->fd, 0, 4, NULL));
-		EXPECT_EQ(-ENOENT, chan_destroy(self->fd, 3));
-		EXPECT_EQ(-ENOENT, chan_destroy(self->fd, 200));
+		EXPECT_EQ(-EEXIST, ioc_chan_create(self->fd, 0, 4, NULL));
+		EXPECT_EQ(-ENOENT, ioc_chan_destroy(self->fd, 3));
+		EXPECT_EQ(-ENOENT, ioc_chan_destroy(self->fd, 200));
 
 		/* A new ring goes where the kernel's table says there is room. */
-		ASSERT_EQ(0, chan_create(self->fd, 3, 4, &o));
+		ASSERT_EQ(0, ioc_chan_create(self->fd, 3, 4, &o));
 		EXPECT_EQ(off[2] + 2 * DMXP_SLOT_SIZE, o);
 		e = &h->channels[3];
 		EXPECT_EQ(DMXP_CHAN_CREATED, e->flags);
@@ -2342,14 +2236,14 @@ TEST_F(kmod, hostile_scribble_then_ioctls)
 		EXPECT_EQ(4, sysfs_num(name, "channel_count"));
 
 		/* Destroy and re-create: first fit from the kernel's own bands. */
-		ASSERT_EQ(0, chan_destroy(self->fd, 1));
-		EXPECT_EQ(-ENOENT, chan_destroy(self->fd, 1));
+		ASSERT_EQ(0, ioc_chan_destroy(self->fd, 1));
+		EXPECT_EQ(-ENOENT, ioc_chan_destroy(self->fd, 1));
 		EXPECT_EQ(0, h->channels[1].flags);
 		EXPECT_FALSE(sysfs_exists(name, "ch1"));
-		ASSERT_EQ(0, chan_create(self->fd, 1, 8, &o));
+		ASSERT_EQ(0, ioc_chan_create(self->fd, 1, 8, &o));
 		EXPECT_EQ(off[1], o);
 		EXPECT_EQ(DMXP_CHAN_CREATED, h->channels[1].flags);
-		ASSERT_EQ(0, chan_destroy(self->fd, 3));
+		ASSERT_EQ(0, ioc_chan_destroy(self->fd, 3));
 		EXPECT_EQ(3, h->channel_count);
 	}
 	/* A second fd and a new region are unaffected. */
@@ -2366,7 +2260,7 @@ TEST_F(kmod, hostile_sysfs_extreme_values)
 	NEED_DEV();
 	p = new_region(self, REGION_SIZE, &name);
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_EQ(0, chan_create(self->fd, 0, 4, NULL));
+	ASSERT_EQ(0, ioc_chan_create(self->fd, 0, 4, NULL));
 	e = &hdr(p)->channels[0];
 	e->capacity = ~0ULL;
 	e->band_offset = ~0ULL;
@@ -2389,8 +2283,8 @@ TEST_F(kmod, hostile_sysfs_extreme_values)
 	hdr(p)->channel_count = 999;
 	EXPECT_EQ(1, sysfs_num(name, "channel_count"));
 	/* The kernel's table decides. */
-	EXPECT_EQ(0, chan_destroy(self->fd, 0));
-	EXPECT_EQ(0, chan_create(self->fd, 0, 4, NULL));
+	EXPECT_EQ(0, ioc_chan_destroy(self->fd, 0));
+	EXPECT_EQ(0, ioc_chan_create(self->fd, 0, 4, NULL));
 	EXPECT_EQ(4, hdr(p)->channels[0].capacity);
 	munmap(p, REGION_SIZE);
 }
@@ -2426,19 +2320,19 @@ TEST_F(kmod, hostile_concurrent_writer)
 	for (i = 0; i < 2000; i++) {
 		unsigned int id = i % 16;
 
-		ASSERT_EQ(0, chan_create(self->fd, id, 2, &o));
+		ASSERT_EQ(0, ioc_chan_create(self->fd, id, 2, &o));
 		if (i == 0)
 			first = o;
 		if (id == 15)
 			for (id = 0; id < 16; id++)
-				ASSERT_EQ(0, chan_destroy(self->fd, id));
+				ASSERT_EQ(0, ioc_chan_destroy(self->fd, id));
 		sysfs_num(name, "ch0/depth");
 	}
 	atomic_store(&w.stop, 1);
 	pthread_join(t, NULL);
 	EXPECT_EQ(FIRST_BAND, first);
 	EXPECT_EQ(0, sysfs_num(name, "channel_count"));
-	ASSERT_EQ(0, chan_create(self->fd, 0, 2, &o));
+	ASSERT_EQ(0, ioc_chan_create(self->fd, 0, 2, &o));
 	EXPECT_EQ(FIRST_BAND, o);
 	munmap(w.p, REGION_SIZE);
 }
@@ -2657,30 +2551,15 @@ TEST_F(kmod, chan_create_unwritable_result_creates_nothing)
 	EXPECT_EQ(-EFAULT, xioctl(self->fd, DMXP_IOC_CHAN_CREATE, ro));
 	EXPECT_EQ(0, hdr(p)->channel_count);
 	EXPECT_EQ(0, hdr(p)->channels[5].flags);
-	EXPECT_EQ(0, chan_create(self->fd, 5, 4, NULL));
+	EXPECT_EQ(0, ioc_chan_create(self->fd, 5, 4, NULL));
 	munmap(ro, page_size());
-}
-
-static long long meminfo_kb(const char *key)
-{
-	char line[256];
-	long long kb = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, strlen(key)) && line[strlen(key)] == ':')
-			kb = strtoll(line + strlen(key) + 1, NULL, 10);
-	fclose(f);
-	return kb;
 }
 
 /* Unless set, all regions together may take half of RAM, and no more. */
 TEST_F(kmod, total_size_defaults_to_half_of_ram)
 {
-	long long total = param_num("max_total_size");
-	long long ram = meminfo_kb("MemTotal") * 1024;
+	long long total = param_or("max_total_size", -1);
+	long long ram = test_meminfo_kb("MemTotal") * 1024;
 	long long size;
 	int fd;
 
@@ -2692,7 +2571,7 @@ TEST_F(kmod, total_size_defaults_to_half_of_ram)
 	fd = dev_open();
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, region_attach(fd, DMXP_DEFAULT_NAME, NULL));
-	size = total < param_num("max_region_size") ? total : param_num("max_region_size");
+	size = total < param_or("max_region_size", -1) ? total : param_or("max_region_size", -1);
 	if (size == total)
 		EXPECT_EQ(-ENOSPC, region_create(self->fd, new_name(self), size, 0600,
 						 DMXP_REGION_CREATE | DMXP_REGION_EXCL, NULL));
@@ -2711,29 +2590,11 @@ static int write_text(const char *path, const char *text)
 	return ret;
 }
 
-/* A parameter, or @dflt when this module has no such parameter. */
-static long long param_or(const char *param, long long dflt)
-{
-	long long v = param_num(param);
-
-	return v < 0 ? dflt : v;
-}
-
 static void raise_nofile(rlim_t n)
 {
 	struct rlimit rl = { n, n };
 
 	setrlimit(RLIMIT_NOFILE, &rl);
-}
-
-static int evreg(int dev, __u32 id, int efd)
-{
-	struct dmxp_ioc_eventfd e;
-
-	memset(&e, 0, sizeof(e));
-	e.id = id;
-	e.fd = efd;
-	return xioctl(dev, DMXP_IOC_CHAN_EVENTFD, &e);
 }
 
 /* One file holds at most 256 eventfd registrations, over all channels. */
@@ -2747,13 +2608,13 @@ TEST_F(kmod, eventfd_registrations_per_file_capped)
 	p = new_region(self, REGION_SIZE, NULL);
 	ASSERT_NE(MAP_FAILED, p);
 	for (i = 0; i < 5; i++)
-		ASSERT_EQ(0, chan_create(self->fd, i, 2, NULL));
+		ASSERT_EQ(0, ioc_chan_create(self->fd, i, 2, NULL));
 	/* 64 per channel (DMXP_EVENTFD_MAX): 4 channels full, then one more. */
 	for (i = 0; i < 5 * DMXP_EVENTFD_MAX && !ret; i++) {
 		int efd = eventfd(0, EFD_CLOEXEC);
 
 		ASSERT_LE(0, efd);
-		ret = evreg(self->fd, i / DMXP_EVENTFD_MAX, efd);
+		ret = ioc_eventfd(self->fd, i / DMXP_EVENTFD_MAX, efd, 0);
 		close(efd);	/* the registration keeps its context */
 		if (!ret)
 			n++;
@@ -2782,7 +2643,7 @@ TEST_F_TIMEOUT(kmod, eventfd_registrations_per_user_capped, 300)
 	p = new_region(self, 2 << 20, &name);
 	ASSERT_NE(MAP_FAILED, p);
 	for (ch = 0; ch < nch; ch++)
-		ASSERT_EQ(0, chan_create(self->fd, ch, 2, NULL));
+		ASSERT_EQ(0, ioc_chan_create(self->fd, ch, 2, NULL));
 	efd[0] = eventfd(0, EFD_CLOEXEC);
 	efd[1] = eventfd(0, EFD_CLOEXEC);
 	ASSERT_LE(0, efd[0]);
@@ -2802,13 +2663,13 @@ TEST_F_TIMEOUT(kmod, eventfd_registrations_per_user_capped, 300)
 			ASSERT_EQ(0, region_create(files[i], name, 2 << 20, 0600,
 						   DMXP_REGION_CREATE | DMXP_REGION_EXCL, &rq));
 			for (ch = 0; ch < nch; ch++)
-				ASSERT_EQ(0, chan_create(files[i], ch, 2, NULL));
+				ASSERT_EQ(0, ioc_chan_create(files[i], ch, 2, NULL));
 		} else {
 			ASSERT_EQ(0, region_attach(files[i], name, &rq));
 		}
 		for (ch = 0; ch < nch && !ret; ch++) {
 			for (k = 0; k < 2 && !ret; k++) {
-				ret = evreg(files[i], ch, efd[k]);
+				ret = ioc_eventfd(files[i], ch, efd[k], 0);
 				if (!ret)
 					n++;
 			}
@@ -2824,7 +2685,7 @@ TEST_F_TIMEOUT(kmod, eventfd_registrations_per_user_capped, 300)
 	i = dev_open();
 	ASSERT_LE(0, i);
 	ASSERT_EQ(0, region_attach(i, name, NULL));
-	EXPECT_EQ(0, evreg(i, 0, efd[0]));
+	EXPECT_EQ(0, ioc_eventfd(i, 0, efd[0], 0));
 	close(i);
 }
 
@@ -2995,7 +2856,7 @@ TEST_F_TIMEOUT(kmod, release_with_thousands_of_bindings_is_fast, 600)
 	p = new_region(self, REGION_SIZE, &name);
 	ASSERT_NE(MAP_FAILED, p);
 	ASSERT_EQ(DMXP_CLAIMS, hdr(p)->claims_count);
-	ASSERT_EQ(0, chan_create(self->fd, 0, 256, &off));
+	ASSERT_EQ(0, ioc_chan_create(self->fd, 0, 256, &off));
 	files = calloc(BINDINGS, sizeof(*files));
 	ASSERT_NE(NULL, files);
 	for (i = 0; i < BINDINGS; i++) {
@@ -3080,8 +2941,8 @@ TEST_F_TIMEOUT(kmod, repair_reaches_records_after_costly_pending_ones, 60)
 	p = new_region(self, REGION_SIZE, &name);
 	ASSERT_NE(MAP_FAILED, p);
 	ASSERT_EQ(DMXP_CLAIMS, hdr(p)->claims_count);
-	ASSERT_EQ(0, chan_create(self->fd, 0, 256, &off0));
-	ASSERT_EQ(0, chan_create(self->fd, 1, 2, &off1));
+	ASSERT_EQ(0, ioc_chan_create(self->fd, 0, 256, &off0));
+	ASSERT_EQ(0, ioc_chan_create(self->fd, 1, 2, &off1));
 	victim = dev_open();
 	holder = dev_open();
 	ASSERT_LE(0, victim);
@@ -3136,8 +2997,8 @@ TEST_F_TIMEOUT(kmod, repair_reaches_records_after_costly_pending_ones, 60)
  */
 TEST_F_TIMEOUT(kmod, small_regions_not_stalled_by_large_create, 600)
 {
-	long long total = param_num("max_total_size");
-	long long maxreg = param_num("max_region_size");
+	long long total = param_or("max_total_size", -1);
+	long long maxreg = param_or("max_region_size", -1);
 	long long big = 256LL << 20, t0, t, worst = 0, step[6], wstep[6] = { 0 }, took;
 	int status, go[2], done[2], rounds = 0;
 	const char *bigname = new_name(self);
@@ -3167,7 +3028,7 @@ TEST_F_TIMEOUT(kmod, small_regions_not_stalled_by_large_create, 600)
 		if (region_create(fd, bigname, big, 0600,
 				  DMXP_REGION_CREATE | DMXP_REGION_EXCL, NULL))
 			_exit(3);
-		if (chan_create(fd, 0, cap, NULL))
+		if (ioc_chan_create(fd, 0, cap, NULL))
 			_exit(4);
 		c = 'x';
 		if (write(done[1], &c, 1) != 1)
@@ -3267,7 +3128,7 @@ TEST_F_TIMEOUT(kmod, stale_record_aliasing_a_repair_mark_is_ignored, 60)
 	NEED_DEV();
 	p = new_region(self, REGION_SIZE, &name);
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_EQ(0, chan_create(self->fd, 0, CAP, &off));
+	ASSERT_EQ(0, ioc_chan_create(self->fd, 0, CAP, &off));
 	victim = dev_open();
 	ASSERT_LE(0, victim);
 	ASSERT_EQ(0, region_attach(victim, name, &rq));
@@ -3334,7 +3195,7 @@ TEST_F_TIMEOUT(kmod, whole_message_survives_a_lost_claim_on_its_position, 60)
 	NEED_DEV();
 	p = new_region(self, REGION_SIZE, &name);
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_EQ(0, chan_create(self->fd, 0, 4, &off));
+	ASSERT_EQ(0, ioc_chan_create(self->fd, 0, 4, &off));
 	victim = dev_open();
 	ASSERT_LE(0, victim);
 	ASSERT_EQ(0, region_attach(victim, name, &rq));

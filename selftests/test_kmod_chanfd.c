@@ -24,75 +24,12 @@
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #include "kselftest_harness.h"
-#include "common.h"
-#include "kmod_common.h"
+#include "helpers.h"
 
 #define CH		5
 #define CAP		4
 #define META		((int)sizeof(struct dmxp_msg_meta))
 #define MS		1000000LL
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
-/* /dev/dmxp after the handshake, not bound; the fd or -errno. */
-static int dev_open(void)
-{
-	struct dmxp_ioc_version v = { .version = DMXP_VERSION };
-	int fd = open(DMXP_DEVICE, O_RDWR | O_CLOEXEC), ret;
-
-	if (fd < 0)
-		return -errno;
-	ret = xioctl(fd, DMXP_IOC_VERSION, &v);
-	if (ret) {
-		close(fd);
-		return ret;
-	}
-	return fd;
-}
-
-static int dev_attach(const char *name)
-{
-	struct dmxp_ioc_region rq;
-	int fd = dev_open(), ret;
-
-	if (fd < 0)
-		return fd;
-	memset(&rq, 0, sizeof(rq));
-	snprintf(rq.name, sizeof(rq.name), "%s", name);
-	ret = xioctl(fd, DMXP_IOC_REGION_ATTACH, &rq);
-	if (ret) {
-		close(fd);
-		return ret;
-	}
-	return fd;
-}
-
-static int chan_fd(int dev, __u32 id, __u32 flags)
-{
-	struct dmxp_ioc_chan_fd rq = { .id = id, .flags = flags };
-
-	return xioctl(dev, DMXP_IOC_CHAN_FD, &rq);
-}
-
-static int notify(int dev, __u32 id, __u32 flags)
-{
-	struct dmxp_ioc_notify rq = { .id = id, .flags = flags };
-
-	return xioctl(dev, DMXP_IOC_NOTIFY, &rq);
-}
-
-static int evreg(int dev, __u32 id, int efd, __u32 flags)
-{
-	struct dmxp_ioc_eventfd rq = { .id = id, .flags = flags, .fd = efd };
-
-	return xioctl(dev, DMXP_IOC_CHAN_EVENTFD, &rq);
-}
 
 /* The eventfd's count (and reset it), 0 if not signalled. */
 static long long ev_count(int efd)
@@ -128,14 +65,7 @@ FIXTURE(cf) {
 FIXTURE_SETUP(cf)
 {
 	self->dev = -1;
-	if (access(DMXP_DEVICE, F_OK)) {
-		self->nodev = true;
-		SKIP(return, "no %s: the module is not loaded", DMXP_DEVICE);
-	}
-	if (geteuid() != 0) {
-		self->nodev = true;
-		SKIP(return, "the kernel tests need root");
-	}
+	SKIP_WITHOUT_DEV(self->nodev, "the kernel tests need root");
 	snprintf(self->name, sizeof(self->name), "cf-%d-%lx", (int)getpid(),
 		 (unsigned long)random() & 0xffff);
 	snprintf(self->path, sizeof(self->path), DMXP_DEVICE ":%s", self->name);
@@ -143,7 +73,7 @@ FIXTURE_SETUP(cf)
 				      DMXP_OPEN_CREATE | DMXP_OPEN_EXCL, &self->r));
 	ASSERT_EQ(0, dmxp_chan_create(self->r, CH, CAP));
 	ASSERT_EQ(0, dmxp_chan_open(self->r, CH, &self->c));
-	self->dev = dev_attach(self->name);
+	self->dev = dev_attach(self->name, NULL);
 	ASSERT_LE(0, self->dev);
 }
 
@@ -163,11 +93,6 @@ FIXTURE_TEARDOWN(cf)
 		dmxp_region_unlink(self->path);
 }
 
-#define NEED_DEV() do {							\
-	if (self->nodev)						\
-		SKIP(return, "no %s", DMXP_DEVICE);			\
-} while (0)
-
 static const struct dmxp_channel_entry *entry(FIXTURE_DATA(cf) *self)
 {
 	return &dmxp_region_header(self->r)->channels[CH];
@@ -182,20 +107,10 @@ static __u32 waiters(FIXTURE_DATA(cf) *self, bool recv)
 
 static long long notifies(FIXTURE_DATA(cf) *self)
 {
-	char path[128], buf[32];
-	ssize_t n;
-	int fd;
+	char attr[32];
 
-	snprintf(path, sizeof(path), "/sys/kernel/dmxp/%s/ch%d/notifies", self->name, CH);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	return strtoll(buf, NULL, 10);
+	snprintf(attr, sizeof(attr), "ch%d/notifies", CH);
+	return sysfs_num(self->name, attr);
 }
 
 static void fill(FIXTURE_DATA(cf) *self, struct __test_metadata *_metadata)
@@ -238,16 +153,16 @@ static void spawn(FIXTURE_DATA(cf) *self, struct __test_metadata *_metadata,
 			_exit(1);
 		e = &dmxp_region_header(r)->channels[CH];
 		if (job == KID_SEND_AFTER_300MS) {
-			sleep_ms(300);
+			test_sleep_ms(300);
 			_exit(dmxp_chan_send(c, "late", 4, 0) ? 3 : 0);
 		}
 		while (!__atomic_load_n(recv ? &e->recv_waiters : &e->send_waiters,
 					__ATOMIC_SEQ_CST)) {
 			if (test_now_ns() > end)
 				_exit(2);
-			sleep_ms(1);
+			test_sleep_ms(1);
 		}
-		sleep_ms(50);	/* counted, then asleep */
+		test_sleep_ms(50);	/* counted, then asleep */
 		switch (job) {
 		case KID_SEND_WHEN_RECV_WAITER:
 			_exit(dmxp_chan_send(c, "wake", 4, 0x77) ? 3 : 0);
@@ -262,12 +177,11 @@ static void spawn(FIXTURE_DATA(cf) *self, struct __test_metadata *_metadata,
 
 static int reap(FIXTURE_DATA(cf) *self)
 {
-	int status;
+	int ret = test_reap(self->kid, -1);
 
-	if (waitpid(self->kid, &status, 0) != self->kid)
-		return -1;
-	self->kid = 0;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	if (ret >= 0)
+		self->kid = 0;
+	return ret;
 }
 
 /* -------------------------------------------------------- DMXP_IOC_CHAN_FD */
@@ -275,15 +189,15 @@ static int reap(FIXTURE_DATA(cf) *self)
 TEST_F(cf, chanfd_bad_id)
 {
 	NEED_DEV();
-	EXPECT_EQ(-EINVAL, chan_fd(self->dev, DMXP_MAX_CHANNELS, 0));
-	EXPECT_EQ(-EINVAL, chan_fd(self->dev, ~0U, 0));
+	EXPECT_EQ(-EINVAL, ioc_chan_fd(self->dev, DMXP_MAX_CHANNELS, 0));
+	EXPECT_EQ(-EINVAL, ioc_chan_fd(self->dev, ~0U, 0));
 }
 
 TEST_F(cf, chanfd_unknown_flags)
 {
 	NEED_DEV();
-	EXPECT_EQ(-EINVAL, chan_fd(self->dev, CH, 1U << 1));
-	EXPECT_EQ(-EINVAL, chan_fd(self->dev, CH, ~0U));
+	EXPECT_EQ(-EINVAL, ioc_chan_fd(self->dev, CH, 1U << 1));
+	EXPECT_EQ(-EINVAL, ioc_chan_fd(self->dev, CH, ~0U));
 }
 
 TEST_F(cf, chanfd_reserved)
@@ -299,8 +213,8 @@ TEST_F(cf, chanfd_reserved)
 TEST_F(cf, chanfd_missing_channel)
 {
 	NEED_DEV();
-	EXPECT_EQ(-ENOENT, chan_fd(self->dev, CH + 1, 0));
-	EXPECT_EQ(-ENOENT, chan_fd(self->dev, DMXP_MAX_CHANNELS - 1, 0));
+	EXPECT_EQ(-ENOENT, ioc_chan_fd(self->dev, CH + 1, 0));
+	EXPECT_EQ(-ENOENT, ioc_chan_fd(self->dev, DMXP_MAX_CHANNELS - 1, 0));
 }
 
 TEST_F(cf, chanfd_before_attach)
@@ -310,12 +224,12 @@ TEST_F(cf, chanfd_before_attach)
 	NEED_DEV();
 	fd = dev_open();
 	ASSERT_LE(0, fd);
-	EXPECT_EQ(-ENXIO, chan_fd(fd, CH, 0));
+	EXPECT_EQ(-ENXIO, ioc_chan_fd(fd, CH, 0));
 	close(fd);
 	/* Before the handshake: the protocol error comes first. */
 	fd = open(DMXP_DEVICE, O_RDWR);
 	ASSERT_LE(0, fd);
-	EXPECT_EQ(-EPROTO, chan_fd(fd, CH, 0));
+	EXPECT_EQ(-EPROTO, ioc_chan_fd(fd, CH, 0));
 	close(fd);
 }
 
@@ -324,9 +238,9 @@ TEST_F(cf, chanfd_flags)
 	int fd, fdn;
 
 	NEED_DEV();
-	fd = chan_fd(self->dev, CH, 0);
+	fd = ioc_chan_fd(self->dev, CH, 0);
 	ASSERT_LE(0, fd);
-	fdn = chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
+	fdn = ioc_chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
 	ASSERT_LE(0, fdn);
 	EXPECT_EQ(0, fcntl(fd, F_GETFL) & O_NONBLOCK);
 	EXPECT_EQ(O_NONBLOCK, fcntl(fdn, F_GETFL) & O_NONBLOCK);
@@ -344,7 +258,7 @@ TEST_F(cf, chanfd_outlives_region)
 	int fd;
 
 	NEED_DEV();
-	fd = chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
+	fd = ioc_chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, dmxp_region_unlink(self->path));
 	EXPECT_EQ(POLLERR | POLLHUP, poll_now(fd, POLLIN | POLLOUT) & (POLLERR | POLLHUP));
@@ -352,8 +266,8 @@ TEST_F(cf, chanfd_outlives_region)
 	EXPECT_EQ(EIDRM, errno);
 	EXPECT_EQ(-1, write(fd, "x", 1));
 	EXPECT_EQ(EIDRM, errno);
-	EXPECT_EQ(-EIDRM, chan_fd(self->dev, CH, 0));
-	EXPECT_EQ(-EIDRM, notify(self->dev, CH, DMXP_NOTIFY_RECV));
+	EXPECT_EQ(-EIDRM, ioc_chan_fd(self->dev, CH, 0));
+	EXPECT_EQ(-EIDRM, ioc_notify(self->dev, CH, DMXP_NOTIFY_RECV));
 	close(fd);
 }
 
@@ -364,7 +278,7 @@ TEST_F(cf, poll_empty)
 	int fd;
 
 	NEED_DEV();
-	fd = chan_fd(self->dev, CH, 0);
+	fd = ioc_chan_fd(self->dev, CH, 0);
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(POLLOUT, poll_now(fd, POLLIN | POLLOUT));
 	close(fd);
@@ -375,7 +289,7 @@ TEST_F(cf, poll_after_send)
 	int fd;
 
 	NEED_DEV();
-	fd = chan_fd(self->dev, CH, 0);
+	fd = ioc_chan_fd(self->dev, CH, 0);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, dmxp_chan_send(self->c, "a", 1, 0));
 	EXPECT_EQ(POLLIN | POLLOUT, poll_now(fd, POLLIN | POLLOUT));
@@ -387,7 +301,7 @@ TEST_F(cf, poll_full)
 	int fd;
 
 	NEED_DEV();
-	fd = chan_fd(self->dev, CH, 0);
+	fd = ioc_chan_fd(self->dev, CH, 0);
 	ASSERT_LE(0, fd);
 	fill(self, _metadata);
 	EXPECT_EQ(POLLIN, poll_now(fd, POLLIN | POLLOUT));
@@ -399,7 +313,7 @@ TEST_F(cf, poll_destroyed)
 	int fd;
 
 	NEED_DEV();
-	fd = chan_fd(self->dev, CH, 0);
+	fd = ioc_chan_fd(self->dev, CH, 0);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, dmxp_chan_destroy(self->r, CH));
 	EXPECT_EQ(POLLERR | POLLHUP, poll_now(fd, POLLIN | POLLOUT));
@@ -433,10 +347,10 @@ TEST_F(cf, poll_woken_by_destroy)
 	long long t0;
 
 	NEED_DEV();
-	p.fd = chan_fd(self->dev, CH, 0);
+	p.fd = ioc_chan_fd(self->dev, CH, 0);
 	ASSERT_LE(0, p.fd);
 	ASSERT_EQ(0, pthread_create(&t, NULL, poll_thread, &p));
-	sleep_ms(100);
+	test_sleep_ms(100);
 	t0 = test_now_ns();
 	ASSERT_EQ(0, dmxp_chan_destroy(self->r, CH));
 	pthread_join(t, NULL);
@@ -463,7 +377,7 @@ static struct dmxp_slot *raw_slot(FIXTURE_DATA(cf) *self, __u32 id, __u64 pos)
 /*
  * Send as a peer that follows only the seed's protocol: claim tail by CAS,
  * write, publish the sequence; never look at the waiter word, never
- * notify.  0, or -EAGAIN when the ring stays full.
+ * ioc_notify.  0, or -EAGAIN when the ring stays full.
  */
 static int raw_send(FIXTURE_DATA(cf) *self, __u32 id, const void *p, __u32 len)
 {
@@ -513,7 +427,7 @@ TEST_F(cf, poll_readable_past_taken_slot)
 	int fd;
 
 	NEED_DEV();
-	fd = chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
+	fd = ioc_chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, dmxp_chan_send(self->c, "m0", 2, 0));
 	ASSERT_EQ(0, dmxp_chan_send(self->c, "m1", 2, 0));
@@ -529,7 +443,7 @@ TEST_F(cf, poll_writable_past_taken_slot)
 	int fd;
 
 	NEED_DEV();
-	fd = chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
+	fd = ioc_chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
 	ASSERT_LE(0, fd);
 	/* Position 0 claimed and published, tail not moved yet; 1..3 free. */
 	__atomic_store_n(&raw_slot(self, CH, 0)->sequence, 1, __ATOMIC_SEQ_CST);
@@ -549,10 +463,10 @@ TEST_F(cf, poll_woken_by_silent_producer)
 	pthread_t t;
 
 	NEED_DEV();
-	p.fd = chan_fd(self->dev, CH, 0);
+	p.fd = ioc_chan_fd(self->dev, CH, 0);
 	ASSERT_LE(0, p.fd);
 	ASSERT_EQ(0, pthread_create(&t, NULL, poll_thread, &p));
-	sleep_ms(100);
+	test_sleep_ms(100);
 	t0 = test_now_ns();
 	ASSERT_EQ(0, raw_send(self, CH, "seed", 4));
 	pthread_join(t, NULL);
@@ -588,21 +502,21 @@ TEST_F(cf, read_woken_by_silent_producer)
 	int i;
 
 	NEED_DEV();
-	rd.fd = chan_fd(self->dev, CH, 0);
+	rd.fd = ioc_chan_fd(self->dev, CH, 0);
 	ASSERT_LE(0, rd.fd);
 	ASSERT_EQ(0, pthread_create(&t, NULL, read_thread, &rd));
 	for (i = 0; i < 5000 && !waiters(self, true); i++)
-		sleep_ms(1);
+		test_sleep_ms(1);
 	ASSERT_EQ(1U, waiters(self, true));
-	sleep_ms(50);
+	test_sleep_ms(50);
 	t0 = test_now_ns();
 	ASSERT_EQ(0, raw_send(self, CH, "seed", 4));
 	for (i = 0; i < 5000 && !__atomic_load_n(&rd.done, __ATOMIC_SEQ_CST); i++)
-		sleep_ms(1);
+		test_sleep_ms(1);
 	if (!__atomic_load_n(&rd.done, __ATOMIC_SEQ_CST)) {
 		/* Still asleep after 5 s: unblock it for the join. */
 		ASSERT_EQ(0, dmxp_chan_send(self->c, "x", 1, 0));
-		ASSERT_EQ(0, notify(self->dev, CH, DMXP_NOTIFY_RECV));
+		ASSERT_EQ(0, ioc_notify(self->dev, CH, DMXP_NOTIFY_RECV));
 	}
 	pthread_join(t, NULL);
 	EXPECT_EQ(META + 4, rd.n);
@@ -619,12 +533,12 @@ TEST_F(cf, poll_woken_by_write_on_other_fd)
 	int fd;
 
 	NEED_DEV();
-	p.fd = chan_fd(self->dev, CH, 0);
+	p.fd = ioc_chan_fd(self->dev, CH, 0);
 	ASSERT_LE(0, p.fd);
-	fd = chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
+	fd = ioc_chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, pthread_create(&t, NULL, poll_thread, &p));
-	sleep_ms(100);
+	test_sleep_ms(100);
 	t0 = test_now_ns();
 	ASSERT_EQ(1, write(fd, "w", 1));
 	pthread_join(t, NULL);
@@ -647,13 +561,13 @@ TEST_F(cf, poll_out_woken_by_read_on_other_fd)
 
 	NEED_DEV();
 	fill(self, _metadata);
-	fd = chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
+	fd = ioc_chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
 	ASSERT_LE(0, fd);
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
 		alarm(10);
-		sleep_ms(100);
+		test_sleep_ms(100);
 		_exit(read(fd, buf, sizeof(buf)) == META + 4 ? 0 : 1);
 	}
 	self->kid = pid;
@@ -701,13 +615,13 @@ TEST_F(cf, epoll_level)
 	int fd, ep;
 
 	NEED_DEV();
-	fd = chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
+	fd = ioc_chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
 	ASSERT_LE(0, fd);
 	ep = epoll_for(fd, EPOLLIN);
 	ASSERT_LE(0, ep);
 	EXPECT_EQ(0, epoll_now(ep, NULL));
 	ASSERT_EQ(0, dmxp_chan_send(self->c, "a", 1, 0));
-	ASSERT_EQ(0, notify(self->dev, CH, DMXP_NOTIFY_RECV));
+	ASSERT_EQ(0, ioc_notify(self->dev, CH, DMXP_NOTIFY_RECV));
 	/* Level-triggered: reported as long as a message waits. */
 	EXPECT_EQ(1, epoll_now(ep, &events));
 	EXPECT_EQ((__u32)EPOLLIN, events);
@@ -723,7 +637,7 @@ TEST_F(cf, epoll_ready_at_add)
 	int fd, ep;
 
 	NEED_DEV();
-	fd = chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
+	fd = ioc_chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, dmxp_chan_send(self->c, "a", 1, 0));
 	ep = epoll_for(fd, EPOLLIN);
@@ -739,7 +653,7 @@ TEST_F(cf, epoll_edge)
 	int fd, ep;
 
 	NEED_DEV();
-	fd = chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
+	fd = ioc_chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
 	ASSERT_LE(0, fd);
 	ep = epoll_for(fd, EPOLLIN | EPOLLET);
 	ASSERT_LE(0, ep);
@@ -747,16 +661,16 @@ TEST_F(cf, epoll_edge)
 	/* Nobody armed: the library send wakes nobody. */
 	ASSERT_EQ(0, dmxp_chan_send(self->c, "a", 1, 0));
 	EXPECT_EQ(0, epoll_now(ep, NULL));
-	/* Each notify is one edge. */
-	ASSERT_EQ(0, notify(self->dev, CH, DMXP_NOTIFY_RECV));
+	/* Each ioc_notify is one edge. */
+	ASSERT_EQ(0, ioc_notify(self->dev, CH, DMXP_NOTIFY_RECV));
 	EXPECT_EQ(1, epoll_now(ep, &events));
 	EXPECT_EQ((__u32)EPOLLIN, events);
 	EXPECT_EQ(0, epoll_now(ep, NULL));
-	ASSERT_EQ(0, notify(self->dev, CH, DMXP_NOTIFY_RECV));
+	ASSERT_EQ(0, ioc_notify(self->dev, CH, DMXP_NOTIFY_RECV));
 	EXPECT_EQ(1, epoll_now(ep, NULL));
 	EXPECT_EQ(0, epoll_now(ep, NULL));
 	/* A wake-up of producers is not one of consumers. */
-	ASSERT_EQ(0, notify(self->dev, CH, DMXP_NOTIFY_SEND));
+	ASSERT_EQ(0, ioc_notify(self->dev, CH, DMXP_NOTIFY_SEND));
 	EXPECT_EQ(0, epoll_now(ep, NULL));
 	close(ep);
 	close(fd);
@@ -791,7 +705,7 @@ TEST_F(cf, epoll_woken_by_silent_producer)
 	int fd, ep, n;
 
 	NEED_DEV();
-	fd = chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
+	fd = ioc_chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
 	ASSERT_LE(0, fd);
 	ep = epoll_for(fd, EPOLLIN);
 	ASSERT_LE(0, ep);
@@ -815,7 +729,7 @@ TEST_F(cf, read_format)
 	int fd;
 
 	NEED_DEV();
-	fd = chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
+	fd = ioc_chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, dmxp_chan_send(self->c, "skip", 4, 1));
 	ASSERT_EQ(0, dmxp_chan_send(self->c, "hello", 5, 0x1234));
@@ -840,7 +754,7 @@ TEST_F(cf, read_buffer_smaller_than_meta)
 	int fd;
 
 	NEED_DEV();
-	fd = chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
+	fd = ioc_chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(-1, read(fd, buf, META - 1));
 	EXPECT_EQ(EMSGSIZE, errno);
@@ -866,7 +780,7 @@ TEST_F(cf, read_zero_length_refused_without_sleeping)
 	int fd;
 
 	NEED_DEV();
-	fd = chan_fd(self->dev, CH, 0);		/* blocking, empty ring */
+	fd = ioc_chan_fd(self->dev, CH, 0);		/* blocking, empty ring */
 	ASSERT_LE(0, fd);
 	t0 = test_now_ns();
 	EXPECT_EQ(-1, read(fd, buf, 0));
@@ -884,7 +798,7 @@ TEST_F(cf, write_zero_length_sends_empty_message)
 	int fd;
 
 	NEED_DEV();
-	fd = chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
+	fd = ioc_chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, write(fd, buf, 0));
 	EXPECT_EQ(POLLIN, poll_now(fd, POLLIN));
@@ -904,7 +818,7 @@ TEST_F(cf, read_buffer_smaller_than_message)
 
 	NEED_DEV();
 	memset(payload, 0x5a, sizeof(payload));
-	fd = chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
+	fd = ioc_chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, dmxp_chan_send(self->c, payload, sizeof(payload), 0));
 	EXPECT_EQ(-1, read(fd, buf, META + 99));
@@ -925,13 +839,13 @@ TEST_F(cf, read_nonblock_empty)
 	int fd;
 
 	NEED_DEV();
-	fd = chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
+	fd = ioc_chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(-1, read(fd, buf, sizeof(buf)));
 	EXPECT_EQ(EAGAIN, errno);
 	/* O_NONBLOCK set later with fcntl counts too. */
 	close(fd);
-	fd = chan_fd(self->dev, CH, 0);
+	fd = ioc_chan_fd(self->dev, CH, 0);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, fcntl(fd, F_SETFL, O_NONBLOCK));
 	EXPECT_EQ(-1, read(fd, buf, sizeof(buf)));
@@ -950,7 +864,7 @@ TEST_F(cf, read_blocking_woken_by_library_send)
 	int fd;
 
 	NEED_DEV();
-	fd = chan_fd(self->dev, CH, 0);
+	fd = ioc_chan_fd(self->dev, CH, 0);
 	ASSERT_LE(0, fd);
 	spawn(self, _metadata, KID_SEND_WHEN_RECV_WAITER);
 	ASSERT_EQ(META + 4, read(fd, buf, sizeof(buf)));
@@ -963,32 +877,6 @@ TEST_F(cf, read_blocking_woken_by_library_send)
 	close(fd);
 }
 
-static volatile sig_atomic_t got_alarm;
-
-static void on_alarm(int sig)
-{
-	got_alarm = 1;
-}
-
-static void set_alarm(int flags, long ms)
-{
-	struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = flags };
-	struct itimerval it = { .it_value = { ms / 1000, (ms % 1000) * 1000 } };
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGALRM, &sa, NULL);
-	got_alarm = 0;
-	setitimer(ITIMER_REAL, &it, NULL);
-}
-
-static void clear_alarm(void)
-{
-	struct itimerval it = { 0 };
-
-	setitimer(ITIMER_REAL, &it, NULL);
-	signal(SIGALRM, SIG_DFL);
-}
-
 TEST_F(cf, read_eintr)
 {
 	char buf[META + 16];
@@ -996,15 +884,15 @@ TEST_F(cf, read_eintr)
 	int fd, err;
 
 	NEED_DEV();
-	fd = chan_fd(self->dev, CH, 0);
+	fd = ioc_chan_fd(self->dev, CH, 0);
 	ASSERT_LE(0, fd);
-	set_alarm(0, 100);
+	test_set_alarm(0, 100);
 	n = read(fd, buf, sizeof(buf));
 	err = errno;
-	clear_alarm();
+	test_clear_alarm();
 	EXPECT_EQ(-1, n);
 	EXPECT_EQ(EINTR, err);
-	EXPECT_TRUE(got_alarm);
+	EXPECT_TRUE(test_got_alarm);
 	EXPECT_EQ(0U, waiters(self, true));
 	close(fd);
 }
@@ -1017,13 +905,13 @@ TEST_F(cf, read_sa_restart)
 	int fd;
 
 	NEED_DEV();
-	fd = chan_fd(self->dev, CH, 0);
+	fd = ioc_chan_fd(self->dev, CH, 0);
 	ASSERT_LE(0, fd);
 	spawn(self, _metadata, KID_SEND_AFTER_300MS);
-	set_alarm(SA_RESTART, 100);
+	test_set_alarm(SA_RESTART, 100);
 	n = read(fd, buf, sizeof(buf));
-	clear_alarm();
-	EXPECT_TRUE(got_alarm);
+	test_clear_alarm();
+	EXPECT_TRUE(test_got_alarm);
 	EXPECT_EQ(META + 4, n);
 	EXPECT_EQ(0, reap(self));
 	EXPECT_EQ(0U, waiters(self, true));
@@ -1037,7 +925,7 @@ TEST_F(cf, read_blocked_then_destroyed)
 	int fd, err;
 
 	NEED_DEV();
-	fd = chan_fd(self->dev, CH, 0);
+	fd = ioc_chan_fd(self->dev, CH, 0);
 	ASSERT_LE(0, fd);
 	spawn(self, _metadata, KID_DESTROY_WHEN_RECV_WAITER);
 	n = read(fd, buf, sizeof(buf));
@@ -1056,7 +944,7 @@ TEST_F(cf, read_write_after_recreate)
 	int fd;
 
 	NEED_DEV();
-	fd = chan_fd(self->dev, CH, 0);
+	fd = ioc_chan_fd(self->dev, CH, 0);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, dmxp_chan_destroy(self->r, CH));
 	EXPECT_EQ(-1, read(fd, buf, sizeof(buf)));
@@ -1077,7 +965,7 @@ TEST_F(cf, read_wakes_library_send_wait)
 	pid_t pid;
 
 	NEED_DEV();
-	fd = chan_fd(self->dev, CH, 0);
+	fd = ioc_chan_fd(self->dev, CH, 0);
 	ASSERT_LE(0, fd);
 	fill(self, _metadata);
 	pid = fork();
@@ -1089,9 +977,9 @@ TEST_F(cf, read_wakes_library_send_wait)
 	}
 	self->kid = pid;
 	for (status = 0; status < 5000 && !waiters(self, false); status++)
-		sleep_ms(1);
+		test_sleep_ms(1);
 	ASSERT_EQ(1U, waiters(self, false));
-	sleep_ms(50);
+	test_sleep_ms(50);
 	ASSERT_EQ(META + 4, read(fd, buf, sizeof(buf)));
 	EXPECT_EQ(0, reap(self));
 	close(fd);
@@ -1106,7 +994,7 @@ TEST_F(cf, write_basic)
 	int fd;
 
 	NEED_DEV();
-	fd = chan_fd(self->dev, CH, 0);
+	fd = ioc_chan_fd(self->dev, CH, 0);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(3, write(fd, "abc", 3));
 	ASSERT_EQ(3, dmxp_chan_recv(self->c, buf, sizeof(buf), &m));
@@ -1129,7 +1017,7 @@ TEST_F(cf, write_sizes)
 	int fd;
 
 	NEED_DEV();
-	fd = chan_fd(self->dev, CH, 0);
+	fd = ioc_chan_fd(self->dev, CH, 0);
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(-1, write(fd, big, DMXP_MAX_PAYLOAD + 1));
 	EXPECT_EQ(EMSGSIZE, errno);
@@ -1148,7 +1036,7 @@ TEST_F(cf, write_nonblock_full)
 	int fd;
 
 	NEED_DEV();
-	fd = chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
+	fd = ioc_chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
 	ASSERT_LE(0, fd);
 	fill(self, _metadata);
 	EXPECT_EQ(-1, write(fd, "x", 1));
@@ -1163,7 +1051,7 @@ TEST_F(cf, write_blocking_woken_by_library_recv)
 	int fd, i;
 
 	NEED_DEV();
-	fd = chan_fd(self->dev, CH, 0);
+	fd = ioc_chan_fd(self->dev, CH, 0);
 	ASSERT_LE(0, fd);
 	fill(self, _metadata);
 	spawn(self, _metadata, KID_RECV_WHEN_SEND_WAITER);
@@ -1186,7 +1074,7 @@ TEST_F(cf, write_blocked_then_destroyed)
 	int fd, err;
 
 	NEED_DEV();
-	fd = chan_fd(self->dev, CH, 0);
+	fd = ioc_chan_fd(self->dev, CH, 0);
 	ASSERT_LE(0, fd);
 	fill(self, _metadata);
 	spawn(self, _metadata, KID_DESTROY_WHEN_SEND_WAITER);
@@ -1205,13 +1093,13 @@ TEST_F(cf, write_eintr)
 	int fd, err;
 
 	NEED_DEV();
-	fd = chan_fd(self->dev, CH, 0);
+	fd = ioc_chan_fd(self->dev, CH, 0);
 	ASSERT_LE(0, fd);
 	fill(self, _metadata);
-	set_alarm(0, 100);
+	test_set_alarm(0, 100);
 	n = write(fd, "x", 1);
 	err = errno;
-	clear_alarm();
+	test_clear_alarm();
 	EXPECT_EQ(-1, n);
 	EXPECT_EQ(EINTR, err);
 	EXPECT_EQ(0U, waiters(self, false));
@@ -1225,7 +1113,7 @@ TEST_F(cf, write_wakes_library_recv_wait)
 	pid_t pid;
 
 	NEED_DEV();
-	fd = chan_fd(self->dev, CH, 0);
+	fd = ioc_chan_fd(self->dev, CH, 0);
 	ASSERT_LE(0, fd);
 	pid = fork();
 	ASSERT_LE(0, pid);
@@ -1241,16 +1129,16 @@ TEST_F(cf, write_wakes_library_recv_wait)
 	}
 	self->kid = pid;
 	for (i = 0; i < 5000 && !waiters(self, true); i++)
-		sleep_ms(1);
+		test_sleep_ms(1);
 	ASSERT_EQ(1U, waiters(self, true));
-	sleep_ms(50);
+	test_sleep_ms(50);
 	ASSERT_EQ(2, write(fd, "hi", 2));
 	status = reap(self);
 	EXPECT_EQ(0, status);
 	close(fd);
 }
 
-/* ----------------------------------------------------------------- notify */
+/* ----------------------------------------------------------------- ioc_notify */
 
 TEST_F(cf, notify_validation)
 {
@@ -1258,21 +1146,21 @@ TEST_F(cf, notify_validation)
 	int fd;
 
 	NEED_DEV();
-	EXPECT_EQ(-EINVAL, notify(self->dev, CH, 0));
-	EXPECT_EQ(-EINVAL, notify(self->dev, CH, 1U << 2));
-	EXPECT_EQ(-EINVAL, notify(self->dev, CH, DMXP_NOTIFY_RECV | (1U << 31)));
+	EXPECT_EQ(-EINVAL, ioc_notify(self->dev, CH, 0));
+	EXPECT_EQ(-EINVAL, ioc_notify(self->dev, CH, 1U << 2));
+	EXPECT_EQ(-EINVAL, ioc_notify(self->dev, CH, DMXP_NOTIFY_RECV | (1U << 31)));
 	EXPECT_EQ(-EINVAL, xioctl(self->dev, DMXP_IOC_NOTIFY, &rq));
-	EXPECT_EQ(-EINVAL, notify(self->dev, DMXP_MAX_CHANNELS, DMXP_NOTIFY_RECV));
-	EXPECT_EQ(-ENOENT, notify(self->dev, CH + 1, DMXP_NOTIFY_RECV));
-	EXPECT_EQ(0, notify(self->dev, CH, DMXP_NOTIFY_RECV));
-	EXPECT_EQ(0, notify(self->dev, CH, DMXP_NOTIFY_SEND));
-	EXPECT_EQ(0, notify(self->dev, CH, DMXP_NOTIFY_KNOWN));
+	EXPECT_EQ(-EINVAL, ioc_notify(self->dev, DMXP_MAX_CHANNELS, DMXP_NOTIFY_RECV));
+	EXPECT_EQ(-ENOENT, ioc_notify(self->dev, CH + 1, DMXP_NOTIFY_RECV));
+	EXPECT_EQ(0, ioc_notify(self->dev, CH, DMXP_NOTIFY_RECV));
+	EXPECT_EQ(0, ioc_notify(self->dev, CH, DMXP_NOTIFY_SEND));
+	EXPECT_EQ(0, ioc_notify(self->dev, CH, DMXP_NOTIFY_KNOWN));
 	fd = dev_open();
 	ASSERT_LE(0, fd);
-	EXPECT_EQ(-ENXIO, notify(fd, CH, DMXP_NOTIFY_RECV));
+	EXPECT_EQ(-ENXIO, ioc_notify(fd, CH, DMXP_NOTIFY_RECV));
 	close(fd);
 	ASSERT_EQ(0, dmxp_chan_destroy(self->r, CH));
-	EXPECT_EQ(-ENOENT, notify(self->dev, CH, DMXP_NOTIFY_RECV));
+	EXPECT_EQ(-ENOENT, ioc_notify(self->dev, CH, DMXP_NOTIFY_RECV));
 }
 
 TEST_F(cf, notify_counts)
@@ -1282,14 +1170,14 @@ TEST_F(cf, notify_counts)
 	NEED_DEV();
 	n0 = notifies(self);
 	ASSERT_LE(0, n0);
-	ASSERT_EQ(0, notify(self->dev, CH, DMXP_NOTIFY_RECV));
+	ASSERT_EQ(0, ioc_notify(self->dev, CH, DMXP_NOTIFY_RECV));
 	EXPECT_EQ(n0 + 1, notifies(self));
-	ASSERT_EQ(0, notify(self->dev, CH, DMXP_NOTIFY_SEND));
+	ASSERT_EQ(0, ioc_notify(self->dev, CH, DMXP_NOTIFY_SEND));
 	EXPECT_EQ(n0 + 2, notifies(self));
-	ASSERT_EQ(0, notify(self->dev, CH, DMXP_NOTIFY_KNOWN));
+	ASSERT_EQ(0, ioc_notify(self->dev, CH, DMXP_NOTIFY_KNOWN));
 	EXPECT_EQ(n0 + 3, notifies(self));
 	/* Failed requests count nothing. */
-	notify(self->dev, CH, 0);
+	ioc_notify(self->dev, CH, 0);
 	EXPECT_EQ(n0 + 3, notifies(self));
 }
 
@@ -1304,7 +1192,7 @@ TEST_F(cf, chanfd_io_no_notify_without_sleeper)
 	int fd, i;
 
 	NEED_DEV();
-	fd = chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
+	fd = ioc_chan_fd(self->dev, CH, DMXP_CHAN_FD_NONBLOCK);
 	ASSERT_LE(0, fd);
 	n0 = notifies(self);
 	for (i = 0; i < 1000; i++) {
@@ -1324,18 +1212,18 @@ TEST_F(cf, eventfd_register_and_notify)
 	NEED_DEV();
 	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	ASSERT_LE(0, efd);
-	ASSERT_EQ(0, evreg(self->dev, CH, efd, 0));
+	ASSERT_EQ(0, ioc_eventfd(self->dev, CH, efd, 0));
 	EXPECT_EQ(0, ev_count(efd));
-	ASSERT_EQ(0, notify(self->dev, CH, DMXP_NOTIFY_RECV));
+	ASSERT_EQ(0, ioc_notify(self->dev, CH, DMXP_NOTIFY_RECV));
 	EXPECT_EQ(1, ev_count(efd));
-	ASSERT_EQ(0, notify(self->dev, CH, DMXP_NOTIFY_RECV));
-	ASSERT_EQ(0, notify(self->dev, CH, DMXP_NOTIFY_RECV));
+	ASSERT_EQ(0, ioc_notify(self->dev, CH, DMXP_NOTIFY_RECV));
+	ASSERT_EQ(0, ioc_notify(self->dev, CH, DMXP_NOTIFY_RECV));
 	EXPECT_EQ(2, ev_count(efd));
 	/* Producers' wake-ups are not signalled. */
-	ASSERT_EQ(0, notify(self->dev, CH, DMXP_NOTIFY_SEND));
+	ASSERT_EQ(0, ioc_notify(self->dev, CH, DMXP_NOTIFY_SEND));
 	EXPECT_EQ(0, ev_count(efd));
-	ASSERT_EQ(0, evreg(self->dev, CH, efd, DMXP_EVENTFD_UNREGISTER));
-	ASSERT_EQ(0, notify(self->dev, CH, DMXP_NOTIFY_RECV));
+	ASSERT_EQ(0, ioc_eventfd(self->dev, CH, efd, DMXP_EVENTFD_UNREGISTER));
+	ASSERT_EQ(0, ioc_notify(self->dev, CH, DMXP_NOTIFY_RECV));
 	EXPECT_EQ(0, ev_count(efd));
 	close(efd);
 }
@@ -1347,13 +1235,13 @@ TEST_F(cf, eventfd_twice_and_unregister)
 	NEED_DEV();
 	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	ASSERT_LE(0, efd);
-	ASSERT_EQ(0, evreg(self->dev, CH, efd, 0));
-	EXPECT_EQ(-EEXIST, evreg(self->dev, CH, efd, 0));
+	ASSERT_EQ(0, ioc_eventfd(self->dev, CH, efd, 0));
+	EXPECT_EQ(-EEXIST, ioc_eventfd(self->dev, CH, efd, 0));
 	/* Another fd of the same eventfd is the same eventfd. */
-	EXPECT_EQ(-EEXIST, evreg(self->dev, CH, dup(efd), 0));
-	EXPECT_EQ(0, evreg(self->dev, CH, efd, DMXP_EVENTFD_UNREGISTER));
-	EXPECT_EQ(-ENOENT, evreg(self->dev, CH, efd, DMXP_EVENTFD_UNREGISTER));
-	EXPECT_EQ(0, evreg(self->dev, CH, efd, 0));
+	EXPECT_EQ(-EEXIST, ioc_eventfd(self->dev, CH, dup(efd), 0));
+	EXPECT_EQ(0, ioc_eventfd(self->dev, CH, efd, DMXP_EVENTFD_UNREGISTER));
+	EXPECT_EQ(-ENOENT, ioc_eventfd(self->dev, CH, efd, DMXP_EVENTFD_UNREGISTER));
+	EXPECT_EQ(0, ioc_eventfd(self->dev, CH, efd, 0));
 	close(efd);
 }
 
@@ -1366,13 +1254,13 @@ TEST_F(cf, eventfd_validation)
 	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	ASSERT_LE(0, efd);
 	ASSERT_EQ(0, pipe(p));
-	EXPECT_EQ(-EINVAL, evreg(self->dev, CH, p[0], 0));
-	EXPECT_EQ(-EINVAL, evreg(self->dev, CH, self->dev, 0));
-	EXPECT_EQ(-EBADF, evreg(self->dev, CH, -1, 0));
-	EXPECT_EQ(-EBADF, evreg(self->dev, CH, 100000, 0));
-	EXPECT_EQ(-EINVAL, evreg(self->dev, DMXP_MAX_CHANNELS, efd, 0));
-	EXPECT_EQ(-EINVAL, evreg(self->dev, CH, efd, 1U << 1));
-	EXPECT_EQ(-ENOENT, evreg(self->dev, CH + 1, efd, 0));
+	EXPECT_EQ(-EINVAL, ioc_eventfd(self->dev, CH, p[0], 0));
+	EXPECT_EQ(-EINVAL, ioc_eventfd(self->dev, CH, self->dev, 0));
+	EXPECT_EQ(-EBADF, ioc_eventfd(self->dev, CH, -1, 0));
+	EXPECT_EQ(-EBADF, ioc_eventfd(self->dev, CH, 100000, 0));
+	EXPECT_EQ(-EINVAL, ioc_eventfd(self->dev, DMXP_MAX_CHANNELS, efd, 0));
+	EXPECT_EQ(-EINVAL, ioc_eventfd(self->dev, CH, efd, 1U << 1));
+	EXPECT_EQ(-ENOENT, ioc_eventfd(self->dev, CH + 1, efd, 0));
 	memset(&rq, 0, sizeof(rq));
 	rq.id = CH;
 	rq.fd = efd;
@@ -1383,7 +1271,7 @@ TEST_F(cf, eventfd_validation)
 	EXPECT_EQ(-EINVAL, xioctl(self->dev, DMXP_IOC_CHAN_EVENTFD, &rq));
 	fd = dev_open();
 	ASSERT_LE(0, fd);
-	EXPECT_EQ(-ENXIO, evreg(fd, CH, efd, 0));
+	EXPECT_EQ(-ENXIO, ioc_eventfd(fd, CH, efd, 0));
 	close(fd);
 	close(p[0]);
 	close(p[1]);
@@ -1400,17 +1288,17 @@ TEST_F(cf, eventfd_max)
 		ASSERT_LE(0, efds[i]);
 	}
 	for (i = 0; i < DMXP_EVENTFD_MAX; i++)
-		ASSERT_EQ(0, evreg(self->dev, CH, efds[i], 0)) TH_LOG("eventfd %d", i);
-	EXPECT_EQ(-ENOSPC, evreg(self->dev, CH, efds[DMXP_EVENTFD_MAX], 0));
-	ASSERT_EQ(0, notify(self->dev, CH, DMXP_NOTIFY_RECV));
+		ASSERT_EQ(0, ioc_eventfd(self->dev, CH, efds[i], 0)) TH_LOG("eventfd %d", i);
+	EXPECT_EQ(-ENOSPC, ioc_eventfd(self->dev, CH, efds[DMXP_EVENTFD_MAX], 0));
+	ASSERT_EQ(0, ioc_notify(self->dev, CH, DMXP_NOTIFY_RECV));
 	for (i = 0; i < DMXP_EVENTFD_MAX; i++)
 		EXPECT_EQ(1, ev_count(efds[i]));
 	EXPECT_EQ(0, ev_count(efds[DMXP_EVENTFD_MAX]));
-	EXPECT_EQ(0, evreg(self->dev, CH, efds[0], DMXP_EVENTFD_UNREGISTER));
-	EXPECT_EQ(0, evreg(self->dev, CH, efds[DMXP_EVENTFD_MAX], 0));
+	EXPECT_EQ(0, ioc_eventfd(self->dev, CH, efds[0], DMXP_EVENTFD_UNREGISTER));
+	EXPECT_EQ(0, ioc_eventfd(self->dev, CH, efds[DMXP_EVENTFD_MAX], 0));
 	/* The limit is per channel. */
 	ASSERT_EQ(0, dmxp_chan_create(self->r, CH + 1, 2));
-	EXPECT_EQ(0, evreg(self->dev, CH + 1, efds[0], 0));
+	EXPECT_EQ(0, ioc_eventfd(self->dev, CH + 1, efds[0], 0));
 	for (i = 0; i <= DMXP_EVENTFD_MAX; i++)
 		close(efds[i]);
 }
@@ -1423,12 +1311,12 @@ TEST_F(cf, eventfd_closed_while_registered)
 	NEED_DEV();
 	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	ASSERT_LE(0, efd);
-	ASSERT_EQ(0, evreg(self->dev, CH, efd, 0));
+	ASSERT_EQ(0, ioc_eventfd(self->dev, CH, efd, 0));
 	close(efd);
-	EXPECT_EQ(0, notify(self->dev, CH, DMXP_NOTIFY_RECV));
-	EXPECT_EQ(0, notify(self->dev, CH, DMXP_NOTIFY_RECV));
+	EXPECT_EQ(0, ioc_notify(self->dev, CH, DMXP_NOTIFY_RECV));
+	EXPECT_EQ(0, ioc_notify(self->dev, CH, DMXP_NOTIFY_RECV));
 	/* The fd number is gone: it cannot name the registration any more. */
-	EXPECT_EQ(-EBADF, evreg(self->dev, CH, efd, DMXP_EVENTFD_UNREGISTER));
+	EXPECT_EQ(-EBADF, ioc_eventfd(self->dev, CH, efd, DMXP_EVENTFD_UNREGISTER));
 	/* The channel's destruction drops it. */
 	EXPECT_EQ(0, dmxp_chan_destroy(self->r, CH));
 }
@@ -1440,17 +1328,17 @@ TEST_F(cf, eventfd_dropped_with_registering_file)
 	NEED_DEV();
 	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	ASSERT_LE(0, efd);
-	dev2 = dev_attach(self->name);
+	dev2 = dev_attach(self->name, NULL);
 	ASSERT_LE(0, dev2);
-	ASSERT_EQ(0, evreg(dev2, CH, efd, 0));
-	ASSERT_EQ(0, evreg(self->dev, CH, efd, 0));	/* per file */
-	ASSERT_EQ(0, notify(self->dev, CH, DMXP_NOTIFY_RECV));
+	ASSERT_EQ(0, ioc_eventfd(dev2, CH, efd, 0));
+	ASSERT_EQ(0, ioc_eventfd(self->dev, CH, efd, 0));	/* per file */
+	ASSERT_EQ(0, ioc_notify(self->dev, CH, DMXP_NOTIFY_RECV));
 	EXPECT_EQ(2, ev_count(efd));
 	close(dev2);
-	ASSERT_EQ(0, notify(self->dev, CH, DMXP_NOTIFY_RECV));
+	ASSERT_EQ(0, ioc_notify(self->dev, CH, DMXP_NOTIFY_RECV));
 	EXPECT_EQ(1, ev_count(efd));
-	ASSERT_EQ(0, evreg(self->dev, CH, efd, DMXP_EVENTFD_UNREGISTER));
-	ASSERT_EQ(0, notify(self->dev, CH, DMXP_NOTIFY_RECV));
+	ASSERT_EQ(0, ioc_eventfd(self->dev, CH, efd, DMXP_EVENTFD_UNREGISTER));
+	ASSERT_EQ(0, ioc_notify(self->dev, CH, DMXP_NOTIFY_RECV));
 	EXPECT_EQ(0, ev_count(efd));
 	close(efd);
 }
@@ -1462,14 +1350,14 @@ TEST_F(cf, eventfd_destroy_signals_and_drops)
 	NEED_DEV();
 	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	ASSERT_LE(0, efd);
-	ASSERT_EQ(0, evreg(self->dev, CH, efd, 0));
+	ASSERT_EQ(0, ioc_eventfd(self->dev, CH, efd, 0));
 	ASSERT_EQ(0, dmxp_chan_destroy(self->r, CH));
 	EXPECT_EQ(1, ev_count(efd));
-	EXPECT_EQ(-ENOENT, evreg(self->dev, CH, efd, DMXP_EVENTFD_UNREGISTER));
+	EXPECT_EQ(-ENOENT, ioc_eventfd(self->dev, CH, efd, DMXP_EVENTFD_UNREGISTER));
 	ASSERT_EQ(0, dmxp_chan_create(self->r, CH, CAP));
-	ASSERT_EQ(0, notify(self->dev, CH, DMXP_NOTIFY_RECV));
+	ASSERT_EQ(0, ioc_notify(self->dev, CH, DMXP_NOTIFY_RECV));
 	EXPECT_EQ(0, ev_count(efd));
-	EXPECT_EQ(-ENOENT, evreg(self->dev, CH, efd, DMXP_EVENTFD_UNREGISTER));
+	EXPECT_EQ(-ENOENT, ioc_eventfd(self->dev, CH, efd, DMXP_EVENTFD_UNREGISTER));
 	close(efd);
 }
 
@@ -1480,10 +1368,10 @@ TEST_F(cf, eventfd_region_destroy_signals)
 	NEED_DEV();
 	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	ASSERT_LE(0, efd);
-	ASSERT_EQ(0, evreg(self->dev, CH, efd, 0));
+	ASSERT_EQ(0, ioc_eventfd(self->dev, CH, efd, 0));
 	ASSERT_EQ(0, dmxp_region_unlink(self->path));
 	EXPECT_EQ(1, ev_count(efd));
-	EXPECT_EQ(-EIDRM, evreg(self->dev, CH, efd, 0));
+	EXPECT_EQ(-EIDRM, ioc_eventfd(self->dev, CH, efd, 0));
 	close(efd);
 }
 
@@ -1495,7 +1383,7 @@ TEST_F(cf, eventfd_library_send)
 	NEED_DEV();
 	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	ASSERT_LE(0, efd);
-	ASSERT_EQ(0, evreg(self->dev, CH, efd, 0));
+	ASSERT_EQ(0, ioc_eventfd(self->dev, CH, efd, 0));
 	ASSERT_EQ(0, dmxp_chan_send(self->c, "a", 1, 0));
 	EXPECT_EQ(0, ev_count(efd));	/* nobody armed */
 	ASSERT_EQ(1, dmxp_chan_arm(self->c, DMXP_ARM_RECV));	/* not empty */
@@ -1526,37 +1414,37 @@ static void *race_thread(void *arg)
 	while (test_now_ns() < rc->until) {
 		switch (rc->kind) {
 		case 0:		/* register, unregister */
-			ret = evreg(self->dev, CH, efd, 0);
+			ret = ioc_eventfd(self->dev, CH, efd, 0);
 			if (ret && ret != -ENOENT && ret != -ENOSPC)
 				goto bad;
-			ret = evreg(self->dev, CH, efd, DMXP_EVENTFD_UNREGISTER);
+			ret = ioc_eventfd(self->dev, CH, efd, DMXP_EVENTFD_UNREGISTER);
 			if (ret && ret != -ENOENT)
 				goto bad;
 			break;
-		case 1:		/* notify, drain */
-			ret = notify(self->dev, CH, rc->ops & 1 ? DMXP_NOTIFY_RECV :
+		case 1:		/* ioc_notify, drain */
+			ret = ioc_notify(self->dev, CH, rc->ops & 1 ? DMXP_NOTIFY_RECV :
 								  DMXP_NOTIFY_KNOWN);
 			if (ret && ret != -ENOENT)
 				goto bad;
 			break;
 		case 2:		/* register, close the eventfd, open another */
-			ret = evreg(self->dev, CH, efd, 0);
+			ret = ioc_eventfd(self->dev, CH, efd, 0);
 			if (ret && ret != -ENOENT && ret != -ENOSPC)
 				goto bad;
 			close(efd);
 			efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 			break;
 		case 3:		/* a file of its own, registering, then closed */
-			dev = dev_attach(self->name);
+			dev = dev_attach(self->name, NULL);
 			if (dev < 0) {
 				ret = dev;
 				goto bad;
 			}
-			ret = evreg(dev, CH, efd, 0);
+			ret = ioc_eventfd(dev, CH, efd, 0);
 			if (ret && ret != -ENOENT && ret != -ENOSPC)
 				goto bad;
 			if (rc->ops & 1)
-				notify(dev, CH, DMXP_NOTIFY_RECV);
+				ioc_notify(dev, CH, DMXP_NOTIFY_RECV);
 			close(dev);
 			break;
 		case 4:		/* destroy and re-create the channel */
@@ -1597,7 +1485,7 @@ TEST_F_TIMEOUT(cf, eventfd_race, 60)
 		EXPECT_LT(0UL, rc[i].ops);
 	}
 	/* Still sane afterwards. */
-	ASSERT_EQ(0, notify(self->dev, CH, DMXP_NOTIFY_RECV));
+	ASSERT_EQ(0, ioc_notify(self->dev, CH, DMXP_NOTIFY_RECV));
 }
 
 /*
@@ -1672,7 +1560,7 @@ TEST_F_TIMEOUT(cf, destroy_waits_for_write_in_flight, 90)
 		int fd, spin, old;
 
 		ASSERT_EQ(0, chan_ioc(self->dev, DMXP_IOC_CHAN_CREATE, A, cap, &band_a));
-		fd = chan_fd(self->dev, A, DMXP_CHAN_FD_NONBLOCK);
+		fd = ioc_chan_fd(self->dev, A, DMXP_CHAN_FD_NONBLOCK);
 		ASSERT_LE(0, fd);
 		__atomic_store_n(&cur, fd, __ATOMIC_RELEASE);
 		/* Destroy while the writers are at it. */

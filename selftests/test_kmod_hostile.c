@@ -45,8 +45,7 @@
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #include "kselftest_harness.h"
-#include "common.h"
-#include "kmod_common.h"
+#include "helpers.h"
 
 #define SYSFS_DIR	"/sys/kernel/dmxp"
 #define REFCNT_PATH	"/sys/module/dmxp/refcnt"
@@ -115,29 +114,9 @@ static struct worker *me;
 #define LOAD(x)		__atomic_load_n(&(x), __ATOMIC_ACQUIRE)
 #define STORE(x, v)	__atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
 
-struct rng {
-	__u64 s;
-};
-
-static __u64 splitmix(__u64 x)
+static unsigned int below(struct test_rng *r, unsigned int n)
 {
-	x += 0x9E3779B97F4A7C15ULL;
-	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-	x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-	return x ^ (x >> 31);
-}
-
-static __u64 rnd(struct rng *r)
-{
-	r->s ^= r->s >> 12;
-	r->s ^= r->s << 25;
-	r->s ^= r->s >> 27;
-	return r->s * 0x2545F4914F6CDD1DULL;
-}
-
-static unsigned int below(struct rng *r, unsigned int n)
-{
-	return (unsigned int)(rnd(r) % n);
+	return (unsigned int)(test_rnd(r) % n);
 }
 
 static void fail(const char *fmt, ...)
@@ -222,21 +201,6 @@ static long long read_num(const char *path)
 	return strtoll(buf, NULL, 10);
 }
 
-static long long vmalloc_used_kb(void)
-{
-	char line[128];
-	long long kb = -1;
-	FILE *f = fopen("/proc/meminfo", "re");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmallocUsed: %lld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
 /* The names under /sys/kernel/dmxp, sorted, one per line, into @buf. */
 static void sysfs_regions(char *buf, size_t len)
 {
@@ -253,69 +217,6 @@ static void sysfs_regions(char *buf, size_t len)
 	}
 	if (n >= 0)
 		free(names);
-}
-
-/* /dev/dmxp after the handshake, bound to region @name; fd or -errno. */
-static int dev_attach(const char *name, __u64 *size)
-{
-	struct dmxp_ioc_version v = { .version = DMXP_VERSION };
-	struct dmxp_ioc_region rq;
-	int fd, ret;
-
-	fd = open(DMXP_DEVICE, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = xioctl(fd, DMXP_IOC_VERSION, &v);
-	if (!ret) {
-		memset(&rq, 0, sizeof(rq));
-		snprintf(rq.name, sizeof(rq.name), "%s", name);
-		ret = xioctl(fd, DMXP_IOC_REGION_ATTACH, &rq);
-		if (size)
-			*size = rq.size;
-	}
-	if (ret) {
-		close(fd);
-		return ret;
-	}
-	return fd;
-}
-
-static int chan_create(int dev, __u32 id, __u64 cap, __u64 *off)
-{
-	struct dmxp_ioc_chan c = { .id = id, .capacity = cap };
-	int ret = xioctl(dev, DMXP_IOC_CHAN_CREATE, &c);
-
-	if (!ret)
-		*off = c.band_offset;
-	return ret;
-}
-
-static int chan_destroy(int dev, __u32 id)
-{
-	struct dmxp_ioc_chan c = { .id = id };
-
-	return xioctl(dev, DMXP_IOC_CHAN_DESTROY, &c);
-}
-
-static int chan_fd(int dev, __u32 id, __u32 flags)
-{
-	struct dmxp_ioc_chan_fd rq = { .id = id, .flags = flags };
-
-	return xioctl(dev, DMXP_IOC_CHAN_FD, &rq);
-}
-
-static int notify(int dev, __u32 id, __u32 flags)
-{
-	struct dmxp_ioc_notify rq = { .id = id, .flags = flags };
-
-	return xioctl(dev, DMXP_IOC_NOTIFY, &rq);
-}
-
-static int evreg(int dev, __u32 id, int efd, __u32 flags)
-{
-	struct dmxp_ioc_eventfd rq = { .id = id, .flags = flags, .fd = efd };
-
-	return xioctl(dev, DMXP_IOC_CHAN_EVENTFD, &rq);
 }
 
 /* Attach to the hostile region and map it; the mapping or NULL. */
@@ -344,7 +245,7 @@ static void *hostile_map(int *devp, size_t *sizep)
 }
 
 /* A hostile channel id: mostly ours, sometimes one that does not exist. */
-static __u32 some_chan(struct rng *r)
+static __u32 some_chan(struct test_rng *r)
 {
 	switch (below(r, 16)) {
 	case 0:
@@ -363,7 +264,7 @@ static __u32 some_chan(struct rng *r)
  * about the ring's capacity or the region's size, or something near
  * @near (a position of the ring).
  */
-static __u64 nasty(struct rng *r, __u64 cap, __u64 near)
+static __u64 nasty(struct test_rng *r, __u64 cap, __u64 near)
 {
 	static const __u64 fixed[] = {
 		0, 1, 2, 3, 63, 64, 127, 128, 960, 961, 1000, 1088, 4095, 4096,
@@ -376,7 +277,7 @@ static __u64 nasty(struct rng *r, __u64 cap, __u64 near)
 
 	switch (below(r, 5)) {
 	case 0:
-		return rnd(r);
+		return test_rnd(r);
 	case 1:
 	case 2:
 		return fixed[below(r, ARRAY_SIZE(fixed))];
@@ -426,7 +327,7 @@ static void put32(void *p, __u32 v)
 }
 
 /* Garbage over bytes [off, off + len) of the mapping. */
-static void smear(struct rng *r, unsigned char *mem, size_t off, size_t len)
+static void smear(struct test_rng *r, unsigned char *mem, size_t off, size_t len)
 {
 	size_t i;
 
@@ -439,12 +340,12 @@ static void smear(struct rng *r, unsigned char *mem, size_t off, size_t len)
 		break;
 	default:
 		for (i = 0; i + 8 <= len; i += 8)
-			put64(mem + off + i, rnd(r));
+			put64(mem + off + i, test_rnd(r));
 		break;
 	}
 }
 
-static void scribble_once(struct rng *r, unsigned char *mem, size_t size)
+static void scribble_once(struct test_rng *r, unsigned char *mem, size_t size)
 {
 	struct dmxp_global_header *h = (void *)mem;
 	unsigned int c = below(r, NCH);
@@ -460,7 +361,7 @@ static void scribble_once(struct rng *r, unsigned char *mem, size_t size)
 		cap = 4;
 	switch (below(r, 11)) {
 	case 0:		/* any word of the region */
-		put64(mem + (rnd(r) % (size / 8)) * 8, nasty(r, cap, 0));
+		put64(mem + (test_rnd(r) % (size / 8)) * 8, nasty(r, cap, 0));
 		break;
 	case 1:		/* the global header */
 		switch (below(r, 6)) {
@@ -542,7 +443,7 @@ static void scribble_once(struct rng *r, unsigned char *mem, size_t size)
 			put32(&s->meta.payload_len, (__u32)nasty(r, cap, DMXP_MAX_PAYLOAD));
 			break;
 		case 3:
-			put32((__u32 *)&s->meta.sender_runtime, (__u32)rnd(r));
+			put32((__u32 *)&s->meta.sender_runtime, (__u32)test_rnd(r));
 			break;
 		default:
 			smear(r, mem, (unsigned char *)&s->meta - mem, sizeof(s->meta));
@@ -557,8 +458,8 @@ static void scribble_once(struct rng *r, unsigned char *mem, size_t size)
 		pos = below(r, 8) ? LOAD(e->head) : nasty(r, cap, LOAD(e->head));
 		s = (struct dmxp_slot *)(mem + off) + (pos & (cap - 1));
 		put32(&s->meta.payload_len, below(r, 2) ? (__u32)nasty(r, cap, 960) :
-			  (__u32)rnd(r));
-		v = below(r, 3) ? rnd(r) : DMXP_MSG_TOMBSTONE;
+			  (__u32)test_rnd(r));
+		v = below(r, 3) ? test_rnd(r) : DMXP_MSG_TOMBSTONE;
 		__atomic_store_n(&s->meta.flags, (__u16)v, __ATOMIC_RELAXED);
 		if (below(r, 4) == 0)
 			put64(&e->head, pos);
@@ -583,12 +484,12 @@ static void scribble_once(struct rng *r, unsigned char *mem, size_t size)
 		pos = below(r, 2) ? LOAD(h->channels[c].head) : LOAD(h->channels[c].tail);
 		put32(&rec->chan, below(r, 4) ? c : (__u32)nasty(r, cap, c));
 		put32(&rec->generation, below(r, 4) ? LOAD(h->channels[c].generation) :
-			  (__u32)rnd(r));
+			  (__u32)test_rnd(r));
 		put64(&rec->pos, below(r, 4) ? pos - below(r, 4) : nasty(r, cap, pos));
 		put32(&rec->count, (__u32)nasty(r, cap, 1 + below(r, 4)));
-		put32(&rec->state, below(r, 4) ? 1 + below(r, 4) : (__u32)rnd(r));
+		put32(&rec->state, below(r, 4) ? 1 + below(r, 4) : (__u32)test_rnd(r));
 		/* A small owner names a lease, maybe of a file already closed. */
-		put32(&rec->owner, below(r, 2) ? 1 + below(r, 64) : (__u32)rnd(r));
+		put32(&rec->owner, below(r, 2) ? 1 + below(r, 64) : (__u32)test_rnd(r));
 		break;
 	}
 	default:	/* a run of bytes: in the header, a ring, or anywhere */
@@ -597,7 +498,7 @@ static void scribble_once(struct rng *r, unsigned char *mem, size_t size)
 		v &= ~7ULL;
 		if (!v || v > size)
 			break;
-		pos = below(r, 3) == 0 && ring ? off : rnd(r) % (size - v + 1);
+		pos = below(r, 3) == 0 && ring ? off : test_rnd(r) % (size - v + 1);
 		if (pos + v > size)
 			break;
 		smear(r, mem, pos & ~7ULL, v);
@@ -605,7 +506,7 @@ static void scribble_once(struct rng *r, unsigned char *mem, size_t size)
 	}
 }
 
-static void run_scribbler(struct rng *r)
+static void run_scribbler(struct test_rng *r)
 {
 	size_t size = 0;
 	unsigned char *mem;
@@ -648,7 +549,7 @@ struct cfd {
 };
 
 /* (Re)open @f on some channel; a closed slot if there is none. */
-static void cfd_open(struct rng *r, int dev, struct cfd *f)
+static void cfd_open(struct test_rng *r, int dev, struct cfd *f)
 {
 	int ret;
 
@@ -657,7 +558,7 @@ static void cfd_open(struct rng *r, int dev, struct cfd *f)
 	f->fd = -1;
 	f->ch = (int)some_chan(r);
 	f->nonblock = below(r, 4);	/* blocking calls take a timer's while */
-	ret = chan_fd(dev, f->ch, f->nonblock ? DMXP_CHAN_FD_NONBLOCK : 0);
+	ret = ioc_chan_fd(dev, f->ch, f->nonblock ? DMXP_CHAN_FD_NONBLOCK : 0);
 	expect("CHAN_FD", f->ch, ret, OK(ENOENT));
 	if (ret >= 0)
 		f->fd = ret;
@@ -682,7 +583,7 @@ static void check_msg(const char *what, int ch, const unsigned char *buf, ssize_
 }
 
 /* One read, write or notify on @f.  Blocking calls get a timer signal. */
-static void io_once(struct rng *r, int dev, struct cfd *f, unsigned char *ro)
+static void io_once(struct test_rng *r, int dev, struct cfd *f, unsigned char *ro)
 {
 	static const size_t rooms[] = { 0, 1, 39, 40, 41, 100, 520, 999, 1000, 1001, 4096 };
 	static unsigned char buf[8192];
@@ -699,7 +600,7 @@ static void io_once(struct rng *r, int dev, struct cfd *f, unsigned char *ro)
 		return;
 	}
 	if (op == 7) {
-		expect("NOTIFY", f->ch, notify(dev, f->ch, 1 + below(r, 3)), OK(ENOENT));
+		expect("NOTIFY", f->ch, ioc_notify(dev, f->ch, 1 + below(r, 3)), OK(ENOENT));
 		return;
 	}
 	if (op == 6) {
@@ -763,7 +664,7 @@ static void io_once(struct rng *r, int dev, struct cfd *f, unsigned char *ro)
 		cfd_open(r, dev, f);
 }
 
-static void run_io(struct rng *r)
+static void run_io(struct test_rng *r)
 {
 	struct cfd f[IO_FDS];
 	unsigned char *ro;
@@ -788,7 +689,7 @@ static void run_io(struct rng *r)
 #define POLL_FDS	6
 #define POLL_EVENTS	(POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM | POLLERR | POLLHUP)
 
-static void run_poll(struct rng *r)
+static void run_poll(struct test_rng *r)
 {
 	struct epoll_event ev[POLL_FDS];
 	struct pollfd p[POLL_FDS];
@@ -858,7 +759,7 @@ static void run_poll(struct rng *r)
 #define CTL_EFDS	4
 
 /* Read a channel's statistics: what the module reports is sane. */
-static void ctl_sysfs(struct rng *r)
+static void ctl_sysfs(struct test_rng *r)
 {
 	char path[160];
 	long long cap, depth;
@@ -886,7 +787,7 @@ static void ctl_sysfs(struct rng *r)
 	me->err[0]++;
 }
 
-static void run_ctl(struct rng *r)
+static void run_ctl(struct test_rng *r)
 {
 	int efd[CTL_EFDS], dev, ret, i, ch;
 	__u64 off, cap, v;
@@ -909,7 +810,7 @@ static void run_ctl(struct rng *r)
 			if (ch >= NCH)
 				break;
 			cap = 2ULL << below(r, 7);
-			ret = chan_create(dev, ch, cap, &off);
+			ret = ioc_chan_create(dev, ch, cap, &off);
 			expect("CHAN_CREATE", ch, ret, OK(EEXIST, ENOSPC));
 			if (!ret) {
 				STORE(sh->geo_off[ch], off);
@@ -919,22 +820,22 @@ static void run_ctl(struct rng *r)
 		case 2:
 			if (ch >= NCH)
 				break;
-			ret = chan_destroy(dev, ch);
+			ret = ioc_chan_destroy(dev, ch);
 			expect("CHAN_DESTROY", ch, ret, OK(ENOENT));
 			if (!ret)
 				STORE(sh->geo_cap[ch], 0);
 			break;
 		case 3:
 		case 4:
-			expect("NOTIFY", ch, notify(dev, ch, 1 + below(r, 3)), OK(ENOENT));
+			expect("NOTIFY", ch, ioc_notify(dev, ch, 1 + below(r, 3)), OK(ENOENT));
 			break;
 		case 5:
-			expect("CHAN_EVENTFD", ch, evreg(dev, ch, efd[below(r, CTL_EFDS)], 0),
+			expect("CHAN_EVENTFD", ch, ioc_eventfd(dev, ch, efd[below(r, CTL_EFDS)], 0),
 			       OK(ENOENT, EEXIST, ENOSPC));
 			break;
 		case 6:
 			expect("CHAN_EVENTFD unregister", ch,
-			       evreg(dev, ch, efd[below(r, CTL_EFDS)], DMXP_EVENTFD_UNREGISTER),
+			       ioc_eventfd(dev, ch, efd[below(r, CTL_EFDS)], DMXP_EVENTFD_UNREGISTER),
 			       OK(ENOENT));
 			break;
 		case 7:
@@ -943,7 +844,7 @@ static void run_ctl(struct rng *r)
 					fail("eventfd read: %s", strerror(errno));
 			break;
 		case 8:		/* a channel fd, opened and dropped */
-			ret = chan_fd(dev, ch, below(r, 2) ? DMXP_CHAN_FD_NONBLOCK : 0);
+			ret = ioc_chan_fd(dev, ch, below(r, 2) ? DMXP_CHAN_FD_NONBLOCK : 0);
 			expect("CHAN_FD", ch, ret, OK(ENOENT));
 			if (ret >= 0)
 				close(ret);
@@ -962,7 +863,7 @@ static void run_ctl(struct rng *r)
 			kept = NULL;
 			if (below(r, 2)) {
 				kept = p;
-				((struct dmxp_global_header *)p)->reserved = (__u32)rnd(r);
+				((struct dmxp_global_header *)p)->reserved = (__u32)test_rnd(r);
 			} else {
 				munmap(p, size);
 			}
@@ -1103,7 +1004,7 @@ static void run_clean_rx(void)
  * FLOOD_EPOLLS epoll instances, so that each slot the kernel frees
  * costs it a wake-up of all of them: the kernel's reader falls behind.
  */
-static void run_flood(struct rng *r)
+static void run_flood(struct test_rng *r)
 {
 	struct epoll_event ev = { .events = EPOLLOUT };
 	struct dmxp_channel_entry *e;
@@ -1117,7 +1018,7 @@ static void run_flood(struct rng *r)
 	mem = hostile_map(&dev, &size);
 	if (!mem || !cap)
 		fail("cannot map the hostile region");
-	fd = chan_fd(dev, 0, DMXP_CHAN_FD_NONBLOCK);
+	fd = ioc_chan_fd(dev, 0, DMXP_CHAN_FD_NONBLOCK);
 	if (fd < 0)
 		fail("no channel fd: %d", fd);
 	for (i = 0; i < FLOOD_EPOLLS; i++) {
@@ -1155,7 +1056,7 @@ static void run_flood(struct rng *r)
 }
 
 /* Blocking reads of the flooded channel: each must end at its signal. */
-static void run_blocked_read(struct rng *r)
+static void run_blocked_read(struct test_rng *r)
 {
 	static unsigned char buf[META + DMXP_MAX_PAYLOAD];
 	long long t0, dt;
@@ -1163,7 +1064,7 @@ static void run_blocked_read(struct rng *r)
 	int dev, fd;
 
 	dev = dev_attach(sh->hname, NULL);
-	fd = dev < 0 ? dev : chan_fd(dev, 0, 0);
+	fd = dev < 0 ? dev : ioc_chan_fd(dev, 0, 0);
 	if (fd < 0)
 		fail("no channel fd: %d", fd);
 	while (!LOAD(sh->stop)) {
@@ -1193,7 +1094,7 @@ static void spawn(struct __test_metadata *_metadata, enum kind kind)
 	int idx = sh->nworkers++;
 	struct worker *w = &sh->w[idx];
 	struct sigaction sa = { .sa_handler = on_alarm };
-	struct rng r;
+	struct test_rng r;
 	pid_t pid;
 
 	ASSERT_LT(idx, MAX_WORKERS);
@@ -1208,7 +1109,7 @@ static void spawn(struct __test_metadata *_metadata, enum kind kind)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	me = w;
 	sigaction(SIGALRM, &sa, NULL);	/* no SA_RESTART: calls end with EINTR */
-	r.s = splitmix(sh->seed + idx) | 1;
+	r.s = test_splitmix(sh->seed + idx) | 1;
 	switch (kind) {
 	case K_SCRIBBLE:
 		run_scribbler(&r);
@@ -1238,36 +1139,6 @@ static void spawn(struct __test_metadata *_metadata, enum kind kind)
 	_exit(0);
 }
 
-/* What each thread of @pid is doing in the kernel. */
-static void proc_text(pid_t pid, const char *file, char *buf, size_t len)
-{
-	char path[64];
-	ssize_t n = -1;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		n = read(fd, buf, len - 1);
-		close(fd);
-	}
-	buf[n > 0 ? n : 0] = '\0';
-}
-
-/* Where a process that stopped making progress is: its state and stack. */
-static void log_stuck(struct __test_metadata *_metadata, pid_t pid)
-{
-	char stat[512], wchan[64], stack[2048];
-	const char *state;
-
-	proc_text(pid, "stat", stat, sizeof(stat));
-	proc_text(pid, "wchan", wchan, sizeof(wchan));
-	proc_text(pid, "stack", stack, sizeof(stack));
-	state = strrchr(stat, ')');
-	TH_LOG("pid %d: state %.2s, wchan %s, kernel stack:\n%s", (int)pid,
-	       state ? state + 1 : " ?", wchan, stack);
-}
-
 /* Reap what has exited; true if all have.  Records exit statuses. */
 static bool reap(struct __test_metadata *_metadata, int *status)
 {
@@ -1289,14 +1160,6 @@ static bool reap(struct __test_metadata *_metadata, int *status)
 	return all;
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
 /*
  * Let the workers run for @ns (less if one fails or stops making
  * progress); then, if @destroy, destroy the hostile region under them
@@ -1311,7 +1174,7 @@ static void supervise(struct __test_metadata *_metadata, int dev, long long ns,
 	int i;
 
 	for (;;) {
-		sleep_ms(50);
+		test_sleep_ms(50);
 		now = test_now_ns();
 		reap(_metadata, status);
 		for (i = 0; i < sh->nworkers && !stop_at; i++) {
@@ -1326,7 +1189,7 @@ static void supervise(struct __test_metadata *_metadata, int dev, long long ns,
 				TH_LOG("%s worker %d made no progress for %lld ms",
 				       kind_name[sh->w[i].kind], i,
 				       (now - LOAD(sh->w[i].beat)) / MS);
-				log_stuck(_metadata, sh->w[i].pid);
+				TEST_LOG_STUCK(sh->w[i].pid);
 				stuck = true;
 			}
 		}
@@ -1338,7 +1201,7 @@ static void supervise(struct __test_metadata *_metadata, int dev, long long ns,
 				snprintf(rq.name, sizeof(rq.name), "%s", sh->hname);
 				STORE(sh->gone, 1);
 				EXPECT_EQ(0, xioctl(dev, DMXP_IOC_REGION_DESTROY, &rq));
-				sleep_ms(1000);
+				test_sleep_ms(1000);
 			}
 			STORE(sh->stop, 1);
 			stop_at = test_now_ns();
@@ -1351,10 +1214,10 @@ static void supervise(struct __test_metadata *_metadata, int dev, long long ns,
 					continue;
 				TH_LOG("%s worker %d did not stop in %lld s",
 				       kind_name[sh->w[i].kind], i, EXIT_BOUND / SEC);
-				log_stuck(_metadata, sh->w[i].pid);
+				TEST_LOG_STUCK(sh->w[i].pid);
 				kill(sh->w[i].pid, SIGKILL);
 			}
-			sleep_ms(1000);
+			test_sleep_ms(1000);
 			reap(_metadata, status);
 			stuck = true;
 			break;
@@ -1411,20 +1274,13 @@ FIXTURE_SETUP(hostile)
 	int ch;
 
 	self->dev = -1;
-	if (access(DMXP_DEVICE, F_OK)) {
-		self->nodev = true;
-		SKIP(return, "no %s: the module is not loaded", DMXP_DEVICE);
-	}
-	if (geteuid() != 0) {
-		self->nodev = true;
-		SKIP(return, "the kernel tests need root");
-	}
+	SKIP_WITHOUT_DEV(self->nodev, "the kernel tests need root");
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, sh);
 
 	s = getenv("DMXP_HOSTILE_SEED");
 	sh->seed = s && *s ? strtoull(s, NULL, 0) :
-		   splitmix((__u64)test_now_ns() ^ ((__u64)getpid() << 32));
+		   test_splitmix((__u64)test_now_ns() ^ ((__u64)getpid() << 32));
 	ksft_print_msg("seed 0x%llx (DMXP_HOSTILE_SEED to repeat)\n",
 		       (unsigned long long)sh->seed);
 	fflush(stdout);
@@ -1435,7 +1291,7 @@ FIXTURE_SETUP(hostile)
 
 	sysfs_regions(self->regions, sizeof(self->regions));
 	self->refcnt = read_num(REFCNT_PATH);
-	self->vmalloc_kb = vmalloc_used_kb();
+	self->vmalloc_kb = test_meminfo_kb("VmallocUsed");
 
 	snprintf(sh->hname, sizeof(sh->hname), "hx-%d", (int)getpid());
 	snprintf(sh->cpath, sizeof(sh->cpath), DMXP_DEVICE ":hc-%d", (int)getpid());
@@ -1456,7 +1312,7 @@ FIXTURE_SETUP(hostile)
 	for (ch = 0; ch < NCH; ch++) {
 		__u64 cap = ch ? 4ULL << (ch % 6) : FLOOD_CAP;
 
-		ASSERT_EQ(0, chan_create(self->dev, ch, cap, &off));
+		ASSERT_EQ(0, ioc_chan_create(self->dev, ch, cap, &off));
 		sh->geo_cap[ch] = cap;
 		sh->geo_off[ch] = off;
 	}
@@ -1473,25 +1329,16 @@ FIXTURE_TEARDOWN(hostile)
 		if (sh->w[i].pid > 0)
 			kill(sh->w[i].pid, SIGKILL);
 	for (i = 0; i < 20 && !reap(_metadata, status); i++)
-		sleep_ms(100);
+		test_sleep_ms(100);
 	if (self->clean)
 		dmxp_region_close(self->clean);
 	dmxp_region_unlink(sh->cpath);
 	if (self->dev >= 0) {
-		struct dmxp_ioc_region rq;
-
-		memset(&rq, 0, sizeof(rq));
-		snprintf(rq.name, sizeof(rq.name), "%s", sh->hname);
-		xioctl(self->dev, DMXP_IOC_REGION_DESTROY, &rq);
+		region_destroy(self->dev, sh->hname);
 		close(self->dev);
 	}
 	munmap(sh, sizeof(*sh));
 }
-
-#define NEED_DEV() do {							\
-	if (self->nodev)						\
-		SKIP(return, "no %s", DMXP_DEVICE);			\
-} while (0)
 
 /*
  * Once everything is destroyed and closed, the module is back where it
@@ -1530,7 +1377,7 @@ static void check_accounting(struct __test_metadata *_metadata, FIXTURE_DATA(hos
 	sysfs_regions(regions, sizeof(regions));
 	EXPECT_STREQ(self->regions, regions);
 	EXPECT_EQ(self->refcnt, read_num(REFCNT_PATH));
-	kb = vmalloc_used_kb();
+	kb = test_meminfo_kb("VmallocUsed");
 	/* A leaked region would be its 4 MiB; the rest is noise. */
 	EXPECT_GT(self->vmalloc_kb + (long long)(HOSTILE_SIZE / 2048), kb) {
 		TH_LOG("VmallocUsed %lld kB at the start, %lld kB now", self->vmalloc_kb, kb);

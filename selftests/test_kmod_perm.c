@@ -35,16 +35,15 @@
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #include "kselftest_harness.h"
-#include "common.h"
-#include "kmod_common.h"
+#include "helpers.h"
 
-#define SYSFS_DIR	"/sys/kernel/dmxp"
 #define REGION_SIZE	(256ULL << 10)
 #define CH		3		/* the channel every test region has */
 #define CH_CAP		8
 #define NOBODY		65534
 #define OWNER		1000
 #define MAX_NAMES	4
+#define EXCL_CREATE	(DMXP_REGION_CREATE | DMXP_REGION_EXCL)
 
 /* Exit statuses of a child that got nowhere near its attempt. */
 #define E_SETUP		250		/* could not become the user */
@@ -79,151 +78,6 @@ struct ctx {
 };
 
 /* ---------------------------------------------------------------- helpers */
-
-static int handshake(int fd)
-{
-	struct dmxp_ioc_version v = { .version = DMXP_VERSION };
-
-	return xioctl(fd, DMXP_IOC_VERSION, &v);
-}
-
-/* /dev/dmxp opened with @oflags and handshaken; the fd or -errno. */
-static int dev_open_at(int dir, int oflags)
-{
-	int fd, ret;
-
-	fd = dir >= 0 ? openat(dir, "dmxp", oflags | O_CLOEXEC) :
-			open(DMXP_DEVICE, oflags | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = handshake(fd);
-	if (ret) {
-		close(fd);
-		return ret;
-	}
-	return fd;
-}
-
-static int region_create(int fd, const char *name, __u32 mode, struct dmxp_ioc_region *out)
-{
-	struct dmxp_ioc_region rq;
-	int ret;
-
-	rq_init(&rq, name);
-	rq.size = REGION_SIZE;
-	rq.mode = mode;
-	rq.flags = DMXP_REGION_CREATE | DMXP_REGION_EXCL;
-	ret = xioctl(fd, DMXP_IOC_REGION_CREATE, &rq);
-	if (out)
-		*out = rq;
-	return ret;
-}
-
-static int chan_create(int fd, __u32 id)
-{
-	struct dmxp_ioc_chan c = { .id = id, .capacity = CH_CAP };
-
-	return xioctl(fd, DMXP_IOC_CHAN_CREATE, &c);
-}
-
-static int chan_destroy(int fd, __u32 id)
-{
-	struct dmxp_ioc_chan c = { .id = id };
-
-	return xioctl(fd, DMXP_IOC_CHAN_DESTROY, &c);
-}
-
-static int notify(int fd, __u32 flags)
-{
-	struct dmxp_ioc_notify n = { .id = CH, .flags = flags };
-
-	return xioctl(fd, DMXP_IOC_NOTIFY, &n);
-}
-
-/* A channel fd of CH; the fd or -errno. */
-static int chan_fd(int fd)
-{
-	struct dmxp_ioc_chan_fd f = { .id = CH, .flags = DMXP_CHAN_FD_NONBLOCK };
-	int cfd = ioctl(fd, DMXP_IOC_CHAN_FD, &f);
-
-	return cfd < 0 ? -errno : cfd;
-}
-
-static int eventfd_reg(int fd, int efd, __u32 flags)
-{
-	struct dmxp_ioc_eventfd e = { .id = CH, .flags = flags, .fd = efd };
-
-	return xioctl(fd, DMXP_IOC_CHAN_EVENTFD, &e);
-}
-
-/* /sys/kernel/dmxp/@name/@attr as a number (octal with a leading 0); -1 if unreadable. */
-static long long sysfs_num(const char *name, const char *attr)
-{
-	char path[256], buf[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), SYSFS_DIR "/%s/%s", name, attr);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	return strtoll(buf, NULL, 0);
-}
-
-static bool region_exists(const char *name)
-{
-	char path[256];
-	struct stat st;
-
-	snprintf(path, sizeof(path), SYSFS_DIR "/%s", name);
-	return stat(path, &st) == 0;
-}
-
-/* Send @fd over the socket @sock; 0 or -errno. */
-static int send_fd(int sock, int fd)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	char byte = 'f';
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	return sendmsg(sock, &msg, 0) == 1 ? 0 : -errno;
-}
-
-/* Receive a file descriptor from @sock; the fd or -errno. */
-static int recv_fd(int sock)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	char byte;
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cm;
-	int fd;
-
-	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
-		return -errno;
-	cm = CMSG_FIRSTHDR(&msg);
-	if (!cm || cm->cmsg_type != SCM_RIGHTS)
-		return -EBADMSG;
-	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	return fd;
-}
 
 /* ------------------------------------------------------ the child's side */
 
@@ -313,9 +167,9 @@ static int c_create(struct ctx *c)
 
 	if (fd < 0)
 		return -fd;
-	ret = region_create(fd, c->name, c->mode, NULL);
+	ret = region_create(fd, c->name, REGION_SIZE, c->mode, EXCL_CREATE, NULL);
 	if (!ret)
-		ret = chan_create(fd, CH);
+		ret = ioc_chan_create(fd, CH, CH_CAP, NULL);
 	return ERR(ret);
 }
 
@@ -394,7 +248,7 @@ static int c_chan_create(struct ctx *c)
 	int fd;
 
 	BIND_OR_EXIT(c, fd);
-	return ERR(chan_create(fd, CH + 1));
+	return ERR(ioc_chan_create(fd, CH + 1, CH_CAP, NULL));
 }
 
 static int c_chan_destroy(struct ctx *c)
@@ -402,7 +256,7 @@ static int c_chan_destroy(struct ctx *c)
 	int fd;
 
 	BIND_OR_EXIT(c, fd);
-	return ERR(chan_destroy(fd, CH));
+	return ERR(ioc_chan_destroy(fd, CH));
 }
 
 static int c_notify(struct ctx *c)
@@ -410,7 +264,7 @@ static int c_notify(struct ctx *c)
 	int fd;
 
 	BIND_OR_EXIT(c, fd);
-	return ERR(notify(fd, DMXP_NOTIFY_RECV));
+	return ERR(ioc_notify(fd, CH, DMXP_NOTIFY_RECV));
 }
 
 static int c_chan_fd(struct ctx *c)
@@ -418,7 +272,7 @@ static int c_chan_fd(struct ctx *c)
 	int fd;
 
 	BIND_OR_EXIT(c, fd);
-	return ERR(chan_fd(fd));
+	return ERR(ioc_chan_fd(fd, CH, DMXP_CHAN_FD_NONBLOCK));
 }
 
 static int c_eventfd(struct ctx *c)
@@ -429,7 +283,7 @@ static int c_eventfd(struct ctx *c)
 	efd = eventfd(0, EFD_CLOEXEC);
 	if (efd < 0)
 		return E_CHECK;
-	return ERR(eventfd_reg(fd, efd, 0));
+	return ERR(ioc_eventfd(fd, CH, efd, 0));
 }
 
 static int c_eventfd_unregister(struct ctx *c)
@@ -440,7 +294,7 @@ static int c_eventfd_unregister(struct ctx *c)
 	efd = eventfd(0, EFD_CLOEXEC);
 	if (efd < 0)
 		return E_CHECK;
-	return ERR(eventfd_reg(fd, efd, DMXP_EVENTFD_UNREGISTER));
+	return ERR(ioc_eventfd(fd, CH, efd, DMXP_EVENTFD_UNREGISTER));
 }
 
 /* A channel fd of a read-only binding, or exit with the errno. */
@@ -448,7 +302,7 @@ static int c_eventfd_unregister(struct ctx *c)
 	int __fd;							\
 									\
 	BIND_OR_EXIT(c, __fd);						\
-	(cfd) = chan_fd(__fd);						\
+	(cfd) = ioc_chan_fd(__fd, CH, DMXP_CHAN_FD_NONBLOCK);	\
 	if ((cfd) < 0)							\
 		return E_CHECK;						\
 } while (0)
@@ -514,7 +368,7 @@ static int c_noperm_notify(struct ctx *c)
 	int fd;
 
 	UNBOUND_OR_EXIT(c, fd);
-	return ERR(notify(fd, DMXP_NOTIFY_RECV));
+	return ERR(ioc_notify(fd, CH, DMXP_NOTIFY_RECV));
 }
 
 static int c_noperm_chan_fd(struct ctx *c)
@@ -522,7 +376,7 @@ static int c_noperm_chan_fd(struct ctx *c)
 	int fd;
 
 	UNBOUND_OR_EXIT(c, fd);
-	return ERR(chan_fd(fd));
+	return ERR(ioc_chan_fd(fd, CH, DMXP_CHAN_FD_NONBLOCK));
 }
 
 static int c_noperm_eventfd(struct ctx *c)
@@ -530,7 +384,7 @@ static int c_noperm_eventfd(struct ctx *c)
 	int fd, efd = eventfd(0, EFD_CLOEXEC);
 
 	UNBOUND_OR_EXIT(c, fd);
-	return ERR(eventfd_reg(fd, efd, 0));
+	return ERR(ioc_eventfd(fd, CH, efd, 0));
 }
 
 static int c_noperm_chan_create(struct ctx *c)
@@ -538,7 +392,7 @@ static int c_noperm_chan_create(struct ctx *c)
 	int fd;
 
 	UNBOUND_OR_EXIT(c, fd);
-	return ERR(chan_create(fd, CH + 1));
+	return ERR(ioc_chan_create(fd, CH + 1, CH_CAP, NULL));
 }
 
 static int c_noperm_chan_destroy(struct ctx *c)
@@ -546,7 +400,7 @@ static int c_noperm_chan_destroy(struct ctx *c)
 	int fd;
 
 	UNBOUND_OR_EXIT(c, fd);
-	return ERR(chan_destroy(fd, CH));
+	return ERR(ioc_chan_destroy(fd, CH));
 }
 
 /* SCM_RIGHTS: what the child does with the /dev/dmxp file it receives. */
@@ -568,14 +422,14 @@ static int c_scm_chan_create(struct ctx *c)
 {
 	int fd = recv_fd(c->sock);
 
-	return fd < 0 ? E_CHECK : ERR(chan_create(fd, CH + 1));
+	return fd < 0 ? E_CHECK : ERR(ioc_chan_create(fd, CH + 1, CH_CAP, NULL));
 }
 
 static int c_scm_notify(struct ctx *c)
 {
 	int fd = recv_fd(c->sock);
 
-	return fd < 0 ? E_CHECK : ERR(notify(fd, DMXP_NOTIFY_RECV));
+	return fd < 0 ? E_CHECK : ERR(ioc_notify(fd, CH, DMXP_NOTIFY_RECV));
 }
 
 static int c_scm_attach(struct ctx *c)
@@ -605,7 +459,7 @@ FIXTURE(perm) {
 	struct ctx c;			/* the child's context; c.name is the region */
 };
 
-FIXTURE_SETUP(perm)
+static void perm_init(struct __test_metadata *_metadata, FIXTURE_DATA(perm) *self)
 {
 	struct stat st;
 
@@ -613,19 +467,13 @@ FIXTURE_SETUP(perm)
 	self->c.sock = -1;
 	self->c.devdir = -1;
 	self->c.oflags = O_RDWR;
-	if (stat(DMXP_DEVICE, &st)) {
-		self->nodev = true;
-		SKIP(return, "no %s: the module is not loaded", DMXP_DEVICE);
-	}
-	if (geteuid() != 0) {
-		self->nodev = true;
-		SKIP(return, "the permission tests need root, to become other users");
-	}
+	SKIP_WITHOUT_DEV(self->nodev, "the permission tests need root, to become other users");
+	ASSERT_EQ(0, stat(DMXP_DEVICE, &st));
 	self->devmode = st.st_mode & 07777;
 	ASSERT_EQ(0, chmod(DMXP_DEVICE, 0666));
 }
 
-FIXTURE_TEARDOWN(perm)
+static void perm_fini(FIXTURE_DATA(perm) *self)
 {
 	int fd, i;
 
@@ -644,11 +492,15 @@ FIXTURE_TEARDOWN(perm)
 	close(fd);
 }
 
-/* The harness runs the body even after the setup skipped: skip it too. */
-#define NEED_DEV() do {							\
-	if (self->nodev)						\
-		SKIP(return, "no %s or not root", DMXP_DEVICE);		\
-} while (0)
+FIXTURE_SETUP(perm)
+{
+	perm_init(_metadata, self);
+}
+
+FIXTURE_TEARDOWN(perm)
+{
+	perm_fini(self);
+}
 
 /* A fresh region name in self->c.name, destroyed by the teardown. */
 static const char *new_name(FIXTURE_DATA(perm) *self)
@@ -675,9 +527,9 @@ static int root_region(FIXTURE_DATA(perm) *self, __u32 mode)
 
 	if (fd < 0)
 		return fd;
-	ret = region_create(fd, name, mode, NULL);
+	ret = region_create(fd, name, REGION_SIZE, mode, EXCL_CREATE, NULL);
 	if (!ret)
-		ret = chan_create(fd, CH);
+		ret = ioc_chan_create(fd, CH, CH_CAP, NULL);
 	if (ret) {
 		close(fd);
 		return ret;
@@ -697,7 +549,7 @@ static int user_region(FIXTURE_DATA(perm) *self, const struct who *w, __u32 mode
 /* Root sends "hello" on CH of the region bound to @fd: 0 or -errno. */
 static int root_send(int fd)
 {
-	int cfd = chan_fd(fd);
+	int cfd = ioc_chan_fd(fd, CH, DMXP_CHAN_FD_NONBLOCK);
 	ssize_t n;
 
 	if (cfd < 0)
@@ -725,81 +577,320 @@ static int root_region_closed(FIXTURE_DATA(perm) *self, __u32 mode)
 	return 0;
 }
 
-/* ------------------------------------------------- attach: the mode bits */
+/* ------------------------------------------------------ the matrix of cases */
 
-TEST_F(perm, other_rw_mode_0666_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0666));
-	EXPECT_EQ(0, try_as(self, &nobody, O_RDWR, c_attach));
-}
+/*
+ * A case of the matrix: a region made by root or by OWNER with a mode (or
+ * only named, for a create), one attempt as a user with /dev/dmxp opened
+ * with some flags, the child's expected status, then what the region
+ * shows: a sysfs attribute's value, whether it still exists.
+ */
+enum made {
+	BY_ROOT,		/* by root, its file closed */
+	BY_OWNER,		/* by OWNER, in a child */
+	BY_ROOT_SENT,		/* by root, which sent "hello" on CH and keeps it bound */
+	NAME_ONLY,		/* not made: the child creates it with .mode */
+};
 
-TEST_F(perm, other_rw_mode_0644_eacces)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0644));
-	EXPECT_EQ(EACCES, try_as(self, &nobody, O_RDWR, c_attach));
-}
+/* The matrix's fixture is perm's: the same setup and teardown, per case. */
+FIXTURE(matrix) {
+	FIXTURE_DATA(perm) p;
+};
 
-TEST_F(perm, other_ro_mode_0644_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0644));
-	EXPECT_EQ(0, try_as(self, &nobody, O_RDONLY, c_attach));
-}
+FIXTURE_VARIANT(matrix) {
+	enum made		made;
+	__u32			mode;
+	const struct who	*who;
+	int			oflags;
+	child_fn		fn;
+	int			prot, mflags;	/* c_mmap's */
+	int			expect;		/* the child's exit status */
+	const char		*attr;		/* if set, sysfs attr of the region is... */
+	long long		attr_val;
+	int			exists;		/* 1: the region exists, -1: it is gone */
+};
 
-TEST_F(perm, other_ro_mode_0604_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0604));
-	EXPECT_EQ(0, try_as(self, &nobody, O_RDONLY, c_attach));
-}
+#define ROOT(m)		.made = BY_ROOT, .mode = (m)
+#define OWNED(m)	.made = BY_OWNER, .mode = (m)
+#define SENT(m)		.made = BY_ROOT_SENT, .mode = (m)
+#define ATTR(a, v)	.attr = (a), .attr_val = (v)
 
-TEST_F(perm, other_ro_mode_0640_eacces)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0640));
-	EXPECT_EQ(EACCES, try_as(self, &nobody, O_RDONLY, c_attach));
-}
-
-TEST_F(perm, other_ro_mode_0600_eacces)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0600));
-	EXPECT_EQ(EACCES, try_as(self, &nobody, O_RDONLY, c_attach));
-}
-
+/* attach: the mode bits */
+FIXTURE_VARIANT_ADD(matrix, other_rw_mode_0666_ok) {
+	ROOT(0666), .who = &nobody, .oflags = O_RDWR, .fn = c_attach, .expect = 0,
+};
+FIXTURE_VARIANT_ADD(matrix, other_rw_mode_0644_eacces) {
+	ROOT(0644), .who = &nobody, .oflags = O_RDWR, .fn = c_attach, .expect = EACCES,
+};
+FIXTURE_VARIANT_ADD(matrix, other_ro_mode_0644_ok) {
+	ROOT(0644), .who = &nobody, .oflags = O_RDONLY, .fn = c_attach, .expect = 0,
+};
+FIXTURE_VARIANT_ADD(matrix, other_ro_mode_0604_ok) {
+	ROOT(0604), .who = &nobody, .oflags = O_RDONLY, .fn = c_attach, .expect = 0,
+};
+FIXTURE_VARIANT_ADD(matrix, other_ro_mode_0640_eacces) {
+	ROOT(0640), .who = &nobody, .oflags = O_RDONLY, .fn = c_attach, .expect = EACCES,
+};
+FIXTURE_VARIANT_ADD(matrix, other_ro_mode_0600_eacces) {
+	ROOT(0600), .who = &nobody, .oflags = O_RDONLY, .fn = c_attach, .expect = EACCES,
+};
 /* Write without read grants nothing: a binding always reads. */
-TEST_F(perm, other_rw_mode_0602_eacces)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0602));
-	EXPECT_EQ(EACCES, try_as(self, &nobody, O_RDWR, c_attach));
-}
-
-TEST_F(perm, other_ro_mode_0602_eacces)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0602));
-	EXPECT_EQ(EACCES, try_as(self, &nobody, O_RDONLY, c_attach));
-}
-
+FIXTURE_VARIANT_ADD(matrix, other_rw_mode_0602_eacces) {
+	ROOT(0602), .who = &nobody, .oflags = O_RDWR, .fn = c_attach, .expect = EACCES,
+};
+FIXTURE_VARIANT_ADD(matrix, other_ro_mode_0602_eacces) {
+	ROOT(0602), .who = &nobody, .oflags = O_RDONLY, .fn = c_attach, .expect = EACCES,
+};
 /* A file open only for writing cannot be bound at all. */
-TEST_F(perm, wronly_attach_ebadf)
+FIXTURE_VARIANT_ADD(matrix, wronly_attach_ebadf) {
+	ROOT(0666), .who = &nobody, .oflags = O_WRONLY, .fn = c_attach, .expect = EBADF,
+};
+FIXTURE_VARIANT_ADD(matrix, ro_create_ebadf) {
+	.made = NAME_ONLY, .mode = 0666, .who = &nobody, .oflags = O_RDONLY, .fn = c_create,
+	.expect = EBADF, .exists = -1,
+};
+FIXTURE_VARIANT_ADD(matrix, wronly_create_ebadf) {
+	.made = NAME_ONLY, .mode = 0666, .who = &nobody, .oflags = O_WRONLY, .fn = c_create,
+	.expect = EBADF, .exists = -1,
+};
+
+/* attach: an unprivileged owner (1000) */
+FIXTURE_VARIANT_ADD(matrix, owner_rw_mode_0600_ok) {
+	OWNED(0600), .who = &owner, .oflags = O_RDWR, .fn = c_attach, .expect = 0,
+};
+FIXTURE_VARIANT_ADD(matrix, owner_rw_mode_0400_eacces) {
+	OWNED(0400), .who = &owner, .oflags = O_RDWR, .fn = c_attach, .expect = EACCES,
+};
+FIXTURE_VARIANT_ADD(matrix, owner_ro_mode_0400_ok) {
+	OWNED(0400), .who = &owner, .oflags = O_RDONLY, .fn = c_attach, .expect = 0,
+};
+/* The owner's bits decide for the owner, even when others get more. */
+FIXTURE_VARIANT_ADD(matrix, owner_mode_0066_eacces) {
+	OWNED(0066), .who = &owner, .oflags = O_RDONLY, .fn = c_attach, .expect = EACCES,
+};
+FIXTURE_VARIANT_ADD(matrix, other_of_owner_mode_0600_eacces) {
+	OWNED(0600), .who = &nobody, .oflags = O_RDONLY, .fn = c_attach, .expect = EACCES,
+};
+FIXTURE_VARIANT_ADD(matrix, owner_destroys_mode_0) {
+	OWNED(0), .who = &owner, .oflags = O_RDWR, .fn = c_destroy, .expect = 0,
+	.exists = -1,
+};
+/* Destroying is the owner's, whatever the mode grants others. */
+FIXTURE_VARIANT_ADD(matrix, other_destroys_mode_0666_eperm) {
+	OWNED(0666), .who = &nobody, .oflags = O_RDWR, .fn = c_destroy, .expect = EPERM,
+	.exists = 1,
+};
+FIXTURE_VARIANT_ADD(matrix, owner_destroys_ro_file_ebadf) {
+	OWNED(0600), .who = &owner, .oflags = O_RDONLY, .fn = c_destroy, .expect = EBADF,
+	.exists = 1,
+};
+/* Destroying needs a file open for writing, not for reading. */
+FIXTURE_VARIANT_ADD(matrix, owner_destroys_wronly_file_ok) {
+	OWNED(0600), .who = &owner, .oflags = O_WRONLY, .fn = c_destroy, .expect = 0,
+	.exists = -1,
+};
+
+/* attach: the group bits */
+FIXTURE_VARIANT_ADD(matrix, group_egid_rw_mode_0660_ok) {
+	OWNED(0660), .who = &member_egid, .oflags = O_RDWR, .fn = c_attach, .expect = 0,
+};
+FIXTURE_VARIANT_ADD(matrix, group_supplementary_rw_mode_0660_ok) {
+	OWNED(0660), .who = &member_supp, .oflags = O_RDWR, .fn = c_attach, .expect = 0,
+};
+FIXTURE_VARIANT_ADD(matrix, group_rw_mode_0640_eacces) {
+	OWNED(0640), .who = &member_supp, .oflags = O_RDWR, .fn = c_attach, .expect = EACCES,
+};
+FIXTURE_VARIANT_ADD(matrix, group_ro_mode_0640_ok) {
+	OWNED(0640), .who = &member_supp, .oflags = O_RDONLY, .fn = c_attach, .expect = 0,
+};
+/* The group's bits decide for a member, even when others get more. */
+FIXTURE_VARIANT_ADD(matrix, group_mode_0606_eacces) {
+	OWNED(0606), .who = &member_egid, .oflags = O_RDONLY, .fn = c_attach,
+	.expect = EACCES,
+};
+FIXTURE_VARIANT_ADD(matrix, not_in_group_mode_0660_eacces) {
+	OWNED(0660), .who = &nobody, .oflags = O_RDWR, .fn = c_attach, .expect = EACCES,
+};
+/* A group member is not the owner: it may not destroy. */
+FIXTURE_VARIANT_ADD(matrix, group_destroys_eperm) {
+	OWNED(0660), .who = &member_egid, .oflags = O_RDWR, .fn = c_destroy, .expect = EPERM,
+	.exists = 1,
+};
+
+/* a read-only binding: the mapping */
+FIXTURE_VARIANT_ADD(matrix, ro_mmap_shared_read_ok) {
+	ROOT(0644), .who = &nobody, .oflags = O_RDONLY, .fn = c_mmap,
+	.prot = PROT_READ, .mflags = MAP_SHARED, .expect = 0,
+};
+FIXTURE_VARIANT_ADD(matrix, ro_mmap_shared_write_eacces) {
+	ROOT(0644), .who = &nobody, .oflags = O_RDONLY, .fn = c_mmap,
+	.prot = PROT_READ | PROT_WRITE, .mflags = MAP_SHARED, .expect = EACCES,
+};
+FIXTURE_VARIANT_ADD(matrix, ro_mmap_private_write_einval) {
+	ROOT(0644), .who = &nobody, .oflags = O_RDONLY, .fn = c_mmap,
+	.prot = PROT_READ | PROT_WRITE, .mflags = MAP_PRIVATE, .expect = EINVAL,
+};
+FIXTURE_VARIANT_ADD(matrix, ro_mmap_private_read_einval) {
+	ROOT(0644), .who = &nobody, .oflags = O_RDONLY, .fn = c_mmap,
+	.prot = PROT_READ, .mflags = MAP_PRIVATE, .expect = EINVAL,
+};
+/* MAP_PRIVATE is refused on a read-write binding too: no private copy. */
+FIXTURE_VARIANT_ADD(matrix, rw_mmap_private_write_einval) {
+	ROOT(0666), .who = &nobody, .oflags = O_RDWR, .fn = c_mmap,
+	.prot = PROT_READ | PROT_WRITE, .mflags = MAP_PRIVATE, .expect = EINVAL,
+};
+FIXTURE_VARIANT_ADD(matrix, rw_mmap_shared_write_ok) {
+	ROOT(0666), .who = &nobody, .oflags = O_RDWR, .fn = c_mmap,
+	.prot = PROT_READ | PROT_WRITE, .mflags = MAP_SHARED, .expect = 0,
+};
+FIXTURE_VARIANT_ADD(matrix, ro_mprotect_write_eacces) {
+	ROOT(0644), .who = &nobody, .oflags = O_RDONLY, .fn = c_mprotect_write,
+	.expect = EACCES,
+};
+/* A read-only binding of a region whose mode grants write: still read-only. */
+FIXTURE_VARIANT_ADD(matrix, ro_file_mode_0666_mprotect_write_eacces) {
+	ROOT(0666), .who = &nobody, .oflags = O_RDONLY, .fn = c_mprotect_write,
+	.expect = EACCES,
+};
+FIXTURE_VARIANT_ADD(matrix, ro_store_sigsegv) {
+	ROOT(0644), .who = &nobody, .oflags = O_RDONLY, .fn = c_store,
+	.expect = E_SIGNAL + SIGSEGV, ATTR("ch3/tail", 0),
+};
+/* The read-only mapping is the region itself, not a copy. */
+FIXTURE_VARIANT_ADD(matrix, ro_mapping_sees_messages) {
+	SENT(0644), .who = &nobody, .oflags = O_RDONLY, .fn = c_read_message, .expect = 0,
+};
+
+/* a read-only binding: the ioctls and the channel fd */
+FIXTURE_VARIANT_ADD(matrix, ro_chan_create_ebadf) {
+	ROOT(0666), .who = &nobody, .oflags = O_RDONLY, .fn = c_chan_create,
+	.expect = EBADF, ATTR("channel_count", 1),
+};
+FIXTURE_VARIANT_ADD(matrix, ro_chan_destroy_ebadf) {
+	ROOT(0666), .who = &nobody, .oflags = O_RDONLY, .fn = c_chan_destroy,
+	.expect = EBADF, ATTR("channel_count", 1),
+};
+FIXTURE_VARIANT_ADD(matrix, ro_notify_ebadf) {
+	ROOT(0644), .who = &nobody, .oflags = O_RDONLY, .fn = c_notify,
+	.expect = EBADF, ATTR("ch3/notifies", 0),
+};
+FIXTURE_VARIANT_ADD(matrix, ro_eventfd_register_ebadf) {
+	ROOT(0644), .who = &nobody, .oflags = O_RDONLY, .fn = c_eventfd, .expect = EBADF,
+};
+FIXTURE_VARIANT_ADD(matrix, ro_eventfd_unregister_ebadf) {
+	ROOT(0644), .who = &nobody, .oflags = O_RDONLY, .fn = c_eventfd_unregister,
+	.expect = EBADF,
+};
+FIXTURE_VARIANT_ADD(matrix, ro_chan_fd_ok) {
+	ROOT(0644), .who = &nobody, .oflags = O_RDONLY, .fn = c_chan_fd, .expect = 0,
+};
+/* A read-only binding's channel fd is open neither for reading nor writing. */
+FIXTURE_VARIANT_ADD(matrix, ro_chanfd_access_mode) {
+	ROOT(0644), .who = &nobody, .oflags = O_RDONLY, .fn = c_chanfd_accmode, .expect = 0,
+};
+FIXTURE_VARIANT_ADD(matrix, ro_chanfd_write_ebadf) {
+	ROOT(0644), .who = &nobody, .oflags = O_RDONLY, .fn = c_chanfd_write,
+	.expect = EBADF, ATTR("ch3/tail", 0),
+};
+/* read() would take the message, a change to the ring: refused, it stays. */
+FIXTURE_VARIANT_ADD(matrix, ro_chanfd_read_ebadf) {
+	SENT(0644), .who = &nobody, .oflags = O_RDONLY, .fn = c_chanfd_read,
+	.expect = EBADF, ATTR("ch3/depth", 1),
+};
+FIXTURE_VARIANT_ADD(matrix, ro_chanfd_poll_ok) {
+	SENT(0644), .who = &nobody, .oflags = O_RDONLY, .fn = c_chanfd_poll, .expect = 0,
+};
+
+/* The same calls on a read-write binding of the same user work. */
+FIXTURE_VARIANT_ADD(matrix, rw_chan_create_ok) {
+	ROOT(0666), .who = &nobody, .oflags = O_RDWR, .fn = c_chan_create,
+	.expect = 0, ATTR("channel_count", 2),
+};
+FIXTURE_VARIANT_ADD(matrix, rw_chan_destroy_ok) {
+	ROOT(0666), .who = &nobody, .oflags = O_RDWR, .fn = c_chan_destroy,
+	.expect = 0, ATTR("channel_count", 0),
+};
+FIXTURE_VARIANT_ADD(matrix, rw_notify_ok) {
+	ROOT(0666), .who = &nobody, .oflags = O_RDWR, .fn = c_notify,
+	.expect = 0, ATTR("ch3/notifies", 1),
+};
+FIXTURE_VARIANT_ADD(matrix, rw_eventfd_register_ok) {
+	ROOT(0666), .who = &nobody, .oflags = O_RDWR, .fn = c_eventfd, .expect = 0,
+};
+FIXTURE_VARIANT_ADD(matrix, rw_chanfd_write_ok) {
+	ROOT(0666), .who = &nobody, .oflags = O_RDWR, .fn = c_chanfd_write,
+	.expect = 0, ATTR("ch3/depth", 1),
+};
+
+/* no permission: an unbound file does nothing */
+FIXTURE_VARIANT_ADD(matrix, noperm_mmap_enxio) {
+	ROOT(0600), .who = &nobody, .oflags = O_RDWR, .fn = c_noperm_mmap, .expect = ENXIO,
+};
+FIXTURE_VARIANT_ADD(matrix, noperm_notify_enxio) {
+	ROOT(0600), .who = &nobody, .oflags = O_RDWR, .fn = c_noperm_notify,
+	.expect = ENXIO, ATTR("ch3/notifies", 0),
+};
+FIXTURE_VARIANT_ADD(matrix, noperm_chan_fd_enxio) {
+	ROOT(0600), .who = &nobody, .oflags = O_RDWR, .fn = c_noperm_chan_fd, .expect = ENXIO,
+};
+FIXTURE_VARIANT_ADD(matrix, noperm_eventfd_enxio) {
+	ROOT(0600), .who = &nobody, .oflags = O_RDWR, .fn = c_noperm_eventfd, .expect = ENXIO,
+};
+FIXTURE_VARIANT_ADD(matrix, noperm_chan_create_enxio) {
+	ROOT(0600), .who = &nobody, .oflags = O_RDWR, .fn = c_noperm_chan_create,
+	.expect = ENXIO, ATTR("channel_count", 1),
+};
+FIXTURE_VARIANT_ADD(matrix, noperm_chan_destroy_enxio) {
+	ROOT(0600), .who = &nobody, .oflags = O_RDWR, .fn = c_noperm_chan_destroy,
+	.expect = ENXIO, ATTR("channel_count", 1),
+};
+
+FIXTURE_SETUP(matrix)
 {
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0666));
-	EXPECT_EQ(EBADF, try_as(self, &nobody, O_WRONLY, c_attach));
+	perm_init(_metadata, &self->p);
 }
 
-TEST_F(perm, ro_create_ebadf)
+FIXTURE_TEARDOWN(matrix)
 {
-	NEED_DEV();
-	new_name(self);
-	self->c.mode = 0666;
-	EXPECT_EQ(EBADF, try_as(self, &nobody, O_RDONLY, c_create));
-	EXPECT_FALSE(region_exists(self->c.name));
+	perm_fini(&self->p);
 }
+
+TEST_F(matrix, attempt)
+{
+	FIXTURE_DATA(perm) *p = &self->p;
+	int fd = -1;
+
+	if (p->nodev)
+		SKIP(return, "no %s or not root", DMXP_DEVICE);
+	switch (variant->made) {
+	case BY_ROOT:
+		ASSERT_EQ(0, root_region_closed(p, variant->mode));
+		break;
+	case BY_OWNER:
+		ASSERT_EQ(0, user_region(p, &owner, variant->mode));
+		break;
+	case BY_ROOT_SENT:
+		fd = root_region(p, variant->mode);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, root_send(fd));
+		break;
+	case NAME_ONLY:
+		new_name(p);
+		p->c.mode = variant->mode;
+		break;
+	}
+	p->c.prot = variant->prot;
+	p->c.mflags = variant->mflags;
+	EXPECT_EQ(variant->expect, try_as(p, variant->who, variant->oflags, variant->fn));
+	if (variant->attr)
+		EXPECT_EQ(variant->attr_val, sysfs_num(p->c.name, variant->attr));
+	if (variant->exists)
+		EXPECT_EQ(variant->exists > 0, sysfs_exists(p->c.name, ""));
+	if (fd >= 0)
+		close(fd);
+}
+
+/* ------------------------------------------ attach, create and destroy */
 
 /* Even root needs a file open for writing to create. */
 TEST_F(perm, ro_create_by_root_ebadf)
@@ -809,18 +900,9 @@ TEST_F(perm, ro_create_by_root_ebadf)
 	NEED_DEV();
 	fd = dev_open_at(-1, O_RDONLY);
 	ASSERT_LE(0, fd);
-	EXPECT_EQ(-EBADF, region_create(fd, new_name(self), 0600, NULL));
-	EXPECT_FALSE(region_exists(self->c.name));
+	EXPECT_EQ(-EBADF, region_create(fd, new_name(self), REGION_SIZE, 0600, EXCL_CREATE, NULL));
+	EXPECT_FALSE(sysfs_exists(self->c.name, ""));
 	close(fd);
-}
-
-TEST_F(perm, wronly_create_ebadf)
-{
-	NEED_DEV();
-	new_name(self);
-	self->c.mode = 0666;
-	EXPECT_EQ(EBADF, try_as(self, &nobody, O_WRONLY, c_create));
-	EXPECT_FALSE(region_exists(self->c.name));
 }
 
 /* The handshake comes first: a read-only file is told EPROTO before EBADF. */
@@ -897,76 +979,6 @@ TEST_F(perm, owner_creates_mode_0400_and_writes)
 	EXPECT_EQ(1, sysfs_num(self->c.name, "channel_count"));
 }
 
-TEST_F(perm, owner_rw_mode_0600_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, user_region(self, &owner, 0600));
-	EXPECT_EQ(0, try_as(self, &owner, O_RDWR, c_attach));
-}
-
-TEST_F(perm, owner_rw_mode_0400_eacces)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, user_region(self, &owner, 0400));
-	EXPECT_EQ(EACCES, try_as(self, &owner, O_RDWR, c_attach));
-}
-
-TEST_F(perm, owner_ro_mode_0400_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, user_region(self, &owner, 0400));
-	EXPECT_EQ(0, try_as(self, &owner, O_RDONLY, c_attach));
-}
-
-/* The owner's bits decide for the owner, even when others get more. */
-TEST_F(perm, owner_mode_0066_eacces)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, user_region(self, &owner, 0066));
-	EXPECT_EQ(EACCES, try_as(self, &owner, O_RDONLY, c_attach));
-}
-
-TEST_F(perm, other_of_owner_mode_0600_eacces)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, user_region(self, &owner, 0600));
-	EXPECT_EQ(EACCES, try_as(self, &nobody, O_RDONLY, c_attach));
-}
-
-TEST_F(perm, owner_destroys_mode_0)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, user_region(self, &owner, 0));
-	EXPECT_EQ(0, try_as(self, &owner, O_RDWR, c_destroy));
-	EXPECT_FALSE(region_exists(self->c.name));
-}
-
-/* Destroying is the owner's, whatever the mode grants others. */
-TEST_F(perm, other_destroys_mode_0666_eperm)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, user_region(self, &owner, 0666));
-	EXPECT_EQ(EPERM, try_as(self, &nobody, O_RDWR, c_destroy));
-	EXPECT_TRUE(region_exists(self->c.name));
-}
-
-TEST_F(perm, owner_destroys_ro_file_ebadf)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, user_region(self, &owner, 0600));
-	EXPECT_EQ(EBADF, try_as(self, &owner, O_RDONLY, c_destroy));
-	EXPECT_TRUE(region_exists(self->c.name));
-}
-
-/* Destroying needs a file open for writing, not for reading. */
-TEST_F(perm, owner_destroys_wronly_file_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, user_region(self, &owner, 0600));
-	EXPECT_EQ(0, try_as(self, &owner, O_WRONLY, c_destroy));
-	EXPECT_FALSE(region_exists(self->c.name));
-}
-
 TEST_F(perm, root_destroys_ro_file_ebadf)
 {
 	int fd;
@@ -976,329 +988,8 @@ TEST_F(perm, root_destroys_ro_file_ebadf)
 	fd = dev_open_at(-1, O_RDONLY);
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(-EBADF, region_destroy(fd, self->c.name));
-	EXPECT_TRUE(region_exists(self->c.name));
+	EXPECT_TRUE(sysfs_exists(self->c.name, ""));
 	close(fd);
-}
-
-/* -------------------------------------------------- attach: the group bits */
-
-TEST_F(perm, group_egid_rw_mode_0660_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, user_region(self, &owner, 0660));
-	EXPECT_EQ(0, try_as(self, &member_egid, O_RDWR, c_attach));
-}
-
-TEST_F(perm, group_supplementary_rw_mode_0660_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, user_region(self, &owner, 0660));
-	EXPECT_EQ(0, try_as(self, &member_supp, O_RDWR, c_attach));
-}
-
-TEST_F(perm, group_rw_mode_0640_eacces)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, user_region(self, &owner, 0640));
-	EXPECT_EQ(EACCES, try_as(self, &member_supp, O_RDWR, c_attach));
-}
-
-TEST_F(perm, group_ro_mode_0640_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, user_region(self, &owner, 0640));
-	EXPECT_EQ(0, try_as(self, &member_supp, O_RDONLY, c_attach));
-}
-
-/* The group's bits decide for a member, even when others get more. */
-TEST_F(perm, group_mode_0606_eacces)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, user_region(self, &owner, 0606));
-	EXPECT_EQ(EACCES, try_as(self, &member_egid, O_RDONLY, c_attach));
-}
-
-TEST_F(perm, not_in_group_mode_0660_eacces)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, user_region(self, &owner, 0660));
-	EXPECT_EQ(EACCES, try_as(self, &nobody, O_RDWR, c_attach));
-}
-
-/* A group member is not the owner: it may not destroy. */
-TEST_F(perm, group_destroys_eperm)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, user_region(self, &owner, 0660));
-	EXPECT_EQ(EPERM, try_as(self, &member_egid, O_RDWR, c_destroy));
-	EXPECT_TRUE(region_exists(self->c.name));
-}
-
-/* --------------------------------------------------- a read-only binding */
-
-TEST_F(perm, ro_mmap_shared_read_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0644));
-	self->c.prot = PROT_READ;
-	self->c.mflags = MAP_SHARED;
-	EXPECT_EQ(0, try_as(self, &nobody, O_RDONLY, c_mmap));
-}
-
-TEST_F(perm, ro_mmap_shared_write_eacces)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0644));
-	self->c.prot = PROT_READ | PROT_WRITE;
-	self->c.mflags = MAP_SHARED;
-	EXPECT_EQ(EACCES, try_as(self, &nobody, O_RDONLY, c_mmap));
-}
-
-TEST_F(perm, ro_mmap_private_write_einval)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0644));
-	self->c.prot = PROT_READ | PROT_WRITE;
-	self->c.mflags = MAP_PRIVATE;
-	EXPECT_EQ(EINVAL, try_as(self, &nobody, O_RDONLY, c_mmap));
-}
-
-TEST_F(perm, ro_mmap_private_read_einval)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0644));
-	self->c.prot = PROT_READ;
-	self->c.mflags = MAP_PRIVATE;
-	EXPECT_EQ(EINVAL, try_as(self, &nobody, O_RDONLY, c_mmap));
-}
-
-/* MAP_PRIVATE is refused on a read-write binding too: no private copy. */
-TEST_F(perm, rw_mmap_private_write_einval)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0666));
-	self->c.prot = PROT_READ | PROT_WRITE;
-	self->c.mflags = MAP_PRIVATE;
-	EXPECT_EQ(EINVAL, try_as(self, &nobody, O_RDWR, c_mmap));
-}
-
-TEST_F(perm, rw_mmap_shared_write_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0666));
-	self->c.prot = PROT_READ | PROT_WRITE;
-	self->c.mflags = MAP_SHARED;
-	EXPECT_EQ(0, try_as(self, &nobody, O_RDWR, c_mmap));
-}
-
-TEST_F(perm, ro_mprotect_write_eacces)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0644));
-	EXPECT_EQ(EACCES, try_as(self, &nobody, O_RDONLY, c_mprotect_write));
-}
-
-/* A read-only binding of a region whose mode grants write: still read-only. */
-TEST_F(perm, ro_file_mode_0666_mprotect_write_eacces)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0666));
-	EXPECT_EQ(EACCES, try_as(self, &nobody, O_RDONLY, c_mprotect_write));
-}
-
-TEST_F(perm, ro_store_sigsegv)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0644));
-	EXPECT_EQ(E_SIGNAL + SIGSEGV, try_as(self, &nobody, O_RDONLY, c_store));
-	EXPECT_EQ(0, sysfs_num(self->c.name, "ch3/tail"));
-}
-
-/* The read-only mapping is the region itself, not a copy. */
-TEST_F(perm, ro_mapping_sees_messages)
-{
-	int fd;
-
-	NEED_DEV();
-	fd = root_region(self, 0644);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, root_send(fd));
-	EXPECT_EQ(0, try_as(self, &nobody, O_RDONLY, c_read_message));
-	close(fd);
-}
-
-TEST_F(perm, ro_chan_create_ebadf)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0666));
-	EXPECT_EQ(EBADF, try_as(self, &nobody, O_RDONLY, c_chan_create));
-	EXPECT_EQ(1, sysfs_num(self->c.name, "channel_count"));
-}
-
-TEST_F(perm, ro_chan_destroy_ebadf)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0666));
-	EXPECT_EQ(EBADF, try_as(self, &nobody, O_RDONLY, c_chan_destroy));
-	EXPECT_EQ(1, sysfs_num(self->c.name, "channel_count"));
-}
-
-TEST_F(perm, ro_notify_ebadf)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0644));
-	EXPECT_EQ(EBADF, try_as(self, &nobody, O_RDONLY, c_notify));
-	EXPECT_EQ(0, sysfs_num(self->c.name, "ch3/notifies"));
-}
-
-TEST_F(perm, ro_eventfd_register_ebadf)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0644));
-	EXPECT_EQ(EBADF, try_as(self, &nobody, O_RDONLY, c_eventfd));
-}
-
-TEST_F(perm, ro_eventfd_unregister_ebadf)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0644));
-	EXPECT_EQ(EBADF, try_as(self, &nobody, O_RDONLY, c_eventfd_unregister));
-}
-
-TEST_F(perm, ro_chan_fd_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0644));
-	EXPECT_EQ(0, try_as(self, &nobody, O_RDONLY, c_chan_fd));
-}
-
-/* A read-only binding's channel fd is open neither for reading nor writing. */
-TEST_F(perm, ro_chanfd_access_mode)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0644));
-	EXPECT_EQ(0, try_as(self, &nobody, O_RDONLY, c_chanfd_accmode));
-}
-
-TEST_F(perm, ro_chanfd_write_ebadf)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0644));
-	EXPECT_EQ(EBADF, try_as(self, &nobody, O_RDONLY, c_chanfd_write));
-	EXPECT_EQ(0, sysfs_num(self->c.name, "ch3/tail"));
-}
-
-/* read() would take the message, a change to the ring: refused, it stays. */
-TEST_F(perm, ro_chanfd_read_ebadf)
-{
-	int fd;
-
-	NEED_DEV();
-	fd = root_region(self, 0644);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, root_send(fd));
-	EXPECT_EQ(EBADF, try_as(self, &nobody, O_RDONLY, c_chanfd_read));
-	EXPECT_EQ(1, sysfs_num(self->c.name, "ch3/depth"));
-	close(fd);
-}
-
-TEST_F(perm, ro_chanfd_poll_ok)
-{
-	int fd;
-
-	NEED_DEV();
-	fd = root_region(self, 0644);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, root_send(fd));
-	EXPECT_EQ(0, try_as(self, &nobody, O_RDONLY, c_chanfd_poll));
-	close(fd);
-}
-
-/* The same calls on a read-write binding of the same user work. */
-TEST_F(perm, rw_chan_create_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0666));
-	EXPECT_EQ(0, try_as(self, &nobody, O_RDWR, c_chan_create));
-	EXPECT_EQ(2, sysfs_num(self->c.name, "channel_count"));
-}
-
-TEST_F(perm, rw_chan_destroy_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0666));
-	EXPECT_EQ(0, try_as(self, &nobody, O_RDWR, c_chan_destroy));
-	EXPECT_EQ(0, sysfs_num(self->c.name, "channel_count"));
-}
-
-TEST_F(perm, rw_notify_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0666));
-	EXPECT_EQ(0, try_as(self, &nobody, O_RDWR, c_notify));
-	EXPECT_EQ(1, sysfs_num(self->c.name, "ch3/notifies"));
-}
-
-TEST_F(perm, rw_eventfd_register_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0666));
-	EXPECT_EQ(0, try_as(self, &nobody, O_RDWR, c_eventfd));
-}
-
-TEST_F(perm, rw_chanfd_write_ok)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0666));
-	EXPECT_EQ(0, try_as(self, &nobody, O_RDWR, c_chanfd_write));
-	EXPECT_EQ(1, sysfs_num(self->c.name, "ch3/depth"));
-}
-
-/* ------------------------------ no permission: an unbound file does nothing */
-
-TEST_F(perm, noperm_mmap_enxio)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0600));
-	EXPECT_EQ(ENXIO, try_as(self, &nobody, O_RDWR, c_noperm_mmap));
-}
-
-TEST_F(perm, noperm_notify_enxio)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0600));
-	EXPECT_EQ(ENXIO, try_as(self, &nobody, O_RDWR, c_noperm_notify));
-	EXPECT_EQ(0, sysfs_num(self->c.name, "ch3/notifies"));
-}
-
-TEST_F(perm, noperm_chan_fd_enxio)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0600));
-	EXPECT_EQ(ENXIO, try_as(self, &nobody, O_RDWR, c_noperm_chan_fd));
-}
-
-TEST_F(perm, noperm_eventfd_enxio)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0600));
-	EXPECT_EQ(ENXIO, try_as(self, &nobody, O_RDWR, c_noperm_eventfd));
-}
-
-TEST_F(perm, noperm_chan_create_enxio)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0600));
-	EXPECT_EQ(ENXIO, try_as(self, &nobody, O_RDWR, c_noperm_chan_create));
-	EXPECT_EQ(1, sysfs_num(self->c.name, "channel_count"));
-}
-
-TEST_F(perm, noperm_chan_destroy_enxio)
-{
-	NEED_DEV();
-	ASSERT_EQ(0, root_region_closed(self, 0600));
-	EXPECT_EQ(ENXIO, try_as(self, &nobody, O_RDWR, c_noperm_chan_destroy));
-	EXPECT_EQ(1, sysfs_num(self->c.name, "channel_count"));
 }
 
 /* --------------------- SCM_RIGHTS: a passed file keeps the opener's rights */
@@ -1403,7 +1094,7 @@ TEST_F(perm, scm_chanfd_write_ok)
 	NEED_DEV();
 	fd = root_region(self, 0600);
 	ASSERT_LE(0, fd);
-	cfd = chan_fd(fd);
+	cfd = ioc_chan_fd(fd, CH, DMXP_CHAN_FD_NONBLOCK);
 	ASSERT_LE(0, cfd);
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, self->sv));
 	ASSERT_EQ(0, send_fd(self->sv[0], cfd));
@@ -1416,21 +1107,10 @@ TEST_F(perm, scm_chanfd_write_ok)
 
 /* ------------------------------------------------- the default region */
 
-/* /sys/module/dmxp/parameters/@param, decimal; @dflt if there is none. */
-static long long param_or(const char *param, long long dflt)
-{
-	char path[256], buf[64];
-
-	snprintf(path, sizeof(path), "/sys/module/dmxp/parameters/%s", param);
-	if (read_text(path, buf, sizeof(buf)))
-		return dflt;
-	return strtoll(buf, NULL, 10);
-}
-
 /* "default" as the module configures it: owner, group and mode. */
 static void expect_default_configured(struct __test_metadata *_metadata)
 {
-	ASSERT_TRUE(region_exists(DMXP_DEFAULT_NAME));
+	ASSERT_TRUE(sysfs_exists(DMXP_DEFAULT_NAME, ""));
 	EXPECT_EQ(param_or("default_uid", 0), sysfs_num(DMXP_DEFAULT_NAME, "uid"));
 	EXPECT_EQ(param_or("default_gid", 0), sysfs_num(DMXP_DEFAULT_NAME, "gid"));
 	EXPECT_EQ(param_or("default_mode", 0666), sysfs_num(DMXP_DEFAULT_NAME, "mode"));

@@ -20,8 +20,7 @@
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #include "kselftest_harness.h"
-#include "common.h"
-#include "kmod_common.h"
+#include "helpers.h"
 
 enum module_kind {
 	MOD_REAL,		/* the answer as given */
@@ -87,14 +86,7 @@ FIXTURE(ver) {
 
 FIXTURE_SETUP(ver)
 {
-	if (access(DMXP_DEVICE, F_OK)) {
-		self->nodev = true;
-		SKIP(return, "no %s: the module is not loaded", DMXP_DEVICE);
-	}
-	if (geteuid() != 0) {
-		self->nodev = true;
-		SKIP(return, "the kernel tests need root");
-	}
+	SKIP_WITHOUT_DEV(self->nodev, "the kernel tests need root");
 	snprintf(self->path, sizeof(self->path), DMXP_DEVICE ":ver-%d", (int)getpid());
 	module_kind = MOD_REAL;
 	handshakes = 0;
@@ -106,11 +98,6 @@ FIXTURE_TEARDOWN(ver)
 	if (!self->nodev)
 		dmxp_region_unlink(self->path);
 }
-
-#define NEED_DEV() do {							\
-	if (self->nodev)						\
-		SKIP(return, "no %s", DMXP_DEVICE);			\
-} while (0)
 
 /* Open a region through a module of @kind: dmxp_region_open()'s result. */
 static int open_through(FIXTURE_DATA(ver) *self, enum module_kind kind)

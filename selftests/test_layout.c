@@ -16,7 +16,7 @@
  * handler), which -Wextra -Werror would reject.
  */
 #include "kselftest_harness.h"
-#include "common.h"
+#include "helpers.h"
 
 TEST_REGION_FILES_ONLY("the bytes of region files: test_kmod checks the kernel layout");
 
@@ -50,14 +50,6 @@ static unsigned int rd32(int fd, unsigned long long off)
 static unsigned int rd16(int fd, unsigned long long off)
 {
 	return (unsigned int)rd_le(fd, off, 2);
-}
-
-static unsigned long long mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec;
 }
 
 TEST(abi_constants)
@@ -261,9 +253,9 @@ TEST_F(region, sent_message_bytes_in_slot)
 	boff = rd64(fd, e + 16);
 	s = SLOT_OFF(boff, 0);
 
-	t0 = mono_ns();
+	t0 = (unsigned long long)test_now_ns();
 	ASSERT_EQ(0, dmxp_chan_send(c, msg, sizeof(msg), 0xabcd1234));
-	t1 = mono_ns();
+	t1 = (unsigned long long)test_now_ns();
 
 	EXPECT_EQ(1ULL, rd64(fd, s + 0));		/* sequence: full, pos 0 */
 	EXPECT_EQ(0ULL, rd64(fd, s + 8));		/* message_id */

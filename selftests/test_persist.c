@@ -20,7 +20,7 @@
 
 /* The harness leaves parameters unused; -Werror must not trip on it. */
 #include "kselftest_harness.h"
-#include "common.h"
+#include "helpers.h"
 
 #define CHECK(cond) do {						\
 	if (!(cond)) {							\

@@ -17,7 +17,7 @@
  * handler), which -Wextra -Werror would reject.
  */
 #include "kselftest_harness.h"
-#include "common.h"
+#include "helpers.h"
 
 TEST_REGION_FILES_ONLY("region files: the kernel backend has test_kmod");
 

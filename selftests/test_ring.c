@@ -14,7 +14,7 @@
  * handler), which -Wextra -Werror would reject.
  */
 #include "kselftest_harness.h"
-#include "common.h"
+#include "helpers.h"
 #include "internal.h"	/* the test hooks: this test is built with DMXP_TEST_HOOKS */
 
 extern int dmxp__hook_step;
@@ -63,14 +63,6 @@ FIXTURE_TEARDOWN(ring)
 	__c;								\
 })
 
-static unsigned long long mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec;
-}
-
 /* Send message @n of a deterministic sequence: its length and bytes follow from @n. */
 static int send_nth(struct dmxp_chan *c, unsigned long long n)
 {
@@ -109,11 +101,11 @@ TEST_F(ring, send_recv_round_trip_with_meta)
 	char buf[DMXP_MAX_PAYLOAD];
 	unsigned int i;
 
-	t0 = mono_ns();
+	t0 = (unsigned long long)test_now_ns();
 	for (i = 0; i < 3; i++) {
 		ASSERT_EQ(0, dmxp_chan_send(self->c, msgs[i], strlen(msgs[i]), 100 + i));
 	}
-	t1 = mono_ns();
+	t1 = (unsigned long long)test_now_ns();
 
 	for (i = 0; i < 3; i++) {
 		memset(&meta, 0xa5, sizeof(meta));

@@ -43,7 +43,7 @@
 
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #include "kselftest_harness.h"
-#include "common.h"
+#include "helpers.h"
 #include "internal.h"		/* the test hooks (built with DMXP_TEST_HOOKS) */
 
 extern int dmxp__hook_step;
@@ -70,14 +70,6 @@ static long long cpu_ns(void)
 	getrusage(RUSAGE_SELF, &ru);
 	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL +
 	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
 }
 
 /* ------------------------------------------------------------ the helper */
@@ -174,10 +166,10 @@ static bool await_waiters(FIXTURE_DATA(wait) *self, bool recv, __u32 n)
 
 	while (test_now_ns() < end) {
 		if ((recv ? recv_waiters(self) : send_waiters(self)) == n) {
-			sleep_ms(20);	/* from announced to asleep */
+			test_sleep_ms(20);	/* from announced to asleep */
 			return true;
 		}
-		sleep_ms(1);
+		test_sleep_ms(1);
 	}
 	return false;
 }
@@ -199,23 +191,13 @@ static const char *kname(FIXTURE_DATA(wait) *self)
 static long long notify_count(FIXTURE_DATA(wait) *self)
 {
 	const char *name = kname(self);
-	char path[256], buf[64];
-	ssize_t n;
-	int fd;
+	char attr[32];
 
 	if (!name)
 		return (long long)__atomic_load_n(&entry(self)->recv_futex, __ATOMIC_SEQ_CST) +
 		       __atomic_load_n(&entry(self)->send_futex, __ATOMIC_SEQ_CST);
-	snprintf(path, sizeof(path), "/sys/kernel/dmxp/%s/ch%d/notifies", name, CH);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	return strtoll(buf, NULL, 10);
+	snprintf(attr, sizeof(attr), "ch%d/notifies", CH);
+	return sysfs_num(name, attr);
 }
 
 /*
@@ -254,20 +236,11 @@ static pid_t spawn(FIXTURE_DATA(wait) *self,
 /* Reap child @i within @ms milliseconds; its exit status, or -1. */
 static int reap(FIXTURE_DATA(wait) *self, int i, long ms)
 {
-	long long end = test_now_ns() + ms * MS;
-	int status;
+	int ret = test_reap(self->pids[i], ms);
 
-	for (;;) {
-		pid_t w = waitpid(self->pids[i], &status, WNOHANG);
-
-		if (w == self->pids[i]) {
-			self->pids[i] = 0;
-			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-		}
-		if (w < 0 || test_now_ns() > end)
-			return -1;
-		sleep_ms(1);
-	}
+	if (ret >= 0)
+		self->pids[i] = 0;
+	return ret;
 }
 
 static void fill(FIXTURE_DATA(wait) *self, struct __test_metadata *_metadata)
@@ -313,7 +286,7 @@ static int kid_send_later(struct dmxp_chan *c, struct kid *k, long arg)
 {
 	__u32 v = 0xabcd;
 
-	sleep_ms(arg);
+	test_sleep_ms(arg);
 	k->t_ret = test_now_ns();
 	k->ret = dmxp_chan_send(c, &v, sizeof(v), 9);
 	return 0;
@@ -324,7 +297,7 @@ static int kid_recv_later(struct dmxp_chan *c, struct kid *k, long arg)
 {
 	char buf[DMXP_MAX_PAYLOAD];
 
-	sleep_ms(arg);
+	test_sleep_ms(arg);
 	k->t_ret = test_now_ns();
 	k->ret = dmxp_chan_recv(c, buf, sizeof(buf), NULL);
 	if (k->ret >= 4)
@@ -533,45 +506,19 @@ TEST_F(wait, send_sleeper_woken_by_recv)
 
 /* ---------------------------------------------------------------- signals */
 
-static volatile sig_atomic_t got_alarm;
-
-static void on_alarm(int sig)
-{
-	got_alarm = 1;
-}
-
-static void set_alarm(int flags, long ms)
-{
-	struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = flags };
-	struct itimerval it = { .it_value = { ms / 1000, (ms % 1000) * 1000 } };
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGALRM, &sa, NULL);
-	got_alarm = 0;
-	setitimer(ITIMER_REAL, &it, NULL);
-}
-
-static void clear_alarm(void)
-{
-	struct itimerval it = { 0 };
-
-	setitimer(ITIMER_REAL, &it, NULL);
-	signal(SIGALRM, SIG_DFL);
-}
-
 TEST_F(wait, recv_eintr)
 {
 	char buf[16];
 	long long t0, dt;
 	ssize_t ret;
 
-	set_alarm(0, 100);
+	test_set_alarm(0, 100);
 	t0 = test_now_ns();
 	ret = dmxp_chan_recv_wait(self->c, buf, sizeof(buf), NULL, DMXP_WAIT_FOREVER);
 	dt = test_now_ns() - t0;
-	clear_alarm();
+	test_clear_alarm();
 	EXPECT_EQ(-EINTR, ret);
-	EXPECT_TRUE(got_alarm);
+	EXPECT_TRUE(test_got_alarm);
 	EXPECT_GE(dt, 90 * MS);
 	EXPECT_LT(dt, 2000 * MS);
 	EXPECT_EQ(0U, recv_waiters(self));
@@ -582,9 +529,9 @@ TEST_F(wait, recv_eintr_with_timeout)
 	char buf[16];
 	ssize_t ret;
 
-	set_alarm(0, 50);
+	test_set_alarm(0, 50);
 	ret = dmxp_chan_recv_wait(self->c, buf, sizeof(buf), NULL, 5000 * MS);
-	clear_alarm();
+	test_clear_alarm();
 	EXPECT_EQ(-EINTR, ret);
 	EXPECT_EQ(0U, recv_waiters(self));
 }
@@ -595,13 +542,13 @@ TEST_F(wait, send_eintr)
 	int ret;
 
 	fill(self, _metadata);
-	set_alarm(0, 100);
+	test_set_alarm(0, 100);
 	t0 = test_now_ns();
 	ret = dmxp_chan_send_wait(self->c, "x", 1, 0, DMXP_WAIT_FOREVER);
 	dt = test_now_ns() - t0;
-	clear_alarm();
+	test_clear_alarm();
 	EXPECT_EQ(-EINTR, ret);
-	EXPECT_TRUE(got_alarm);
+	EXPECT_TRUE(test_got_alarm);
 	EXPECT_GE(dt, 90 * MS);
 	EXPECT_LT(dt, 2000 * MS);
 	EXPECT_EQ(0U, send_waiters(self));
@@ -614,12 +561,12 @@ TEST_F(wait, recv_eintr_sa_restart)
 	long long t0, dt;
 	ssize_t ret;
 
-	set_alarm(SA_RESTART, 100);
+	test_set_alarm(SA_RESTART, 100);
 	t0 = test_now_ns();
 	ret = dmxp_chan_recv_wait(self->c, buf, sizeof(buf), NULL, DMXP_WAIT_FOREVER);
 	dt = test_now_ns() - t0;
-	clear_alarm();
-	EXPECT_TRUE(got_alarm);
+	test_clear_alarm();
+	EXPECT_TRUE(test_got_alarm);
 	EXPECT_EQ(-EINTR, ret);
 	EXPECT_LT(dt, 2000 * MS);
 	EXPECT_EQ(0U, recv_waiters(self));
@@ -630,10 +577,10 @@ TEST_F(wait, send_eintr_sa_restart)
 	int ret;
 
 	fill(self, _metadata);
-	set_alarm(SA_RESTART, 100);
+	test_set_alarm(SA_RESTART, 100);
 	ret = dmxp_chan_send_wait(self->c, "x", 1, 0, 5000 * MS);
-	clear_alarm();
-	EXPECT_TRUE(got_alarm);
+	test_clear_alarm();
+	EXPECT_TRUE(test_got_alarm);
 	EXPECT_EQ(-EINTR, ret);
 	EXPECT_EQ(0U, send_waiters(self));
 }
@@ -643,11 +590,11 @@ TEST_F(wait, signal_before_wait)
 {
 	char buf[16];
 
-	set_alarm(0, 10);
-	sleep_ms(50);
-	EXPECT_TRUE(got_alarm);
+	test_set_alarm(0, 10);
+	test_sleep_ms(50);
+	EXPECT_TRUE(test_got_alarm);
 	EXPECT_EQ(-ETIMEDOUT, dmxp_chan_recv_wait(self->c, buf, sizeof(buf), NULL, 30 * MS));
-	clear_alarm();
+	test_clear_alarm();
 }
 
 /* -------------------------------------------------------------- destroyed */
@@ -863,7 +810,7 @@ TEST_F(wait, sleeper_uses_no_cpu)
 
 	ASSERT_LT(0, spawn(self, kid_recv, -1));	/* the default spin */
 	ASSERT_TRUE(await_waiters(self, true, 1));
-	sleep_ms(1500);
+	test_sleep_ms(1500);
 	t = test_now_ns();
 	ASSERT_EQ(0, dmxp_chan_send(self->c, &v, sizeof(v), 0));
 	ASSERT_EQ(0, reap(self, 0, 3000));
@@ -1202,7 +1149,7 @@ static int stopped_or_exited(FIXTURE_DATA(wait) *self, int i, int *code)
 			*code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 			return 0;
 		}
-		sleep_ms(1);
+		test_sleep_ms(1);
 	}
 	return -1;
 }

@@ -27,49 +27,20 @@
 
 /* The harness (and TEST()) leave parameters unused; -Werror must not trip. */
 #include "kselftest_harness.h"
-#include "common.h"
+#include "helpers.h"
+#include "workload.h"
 
-#define TT_MAGIC	0x54534e31u	/* "TSN1" */
 #define MAX_THREADS	4
-#define MAX_BATCH	8
 #define CHAN_ID		9
 #define DEADLINE_S	90
 #define HARNESS_TIMEOUT	(DEADLINE_S + 30)
 #define RECORD_BUDGET	(1ULL << 24)	/* records in a long run, all producers */
 
-struct msg_hdr {
-	__u32	magic;
-	__u32	producer;
-	__u64	counter;
-	__u64	hash;
-	__u32	body_len;
-	__u32	__pad;
-};
-
-#define BODY_MAX	(DMXP_MAX_PAYLOAD - sizeof(struct msg_hdr))
-#define REC_SEEN	(1ULL << 56)
-#define REC_ID_MASK	(REC_SEEN - 1)
-
 struct ctx {
+	struct wl_run wl;
+	struct wl_shared sh;
 	struct dmxp_region *r;
 	struct dmxp_chan *shared_chan;	/* NULL: each thread opens its own */
-	unsigned int producers;
-	__u64 per_prod;
-	long long send_until;
-	long long deadline;
-	__u32 pid;
-
-	/* All atomic. */
-	__u64 expected;
-	__u64 received;
-	__u64 sent[MAX_THREADS];
-	__u32 abort;
-	__u32 corrupt;
-	__u32 fifo_errors;
-	__u32 api_errors;
-	__u32 first_error_taken;
-	char first_error[256];
-	__u64 *records;
 };
 
 struct thread_arg {
@@ -77,48 +48,6 @@ struct thread_arg {
 	unsigned int id;
 	int ret;
 };
-
-static void note_error(struct ctx *x, __u32 *counter, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void note_error(struct ctx *x, __u32 *counter, const char *fmt, ...)
-{
-	va_list ap;
-
-	__atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
-	if (__atomic_exchange_n(&x->first_error_taken, 1, __ATOMIC_ACQ_REL))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(x->first_error, sizeof(x->first_error), fmt, ap);
-	va_end(ap);
-}
-
-static bool should_stop(struct ctx *x)
-{
-	if (__atomic_load_n(&x->abort, __ATOMIC_RELAXED))
-		return true;
-	if (test_now_ns() > x->deadline) {
-		__atomic_store_n(&x->abort, 1, __ATOMIC_RELAXED);
-		return true;
-	}
-	return false;
-}
-
-static size_t build_msg(unsigned char *buf, unsigned int p, __u64 n)
-{
-	struct msg_hdr h = {
-		.magic = TT_MAGIC,
-		.producer = p,
-		.counter = n,
-		.body_len = test_body_len(BODY_MAX, p, n),
-	};
-	unsigned char *body = buf + sizeof(h);
-
-	test_fill(body, h.body_len, p, n);
-	h.hash = test_hash(body, h.body_len);
-	memcpy(buf, &h, sizeof(h));
-	return sizeof(h) + h.body_len;
-}
 
 static int get_chan(struct ctx *x, struct dmxp_chan **c)
 {
@@ -135,204 +64,35 @@ static void put_chan(struct ctx *x, struct dmxp_chan *c)
 		dmxp_chan_close(c);
 }
 
-static void *producer(void *arg)
+/* A producer or consumer thread, with its channel handle (own or shared). */
+static void *worker(void *arg, bool produce)
 {
 	struct thread_arg *ta = arg;
 	struct ctx *x = ta->ctx;
-	unsigned char bufs[MAX_BATCH][DMXP_MAX_PAYLOAD];
-	unsigned int p = ta->id;
-	unsigned long spins = 0;
+	wl_bufs bufs;
 	struct dmxp_chan *c;
-	__u64 n = 0;
-	int ret;
 
 	ta->ret = get_chan(x, &c);
 	if (ta->ret) {
-		__atomic_store_n(&x->abort, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&x->sh.abort, 1, __ATOMIC_RELAXED);
 		return NULL;
 	}
-	while (n < x->per_prod) {
-		unsigned int mode = (unsigned int)(n % 5);
-
-		if (x->send_until && test_now_ns() > x->send_until)
-			break;
-		if (mode <= 1) {
-			size_t len = build_msg(bufs[0], p, n);
-
-			ret = dmxp_chan_send(c, bufs[0], len, test_msg_type(p, n));
-		} else if (mode == 2) {
-			struct dmxp_ref ref;
-
-			ret = dmxp_chan_reserve(c, &ref);
-			if (!ret && n % 13 == 2) {
-				dmxp_chan_abort(c, &ref);
-				ret = dmxp_chan_reserve(c, &ref);
-			}
-			if (!ret) {
-				size_t len = build_msg(ref.payload, p, n);
-
-				ret = dmxp_chan_commit(c, &ref, len, test_msg_type(p, n));
-			}
-		} else {
-			struct dmxp_smsg msgs[MAX_BATCH];
-			unsigned int k, want = 1 + (unsigned int)(n % MAX_BATCH);
-
-			if (want > x->per_prod - n)
-				want = (unsigned int)(x->per_prod - n);
-			for (k = 0; k < want; k++) {
-				msgs[k].buf = bufs[k];
-				msgs[k].len = (__u32)build_msg(bufs[k], p, n + k);
-				msgs[k].type = test_msg_type(p, n + k);
-			}
-			ret = dmxp_chan_send_batch(c, msgs, want);
-			if (ret > 0) {
-				if ((unsigned int)ret > want) {
-					note_error(x, &x->api_errors,
-						   "send_batch(%u) returned %d", want, ret);
-					break;
-				}
-				n += (unsigned int)ret;
-				continue;
-			}
-		}
-		if (!ret) {
-			n++;
-			continue;
-		}
-		if (ret != -EAGAIN) {
-			note_error(x, &x->api_errors, "producer %u: error %d", p, ret);
-			break;
-		}
-		if (!(++spins & 63) && should_stop(x))
-			break;
-		sched_yield();
-	}
-	__atomic_store_n(&x->sent[p], n, __ATOMIC_RELEASE);
+	if (produce)
+		wl_produce(&x->wl, c, ta->id, bufs);
+	else
+		wl_consume(&x->wl, c, ta->id, bufs);
 	put_chan(x, c);
 	return NULL;
 }
 
-struct consumer_state {
-	struct ctx *x;
-	unsigned int id;
-	__s64 last[MAX_THREADS];
-};
-
-static void consume(struct consumer_state *cs, const unsigned char *buf,
-		    size_t len, const struct dmxp_msg_meta *meta)
+static void *producer(void *arg)
 {
-	struct ctx *x = cs->x;
-	struct msg_hdr h;
-
-	__atomic_fetch_add(&x->received, 1, __ATOMIC_RELEASE);
-	if (len < sizeof(h)) {
-		note_error(x, &x->corrupt, "consumer %u: short message, id %llu",
-			   cs->id, (unsigned long long)meta->message_id);
-		return;
-	}
-	memcpy(&h, buf, sizeof(h));
-	if (h.magic != TT_MAGIC || h.producer >= x->producers ||
-	    h.counter >= x->per_prod) {
-		note_error(x, &x->corrupt, "consumer %u: bad header, id %llu",
-			   cs->id, (unsigned long long)meta->message_id);
-		return;
-	}
-	if (h.body_len != test_body_len(BODY_MAX, h.producer, h.counter) ||
-	    len != sizeof(h) + h.body_len ||
-	    test_hash(buf + sizeof(h), h.body_len) != h.hash)
-		note_error(x, &x->corrupt, "consumer %u: corrupt body of %u/%llu",
-			   cs->id, h.producer, (unsigned long long)h.counter);
-	else if (meta->payload_len != len || meta->channel_id != CHAN_ID ||
-		 meta->message_type != test_msg_type(h.producer, h.counter) ||
-		 meta->sender_pid != x->pid || meta->flags ||
-		 meta->sender_runtime != DMXP_RUNTIME_C)
-		note_error(x, &x->corrupt, "consumer %u: bad meta of %u/%llu",
-			   cs->id, h.producer, (unsigned long long)h.counter);
-
-	if ((__s64)h.counter <= cs->last[h.producer])
-		note_error(x, &x->fifo_errors,
-			   "consumer %u: producer %u counter %llu after %lld",
-			   cs->id, h.producer, (unsigned long long)h.counter,
-			   (long long)cs->last[h.producer]);
-	cs->last[h.producer] = (__s64)h.counter;
-	__atomic_fetch_add(&x->records[h.producer * x->per_prod + h.counter],
-			   REC_SEEN | (meta->message_id & REC_ID_MASK),
-			   __ATOMIC_RELAXED);
+	return worker(arg, true);
 }
 
 static void *consumer(void *arg)
 {
-	struct thread_arg *ta = arg;
-	struct ctx *x = ta->ctx;
-	struct consumer_state cs = { .x = x, .id = ta->id };
-	unsigned char bufs[MAX_BATCH][DMXP_MAX_PAYLOAD];
-	unsigned long iter = 0, spins = 0;
-	struct dmxp_chan *c;
-	unsigned int i;
-	int ret;
-
-	for (i = 0; i < MAX_THREADS; i++)
-		cs.last[i] = -1;
-	ta->ret = get_chan(x, &c);
-	if (ta->ret) {
-		__atomic_store_n(&x->abort, 1, __ATOMIC_RELAXED);
-		return NULL;
-	}
-	while (__atomic_load_n(&x->received, __ATOMIC_ACQUIRE) <
-	       __atomic_load_n(&x->expected, __ATOMIC_ACQUIRE)) {
-		unsigned int mode = (unsigned int)((iter + ta->id) % 3);
-
-		if (mode == 0) {
-			struct dmxp_msg_meta meta;
-			ssize_t len = dmxp_chan_recv(c, bufs[0], sizeof(bufs[0]), &meta);
-
-			ret = len < 0 ? (int)len : 0;
-			if (len >= 0)
-				consume(&cs, bufs[0], (size_t)len, &meta);
-		} else if (mode == 1) {
-			struct dmxp_rmsg msgs[MAX_BATCH];
-			unsigned int k, want = 1 + (unsigned int)(iter % MAX_BATCH);
-
-			for (k = 0; k < want; k++) {
-				msgs[k].buf = bufs[k];
-				msgs[k].buf_len = DMXP_MAX_PAYLOAD;
-			}
-			ret = dmxp_chan_recv_batch(c, msgs, want);
-			if (ret > (int)want) {
-				note_error(x, &x->api_errors, "recv_batch(%u) returned %d",
-					   want, ret);
-				break;
-			}
-			for (k = 0; ret > 0 && k < (unsigned int)ret; k++)
-				consume(&cs, msgs[k].buf, msgs[k].len, &msgs[k].meta);
-			if (ret > 0)
-				ret = 0;
-		} else {
-			struct dmxp_ref ref;
-
-			ret = dmxp_chan_peek(c, &ref);
-			if (!ret) {
-				struct dmxp_msg_meta meta = *ref.meta;
-
-				consume(&cs, ref.payload,
-					meta.payload_len > DMXP_MAX_PAYLOAD ?
-					DMXP_MAX_PAYLOAD : meta.payload_len, &meta);
-				dmxp_chan_release(c, &ref);
-			}
-		}
-		iter++;
-		if (!ret)
-			continue;
-		if (ret != -EAGAIN) {
-			note_error(x, &x->api_errors, "consumer %u: error %d", ta->id, ret);
-			break;
-		}
-		if (!(++spins & 63) && should_stop(x))
-			break;
-		sched_yield();
-	}
-	put_chan(x, c);
-	return NULL;
+	return worker(arg, false);
 }
 
 FIXTURE(tt) {
@@ -376,26 +136,28 @@ TEST_F_TIMEOUT(tt, run, HARNESS_TIMEOUT)
 	pthread_t pt[MAX_THREADS], ct[MAX_THREADS];
 	struct dmxp_chan_info info;
 	long long start = test_now_ns();
-	__u64 total = 0, lost = 0, dups = 0, order = 0;
+	__u64 total = 0;
+	struct wl_tally t;
 	struct ctx *x;
 	unsigned int i, p;
 
 	x = calloc(1, sizeof(*x));
 	ASSERT_NE(NULL, x);
-	x->producers = np;
-	x->pid = (__u32)getpid();
-	x->deadline = start + (long long)(DEADLINE_S + 2ULL * secs) * 1000000000LL;
+	x->wl.sh = &x->sh;
+	x->wl.chan_id = CHAN_ID;
+	x->wl.producers = np;
+	x->wl.deadline = start + (long long)(DEADLINE_S + 2ULL * secs) * 1000000000LL;
 	if (secs) {
-		x->send_until = start + (long long)secs * 1000000000LL;
-		x->per_prod = RECORD_BUDGET / np;
-		x->expected = ~0ULL;
+		x->wl.send_until = start + (long long)secs * 1000000000LL;
+		x->wl.per_prod = RECORD_BUDGET / np;
+		x->sh.expected = ~0ULL;
 	} else {
-		x->per_prod = variant->per_prod;
-		x->expected = np * x->per_prod;
+		x->wl.per_prod = variant->per_prod;
+		x->sh.expected = np * x->wl.per_prod;
 	}
-	self->records = calloc(np * x->per_prod, sizeof(__u64));
+	self->records = calloc(np * x->wl.per_prod, sizeof(__u64));
 	ASSERT_NE(NULL, self->records);
-	x->records = self->records;
+	x->wl.records = self->records;
 
 	ASSERT_EQ(0, dmxp_region_open(self->path, TEST_REGION_SIZE,
 				      DMXP_OPEN_CREATE | DMXP_OPEN_EXCL, &self->r));
@@ -415,9 +177,9 @@ TEST_F_TIMEOUT(tt, run, HARNESS_TIMEOUT)
 	for (i = 0; i < np; i++) {
 		pthread_join(pt[i], NULL);
 		EXPECT_EQ(0, pa[i].ret);
-		total += __atomic_load_n(&x->sent[i], __ATOMIC_ACQUIRE);
+		total += __atomic_load_n(&x->sh.sent[i], __ATOMIC_ACQUIRE);
 	}
-	__atomic_store_n(&x->expected, total, __ATOMIC_RELEASE);
+	__atomic_store_n(&x->sh.expected, total, __ATOMIC_RELEASE);
 	for (i = 0; i < nc; i++) {
 		pthread_join(ct[i], NULL);
 		EXPECT_EQ(0, ca[i].ret);
@@ -429,43 +191,22 @@ TEST_F_TIMEOUT(tt, run, HARNESS_TIMEOUT)
 	TH_LOG("%ux%u cap %u %s handles: %llu messages in %.2f s", np, nc,
 	       variant->capacity, variant->shared_handle ? "shared" : "own",
 	       (unsigned long long)total, (test_now_ns() - start) / 1e9);
-	if (x->first_error_taken)
-		TH_LOG("first error: %s", x->first_error);
+	if (x->sh.err.taken)
+		TH_LOG("first error: %s", x->sh.err.msg);
 
-	for (p = 0; p < np; p++) {
-		__u64 n, prev_id = 0;
-
-		if (!secs)
-			EXPECT_EQ(x->per_prod, x->sent[p]);
-		for (n = 0; n < x->sent[p]; n++) {
-			__u64 rec = x->records[p * x->per_prod + n];
-			__u64 seen = rec / REC_SEEN, id = rec & REC_ID_MASK;
-
-			if (seen != 1) {
-				if (!seen)
-					lost++;
-				else
-					dups++;
-				if (lost + dups <= 10)
-					TH_LOG("producer %u message %llu seen %llu times", p,
-					       (unsigned long long)n, (unsigned long long)seen);
-				continue;
-			}
-			if (n && id <= prev_id && ++order <= 10)
-				TH_LOG("producer %u message %llu: id %llu after %llu", p,
-				       (unsigned long long)n, (unsigned long long)id,
-				       (unsigned long long)prev_id);
-			prev_id = id;
-		}
-	}
-	EXPECT_EQ(0U, x->abort);
-	EXPECT_EQ(0U, x->api_errors);
-	EXPECT_EQ(total, x->received);
-	EXPECT_EQ(0ULL, lost);
-	EXPECT_EQ(0ULL, dups);
-	EXPECT_EQ(0U, x->corrupt);
-	EXPECT_EQ(0U, x->fifo_errors);
-	EXPECT_EQ(0ULL, order);
+	if (!secs)
+		for (p = 0; p < np; p++)
+			EXPECT_EQ(x->wl.per_prod, x->sh.sent[p]);
+	wl_tally(&x->wl, &t);
+	EXPECT_EQ(0U, x->sh.abort);
+	EXPECT_EQ(0U, x->sh.api_errors);
+	EXPECT_EQ(total, x->sh.received);
+	EXPECT_EQ(0ULL, t.lost);
+	EXPECT_EQ(0ULL, t.dups);
+	EXPECT_EQ(0U, x->sh.corrupt);
+	EXPECT_EQ(0U, x->sh.tombstones_seen);
+	EXPECT_EQ(0U, x->sh.fifo_errors);
+	EXPECT_EQ(0ULL, t.order);
 	EXPECT_EQ(info.head, info.tail);
 	free(x);
 }
