@@ -516,8 +516,7 @@ static int __init dmxp_init(void)
 	dmxp_default_uid = make_kuid(&init_user_ns, dmxp_default_uid_param);
 	dmxp_default_gid = make_kgid(&init_user_ns, dmxp_default_gid_param);
 	dmxp_default_mode = dmxp_default_mode_param;
-	if (dmxp_default_size < DMXP_HEADER_SIZE + DMXP_CAPACITY_MIN * DMXP_SLOT_SIZE ||
-	    dmxp_default_size > dmxp_max_region_size ||
+	if (!dmxp_rules_region_size_ok(dmxp_default_size, dmxp_max_region_size) ||
 	    PAGE_ALIGN(dmxp_default_size) > dmxp_max_total_size ||
 	    dmxp_default_mode & ~0666 || !uid_valid(dmxp_default_uid) ||
 	    !gid_valid(dmxp_default_gid)) {

@@ -202,6 +202,17 @@ static int shm_chan_destroy(struct dmxp_region *r, unsigned int id)
 	return ret;
 }
 
+/* A fresh ring of @cap slots (Documentation/MEMORY_LAYOUT.md 7.1). */
+static void ring_init(struct dmxp_slot __shm *slots, __u64 cap)
+{
+	__u64 i;
+
+	for (i = 0; i < cap; i++) {
+		memset(&slots[i].meta, 0, sizeof(slots[i].meta));
+		WRITE_ONCE(slots[i].sequence, dmxp_rules_ring_seq(i));
+	}
+}
+
 /*
  * Create and destroy hold the region's repair lock (lib/claim.c): a
  * repair in progress never sees the ring it works on re-created.
@@ -209,8 +220,7 @@ static int shm_chan_destroy(struct dmxp_region *r, unsigned int id)
 static int shm_chan_create_locked(struct dmxp_region *r, unsigned int id, __u64 cap)
 {
 	struct dmxp_channel_entry __shm *e = &r->shdr->channels[id];
-	struct dmxp_slot __shm *slots;
-	__u64 boff, bcap, i;
+	__u64 boff, bcap, bytes = dmxp_rules_band_bytes(cap);
 	int ret;
 
 	ret = entry_lock(e, 0);
@@ -219,24 +229,19 @@ static int shm_chan_create_locked(struct dmxp_region *r, unsigned int id, __u64 
 
 	bcap = READ_ONCE(e->band_capacity);
 	boff = READ_ONCE(e->band_offset);
-	if (bcap < cap || !dmxp__band_ok(bcap, boff, r->size)) {
-		boff = band_alloc(r, cap * DMXP_SLOT_SIZE);
-		ret = boff ? dmxp__back(r->fd, boff, cap * DMXP_SLOT_SIZE) : -ENOSPC;
+	if (bcap < cap || !dmxp_rules_band_ok(bcap, boff, r->size)) {
+		boff = band_alloc(r, bytes);
+		ret = boff ? dmxp__back(r->fd, boff, bytes) : -ENOSPC;
 		if (ret) {
 			if (boff)
-				band_unalloc(r, boff, cap * DMXP_SLOT_SIZE);
+				band_unalloc(r, boff, bytes);
 			entry_unlock(e, 0);
 			return ret;
 		}
 		bcap = cap;
 	}
 
-	slots = (struct dmxp_slot __shm *)((char *)r->shdr + boff);
-	for (i = 0; i < cap; i++) {
-		memset(&slots[i].meta, 0, sizeof(slots[i].meta));
-		/* A fresh ring: slot i is free for the producer of position i. */
-		WRITE_ONCE(slots[i].sequence, i);
-	}
+	ring_init((struct dmxp_slot __shm *)((char *)r->shdr + boff), cap);
 	WRITE_ONCE(e->tail, 0);
 	WRITE_ONCE(e->head, 0);
 	WRITE_ONCE(e->capacity, cap);
@@ -287,7 +292,7 @@ int dmxp_chan_create(struct dmxp_region *r, unsigned int id, size_t capacity)
 {
 	if (!capacity)
 		capacity = DMXP_DEFAULT_CAPACITY;
-	if (id >= DMXP_MAX_CHANNELS || !dmxp__capacity_ok(capacity))
+	if (id >= DMXP_MAX_CHANNELS || !dmxp_rules_capacity_ok(capacity))
 		return -EINVAL;
 	if (r->rdonly)
 		return -EBADF;
@@ -327,7 +332,7 @@ int dmxp__entry_snapshot(const struct dmxp_global_header __shm *h, size_t size,
 		g2 = READ_ONCE(e->generation);
 		if (g1 != g2 || f1 != f2)
 			continue;
-		if (f1 != DMXP_CHAN_CREATED || !dmxp__band_ok(*cap, *boff, size))
+		if (f1 != DMXP_CHAN_CREATED || !dmxp_rules_band_ok(*cap, *boff, size))
 			return -EPROTO;
 		*gen = g1;
 		return 0;
