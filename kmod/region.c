@@ -223,12 +223,50 @@ static int region_lookup(const char *name, bool excl, bool write, struct dmxp_re
 	return ret;
 }
 
+/*
+ * A new region, not yet named, its size charged to dmxp_total_size (the
+ * module's limit: -ENOSPC) and its memory to the caller (-ENOMEM).
+ */
+static int region_new(const char *name, u64 size, umode_t mode, kuid_t uid, kgid_t gid,
+		      struct dmxp_region **out)
+{
+	if (size > dmxp_max_total_size)
+		return -ENOSPC;
+	if (atomic_long_add_return(size, &dmxp_total_size) > dmxp_max_total_size) {
+		atomic_long_sub(size, &dmxp_total_size);
+		return -ENOSPC;
+	}
+	*out = region_alloc(name, size, mode, uid, gid);
+	if (!*out) {
+		atomic_long_sub(size, &dmxp_total_size);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* With dmxp_names_lock held: @r joins the registry, with the caller's reference. */
+static int region_add(struct dmxp_region *r)
+{
+	int ret;
+
+	lockdep_assert_held(&dmxp_names_lock);
+	ret = dmxp_sysfs_region_add(r);
+	if (ret)
+		return ret;
+	dmxp_region_get(r);		/* the caller's */
+	mutex_lock(&dmxp_lock);
+	list_add_tail(&r->node, &dmxp_regions);
+	mutex_unlock(&dmxp_lock);
+	return 0;
+}
+
 int dmxp_region_create(const char *name, u64 size, umode_t mode, bool excl,
 		       struct dmxp_region **out)
 {
 	kuid_t uid = current_euid();
 	kgid_t gid = current_egid();
 	struct dmxp_region *r;
+	bool named = false;
 	int ret;
 
 	/*
@@ -252,31 +290,22 @@ int dmxp_region_create(const char *name, u64 size, umode_t mode, bool excl,
 	ret = region_lookup(name, excl, true, out);
 	if (ret != -ENOENT)
 		return ret;
-	if (size > dmxp_max_total_size)
-		return -ENOSPC;
-	if (atomic_long_add_return(size, &dmxp_total_size) > dmxp_max_total_size) {
-		atomic_long_sub(size, &dmxp_total_size);
-		return -ENOSPC;
-	}
-	r = region_alloc(name, size, mode, uid, gid);
-	if (!r) {
-		atomic_long_sub(size, &dmxp_total_size);
-		return -ENOMEM;
-	}
+	ret = region_new(name, size, mode, uid, gid, &r);
+	if (ret)
+		return ret;
 
 	mutex_lock(&dmxp_names_lock);
 	/* Someone else created it meanwhile: theirs wins, as if found above. */
 	ret = region_lookup(name, excl, true, out);
-	if (ret != -ENOENT)
-		goto out_free;
-	ret = dmxp_sysfs_region_add(r);
-	if (ret)
-		goto out_free;
-	dmxp_region_get(r);		/* the caller's */
-	mutex_lock(&dmxp_lock);
-	list_add_tail(&r->node, &dmxp_regions);
-	mutex_unlock(&dmxp_lock);
+	if (ret == -ENOENT) {
+		ret = region_add(r);
+		named = !ret;
+	}
 	mutex_unlock(&dmxp_names_lock);
+	if (!named) {
+		dmxp_region_put(r);	/* never named: this frees it */
+		return ret;
+	}
 	/* Made for the caller as the module's: the caller attaches as anyone would. */
 	if (!uid_eq(uid, current_euid()) && !region_permitted(r, true)) {
 		dmxp_region_put(r);
@@ -284,11 +313,6 @@ int dmxp_region_create(const char *name, u64 size, umode_t mode, bool excl,
 	}
 	*out = r;
 	return 0;
-
-out_free:
-	mutex_unlock(&dmxp_names_lock);
-	dmxp_region_put(r);		/* never named: this frees it */
-	return ret;
 }
 
 int dmxp_region_attach(const char *name, bool write, struct dmxp_region **out)
