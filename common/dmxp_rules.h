@@ -65,18 +65,25 @@ static inline __u64 dmxp_rules_band_bytes(__u64 cap)
 }
 
 /*
+ * @bytes of rings at @off (a band, or alloc_cursor's free space) in a
+ * region of @size bytes: aligned, above the header, wholly inside.
+ */
+static inline bool dmxp_rules_band_fits(__u64 off, __u64 bytes, __u64 size)
+{
+	if (off % DMXP_BAND_ALIGN || off < DMXP_HEADER_SIZE || off > size)
+		return false;
+	return bytes <= size - off;
+}
+
+/*
  * A band of @cap slots at @band_offset in a region of @size bytes: a
- * valid capacity, aligned, above the header and wholly inside the region.
- * Read from the header, where any mapper may have written anything.
+ * valid capacity, and a place that fits.  Read from the header, where
+ * any mapper may have written anything.
  */
 static inline bool dmxp_rules_band_ok(__u64 cap, __u64 band_offset, __u64 size)
 {
-	if (!dmxp_rules_capacity_ok(cap))
-		return false;
-	if (band_offset % DMXP_BAND_ALIGN || band_offset < DMXP_HEADER_SIZE ||
-	    band_offset > size)
-		return false;
-	return dmxp_rules_band_bytes(cap) <= size - band_offset;
+	return dmxp_rules_capacity_ok(cap) &&
+	       dmxp_rules_band_fits(band_offset, dmxp_rules_band_bytes(cap), size);
 }
 
 /*

@@ -144,8 +144,7 @@ static __u64 band_alloc(struct dmxp_region *r, __u64 bytes)
 	__u64 cur = READ_ONCE(*cursor);
 
 	do {
-		if (cur < DMXP_HEADER_SIZE || cur > r->size ||
-		    cur % DMXP_BAND_ALIGN || bytes > r->size - cur)
+		if (!dmxp_rules_band_fits(cur, bytes, r->size))
 			return 0;
 		/* The cursor only arbitrates between creators: relaxed. */
 	} while (!cas_relaxed(cursor, &cur, cur + bytes));

@@ -78,7 +78,8 @@ static int region_validate(const struct dmxp_global_header __shm *h, size_t size
 	    h->max_channels != DMXP_MAX_CHANNELS || h->region_size != size)
 		return -EPROTO;
 	cursor = READ_ONCE(h->alloc_cursor);
-	if (cursor < DMXP_HEADER_SIZE || cursor > size || cursor % DMXP_BAND_ALIGN)
+	/* Where the next band would start: see band_alloc() (lib/chan.c). */
+	if (!dmxp_rules_band_fits(cursor, 0, size))
 		return -EPROTO;
 
 	for (i = 0; i < DMXP_MAX_CHANNELS; i++) {

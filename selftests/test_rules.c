@@ -133,6 +133,13 @@ TEST(band)
 
 	EXPECT_EQ(2ULL * 1088, dmxp_rules_band_bytes(2));
 	EXPECT_EQ((1ULL << 24) * 1088, dmxp_rules_band_bytes(1ULL << 24));
+	/* 10.5: the cursor's room, whatever the band's size. */
+	EXPECT_TRUE(dmxp_rules_band_fits(HDR, 0, HDR));
+	EXPECT_TRUE(dmxp_rules_band_fits(BANDS_AFTER, 64, BANDS_AFTER + 64));
+	EXPECT_FALSE(dmxp_rules_band_fits(BANDS_AFTER, 65, BANDS_AFTER + 64));
+	EXPECT_FALSE(dmxp_rules_band_fits(BANDS_AFTER + 8, 64, 1 * MiB));
+	EXPECT_FALSE(dmxp_rules_band_fits(HDR - 64, 64, 1 * MiB));
+	EXPECT_FALSE(dmxp_rules_band_fits(1 * MiB + 64, 0, 1 * MiB));
 	for (i = 0; i < sizeof(bands) / sizeof(bands[0]); i++)
 		EXPECT_EQ(bands[i].ok, dmxp_rules_band_ok(bands[i].cap, bands[i].boff, bands[i].size))
 			TH_LOG("row %u: cap %llu at %llu of %llu", i, bands[i].cap, bands[i].boff,
