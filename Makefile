@@ -157,7 +157,7 @@ checkpatch:
 	@# An out-of-tree module needs its LINUX_VERSION_CODE compatibility shims.
 	$(Q)$(KTOOLS)/scripts/checkpatch.pl --no-tree --strict --show-types --quiet \
 		--ignore SPDX_LICENSE_TAG,LINUX_VERSION_CODE,CONSTANT_COMPARISON \
-		-f $(filter-out %.mod.c,$(wildcard kmod/*.c)) kmod/*.h
+		-f $(filter-out %.mod.c,$(wildcard kmod/*.c)) kmod/*.h common/*.h
 
 sparse: deps
 	$(Q)$(MAKE) -C kmod C=2

@@ -199,10 +199,11 @@ dkms-install:
 	fi
 	$(quiet) INSTALL "$(DKMS_SRC)"
 	$(Q)rm -rf "$(DKMS_SRC)"
-	$(Q)install -d "$(DKMS_SRC)/kmod" "$(DKMS_SRC)/include/uapi/linux"
+	$(Q)install -d "$(DKMS_SRC)/kmod" "$(DKMS_SRC)/include/uapi/linux" "$(DKMS_SRC)/common"
 	$(Q)install -m 644 kmod/Makefile kmod/Kbuild $(filter-out %.mod.c,$(wildcard kmod/*.c)) \
 		$(wildcard kmod/*.h) "$(DKMS_SRC)/kmod/"
 	$(Q)install -m 644 include/uapi/linux/dmxp.h "$(DKMS_SRC)/include/uapi/linux/"
+	$(Q)install -m 644 common/dmxp_rules.h "$(DKMS_SRC)/common/"
 	$(Q)sed 's/#MODULE_VERSION#/$(DMXP_RELEASE)/' packaging/dkms.conf > "$(DKMS_SRC)/dkms.conf"
 	$(Q)if [ -n "$(DESTDIR)" ]; then \
 		echo "  DKMS    DESTDIR is set: staged only (dkms add, build and install are left to the target)"; \

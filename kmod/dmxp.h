@@ -26,6 +26,7 @@
 #include <linux/xarray.h>
 
 #include <linux/dmxp.h>
+#include "dmxp_rules.h"
 
 struct file;
 struct vm_area_struct;

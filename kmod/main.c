@@ -294,65 +294,82 @@ static long ioc_chan(struct dmxp_file *df, unsigned int cmd, void __user *argp)
 	return ret;
 }
 
+/* The argument of NOTIFY, CHAN_FD or CHAN_EVENTFD, by cmd. */
+union ioc_wake_arg {
+	struct dmxp_ioc_notify	n;
+	struct dmxp_ioc_chan_fd	f;
+	struct dmxp_ioc_eventfd	e;
+};
+
+/* Unknown flags and nonzero reserved fields are refused; the channel id. */
+static long ioc_wake_check(unsigned int cmd, const union ioc_wake_arg *u, u32 *id)
+{
+	switch (cmd) {
+	case DMXP_IOC_NOTIFY:
+		if (!u->n.flags || u->n.flags & ~DMXP_NOTIFY_KNOWN || u->n.reserved)
+			return -EINVAL;
+		*id = u->n.id;
+		break;
+	case DMXP_IOC_CHAN_FD:
+		if (u->f.flags & ~DMXP_CHAN_FD_KNOWN || u->f.reserved)
+			return -EINVAL;
+		*id = u->f.id;
+		break;
+	default:
+		if (u->e.flags & ~DMXP_EVENTFD_KNOWN || u->e.__pad || u->e.reserved)
+			return -EINVAL;
+		*id = u->e.id;
+		break;
+	}
+	return *id < DMXP_MAX_CHANNELS ? 0 : -EINVAL;
+}
+
+static long ioc_notify(struct dmxp_region *r, u32 id, u32 flags)
+{
+	struct dmxp_kchan *kc = dmxp_kchan(r, id);
+
+	if (READ_ONCE(r->destroyed))
+		return -EIDRM;
+	if (!kc || !READ_ONCE(kc->created))	/* never created, or not now */
+		return -ENOENT;
+	dmxp_chan_wake(r, id, flags);
+	return 0;
+}
+
+static long ioc_wake_do(struct file *file, struct dmxp_region *r, unsigned int cmd,
+			const union ioc_wake_arg *u, u32 id)
+{
+	switch (cmd) {
+	case DMXP_IOC_NOTIFY:
+		return ioc_notify(r, id, u->n.flags);
+	case DMXP_IOC_CHAN_FD:
+		return dmxp_chan_fd_open(r, id, u->f.flags |
+					 (file->f_mode & FMODE_WRITE ? 0 : DMXP_CHAN_FD_POLL_ONLY));
+	default:
+		return dmxp_chan_eventfd(r, id, u->e.fd, u->e.flags & DMXP_EVENTFD_UNREGISTER,
+					 file);
+	}
+}
+
 static long ioc_wake(struct file *file, unsigned int cmd, void __user *argp)
 {
 	struct dmxp_file *df = file->private_data;
+	union ioc_wake_arg u;
 	struct dmxp_region *r;
-	struct dmxp_kchan *kc;
 	long ret;
-	union {
-		struct dmxp_ioc_notify n;
-		struct dmxp_ioc_chan_fd f;
-		struct dmxp_ioc_eventfd e;
-	} u;
 	u32 id;
 
 	if (copy_from_user(&u, argp, _IOC_SIZE(cmd)))
 		return -EFAULT;
-	switch (cmd) {
-	case DMXP_IOC_NOTIFY:
-		if (!u.n.flags || u.n.flags & ~DMXP_NOTIFY_KNOWN || u.n.reserved)
-			return -EINVAL;
-		id = u.n.id;
-		break;
-	case DMXP_IOC_CHAN_FD:
-		if (u.f.flags & ~DMXP_CHAN_FD_KNOWN || u.f.reserved)
-			return -EINVAL;
-		id = u.f.id;
-		break;
-	default:
-		if (u.e.flags & ~DMXP_EVENTFD_KNOWN || u.e.__pad || u.e.reserved)
-			return -EINVAL;
-		id = u.e.id;
-		break;
-	}
-	if (id >= DMXP_MAX_CHANNELS)
-		return -EINVAL;
+	ret = ioc_wake_check(cmd, &u, &id);
+	if (ret)
+		return ret;
 	id = array_index_nospec(id, DMXP_MAX_CHANNELS);
 
 	r = file_region(df);
 	if (!r)
 		return -ENXIO;
-	switch (cmd) {
-	case DMXP_IOC_NOTIFY:
-		ret = 0;
-		kc = dmxp_kchan(r, id);
-		if (READ_ONCE(r->destroyed))
-			ret = -EIDRM;
-		else if (!kc || !READ_ONCE(kc->created))	/* never created, or not now */
-			ret = -ENOENT;
-		else
-			dmxp_chan_wake(r, id, u.n.flags);
-		break;
-	case DMXP_IOC_CHAN_FD:
-		ret = dmxp_chan_fd_open(r, id, u.f.flags |
-					(file->f_mode & FMODE_WRITE ? 0 : DMXP_CHAN_FD_POLL_ONLY));
-		break;
-	default:
-		ret = dmxp_chan_eventfd(r, id, u.e.fd, u.e.flags & DMXP_EVENTFD_UNREGISTER,
-					file);
-		break;
-	}
+	ret = ioc_wake_do(file, r, cmd, &u, id);
 	dmxp_region_put(r);
 	return ret;
 }
@@ -516,8 +533,7 @@ static int __init dmxp_init(void)
 	dmxp_default_uid = make_kuid(&init_user_ns, dmxp_default_uid_param);
 	dmxp_default_gid = make_kgid(&init_user_ns, dmxp_default_gid_param);
 	dmxp_default_mode = dmxp_default_mode_param;
-	if (dmxp_default_size < DMXP_HEADER_SIZE + DMXP_CAPACITY_MIN * DMXP_SLOT_SIZE ||
-	    dmxp_default_size > dmxp_max_region_size ||
+	if (!dmxp_rules_region_size_ok(dmxp_default_size, dmxp_max_region_size) ||
 	    PAGE_ALIGN(dmxp_default_size) > dmxp_max_total_size ||
 	    dmxp_default_mode & ~0666 || !uid_valid(dmxp_default_uid) ||
 	    !gid_valid(dmxp_default_gid)) {

@@ -127,6 +127,7 @@ static noinline void *dmxp_region_mem(u64 size)
 static struct dmxp_region *region_alloc(const char *name, u64 size, umode_t mode,
 					kuid_t uid, kgid_t gid)
 {
+	struct dmxp_rules_layout plan;
 	struct dmxp_region *r;
 
 	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
@@ -145,13 +146,10 @@ static struct dmxp_region *region_alloc(const char *name, u64 size, umode_t mode
 	strscpy(r->name, name, sizeof(r->name));
 	r->size = size;
 	/* The claim table after the header, as lib/region.c lays it out. */
-	r->bands_start = DMXP_HEADER_SIZE;
-	if (size >= DMXP_HEADER_SIZE + DMXP_CLAIMS * DMXP_CLAIM_SIZE +
-		    DMXP_CAPACITY_MIN * DMXP_SLOT_SIZE) {
-		r->claims_offset = DMXP_HEADER_SIZE;
-		r->claims_count = DMXP_CLAIMS;
-		r->bands_start += DMXP_CLAIMS * DMXP_CLAIM_SIZE;
-	}
+	dmxp_rules_layout_plan(size, &plan);
+	r->claims_offset = plan.claims_offset;
+	r->claims_count = plan.claims_count;
+	r->bands_start = plan.bands_start;
 	r->uid = uid;
 	r->gid = gid;
 	r->mode = mode;
@@ -225,12 +223,50 @@ static int region_lookup(const char *name, bool excl, bool write, struct dmxp_re
 	return ret;
 }
 
+/*
+ * A new region, not yet named, its size charged to dmxp_total_size (the
+ * module's limit: -ENOSPC) and its memory to the caller (-ENOMEM).
+ */
+static int region_new(const char *name, u64 size, umode_t mode, kuid_t uid, kgid_t gid,
+		      struct dmxp_region **out)
+{
+	if (size > dmxp_max_total_size)
+		return -ENOSPC;
+	if (atomic_long_add_return(size, &dmxp_total_size) > dmxp_max_total_size) {
+		atomic_long_sub(size, &dmxp_total_size);
+		return -ENOSPC;
+	}
+	*out = region_alloc(name, size, mode, uid, gid);
+	if (!*out) {
+		atomic_long_sub(size, &dmxp_total_size);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* With dmxp_names_lock held: @r joins the registry, with the caller's reference. */
+static int region_add(struct dmxp_region *r)
+{
+	int ret;
+
+	lockdep_assert_held(&dmxp_names_lock);
+	ret = dmxp_sysfs_region_add(r);
+	if (ret)
+		return ret;
+	dmxp_region_get(r);		/* the caller's */
+	mutex_lock(&dmxp_lock);
+	list_add_tail(&r->node, &dmxp_regions);
+	mutex_unlock(&dmxp_lock);
+	return 0;
+}
+
 int dmxp_region_create(const char *name, u64 size, umode_t mode, bool excl,
 		       struct dmxp_region **out)
 {
 	kuid_t uid = current_euid();
 	kgid_t gid = current_egid();
 	struct dmxp_region *r;
+	bool named = false;
 	int ret;
 
 	/*
@@ -246,8 +282,7 @@ int dmxp_region_create(const char *name, u64 size, umode_t mode, bool excl,
 	}
 	if (!size)
 		size = dmxp_default_size;
-	if (size < DMXP_HEADER_SIZE + DMXP_CAPACITY_MIN * DMXP_SLOT_SIZE ||
-	    size > dmxp_max_region_size)
+	if (!dmxp_rules_region_size_ok(size, dmxp_max_region_size))
 		return -EINVAL;
 	size = PAGE_ALIGN(size);
 
@@ -255,31 +290,22 @@ int dmxp_region_create(const char *name, u64 size, umode_t mode, bool excl,
 	ret = region_lookup(name, excl, true, out);
 	if (ret != -ENOENT)
 		return ret;
-	if (size > dmxp_max_total_size)
-		return -ENOSPC;
-	if (atomic_long_add_return(size, &dmxp_total_size) > dmxp_max_total_size) {
-		atomic_long_sub(size, &dmxp_total_size);
-		return -ENOSPC;
-	}
-	r = region_alloc(name, size, mode, uid, gid);
-	if (!r) {
-		atomic_long_sub(size, &dmxp_total_size);
-		return -ENOMEM;
-	}
+	ret = region_new(name, size, mode, uid, gid, &r);
+	if (ret)
+		return ret;
 
 	mutex_lock(&dmxp_names_lock);
 	/* Someone else created it meanwhile: theirs wins, as if found above. */
 	ret = region_lookup(name, excl, true, out);
-	if (ret != -ENOENT)
-		goto out_free;
-	ret = dmxp_sysfs_region_add(r);
-	if (ret)
-		goto out_free;
-	dmxp_region_get(r);		/* the caller's */
-	mutex_lock(&dmxp_lock);
-	list_add_tail(&r->node, &dmxp_regions);
-	mutex_unlock(&dmxp_lock);
+	if (ret == -ENOENT) {
+		ret = region_add(r);
+		named = !ret;
+	}
 	mutex_unlock(&dmxp_names_lock);
+	if (!named) {
+		dmxp_region_put(r);	/* never named: this frees it */
+		return ret;
+	}
 	/* Made for the caller as the module's: the caller attaches as anyone would. */
 	if (!uid_eq(uid, current_euid()) && !region_permitted(r, true)) {
 		dmxp_region_put(r);
@@ -287,11 +313,6 @@ int dmxp_region_create(const char *name, u64 size, umode_t mode, bool excl,
 	}
 	*out = r;
 	return 0;
-
-out_free:
-	mutex_unlock(&dmxp_names_lock);
-	dmxp_region_put(r);		/* never named: this frees it */
-	return ret;
 }
 
 int dmxp_region_attach(const char *name, bool write, struct dmxp_region **out)
@@ -514,7 +535,7 @@ static u64 band_find(struct dmxp_region *r, u64 bytes)
 		if (!kc || !kc->created)
 			continue;
 		bands[n].start = kc->band_offset;
-		bands[n].end = bands[n].start + kc->capacity * DMXP_SLOT_SIZE;
+		bands[n].end = bands[n].start + dmxp_rules_band_bytes(kc->capacity);
 		n++;
 	}
 	sort(bands, n, sizeof(*bands), band_cmp, NULL);
@@ -545,23 +566,30 @@ static struct dmxp_kchan *kchan_alloc(void)
 	return kc;
 }
 
-static bool capacity_ok(u64 cap)
+/* A fresh ring of @cap slots (Documentation/MEMORY_LAYOUT.md 7.1). */
+static void ring_init(struct dmxp_slot *slots, u64 cap)
 {
-	return cap >= DMXP_CAPACITY_MIN && cap <= DMXP_CAPACITY_MAX && is_power_of_2(cap);
+	u64 i;
+
+	for (i = 0; i < cap; i++) {
+		memset(&slots[i].meta, 0, sizeof(slots[i].meta));
+		WRITE_ONCE(slots[i].sequence, dmxp_rules_ring_seq(i));
+		if (!(i & 4095))
+			cond_resched();
+	}
 }
 
 int dmxp_chan_create(struct dmxp_region *r, u32 id, u64 capacity, u64 *band_offset)
 {
 	struct dmxp_global_header *h = dmxp_hdr(r);
 	struct dmxp_channel_entry *e;
-	struct dmxp_slot *slots;
 	struct dmxp_kchan *kc;
-	u64 off, i, hw = 0;
+	u64 off, hw = 0;
 	unsigned int j;
 	u32 gen;
 	int ret = 0;
 
-	if (id >= DMXP_MAX_CHANNELS || !capacity_ok(capacity))
+	if (id >= DMXP_MAX_CHANNELS || !dmxp_rules_capacity_ok(capacity))
 		return -EINVAL;
 	id = array_index_nospec(id, DMXP_MAX_CHANNELS);
 
@@ -580,8 +608,9 @@ int dmxp_chan_create(struct dmxp_region *r, u32 id, u64 capacity, u64 *band_offs
 		ret = -EEXIST;
 		goto out;
 	}
-	off = band_find(r, capacity * DMXP_SLOT_SIZE);
-	if (!off) {
+	off = band_find(r, dmxp_rules_band_bytes(capacity));
+	/* The band as attachers check it (lib/chan.c): never otherwise. */
+	if (!off || WARN_ON_ONCE(!dmxp_rules_band_ok(capacity, off, r->size))) {
 		ret = -ENOSPC;
 		goto out;
 	}
@@ -606,13 +635,7 @@ int dmxp_chan_create(struct dmxp_region *r, u32 id, u64 capacity, u64 *band_offs
 	/* Pairs with the acquire fence of readers' seqlock (lib/chan.c). */
 	smp_wmb();
 
-	slots = r->mem + off;
-	for (i = 0; i < capacity; i++) {
-		memset(&slots[i].meta, 0, sizeof(slots[i].meta));
-		WRITE_ONCE(slots[i].sequence, i);
-		if (!(i & 4095))
-			cond_resched();
-	}
+	ring_init(r->mem + off, capacity);
 	WRITE_ONCE(e->tail, 0);
 	WRITE_ONCE(e->head, 0);
 	WRITE_ONCE(e->capacity, capacity);
@@ -642,7 +665,7 @@ int dmxp_chan_create(struct dmxp_region *r, u32 id, u64 capacity, u64 *band_offs
 		struct dmxp_kchan *o = r->chan[j];	/* set under r->lock */
 
 		if (o && o->created)
-			hw = max(hw, o->band_offset + o->capacity * DMXP_SLOT_SIZE);
+			hw = max(hw, o->band_offset + dmxp_rules_band_bytes(o->capacity));
 	}
 	WRITE_ONCE(h->alloc_cursor, hw);
 	WRITE_ONCE(h->channel_count, r->channel_count);

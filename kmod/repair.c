@@ -3,7 +3,8 @@
  * Crash repair: the claims of a file that is gone.
  *
  * Before claiming ring positions a userspace thread writes them into its
- * record of the region's claim table (lib/claim.c has the protocol).  On
+ * record of the region's claim table (lib/claim.c has the protocol; the
+ * rules of a repair, shared with it, are in common/dmxp_rules.h).  On
  * /dev/dmxp a record names its owner by the lease the module gave the
  * file at attach.  When that file is released nothing can write through
  * it any more (every mapping holds the file), so its owner is proven
@@ -68,12 +69,8 @@ static struct workqueue_struct *dmxp_repair_wq;
  * same position must leave to that record's own repair (repair_record()).
  */
 struct live_rec {
-	u64	pos;
-	u32	count;		/* 1..DMXP_CLAIM_BATCH_MAX */
-	u32	chan;
-	u32	generation;
-	u32	state;
-	bool	dead;		/* a dead lease's SEND_WRITTEN record */
+	struct dmxp_rules_claim	c;	/* count 1..DMXP_CLAIM_BATCH_MAX */
+	bool			dead;	/* a dead lease's SEND_WRITTEN record */
 };
 
 /* One pass's state: the snapshot and the work left. */
@@ -92,11 +89,6 @@ struct repair_pass {
 static bool lease_live(struct dmxp_region *r, u32 owner)
 {
 	return xa_load(&r->leases, owner);
-}
-
-static bool side_send(u32 state)
-{
-	return state == DMXP_CLAIM_SEND || state == DMXP_CLAIM_SEND_WRITTEN;
 }
 
 static struct dmxp_claim *claim_table(struct dmxp_region *r)
@@ -138,20 +130,21 @@ static void live_snapshot(struct dmxp_region *r, struct repair_pass *ps)
 			continue;
 		/* Pairs with the release of the state by the claim's end. */
 		st = smp_load_acquire(&rec->state);
-		if (st == DMXP_CLAIM_IDLE || st > DMXP_CLAIM_RECV)
+		if (!dmxp_rules_claiming(st))
 			continue;
+		/* A dead record covers only as SEND_WRITTEN: dmxp_rules_cover(). */
 		ps->live[n].dead = !lease_live(r, owner);
 		if (ps->live[n].dead && st != DMXP_CLAIM_SEND_WRITTEN)
 			continue;
 		count = READ_ONCE(rec->count);
 		if (!count)
 			continue;
-		ps->live[n].pos = READ_ONCE(rec->pos);
+		ps->live[n].c.pos = READ_ONCE(rec->pos);
 		/* Longer than any claim: it holds at most that, and defers. */
-		ps->live[n].count = min_t(u32, count, DMXP_CLAIM_BATCH_MAX);
-		ps->live[n].chan = READ_ONCE(rec->chan);
-		ps->live[n].generation = READ_ONCE(rec->generation);
-		ps->live[n].state = st;
+		ps->live[n].c.count = min_t(u32, count, DMXP_CLAIM_BATCH_MAX);
+		ps->live[n].c.chan = READ_ONCE(rec->chan);
+		ps->live[n].c.generation = READ_ONCE(rec->generation);
+		ps->live[n].c.state = st;
 		n++;
 	}
 	ps->budget -= r->claims_count;
@@ -169,8 +162,8 @@ static void cover_marks(struct repair_pass *ps, unsigned int nsub, u64 pos, u32 
 
 	memset(ps->cover, 0, (count + 1) * sizeof(ps->cover[0]));
 	for (j = 0; j < nsub; j++) {
-		u64 lp = ps->sub[j].pos, start, end;
-		u32 lc = ps->sub[j].count;
+		u64 lp = ps->sub[j].c.pos, start, end;
+		u32 lc = ps->sub[j].c.count;
 
 		/* Both ranges are at most DMXP_CLAIM_BATCH_MAX long. */
 		if (lp - pos < count) {
@@ -211,17 +204,21 @@ static void counted(struct dmxp_kchan *kc, struct dmxp_channel_entry *e, bool to
 	}
 }
 
+/* The module's tombstone says the kernel wrote it: pid 0, runtime KERNEL. */
 static void tombstone_write(struct dmxp_slot *s, u64 p, u32 id)
 {
-	WRITE_ONCE(s->meta.message_id, p);
-	WRITE_ONCE(s->meta.timestamp_ns, ktime_get_ns());
-	WRITE_ONCE(s->meta.channel_id, id);
-	WRITE_ONCE(s->meta.message_type, 0);
-	WRITE_ONCE(s->meta.sender_pid, 0);
-	WRITE_ONCE(s->meta.sender_runtime, DMXP_RUNTIME_KERNEL);
-	WRITE_ONCE(s->meta.flags, DMXP_MSG_TOMBSTONE);
-	WRITE_ONCE(s->meta.payload_len, 0);
-	WRITE_ONCE(s->meta.__pad, 0);
+	struct dmxp_msg_meta m;
+
+	dmxp_rules_tombstone_meta(&m, p, id, ktime_get_ns(), 0, DMXP_RUNTIME_KERNEL);
+	WRITE_ONCE(s->meta.message_id, m.message_id);
+	WRITE_ONCE(s->meta.timestamp_ns, m.timestamp_ns);
+	WRITE_ONCE(s->meta.channel_id, m.channel_id);
+	WRITE_ONCE(s->meta.message_type, m.message_type);
+	WRITE_ONCE(s->meta.sender_pid, m.sender_pid);
+	WRITE_ONCE(s->meta.sender_runtime, m.sender_runtime);
+	WRITE_ONCE(s->meta.flags, m.flags);
+	WRITE_ONCE(s->meta.payload_len, m.payload_len);
+	WRITE_ONCE(s->meta.__pad, m.__pad);
 }
 
 /*
@@ -243,19 +240,138 @@ static void waiter_put(struct dmxp_channel_entry *e, u32 state)
 }
 
 /*
- * Can a claim on position @p still hold its slot, @end being the tail
- * (producers, and repair marks) or the head (consumers)?  Claimed means
- * @end passed it; and a slot claimed and never published (freed) stops
- * the ring a lap later, so @end is at most a lap past it.  A record
- * naming a position further back is stale (its claim lost its CAS, long
- * ago), and the sequence its slot holds now may equal what the record
- * would expect only by aliasing: DMXP_SEQ_REPAIRING(q) = q - 2^32 is
- * also "free for position q - 2^32" of the same slot, and "published
- * for q - 2^32 - 1".  The same rule as lib/claim.c's in_window().
+ * The dead record @rec, each value read once into @c and checked
+ * (dmxp_rules_record_valid(), dmxp_rules_hold()) against the module's own
+ * copy of the channel.  Returns the channel when @c holds positions, else
+ * NULL: the record is then done with (a dead sleeper's count taken out).
  */
-static bool in_window(u64 end, u64 p, u64 cap)
+static struct dmxp_kchan *record_read(struct dmxp_region *r, struct dmxp_claim *rec,
+				      struct dmxp_rules_claim *c)
 {
-	return end - p - 1 < cap;
+	struct dmxp_kchan *kc;
+	u32 id;
+
+	c->state = READ_ONCE(rec->state);
+	c->chan = READ_ONCE(rec->chan);
+	c->count = READ_ONCE(rec->count);
+	c->generation = READ_ONCE(rec->generation);
+	c->pos = READ_ONCE(rec->pos);
+	if (!dmxp_rules_record_valid(c->state, c->chan))
+		return NULL;
+	id = array_index_nospec(c->chan, DMXP_MAX_CHANNELS);
+	c->chan = id;
+	kc = r->chan[id];	/* set under r->lock, held */
+	/* Never created, or destroyed since: it took the claim with it. */
+	if (!kc || !kc->created)
+		return NULL;
+	switch (dmxp_rules_hold(c->state, c->generation, kc->generation, kc->capacity,
+				&c->count)) {
+	case DMXP_RULES_HOLD_WAITER:
+		waiter_put(&dmxp_hdr(r)->channels[id], c->state);
+		return NULL;
+	case DMXP_RULES_HOLD_NONE:
+		return NULL;
+	case DMXP_RULES_HOLD_POSITIONS:
+		break;
+	}
+	return kc;
+}
+
+/*
+ * The records of the snapshot that hold positions against the repair of
+ * @c (dmxp_rules_covers()), into ps->sub; returns how many.
+ */
+static unsigned int cover_filter(struct repair_pass *ps, const struct dmxp_rules_claim *c)
+{
+	unsigned int j, nsub = 0;
+
+	for (j = 0; j < ps->nlive; j++)
+		if (dmxp_rules_covers(&ps->live[j].c, !ps->live[j].dead, c->state, c->chan,
+				      c->generation))
+			ps->sub[nsub++] = ps->live[j];
+	return nsub;
+}
+
+/*
+ * Act on decision @d for position @p, whose slot @s held @seq: each
+ * repair is a cmpxchg from the state the claim left, so it happens once.
+ * Returns true when this pass repaired the slot.
+ */
+static bool repair_apply(struct dmxp_kchan *kc, struct dmxp_channel_entry *e,
+			 struct dmxp_slot *s, u64 p, u64 seq, enum dmxp_rules_repair d,
+			 u32 id)
+{
+	switch (d) {
+	case DMXP_RULES_FINISH_TOMBSTONE:
+		/* A repairer died between its mark and its tombstone. */
+		tombstone_write(s, p, id);
+		/* Partner: the consumers' acquire of the sequence. */
+		smp_wmb();
+		if (cmpxchg64(&s->sequence, seq, p + 1) != seq)
+			return false;
+		counted(kc, e, true);
+		return true;
+	case DMXP_RULES_DELIVER:
+		/* Whole: deliver it. */
+		if (cmpxchg64(&s->sequence, p, p + 1) != p)
+			return false;
+		counted(kc, e, false);
+		return true;
+	case DMXP_RULES_TOMBSTONE:
+		if (cmpxchg64(&s->sequence, p, DMXP_SEQ_REPAIRING(p)) != p)
+			return false;
+		tombstone_write(s, p, id);
+		/* Partner: the consumers' acquire of the sequence. */
+		smp_store_release(&s->sequence, p + 1);
+		counted(kc, e, true);
+		return true;
+	case DMXP_RULES_FREE:
+		/* Partner: the producers' acquire of the sequence. */
+		if (cmpxchg64(&s->sequence, p + 1, p + kc->capacity) != p + 1)
+			return false;
+		counted(kc, e, false);
+		return true;
+	case DMXP_RULES_LEAVE:
+	case DMXP_RULES_WAIT:
+		break;
+	}
+	return false;
+}
+
+/*
+ * Decide (common/dmxp_rules.h) then act, for each position of @c, with
+ * ps->cover marked for them.  Returns true when some must wait.
+ */
+static bool repair_positions(struct dmxp_region *r, struct dmxp_kchan *kc,
+			     const struct dmxp_rules_claim *c, struct repair_pass *ps)
+{
+	struct dmxp_channel_entry *e = &dmxp_hdr(r)->channels[c->chan];
+	struct dmxp_slot *slots = r->mem + kc->band_offset;
+	u64 tail = ps->tail[c->chan], head = ps->head[c->chan], k;
+	bool pending = false;
+	s32 holders = 0;
+	u32 done = 0;
+
+	for (k = 0; k < c->count; k++) {
+		u64 p = c->pos + k;
+		struct dmxp_slot *s = &slots[p & (kc->capacity - 1)];
+		/* Pairs with the release of the sequence by publish and free. */
+		u64 seq = smp_load_acquire(&s->sequence);
+		enum dmxp_rules_repair d;
+
+		if (!(k & 255))
+			cond_resched();
+		holders += ps->cover[k];
+		d = dmxp_rules_repair_decide(c->state, p, seq, tail, head, kc->capacity,
+					     holders > 0);
+		if (d == DMXP_RULES_WAIT)
+			pending = true;
+		else if (repair_apply(kc, e, s, p, seq, d, c->chan))
+			done++;
+	}
+	if (done)
+		dmxp_chan_wake(r, c->chan, DMXP_NOTIFY_RECV | DMXP_NOTIFY_SEND);
+	return pending;
 }
 
 /*
@@ -265,42 +381,18 @@ static bool in_window(u64 end, u64 p, u64 cap)
 static bool repair_record(struct dmxp_region *r, struct dmxp_claim *rec,
 			  struct repair_pass *ps)
 {
-	struct dmxp_global_header *h = dmxp_hdr(r);
-	u32 state = READ_ONCE(rec->state);
-	u32 id = READ_ONCE(rec->chan);
-	u32 count = READ_ONCE(rec->count);
-	u32 gen = READ_ONCE(rec->generation);
-	u64 pos = READ_ONCE(rec->pos);
-	struct dmxp_channel_entry *e;
+	struct dmxp_rules_claim c;
 	struct dmxp_kchan *kc;
-	struct dmxp_slot *slots;
-	unsigned int j, nsub = 0;
-	bool pending = false;
-	u64 tail, head, k;
-	s32 holders = 0;
-	u32 done = 0;
 
-	if (state == DMXP_CLAIM_IDLE || state > DMXP_CLAIM_WAIT_SEND ||
-	    id >= DMXP_MAX_CHANNELS)
+	kc = record_read(r, rec, &c);
+	if (!kc)
 		return false;
-	id = array_index_nospec(id, DMXP_MAX_CHANNELS);
-	kc = r->chan[id];	/* set under r->lock, held */
-	/* Never created, or destroyed since: it took the claim with it. */
-	if (!kc || !kc->created || kc->generation != gen)
-		return false;
-	if (state == DMXP_CLAIM_WAIT_RECV || state == DMXP_CLAIM_WAIT_SEND) {
-		waiter_put(&h->channels[id], state);
-		return false;
-	}
-	if (!count || count > DMXP_CLAIM_BATCH_MAX)
-		return false;
-	count = min_t(u64, count, kc->capacity);
 	/* The filter of the snapshot, then the positions. */
-	if (ps->nlive + count > ps->budget) {
+	if (ps->nlive + c.count > ps->budget) {
 		ps->soon = true;
 		return true;
 	}
-	ps->budget -= ps->nlive + count;
+	ps->budget -= ps->nlive + c.count;
 	/*
 	 * A read() or write() in flight has no record and may hold any
 	 * position: wait for it (its count rose before its claim, which
@@ -310,86 +402,13 @@ static bool repair_record(struct dmxp_region *r, struct dmxp_claim *rec,
 		ps->soon = true;
 		return true;
 	}
-
 	/*
-	 * The live claims on this side hold their positions.  So does a dead
-	 * record that says a position is whole, against a SEND record's
-	 * tombstone: only the producer whose claim succeeded writes
-	 * SEND_WRITTEN, so this record's CAS for it failed, and the other
-	 * record's repair delivers the message (lib/model/ring.pml found
-	 * the tombstone with two deaths on one position; lib/claim.c
-	 * covered() follows the same rule).
+	 * The live claims on this side hold their positions, and so does a
+	 * dead SEND_WRITTEN record against a SEND record's tombstone
+	 * (dmxp_rules_cover(); lib/claim.c covered() asks the same rule).
 	 */
-	for (j = 0; j < ps->nlive; j++)
-		if (ps->live[j].chan == id && ps->live[j].generation == gen &&
-		    side_send(ps->live[j].state) == side_send(state) &&
-		    (!ps->live[j].dead || state == DMXP_CLAIM_SEND))
-			ps->sub[nsub++] = ps->live[j];
-	cover_marks(ps, nsub, pos, count);
-
-	e = &h->channels[id];
-	slots = r->mem + kc->band_offset;
-	tail = ps->tail[id];
-	head = ps->head[id];
-	for (k = 0; k < count; k++) {
-		u64 p = pos + k;
-		struct dmxp_slot *s = &slots[p & (kc->capacity - 1)];
-		/* Pairs with the release of the sequence by publish and free. */
-		u64 seq = smp_load_acquire(&s->sequence);
-
-		if (!(k & 255))
-			cond_resched();
-		holders += ps->cover[k];
-		if (state == DMXP_CLAIM_REPAIR) {
-			/* A repairer died between its mark and its tombstone. */
-			if (seq != DMXP_SEQ_REPAIRING(p) || !in_window(tail, p, kc->capacity))
-				continue;
-			tombstone_write(s, p, id);
-			/* Partner: the consumers' acquire of the sequence. */
-			smp_wmb();
-			if (cmpxchg64(&s->sequence, seq, p + 1) == seq) {
-				counted(kc, e, true);
-				done++;
-			}
-		} else if (side_send(state)) {
-			if (seq != p || !in_window(tail, p, kc->capacity))
-				continue;	/* published, never claimed, or stale */
-			if (holders > 0) {
-				pending = true;
-				continue;
-			}
-			if (state == DMXP_CLAIM_SEND_WRITTEN) {
-				/* Whole: deliver it. */
-				if (cmpxchg64(&s->sequence, p, p + 1) == p) {
-					counted(kc, e, false);
-					done++;
-				}
-				continue;
-			}
-			if (cmpxchg64(&s->sequence, p, DMXP_SEQ_REPAIRING(p)) != p)
-				continue;
-			tombstone_write(s, p, id);
-			/* Partner: the consumers' acquire of the sequence. */
-			smp_store_release(&s->sequence, p + 1);
-			counted(kc, e, true);
-			done++;
-		} else {
-			if (seq != p + 1 || !in_window(head, p, kc->capacity))
-				continue;	/* freed, never claimed, or stale */
-			if (holders > 0) {
-				pending = true;
-				continue;
-			}
-			/* Partner: the producers' acquire of the sequence. */
-			if (cmpxchg64(&s->sequence, p + 1, p + kc->capacity) == p + 1) {
-				counted(kc, e, false);
-				done++;
-			}
-		}
-	}
-	if (done)
-		dmxp_chan_wake(r, id, DMXP_NOTIFY_RECV | DMXP_NOTIFY_SEND);
-	return pending;
+	cover_marks(ps, cover_filter(ps, &c), c.pos, c.count);
+	return repair_positions(r, kc, &c, ps);
 }
 
 /*
@@ -428,7 +447,8 @@ static bool repair_pass(struct dmxp_region *r, bool *soon)
 			cond_resched();
 		if (!ps->budget) {
 			r->repair_next = i;
-			ps->soon = pending = true;
+			ps->soon = true;
+			pending = true;
 			break;
 		}
 		ps->budget--;		/* the lease lookup */

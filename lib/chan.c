@@ -16,7 +16,7 @@ int dmxp_chan_create(struct dmxp_region *r, unsigned int id, size_t capacity)
 {
 	if (!capacity)
 		capacity = DMXP_DEFAULT_CAPACITY;
-	if (id >= DMXP_MAX_CHANNELS || !dmxp__capacity_ok(capacity))
+	if (id >= DMXP_MAX_CHANNELS || !dmxp_rules_capacity_ok(capacity))
 		return -EINVAL;
 	if (r->rdonly)
 		return -EBADF;
@@ -56,7 +56,7 @@ int dmxp__entry_snapshot(const struct dmxp_global_header __shm *h, size_t size,
 		g2 = READ_ONCE(e->generation);
 		if (g1 != g2 || f1 != f2)
 			continue;
-		if (f1 != DMXP_CHAN_CREATED || !dmxp__band_ok(*cap, *boff, size))
+		if (f1 != DMXP_CHAN_CREATED || !dmxp_rules_band_ok(*cap, *boff, size))
 			return -EPROTO;
 		*gen = g1;
 		return 0;

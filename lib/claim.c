@@ -506,50 +506,6 @@ void dmxp__repair_unlock(struct dmxp_region *r)
 	repair_unlock(r);
 }
 
-static bool side_send(__u32 state)
-{
-	return state == DMXP_CLAIM_SEND || state == DMXP_CLAIM_SEND_WRITTEN;
-}
-
-/*
- * Does a record of a live owner name position @p of channel @chan
- * (generation @gen) on the same side as @state, or, for a claim that
- * would become a tombstone, any record that says @p is whole?
- */
-static bool covered(struct dmxp_region *r, const struct dmxp_claim __shm *dead,
-		    __u32 chan, __u32 gen, __u64 p, __u32 state, struct dmxp_proofs *pc)
-{
-	unsigned int i;
-
-	for (i = 0; i < r->claims.count; i++) {
-		const struct dmxp_claim __shm *rec = &r->claims.srecs[i];
-		__u32 st;
-
-		if (rec == dead || !READ_ONCE(rec->owner))
-			continue;
-		/* Pairs with dmxp__claim_end(): IDLE means published or freed. */
-		st = load_acquire(&rec->state);
-		if (st == DMXP_CLAIM_IDLE || st > DMXP_CLAIM_RECV ||
-		    side_send(st) != side_send(state))
-			continue;
-		if (READ_ONCE(rec->chan) != chan || READ_ONCE(rec->generation) != gen ||
-		    p - READ_ONCE(rec->pos) >= READ_ONCE(rec->count))
-			continue;
-		/*
-		 * Only the producer whose claim of @p succeeded says it is
-		 * whole: @dead's claim of it lost its CAS.  Whoever repairs
-		 * that record, alive or dead, delivers the message; a
-		 * tombstone now would destroy it (lib/model/ring.pml found
-		 * this with two deaths on one position).
-		 */
-		if (st == DMXP_CLAIM_SEND_WRITTEN && state == DMXP_CLAIM_SEND)
-			return true;
-		if (rec_holder(r, rec, pc) == DMXP_ALIVE)
-			return true;
-	}
-	return false;
-}
-
 struct rchan {
 	struct dmxp_channel_entry __shm	*e;
 	struct dmxp_slot __shm		*slots;
@@ -557,18 +513,60 @@ struct rchan {
 	__u32				id, gen;
 };
 
+/*
+ * Does another record hold position @p of the dead record @dead, in
+ * @state on channel @ch?  The rule is dmxp_rules_cover(); an owner's
+ * liveness costs system calls, so it is asked only when it matters.
+ */
+static bool covered(struct dmxp_region *r, const struct dmxp_claim __shm *dead,
+		    const struct rchan *ch, __u64 p, __u32 state, struct dmxp_proofs *pc)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->claims.count; i++) {
+		const struct dmxp_claim __shm *rec = &r->claims.srecs[i];
+		struct dmxp_rules_claim o;
+
+		if (rec == dead || !READ_ONCE(rec->owner))
+			continue;
+		/* Pairs with dmxp__claim_end(): IDLE means published or freed. */
+		o.state = load_acquire(&rec->state);
+		o.chan = READ_ONCE(rec->chan);
+		o.generation = READ_ONCE(rec->generation);
+		o.pos = READ_ONCE(rec->pos);
+		o.count = READ_ONCE(rec->count);
+		if (!dmxp_rules_names(o.pos, o.count, p))
+			continue;
+		switch (dmxp_rules_cover(&o, state, ch->id, ch->gen)) {
+		case DMXP_RULES_COVER_YES:
+			return true;
+		case DMXP_RULES_COVER_IF_LIVE:
+			if (rec_holder(r, rec, pc) == DMXP_ALIVE)
+				return true;
+			break;
+		case DMXP_RULES_COVER_NO:
+			break;
+		}
+	}
+	return false;
+}
+
+/* The lib's tombstone names the dead sender; its runtime is not known. */
 static void tombstone_write(const struct rchan *ch, struct dmxp_slot __shm *s, __u64 p,
 			    __u32 pid)
 {
-	s->meta.message_id = p;
-	s->meta.timestamp_ns = dmxp__now_ns();
-	s->meta.channel_id = ch->id;
-	s->meta.message_type = 0;
-	s->meta.sender_pid = pid;
-	s->meta.sender_runtime = DMXP_RUNTIME_UNKNOWN;
-	WRITE_ONCE(s->meta.flags, DMXP_MSG_TOMBSTONE);
-	WRITE_ONCE(s->meta.payload_len, 0);
-	s->meta.__pad = 0;
+	struct dmxp_msg_meta m;
+
+	dmxp_rules_tombstone_meta(&m, p, ch->id, dmxp__now_ns(), pid, DMXP_RUNTIME_UNKNOWN);
+	s->meta.message_id = m.message_id;
+	s->meta.timestamp_ns = m.timestamp_ns;
+	s->meta.channel_id = m.channel_id;
+	s->meta.message_type = m.message_type;
+	s->meta.sender_pid = m.sender_pid;
+	s->meta.sender_runtime = m.sender_runtime;
+	WRITE_ONCE(s->meta.flags, m.flags);
+	WRITE_ONCE(s->meta.payload_len, m.payload_len);
+	s->meta.__pad = m.__pad;
 }
 
 static void counted(const struct rchan *ch, bool tomb)
@@ -604,19 +602,61 @@ static void tombstone(const struct rchan *ch, struct dmxp_slot __shm *s, __u64 p
 }
 
 /*
- * Can a claim on position @p still hold its slot, @end being the tail
- * (producers, and repair marks) or the head (consumers)?  Claimed means
- * @end passed it; and a slot claimed and never published (freed) stops
- * the ring a lap later, so @end is at most a lap past it.  A record
- * naming a position further back is stale (its claim lost its CAS, long
- * ago), and the sequence its slot holds now may equal what the record
- * would expect only by aliasing: DMXP_SEQ_REPAIRING(q) = q - 2^32 is
- * also "free for position q - 2^32" of the same slot, and "published
- * for q - 2^32 - 1".
+ * A sleeper that died: take its count out of the waiter word (once: the
+ * record is ours, taken over by repair_pass()), unless the word is 0.
  */
-static bool in_window(__u64 end, __u64 p, __u64 cap)
+static void waiter_put(struct dmxp_region *r, __u32 chan, __u32 state)
 {
-	return end - p - 1 < cap;
+	__u32 __shm *w = state == DMXP_CLAIM_WAIT_RECV ?
+			 &r->shdr->channels[chan].recv_waiters :
+			 &r->shdr->channels[chan].send_waiters;
+	__u32 n = READ_ONCE(*w);
+
+	while (n && !__atomic_compare_exchange_n(w, &n, n - 1, false, __ATOMIC_SEQ_CST,
+						 __ATOMIC_RELAXED))
+		;
+}
+
+/*
+ * Act on decision @d for position @p, whose slot @s held @seq.  Returns
+ * false when the position is left for a later pass.
+ */
+static bool repair_apply(const struct rchan *ch, struct dmxp_slot __shm *s, __u64 p,
+			 __u64 seq, enum dmxp_rules_repair d, __u32 pid,
+			 struct dmxp_claim __shm *me)
+{
+	switch (d) {
+	case DMXP_RULES_FINISH_TOMBSTONE:
+		/* A repairer died between its mark and the tombstone. */
+		tombstone_write(ch, s, p, pid);
+		/* Partner: the consumers' [C1] load_acquire (lib/ring.c). */
+		if (__atomic_compare_exchange_n(&s->sequence, &seq, p + 1, false,
+						__ATOMIC_RELEASE, __ATOMIC_RELAXED))
+			counted(ch, true);
+		return true;
+	case DMXP_RULES_DELIVER:
+		/* Whole: deliver it.  Partner: the consumers' [C1]. */
+		if (__atomic_compare_exchange_n(&s->sequence, &seq, p + 1, false,
+						__ATOMIC_RELEASE, __ATOMIC_RELAXED))
+			counted(ch, false);
+		return true;
+	case DMXP_RULES_TOMBSTONE:
+		if (!me)
+			return false;	/* no record to say REPAIR with */
+		tombstone(ch, s, p, pid, me);
+		return true;
+	case DMXP_RULES_FREE:
+		/* Partner: the producers' [P1] load_acquire. */
+		if (__atomic_compare_exchange_n(&s->sequence, &seq, p + ch->cap, false,
+						__ATOMIC_RELEASE, __ATOMIC_RELAXED))
+			counted(ch, false);
+		return true;
+	case DMXP_RULES_WAIT:
+		return false;
+	case DMXP_RULES_LEAVE:
+		break;
+	}
+	return true;
 }
 
 /*
@@ -635,82 +675,43 @@ static int repair_record(struct dmxp_region *r, struct dmxp_claim __shm *rec,
 	__u64 boff, k;
 	int pending = 0;
 
-	if (state == DMXP_CLAIM_IDLE || state > DMXP_CLAIM_WAIT_SEND ||
-	    chan >= DMXP_MAX_CHANNELS)
+	if (!dmxp_rules_record_valid(state, chan))
 		return 0;
-	/* A channel destroyed since took the claim with it. */
-	if (dmxp__entry_snapshot(r->shdr, r->size, chan, &ch.gen, &ch.cap, &boff) ||
-	    ch.gen != READ_ONCE(rec->generation))
+	/* A channel destroyed since (or re-created) took the claim with it. */
+	if (dmxp__entry_snapshot(r->shdr, r->size, chan, &ch.gen, &ch.cap, &boff))
 		return 0;
-	if (state == DMXP_CLAIM_WAIT_RECV || state == DMXP_CLAIM_WAIT_SEND) {
-		/*
-		 * A sleeper that died: take its count out of the waiter word
-		 * (once: the record is ours, taken over by repair_pass()).
-		 */
-		__u32 __shm *w = state == DMXP_CLAIM_WAIT_RECV ?
-				 &r->shdr->channels[chan].recv_waiters :
-				 &r->shdr->channels[chan].send_waiters;
-		__u32 n = READ_ONCE(*w);
-
-		while (n && !__atomic_compare_exchange_n(w, &n, n - 1, false, __ATOMIC_SEQ_CST,
-							 __ATOMIC_RELAXED))
-			;
+	switch (dmxp_rules_hold(state, READ_ONCE(rec->generation), ch.gen, ch.cap, &count)) {
+	case DMXP_RULES_HOLD_WAITER:
+		waiter_put(r, chan, state);
 		return 0;
+	case DMXP_RULES_HOLD_NONE:
+		return 0;
+	case DMXP_RULES_HOLD_POSITIONS:
+		break;
 	}
-	if (!count || count > DMXP_CLAIM_BATCH_MAX)
-		return 0;
 	ch.e = &r->shdr->channels[chan];
 	ch.slots = (struct dmxp_slot __shm *)((char *)r->shdr + boff);
 	ch.id = chan;
-	if (count > ch.cap)
-		count = (__u32)ch.cap;
 
 	for (k = 0; k < count; k++) {
 		__u64 p = pos + k;
 		struct dmxp_slot __shm *s = &ch.slots[p & (ch.cap - 1)];
 		__u64 seq = load_acquire(&s->sequence);
+		/* After the sequence: tail (head) passed p if it was claimed. */
+		__u64 tail = load_acquire(&ch.e->tail);
+		__u64 head = load_acquire(&ch.e->head);
+		enum dmxp_rules_repair d;
 
-		if (state == DMXP_CLAIM_REPAIR) {
-			/* A repairer died between its mark and the tombstone. */
-			if (seq != DMXP_SEQ_REPAIRING(p) ||
-			    !in_window(load_acquire(&ch.e->tail), p, ch.cap))
-				continue;
-			tombstone_write(&ch, s, p, pid);
-			if (__atomic_compare_exchange_n(&s->sequence, &seq, p + 1, false,
-							__ATOMIC_RELEASE, __ATOMIC_RELAXED))
-				counted(&ch, true);
-		} else if (side_send(state)) {
-			/* Claimed (tail passed it) and never published? */
-			if (seq != p || !in_window(load_acquire(&ch.e->tail), p, ch.cap))
-				continue;
-			if (covered(r, rec, chan, ch.gen, p, state, pc)) {
-				pending++;
-				continue;
-			}
-			if (state == DMXP_CLAIM_SEND_WRITTEN) {
-				/* Whole: deliver it.  Partner: the consumers' [C1]. */
-				if (__atomic_compare_exchange_n(&s->sequence, &seq, p + 1, false,
-								__ATOMIC_RELEASE,
-								__ATOMIC_RELAXED))
-					counted(&ch, false);
-			} else if (me) {
-				tombstone(&ch, s, p, pid, me);
-			} else {
-				pending++;
-			}
-		} else {
-			/* Claimed (head passed it) and never freed? */
-			if (seq != p + 1 || !in_window(load_acquire(&ch.e->head), p, ch.cap))
-				continue;
-			if (covered(r, rec, chan, ch.gen, p, state, pc)) {
-				pending++;
-				continue;
-			}
-			/* Partner: the producers' [P1] load_acquire. */
-			if (__atomic_compare_exchange_n(&s->sequence, &seq, p + ch.cap, false,
-							__ATOMIC_RELEASE, __ATOMIC_RELAXED))
-				counted(&ch, false);
+		d = dmxp_rules_repair_decide(state, p, seq, tail, head, ch.cap, false);
+		/* covered() may cost proofs of death: only when it matters. */
+		if (dmxp_rules_repair_coverable(d) && covered(r, rec, &ch, p, state, pc))
+			d = dmxp_rules_repair_decide(state, p, seq, tail, head, ch.cap, true);
+		if (d == DMXP_RULES_LEAVE || d == DMXP_RULES_WAIT) {
+			pending += d == DMXP_RULES_WAIT;
+			continue;
 		}
+		if (!repair_apply(&ch, s, p, seq, d, pid, me))
+			pending++;
 		wake[chan / 64] |= 1ULL << (chan % 64);
 	}
 	return pending ? -EAGAIN : 0;

@@ -151,8 +151,7 @@ static __u64 band_alloc(struct dmxp_region *r, __u64 bytes)
 	__u64 cur = READ_ONCE(*cursor);
 
 	do {
-		if (cur < DMXP_HEADER_SIZE || cur > r->size ||
-		    cur % DMXP_BAND_ALIGN || bytes > r->size - cur)
+		if (!dmxp_rules_band_fits(cur, bytes, r->size))
 			return 0;
 		/* The cursor only arbitrates between creators: relaxed. */
 	} while (!cas_relaxed(cursor, &cur, cur + bytes));
@@ -209,15 +208,25 @@ static int shm_chan_destroy(struct dmxp_region *r, unsigned int id)
 	return ret;
 }
 
+/* A fresh ring of @cap slots (Documentation/MEMORY_LAYOUT.md 7.1). */
+static void ring_init(struct dmxp_slot __shm *slots, __u64 cap)
+{
+	__u64 i;
+
+	for (i = 0; i < cap; i++) {
+		memset(&slots[i].meta, 0, sizeof(slots[i].meta));
+		WRITE_ONCE(slots[i].sequence, dmxp_rules_ring_seq(i));
+	}
+}
+
 /*
- * Create and destroy hold the region's repair lock (lib/claim.c): a
+ * Create and destroy hold the region's repair lock (lib/repair.c): a
  * repair in progress never sees the ring it works on re-created.
  */
 static int shm_chan_create_locked(struct dmxp_region *r, unsigned int id, __u64 cap)
 {
 	struct dmxp_channel_entry __shm *e = &r->shdr->channels[id];
-	struct dmxp_slot __shm *slots;
-	__u64 boff, bcap, i;
+	__u64 boff, bcap, bytes = dmxp_rules_band_bytes(cap);
 	int ret;
 
 	ret = entry_lock(e, 0);
@@ -226,24 +235,19 @@ static int shm_chan_create_locked(struct dmxp_region *r, unsigned int id, __u64 
 
 	bcap = READ_ONCE(e->band_capacity);
 	boff = READ_ONCE(e->band_offset);
-	if (bcap < cap || !dmxp__band_ok(bcap, boff, r->size)) {
-		boff = band_alloc(r, cap * DMXP_SLOT_SIZE);
-		ret = boff ? dmxp__back(r->fd, boff, cap * DMXP_SLOT_SIZE) : -ENOSPC;
+	if (bcap < cap || !dmxp_rules_band_ok(bcap, boff, r->size)) {
+		boff = band_alloc(r, bytes);
+		ret = boff ? dmxp__back(r->fd, boff, bytes) : -ENOSPC;
 		if (ret) {
 			if (boff)
-				band_unalloc(r, boff, cap * DMXP_SLOT_SIZE);
+				band_unalloc(r, boff, bytes);
 			entry_unlock(e, 0);
 			return ret;
 		}
 		bcap = cap;
 	}
 
-	slots = (struct dmxp_slot __shm *)((char *)r->shdr + boff);
-	for (i = 0; i < cap; i++) {
-		memset(&slots[i].meta, 0, sizeof(slots[i].meta));
-		/* A fresh ring: slot i is free for the producer of position i. */
-		WRITE_ONCE(slots[i].sequence, i);
-	}
+	ring_init((struct dmxp_slot __shm *)((char *)r->shdr + boff), cap);
 	WRITE_ONCE(e->tail, 0);
 	WRITE_ONCE(e->head, 0);
 	WRITE_ONCE(e->capacity, cap);

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <time.h>
 #include "dmxp.h"
+#include "../common/dmxp_rules.h"
 
 #define __shm			/* points into the shared region */
 #define __dmxp_export		__attribute__((visibility("default")))
@@ -179,15 +180,6 @@ int dmxp__kernel_open(const char *path, size_t size, unsigned int flags,
 		      int *fdp, size_t *sizep, struct dmxp_global_header **hp,
 		      __u32 *leasep);
 int dmxp__kernel_unlink(const char *path);
-
-/* Validate a channel's ring geometry against a region of @size bytes. */
-bool dmxp__band_ok(__u64 capacity, __u64 band_offset, size_t size);
-
-static inline bool dmxp__capacity_ok(__u64 cap)
-{
-	return cap >= DMXP_CAPACITY_MIN && cap <= DMXP_CAPACITY_MAX &&
-	       !(cap & (cap - 1));
-}
 
 /*
  * Read a consistent snapshot of entry @id's geometry (a seqlock read on

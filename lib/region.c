@@ -53,17 +53,6 @@ int dmxp__back(int fd, __u64 offset, __u64 len)
 	return err == EFBIG ? -ENOSPC : -err;
 }
 
-bool dmxp__band_ok(__u64 capacity, __u64 band_offset, size_t size)
-{
-	if (!dmxp__capacity_ok(capacity))
-		return false;
-	if (band_offset % DMXP_BAND_ALIGN || band_offset < DMXP_HEADER_SIZE ||
-	    band_offset > size)
-		return false;
-	/* capacity <= 2^24, so the product cannot overflow */
-	return capacity * DMXP_SLOT_SIZE <= size - band_offset;
-}
-
 static const char *default_path(const char *path)
 {
 	const char *env;
@@ -89,7 +78,8 @@ static int region_validate(const struct dmxp_global_header __shm *h, size_t size
 	    h->max_channels != DMXP_MAX_CHANNELS || h->region_size != size)
 		return -EPROTO;
 	cursor = READ_ONCE(h->alloc_cursor);
-	if (cursor < DMXP_HEADER_SIZE || cursor > size || cursor % DMXP_BAND_ALIGN)
+	/* Where the next band would start: see band_alloc() (lib/chan.c). */
+	if (!dmxp_rules_band_fits(cursor, 0, size))
 		return -EPROTO;
 
 	for (i = 0; i < DMXP_MAX_CHANNELS; i++) {
@@ -110,20 +100,17 @@ static int region_validate(const struct dmxp_global_header __shm *h, size_t size
 
 static void header_init(struct dmxp_global_header __shm *h, size_t size)
 {
+	struct dmxp_rules_layout plan;
 	unsigned int i;
 
 	/* The file is fresh from ftruncate(): everything else reads zero. */
+	dmxp_rules_layout_plan(size, &plan);
 	h->version = DMXP_VERSION;
 	h->max_channels = DMXP_MAX_CHANNELS;
 	h->region_size = size;
-	h->alloc_cursor = DMXP_HEADER_SIZE;
-	/* The claim table, unless the region is too small to spare it. */
-	if (size >= DMXP_HEADER_SIZE + (__u64)DMXP_CLAIMS * DMXP_CLAIM_SIZE +
-		    DMXP_CAPACITY_MIN * DMXP_SLOT_SIZE) {
-		h->claims_offset = DMXP_HEADER_SIZE;
-		h->claims_count = DMXP_CLAIMS;
-		h->alloc_cursor = DMXP_HEADER_SIZE + DMXP_CLAIMS * DMXP_CLAIM_SIZE;
-	}
+	h->alloc_cursor = plan.bands_start;
+	h->claims_offset = plan.claims_offset;
+	h->claims_count = plan.claims_count;
 	for (i = 0; i < DMXP_MAX_CHANNELS; i++)
 		h->channels[i].channel_id = i;
 	/* Pairs with the magic check in region_validate() of attachers. */
@@ -247,8 +234,7 @@ int dmxp_region_open(const char *path, size_t size, unsigned int flags,
 		return -EINVAL;
 	/* The size matters only to a creator. */
 	if ((flags & DMXP_OPEN_CREATE) && size &&
-	    (size < DMXP_HEADER_SIZE + DMXP_CAPACITY_MIN * DMXP_SLOT_SIZE ||
-	     size > DMXP_REGION_SIZE_MAX))
+	    !dmxp_rules_region_size_ok(size, DMXP_REGION_SIZE_MAX))
 		return -EINVAL;
 	path = default_path(path);
 	dmxp__pid_init();
