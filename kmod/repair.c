@@ -405,7 +405,7 @@ static bool repair_record(struct dmxp_region *r, struct dmxp_claim *rec,
 	/*
 	 * The live claims on this side hold their positions, and so does a
 	 * dead SEND_WRITTEN record against a SEND record's tombstone
-	 * (dmxp_rules_cover(); lib/claim.c covered() asks the same rule).
+	 * (dmxp_rules_cover(); lib/repair.c covered() asks the same rule).
 	 */
 	cover_marks(ps, cover_filter(ps, &c), c.pos, c.count);
 	return repair_positions(r, kc, &c, ps);

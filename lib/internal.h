@@ -112,7 +112,7 @@ struct dmxp_chan {
 	int				fd;		/* kernel channel fd, or -1 */
 	unsigned int			spin_max_ns;	/* 0: never spin */
 	unsigned int			spin_ns;	/* the adaptive budget */
-	/* Stall detection (lib/claim.c); atomic, the handle may be shared. */
+	/* Stall detection (lib/repair.c); atomic, the handle may be shared. */
 	unsigned int			idle;		/* -EAGAINs since the last look */
 	__u64				stall_pos;	/* position seen stuck, +1; 0: none */
 	__u64				stall_ns;	/* since when, or its last repair pass */
@@ -324,13 +324,23 @@ struct dmxp_proofs {
 enum dmxp_liveness dmxp__holder(__u32 pid, __u64 start, __u64 ns, struct dmxp_proofs *pc);
 
 /*
+ * lib/claim.c: a record's owner, alive or proven dead, and freeing a
+ * record (lib/repair.c frees the records it repaired).  An embedded
+ * owner is its pid, with DMXP_OWNER_SETUP while the record is set up.
+ */
+#define DMXP_OWNER_SETUP	0x80000000U
+enum dmxp_liveness dmxp__rec_holder(struct dmxp_region *r, const struct dmxp_claim __shm *rec,
+				    struct dmxp_proofs *pc);
+void dmxp__record_free(struct dmxp_region *r, unsigned int i);
+
+/*
  * Region files: is the process named by (@pid, start time, pid namespace)
  * proven dead?  Anything not provable, another pid namespace included,
  * counts as alive (lib/proc.c).  dmxp__self_ident(): ours, to name us.
  */
 bool dmxp__owner_dead(__u32 pid, __u64 start, __u64 ns);
 void dmxp__self_ident(__u64 *start, __u64 *ns);
-/* Region files: keep repairs out of a channel create or destroy. */
+/* lib/repair.c.  Region files: keep repairs out of a channel create or destroy. */
 int dmxp__repair_lock_wait(struct dmxp_region *r, bool *locked);
 void dmxp__repair_unlock(struct dmxp_region *r);
 /* Do the survivors of @r repair (a region file with a claim table)? */
@@ -360,7 +370,7 @@ static inline struct dmxp_claim __shm *dmxp__claim_rec(struct dmxp_region *r,
 {
 	return &r->claims.srecs[r->claims.idx[bit]];
 }
-/* After -EAGAIN: look for a ring stuck behind a dead claimer now and then. */
+/* lib/repair.c.  After -EAGAIN: look for a ring stuck behind a dead claimer now and then. */
 void dmxp__stall_check(struct dmxp_chan *c, unsigned int flags);
 /* Is the ring stuck behind a claim (the wait loop then sleeps in slices)? */
 bool dmxp__stalled(struct dmxp_chan *c, unsigned int flags);

@@ -45,7 +45,7 @@
  * followed by a check for sleepers on the other side (lib/wait.c explains
  * why no wake-up is lost).  Both are a CAS from the state the claim left,
  * not a store: a slot that a repairer took from its claimer (believing it
- * dead, lib/claim.c) has moved on, maybe by a lap, and a store would
+ * dead, lib/proc.c) has moved on, maybe by a lap, and a store would
  * rewind it and stop the ring for good.  The call then reports its
  * message lost (-ECANCELED) and the ring goes on.
  *
@@ -57,7 +57,7 @@
  * A message at the head whose sender has claimed but not yet published
  * it makes the ring look empty to consumers behind it; a slot that a
  * consumer has claimed but not yet freed makes it look full to producers.
- * If that claimer died, the slot is repaired (lib/claim.c): before each
+ * If that claimer died, the slot is repaired (lib/repair.c): before each
  * claiming CAS a thread writes the positions into its claim record, and
  * the CAS is a release so that a repairer that sees tail (head) past them
  * sees the record too ([R1]/[R2] in lib/claim.c).

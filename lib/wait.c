@@ -134,7 +134,7 @@ static __u32 __shm *waiters_word(struct dmxp_chan *c, unsigned int flags)
  * later message would cost a wake-up call.  So a blocking call says in
  * its claim record that it is counted, after adding itself and before
  * taking itself out: a repairer that finds a dead owner's record so
- * takes the count out for it (lib/claim.c, kmod/repair.c).  A death
+ * takes the count out for it (lib/repair.c, kmod/repair.c).  A death
  * between the two leaves the count, never takes out someone else's.
  */
 static void wait_record(struct dmxp_chan *c, unsigned int flags,
@@ -212,7 +212,7 @@ static bool chan_spin(struct dmxp_chan *c, unsigned int flags, __u64 deadline)
 /*
  * Until when to sleep.  A ring stuck behind a claim whose holder may be
  * dead wakes nobody: then sleep in slices, looking for the dead claimer
- * at each (lib/claim.c).  Otherwise a sleeper still wakes once a second
+ * at each (lib/repair.c).  Otherwise a sleeper still wakes once a second
  * (DMXP_SLEEP_SLICE_NS) to look at the ring itself, on both backends:
  * a peer that follows only the ring protocol publishes without waking
  * anyone (Documentation/MEMORY_LAYOUT.md, section 11), and on region
