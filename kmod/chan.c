@@ -57,7 +57,7 @@
 #define RECHECK_DELAY	HZ	/* between re-checks of channels with sleepers */
 
 struct dmxp_chan_file {
-	struct dmxp_region	*region;	/* a reference */
+	struct dmxp_kregion	*region;	/* a reference */
 	struct dmxp_kchan	*kc;		/* the channel's, lives as long */
 	u32			id;
 	u32			generation;	/* of the channel when opened */
@@ -69,7 +69,7 @@ struct dmxp_evreg {
 	struct file		*owner;		/* the /dev/dmxp file that registered */
 };
 
-static struct dmxp_channel_entry *kentry(struct dmxp_region *r, u32 id)
+static struct dmxp_channel_entry *kentry(struct dmxp_kregion *r, u32 id)
 {
 	return &dmxp_hdr(r)->channels[id];
 }
@@ -78,10 +78,10 @@ static struct dmxp_channel_entry *kentry(struct dmxp_region *r, u32 id)
  * Channel @id's geometry if it is incarnation @gen, else false.  The
  * generation is checked again after the geometry is read: a channel
  * re-created meanwhile bumps it before it changes the geometry (with a
- * write barrier, in dmxp_chan_create()), so the pair read here is never
+ * write barrier, in dmxp_kchan_create()), so the pair read here is never
  * half of another incarnation's.
  */
-static bool kchan_geometry(struct dmxp_region *r, u32 id, u32 gen, u64 *cap, u64 *boff)
+static bool kchan_geometry(struct dmxp_kregion *r, u32 id, u32 gen, u64 *cap, u64 *boff)
 {
 	struct dmxp_kchan *kc = dmxp_kchan(r, id);
 
@@ -107,7 +107,7 @@ static bool chan_alive(struct dmxp_chan_file *cf, u64 *cap, u64 *boff)
  * re-create may mix two geometries: the bounds check keeps even that
  * inside the region.
  */
-static struct dmxp_slot *kslot(struct dmxp_region *r, u64 cap, u64 boff, u64 pos)
+static struct dmxp_slot *kslot(struct dmxp_kregion *r, u64 cap, u64 boff, u64 pos)
 {
 	u64 off = boff + (pos & (cap - 1)) * DMXP_SLOT_SIZE;
 
@@ -125,7 +125,7 @@ static struct dmxp_slot *kslot(struct dmxp_region *r, u64 cap, u64 boff, u64 pos
  * as "readable", since a spurious wake-up is harmless and a lost one is
  * not.  The rule is the one lib/wait.c and the protocol model follow.
  */
-static bool ring_readable(struct dmxp_region *r, u32 id, u64 cap, u64 boff)
+static bool ring_readable(struct dmxp_kregion *r, u32 id, u64 cap, u64 boff)
 {
 	struct dmxp_channel_entry *e = kentry(r, id);
 	int tries;
@@ -148,7 +148,7 @@ static bool ring_readable(struct dmxp_region *r, u32 id, u64 cap, u64 boff)
 }
 
 /* The same for producers: the slot at tail holds tail when it is free. */
-static bool ring_writable(struct dmxp_region *r, u32 id, u64 cap, u64 boff)
+static bool ring_writable(struct dmxp_kregion *r, u32 id, u64 cap, u64 boff)
 {
 	struct dmxp_channel_entry *e = kentry(r, id);
 	int tries;
@@ -182,7 +182,7 @@ static bool chan_ready(struct dmxp_chan_file *cf, unsigned int flags)
 }
 
 /* Wake the sleepers of one side of a channel; @flags: DMXP_NOTIFY_*. */
-void dmxp_chan_wake(struct dmxp_region *r, u32 id, unsigned int flags)
+void dmxp_chan_wake(struct dmxp_kregion *r, u32 id, unsigned int flags)
 {
 	struct dmxp_kchan *kc = dmxp_kchan(r, id);
 	struct dmxp_evreg *ev;
@@ -210,7 +210,7 @@ void dmxp_chan_wake(struct dmxp_region *r, u32 id, unsigned int flags)
  */
 static void wake_if_waiting(struct dmxp_chan_file *cf, unsigned int flags)
 {
-	struct dmxp_region *r = cf->region;
+	struct dmxp_kregion *r = cf->region;
 	u32 id = cf->id;
 	struct dmxp_channel_entry *e = kentry(r, id);
 	struct dmxp_kchan *kc = cf->kc;
@@ -246,7 +246,7 @@ static void wake_if_waiting(struct dmxp_chan_file *cf, unsigned int flags)
  */
 static void chan_recheck(struct work_struct *work)
 {
-	struct dmxp_region *r = container_of(to_delayed_work(work), struct dmxp_region,
+	struct dmxp_kregion *r = container_of(to_delayed_work(work), struct dmxp_kregion,
 					     recheck_work);
 	bool again = false;
 	u32 id;
@@ -293,19 +293,19 @@ static void chan_recheck(struct work_struct *work)
  * the sleeper, and a pass already running when this finds no work pending
  * is followed by the one queued here.
  */
-static void chan_recheck_arm(struct dmxp_region *r)
+static void chan_recheck_arm(struct dmxp_kregion *r)
 {
 	if (!delayed_work_pending(&r->recheck_work))
 		schedule_delayed_work(&r->recheck_work, RECHECK_DELAY);
 }
 
-void dmxp_chan_region_init(struct dmxp_region *r)
+void dmxp_chan_region_init(struct dmxp_kregion *r)
 {
 	INIT_DELAYED_WORK(&r->recheck_work, chan_recheck);
 }
 
 /* The region's last reference is gone: nothing sleeps on it any more. */
-void dmxp_chan_region_fini(struct dmxp_region *r)
+void dmxp_chan_region_fini(struct dmxp_kregion *r)
 {
 	cancel_delayed_work_sync(&r->recheck_work);
 }
@@ -354,7 +354,7 @@ static void kclaim_put(struct dmxp_kchan *kc)
  * then be given to another channel.  The wait is short: a claim is held
  * across the copy of one slot, never across a sleep or a fault.
  */
-void dmxp_chan_quiesce(struct dmxp_region *r, u32 id)
+void dmxp_chan_quiesce(struct dmxp_kregion *r, u32 id)
 {
 	struct dmxp_kchan *kc = r->chan[id];	/* created, under r->lock */
 
@@ -370,7 +370,7 @@ void dmxp_chan_quiesce(struct dmxp_region *r, u32 id)
  */
 static ssize_t kring_recv(struct dmxp_chan_file *cf, u8 *kbuf, size_t room)
 {
-	struct dmxp_region *r = cf->region;
+	struct dmxp_kregion *r = cf->region;
 	struct dmxp_kchan *kc = cf->kc;
 	struct dmxp_channel_entry *e = kentry(r, cf->id);
 	int tries;
@@ -432,7 +432,7 @@ static ssize_t kring_recv(struct dmxp_chan_file *cf, u8 *kbuf, size_t room)
 /* Send @len bytes from @kbuf as one message.  0, -EAGAIN, -EIDRM. */
 static int kring_send(struct dmxp_chan_file *cf, const u8 *kbuf, u32 len)
 {
-	struct dmxp_region *r = cf->region;
+	struct dmxp_kregion *r = cf->region;
 	struct dmxp_kchan *kc = cf->kc;
 	struct dmxp_channel_entry *e = kentry(r, cf->id);
 	int tries;
@@ -624,7 +624,7 @@ static ssize_t chan_write_iter(struct kiocb *iocb, struct iov_iter *from)
 static __poll_t chan_poll(struct file *file, struct poll_table_struct *wait)
 {
 	struct dmxp_chan_file *cf = file->private_data;
-	struct dmxp_region *r = cf->region;
+	struct dmxp_kregion *r = cf->region;
 	struct dmxp_kchan *kc = cf->kc;
 	__poll_t mask = 0;
 	u64 cap, boff;
@@ -652,7 +652,7 @@ static int chan_release(struct inode *inode, struct file *file)
 {
 	struct dmxp_chan_file *cf = file->private_data;
 
-	dmxp_region_put(cf->region);
+	dmxp_kregion_put(cf->region);
 	kfree(cf);
 	return 0;
 }
@@ -666,7 +666,7 @@ static const struct file_operations dmxp_chan_fops = {
 	.llseek		= noop_llseek,
 };
 
-int dmxp_chan_fd_open(struct dmxp_region *r, u32 id, unsigned int flags)
+int dmxp_chan_fd_open(struct dmxp_kregion *r, u32 id, unsigned int flags)
 {
 	struct dmxp_chan_file *cf;
 	struct dmxp_kchan *kc;
@@ -691,7 +691,7 @@ int dmxp_chan_fd_open(struct dmxp_region *r, u32 id, unsigned int flags)
 	cf->kc = kc;	/* kept with the region, which cf holds */
 	cf->id = id;
 	cf->generation = kc->generation;
-	dmxp_region_get(r);
+	dmxp_kregion_get(r);
 	mutex_unlock(&dmxp_lock);
 
 	fd = get_unused_fd_flags(O_CLOEXEC);
@@ -716,7 +716,7 @@ int dmxp_chan_fd_open(struct dmxp_region *r, u32 id, unsigned int flags)
 	return fd;
 
 err_put:
-	dmxp_region_put(r);
+	dmxp_kregion_put(r);
 	kfree(cf);
 	return fd;
 err:
@@ -725,7 +725,7 @@ err:
 	return fd;
 }
 
-int dmxp_chan_eventfd(struct dmxp_region *r, u32 id, int fd, bool unregister,
+int dmxp_chan_eventfd(struct dmxp_kregion *r, u32 id, int fd, bool unregister,
 		      struct file *owner)
 {
 	struct dmxp_kchan *kc;
@@ -804,7 +804,7 @@ out:
  * Drop the eventfds of channel @id (all, or @owner's only) and, when the
  * channel goes away, wake every sleeper so that it sees it gone.
  */
-void dmxp_chan_drop(struct dmxp_region *r, u32 id, struct file *owner)
+void dmxp_chan_drop(struct dmxp_kregion *r, u32 id, struct file *owner)
 {
 	struct dmxp_kchan *kc = dmxp_kchan(r, id);
 	struct dmxp_evreg *ev, *tmp;

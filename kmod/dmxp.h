@@ -5,7 +5,7 @@
  * The module owns every region's memory.  Userspace maps it and runs the
  * lock-free ring protocol on it directly; the module only creates and
  * destroys regions and channels.  Everything the module relies on lives
- * in its own structures (struct dmxp_region, struct dmxp_kchan): it writes
+ * in its own structures (struct dmxp_kregion, struct dmxp_kchan): it writes
  * the shared header for userspace but never reads back from it anything
  * it depends on, since any process that maps the region can write there.
  */
@@ -73,7 +73,7 @@ struct dmxp_lease {
 struct dmxp_file {
 	struct mutex		lock;		/* handshake and binding */
 	bool			versioned;	/* DMXP_IOC_VERSION done */
-	struct dmxp_region	*region;	/* bound region, or NULL */
+	struct dmxp_kregion	*region;	/* bound region, or NULL */
 	struct dmxp_lease	lease;		/* its claim records' owner */
 	atomic_t		eventfds;	/* registrations it holds */
 };
@@ -91,7 +91,7 @@ enum dmxp_charge {
  * A region (about 2.4 KB, mostly chan[]), charged, like its memory and
  * its channels' struct dmxp_kchan, to the creator's memory cgroup.
  */
-struct dmxp_region {
+struct dmxp_kregion {
 	struct kref		ref;		/* registry, files, mappings, work */
 	struct list_head	node;		/* in the registry while alive */
 	bool			destroyed;	/* removed from the registry */
@@ -140,37 +140,37 @@ extern kgid_t dmxp_default_gid;
 extern umode_t dmxp_default_mode;
 
 /* region.c */
-int dmxp_region_create(const char *name, u64 size, umode_t mode, bool excl,
-		       struct dmxp_region **out);
-int dmxp_region_map(struct dmxp_region *r, struct vm_area_struct *vma);
+int dmxp_kregion_create(const char *name, u64 size, umode_t mode, bool excl,
+			struct dmxp_kregion **out);
+int dmxp_kregion_map(struct dmxp_kregion *r, struct vm_area_struct *vma);
 int dmxp_user_charge(enum dmxp_charge what, kuid_t uid);
 void dmxp_user_uncharge(enum dmxp_charge what, kuid_t uid);
 int dmxp_eventfd_charge(struct file *owner);
 void dmxp_eventfd_uncharge(struct file *owner);
-int dmxp_region_attach(const char *name, bool write, struct dmxp_region **out);
-int dmxp_region_destroy(const char *name);
-void dmxp_region_get(struct dmxp_region *r);
-void dmxp_region_put(struct dmxp_region *r);
+int dmxp_kregion_attach(const char *name, bool write, struct dmxp_kregion **out);
+int dmxp_kregion_destroy(const char *name);
+void dmxp_kregion_get(struct dmxp_kregion *r);
+void dmxp_kregion_put(struct dmxp_kregion *r);
 void dmxp_regions_destroy_all(void);
-int dmxp_chan_create(struct dmxp_region *r, u32 id, u64 capacity, u64 *band_offset);
-int dmxp_chan_destroy(struct dmxp_region *r, u32 id);
+int dmxp_kchan_create(struct dmxp_kregion *r, u32 id, u64 capacity, u64 *band_offset);
+int dmxp_kchan_destroy(struct dmxp_kregion *r, u32 id);
 
 /* chan.c */
 #define DMXP_CHAN_FD_POLL_ONLY	BIT(31)	/* internal: for a read-only binding */
-void dmxp_chan_wake(struct dmxp_region *r, u32 id, unsigned int flags);
-int dmxp_chan_fd_open(struct dmxp_region *r, u32 id, unsigned int flags);
-int dmxp_chan_eventfd(struct dmxp_region *r, u32 id, int fd, bool unregister,
+void dmxp_chan_wake(struct dmxp_kregion *r, u32 id, unsigned int flags);
+int dmxp_chan_fd_open(struct dmxp_kregion *r, u32 id, unsigned int flags);
+int dmxp_chan_eventfd(struct dmxp_kregion *r, u32 id, int fd, bool unregister,
 		      struct file *owner);
-void dmxp_chan_drop(struct dmxp_region *r, u32 id, struct file *owner);
-void dmxp_chan_quiesce(struct dmxp_region *r, u32 id);
-void dmxp_chan_region_init(struct dmxp_region *r);
-void dmxp_chan_region_fini(struct dmxp_region *r);
+void dmxp_chan_drop(struct dmxp_kregion *r, u32 id, struct file *owner);
+void dmxp_chan_quiesce(struct dmxp_kregion *r, u32 id);
+void dmxp_chan_region_init(struct dmxp_kregion *r);
+void dmxp_chan_region_fini(struct dmxp_kregion *r);
 
 /* repair.c */
-void dmxp_repair_init(struct dmxp_region *r);
-int dmxp_lease_add(struct dmxp_region *r, struct dmxp_lease *l);
-void dmxp_lease_del(struct dmxp_region *r, struct dmxp_lease *l);
-void dmxp_repair_stop(struct dmxp_region *r);
+void dmxp_repair_init(struct dmxp_kregion *r);
+int dmxp_lease_add(struct dmxp_kregion *r, struct dmxp_lease *l);
+void dmxp_lease_del(struct dmxp_kregion *r, struct dmxp_lease *l);
+void dmxp_repair_stop(struct dmxp_kregion *r);
 void dmxp_repair_drain(void);
 int dmxp_repair_module_init(void);
 void dmxp_repair_module_exit(void);
@@ -178,25 +178,25 @@ void dmxp_repair_module_exit(void);
 /* sysfs.c */
 int dmxp_sysfs_init(void);
 void dmxp_sysfs_exit(void);
-int dmxp_sysfs_region_add(struct dmxp_region *r);
-void dmxp_sysfs_region_del(struct dmxp_region *r);
-int dmxp_sysfs_chan_add(struct dmxp_region *r, u32 id);
-void dmxp_sysfs_chan_del(struct dmxp_region *r, u32 id);
+int dmxp_sysfs_region_add(struct dmxp_kregion *r);
+void dmxp_sysfs_region_del(struct dmxp_kregion *r);
+int dmxp_sysfs_chan_add(struct dmxp_kregion *r, u32 id);
+void dmxp_sysfs_chan_del(struct dmxp_kregion *r, u32 id);
 
 /*
  * Channel @id's kernel state, or NULL if @id was never created in @r.
- * Set once, by dmxp_chan_create() under the region's lock, and kept until
+ * Set once, by dmxp_kchan_create() under the region's lock, and kept until
  * the region is released.  The acquire pairs with the smp_store_release()
  * that publishes it there: a reader without that lock sees it initialised.
  */
-static inline struct dmxp_kchan *dmxp_kchan(struct dmxp_region *r, u32 id)
+static inline struct dmxp_kchan *dmxp_kchan(struct dmxp_kregion *r, u32 id)
 {
-	/* Pairs with the smp_store_release() in dmxp_chan_create(). */
+	/* Pairs with the smp_store_release() in dmxp_kchan_create(). */
 	return smp_load_acquire(&r->chan[id]);
 }
 
 /* The region's shared header, written by the module for userspace. */
-static inline struct dmxp_global_header *dmxp_hdr(struct dmxp_region *r)
+static inline struct dmxp_global_header *dmxp_hdr(struct dmxp_kregion *r)
 {
 	return r->mem;
 }

@@ -68,14 +68,14 @@ kgid_t dmxp_default_gid;
 umode_t dmxp_default_mode;
 
 /* The file's region with a reference for the caller, or NULL if unbound. */
-static struct dmxp_region *file_region(struct dmxp_file *df)
+static struct dmxp_kregion *file_region(struct dmxp_file *df)
 {
 	/* Pairs with smp_store_release() in ioc_region(). */
-	struct dmxp_region *r = smp_load_acquire(&df->region);
+	struct dmxp_kregion *r = smp_load_acquire(&df->region);
 
 	/* The file's own reference keeps r alive while the file is in use. */
 	if (r)
-		dmxp_region_get(r);
+		dmxp_kregion_get(r);
 	return r;
 }
 
@@ -106,7 +106,7 @@ static int dmxp_release(struct inode *inode, struct file *file)
 		 */
 		dmxp_lease_del(df->region, &df->lease);
 		dmxp_user_uncharge(DMXP_CHARGE_LEASE, df->lease.uid);
-		dmxp_region_put(df->region);
+		dmxp_kregion_put(df->region);
 	}
 	kfree(df);
 	return 0;
@@ -181,7 +181,7 @@ static long ioc_region(struct file *file, unsigned int cmd, void __user *argp)
 	struct dmxp_file *df = file->private_data;
 	bool write = file->f_mode & FMODE_WRITE;
 	struct dmxp_ioc_region rq;
-	struct dmxp_region *r;
+	struct dmxp_kregion *r;
 	long ret;
 
 	if (copy_from_user(&rq, argp, sizeof(rq)))
@@ -192,7 +192,7 @@ static long ioc_region(struct file *file, unsigned int cmd, void __user *argp)
 	if (cmd == DMXP_IOC_REGION_DESTROY) {
 		if (rq.size || rq.mode || rq.flags)
 			return -EINVAL;
-		return dmxp_region_destroy(rq.name);
+		return dmxp_kregion_destroy(rq.name);
 	}
 	if (cmd == DMXP_IOC_REGION_CREATE) {
 		if ((rq.flags & ~DMXP_REGION_FLAGS_KNOWN) || rq.mode & ~0666 ||
@@ -223,12 +223,12 @@ static long ioc_region(struct file *file, unsigned int cmd, void __user *argp)
 	if (ret)
 		goto out;
 	if (cmd == DMXP_IOC_REGION_CREATE)
-		ret = dmxp_region_create(rq.name, rq.size, rq.mode,
-					 rq.flags & DMXP_REGION_EXCL, &r);
+		ret = dmxp_kregion_create(rq.name, rq.size, rq.mode,
+					  rq.flags & DMXP_REGION_EXCL, &r);
 	else if (!strcmp(rq.name, DMXP_DEFAULT_NAME) && write)
-		ret = dmxp_region_create(rq.name, 0, 0, false, &r);
+		ret = dmxp_kregion_create(rq.name, 0, 0, false, &r);
 	else
-		ret = dmxp_region_attach(rq.name, write, &r);
+		ret = dmxp_kregion_attach(rq.name, write, &r);
 	if (ret)
 		goto out_uncharge;
 	ret = dmxp_lease_add(r, &df->lease);
@@ -251,7 +251,7 @@ static long ioc_region(struct file *file, unsigned int cmd, void __user *argp)
 	return 0;
 
 out_put:
-	dmxp_region_put(r);
+	dmxp_kregion_put(r);
 out_uncharge:
 	dmxp_user_uncharge(DMXP_CHARGE_LEASE, df->lease.uid);
 out:
@@ -262,7 +262,7 @@ out:
 static long ioc_chan(struct dmxp_file *df, unsigned int cmd, void __user *argp)
 {
 	struct dmxp_ioc_chan c;
-	struct dmxp_region *r;
+	struct dmxp_kregion *r;
 	long ret;
 
 	if (copy_from_user(&c, argp, sizeof(c)))
@@ -284,13 +284,13 @@ static long ioc_chan(struct dmxp_file *df, unsigned int cmd, void __user *argp)
 		 */
 		ret = -EFAULT;
 		if (!copy_to_user(argp, &c, sizeof(c)))
-			ret = dmxp_chan_create(r, c.id, c.capacity, &c.band_offset);
+			ret = dmxp_kchan_create(r, c.id, c.capacity, &c.band_offset);
 		if (!ret && copy_to_user(argp, &c, sizeof(c)))
 			ret = -EFAULT;
 	} else {
-		ret = dmxp_chan_destroy(r, c.id);
+		ret = dmxp_kchan_destroy(r, c.id);
 	}
-	dmxp_region_put(r);
+	dmxp_kregion_put(r);
 	return ret;
 }
 
@@ -324,7 +324,7 @@ static long ioc_wake_check(unsigned int cmd, const union ioc_wake_arg *u, u32 *i
 	return *id < DMXP_MAX_CHANNELS ? 0 : -EINVAL;
 }
 
-static long ioc_notify(struct dmxp_region *r, u32 id, u32 flags)
+static long ioc_notify(struct dmxp_kregion *r, u32 id, u32 flags)
 {
 	struct dmxp_kchan *kc = dmxp_kchan(r, id);
 
@@ -336,7 +336,7 @@ static long ioc_notify(struct dmxp_region *r, u32 id, u32 flags)
 	return 0;
 }
 
-static long ioc_wake_do(struct file *file, struct dmxp_region *r, unsigned int cmd,
+static long ioc_wake_do(struct file *file, struct dmxp_kregion *r, unsigned int cmd,
 			const union ioc_wake_arg *u, u32 id)
 {
 	switch (cmd) {
@@ -355,7 +355,7 @@ static long ioc_wake(struct file *file, unsigned int cmd, void __user *argp)
 {
 	struct dmxp_file *df = file->private_data;
 	union ioc_wake_arg u;
-	struct dmxp_region *r;
+	struct dmxp_kregion *r;
 	long ret;
 	u32 id;
 
@@ -370,7 +370,7 @@ static long ioc_wake(struct file *file, unsigned int cmd, void __user *argp)
 	if (!r)
 		return -ENXIO;
 	ret = ioc_wake_do(file, r, cmd, &u, id);
-	dmxp_region_put(r);
+	dmxp_kregion_put(r);
 	return ret;
 }
 
@@ -448,12 +448,12 @@ static long dmxp_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 static void dmxp_vm_open(struct vm_area_struct *vma)
 {
 	/* fork() or a split of the VMA: one more reference per VMA. */
-	dmxp_region_get(vma->vm_private_data);
+	dmxp_kregion_get(vma->vm_private_data);
 }
 
 static void dmxp_vm_close(struct vm_area_struct *vma)
 {
-	dmxp_region_put(vma->vm_private_data);
+	dmxp_kregion_put(vma->vm_private_data);
 }
 
 static const struct vm_operations_struct dmxp_vm_ops = {
@@ -465,7 +465,7 @@ static int dmxp_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct dmxp_file *df = file->private_data;
 	unsigned long len = vma->vm_end - vma->vm_start;
-	struct dmxp_region *r;
+	struct dmxp_kregion *r;
 	int ret;
 
 	r = file_region(df);
@@ -493,7 +493,7 @@ static int dmxp_mmap(struct file *file, struct vm_area_struct *vma)
 			goto err;
 		vm_flags_clear(vma, VM_MAYWRITE);
 	}
-	ret = dmxp_region_map(r, vma);
+	ret = dmxp_kregion_map(r, vma);
 	if (ret)
 		goto err;
 	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
@@ -501,7 +501,7 @@ static int dmxp_mmap(struct file *file, struct vm_area_struct *vma)
 	vma->vm_ops = &dmxp_vm_ops;
 	return 0;
 err:
-	dmxp_region_put(r);
+	dmxp_kregion_put(r);
 	return ret;
 }
 
@@ -524,7 +524,7 @@ static struct miscdevice dmxp_misc = {
 
 static int __init dmxp_init(void)
 {
-	struct dmxp_region *r;
+	struct dmxp_kregion *r;
 	int ret;
 
 	/* Half of RAM unless set: region memory is kernel memory, never swapped. */
@@ -550,12 +550,12 @@ static int __init dmxp_init(void)
 	 * The default region is the module's, made before anyone can take
 	 * its name: owned by default_uid/default_gid, with default_mode.
 	 */
-	ret = dmxp_region_create(DMXP_DEFAULT_NAME, 0, 0, true, &r);
+	ret = dmxp_kregion_create(DMXP_DEFAULT_NAME, 0, 0, true, &r);
 	if (ret) {
 		pr_err("cannot create the default region: %d\n", ret);
 		goto err_sysfs;
 	}
-	dmxp_region_put(r);	/* the registry keeps its own */
+	dmxp_kregion_put(r);	/* the registry keeps its own */
 	ret = misc_register(&dmxp_misc);
 	if (ret)
 		goto err_regions;

@@ -45,9 +45,9 @@ static LIST_HEAD(dmxp_regions);			/* under dmxp_lock */
 static atomic_long_t dmxp_total_size;		/* bytes of all live regions */
 static atomic_t dmxp_live_regions;		/* allocated, named or not */
 
-static struct dmxp_region *region_find(const char *name)
+static struct dmxp_kregion *region_find(const char *name)
 {
-	struct dmxp_region *r;
+	struct dmxp_kregion *r;
 
 	lockdep_assert_held(&dmxp_lock);
 	list_for_each_entry(r, &dmxp_regions, node)
@@ -59,7 +59,7 @@ static struct dmxp_region *region_find(const char *name)
 /* The last reference is gone: nothing can reach the region any more. */
 static void region_release(struct kref *ref)
 {
-	struct dmxp_region *r = container_of(ref, struct dmxp_region, ref);
+	struct dmxp_kregion *r = container_of(ref, struct dmxp_kregion, ref);
 	unsigned int i;
 
 	WARN_ON_ONCE(!xa_empty(&r->leases));
@@ -74,18 +74,18 @@ static void region_release(struct kref *ref)
 	kfree(r);
 }
 
-void dmxp_region_get(struct dmxp_region *r)
+void dmxp_kregion_get(struct dmxp_kregion *r)
 {
 	kref_get(&r->ref);
 }
 
 /* Takes no lock: the last put may come from vm_close(), under mmap_lock. */
-void dmxp_region_put(struct dmxp_region *r)
+void dmxp_kregion_put(struct dmxp_kregion *r)
 {
 	kref_put(&r->ref, region_release);
 }
 
-static void header_init(struct dmxp_region *r)
+static void header_init(struct dmxp_kregion *r)
 {
 	struct dmxp_global_header *h = dmxp_hdr(r);
 	unsigned int i;
@@ -107,11 +107,11 @@ static void header_init(struct dmxp_region *r)
  * The region's memory, zeroed and charged to the caller's memory cgroup.
  * vmalloc_user() is not accounted, and __vmalloc_node_range(), which
  * could add VM_USERMAP to an accounted allocation, is not exported:
- * dmxp_region_map() inserts the pages itself, as remap_vmalloc_range()
+ * dmxp_kregion_map() inserts the pages itself, as remap_vmalloc_range()
  * would.  A size the caller chose may fail quietly.  Not inlined: it
  * names region memory in /proc/vmallocinfo (selftests/fuzz_kmod checks).
  */
-static noinline void *dmxp_region_mem(u64 size)
+static noinline void *dmxp_kregion_mem(u64 size)
 {
 	void *mem = __vmalloc(size, GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_NOWARN);
 
@@ -124,16 +124,16 @@ static noinline void *dmxp_region_mem(u64 size)
  * is already counted in dmxp_total_size.  Everything is charged to the
  * caller's memory cgroup.  No lock is held: this is the long part.
  */
-static struct dmxp_region *region_alloc(const char *name, u64 size, umode_t mode,
-					kuid_t uid, kgid_t gid)
+static struct dmxp_kregion *region_alloc(const char *name, u64 size, umode_t mode,
+					 kuid_t uid, kgid_t gid)
 {
 	struct dmxp_rules_layout plan;
-	struct dmxp_region *r;
+	struct dmxp_kregion *r;
 
 	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
 	if (!r)
 		return NULL;
-	r->mem = dmxp_region_mem(size);
+	r->mem = dmxp_kregion_mem(size);
 	if (!r->mem) {
 		kfree(r);
 		return NULL;
@@ -163,7 +163,7 @@ static struct dmxp_region *region_alloc(const char *name, u64 size, umode_t mode
  * does (which needs VM_USERMAP, see region_alloc()).  On an error the
  * caller's mmap() fails and the pages inserted so far are unmapped.
  */
-int dmxp_region_map(struct dmxp_region *r, struct vm_area_struct *vma)
+int dmxp_kregion_map(struct dmxp_kregion *r, struct vm_area_struct *vma)
 {
 	unsigned long off;
 	int ret;
@@ -184,7 +184,7 @@ int dmxp_region_map(struct dmxp_region *r, struct vm_area_struct *vma)
  * Read access, and write access too if @write, decided like SysV IPC's
  * ipcperms(): the owner's bits, else the group's, else the others'.
  */
-static bool region_permitted(struct dmxp_region *r, bool write)
+static bool region_permitted(struct dmxp_kregion *r, bool write)
 {
 	umode_t granted = r->mode, want = write ? 06 : 04;
 
@@ -202,9 +202,9 @@ static bool region_permitted(struct dmxp_region *r, bool write)
  * there is none, -EEXIST if there is one and @excl, -EACCES if the
  * caller may not attach to it.
  */
-static int region_lookup(const char *name, bool excl, bool write, struct dmxp_region **out)
+static int region_lookup(const char *name, bool excl, bool write, struct dmxp_kregion **out)
 {
-	struct dmxp_region *r;
+	struct dmxp_kregion *r;
 	int ret = 0;
 
 	mutex_lock(&dmxp_lock);
@@ -216,7 +216,7 @@ static int region_lookup(const char *name, bool excl, bool write, struct dmxp_re
 	else if (!region_permitted(r, write))
 		ret = -EACCES;
 	else
-		dmxp_region_get(r);
+		dmxp_kregion_get(r);
 	mutex_unlock(&dmxp_lock);
 	if (!ret)
 		*out = r;
@@ -228,7 +228,7 @@ static int region_lookup(const char *name, bool excl, bool write, struct dmxp_re
  * module's limit: -ENOSPC) and its memory to the caller (-ENOMEM).
  */
 static int region_new(const char *name, u64 size, umode_t mode, kuid_t uid, kgid_t gid,
-		      struct dmxp_region **out)
+		      struct dmxp_kregion **out)
 {
 	if (size > dmxp_max_total_size)
 		return -ENOSPC;
@@ -245,7 +245,7 @@ static int region_new(const char *name, u64 size, umode_t mode, kuid_t uid, kgid
 }
 
 /* With dmxp_names_lock held: @r joins the registry, with the caller's reference. */
-static int region_add(struct dmxp_region *r)
+static int region_add(struct dmxp_kregion *r)
 {
 	int ret;
 
@@ -253,19 +253,19 @@ static int region_add(struct dmxp_region *r)
 	ret = dmxp_sysfs_region_add(r);
 	if (ret)
 		return ret;
-	dmxp_region_get(r);		/* the caller's */
+	dmxp_kregion_get(r);		/* the caller's */
 	mutex_lock(&dmxp_lock);
 	list_add_tail(&r->node, &dmxp_regions);
 	mutex_unlock(&dmxp_lock);
 	return 0;
 }
 
-int dmxp_region_create(const char *name, u64 size, umode_t mode, bool excl,
-		       struct dmxp_region **out)
+int dmxp_kregion_create(const char *name, u64 size, umode_t mode, bool excl,
+			struct dmxp_kregion **out)
 {
 	kuid_t uid = current_euid();
 	kgid_t gid = current_egid();
-	struct dmxp_region *r;
+	struct dmxp_kregion *r;
 	bool named = false;
 	int ret;
 
@@ -303,19 +303,19 @@ int dmxp_region_create(const char *name, u64 size, umode_t mode, bool excl,
 	}
 	mutex_unlock(&dmxp_names_lock);
 	if (!named) {
-		dmxp_region_put(r);	/* never named: this frees it */
+		dmxp_kregion_put(r);	/* never named: this frees it */
 		return ret;
 	}
 	/* Made for the caller as the module's: the caller attaches as anyone would. */
 	if (!uid_eq(uid, current_euid()) && !region_permitted(r, true)) {
-		dmxp_region_put(r);
+		dmxp_kregion_put(r);
 		return -EACCES;
 	}
 	*out = r;
 	return 0;
 }
 
-int dmxp_region_attach(const char *name, bool write, struct dmxp_region **out)
+int dmxp_kregion_attach(const char *name, bool write, struct dmxp_kregion **out)
 {
 	return region_lookup(name, false, write, out);
 }
@@ -324,7 +324,7 @@ int dmxp_region_attach(const char *name, bool write, struct dmxp_region **out)
  * @r has left the registry; with dmxp_names_lock held, mark it destroyed
  * and remove its sysfs directories (before its name can be taken again).
  */
-static void region_unlink(struct dmxp_region *r)
+static void region_unlink(struct dmxp_kregion *r)
 {
 	unsigned int i;
 
@@ -345,7 +345,7 @@ static void region_unlink(struct dmxp_region *r)
 }
 
 /* After region_unlink(), with no lock: the rest, and the registry's reference. */
-static void region_retire(struct dmxp_region *r)
+static void region_retire(struct dmxp_kregion *r)
 {
 	unsigned int i;
 
@@ -354,12 +354,12 @@ static void region_retire(struct dmxp_region *r)
 	/* Sleepers wake and see -EIDRM; eventfds are signalled, dropped. */
 	for (i = 0; i < DMXP_MAX_CHANNELS; i++)
 		dmxp_chan_drop(r, i, NULL);
-	dmxp_region_put(r);
+	dmxp_kregion_put(r);
 }
 
-int dmxp_region_destroy(const char *name)
+int dmxp_kregion_destroy(const char *name)
 {
-	struct dmxp_region *r;
+	struct dmxp_kregion *r;
 	int ret = 0;
 
 	mutex_lock(&dmxp_names_lock);
@@ -387,7 +387,7 @@ int dmxp_region_destroy(const char *name)
  */
 void dmxp_regions_destroy_all(void)
 {
-	struct dmxp_region *r, *tmp;
+	struct dmxp_kregion *r, *tmp;
 	LIST_HEAD(dead);
 
 	mutex_lock(&dmxp_names_lock);
@@ -519,7 +519,7 @@ static int band_cmp(const void *a, const void *b)
  * First fit for @bytes among the bands of created channels, from the
  * module's own table.  Returns the offset, or 0 when nothing fits.
  */
-static u64 band_find(struct dmxp_region *r, u64 bytes)
+static u64 band_find(struct dmxp_kregion *r, u64 bytes)
 {
 	struct band *bands;
 	unsigned int i, n = 0;
@@ -579,7 +579,7 @@ static void ring_init(struct dmxp_slot *slots, u64 cap)
 	}
 }
 
-int dmxp_chan_create(struct dmxp_region *r, u32 id, u64 capacity, u64 *band_offset)
+int dmxp_kchan_create(struct dmxp_kregion *r, u32 id, u64 capacity, u64 *band_offset)
 {
 	struct dmxp_global_header *h = dmxp_hdr(r);
 	struct dmxp_channel_entry *e;
@@ -681,7 +681,7 @@ out:
 	return ret;
 }
 
-int dmxp_chan_destroy(struct dmxp_region *r, u32 id)
+int dmxp_kchan_destroy(struct dmxp_kregion *r, u32 id)
 {
 	struct dmxp_global_header *h = dmxp_hdr(r);
 	struct dmxp_channel_entry *e;
@@ -693,7 +693,7 @@ int dmxp_chan_destroy(struct dmxp_region *r, u32 id)
 		return -EINVAL;
 	id = array_index_nospec(id, DMXP_MAX_CHANNELS);
 
-	mutex_lock(&r->lock);	/* as in dmxp_chan_create() */
+	mutex_lock(&r->lock);	/* as in dmxp_kchan_create() */
 	kc = r->chan[id];	/* set under r->lock, which we hold */
 	if (r->destroyed) {
 		ret = -EIDRM;
@@ -712,7 +712,7 @@ int dmxp_chan_destroy(struct dmxp_region *r, u32 id)
 	WRITE_ONCE(kc->created, false);
 	mutex_unlock(&dmxp_lock);
 	WRITE_ONCE(e->generation, gen);
-	/* As in dmxp_chan_create(): generation before the entry's fields. */
+	/* As in dmxp_kchan_create(): generation before the entry's fields. */
 	smp_wmb();
 	/* No read() or write() of the module is left in the ring. */
 	dmxp_chan_quiesce(r, id);

@@ -86,12 +86,12 @@ struct repair_pass {
 };
 
 /* O(log leases), under the xarray's RCU: no lock needed. */
-static bool lease_live(struct dmxp_region *r, u32 owner)
+static bool lease_live(struct dmxp_kregion *r, u32 owner)
 {
 	return xa_load(&r->leases, owner);
 }
 
-static struct dmxp_claim *claim_table(struct dmxp_region *r)
+static struct dmxp_claim *claim_table(struct dmxp_kregion *r)
 {
 	return r->mem + r->claims_offset;
 }
@@ -101,7 +101,7 @@ static struct dmxp_claim *claim_table(struct dmxp_region *r)
  * that claim positions.  tail and head come first: pairs with the release
  * CAS of a claim, so a live claim they passed has its record seen after.
  */
-static void live_snapshot(struct dmxp_region *r, struct repair_pass *ps)
+static void live_snapshot(struct dmxp_kregion *r, struct repair_pass *ps)
 {
 	struct dmxp_global_header *h = dmxp_hdr(r);
 	struct dmxp_claim *tab = claim_table(r);
@@ -245,7 +245,7 @@ static void waiter_put(struct dmxp_channel_entry *e, u32 state)
  * copy of the channel.  Returns the channel when @c holds positions, else
  * NULL: the record is then done with (a dead sleeper's count taken out).
  */
-static struct dmxp_kchan *record_read(struct dmxp_region *r, struct dmxp_claim *rec,
+static struct dmxp_kchan *record_read(struct dmxp_kregion *r, struct dmxp_claim *rec,
 				      struct dmxp_rules_claim *c)
 {
 	struct dmxp_kchan *kc;
@@ -342,7 +342,7 @@ static bool repair_apply(struct dmxp_kchan *kc, struct dmxp_channel_entry *e,
  * Decide (common/dmxp_rules.h) then act, for each position of @c, with
  * ps->cover marked for them.  Returns true when some must wait.
  */
-static bool repair_positions(struct dmxp_region *r, struct dmxp_kchan *kc,
+static bool repair_positions(struct dmxp_kregion *r, struct dmxp_kchan *kc,
 			     const struct dmxp_rules_claim *c, struct repair_pass *ps)
 {
 	struct dmxp_channel_entry *e = &dmxp_hdr(r)->channels[c->chan];
@@ -378,7 +378,7 @@ static bool repair_positions(struct dmxp_region *r, struct dmxp_kchan *kc,
  * Repair the positions dead record @rec holds.  Returns true when some
  * must wait for a later pass.
  */
-static bool repair_record(struct dmxp_region *r, struct dmxp_claim *rec,
+static bool repair_record(struct dmxp_kregion *r, struct dmxp_claim *rec,
 			  struct repair_pass *ps)
 {
 	struct dmxp_rules_claim c;
@@ -416,7 +416,7 @@ static bool repair_record(struct dmxp_region *r, struct dmxp_claim *rec,
  * gone.  Returns true when something is left for a later pass; *@soon
  * then says whether it is more than positions live records hold.
  */
-static bool repair_pass(struct dmxp_region *r, bool *soon)
+static bool repair_pass(struct dmxp_kregion *r, bool *soon)
 {
 	struct dmxp_claim *tab = claim_table(r);
 	struct repair_pass *ps;
@@ -470,7 +470,7 @@ static bool repair_pass(struct dmxp_region *r, bool *soon)
 
 static void repair_work_fn(struct work_struct *work)
 {
-	struct dmxp_region *r = container_of(to_delayed_work(work), struct dmxp_region,
+	struct dmxp_kregion *r = container_of(to_delayed_work(work), struct dmxp_kregion,
 					     repair_work);
 	bool queued = false, soon;
 	unsigned long delay;
@@ -492,10 +492,10 @@ static void repair_work_fn(struct work_struct *work)
 	}
 	mutex_unlock(&r->lock);
 	if (!queued)
-		dmxp_region_put(r);
+		dmxp_kregion_put(r);
 }
 
-void dmxp_repair_init(struct dmxp_region *r)
+void dmxp_repair_init(struct dmxp_kregion *r)
 {
 	mutex_init(&r->lock);
 	xa_init_flags(&r->leases, XA_FLAGS_ALLOC1);
@@ -507,7 +507,7 @@ void dmxp_repair_init(struct dmxp_region *r)
  * Attach: a new lease for the file's records.  Ids go round 1..2^32-1
  * and skip the ones still in use, so a wrapped id never names two files.
  */
-int dmxp_lease_add(struct dmxp_region *r, struct dmxp_lease *l)
+int dmxp_lease_add(struct dmxp_kregion *r, struct dmxp_lease *l)
 {
 	u32 id;
 	int ret;
@@ -524,7 +524,7 @@ int dmxp_lease_add(struct dmxp_region *r, struct dmxp_lease *l)
  * The file is released: its lease ends, and the work item repairs what
  * it held, at once.  The releasing task (close(), exit()) does no pass.
  */
-void dmxp_lease_del(struct dmxp_region *r, struct dmxp_lease *l)
+void dmxp_lease_del(struct dmxp_kregion *r, struct dmxp_lease *l)
 {
 	xa_erase(&r->leases, l->id);
 	/*
@@ -536,17 +536,17 @@ void dmxp_lease_del(struct dmxp_region *r, struct dmxp_lease *l)
 		return;
 	/* The worker starts its gaps again (it owns repair_delay, under r->lock). */
 	atomic_set(&r->repair_kick, 1);
-	dmxp_region_get(r);
+	dmxp_kregion_get(r);
 	/* Already pending (maybe after a long delay): now, with its reference. */
 	if (mod_delayed_work(dmxp_repair_wq, &r->repair_work, 0))
-		dmxp_region_put(r);
+		dmxp_kregion_put(r);
 }
 
 /* The region goes: no repair may run after this.  Call it with no lock held. */
-void dmxp_repair_stop(struct dmxp_region *r)
+void dmxp_repair_stop(struct dmxp_kregion *r)
 {
 	if (cancel_delayed_work_sync(&r->repair_work))
-		dmxp_region_put(r);
+		dmxp_kregion_put(r);
 }
 
 int dmxp_repair_module_init(void)

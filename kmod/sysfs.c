@@ -20,7 +20,7 @@ static struct kobject *dmxp_kobj;
 
 struct dmxp_kobj {
 	struct kobject		kobj;
-	struct dmxp_region	*region;
+	struct dmxp_kregion	*region;
 	u32			id;
 };
 
@@ -175,7 +175,7 @@ static const struct kobj_type chan_ktype = {
 };
 
 static struct kobject *dk_add(const struct kobj_type *kt, struct kobject *parent,
-			      struct dmxp_region *r, u32 id, const char *name)
+			      struct dmxp_kregion *r, u32 id, const char *name)
 {
 	struct dmxp_kobj *dk = kzalloc(sizeof(*dk), GFP_KERNEL_ACCOUNT);
 	int ret;
@@ -192,13 +192,13 @@ static struct kobject *dk_add(const struct kobj_type *kt, struct kobject *parent
 	return &dk->kobj;
 }
 
-int dmxp_sysfs_region_add(struct dmxp_region *r)
+int dmxp_sysfs_region_add(struct dmxp_kregion *r)
 {
 	r->kobj = dk_add(&region_ktype, dmxp_kobj, r, 0, r->name);
 	return r->kobj ? 0 : -ENOMEM;
 }
 
-void dmxp_sysfs_region_del(struct dmxp_region *r)
+void dmxp_sysfs_region_del(struct dmxp_kregion *r)
 {
 	if (!r->kobj)
 		return;
@@ -207,7 +207,7 @@ void dmxp_sysfs_region_del(struct dmxp_region *r)
 	r->kobj = NULL;
 }
 
-int dmxp_sysfs_chan_add(struct dmxp_region *r, u32 id)
+int dmxp_sysfs_chan_add(struct dmxp_kregion *r, u32 id)
 {
 	struct dmxp_kchan *kc = r->chan[id];	/* created, under r->lock */
 	char name[8];
@@ -218,7 +218,7 @@ int dmxp_sysfs_chan_add(struct dmxp_region *r, u32 id)
 }
 
 /* Under r->lock, for a channel never created too. */
-void dmxp_sysfs_chan_del(struct dmxp_region *r, u32 id)
+void dmxp_sysfs_chan_del(struct dmxp_kregion *r, u32 id)
 {
 	struct dmxp_kchan *kc = r->chan[id];
 	struct kobject *k = kc ? kc->kobj : NULL;
