@@ -16,7 +16,7 @@
  * Channels are created here, never by userspace: the module picks the
  * band from its own table of channels (struct dmxp_kchan), initialises
  * the ring and then publishes the entry with the same flags/generation
- * protocol as the userspace library (lib/chan.c), so readers of the
+ * protocol as the userspace library (lib/file.c), so readers of the
  * header see the same thing on both backends.  Values in the mapping are
  * only ever written here, never trusted.
  */
@@ -627,12 +627,12 @@ int dmxp_kchan_create(struct dmxp_kregion *r, u32 id, u64 capacity, u64 *band_of
 
 	e = &h->channels[id];
 	gen = kc->generation + 1;
-	/* The userspace protocol of lib/chan.c: BUSY, generation, fields, CREATED. */
+	/* The userspace protocol of lib/file.c: BUSY, generation, fields, CREATED. */
 	WRITE_ONCE(e->flags, DMXP_CHAN_BUSY);
 	WRITE_ONCE(e->generation, gen);
 	/* Not created yet: chan.c binds nothing to this generation meanwhile. */
 	WRITE_ONCE(kc->generation, gen);
-	/* Pairs with the acquire fence of readers' seqlock (lib/chan.c). */
+	/* Pairs with the acquire fence of readers' seqlock (lib/chan.c, dmxp_chan_open()). */
 	smp_wmb();
 
 	ring_init(r->mem + off, capacity);
@@ -669,7 +669,7 @@ int dmxp_kchan_create(struct dmxp_kregion *r, u32 id, u64 capacity, u64 *band_of
 	}
 	WRITE_ONCE(h->alloc_cursor, hw);
 	WRITE_ONCE(h->channel_count, r->channel_count);
-	/* Publishes the ring; pairs with load_acquire() of flags in lib/chan.c. */
+	/* Publishes the ring; pairs with load_acquire() of flags in lib/chan.c and lib/file.c. */
 	smp_store_release(&e->flags, DMXP_CHAN_CREATED);
 
 	/* Stats are best effort: a channel works without its sysfs directory. */
@@ -721,7 +721,7 @@ int dmxp_kchan_destroy(struct dmxp_kregion *r, u32 id)
 	WRITE_ONCE(e->band_capacity, 0);
 	WRITE_ONCE(r->channel_count, r->channel_count - 1);
 	WRITE_ONCE(h->channel_count, r->channel_count);
-	/* Pairs with load_acquire() of flags in lib/chan.c, as at creation. */
+	/* Pairs with load_acquire() of flags in lib/file.c and lib/chan.c, as at creation. */
 	smp_store_release(&e->flags, 0);
 	dmxp_sysfs_chan_del(r, id);
 	dmxp_chan_drop(r, id, NULL);

@@ -78,7 +78,7 @@ static int region_validate(const struct dmxp_global_header __shm *h, size_t size
 	    h->max_channels != DMXP_MAX_CHANNELS || h->region_size != size)
 		return -EPROTO;
 	cursor = READ_ONCE(h->alloc_cursor);
-	/* Where the next band would start: see band_alloc() (lib/chan.c). */
+	/* Where the next band would start: see band_alloc() (lib/file.c). */
 	if (!dmxp_rules_band_fits(cursor, 0, size))
 		return -EPROTO;
 

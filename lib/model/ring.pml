@@ -13,13 +13,13 @@
  *			SEND_WRITTEN, ring_publish() [P2], dmxp__claim_end()
  *			[R3], dmxp__wake_consumers() [W1]); when the ring is
  *			full, chan_announce() [S1], chan_ready(), futex_wait
- *			(dmxp__shm_wait()) and chan_unannounce() on the send side
+ *			(shm_wait() in lib/file.c) and chan_unannounce() on the send side
  *	consumer(me)	dmxp_chan_recv_wait() called again and again until the
  *			consumer stops (lib/wait.c wait_loop() around lib/ring.c
  *			dmxp_chan_recv(): ring_claim_one() skipping tombstones,
  *			ring_claim_consume() [C1] [R1] [R2], the copy,
  *			ring_free() [C2], [R3], dmxp__wake_producers() [W1])
- *	repairer()	lib/claim.c repair_pass() and repair_record() (kmod/repair.c
+ *	repairer()	lib/repair.c repair_pass() and repair_record() (kmod/repair.c
  *			repair_record() is the same rule): take a dead owner's
  *			record over, deliver SEND_WRITTEN, tombstone SEND (mark
  *			DMXP_SEQ_REPAIRING, write the meta, publish), free RECV,
@@ -98,14 +98,14 @@
  *	-DOLD_READY: ready iff s == h + 1, a slot already taken counts as
  *	empty: a consumer sleeps with a message in the ring.
  *
- *  dmxp__shm_notify() (lib/wait.c) wakes every sleeper of the futex word
+ *  shm_notify() (lib/file.c) wakes every sleeper of the futex word
  *  (FUTEX_WAKE INT_MAX), as the module's wait queues do: one publish can
  *  make several messages ready at head (a later position published
  *  first, while its waker saw no sleeper).
  *	-DWAKE_ONE: FUTEX_WAKE(n) for n messages: one sleeper takes the
  *	message it was woken for and stops, the other sleeps with the next.
  *
- *  covered() (lib/claim.c; kmod/repair.c): a position is left for a
+ *  covered() (lib/repair.c; kmod/repair.c): a position is left for a
  *  later pass while a live owner's record names it, and a SEND record's
  *  tombstone also yields to any record that says the position was
  *  written whole (SEND_WRITTEN is only ever written by the owner of a
@@ -185,7 +185,7 @@ byte leak_recv, leak_send;	/* counts left by a death (documented) */
 byte crashes;
 
 /*
- * The notify of dmxp__shm_notify() on the futex word of consumers
+ * The notify of shm_notify() on the futex word of consumers
  * (producers): -DWAKE_ONE wakes one sleeper per message published
  * (freed), FUTEX_WAKE(n); the default wakes them all.
  */
@@ -319,7 +319,7 @@ inline crash(me, consumer)
 	if									\
 	:: rdy -> skip								\
 	:: else ->								\
-		/* dmxp__shm_wait(): futex_wait(FUTEX, ev) */			\
+		/* shm_wait(): futex_wait(FUTEX, ev) */				\
 		atomic {							\
 			if							\
 			:: FUTEX == ev -> asleep[me] = true			\

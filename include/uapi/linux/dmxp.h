@@ -120,7 +120,7 @@ struct dmxp_channel_entry {
 
 /*
  * The claim table: what each thread of each process holds, so that the
- * claims of a process that died can be repaired (lib/claim.c, kmod/repair.c
+ * claims of a process that died can be repaired (lib/repair.c, kmod/repair.c
  * and Documentation/RELIABILITY.md).  A record is taken by a process for
  * one of its threads (or one zero-copy reference) and names the positions
  * it is claiming or holding, written before the claim is made; a record

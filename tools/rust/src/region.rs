@@ -224,7 +224,7 @@ impl Ident {
 
 /// The boottime offset of our time namespace in clock ticks, rounded
 /// down: the `boottime <secs> <nsecs>` line of `/proc/self/timens_offsets`;
-/// 0 without the file or the line (as `boot_offset()` in `lib/claim.c`).
+/// 0 without the file or the line (as `boot_offset()` in `lib/proc.c`).
 fn boot_offset() -> i64 {
     let off: i64 = std::fs::read_to_string("/proc/self/timens_offsets")
         .ok()
