@@ -386,7 +386,7 @@ int dmxp__claims_open(struct dmxp_region *r, __u32 lease)
 		cl->srecs = (struct dmxp_claim __shm *)((char *)r->shdr + off);
 		cl->count = count;
 	}
-	/* /proc is read under reg_lock: no cancellation in between. */
+	/* /proc is read under a lock (lib/proc.c): no cancellation in between. */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
 	dmxp__ident_refresh();
 	pthread_setcancelstate(cancel, NULL);

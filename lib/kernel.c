@@ -169,8 +169,20 @@ static int kernel_chan_fd(struct dmxp_chan *c)
 	if (c->fd >= 0)
 		return c->fd;
 	fd = ioctl(c->region->fd, DMXP_IOC_CHAN_FD, &rq);
+	/*
+	 * The module opens the fd of the channel with that id now.  The
+	 * handle's channel existed when it was opened: gone (ENOENT) means
+	 * destroyed, whatever the entry's generation says yet (the module
+	 * clears created before it bumps the generation); an fd of another
+	 * generation is of a channel created since (the module bumps the
+	 * generation before it sets created, which the ioctl checked).
+	 */
 	if (fd < 0)
-		return -errno;
+		return errno == ENOENT ? -EIDRM : -errno;
+	if (chan_check(c)) {
+		close(fd);
+		return -EIDRM;
+	}
 	/* Two threads may race to open it: one fd stays, the other goes. */
 	if (!__atomic_compare_exchange_n(&c->fd, &expected, fd, false,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
@@ -188,15 +200,10 @@ static int kernel_wait(struct dmxp_chan *c, unsigned int flags, __u32 ev, __u64 
 	int ret;
 
 	(void)ev;
-	/*
-	 * The fd is opened at the first sleep.  The handle's channel existed
-	 * when the handle was opened: gone now means destroyed, whatever the
-	 * entry's generation says yet (the module clears created before it
-	 * bumps the generation).
-	 */
+	/* Opened at the first sleep: -EIDRM if the channel went meanwhile. */
 	p.fd = kernel_chan_fd(c);
 	if (p.fd < 0)
-		return p.fd == -ENOENT ? -EIDRM : p.fd;
+		return p.fd;
 	if (deadline) {
 		__u64 now = dmxp__now_ns(), left = deadline > now ? deadline - now : 0;
 

@@ -1085,6 +1085,21 @@ TEST_F(wait, chan_fd)
 	EXPECT_EQ(POLLIN | POLLOUT, p.revents & (POLLIN | POLLOUT));
 }
 
+/*
+ * The fd of a stale handle: -EIDRM, as every call on it (libdmxp(3)),
+ * also when the channel was created again (an fd of the new channel
+ * would let the old handle take its messages).
+ */
+TEST_F(wait, chan_fd_of_stale_handle_fails_eidrm)
+{
+	if (!test_on_kernel())
+		SKIP(return, "kernel regions only");
+	ASSERT_EQ(0, dmxp_chan_destroy(self->r, CH));
+	EXPECT_EQ(-EIDRM, dmxp_chan_fd(self->c));
+	ASSERT_EQ(0, dmxp_chan_create(self->r, CH, CAP));
+	EXPECT_EQ(-EIDRM, dmxp_chan_fd(self->c));
+}
+
 /* The documented event loop: arm, poll the fd, a peer's send wakes it. */
 TEST_F(wait, chan_fd_event_loop)
 {
@@ -1195,17 +1210,39 @@ static int kid_recv_hooked(struct dmxp_chan *c, struct kid *k, long arg)
  * it comes later.  On /dev/dmxp the sleeper first asks for the channel
  * fd there, which the destroy took away: that was -ENOENT.
  */
-TEST_F(wait, destroy_before_sleep_fails_eidrm)
+static void change_before_sleep(FIXTURE_DATA(wait) *self,
+				struct __test_metadata *_metadata, bool recreate)
 {
+	long long t;
 	int code = -1;
 
 	ASSERT_LT(0, spawn(self, kid_recv_hooked, 0));
 	ASSERT_EQ(1, stopped_or_exited(self, 0, &code));
 	ASSERT_EQ(0, dmxp_chan_destroy(self->r, CH));
+	if (recreate)
+		ASSERT_EQ(0, dmxp_chan_create(self->r, CH, CAP));
+	t = test_now_ns();
 	kill(self->pids[0], SIGCONT);
 	ASSERT_EQ(0, reap(self, 0, 3000));
 	EXPECT_EQ(-EIDRM, self->kids[0].ret);
+	/* Not after the one-second look of a sleeper nobody wakes. */
+	EXPECT_LT(self->kids[0].t_ret - t, 500 * MS);
 	EXPECT_EQ(0U, recv_waiters(self));
+}
+
+TEST_F(wait, destroy_before_sleep_fails_eidrm)
+{
+	change_before_sleep(self, _metadata, false);
+}
+
+/*
+ * Destroyed and created again: on /dev/dmxp the sleeper got the new
+ * channel's fd and slept on it, woken by nobody, until its one-second
+ * look found the generation changed.
+ */
+TEST_F(wait, recreate_before_sleep_fails_eidrm)
+{
+	change_before_sleep(self, _metadata, true);
 }
 
 static void take_first(FIXTURE_DATA(wait) *self, struct __test_metadata *_metadata, int n)
