@@ -164,11 +164,11 @@ static int vmalloc_read(long long *areas, long long *pages)
 		long long n;
 
 		/*
-		 * Regions come from dmxp_region_mem() (VM_USERMAP in older
+		 * Regions come from dmxp_kregion_mem() (VM_USERMAP in older
 		 * modules, which did not list their page arrays so).
 		 */
 		if (!strstr(line, " [dmxp]") ||
-		    (!strstr(line, " dmxp_region_mem+") && !strstr(line, " user")) ||
+		    (!strstr(line, " dmxp_kregion_mem+") && !strstr(line, " user")) ||
 		    !(p = strstr(line, " pages=")))
 			continue;
 		n = strtoll(p + 7, NULL, 10);
@@ -178,7 +178,7 @@ static int vmalloc_read(long long *areas, long long *pages)
 		 * A big region's page array is an area of its own with the
 		 * same caller ("vpages" on the region's line): not a region.
 		 */
-		if (strstr(line, " vpages") && strstr(line, " dmxp_region_mem+")) {
+		if (strstr(line, " vpages") && strstr(line, " dmxp_kregion_mem+")) {
 			(*areas)--;
 			*pages -= (n * (long long)sizeof(void *) + g.pg - 1) / g.pg;
 		}
