@@ -2,7 +2,9 @@
 # `make check`: the selftests natively (embedded backend), then inside a
 # QEMU guest with dmxp.ko loaded (kernel backend) on Debian's kernel, then
 # in the checked kernels (tools/vm/build-kernel: KASAN, lockdep, KCSAN...),
-# and one totals line for all: "N passed, N failed, N skipped".
+# and one totals line for all: "N passed, N failed, N skipped", after a
+# recap of every failure of every pass (the last lines are what a CI log
+# shows).
 # `make check-debug`: the checked kernels only.
 #
 # usage: check.sh PASSES "NATIVE" "GUEST" "DEBUG" "OTHER" "RACE"
@@ -22,7 +24,7 @@ race=$6
 top=$(cd .. && pwd)
 log=$(mktemp)
 pre=
-trap '[ -z "$pre" ] || kill -TERM -"$pre" 2>/dev/null; rm -f "$log" "$log.pre"' EXIT
+trap '[ -z "$pre" ] || kill -TERM -"$pre" 2>/dev/null; rm -f "$log" "$log.pre" "$log.fail"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 P=0 F=0 S=0
@@ -42,11 +44,20 @@ case " $passes " in *" checked "*" native "*|*" native "*" checked "*|*" guest "
 	fi
 esac
 
-add_totals() {	# $1: label; reads the run's output in $log
+fail() {	# $1: pass; $2: what failed
+	echo "# FAIL [$1] $2" >>"$log.fail"
+}
+
+add_totals() {	# $1: pass; $2: label; reads the run's output in $log
+	grep -E '^# FAIL ' "$log" | sed "s/^# FAIL /# FAIL [$1] /" >>"$log.fail"
+	# The rig's verdicts, each with the first lines of its report.
+	grep -E -A4 '^vm/run: ' "$log" | grep -v -x -e '--' | head -n 20 |
+		while read -r l; do fail "$1" "$l"; done
 	t=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
 	if [ -z "$t" ]; then
 		grep -E '^vm/run: ' "$log"
-		echo "# $1: no totals: counted as one failure"
+		echo "# $2: no totals: counted as one failure"
+		fail "$1" "no totals"
 		F=$((F + 1))
 		return
 	fi
@@ -54,7 +65,7 @@ add_totals() {	# $1: label; reads the run's output in $log
 	F=$((F + $(echo "$t" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
 	s=$(echo "$t" | sed -nE 's/.* ([0-9]+) skipped.*/\1/p')
 	S=$((S + ${s:-0}))
-	echo "# $1: $t"
+	echo "# $2: $t"
 	# A dirty kernel log, a failed rmmod or a cut output comes after
 	# the totals, as one failure more.
 	if grep -q -E '^vm/run: ' "$log"; then
@@ -77,7 +88,7 @@ case " $passes " in *" native "*)
 	echo "# ==== native tests (embedded backend)"
 	# shellcheck disable=SC2086
 	./run.sh $native 2>&1 | tee "$log"
-	add_totals native
+	add_totals native native
 esac
 
 case " $passes " in *" guest "*)
@@ -89,7 +100,7 @@ case " $passes " in *" guest "*)
 		# shellcheck disable=SC2086
 		"$top/tools/vm/run" $vm_with -- env DMXP_TEST_BACKEND=kernel \
 			selftests/run.sh $guest 2>&1 | tee "$log"
-		add_totals guest
+		add_totals guest guest
 	fi
 esac
 
@@ -113,6 +124,7 @@ case " $passes " in *" checked "*)
 		echo "# $k: the kernel (a cold build takes about 10 minutes)"
 		if ! kdir=$("$top/tools/vm/build-kernel" "$k"); then
 			echo "# $k: the kernel could not be built: counted as one failure"
+			fail "$k" "the kernel could not be built"
 			F=$((F + 1))
 			continue
 		fi
@@ -124,9 +136,16 @@ case " $passes " in *" checked "*)
 		VM_KERNEL=$k VM_TIMEOUT=${DMXP_CHECK_TIMEOUT:-3600} "$top/tools/vm/run" $vm_with -- \
 			env DMXP_TEST_BACKEND=kernel DMXP_TEST_TIME_SCALE=$scale \
 			DMXP_TEST_TIMEOUT=$((240 * scale)) selftests/run.sh $tests 2>&1 | tee "$log"
-		add_totals "$k ($(( $(date +%s) - t0 )) s)"
+		add_totals "$k" "$k ($(( $(date +%s) - t0 )) s)"
 	done
 esac
 
+# The recap: at most 40 lines, the rest counted.
+if [ -s "$log.fail" ]; then
+	n=$(wc -l <"$log.fail")
+	echo "# ==== failures"
+	head -n 40 "$log.fail"
+	[ "$n" -le 40 ] || echo "# ... and $((n - 40)) more above"
+fi
 echo "$P passed, $F failed, $S skipped"
 [ "$F" -eq 0 ]

@@ -2,8 +2,9 @@
 # Run each test (a kselftest binary or a TAP shell script) under a
 # timeout, show its TAP output, and add up the "# Totals:" lines.  A test
 # that dies without printing its totals counts as one failure.  The last
-# line is "N passed, N failed, N skipped"; the exit status is 0 only if
-# nothing failed.
+# line is "N passed, N failed, N skipped", after one "# FAIL TEST: ..."
+# line per failure (check.sh gathers them from every pass); the exit
+# status is 0 only if nothing failed.
 #
 # usage: run.sh [NAME=VALUE | TEST]...
 #
@@ -14,7 +15,8 @@
 cd "$(dirname "$0")" || exit 1
 pass=0 fail=0 skip=0
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+fails=$(mktemp)
+trap 'rm -f "$log" "$fails"' EXIT
 
 for t in "$@"; do
 	case $t in
@@ -37,6 +39,7 @@ for t in "$@"; do
 	totals=$(grep -E '^# Totals: pass:[0-9]+ fail:[0-9]+' "$log" | tail -n 1)
 	if [ -z "$totals" ]; then
 		echo "# $t: exited $rc without totals: counted as one failure"
+		echo "# FAIL $t: exited $rc without totals" >>"$fails"
 		fail=$((fail + 1))
 		continue
 	fi
@@ -46,13 +49,17 @@ for t in "$@"; do
 	e=$(echo "$totals" | sed -E 's/.* error:([0-9]+).*/\1/')
 	case $e in *[!0-9]*|'') e=0 ;; esac
 	f=$((f + e))
+	grep -E '^not ok ' "$log" | grep -v -E '# (SKIP|skip|TODO)' |
+		sed "s/^/# FAIL $t: /" >>"$fails"
 	# A non-zero exit other than kselftest's SKIP (4) with no failure counted.
 	if [ "$rc" -ne 0 ] && [ "$rc" -ne 4 ] && [ "$f" -eq 0 ]; then
 		echo "# $t: exited $rc: counted as one failure"
+		echo "# FAIL $t: exited $rc" >>"$fails"
 		f=1
 	fi
 	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
 done
 
+cat "$fails"
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]
