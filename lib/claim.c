@@ -412,6 +412,34 @@ int dmxp__claims_open(struct dmxp_region *r, __u32 lease)
 	return 0;
 }
 
+/*
+ * fork(): the registry's lock, then each registered handle's pool lock,
+ * held across it (lib/proc.c).  Nothing takes them the other way round:
+ * a pool's lock is never held when the registry's is taken.
+ */
+void dmxp__claims_fork(enum dmxp_fork_phase phase)
+{
+	unsigned int i;
+
+	switch (phase) {
+	case DMXP_FORK_PREPARE:
+		pthread_mutex_lock(&reg_lock);
+		for (i = 0; i < reg_n; i++)
+			pthread_mutex_lock(&reg[i]->claims.lock);
+		break;
+	case DMXP_FORK_PARENT:
+		for (i = reg_n; i--; )
+			pthread_mutex_unlock(&reg[i]->claims.lock);
+		pthread_mutex_unlock(&reg_lock);
+		break;
+	case DMXP_FORK_CHILD:
+		for (i = 0; i < reg_n; i++)
+			pthread_mutex_init(&reg[i]->claims.lock, NULL);
+		pthread_mutex_init(&reg_lock, NULL);
+		break;
+	}
+}
+
 void dmxp__claims_close(struct dmxp_region *r)
 {
 	struct dmxp_claims *cl = &r->claims;

@@ -192,9 +192,13 @@ int dmxp__entry_snapshot(const struct dmxp_global_header __shm *h, size_t size,
 /* Allocate the file's blocks for a range: -ENOSPC instead of a later SIGBUS. */
 int dmxp__back(int fd, __u64 offset, __u64 len);
 
-/* The caller's pid, cached and refreshed in the child after fork(). */
+/* The caller's pid, cached and refreshed in the child after fork() (lib/proc.c). */
 extern __u32 dmxp__pid;
 void dmxp__pid_init(void);
+
+/* The library's locks across fork(): held, then released or started afresh. */
+enum dmxp_fork_phase { DMXP_FORK_PREPARE, DMXP_FORK_PARENT, DMXP_FORK_CHILD };
+void dmxp__claims_fork(enum dmxp_fork_phase phase);
 
 /*
  * Test hooks: a build with -DDMXP_TEST_HOOKS calls dmxp__hook() at each

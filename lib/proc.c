@@ -23,9 +23,52 @@
 
 #include "internal.h"
 
+__u32 dmxp__pid;
+
 /* This process as an embedded owner; recomputed after fork(). */
 struct dmxp_ident dmxp__self;
 static pthread_mutex_t ident_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * fork() copies the locks of the library as they are, and the child has
+ * one thread: a lock that another thread of the parent held then would
+ * stay locked in the child for ever, and its first call that takes it
+ * would hang.  So the library holds all its locks across fork() and the
+ * child starts them afresh.  The order, which no path takes the other
+ * way round: ident_lock, then the handles' registry and their pools'
+ * locks (lib/claim.c).
+ */
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&ident_lock);
+	dmxp__claims_fork(DMXP_FORK_PREPARE);
+}
+
+static void fork_parent(void)
+{
+	dmxp__claims_fork(DMXP_FORK_PARENT);
+	pthread_mutex_unlock(&ident_lock);
+}
+
+static void fork_child(void)
+{
+	dmxp__pid = (__u32)getpid();
+	dmxp__claims_fork(DMXP_FORK_CHILD);
+	pthread_mutex_init(&ident_lock, NULL);
+}
+
+static void pid_once(void)
+{
+	dmxp__pid = (__u32)getpid();
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+void dmxp__pid_init(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, pid_once);
+}
 
 static __u64 pid_ns(const char *path)
 {

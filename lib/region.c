@@ -23,26 +23,6 @@
 
 #define DMXP_REGION_SIZE_MAX	(1ULL << 40)
 
-__u32 dmxp__pid;
-
-static void pid_refresh(void)
-{
-	dmxp__pid = (__u32)getpid();
-}
-
-static void pid_once(void)
-{
-	pid_refresh();
-	pthread_atfork(NULL, NULL, pid_refresh);
-}
-
-void dmxp__pid_init(void)
-{
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-	pthread_once(&once, pid_once);
-}
-
 int dmxp__back(int fd, __u64 offset, __u64 len)
 {
 	int err = posix_fallocate(fd, (off_t)offset, (off_t)len);

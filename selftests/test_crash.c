@@ -571,6 +571,101 @@ TEST(forked_child_with_parent_handle)
 }
 
 /*
+ * fork() while another thread holds a lock of the library, here its
+ * handle's pool lock while it sets up a new claim record: the child's
+ * first send, which takes that lock, must not hang on it.  The fork
+ * waits until the lock is let go.
+ */
+extern void (*dmxp__hook_fn)(int step);
+
+static struct {
+	pthread_mutex_t		m;
+	pthread_cond_t		cv;
+	pthread_t		holder;
+	int			state;	/* 1: the holder is in; 2: let go; 3: forking */
+	struct dmxp_chan	*c;
+	pid_t			pid;
+} fk = { .m = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+static void fk_set(int state)
+{
+	pthread_mutex_lock(&fk.m);
+	fk.state = state;
+	pthread_cond_broadcast(&fk.cv);
+	pthread_mutex_unlock(&fk.m);
+}
+
+static void fk_wait(int state)
+{
+	pthread_mutex_lock(&fk.m);
+	while (fk.state < state)
+		pthread_cond_wait(&fk.cv, &fk.m);
+	pthread_mutex_unlock(&fk.m);
+}
+
+static void fk_hook(int step)
+{
+	if (step != DMXP_HOOK_RECORD_SETUP || !pthread_equal(pthread_self(), fk.holder))
+		return;
+	fk_set(1);
+	fk_wait(2);
+}
+
+static void *fk_send(void *arg)
+{
+	(void)arg;
+	return (void *)(long)send_msg(fk.c, PARENT, 0);
+}
+
+static void *fk_fork(void *arg)
+{
+	(void)arg;
+	fk_set(3);
+	fk.pid = fork();
+	if (fk.pid == 0)
+		_exit(send_msg(fk.c, VICTIM, 0) ? 1 : 0);
+	return NULL;
+}
+
+TEST(fork_while_a_thread_holds_a_lock)
+{
+	FIXTURE_DATA(crash) data = { 0 }, *self = &data;
+	struct dmxp_region *r2;
+	pthread_t tf;
+	void *ret;
+	int st = -1, i;
+
+	region_setup(_metadata, self);
+	/* A handle of its own: its first send takes a record under the lock. */
+	ASSERT_EQ(0, dmxp_region_open(self->path, 0, 0, &r2));
+	ASSERT_EQ(0, dmxp_chan_open(r2, CH, &fk.c));
+	fk.state = 0;
+	dmxp__hook_fn = fk_hook;
+	ASSERT_EQ(0, pthread_create(&fk.holder, NULL, fk_send, NULL));
+	fk_wait(1);
+	ASSERT_EQ(0, pthread_create(&tf, NULL, fk_fork, NULL));
+	fk_wait(3);
+	usleep(100 * 1000);		/* the fork, under the held lock */
+	fk_set(2);
+	ASSERT_EQ(0, pthread_join(fk.holder, &ret));
+	ASSERT_EQ(0, pthread_join(tf, NULL));
+	dmxp__hook_fn = NULL;
+	EXPECT_EQ(0L, (long)ret);
+	ASSERT_LT(0, fk.pid);
+	for (i = 0; i < 300 && waitpid(fk.pid, &st, WNOHANG) == 0; i++)
+		usleep(10 * 1000);
+	if (i == 300) {
+		kill(fk.pid, SIGKILL);
+		waitpid(fk.pid, &st, 0);
+	}
+	EXPECT_LT(i, 300) TH_LOG("the child hung on a lock held at fork()");
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	dmxp_chan_close(fk.c);
+	dmxp_region_close(r2);
+	region_teardown(self);
+}
+
+/*
  * A producer that is only slow (stopped at a step, for far longer than a
  * repair takes) is never repaired: survivors waiting behind it find it
  * alive, and once it runs again its message arrives, once, whole.
