@@ -220,6 +220,20 @@ int dmxp_chan_send(struct dmxp_chan *c, const void *buf, size_t len,
 		   __u32 type);
 
 /*
+ * What the sends of handle @c write into a message's timestamp_ns
+ * (struct dmxp_msg_meta), each handle on its own:
+ * DMXP_TIMESTAMP_PRECISE  CLOCK_MONOTONIC, the default;
+ * DMXP_TIMESTAMP_COARSE   CLOCK_MONOTONIC_COARSE: as comparable, a clock
+ *                         tick's resolution (1-10 ms), a few ns to read;
+ * DMXP_TIMESTAMP_NONE     0, which means "not stamped".
+ * 0, or -EINVAL for another @policy.  Since 1.2.
+ */
+#define DMXP_TIMESTAMP_PRECISE	0U
+#define DMXP_TIMESTAMP_COARSE	1U
+#define DMXP_TIMESTAMP_NONE	2U
+int dmxp_chan_set_timestamp(struct dmxp_chan *c, unsigned int policy);
+
+/*
  * Receive the oldest message into @buf (room for @len bytes) and return
  * its payload length; @meta, if not NULL, receives its metadata.  At
  * most @len bytes are ever written to @buf.

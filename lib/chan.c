@@ -110,6 +110,15 @@ void dmxp_chan_close(struct dmxp_chan *c)
 }
 
 __dmxp_export
+int dmxp_chan_set_timestamp(struct dmxp_chan *c, unsigned int policy)
+{
+	if (policy > DMXP_TIMESTAMP_NONE)
+		return -EINVAL;
+	WRITE_ONCE(c->stamp, policy);
+	return 0;
+}
+
+__dmxp_export
 unsigned int dmxp_chan_id(const struct dmxp_chan *c)
 {
 	return c->id;

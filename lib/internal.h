@@ -108,6 +108,7 @@ struct dmxp_chan {
 	__u64				mask;
 	__u32				id;
 	__u32				gen;
+	unsigned int			stamp;		/* DMXP_TIMESTAMP_* */
 	/* Blocking (lib/wait.c) */
 	int				fd;		/* kernel channel fd, or -1 */
 	unsigned int			spin_max_ns;	/* 0: never spin */
@@ -137,6 +138,21 @@ static inline __u64 dmxp__now_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
+
+/* A message's timestamp_ns, as the handle's policy says (dmxp_chan_set_timestamp()). */
+static inline __u64 dmxp__stamp(const struct dmxp_chan *c)
+{
+	/* Set by dmxp_chan_set_timestamp(), maybe in another thread. */
+	unsigned int policy = READ_ONCE(c->stamp);
+	struct timespec ts;
+
+	if (likely(policy == DMXP_TIMESTAMP_PRECISE))
+		return dmxp__now_ns();
+	if (policy == DMXP_TIMESTAMP_NONE)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
 }
 

@@ -263,7 +263,7 @@ int dmxp_chan_send(struct dmxp_chan *c, const void *buf, size_t len, __u32 type)
 		dmxp__wake_consumers(c, 1);
 		return -ECANCELED;
 	}
-	meta_fill(c, s, pos, dmxp__now_ns(), type, (__u32)len, 0);
+	meta_fill(c, s, pos, dmxp__stamp(c), type, (__u32)len, 0);
 	if (rec)	/* whole: a repairer would deliver it */
 		store_release(&rec->state, DMXP_CLAIM_SEND_WRITTEN);
 	DMXP_HOOK(SEND_WRITTEN);
@@ -308,7 +308,7 @@ int dmxp_chan_send_batch(struct dmxp_chan *c, const struct dmxp_smsg *msgs,
 		return ret;
 	}
 
-	ts = dmxp__now_ns();
+	ts = dmxp__stamp(c);
 	for (i = 0; i < (unsigned int)ret; i++) {
 		struct dmxp_slot __shm *s = ring_slot(c, pos + i);
 
@@ -492,7 +492,7 @@ int dmxp_chan_commit(struct dmxp_chan *c, struct dmxp_ref *ref, size_t len,
 	if (unlikely(load_acquire(&s->sequence) != ref->pos)) {
 		ret = -ECANCELED;
 	} else {
-		meta_fill(c, s, ref->pos, dmxp__now_ns(), type, (__u32)len, 0);
+		meta_fill(c, s, ref->pos, dmxp__stamp(c), type, (__u32)len, 0);
 		ret = ring_publish(s, ref->pos);
 	}
 	ref_end(c, ref, ret != 0);
@@ -530,7 +530,7 @@ int dmxp_chan_abort(struct dmxp_chan *c, struct dmxp_ref *ref)
 	if (unlikely(load_acquire(&s->sequence) != ref->pos)) {
 		repaired = true;
 	} else {
-		meta_fill(c, s, ref->pos, dmxp__now_ns(), 0, 0, DMXP_MSG_TOMBSTONE);
+		meta_fill(c, s, ref->pos, dmxp__stamp(c), 0, 0, DMXP_MSG_TOMBSTONE);
 		repaired = ring_publish(s, ref->pos) != 0;
 	}
 	ref_end(c, ref, repaired);

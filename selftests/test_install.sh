@@ -184,9 +184,13 @@ if command -v readelf >/dev/null 2>&1; then
 	verify "abort and release keep their 1.0 versions beside the 1.1 defaults" test \
 		"$vers" = "dmxp_chan_abort@@LIBDMXP_1.1 dmxp_chan_abort@LIBDMXP_1.0 dmxp_chan_release@@LIBDMXP_1.1 dmxp_chan_release@LIBDMXP_1.0 " ||
 		echo "# versions: $vers"
+	verify "dmxp_chan_set_timestamp is LIBDMXP_1.2" sh -c "
+		readelf --dyn-syms -W '$lib/libdmxp.so.$ver' |
+		grep -qE 'dmxp_chan_set_timestamp@@LIBDMXP_1\.2\$'"
 else
 	skip "the installed library's soname is libdmxp.so.1: readelf is not installed"
 	skip "abort and release keep their 1.0 versions beside the 1.1 defaults: readelf is not installed"
+	skip "dmxp_chan_set_timestamp is LIBDMXP_1.2: readelf is not installed"
 fi
 verify "the installed headers are the tree's" sh -c "
 	cmp -s '$top/include/dmxp.h' '$d/$P/include/dmxp.h' &&

@@ -126,6 +126,106 @@ TEST_F(ring, send_recv_round_trip_with_meta)
 	}
 }
 
+static unsigned long long coarse_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec;
+}
+
+/* Send one message each way a handle sends: copy, batch, reserve. */
+static int send_three_ways(struct dmxp_chan *c)
+{
+	struct dmxp_smsg m = { .buf = "b", .len = 1, .type = 2 };
+	struct dmxp_ref ref;
+	int ret;
+
+	ret = dmxp_chan_send(c, "a", 1, 1);
+	if (!ret)
+		ret = dmxp_chan_send_batch(c, &m, 1) == 1 ? 0 : -1;
+	if (!ret)
+		ret = dmxp_chan_reserve(c, &ref);
+	if (!ret)
+		ret = dmxp_chan_commit(c, &ref, 1, 3);
+	return ret;
+}
+
+/* The three messages' timestamps, in [lo, hi]; hi == 0: each 0. */
+static void expect_stamps(struct __test_metadata *_metadata, struct dmxp_chan *c,
+			  unsigned long long lo, unsigned long long hi)
+{
+	struct dmxp_msg_meta meta;
+	char buf[8];
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(1, dmxp_chan_recv(c, buf, sizeof(buf), &meta));
+		EXPECT_EQ((__u32)i + 1, meta.message_type);
+		if (!hi) {
+			EXPECT_EQ(0ULL, meta.timestamp_ns);
+			continue;
+		}
+		EXPECT_LE(lo, meta.timestamp_ns);
+		EXPECT_GE(hi, meta.timestamp_ns);
+	}
+}
+
+TEST_F(ring, timestamp_none_is_zero)
+{
+	ASSERT_EQ(0, dmxp_chan_set_timestamp(self->c, DMXP_TIMESTAMP_NONE));
+	ASSERT_EQ(0, send_three_ways(self->c));
+	expect_stamps(_metadata, self->c, 0, 0);
+}
+
+TEST_F(ring, timestamp_coarse_is_the_coarse_clock)
+{
+	unsigned long long t0, t1;
+
+	ASSERT_EQ(0, dmxp_chan_set_timestamp(self->c, DMXP_TIMESTAMP_COARSE));
+	t0 = coarse_now_ns();
+	ASSERT_EQ(0, send_three_ways(self->c));
+	t1 = coarse_now_ns();
+	ASSERT_LT(0ULL, t0);
+	expect_stamps(_metadata, self->c, t0, t1);
+}
+
+/* A policy is the handle's: another handle of the channel stamps precisely. */
+TEST_F(ring, timestamp_policy_is_per_handle)
+{
+	struct dmxp_chan *c2;
+	unsigned long long t0, t1;
+
+	ASSERT_EQ(0, dmxp_chan_open(self->r, CH, &c2));
+	ASSERT_EQ(0, dmxp_chan_set_timestamp(self->c, DMXP_TIMESTAMP_NONE));
+	t0 = (unsigned long long)test_now_ns();
+	ASSERT_EQ(0, send_three_ways(c2));
+	t1 = (unsigned long long)test_now_ns();
+	expect_stamps(_metadata, self->c, t0, t1);
+	/* And back to the default. */
+	ASSERT_EQ(0, dmxp_chan_set_timestamp(self->c, DMXP_TIMESTAMP_PRECISE));
+	t0 = (unsigned long long)test_now_ns();
+	ASSERT_EQ(0, send_three_ways(self->c));
+	t1 = (unsigned long long)test_now_ns();
+	expect_stamps(_metadata, c2, t0, t1);
+	dmxp_chan_close(c2);
+}
+
+TEST_F(ring, set_timestamp_unknown_policy_fails_einval)
+{
+	unsigned long long t0, t1;
+
+	ASSERT_EQ(0, dmxp_chan_set_timestamp(self->c, DMXP_TIMESTAMP_COARSE));
+	ASSERT_EQ(0, dmxp_chan_set_timestamp(self->c, DMXP_TIMESTAMP_PRECISE));
+	EXPECT_EQ(-EINVAL, dmxp_chan_set_timestamp(self->c, DMXP_TIMESTAMP_NONE + 1));
+	EXPECT_EQ(-EINVAL, dmxp_chan_set_timestamp(self->c, ~0U));
+	/* Unchanged: still precise. */
+	t0 = (unsigned long long)test_now_ns();
+	ASSERT_EQ(0, send_three_ways(self->c));
+	t1 = (unsigned long long)test_now_ns();
+	expect_stamps(_metadata, self->c, t0, t1);
+}
+
 TEST_F(ring, recv_without_meta)
 {
 	char buf[16];
