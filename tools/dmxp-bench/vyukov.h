@@ -17,12 +17,18 @@
 #define DMXP_BENCH_VYUKOV_H
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "bench.h"
+#include "dmxp.h"
 
-#define VY_SLOT_SIZE	1088	/* DMXP_SLOT_SIZE */
-#define VY_PAYLOAD	64	/* the payload's offset in a slot */
+/* dmxp's own slot: the stride, and where the payload starts. */
+#define VY_SLOT_SIZE	DMXP_SLOT_SIZE
+#define VY_PAYLOAD	offsetof(struct dmxp_slot, payload)
+
+_Static_assert(offsetof(struct dmxp_slot, sequence) == 0, "the sequence leads the slot");
+_Static_assert(VY_PAYLOAD == 64, "the payload is at offset 64");
 
 struct vy_ring {
 	u64	tail;			/* producers (CAS) */
