@@ -29,7 +29,9 @@ usage() {
 check "--list exits 0" test $? -eq 0
 for c in lat-block/dmxp lat-block/futex lat-busy/cacheline tput/dmxp/2x2/960 \
 	 tput/dmxp-zc/1x1/8 tput/dmxp-batch/1x2/512 tput/spsc/1x1/64 tput/pipe/2x1/64 \
-	 tput/uds/1x1/64 tput/mq/1x1/64 tput/efdshm/1x1/64 tput/zmq/2x2/64 tput/iceoryx/1x1/64; do
+	 tput/uds/1x1/64 tput/mq/1x1/64 tput/efdshm/1x1/64 tput/zmq/2x2/64 tput/iceoryx/1x1/64 \
+	 lat-busy/vyukov tput/vyukov/1x1/64 tput/vyukov/2x2/960 pair/vyukov pair/dmxp \
+	 pair/dmxp-batch; do
 	check "--list names $c" grep -q "^$c " "$out"
 done
 check "an unknown case is a usage error" usage 2 "no case matches" --cases nosuch
@@ -39,13 +41,13 @@ check "an extra argument is a usage error" usage 2 "unexpected argument" extra
 
 # One short run of each driver; the throughput cases fail the run on any
 # lost or duplicated message.
-cases='tput/dmxp/1x1/64,tput/dmxp-zc/2x1/8,tput/dmxp-batch/2x2/960,tput/spsc/1x1/64,tput/pipe/1x2/64,lat-busy/dmxp,lat-busy/cacheline,lat-block/dmxp,lat-block/futex,lat-block/dmxp-kernel'
+cases='tput/dmxp/1x1/64,tput/dmxp-zc/2x1/8,tput/dmxp-batch/2x2/960,tput/spsc/1x1/64,tput/pipe/1x2/64,tput/vyukov/1x1/64,tput/vyukov/2x2/64,lat-busy/dmxp,lat-busy/cacheline,lat-busy/vyukov,lat-block/dmxp,lat-block/futex,lat-block/dmxp-kernel,pair/vyukov,pair/dmxp,pair/dmxp-batch'
 "$BENCH" --cases "$cases" --duration-ms 20 --iterations 200 --warmup 20 --repeat 2 \
 	--json --json-out "$dir/json" >"$out" 2>"$err"
 rc=$?
 check "a short run of every driver exits 0" test "$rc" -eq 0 || cat "$err"
 n=$(grep -c '^{"name":"[^"]*","peer"' "$out")
-check "one JSON object per case and per target" test "$n" -ge 10
+check "one JSON object per case and per target" test "$n" -ge 16
 check "--json-out writes the same objects" cmp -s "$out" "$dir/json"
 for c in $(echo "$cases" | tr , ' '); do
 	line=$(grep "^{\"name\":\"$c\"" "$out")
@@ -58,6 +60,8 @@ for c in $(echo "$cases" | tr , ' '); do
 	fi
 done
 check "the text tables went to stderr" grep -q '^tput/dmxp/1x1/64 ' "$err"
+check "a pair case reports nanoseconds per message" sh -c \
+	"grep '^{\"name\":\"pair/dmxp\"' '$out' | grep -q '\"metric\":\"send_recv_pair\",\"value\":[1-9][0-9.]*,\"unit\":\"ns\"'"
 check "the targets are reported" grep -q '"metric":"target_ratio"' "$out"
 if command -v python3 >/dev/null 2>&1; then
 	check "every line is valid JSON" python3 -c '

@@ -31,6 +31,7 @@ enum driver {
 	DRV_LAT_BLOCK,		/* ping-pong, each side sleeps until its message */
 	DRV_LAT_BUSY,		/* ping-pong, each side polls without sleeping */
 	DRV_TPUT,		/* producers and consumers as fast as they can */
+	DRV_PAIR,		/* one thread: send, then receive it back */
 };
 
 enum api {
@@ -110,6 +111,11 @@ struct xport_ops {
 			     unsigned int n);
 	int	(*recv_many)(struct xport *x, unsigned int box, void *buf,
 			     unsigned int n);
+	/*
+	 * Throughput (optional): a producer is done; publish whatever it
+	 * sent but held back (a batched tail), before its count is final.
+	 */
+	void	(*flush)(struct xport *x, unsigned int box);
 	/* In each side's process before it exits (optional). */
 	void	(*detach)(struct xport *x);
 	/* In the parent after every side exited. */
@@ -120,7 +126,7 @@ struct xport_ops {
 extern const struct xport_ops xp_dmxp;
 extern const struct xport_ops xp_futex, xp_eventfd, xp_pipe, xp_uds, xp_mq,
 	xp_efdshm;
-extern const struct xport_ops xp_cacheline, xp_spsc;
+extern const struct xport_ops xp_cacheline, xp_spsc, xp_vyukov;
 extern const struct xport_ops xp_zmq;
 extern const struct xport_ops xp_iceoryx;
 
@@ -130,6 +136,21 @@ struct dmxp_cfg {
 	bool		spin;		/* recv_wait's default adaptive spin, else none */
 };
 
+/*
+ * Slots of a ring of dmxp and of the rings shaped like it: one message in
+ * flight for a ping-pong, a batch for a pair, a deep ring for throughput.
+ */
+#define LAT_SLOTS	16
+#define PAIR_SLOTS	64
+#define TPUT_SLOTS	1024
+
+static inline unsigned int ring_slots(const struct bench_case *bc)
+{
+	if (bc->drv == DRV_TPUT)
+		return TPUT_SLOTS;
+	return bc->drv == DRV_PAIR ? PAIR_SLOTS : LAT_SLOTS;
+}
+
 /* --------------------------------------------------------------- drivers */
 
 struct stats {
@@ -138,13 +159,16 @@ struct stats {
 
 /*
  * One run of a case.  Latency: one-way nanoseconds.  Throughput: value is
- * messages per second (in p50, the others unused).  Returns 0, SKIPPED or
- * a negative errno with *step naming what failed.
+ * messages per second (in p50, the others unused).  Pair: picoseconds per
+ * send and receive of one message (in p50).  Returns 0, SKIPPED or a
+ * negative errno with *step naming what failed.
  */
 int pingpong_run(const struct bench_case *bc, struct xport *x, struct stats *s,
 		 const char **step);
 int throughput_run(const struct bench_case *bc, struct xport *x, struct stats *s,
 		   const char **step);
+int pair_run(const struct bench_case *bc, struct xport *x, struct stats *s,
+	     const char **step);
 
 /* ------------------------------------------------------------------ util */
 

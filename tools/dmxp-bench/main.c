@@ -7,21 +7,27 @@
  *		   [--duration-ms MS] [--repeat R] [--json] [--json-out FILE]
  *		   [--list]
  *
- * Three kinds of case, each over dmxp and over its peers:
+ * Four kinds of case, each over dmxp and over its peers:
  *
  *	lat-block/PEER		ping-pong latency, both sides sleeping in the
  *				transport's blocking receive (the wake-up cost)
  *	lat-busy/PEER		ping-pong latency, both sides polling
  *	tput/PEER/PxC/LEN	throughput of P producers and C consumers,
  *				LEN-byte messages
+ *	pair/PEER		one thread sends a 64-byte message and
+ *				receives it back: the calls' own cost, no
+ *				other core involved (dmxp, dmxp-batch, vyukov)
  *
  * dmxp runs as dmxp (copy API), dmxp-zc (reserve/commit, peek/release)
  * and dmxp-batch (send_batch/recv_batch) on a region file, and as
  * dmxp-kernel on /dev/dmxp when the module is loaded.  The peers: pipe,
  * uds (SOCK_SEQPACKET), mq (POSIX), efdshm (eventfd-signalled shared
  * memory), futex and eventfd (signals only), zmq (ZeroMQ ipc://) and
- * iceoryx; the floors: cacheline (one line ping-pong) and spsc (a
- * minimal ring).  A peer that is not installed is reported as skipped.
+ * iceoryx; the floors: cacheline (one line ping-pong), spsc (a minimal
+ * single-producer single-consumer ring, the ceiling of every 1x1 case)
+ * and vyukov (the bare ring protocol of dmxp on its slot layout, without
+ * the metadata and the checks).  A peer that is not installed is reported
+ * as skipped.
  *
  * Every case runs R times; each figure is the median of the runs, with
  * the range of the main figure over the runs.  Exit status 0 when every
@@ -47,6 +53,7 @@
 #define MAX_REPEAT		1000U
 #define MAX_CASES		256
 #define LAT_LEN			8	/* a latency message: its number */
+#define PAIR_LEN		64
 #define DEFAULT_SPIN_NS		20000U	/* lib/wait.c's default budget */
 
 struct opts opt = {
@@ -73,42 +80,45 @@ struct variant {
 	enum api		api;
 	bool			block, busy;	/* has lat-block, lat-busy cases */
 	bool			tput, mpmc;	/* has tput cases: 1x1 only, or all */
+	bool			pair;		/* has a pair case */
 	const char		*what;
 };
 
 static const struct variant variants[] = {
-	{ "dmxp", "dmxp", &xp_dmxp, &cfg_file, API_COPY, true, true, true, true,
+	{ "dmxp", "dmxp", &xp_dmxp, &cfg_file, API_COPY, true, true, true, true, true,
 	  "region file; send/recv (copy); blocking: recv_wait, no spin" },
-	{ "dmxp-spin", "dmxp", &xp_dmxp, &cfg_file_spin, API_COPY, true, false, false, false,
+	{ "dmxp-spin", "dmxp", &xp_dmxp, &cfg_file_spin, API_COPY, true, false, false, false, false,
 	  "region file; recv_wait with the default adaptive spin (20 us)" },
-	{ "dmxp-zc", "dmxp", &xp_dmxp, &cfg_file, API_ZC, false, false, true, true,
+	{ "dmxp-zc", "dmxp", &xp_dmxp, &cfg_file, API_ZC, false, false, true, true, false,
 	  "region file; reserve/commit, peek/release (zero-copy)" },
-	{ "dmxp-batch", "dmxp", &xp_dmxp, &cfg_file, API_BATCH, false, false, true, true,
+	{ "dmxp-batch", "dmxp", &xp_dmxp, &cfg_file, API_BATCH, false, false, true, true, true,
 	  "region file; send_batch/recv_batch, 32 per call" },
-	{ "dmxp-kernel", "dmxp", &xp_dmxp, &cfg_kernel, API_COPY, true, true, false, false,
+	{ "dmxp-kernel", "dmxp", &xp_dmxp, &cfg_kernel, API_COPY, true, true, false, false, false,
 	  "/dev/dmxp region; blocking: poll() and the NOTIFY ioctl, no spin" },
-	{ "dmxp-kernel-spin", "dmxp", &xp_dmxp, &cfg_kernel_spin, API_COPY, true, false, false, false,
+	{ "dmxp-kernel-spin", "dmxp", &xp_dmxp, &cfg_kernel_spin, API_COPY, true, false, false, false, false,
 	  "/dev/dmxp region; recv_wait with the default adaptive spin" },
-	{ "futex", "futex", &xp_futex, NULL, API_COPY, true, false, false, false,
+	{ "futex", "futex", &xp_futex, NULL, API_COPY, true, false, false, false, false,
 	  "FUTEX_WAIT/FUTEX_WAKE on a MAP_SHARED word per side" },
-	{ "eventfd", "eventfd", &xp_eventfd, NULL, API_COPY, true, false, false, false,
+	{ "eventfd", "eventfd", &xp_eventfd, NULL, API_COPY, true, false, false, false, false,
 	  "an eventfd per side, blocking read" },
-	{ "pipe", "pipe", &xp_pipe, NULL, API_COPY, true, true, true, true,
+	{ "pipe", "pipe", &xp_pipe, NULL, API_COPY, true, true, true, true, false,
 	  "a pipe per inbox, one write() per message" },
-	{ "uds", "uds", &xp_uds, NULL, API_COPY, true, true, true, true,
+	{ "uds", "uds", &xp_uds, NULL, API_COPY, true, true, true, true, false,
 	  "AF_UNIX SOCK_SEQPACKET socketpair per inbox" },
-	{ "mq", "mq", &xp_mq, NULL, API_COPY, true, true, true, true,
+	{ "mq", "mq", &xp_mq, NULL, API_COPY, true, true, true, true, false,
 	  "a POSIX message queue per inbox" },
-	{ "efdshm", "efdshm", &xp_efdshm, NULL, API_COPY, true, true, true, false,
+	{ "efdshm", "efdshm", &xp_efdshm, NULL, API_COPY, true, true, true, false, false,
 	  "SPSC ring in shared memory, eventfd doorbell per message" },
-	{ "zmq", "zmq", &xp_zmq, NULL, API_COPY, true, true, true, true,
+	{ "zmq", "zmq", &xp_zmq, NULL, API_COPY, true, true, true, true, false,
 	  "ZeroMQ ipc://, PUSH/PULL" },
-	{ "iceoryx", "iceoryx", &xp_iceoryx, NULL, API_COPY, true, true, true, false,
+	{ "iceoryx", "iceoryx", &xp_iceoryx, NULL, API_COPY, true, true, true, false, false,
 	  "iceoryx 2.0 publish/subscribe (C binding), RouDi started by the bench" },
-	{ "cacheline", "floor", &xp_cacheline, NULL, API_COPY, false, true, false, false,
+	{ "cacheline", "floor", &xp_cacheline, NULL, API_COPY, false, true, false, false, false,
 	  "floor: one 64-byte line per side, spin until it changes" },
-	{ "spsc", "floor", &xp_spsc, NULL, API_COPY, false, false, true, false,
-	  "floor: minimal SPSC ring, 64-byte-line slots, cached indices" },
+	{ "spsc", "floor", &xp_spsc, NULL, API_COPY, false, false, true, false, false,
+	  "floor: minimal SPSC ring, 64-byte-line slots, cached indices, batched publication" },
+	{ "vyukov", "floor", &xp_vyukov, NULL, API_COPY, false, true, true, true, true,
+	  "floor: bare Vyukov MPMC ring on the dmxp slot layout, no metadata" },
 };
 
 #define NVARIANTS	(sizeof(variants) / sizeof(variants[0]))
@@ -164,6 +174,14 @@ static void build_cases(void)
 			}
 		}
 	}
+	for (i = 0; i < NVARIANTS; i++) {
+		if (variants[i].pair) {
+			struct bench_case *bc = add_case(&variants[i], DRV_PAIR);
+
+			bc->len = PAIR_LEN;
+			snprintf(bc->name, sizeof(bc->name), "pair/%s", variants[i].name);
+		}
+	}
 }
 
 static const struct bench_case *find_case(const char *name)
@@ -192,6 +210,8 @@ static const char *metric_of(const struct bench_case *bc)
 		return "latency_blocking_one_way";
 	case DRV_LAT_BUSY:
 		return "latency_busy_poll_one_way";
+	case DRV_PAIR:
+		return "send_recv_pair";
 	default:
 		return "throughput";
 	}
@@ -208,9 +228,14 @@ static void run_case(const struct bench_case *bc, struct result *res)
 	for (r = 0; r < opt.repeat; r++) {
 		struct xport x = { .bc = bc, .len = bc->len };
 		const char *step = "run";
-		int ret = bc->drv == DRV_TPUT ? throughput_run(bc, &x, &runs[r], &step) :
-						pingpong_run(bc, &x, &runs[r], &step);
+		int ret;
 
+		if (bc->drv == DRV_TPUT)
+			ret = throughput_run(bc, &x, &runs[r], &step);
+		else if (bc->drv == DRV_PAIR)
+			ret = pair_run(bc, &x, &runs[r], &step);
+		else
+			ret = pingpong_run(bc, &x, &runs[r], &step);
 		if (ret == SKIPPED) {
 			res->skipped = true;
 			snprintf(res->why, sizeof(res->why), "%s", x.why);
@@ -257,10 +282,12 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+static const char *const apis[] = { "copy", "zero-copy", "batch" };
+
 static void print_json(FILE *f, const struct bench_case *bc, const struct result *res)
 {
 	const struct dmxp_cfg *dc = bc->ops == &xp_dmxp ? bc->cfg : NULL;
-	bool tput = bc->drv == DRV_TPUT;
+	bool tput = bc->drv == DRV_TPUT, pair = bc->drv == DRV_PAIR;
 
 	fprintf(f, "{\"name\":");
 	json_str(f, bc->name);
@@ -270,6 +297,10 @@ static void print_json(FILE *f, const struct bench_case *bc, const struct result
 	if (res->skipped) {
 		fprintf(f, ",\"value\":null,\"unit\":\"%s\",\"skipped\":", tput ? "msg/s" : "ns");
 		json_str(f, res->why);
+	} else if (pair) {
+		/* Measured in picoseconds, given in nanoseconds. */
+		fprintf(f, ",\"value\":%.3f,\"unit\":\"ns\",\"min\":%.3f,\"max\":%.3f",
+			res->med.p50 / 1e3, res->lo / 1e3, res->hi / 1e3);
 	} else if (tput) {
 		fprintf(f, ",\"value\":%llu,\"unit\":\"msg/s\",\"min\":%llu,\"max\":%llu,\"bytes_per_s\":%llu",
 			res->med.p50, res->lo, res->hi, res->med.p50 * bc->len);
@@ -283,10 +314,11 @@ static void print_json(FILE *f, const struct bench_case *bc, const struct result
 	fprintf(f, ",\"payload_bytes\":%u,\"repeat\":%u,\"statistic\":\"median of runs\"",
 		bc->len, opt.repeat);
 	if (tput) {
-		static const char *const apis[] = { "copy", "zero-copy", "batch" };
-
 		fprintf(f, ",\"producers\":%u,\"consumers\":%u,\"api\":\"%s\",\"duration_ms\":%u,\"warmup_ms\":%u",
 			bc->nprod, bc->ncons, apis[bc->api], opt.duration_ms, TPUT_WARMUP_MS);
+	} else if (pair) {
+		fprintf(f, ",\"iterations\":%lu,\"warmup\":%lu,\"api\":\"%s\",\"mode\":\"one thread\"",
+			opt.iterations, opt.warmup, apis[bc->api]);
 	} else {
 		fprintf(f, ",\"iterations\":%lu,\"warmup\":%lu,\"mode\":\"%s\"",
 			opt.iterations, opt.warmup,
@@ -310,6 +342,9 @@ static void print_text(FILE *f, const struct bench_case *bc, const struct result
 		if (bc->drv == DRV_TPUT)
 			fprintf(f, "\n%-28s %9s %9s %9s %10s\n", "throughput (M msg/s)", "median",
 			       "min", "max", "MB/s");
+		else if (bc->drv == DRV_PAIR)
+			fprintf(f, "\n%-28s %9s %9s %9s\n", "send+recv, one thread (ns)",
+				"median", "min", "max");
 		else
 			fprintf(f, "\n%-28s %9s %9s %9s %9s %10s  %s\n",
 			       bc->drv == DRV_LAT_BLOCK ? "blocking one-way (ns)" :
@@ -322,6 +357,9 @@ static void print_text(FILE *f, const struct bench_case *bc, const struct result
 	else if (bc->drv == DRV_TPUT)
 		fprintf(f, "%-28s %9.2f %9.2f %9.2f %10.0f\n", bc->name, res->med.p50 / 1e6,
 		       res->lo / 1e6, res->hi / 1e6, res->med.p50 * (double)bc->len / 1e6);
+	else if (bc->drv == DRV_PAIR)
+		fprintf(f, "%-28s %9.2f %9.2f %9.2f\n", bc->name, res->med.p50 / 1e3,
+			res->lo / 1e3, res->hi / 1e3);
 	else if (opt.repeat > 1)
 		fprintf(f, "%-28s %9llu %9llu %9llu %9llu %10llu  %llu..%llu\n", bc->name,
 		       res->med.p50, res->med.p99, res->med.p999, res->med.min,
@@ -359,10 +397,23 @@ struct target {
 };
 
 static const struct target targets[] = {
-	{ "tput/dmxp/1x1/64", "tput/spsc/1x1/64", true, 1.0,
-	  "1x1 64 B copy API vs the minimal SPSC ring" },
-	{ "tput/dmxp-batch/1x1/64", "tput/spsc/1x1/64", true, 1.5,
-	  "1x1 64 B batch API vs the minimal SPSC ring" },
+	{ "pair/dmxp", "pair/vyukov", false, 2.0,
+	  "send+recv, one thread, vs bare Vyukov ring" },
+	{ "tput/dmxp/1x1/64", "tput/vyukov/1x1/64", true, 0.8,
+	  "1x1 64 B copy API vs the bare Vyukov ring" },
+	{ "tput/dmxp-batch/1x1/64", "tput/vyukov/1x1/64", true, 1.5,
+	  "1x1 64 B batch API vs the bare Vyukov ring" },
+	{ "lat-busy/dmxp", "lat-busy/vyukov", false, 1.15,
+	  "busy-poll p50 vs the bare Vyukov ring" },
+	/* The floor is a floor: no 1x1 case it bounds may beat it. */
+	{ "tput/spsc/1x1/64", "tput/dmxp/1x1/64", true, 1.0,
+	  "SPSC floor bounds 1x1 64 B copy API" },
+	{ "tput/spsc/1x1/64", "tput/dmxp-batch/1x1/64", true, 1.0,
+	  "SPSC floor bounds 1x1 64 B batch API" },
+	{ "tput/spsc/1x1/64", "tput/dmxp-zc/1x1/64", true, 1.0,
+	  "SPSC floor bounds 1x1 64 B zero-copy API" },
+	{ "tput/spsc/1x1/64", "tput/vyukov/1x1/64", true, 1.0,
+	  "SPSC floor bounds 1x1 64 B bare Vyukov ring" },
 	{ "tput/dmxp/1x1/64", "tput/iceoryx/1x1/64", true, 3.0,
 	  "1x1 64 B vs iceoryx" },
 	{ "tput/dmxp/1x1/64", "tput/uds/1x1/64", true, 10.0,
@@ -430,7 +481,7 @@ static void summary(void)
 		r = (double)a / (double)b;
 		ok = t->at_least ? r >= t->bound : (t->bound == 1.0 ? r < 1.0 : r <= t->bound);
 		ok ? met++ : missed++;
-		fprintf(f, "%-46s %8.2f %s%-6.2g  %s\n", t->what, r, goal_op(t), t->bound,
+		fprintf(f, "%-46s %8.2f %s%-6.3g  %s\n", t->what, r, goal_op(t), t->bound,
 			ok ? "met" : "MISSED");
 		if (opt.json)
 			print_target_json(stdout, t, r, ok);
@@ -480,8 +531,9 @@ static void usage(FILE *f)
 		"                  [--duration-ms MS] [--repeat R] [--json] [--json-out FILE] [--list]\n"
 		"  --cases PATTERNS  comma-separated case names or shell patterns\n"
 		"                    (default: all; e.g. 'tput/*/1x1/64,lat-*/dmxp')\n"
-		"  --iterations N    latency: timed round trips per run (default %lu)\n"
-		"  --warmup N        latency: untimed round trips first (default %lu; 0 allowed)\n"
+		"  --iterations N    latency: timed round trips per run, pair: timed\n"
+		"                    messages per run (default %lu)\n"
+		"  --warmup N        latency, pair: untimed ones first (default %lu; 0 allowed)\n"
 		"  --duration-ms MS  throughput: how long producers send per run (default %u)\n"
 		"  --repeat R        run each case R times; report medians (default 1)\n"
 		"  --json            one JSON object per case on stdout; the text goes to stderr\n"

@@ -119,18 +119,9 @@ int pingpong_run(const struct bench_case *bc, struct xport *x, struct stats *s,
 	struct procs procs = { .n = 0 };
 	int ret;
 
-	x->nbox = 2;
-	x->nonblock = bc->drv == DRV_LAT_BUSY;
-	*step = "setup";
-	ret = bc->ops->setup(x);
-	if (ret)
-		goto out;	/* teardown undoes a partial setup */
-	*step = "shared memory";
-	sh = shared_alloc(shlen);
-	if (!sh) {
-		ret = -ENOMEM;
-		goto out;
-	}
+	sh = run_begin(x, 2, bc->drv == DRV_LAT_BUSY, shlen, step, &ret);
+	if (!sh)
+		return run_end(x, NULL, 0, ret);
 	*step = "fork";
 	for (i = 0; i < 2 && !ret; i++) {
 		pid_t pid = procs_spawn(&procs, pp_side, x, (unsigned int)i);
@@ -150,8 +141,5 @@ int pingpong_run(const struct bench_case *bc, struct xport *x, struct stats *s,
 			sh->rtt[i] /= 2;	/* one way */
 		stats_of(sh->rtt, opt.iterations, s);
 	}
-	shared_free(sh, shlen);
-out:
-	bc->ops->teardown(x);
-	return ret;
+	return run_end(x, sh, shlen, ret);
 }

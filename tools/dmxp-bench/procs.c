@@ -115,3 +115,28 @@ int procs_wait(struct procs *p, unsigned int timeout_s, const char *name)
 	p->n = 0;
 	return ret;
 }
+
+void *run_begin(struct xport *x, unsigned int nbox, bool nonblock, size_t len,
+		const char **step, int *ret)
+{
+	void *sh;
+
+	x->nbox = nbox;
+	x->nonblock = nonblock;
+	*step = "setup";
+	*ret = x->bc->ops->setup(x);
+	if (*ret)
+		return NULL;	/* run_end()'s teardown undoes a partial setup */
+	*step = "shared memory";
+	sh = shared_alloc(len);
+	if (!sh)
+		*ret = -ENOMEM;
+	return sh;
+}
+
+int run_end(struct xport *x, void *sh, size_t len, int ret)
+{
+	shared_free(sh, len);
+	x->bc->ops->teardown(x);
+	return ret;
+}

@@ -152,6 +152,9 @@ static void producer(struct xport *x, unsigned int idx)
 		count += (unsigned int)ret;
 		done = (done + (unsigned int)ret) % batch;
 	}
+	/* Held-back messages are published before the count says they were sent. */
+	if (bc->ops->flush)
+		bc->ops->flush(x, 0);
 	__atomic_add_fetch(&sh->sent, count, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&sh->sent_sum, sum, __ATOMIC_RELAXED);
 	/* Partner: the consumers' acquire of prod_done; sent is final then. */
@@ -258,18 +261,9 @@ int throughput_run(const struct bench_case *bc, struct xport *x, struct stats *s
 	u64 deadline;
 	int ret;
 
-	x->nbox = 1;
-	x->nonblock = true;
-	*step = "setup";
-	ret = bc->ops->setup(x);
-	if (ret)
-		goto out;	/* teardown undoes a partial setup */
-	*step = "shared memory";
-	sh = shared_alloc(sizeof(*sh));
-	if (!sh) {
-		ret = -ENOMEM;
-		goto out;
-	}
+	sh = run_begin(x, 1, true, sizeof(*sh), step, &ret);
+	if (!sh)
+		return run_end(x, NULL, 0, ret);
 	*step = "fork";
 	for (i = 0; i < bc->ncons && !ret; i++) {
 		pid_t pid = procs_spawn(&procs, consumer, x, i);
@@ -286,7 +280,7 @@ int throughput_run(const struct bench_case *bc, struct xport *x, struct stats *s
 	if (ret) {
 		procs_kill(&procs);
 		procs_wait(&procs, 10, bc->name);
-		goto unmap;
+		goto end;
 	}
 
 	/* Start when every side attached; stop the producers after the duration. */
@@ -301,7 +295,7 @@ int throughput_run(const struct bench_case *bc, struct xport *x, struct stats *s
 		procs_kill(&procs);
 		procs_wait(&procs, 10, bc->name);
 		ret = -ETIMEDOUT;
-		goto unmap;
+		goto end;
 	}
 	__atomic_store_n(&sh->go, 1, __ATOMIC_RELEASE);
 	sleep_ms(TPUT_WARMUP_MS);
@@ -328,9 +322,6 @@ int throughput_run(const struct bench_case *bc, struct xport *x, struct stats *s
 			s->p50 = (u64)((double)n * 1e9 / (double)el);
 		}
 	}
-unmap:
-	shared_free(sh, sizeof(*sh));
-out:
-	bc->ops->teardown(x);
-	return ret;
+end:
+	return run_end(x, sh, sizeof(*sh), ret);
 }

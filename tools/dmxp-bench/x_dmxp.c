@@ -17,9 +17,6 @@
 #include "bench.h"
 #include "dmxp.h"
 
-#define LAT_SLOTS	16	/* ping-pong: one message in flight */
-#define TPUT_SLOTS	1024
-
 struct dmxp_x {
 	char			path[64];
 	struct dmxp_region	*r;		/* the parent's */
@@ -61,7 +58,7 @@ static void remove_stale_regions(void)
 static int dx_setup(struct xport *x)
 {
 	const struct dmxp_cfg *cfg = x->bc->cfg;
-	__u64 slots = x->bc->drv == DRV_TPUT ? TPUT_SLOTS : LAT_SLOTS;
+	__u64 slots = ring_slots(x->bc);
 	struct dmxp_x *d = calloc(1, sizeof(*d));
 	struct stat st;
 	unsigned int i;

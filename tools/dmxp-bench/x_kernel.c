@@ -397,7 +397,7 @@ static int efdshm_attach(struct xport *x)
 	for (b = 0; b < x->nbox; b++)
 		spsc_end_init(&ends[b], (struct spsc_ring *)((char *)e->mem + b *
 			      spsc_ring_size(x->len, EFDSHM_SLOTS)), x->len,
-			      EFDSHM_SLOTS, uses(x, b, 1));
+			      EFDSHM_SLOTS, uses(x, b, 1), 1);	/* the doorbell: every message */
 	x->local = ends;
 	return 0;
 }
