@@ -61,6 +61,7 @@ struct opts {
 	unsigned long	warmup;		/* latency: untimed round trips first */
 	unsigned int	duration_ms;	/* throughput: the producers' time per run */
 	unsigned int	repeat;		/* runs per case; figures are medians */
+	unsigned int	stamp;		/* dmxp's DMXP_TIMESTAMP_* policy */
 	bool		json;
 	int		cpu[2];		/* the two CPUs sides are pinned to; -1: none */
 	unsigned int	ncpu;		/* CPUs this process may run on */

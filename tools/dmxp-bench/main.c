@@ -4,7 +4,8 @@
  * side by side in one run.
  *
  *	dmxp-bench [--cases PATTERNS] [--iterations N] [--warmup N]
- *		   [--duration-ms MS] [--repeat R] [--json] [--json-out FILE]
+ *		   [--duration-ms MS] [--repeat R] [--timestamp POLICY]
+ *		   [--json] [--json-out FILE]
  *		   [--list]
  *
  * Four kinds of case, each over dmxp and over its peers:
@@ -55,6 +56,9 @@
 #define LAT_LEN			8	/* a latency message: its number */
 #define PAIR_LEN		64
 #define DEFAULT_SPIN_NS		20000U	/* lib/wait.c's default budget */
+
+/* --timestamp, by DMXP_TIMESTAMP_* value. */
+static const char *const stamps[] = { "precise", "coarse", "none" };
 
 struct opts opt = {
 	.iterations	= DEFAULT_ITERATIONS,
@@ -327,8 +331,9 @@ static void print_json(FILE *f, const struct bench_case *bc, const struct result
 	if (opt.cpu[0] >= 0)
 		fprintf(f, ",\"cpus\":[%d,%d]", opt.cpu[0], opt.cpu[1]);
 	if (dc)
-		fprintf(f, ",\"backend\":\"%s\",\"spin_max_ns\":%u",
-			dc->kernel ? "kernel" : "file", dc->spin ? DEFAULT_SPIN_NS : 0);
+		fprintf(f, ",\"backend\":\"%s\",\"spin_max_ns\":%u,\"timestamp\":\"%s\"",
+			dc->kernel ? "kernel" : "file", dc->spin ? DEFAULT_SPIN_NS : 0,
+			stamps[opt.stamp]);
 	fprintf(f, "}}\n");
 	fflush(f);
 }
@@ -528,7 +533,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: dmxp-bench [--cases PATTERNS] [--iterations N] [--warmup N]\n"
-		"                  [--duration-ms MS] [--repeat R] [--json] [--json-out FILE] [--list]\n"
+		"                  [--duration-ms MS] [--repeat R] [--timestamp POLICY]\n"
+		"                  [--json] [--json-out FILE] [--list]\n"
 		"  --cases PATTERNS  comma-separated case names or shell patterns\n"
 		"                    (default: all; e.g. 'tput/*/1x1/64,lat-*/dmxp')\n"
 		"  --iterations N    latency: timed round trips per run, pair: timed\n"
@@ -536,6 +542,8 @@ static void usage(FILE *f)
 		"  --warmup N        latency, pair: untimed ones first (default %lu; 0 allowed)\n"
 		"  --duration-ms MS  throughput: how long producers send per run (default %u)\n"
 		"  --repeat R        run each case R times; report medians (default 1)\n"
+		"  --timestamp POLICY  what dmxp's sends stamp: precise (default), coarse\n"
+		"                    or none (dmxp_chan_set_timestamp(3))\n"
 		"  --json            one JSON object per case on stdout; the text goes to stderr\n"
 		"  --json-out FILE   also write the JSON objects to FILE\n"
 		"  --list            list the cases\n",
@@ -580,6 +588,7 @@ int main(int argc, char **argv)
 		{ "warmup",	 required_argument,	NULL, 'w' },
 		{ "duration-ms", required_argument,	NULL, 'd' },
 		{ "repeat",	 required_argument,	NULL, 'r' },
+		{ "timestamp",	 required_argument,	NULL, 't' },
 		{ "json",	 no_argument,		NULL, 'j' },
 		{ "json-out",	 required_argument,	NULL, 'o' },
 		{ "list",	 no_argument,		NULL, 'l' },
@@ -593,7 +602,7 @@ int main(int argc, char **argv)
 	int o;
 
 	build_cases();
-	while ((o = getopt_long(argc, argv, "c:n:w:d:r:jo:lh", lopts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "c:n:w:d:r:t:jo:lh", lopts, NULL)) != -1) {
 		switch (o) {
 		case 'c':
 			list = optarg;
@@ -610,6 +619,16 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			opt.repeat = (unsigned int)parse_num(optarg, "repeat count", MAX_REPEAT);
+			break;
+		case 't':
+			for (i = 0; i < 3 && strcmp(optarg, stamps[i]); i++)
+				;
+			if (i == 3) {
+				fprintf(stderr, "dmxp-bench: --timestamp: '%s' is not precise, coarse or none\n",
+					optarg);
+				return 2;
+			}
+			opt.stamp = i;
 			break;
 		case 'j':
 			opt.json = true;

@@ -102,6 +102,8 @@ static int dx_attach(struct xport *x)
 		ret = dmxp_chan_open(l->r, i, &l->c[i]);
 		if (!ret && !cfg->spin)
 			ret = dmxp_chan_set_spin(l->c[i], 0);
+		if (!ret)
+			ret = dmxp_chan_set_timestamp(l->c[i], opt.stamp);
 	}
 	return ret;
 }
