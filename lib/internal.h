@@ -37,6 +37,10 @@
 #define cas_release(p, exp, v) \
 	__atomic_compare_exchange_n((p), (exp), (v), false, \
 				    __ATOMIC_RELEASE, __ATOMIC_RELAXED)
+/* The publish and free of a slot: the waker's half of lib/wait.c's [W1]. */
+#define cas_seq_cst(p, exp, v) \
+	__atomic_compare_exchange_n((p), (exp), (v), false, \
+				    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)
 #define cas_acq_rel(p, exp, v) \
 	__atomic_compare_exchange_n((p), (exp), (v), false, \
 				    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
@@ -161,19 +165,34 @@ static inline __u64 dmxp__stamp(const struct dmxp_chan *c)
  * asleep or about to sleep.  The fence is the [W1] of lib/wait.c; without
  * sleepers this costs the fence and one load, and no system call.
  */
+/*
+ * Wake the consumers (producers) of @c that sleep, after this thread
+ * published (freed) a slot with the seq_cst CAS of ring_publish()
+ * (ring_free()): that CAS and the seq_cst load of the waiter count are
+ * the waker's half of the store-buffering pair [W1]/[S1] (lib/wait.c),
+ * with no fence of their own.  Only right after such a CAS succeeded.
+ */
 static inline void dmxp__wake_consumers(struct dmxp_chan *c, unsigned int n)
 {
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);	/* [W1] pairs with [S1] */
-	if (unlikely(READ_ONCE(c->sentry->recv_waiters)))
+	/* [W1] pairs with [S1]: after ring_publish()'s seq_cst CAS. */
+	if (unlikely(__atomic_load_n(&c->sentry->recv_waiters, __ATOMIC_SEQ_CST)))
 		c->region->ops->notify(c, DMXP_NOTIFY_RECV, n);
 }
 
 static inline void dmxp__wake_producers(struct dmxp_chan *c, unsigned int n)
 {
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);	/* [W1] pairs with [S1] */
-	if (unlikely(READ_ONCE(c->sentry->send_waiters)))
+	/* [W1] pairs with [S1]: after ring_free()'s seq_cst CAS. */
+	if (unlikely(__atomic_load_n(&c->sentry->send_waiters, __ATOMIC_SEQ_CST)))
 		c->region->ops->notify(c, DMXP_NOTIFY_SEND, n);
 }
+
+/*
+ * The same where this thread's CAS failed or did not happen (a repairer
+ * published or freed the slot, the sleeper's own re-check): [W1] is a
+ * fence then.  Out of line: no message path pays for it (lib/wait.c).
+ */
+void dmxp__wake_consumers_fenced(struct dmxp_chan *c, unsigned int n) __attribute__((cold));
+void dmxp__wake_producers_fenced(struct dmxp_chan *c, unsigned int n) __attribute__((cold));
 
 /* lib/wait.c */
 void dmxp__chan_wait_init(struct dmxp_chan *c);

@@ -126,7 +126,8 @@ static inline int ring_publish(struct dmxp_slot __shm *s, __u64 pos)
 {
 	__u64 seq = pos;
 
-	if (likely(cas_release(&s->sequence, &seq, pos + 1)))	/* [P2] */
+	/* A release, and seq_cst for [W1] (dmxp__wake_consumers()). */
+	if (likely(cas_seq_cst(&s->sequence, &seq, pos + 1)))	/* [P2] */
 		return 0;
 	return publish_repaired(s, pos, seq);
 }
@@ -141,7 +142,8 @@ static inline int ring_free(const struct dmxp_chan *c, struct dmxp_slot __shm *s
 {
 	__u64 seq = pos + 1;
 
-	if (likely(cas_release(&s->sequence, &seq, pos + c->capacity)))	/* [C2] */
+	/* A release, and seq_cst for [W1] (dmxp__wake_producers()). */
+	if (likely(cas_seq_cst(&s->sequence, &seq, pos + c->capacity)))	/* [C2] */
 		return 0;
 	return -ECANCELED;
 }
@@ -260,7 +262,7 @@ int dmxp_chan_send(struct dmxp_chan *c, const void *buf, size_t len, __u32 type)
 		 * say SEND_WRITTEN yet), whose meta must not be written over.
 		 */
 		claim_end_repaired(c, rec);
-		dmxp__wake_consumers(c, 1);
+		dmxp__wake_consumers_fenced(c, 1);
 		return -ECANCELED;
 	}
 	meta_fill(c, s, pos, dmxp__stamp(c), type, (__u32)len, 0);
@@ -271,7 +273,7 @@ int dmxp_chan_send(struct dmxp_chan *c, const void *buf, size_t len, __u32 type)
 	if (unlikely(ret)) {
 		claim_end_repaired(c, rec);
 		/* Published (or tombstoned) by the repairer: consumers may sleep. */
-		dmxp__wake_consumers(c, 1);
+		dmxp__wake_consumers_fenced(c, 1);
 		return ret > 0 ? 0 : ret;
 	}
 	DMXP_HOOK(SEND_PUBLISHED);
@@ -345,7 +347,7 @@ int dmxp_chan_send_batch(struct dmxp_chan *c, const struct dmxp_smsg *msgs,
 	}
 	if (unlikely(repaired)) {
 		claim_end_repaired(c, rec);
-		dmxp__wake_consumers(c, (unsigned int)ret);
+		dmxp__wake_consumers_fenced(c, (unsigned int)ret);
 		if (lost >= 0)	/* those before it were sent */
 			return lost ? lost : -ECANCELED;
 		return ret;
@@ -496,7 +498,10 @@ int dmxp_chan_commit(struct dmxp_chan *c, struct dmxp_ref *ref, size_t len,
 		ret = ring_publish(s, ref->pos);
 	}
 	ref_end(c, ref, ret != 0);
-	dmxp__wake_consumers(c, 1);
+	if (likely(!ret))
+		dmxp__wake_consumers(c, 1);
+	else
+		dmxp__wake_consumers_fenced(c, 1);
 	return ret > 0 ? 0 : ret;	/* 1: a repairer delivered it */
 }
 
@@ -535,7 +540,7 @@ int dmxp_chan_abort(struct dmxp_chan *c, struct dmxp_ref *ref)
 	}
 	ref_end(c, ref, repaired);
 	/* A consumer asleep behind the tombstone must skip it. */
-	dmxp__wake_consumers(c, 1);
+	dmxp__wake_consumers_fenced(c, 1);
 	return 0;
 }
 
@@ -679,7 +684,7 @@ static int ring_claim_one(struct dmxp_chan *c, __u64 *posp, struct room *r,
 		if (likely(!(s->meta.flags & DMXP_MSG_TOMBSTONE)))
 			return 0;
 		ring_free(c, s, *posp);
-		dmxp__wake_producers(c, 1);
+		dmxp__wake_producers_fenced(c, 1);
 	}
 }
 
@@ -736,7 +741,7 @@ ssize_t dmxp_chan_recv(struct dmxp_chan *c, void *buf, size_t len,
 	if (unlikely(ring_free(c, s, pos))) {
 		/* Freed by a repairer: what we read may be the next lap's. */
 		claim_end_repaired(c, rec);
-		dmxp__wake_producers(c, 1);
+		dmxp__wake_producers_fenced(c, 1);
 		return -ECANCELED;
 	}
 	DMXP_HOOK(RECV_FREED);
@@ -777,6 +782,7 @@ int dmxp_chan_recv_batch(struct dmxp_chan *c, struct dmxp_rmsg *msgs,
 	if (unlikely(ret))
 		return ret;
 	while (got == 0 && !lost) {
+		bool freed = true;	/* every slot of the run by our CAS */
 		__u64 pos;
 		int k, i;
 
@@ -813,13 +819,17 @@ int dmxp_chan_recv_batch(struct dmxp_chan *c, struct dmxp_rmsg *msgs,
 			if (unlikely(ring_free(c, s, pos + (__u64)i))) {
 				/* Freed by a repairer: the entry is reused. */
 				repaired = true;
+				freed = false;
 				if (!p.tombstone)
 					lost = -ECANCELED;
 			} else if (took) {
 				got++;
 			}
 		}
-		dmxp__wake_producers(c, (unsigned int)k);
+		if (likely(freed))
+			dmxp__wake_producers(c, (unsigned int)k);
+		else
+			dmxp__wake_producers_fenced(c, (unsigned int)k);
 	}
 	if (unlikely(repaired))
 		claim_end_repaired(c, rec);
@@ -875,7 +885,10 @@ int dmxp_chan_release(struct dmxp_chan *c, struct dmxp_ref *ref)
 	}
 	ret = ring_free(c, ring_slot(c, ref->pos), ref->pos);
 	ref_end(c, ref, ret != 0);
-	dmxp__wake_producers(c, 1);
+	if (likely(!ret))
+		dmxp__wake_producers(c, 1);
+	else
+		dmxp__wake_producers_fenced(c, 1);
 	return ret;
 }
 

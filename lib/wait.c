@@ -24,17 +24,26 @@
  *	futex_wait(recv_futex, ev) or poll(channel fd)		sleep
  *	fetch_sub(recv_waiters, 1)
  *
- * A waker (a producer, after publishing with a release store):
- *	fence(seq_cst)						[W1]
- *	if load(recv_waiters) != 0:
+ * A waker (a producer):
+ *	CAS_seq_cst(slot.sequence, pos -> pos + 1)		publish
+ *	if load_seq_cst(recv_waiters) != 0:			[W1]
  *		fetch_add(recv_futex, 1); futex_wake()		notify
  *		(kernel backend: the DMXP_IOC_NOTIFY ioctl)
  *
- * [S1] and [W1] are the two fences of a store-buffering (Dekker) pattern:
+ * [S1] and [W1] are the two halves of a store-buffering (Dekker) pattern:
  * of "the waker reads recv_waiters" and "the sleeper re-checks the ring",
  * at least one sees the other side's store.  So either the sleeper sees
  * the message and does not sleep, or the waker sees the sleeper and
- * notifies.  The notify cannot slip in between the re-check and the
+ * notifies.  The waker's half needs no fence: its publish is a seq_cst
+ * CAS and its load of the count is seq_cst, so in the single order S of
+ * seq_cst operations and fences either the load comes after the fence
+ * [S1] (and sees the sleeper's increment, sequenced before [S1]), or the
+ * CAS comes before [S1] (and the re-check, sequenced after [S1], sees
+ * the message) (C11 7.17.3, the fence rules).  On x86 the CAS is the
+ * same locked instruction a release CAS is and the load a plain load:
+ * the message path pays no fence.  A waker that did not publish with
+ * its own CAS (a repairer did; a sleeper passing a wake-up on) pays a
+ * seq_cst fence instead (the _fenced wakers in lib/internal.h).  The notify cannot slip in between the re-check and the
  * sleep: futex_wait() sleeps only if recv_futex still holds ev, which the
  * waker changed before waking; the kernel's poll() queues the sleeper
  * before it checks the ring itself, and the ioctl wakes that queue.
@@ -60,8 +69,7 @@
  * waits for may die unseen.  So the protocol above bounds the wait for
  * libdmxp's own wakers; the slice bounds it for everyone else.
  *
- * Without sleepers a waker pays the fence and one load, and no system
- * call.  A sleeper announced but not yet asleep makes wakers notify: a
+ * Without sleepers a waker pays one load, and no system call.  A sleeper announced but not yet asleep makes wakers notify: a
  * spurious wake-up at worst, which the sleeper's loop absorbs.
  *
  * Before sleeping, a blocking call spins on the ring for a short while
@@ -121,6 +129,18 @@ static bool chan_ready(const struct dmxp_chan *c, unsigned int flags)
 		/* Taken since we read it: the next position may be ready. */
 	}
 	return true;	/* unknown: the caller tries again, never sleeps on it */
+}
+
+void dmxp__wake_consumers_fenced(struct dmxp_chan *c, unsigned int n)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);	/* [W1] pairs with [S1] */
+	dmxp__wake_consumers(c, n);
+}
+
+void dmxp__wake_producers_fenced(struct dmxp_chan *c, unsigned int n)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);	/* [W1] pairs with [S1] */
+	dmxp__wake_producers(c, n);
 }
 
 static __u32 __shm *waiters_word(struct dmxp_chan *c, unsigned int flags)
@@ -254,9 +274,9 @@ static void wait_cancelled(void *arg)
 	chan_unannounce(ws->c, ws->flags, ws->rec);
 	if (chan_ready(ws->c, ws->flags)) {
 		if (ws->flags & DMXP_NOTIFY_RECV)
-			dmxp__wake_consumers(ws->c, 1);
+			dmxp__wake_consumers_fenced(ws->c, 1);
 		else
-			dmxp__wake_producers(ws->c, 1);
+			dmxp__wake_producers_fenced(ws->c, 1);
 	}
 }
 

@@ -42,8 +42,10 @@
  *    step, in program order.  The code orders what the proofs need with
  *    acquire/release pairs ([P1]/[C2], [C1]/[P2], [R1][R2]/the repairer's
  *    acquire of tail and head, [R3]) and makes the Dekker pair of the
- *    wake-up protocol sequentially consistent with the fences [S1]/[W1]
- *    (and seq_cst RMWs on the waiter words).  Reorderings that these do
+ *    wake-up protocol sequentially consistent: the sleeper's fence [S1]
+ *    after its seq_cst RMW on the waiter word, the waker's seq_cst
+ *    publish (free) CAS and seq_cst load of the waiter word [W1]
+ *    (lib/wait.c gives the C11 argument).  Reorderings that these do
  *    not forbid are not explored: a model with a weak memory model
  *    (e.g. herd7 litmus tests of [S1]/[W1]) would be the next step.
  *  - A claim record is written in one step (its fields are relaxed
