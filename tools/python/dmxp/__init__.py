@@ -27,7 +27,8 @@ from .constants import (ARM_RECV, ARM_SEND, CAPACITY_MAX, CAPACITY_MIN,
                         CHAN_BUSY, CHAN_CREATED, DEFAULT_CAPACITY,
                         DEFAULT_REGION, DEFAULT_REGION_SIZE, KERNEL_DEVICE,
                         MAX_CHANNELS, MAX_PAYLOAD, MSG_TOMBSTONE, REGION_ENV,
-                        SLOT_SIZE, VERSION, Runtime)
+                        SLOT_SIZE, TIMESTAMP_COARSE, TIMESTAMP_NONE,
+                        TIMESTAMP_PRECISE, VERSION, Runtime)
 from .errors import (Busy, ChannelDestroyed, Error, Exists, Interrupted,
                      InvalidArgument, MessageTooLarge, NoDevice, NoSpace,
                      NotFound, NotSupported, PermissionDenied, ProtocolError,
@@ -47,5 +48,6 @@ __all__ = [
     "MAX_PAYLOAD", "MAX_CHANNELS", "SLOT_SIZE", "CAPACITY_MIN", "CAPACITY_MAX",
     "DEFAULT_CAPACITY", "DEFAULT_REGION", "DEFAULT_REGION_SIZE", "REGION_ENV",
     "KERNEL_DEVICE", "CHAN_CREATED", "CHAN_BUSY", "MSG_TOMBSTONE", "ARM_RECV",
-    "ARM_SEND", "VERSION",
+    "ARM_SEND", "TIMESTAMP_PRECISE", "TIMESTAMP_COARSE", "TIMESTAMP_NONE",
+    "VERSION",
 ]

@@ -154,6 +154,7 @@ _PROTOTYPES = {
     "dmxp_chan_recv_wait": (c_ssize_t, [_p, c_void_p, c_size_t, c_void_p, c_longlong]),
     "dmxp_chan_send_wait": (c_int, [_p, c_void_p, c_size_t, c_uint32, c_longlong]),
     "dmxp_chan_set_spin": (c_int, [_p, c_uint]),
+    "dmxp_chan_set_timestamp": (c_int, [_p, c_uint]),
     "dmxp_chan_arm": (c_int, [_p, c_uint]),
     "dmxp_chan_disarm": (None, [_p, c_uint]),
     "dmxp_chan_fd": (c_int, [_p]),

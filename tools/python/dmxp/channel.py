@@ -193,6 +193,18 @@ class Channel(_Handle):
         if ret < 0:
             raise error(ret, "spin of %r ns" % (max_ns,))
 
+    def set_timestamp(self, policy):
+        """What this handle's sends write into ``timestamp_ns``:
+        ``TIMESTAMP_PRECISE`` (CLOCK_MONOTONIC, the default),
+        ``TIMESTAMP_COARSE`` (CLOCK_MONOTONIC_COARSE: a clock tick's
+        resolution, cheaper) or ``TIMESTAMP_NONE`` (0, "not stamped").
+        InvalidArgument for another value."""
+        if not isinstance(policy, int) or not 0 <= policy <= 0xffffffff:
+            raise error(-errno.EINVAL, "timestamp policy %r" % (policy,))
+        ret = _lib.chan_set_timestamp(self._h(), policy)
+        if ret < 0:
+            raise error(ret, "timestamp policy %r" % (policy,))
+
     # -- one message
 
     def send(self, data, type=0, *, block=True, timeout=None):

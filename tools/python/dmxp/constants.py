@@ -31,6 +31,10 @@ ARM_RECV = 1 << 0               #: wake me when a message arrives
 ARM_SEND = 1 << 1               #: wake me when a slot is freed
 
 # timeout_ns of the C blocking calls
+TIMESTAMP_PRECISE = 0           #: sends stamp CLOCK_MONOTONIC (the default)
+TIMESTAMP_COARSE = 1            #: sends stamp CLOCK_MONOTONIC_COARSE
+TIMESTAMP_NONE = 2              #: sends stamp 0: "not stamped"
+
 WAIT_FOREVER = -1
 WAIT_NEVER = 0
 

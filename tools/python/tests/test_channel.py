@@ -97,6 +97,19 @@ class TestSendRecv(RegionTest):
         with self.assertRaises(dmxp.InvalidArgument):
             self.chan.set_spin(1000001)
 
+    def test_set_timestamp(self):
+        self.chan.set_timestamp(dmxp.TIMESTAMP_NONE)
+        self.chan.send(b"x", block=False)
+        self.assertEqual(self.chan.recv(block=False)[1].timestamp_ns, 0)
+        self.chan.set_timestamp(dmxp.TIMESTAMP_PRECISE)
+        t0 = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        self.chan.send(b"y", block=False)
+        t1 = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        self.assertTrue(t0 <= self.chan.recv(block=False)[1].timestamp_ns <= t1)
+        for bad in (3, -1, 1 << 32, "none"):
+            with self.assertRaises(dmxp.InvalidArgument):
+                self.chan.set_timestamp(bad)
+
     def test_destroyed_channel(self):
         self.chan.send(b"lost")
         other = self.region.channel(self.CHANNEL)
