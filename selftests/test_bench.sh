@@ -38,6 +38,8 @@ check "an unknown case is a usage error" usage 2 "no case matches" --cases nosuc
 check "a bad repeat count is a usage error" usage 2 "invalid repeat" --repeat 0
 check "a bad duration is a usage error" usage 2 "invalid duration" --duration-ms x
 check "an extra argument is a usage error" usage 2 "unexpected argument" extra
+check "an unknown timestamp policy is a usage error" usage 2 "is not precise, coarse or none" \
+	--timestamp sometimes
 
 # One short run of each driver; the throughput cases fail the run on any
 # lost or duplicated message.
@@ -63,6 +65,19 @@ check "the text tables went to stderr" grep -q '^tput/dmxp/1x1/64 ' "$err"
 check "a pair case reports nanoseconds per message" sh -c \
 	"grep '^{\"name\":\"pair/dmxp\"' '$out' | grep -q '\"metric\":\"send_recv_pair\",\"value\":[1-9][0-9.]*,\"unit\":\"ns\"'"
 check "the targets are reported" grep -q '"metric":"target_ratio"' "$out"
+
+# --timestamp and --stalls: in the JSON parameters and figures.
+"$BENCH" --cases 'tput/dmxp/2x1/64,tput/vyukov/2x1/64,tput/pipe/1x1/64' --duration-ms 20 \
+	--timestamp none --stalls --json >"$out" 2>"$err"
+check "a run with --timestamp none --stalls exits 0" test $? -eq 0 || cat "$err"
+check "dmxp's parameters say the timestamp policy" sh -c \
+	"grep '^{\"name\":\"tput/dmxp/2x1/64\"' '$out' | grep -q '\"timestamp\":\"none\"'"
+for c in tput/dmxp/2x1/64 tput/vyukov/2x1/64; do
+	check "$c counts its stalls" sh -c \
+		"grep '^{\"name\":\"$c\"' '$out' | grep -q '\"stalls\":[0-9]*,\"stall_max_us\":[0-9.]*,\"stalled_pct\":[0-9.]*'"
+done
+check "a transport without a backlog reports no stalls" sh -c \
+	"grep '^{\"name\":\"tput/pipe/1x1/64\"' '$out' | grep -vq '\"stalls\"'"
 if command -v python3 >/dev/null 2>&1; then
 	check "every line is valid JSON" python3 -c '
 import json, sys

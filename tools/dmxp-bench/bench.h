@@ -62,6 +62,7 @@ struct opts {
 	unsigned int	duration_ms;	/* throughput: the producers' time per run */
 	unsigned int	repeat;		/* runs per case; figures are medians */
 	unsigned int	stamp;		/* dmxp's DMXP_TIMESTAMP_* policy */
+	bool		stalls;		/* throughput: count the stalls behind a claim */
 	bool		json;
 	int		cpu[2];		/* the two CPUs sides are pinned to; -1: none */
 	unsigned int	ncpu;		/* CPUs this process may run on */
@@ -117,6 +118,12 @@ struct xport_ops {
 	 * sent but held back (a batched tail), before its count is final.
 	 */
 	void	(*flush)(struct xport *x, unsigned int box);
+	/*
+	 * Throughput (optional): positions claimed or waiting in @box
+	 * (tail - head), read without a system call.  A consumer that finds
+	 * the box empty while this is not 0 waits behind a claim.
+	 */
+	u64	(*backlog)(struct xport *x, unsigned int box);
 	/* In each side's process before it exits (optional). */
 	void	(*detach)(struct xport *x);
 	/* In the parent after every side exited. */
@@ -156,6 +163,8 @@ static inline unsigned int ring_slots(const struct bench_case *bc)
 
 struct stats {
 	u64	min, p50, p99, p999, max;
+	/* Throughput: the consumers' stalls (throughput.c). */
+	u64	stalls, stall_max, stall_ns;
 };
 
 /*

@@ -4,7 +4,7 @@
  * side by side in one run.
  *
  *	dmxp-bench [--cases PATTERNS] [--iterations N] [--warmup N]
- *		   [--duration-ms MS] [--repeat R] [--timestamp POLICY]
+ *		   [--duration-ms MS] [--repeat R] [--timestamp POLICY] [--stalls]
  *		   [--json] [--json-out FILE]
  *		   [--list]
  *
@@ -259,6 +259,9 @@ static void run_case(const struct bench_case *bc, struct result *res)
 	MEDIAN(p99);
 	MEDIAN(p999);
 	MEDIAN(max);
+	MEDIAN(stalls);
+	MEDIAN(stall_max);
+	MEDIAN(stall_ns);
 	MEDIAN(p50);	/* last: col stays sorted by p50 */
 #undef MEDIAN
 	res->lo = col[0];
@@ -308,6 +311,9 @@ static void print_json(FILE *f, const struct bench_case *bc, const struct result
 	} else if (tput) {
 		fprintf(f, ",\"value\":%llu,\"unit\":\"msg/s\",\"min\":%llu,\"max\":%llu,\"bytes_per_s\":%llu",
 			res->med.p50, res->lo, res->hi, res->med.p50 * bc->len);
+		if (opt.stalls && bc->ops->backlog)
+			fprintf(f, ",\"stalls\":%llu,\"stall_max_us\":%.1f,\"stalled_pct\":%.2f",
+				res->med.stalls, res->med.stall_max / 1e3, res->med.stall_ns / 1e4);
 	} else {
 		fprintf(f, ",\"value\":%llu,\"unit\":\"ns\",\"p50\":%llu,\"p99\":%llu,\"p999\":%llu,\"min\":%llu,\"max\":%llu,\"p50_min\":%llu,\"p50_max\":%llu",
 			res->med.p50, res->med.p50, res->med.p99, res->med.p999,
@@ -340,13 +346,24 @@ static void print_json(FILE *f, const struct bench_case *bc, const struct result
 
 static enum driver section = (enum driver)-1;
 
+static void print_tput(FILE *f, const struct bench_case *bc, const struct result *res)
+{
+	fprintf(f, "%-28s %9.2f %9.2f %9.2f %10.0f", bc->name, res->med.p50 / 1e6,
+		res->lo / 1e6, res->hi / 1e6, res->med.p50 * (double)bc->len / 1e6);
+	if (opt.stalls && bc->ops->backlog)
+		fprintf(f, " %7llu %9.1f %7.2f%%", res->med.stalls, res->med.stall_max / 1e3,
+			res->med.stall_ns / 1e4);
+	fputc('\n', f);
+}
+
 static void print_text(FILE *f, const struct bench_case *bc, const struct result *res)
 {
 	if (bc->drv != section) {
 		section = bc->drv;
 		if (bc->drv == DRV_TPUT)
-			fprintf(f, "\n%-28s %9s %9s %9s %10s\n", "throughput (M msg/s)", "median",
-			       "min", "max", "MB/s");
+			fprintf(f, "\n%-28s %9s %9s %9s %10s%s\n", "throughput (M msg/s)",
+				"median", "min", "max", "MB/s",
+				opt.stalls ? "  stalls  max (us)  stalled" : "");
 		else if (bc->drv == DRV_PAIR)
 			fprintf(f, "\n%-28s %9s %9s %9s\n", "send+recv, one thread (ns)",
 				"median", "min", "max");
@@ -360,8 +377,7 @@ static void print_text(FILE *f, const struct bench_case *bc, const struct result
 	if (res->skipped)
 		fprintf(f, "%-28s skipped: %s\n", bc->name, res->why);
 	else if (bc->drv == DRV_TPUT)
-		fprintf(f, "%-28s %9.2f %9.2f %9.2f %10.0f\n", bc->name, res->med.p50 / 1e6,
-		       res->lo / 1e6, res->hi / 1e6, res->med.p50 * (double)bc->len / 1e6);
+		print_tput(f, bc, res);
 	else if (bc->drv == DRV_PAIR)
 		fprintf(f, "%-28s %9.2f %9.2f %9.2f\n", bc->name, res->med.p50 / 1e3,
 			res->lo / 1e3, res->hi / 1e3);
@@ -533,7 +549,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: dmxp-bench [--cases PATTERNS] [--iterations N] [--warmup N]\n"
-		"                  [--duration-ms MS] [--repeat R] [--timestamp POLICY]\n"
+		"                  [--duration-ms MS] [--repeat R] [--timestamp POLICY] [--stalls]\n"
 		"                  [--json] [--json-out FILE] [--list]\n"
 		"  --cases PATTERNS  comma-separated case names or shell patterns\n"
 		"                    (default: all; e.g. 'tput/*/1x1/64,lat-*/dmxp')\n"
@@ -544,6 +560,8 @@ static void usage(FILE *f)
 		"  --repeat R        run each case R times; report medians (default 1)\n"
 		"  --timestamp POLICY  what dmxp's sends stamp: precise (default), coarse\n"
 		"                    or none (dmxp_chan_set_timestamp(3))\n"
+		"  --stalls          throughput of dmxp and vyukov: count the consumers' waits\n"
+		"                    behind a claim of 100 us or more (slows every case down)\n"
 		"  --json            one JSON object per case on stdout; the text goes to stderr\n"
 		"  --json-out FILE   also write the JSON objects to FILE\n"
 		"  --list            list the cases\n",
@@ -589,6 +607,7 @@ int main(int argc, char **argv)
 		{ "duration-ms", required_argument,	NULL, 'd' },
 		{ "repeat",	 required_argument,	NULL, 'r' },
 		{ "timestamp",	 required_argument,	NULL, 't' },
+		{ "stalls",	 no_argument,		NULL, 's' },
 		{ "json",	 no_argument,		NULL, 'j' },
 		{ "json-out",	 required_argument,	NULL, 'o' },
 		{ "list",	 no_argument,		NULL, 'l' },
@@ -602,7 +621,7 @@ int main(int argc, char **argv)
 	int o;
 
 	build_cases();
-	while ((o = getopt_long(argc, argv, "c:n:w:d:r:t:jo:lh", lopts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "c:n:w:d:r:t:sjo:lh", lopts, NULL)) != -1) {
 		switch (o) {
 		case 'c':
 			list = optarg;
@@ -629,6 +648,9 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			opt.stamp = i;
+			break;
+		case 's':
+			opt.stalls = true;
 			break;
 		case 'j':
 			opt.json = true;

@@ -15,6 +15,20 @@
  * Producer i sends the sequences i, i + P, i + 2P, ...; each side sums
  * what it sent or received, and the run fails unless the counts and sums
  * agree: a lost or duplicated message cannot pass for speed.
+ *
+ * Stalls (with --stalls, transports with a backlog op: dmxp, vyukov): a
+ * consumer that finds nothing to receive while positions are claimed
+ * (tail > head) waits behind a claim, a producer between its claim and
+ * its publish.  A stall is such a wait seen without a break of more than
+ * STALL_GAP_NS between two looks (two consumers of one CPU yield to each
+ * other well within it; one preempted for a time slice saw nothing
+ * meanwhile), lasting STALL_NS or more, while the producers
+ * send (the timed window).  With more processes than CPUs the claimant
+ * was mostly preempted there, and the ring waits for its next time slice.
+ * The clock and the backlog are read only when a receive finds nothing,
+ * but reading tail takes its line from the producers, which slows every
+ * case down (by 2-4x in 1x1 here): the stall figures are for the shapes,
+ * not the throughput of such a run.
  */
 #include <errno.h>
 #include <sched.h>
@@ -31,6 +45,8 @@
 #define CHECK_EVERY	64	/* messages between looks at the stop flag */
 #define YIELD_AFTER	64	/* fruitless polls before a sched_yield() */
 #define LOST_AFTER_NS	1000000000ULL	/* all sent, nothing comes: lost */
+#define STALL_NS	100000ULL	/* a wait behind a claim this long is a stall */
+#define STALL_GAP_NS	200000ULL	/* looks further apart break the wait */
 
 /* Each field written by one kind of side, on its own cache line. */
 struct tp_shared {
@@ -41,10 +57,49 @@ struct tp_shared {
 	u64	prod_done, sent, sent_sum;	/* producers, when done */
 	u64	__pad2[5];
 	u64	received, recv_sum, t_end;	/* consumers */
-	u64	__pad3[5];
+	u64	stalls, stall_max, stall_ns;
+	u64	__pad3[2];
 };
 
 static struct tp_shared *sh;
+
+/* A consumer's count of stalls (--stalls). */
+struct stall {
+	u64	since, last;	/* the wait's first and last look; 0: none */
+	u64	n, max, ns;
+};
+
+/* The wait (if any) ended at its last look: a stall if long enough. */
+static void stall_end(struct stall *st)
+{
+	u64 d = st->last - st->since;
+
+	if (st->since && d >= STALL_NS && __atomic_load_n(&sh->t_start, __ATOMIC_RELAXED) &&
+	    !__atomic_load_n(&sh->stop, __ATOMIC_RELAXED)) {
+		st->n++;
+		st->ns += d;
+		if (d > st->max)
+			st->max = d;
+	}
+	st->since = 0;
+}
+
+/* A receive found nothing: look whether it waits behind a claim. */
+static void stall_look(struct xport *x, struct stall *st)
+{
+	u64 t;
+
+	if (!x->bc->ops->backlog(x, 0)) {
+		stall_end(st);
+		return;
+	}
+	t = now_ns();
+	if (st->since && t - st->last > STALL_GAP_NS)
+		stall_end(st);
+	if (!st->since)
+		st->since = t;
+	st->last = t;
+}
 
 static void backoff(unsigned int *fruitless)
 {
@@ -170,6 +225,7 @@ static void consumer(struct xport *x, unsigned int idx)
 	const unsigned int len = bc->len;
 	unsigned char *buf = aligned_alloc(64, (size_t)BATCH * MSG_MAX);
 	u64 count = 0, sum = 0, idle_since = 0;
+	struct stall st = { 0 };
 	unsigned int fruitless = 0;
 
 	if (!buf)
@@ -204,6 +260,8 @@ static void consumer(struct xport *x, unsigned int idx)
 		if (ret >= 0) {
 			fruitless = 0;
 			idle_since = 0;
+			if (__builtin_expect(st.since != 0, 0))
+				stall_end(&st);
 			if (count < FLUSH_EVERY)
 				continue;
 		} else if (ret != -EAGAIN) {
@@ -216,6 +274,8 @@ static void consumer(struct xport *x, unsigned int idx)
 			count = sum = 0;
 		}
 		if (ret == -EAGAIN) {
+			if (opt.stalls && bc->ops->backlog)
+				stall_look(x, &st);
 			/* Partner: the producers' release of prod_done. */
 			if (__atomic_load_n(&sh->prod_done, __ATOMIC_ACQUIRE) == bc->nprod) {
 				u64 zero = 0;
@@ -239,6 +299,16 @@ static void consumer(struct xport *x, unsigned int idx)
 			}
 			backoff(&fruitless);
 		}
+	}
+	__atomic_add_fetch(&sh->stalls, st.n, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&sh->stall_ns, st.ns, __ATOMIC_RELAXED);
+	{
+		u64 m = __atomic_load_n(&sh->stall_max, __ATOMIC_RELAXED);
+
+		while (st.max > m &&
+		       !__atomic_compare_exchange_n(&sh->stall_max, &m, st.max, false,
+						    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			;
 	}
 	if (x->bc->ops->detach)
 		x->bc->ops->detach(x);
@@ -320,6 +390,10 @@ int throughput_run(const struct bench_case *bc, struct xport *x, struct stats *s
 		} else {
 			memset(s, 0, sizeof(*s));
 			s->p50 = (u64)((double)n * 1e9 / (double)el);
+			s->stalls = sh->stalls;
+			s->stall_max = sh->stall_max;
+			/* Per consumer, in parts per million of the window. */
+			s->stall_ns = (u64)((double)sh->stall_ns * 1e6 / (double)el / bc->ncons);
 		}
 	}
 end:

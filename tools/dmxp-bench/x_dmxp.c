@@ -228,6 +228,16 @@ static void dx_teardown(struct xport *x)
 	x->priv = NULL;
 }
 
+static u64 dx_backlog(struct xport *x, unsigned int box)
+{
+	struct dmxp_local *l = x->local;
+	struct dmxp_chan_info info;
+
+	if (dmxp_chan_info(l->r, dmxp_chan_id(l->c[box]), &info))
+		return 0;
+	return info.depth;
+}
+
 const struct xport_ops xp_dmxp = {
 	.setup		= dx_setup,
 	.attach		= dx_attach,
@@ -237,6 +247,7 @@ const struct xport_ops xp_dmxp = {
 	.recv_zc	= dx_recv_zc,
 	.send_many	= dx_send_many,
 	.recv_many	= dx_recv_many,
+	.backlog	= dx_backlog,
 	.detach		= dx_detach,
 	.teardown	= dx_teardown,
 };

@@ -63,6 +63,15 @@ static int vy_recv(struct xport *x, unsigned int box, void *buf)
 	return vy_pop((struct vy_ring *)(v->mem + box * v->stride), v->mask, buf, x->len);
 }
 
+static u64 vy_backlog(struct xport *x, unsigned int box)
+{
+	struct vy_x *v = x->priv;
+	struct vy_ring *r = (struct vy_ring *)(v->mem + box * v->stride);
+	u64 head = __atomic_load_n(&r->head, __ATOMIC_RELAXED);
+
+	return __atomic_load_n(&r->tail, __ATOMIC_RELAXED) - head;
+}
+
 static void vy_teardown(struct xport *x)
 {
 	struct vy_x *v = x->priv;
@@ -78,5 +87,6 @@ const struct xport_ops xp_vyukov = {
 	.attach		= vy_attach,
 	.send		= vy_send,
 	.recv		= vy_recv,
+	.backlog	= vy_backlog,
 	.teardown	= vy_teardown,
 };
