@@ -51,7 +51,7 @@ fail() {	# $1: pass; $2: what failed
 add_totals() {	# $1: pass; $2: label; reads the run's output in $log
 	grep -E '^# FAIL ' "$log" | sed "s/^# FAIL /# FAIL [$1] /" >>"$log.fail"
 	# The rig's verdicts, each with the first lines of its report.
-	grep -E -A4 '^vm/run: ' "$log" | grep -v -x -e '--' | head -n 20 |
+	grep -E -A4 '^vm/run: ' "$log" | grep -v -x -e '--' | grep -v '^# FAIL ' | head -n 20 |
 		while read -r l; do fail "$1" "$l"; done
 	t=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
 	if [ -z "$t" ]; then
@@ -145,7 +145,7 @@ if [ -s "$log.fail" ]; then
 	n=$(wc -l <"$log.fail")
 	echo "# ==== failures"
 	head -n 40 "$log.fail"
-	[ "$n" -le 40 ] || echo "# ... and $((n - 40)) more above"
+	[ "$n" -le 40 ] || echo "# ... and $((n - 40)) more, in the passes' output above"
 fi
 echo "$P passed, $F failed, $S skipped"
 [ "$F" -eq 0 ]

@@ -578,37 +578,41 @@ TEST(forked_child_with_parent_handle)
  */
 extern void (*dmxp__hook_fn)(int step);
 
+/* The steps, each set once: the holder is in, the fork is next, let go. */
+enum { FK_HELD, FK_FORKING, FK_LET_GO, FK_STEPS };
+
 static struct {
 	pthread_mutex_t		m;
 	pthread_cond_t		cv;
 	pthread_t		holder;
-	int			state;	/* 1: the holder is in; 2: let go; 3: forking */
+	bool			step[FK_STEPS];
 	struct dmxp_chan	*c;
 	pid_t			pid;
 } fk = { .m = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
-static void fk_set(int state)
+static void fk_set(int step)
 {
 	pthread_mutex_lock(&fk.m);
-	fk.state = state;
+	fk.step[step] = true;
 	pthread_cond_broadcast(&fk.cv);
 	pthread_mutex_unlock(&fk.m);
 }
 
-static void fk_wait(int state)
+static void fk_wait(int step)
 {
 	pthread_mutex_lock(&fk.m);
-	while (fk.state < state)
+	while (!fk.step[step])
 		pthread_cond_wait(&fk.cv, &fk.m);
 	pthread_mutex_unlock(&fk.m);
 }
 
+/* The holder stays in, the lock held, until the test lets it go. */
 static void fk_hook(int step)
 {
 	if (step != DMXP_HOOK_RECORD_SETUP || !pthread_equal(pthread_self(), fk.holder))
 		return;
-	fk_set(1);
-	fk_wait(2);
+	fk_set(FK_HELD);
+	fk_wait(FK_LET_GO);
 }
 
 static void *fk_send(void *arg)
@@ -620,7 +624,7 @@ static void *fk_send(void *arg)
 static void *fk_fork(void *arg)
 {
 	(void)arg;
-	fk_set(3);
+	fk_set(FK_FORKING);
 	fk.pid = fork();
 	if (fk.pid == 0)
 		_exit(send_msg(fk.c, VICTIM, 0) ? 1 : 0);
@@ -639,14 +643,14 @@ TEST(fork_while_a_thread_holds_a_lock)
 	/* A handle of its own: its first send takes a record under the lock. */
 	ASSERT_EQ(0, dmxp_region_open(self->path, 0, 0, &r2));
 	ASSERT_EQ(0, dmxp_chan_open(r2, CH, &fk.c));
-	fk.state = 0;
+	memset(fk.step, 0, sizeof(fk.step));
 	dmxp__hook_fn = fk_hook;
 	ASSERT_EQ(0, pthread_create(&fk.holder, NULL, fk_send, NULL));
-	fk_wait(1);
+	fk_wait(FK_HELD);
 	ASSERT_EQ(0, pthread_create(&tf, NULL, fk_fork, NULL));
-	fk_wait(3);
+	fk_wait(FK_FORKING);
 	usleep(100 * 1000);		/* the fork, under the held lock */
-	fk_set(2);
+	fk_set(FK_LET_GO);
 	ASSERT_EQ(0, pthread_join(fk.holder, &ret));
 	ASSERT_EQ(0, pthread_join(tf, NULL));
 	dmxp__hook_fn = NULL;
