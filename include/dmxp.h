@@ -223,8 +223,9 @@ int dmxp_chan_send(struct dmxp_chan *c, const void *buf, size_t len,
  * What the sends of handle @c write into a message's timestamp_ns
  * (struct dmxp_msg_meta), each handle on its own:
  * DMXP_TIMESTAMP_PRECISE  CLOCK_MONOTONIC, the default;
- * DMXP_TIMESTAMP_COARSE   CLOCK_MONOTONIC_COARSE: as comparable, a clock
- *                         tick's resolution (1-10 ms), a few ns to read;
+ * DMXP_TIMESTAMP_COARSE   CLOCK_MONOTONIC_COARSE: a clock tick's
+ *                         resolution (1-10 ms; it lags the precise clock
+ *                         by up to a tick), a few ns to read;
  * DMXP_TIMESTAMP_NONE     0, which means "not stamped".
  * 0, or -EINVAL for another @policy.  Since 1.2.
  */

@@ -22,9 +22,10 @@
  * its publish.  A stall is such a wait seen without a break of more than
  * STALL_GAP_NS between two looks (two consumers of one CPU yield to each
  * other well within it; one preempted for a time slice saw nothing
- * meanwhile), lasting STALL_NS or more, while the producers
- * send (the timed window).  With more processes than CPUs the claimant
- * was mostly preempted there, and the ring waits for its next time slice.
+ * meanwhile), lasting STALL_NS or more inside the timed window (its part
+ * there, while the producers send).  With more processes than CPUs the
+ * claimant was mostly preempted there, and the ring waits for its next
+ * time slice.
  * The clock and the backlog are read only when a receive finds nothing,
  * but reading tail takes its line from the producers, which slows every
  * case down (by 2-4x in 1x1 here): the stall figures are for the shapes,
@@ -52,8 +53,8 @@
 struct tp_shared {
 	u64	ready;				/* every side: attached */
 	u64	__pad0[7];
-	u64	go, stop, t_start, base;	/* the parent */
-	u64	__pad1[5];
+	u64	go, stop, t_start, base, t_stop;	/* the parent */
+	u64	__pad1[4];
 	u64	prod_done, sent, sent_sum;	/* producers, when done */
 	u64	__pad2[5];
 	u64	received, recv_sum, t_end;	/* consumers */
@@ -69,19 +70,30 @@ struct stall {
 	u64	n, max, ns;
 };
 
-/* The wait (if any) ended at its last look: a stall if long enough. */
+/*
+ * The wait (if any) ended at its last look: a stall if long enough,
+ * counted for the part of it inside the timed window.
+ */
 static void stall_end(struct stall *st)
 {
-	u64 d = st->last - st->since;
+	u64 t0 = __atomic_load_n(&sh->t_start, __ATOMIC_ACQUIRE);
+	u64 t1 = __atomic_load_n(&sh->t_stop, __ATOMIC_ACQUIRE);
+	u64 lo = st->since, hi = st->last, d;
 
-	if (st->since && d >= STALL_NS && __atomic_load_n(&sh->t_start, __ATOMIC_RELAXED) &&
-	    !__atomic_load_n(&sh->stop, __ATOMIC_RELAXED)) {
+	st->since = 0;
+	if (!lo || !t0)
+		return;
+	if (lo < t0)
+		lo = t0;
+	if (t1 && hi > t1)
+		hi = t1;
+	d = hi > lo ? hi - lo : 0;
+	if (d >= STALL_NS) {
 		st->n++;
 		st->ns += d;
 		if (d > st->max)
 			st->max = d;
 	}
-	st->since = 0;
 }
 
 /* A receive found nothing: look whether it waits behind a claim. */
@@ -371,8 +383,9 @@ int throughput_run(const struct bench_case *bc, struct xport *x, struct stats *s
 	sleep_ms(TPUT_WARMUP_MS);
 	/* The count is behind by at most FLUSH_EVERY per consumer. */
 	sh->base = __atomic_load_n(&sh->received, __ATOMIC_ACQUIRE);
-	sh->t_start = now_ns();
+	__atomic_store_n(&sh->t_start, now_ns(), __ATOMIC_RELEASE);
 	sleep_ms(opt.duration_ms);
+	__atomic_store_n(&sh->t_stop, now_ns(), __ATOMIC_RELEASE);
 	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
 	*step = "run";
 	ret = procs_wait(&procs, 60, bc->name);
@@ -393,7 +406,8 @@ int throughput_run(const struct bench_case *bc, struct xport *x, struct stats *s
 			s->stalls = sh->stalls;
 			s->stall_max = sh->stall_max;
 			/* Per consumer, in parts per million of the window. */
-			s->stall_ns = (u64)((double)sh->stall_ns * 1e6 / (double)el / bc->ncons);
+			s->stall_ns = (u64)((double)sh->stall_ns * 1e6 /
+					    (double)(sh->t_stop - sh->t_start) / bc->ncons);
 		}
 	}
 end:
