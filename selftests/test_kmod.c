@@ -2691,7 +2691,7 @@ TEST_F_TIMEOUT(kmod, eventfd_registrations_per_user_capped, 300)
 
 /*
  * The memory of a region is charged to its creator's memory cgroup:
- * a region of 32 MiB raises the cgroup's memory.current by as much.
+ * a region of 32 MiB raises the cgroup's memory.current by about as much.
  */
 TEST_F(kmod, region_memory_charged_to_creator_cgroup)
 {
@@ -2737,10 +2737,16 @@ TEST_F(kmod, region_memory_charged_to_creator_cgroup)
 	ASSERT_EQ(1, write(pipefd[1], "x", 1));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_EQ(0, WEXITSTATUS(status));
-	/* The region outlives its creator; its memory stays charged. */
+	/*
+	 * The region outlives its creator; its memory stays charged.  The
+	 * creator's own pages (stack, page tables, kernel stack), counted in
+	 * before, left with it: at most 1 MiB less than the region (the
+	 * delta was 4 KiB short of it once in the 6.12 debug kernel).  A
+	 * module that charged nothing gives about 0.
+	 */
 	ASSERT_EQ(0, read_text(path, buf, sizeof(buf)));
 	after = strtoll(buf, NULL, 10);
-	EXPECT_LE(32LL << 20, after - before)
+	EXPECT_LE((32LL << 20) - (1LL << 20), after - before)
 		TH_LOG("memory.current %lld -> %lld", before, after);
 	region_destroy(self->fd, name);
 	rmdir(sub);
