@@ -81,9 +81,10 @@ int dmxp_chan_open(struct dmxp_region *r, unsigned int id, struct dmxp_chan **ou
 	if (ret)
 		return ret;
 
-	c = calloc(1, sizeof(*c));
+	c = aligned_alloc(DMXP_CHAN_ALIGN, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
+	memset(c, 0, sizeof(*c));
 	e = &r->shdr->channels[id];
 	c->region = r;
 	c->sentry = e;

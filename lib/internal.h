@@ -101,7 +101,18 @@ struct dmxp_region {
 	struct dmxp_claims		claims;
 };
 
+/*
+ * A channel handle.  Threads may share one: what every message reads is
+ * written only by the set-up calls, and what an empty or full ring makes
+ * a caller write (every -EAGAIN counts in idle) is on cache lines of its
+ * own, so that a thread polling an empty ring does not take the lines a
+ * sending thread of the same handle reads.  Allocated aligned to
+ * DMXP_CHAN_ALIGN (dmxp_chan_open()).
+ */
+#define DMXP_CHAN_ALIGN		128	/* a line, and the one prefetched with it */
+
 struct dmxp_chan {
+	/* Read-mostly: each message reads these. */
 	struct dmxp_region		*region;
 	struct dmxp_channel_entry __shm	*sentry;
 	__u64 __shm			*stail;
@@ -116,13 +127,20 @@ struct dmxp_chan {
 	/* Blocking (lib/wait.c) */
 	int				fd;		/* kernel channel fd, or -1 */
 	unsigned int			spin_max_ns;	/* 0: never spin */
+
+	/*
+	 * Written while the ring is empty or full (atomic: the handle may
+	 * be shared).  Stall detection (lib/repair.c) and the spin budget.
+	 */
+	/* -EAGAINs since the last look */
+	unsigned int			idle __attribute__((aligned(DMXP_CHAN_ALIGN)));
 	unsigned int			spin_ns;	/* the adaptive budget */
-	/* Stall detection (lib/repair.c); atomic, the handle may be shared. */
-	unsigned int			idle;		/* -EAGAINs since the last look */
 	__u64				stall_pos;	/* position seen stuck, +1; 0: none */
 	__u64				stall_ns;	/* since when, or its last repair pass */
 	__u64				stall_gap_ns;	/* between two passes at it */
 };
+_Static_assert(__builtin_offsetof(struct dmxp_chan, idle) >= DMXP_CHAN_ALIGN,
+	       "the fields written on -EAGAIN share no line with the read-mostly ones");
 
 static inline struct dmxp_slot __shm *ring_slot(const struct dmxp_chan *c, __u64 pos)
 {

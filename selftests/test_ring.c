@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -210,6 +211,34 @@ TEST_F(ring, timestamp_policy_is_per_handle)
 	expect_stamps(_metadata, c2, t0, t1);
 	dmxp_chan_close(c2);
 }
+
+/*
+ * A thread polling an empty ring writes the handle (it counts its
+ * -EAGAINs): on lines of their own, or another thread sending through the
+ * same handle would lose the lines it reads for every message.
+ */
+#define LINE_OF(f)	(offsetof(struct dmxp_chan, f) / 64)
+TEST_F(ring, handle_fields_written_when_idle_are_off_the_read_mostly_lines)
+{
+	const size_t hot[] = { LINE_OF(idle), LINE_OF(spin_ns), LINE_OF(stall_pos),
+			       LINE_OF(stall_ns), LINE_OF(stall_gap_ns) };
+	const size_t cold[] = { LINE_OF(region), LINE_OF(sentry), LINE_OF(stail),
+				LINE_OF(shead), LINE_OF(sslots), LINE_OF(capacity),
+				LINE_OF(mask), LINE_OF(id), LINE_OF(gen), LINE_OF(stamp),
+				LINE_OF(fd), LINE_OF(spin_max_ns) };
+	struct dmxp_chan *c2;
+	size_t i, j;
+
+	for (i = 0; i < sizeof(hot) / sizeof(hot[0]); i++)
+		for (j = 0; j < sizeof(cold) / sizeof(cold[0]); j++)
+			EXPECT_NE(cold[j] / 2, hot[i] / 2);	/* nor the adjacent line */
+	/* Which holds only if the handle starts a pair of lines. */
+	EXPECT_EQ(0UL, (unsigned long)self->c % 128);
+	ASSERT_EQ(0, dmxp_chan_open(self->r, CH, &c2));
+	EXPECT_EQ(0UL, (unsigned long)c2 % 128);
+	dmxp_chan_close(c2);
+}
+#undef LINE_OF
 
 TEST_F(ring, set_timestamp_unknown_policy_fails_einval)
 {
