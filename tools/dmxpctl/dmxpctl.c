@@ -806,7 +806,9 @@ static int region_create_cmd(int argc, char **argv)
 		"usage: dmxpctl region create NAME|PATH [--size BYTES] [--mode MODE] [--excl]\n"
 		"Create a region: a kernel region NAME (in /dev/dmxp), or a region file\n"
 		"PATH.  Without --excl an existing region is left as it is.  MODE (octal,\n"
-		"at most 0666, default 0660) applies to kernel regions.\n";
+		"at most 0666, default 0660) applies to kernel regions.  BYTES (default:\n"
+		"288 MiB for a file, the module's default_size for a kernel region) is\n"
+		"at least 100608; K, M and G multiply by 1024, 1024^2 and 1024^3.\n";
 	unsigned long long size = 0, mode = 0660;
 	bool excl = false, mode_set = false;
 	struct dmxp_region *r;
@@ -816,7 +818,7 @@ static int region_create_cmd(int argc, char **argv)
 
 	while ((opt = next_opt(argc, argv, "s:m:xh", opts, help)) != -1) {
 		if (opt == 's') {
-			size = parse_num("size", optarg, ULLONG_MAX);
+			size = parse_size("region size", optarg);
 		} else if (opt == 'm') {
 			char *end;
 
