@@ -140,11 +140,14 @@ static const struct dmxp_claim *claim_table(struct dmxp_region *r, unsigned int 
 	return (const struct dmxp_claim *)((const char *)h + off);
 }
 
-unsigned int dead_sleepers(struct dmxp_region *r, unsigned int ch, unsigned int generation)
+/* The sleepers records name on channel @ch in its life @generation: how many, how many dead. */
+static unsigned int named_sleepers(struct dmxp_region *r, unsigned int ch,
+				   unsigned int generation, unsigned int *dead)
 {
 	const struct dmxp_claim *t;
-	unsigned int i, n, dead = 0;
+	unsigned int i, n, named = 0;
 
+	*dead = 0;
 	t = claim_table(r, &n);
 	for (i = 0; t && i < n; i++) {
 		__u32 state = LOAD(t[i].state);
@@ -153,9 +156,18 @@ unsigned int dead_sleepers(struct dmxp_region *r, unsigned int ch, unsigned int 
 		    LOAD(t[i].generation) != generation ||
 		    (state != DMXP_CLAIM_WAIT_RECV && state != DMXP_CLAIM_WAIT_SEND))
 			continue;
+		named++;
 		if (rec_liveness(&t[i]) == LIVE_DEAD)
-			dead++;
+			(*dead)++;
 	}
+	return named;
+}
+
+unsigned int dead_sleepers(struct dmxp_region *r, unsigned int ch, unsigned int generation)
+{
+	unsigned int dead;
+
+	named_sleepers(r, ch, generation, &dead);
 	return dead;
 }
 
@@ -264,22 +276,15 @@ int cmd_peers(int argc, char **argv)
 	for (k = 0; k < n; k++) {
 		const struct dmxp_channel_entry *e = &dmxp_region_header(r)->channels[ids[k]];
 		unsigned int rw = LOAD(e->recv_waiters), sw = LOAD(e->send_waiters);
-		unsigned int gen = LOAD(e->generation), named = 0, j;
+		unsigned int named, dead;
 
 		if (!all && !picked[ids[k]])
 			continue;
-		for (j = 0; t && j < count; j++) {
-			__u32 state = LOAD(t[j].state);
-
-			if (LOAD(t[j].owner) && LOAD(t[j].chan) == ids[k] &&
-			    LOAD(t[j].generation) == gen &&
-			    (state == DMXP_CLAIM_WAIT_RECV || state == DMXP_CLAIM_WAIT_SEND))
-				named++;
-		}
+		named = named_sleepers(r, ids[k], LOAD(e->generation), &dead);
 		if (json)
 			printf("%s{\"id\":%u,\"recv_waiters\":%u,\"send_waiters\":%u"
 			       ",\"named_sleepers\":%u,\"dead_sleepers\":%u}", first ? "" : ",",
-			       ids[k], rw, sw, named, dead_sleepers(r, ids[k], gen));
+			       ids[k], rw, sw, named, dead);
 		else if (rw + sw > named)
 			printf("channel %u: %u sleepers not named by a record\n", ids[k],
 			       rw + sw - named);
