@@ -51,7 +51,8 @@ static const char usage_text[] =
 "  create CH [--capacity N] [--region-size BYTES]\n"
 "                        create channel CH (0..255) with N slots (a power of\n"
 "                        two, 2..16777216, default 1024); creates the region\n"
-"                        if it does not exist (BYTES may end in K, M or G)\n"
+"                        if it does not exist (BYTES may end in K, M or G,\n"
+"                        powers of 1024; at least 100608)\n"
 "  destroy CH            destroy channel CH and discard its messages\n"
 "  list [--json]         one line per channel: id, capacity, depth\n"
 "  stat [--json] [CH...] messages sent and received, depth, sleepers\n"
@@ -897,7 +898,7 @@ static void region_row(bool json, bool *first, const char *kind, const char *nam
 		       unsigned int uid, unsigned int mode)
 {
 	if (!json) {
-		printf("%-32s %12llu %8llu %6u %6o\n", name, size, channels, uid, mode);
+		printf("%-32s %12llu %8llu %6u %6.4o\n", name, size, channels, uid, mode);
 		return;
 	}
 	printf("%s{\"type\":\"%s\",\"region\":", *first ? "" : ",", kind);
