@@ -4,6 +4,7 @@
 . ./tap.sh
 
 CTL=${DMXPCTL:-../tools/dmxpctl/dmxpctl}
+case $CTL in /*) ;; *) CTL=$PWD/$CTL ;; esac	# the same from any directory
 dir=$(mktemp -d "${DMXP_TEST_DIR:-/dev/shm}/dmxp-ctl.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 export DMXP_REGION="$dir/region"
@@ -170,5 +171,169 @@ check "watch --help" expect 0 "" $CTL watch --help
 check "--help" expect 0 "" $CTL --help
 check "create --help" expect 0 "" $CTL create --help
 check "--version" expect 0 "" $CTL --version
+
+# Options before or after the command, for every command; one error
+# format: "dmxpctl COMMAND: what (dmxpctl COMMAND --help)".
+$CTL create 11 --capacity 2 >/dev/null 2>&1
+check "-r after the command" expect 0 "" $CTL list -r "$DMXP_REGION"
+check "-r after the command lists the region" grep -Eq '^11 +2 +0$' "$out"
+check "--region=PATH after the command's arguments" expect 0 "" $CTL stat 11 --region="$DMXP_REGION"
+check "-r after a region command" expect 0 "" $CTL region list -r "$DMXP_REGION"
+check "unknown option: program, command and hint" \
+	expect 2 "^dmxpctl list: unknown option '-x' (dmxpctl list --help)$" $CTL list -x
+check "unknown long option" \
+	expect 2 "^dmxpctl stat: unknown option '--bogus' (dmxpctl stat --help)$" $CTL stat --bogus
+check "unknown option before the command" \
+	expect 2 "^dmxpctl: unknown option '-x' (dmxpctl --help)$" $CTL -x list
+check "unknown option of a region command" \
+	expect 2 "^dmxpctl region list: unknown option '-x' (dmxpctl region list --help)$" \
+	$CTL region list -x
+check "a missing value" \
+	expect 2 "^dmxpctl create: option '--capacity' needs a value (dmxpctl create --help)$" \
+	$CTL create 12 --capacity
+check "a missing short value" \
+	expect 2 "^dmxpctl recv: option '-n' needs a value (dmxpctl recv --help)$" $CTL recv 11 -n
+check "a missing -r value" expect 2 "^dmxpctl: option '-r' needs a value" $CTL -r
+check "a value for an option that takes none" \
+	expect 2 "^dmxpctl list: option '--json' takes no value" $CTL list --json=yes
+check "a usage error names the command" \
+	expect 2 "^dmxpctl create: expected one channel id (dmxpctl create --help)$" $CTL create
+check "a failure names the command" \
+	expect 1 "^dmxpctl destroy: channel 9 does not exist$" $CTL destroy 9
+
+# Channel ids are decimal: 010 is ten, 08 is eight, 0x10 is refused.
+check "create 010" expect 0 "" $CTL create 010 --capacity 2
+check "010 made channel 10" sh -c "$CTL list | grep -Eq '^10 +2 +0$'"
+check "create 08" expect 0 "" $CTL create 08 --capacity 2
+check "08 made channel 8" sh -c "$CTL list | grep -Eq '^8 +2 +0$'"
+check "channel id 0x10 is refused" expect 2 "invalid channel '0x10'" $CTL create 0x10
+check "capacity 0 is refused" expect 2 "invalid capacity '0': expected a power of two from 2 to 16777216" $CTL create 5 --capacity 0
+check "capacity 3 has the same message" expect 2 "invalid capacity '3': expected a power of two from 2 to 16777216" $CTL create 5 --capacity 3
+check "capacity x has the same message" expect 2 "invalid capacity 'x': expected a power of two from 2 to 16777216" $CTL create 5 --capacity x
+check "capacity 2^64 has the same message" expect 2 "invalid capacity '18446744073709551616': expected a power of two" $CTL create 5 --capacity 18446744073709551616
+
+# Sizes: K, M and G are powers of 1024; the smallest region is stated.
+check "--region-size 1M" expect 0 "" $CTL -r "$dir/sized" create 1 --capacity 2 --region-size 1M
+check "1M is 1048576 bytes" sh -c "$CTL -r '$dir/sized' stat --json | grep -q '\"size\":1048576,'"
+check "region create --size 2m" expect 0 "" $CTL region create "$dir/sized2" --size 2m
+check "2m is 2097152 bytes" test "$(stat -c %s "$dir/sized2")" -eq 2097152
+check "a size below the smallest region states it" \
+	expect 2 "invalid region size '1K': a region is at least 100608 bytes" \
+	$CTL -r "$dir/tiny" create 1 --region-size 1K
+check "the smallest region is accepted" expect 0 "" $CTL -r "$dir/min" create 1 --capacity 2 --region-size 100608
+check "a size that overflows is refused" \
+	expect 2 "invalid region size '17179869184G': too large" \
+	$CTL -r "$dir/huge" create 1 --region-size 17179869184G
+check "a size with a bad suffix is refused" \
+	expect 2 "invalid region size '1T'" $CTL region create "$dir/t" --size 1T
+
+# A create that made the region and then failed removes it; one that
+# found the region leaves it.
+check "a region too small for the channel" \
+	expect 1 "no room left" $CTL -r "$dir/small" create 1 --capacity 1024 --region-size 100608
+check "the region it made is removed" test ! -e "$dir/small"
+check "a failed create in an existing region" \
+	expect 1 "no room left" $CTL -r "$dir/min" create 2 --capacity 1024
+check "the existing region is kept" test -e "$dir/min"
+
+# A bare -r NAME is a region file in /dev/shm, never in the current directory.
+bare=dmxp-ctl-bare-$$
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+	(
+		cd "$dir" || exit 1
+		$CTL -r "$bare" create 1 --capacity 2 >/dev/null 2>&1
+	)
+	check "-r NAME creates /dev/shm/NAME" test -f "/dev/shm/$bare"
+	check "-r NAME creates nothing in the current directory" test ! -e "$dir/$bare"
+	check "-r NAME opens /dev/shm/NAME" sh -c "cd / && $CTL -r '$bare' list | grep -Eq '^1 +2 +0$'"
+	rm -f "/dev/shm/$bare"
+else
+	for t in "creates /dev/shm/NAME" "creates nothing in the current directory" \
+		 "opens /dev/shm/NAME"; do
+		skip "-r NAME $t: no writable /dev/shm"
+	done
+fi
+check "-r . is refused" expect 2 "invalid region name '.'" $CTL -r . list
+
+# Partial work is reported: how many were sent, which was not.
+$CTL create 13 --capacity 2 >/dev/null 2>&1
+check "send --nowait stops at a full ring" \
+	expect 1 "^dmxpctl send: channel 13 is full after 2 of 5 messages (message 3 not sent)$" \
+	$CTL send 13 --nowait a b c d e
+check "the two sent are in the ring" test "$($CTL recv 13 | tr -d '\n')" = ab
+check "send from stdin stops at a full ring" \
+	sh -c "printf 'x\ny\nz\n' | $CTL send 13 --nowait 2>'$err'; test \$? -eq 1"
+check "the stdin report counts lines" \
+	grep -qx "dmxpctl send: channel 13 is full after 2 lines (line 3 not sent)" "$err"
+$CTL recv 13 >/dev/null
+check "send stops at an oversize message" \
+	expect 1 "^dmxpctl send: message 2 is 961 bytes, longer than 960: sent 1 of 3 messages before it$" \
+	$CTL send 13 first "$long" third
+check "the one before it was sent" test "$($CTL recv 13)" = first
+check "an oversize line" \
+	sh -c "printf 'ok\n%s\n' '$long' | $CTL send 13 2>'$err'; test \$? -eq 1"
+check "the oversize report names the line" \
+	grep -qx "dmxpctl send: line 2 is 961 bytes, longer than 960: sent 1 line before it" "$err"
+$CTL recv 13 >/dev/null
+
+# region list --json is JSON, and names the region of this test.
+check "region list --json" expect 0 "" $CTL region list --json
+check "region list --json parses" sh -c "python3 -m json.tool <\"$out\" >/dev/null"
+if [ "${DMXP_TEST_BACKEND:-}" = kernel ]; then
+	check "region list --json names the kernel region" \
+		grep -q "\"type\":\"kernel\",\"region\":\"${DMXP_REGION#/dev/dmxp:}\"" "$out"
+else
+	cp "$DMXP_REGION" /dev/shm/dmxp-ctl-list-$$
+	$CTL region list --json >"$out"
+	rm -f /dev/shm/dmxp-ctl-list-$$
+	check "region list --json names a region file" \
+		grep -q "\"type\":\"file\",\"region\":\"/dev/shm/dmxp-ctl-list-$$\"" "$out"
+fi
+
+# /dev/dmxp missing: the one message, from every command that needs it.
+if [ "${DMXP_TEST_BACKEND:-}" = kernel ] || [ -e /dev/dmxp ]; then
+	for t in list "region create" "region destroy"; do
+		skip "/dev/dmxp missing: $t (the module is loaded here)"
+	done
+else
+	hint='^dmxpctl [a-z ]*: /dev/dmxp: no such device (is the dmxp module loaded? modprobe dmxp)$'
+	check "/dev/dmxp missing: list" expect 1 "$hint" $CTL -r /dev/dmxp list
+	check "/dev/dmxp missing: region create" expect 1 "$hint" $CTL region create k1
+	check "/dev/dmxp missing: region destroy" expect 1 "$hint" $CTL region destroy k1
+fi
+
+# peers: a process asleep in recv is named, alive; once killed, dead.
+$CTL create 14 --capacity 2 >/dev/null 2>&1
+$CTL recv 14 --wait --timeout 10000 >/dev/null 2>&1 &
+rpid=$!
+i=0
+until $CTL stat --json 14 | grep -q '"recv_waiters":1,' || [ $i -ge 100 ]; do
+	sleep 0.05; i=$((i + 1))
+done
+check "the receiver is asleep" sh -c "$CTL stat --json 14 | grep -q '\"recv_waiters\":1,'"
+check "peers 14" expect 0 "" $CTL peers 14
+check "peers names the sleeper, alive" \
+	grep -Eq "^14 +[0-9]+ +[0-9]+ +$rpid +alive +sleeping-to-receive$" "$out"
+check "peers --json" expect 0 "" $CTL peers --json 14
+check "peers --json parses" sh -c "python3 -m json.tool <\"$out\" >/dev/null"
+check "peers --json names the sleeper" \
+	grep -q "\"pid\":$rpid,\"alive\":\"alive\",\"role\":\"sleeping-to-receive\",\"state\":5,\"channel\":14," "$out"
+check "stat counts no dead sleeper" sh -c "$CTL stat --json 14 | grep -q '\"dead_sleepers\":0,'"
+kill -KILL $rpid
+wait $rpid 2>/dev/null
+if [ "${DMXP_TEST_BACKEND:-}" = kernel ]; then
+	for t in "peers shows the killed sleeper dead" "stat --json counts a dead sleeper" \
+		 "stat shows a dead sleeper"; do
+		skip "$t: the module repairs a killed process's records when its file closes"
+	done
+else
+	check "peers shows the killed sleeper dead" \
+		sh -c "$CTL peers 14 | grep -Eq '^14 +[0-9]+ +[0-9]+ +$rpid +dead +sleeping-to-receive$'"
+	check "stat --json counts a dead sleeper" \
+		sh -c "$CTL stat --json 14 | grep -q '\"dead_sleepers\":1,'"
+	check "stat shows a dead sleeper" sh -c "$CTL stat 14 | grep -Eq '^14 .* 1$'"
+fi
+check "peers of a missing channel" expect 1 "channel 9 does not exist" $CTL peers 9
+check "peers --help" expect 0 "" $CTL peers --help
 
 tap_done

@@ -6,16 +6,18 @@
  *	dmxpctl [-r REGION] destroy CH
  *	dmxpctl [-r REGION] list [--json]
  *	dmxpctl [-r REGION] stat [--json] [CH...]
+ *	dmxpctl [-r REGION] peers [--json] [CH...]
  *	dmxpctl [-r REGION] watch [-i SECONDS] [-n COUNT] [CH...]
  *	dmxpctl [-r REGION] dump CH [--all] [--limit N] [--hex] [--json]
  *	dmxpctl [-r REGION] send CH [--type T] [--nowait] [--hex] [--file FILE] [MESSAGE...]
  *	dmxpctl [-r REGION] recv CH [-n COUNT] [--wait] [--timeout MS] [--hex|--json] [--type]
  *	dmxpctl region create NAME|PATH [--size BYTES] [--mode MODE] [--excl]
  *	dmxpctl region destroy NAME|PATH
- *	dmxpctl region list
+ *	dmxpctl region list [--json]
  *
- * REGION is a region file, /dev/dmxp (the kernel module's default region)
- * or /dev/dmxp:NAME (its region NAME).
+ * REGION is a region file (a bare NAME, without '/', is /dev/shm/NAME),
+ * /dev/dmxp (the kernel module's default region) or /dev/dmxp:NAME (its
+ * region NAME).  Options may come before or after the command.
  *
  * Exit status: 0 success, 1 error, 2 bad usage, 3 timed out.
  */
@@ -39,6 +41,7 @@
 #include "dmxpctl.h"
 
 const char *prog = "dmxpctl";
+const char *cmd_name;
 const char *region_path;	/* NULL: $DMXP_REGION, then the default */
 
 /* The inspection commands (list, stat, watch, dump) are in inspect.c. */
@@ -48,10 +51,14 @@ static const char usage_text[] =
 "  create CH [--capacity N] [--region-size BYTES]\n"
 "                        create channel CH (0..255) with N slots (a power of\n"
 "                        two, 2..16777216, default 1024); creates the region\n"
-"                        if it does not exist\n"
+"                        if it does not exist (BYTES may end in K, M or G,\n"
+"                        powers of 1024; at least 100608)\n"
 "  destroy CH            destroy channel CH and discard its messages\n"
 "  list [--json]         one line per channel: id, capacity, depth\n"
 "  stat [--json] [CH...] messages sent and received, depth, sleepers\n"
+"  peers [--json] [CH...]\n"
+"                        the processes working on the channels: pid, role,\n"
+"                        alive or dead\n"
 "  watch [-i S] [-n N] [CH...]\n"
 "                        stat every S seconds with message rates, like top\n"
 "  dump CH [--all] [--hex] [--json]\n"
@@ -66,22 +73,35 @@ static const char usage_text[] =
 "  region create|destroy|list\n"
 "                        manage regions: kernel regions by NAME, files by PATH\n"
 "\n"
-"  -r, --region PATH     the region: a file, /dev/dmxp or /dev/dmxp:NAME\n"
-"                        (default $DMXP_REGION, then " DMXP_DEFAULT_REGION ")\n"
+"  -r, --region REGION   the region: a file PATH, a NAME (/dev/shm/NAME),\n"
+"                        /dev/dmxp or /dev/dmxp:NAME (default $DMXP_REGION,\n"
+"                        taken as the library takes it, then\n"
+"                        " DMXP_DEFAULT_REGION ")\n"
 "  -h, --help            this help; COMMAND --help for one command\n"
 "  -V, --version         print the version\n"
 "\n"
+"Options may come before or after the command.  Numbers are decimal.\n"
 "Exit status: 0 success, 1 error, 2 bad usage, 3 timed out.\n";
+
+/* "dmxpctl COMMAND: what" and, for a usage error, "(dmxpctl COMMAND --help)". */
+static void verror(bool usage, const char *fmt, va_list ap)
+{
+	const char *sep = cmd_name ? " " : "", *cmd = cmd_name ? cmd_name : "";
+
+	fprintf(stderr, "%s%s%s: ", prog, sep, cmd);
+	vfprintf(stderr, fmt, ap);
+	if (usage)
+		fprintf(stderr, " (%s%s%s --help)", prog, sep, cmd);
+	fputc('\n', stderr);
+}
 
 void die(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	verror(false, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	exit(EXIT_FAILURE);
 }
 
@@ -89,12 +109,15 @@ void usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	verror(true, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, " (see '%s --help')\n", prog);
 	exit(EXIT_USAGE);
+}
+
+void no_device(void)
+{
+	die("%s: no such device (is the dmxp module loaded? modprobe dmxp)", DMXP_DEVICE);
 }
 
 const char *region_name(void)
@@ -114,9 +137,58 @@ unsigned long long parse_num(const char *what, const char *s, unsigned long long
 	errno = 0;
 	if (!*s || *s == '-' || *s == '+')
 		usage_error("invalid %s '%s'", what, s);
-	v = strtoull(s, &end, 0);
+	/* Decimal only: "010" is ten, not eight. */
+	v = strtoull(s, &end, 10);
 	if (errno || *end || v > max)
 		usage_error("invalid %s '%s': expected 0..%llu", what, s, max);
+	return v;
+}
+
+/* One message for every bad capacity: not a number, too big, not a power of two. */
+static unsigned long long parse_capacity(const char *s)
+{
+	unsigned long long v = 0;
+	char *end;
+
+	errno = 0;
+	if (isdigit((unsigned char)*s))
+		v = strtoull(s, &end, 10);
+	if (!isdigit((unsigned char)*s) || errno || *end || v < DMXP_CAPACITY_MIN ||
+	    v > DMXP_CAPACITY_MAX || (v & (v - 1)))
+		usage_error("invalid capacity '%s': expected a power of two from %llu to %llu",
+			    s, (unsigned long long)DMXP_CAPACITY_MIN,
+			    (unsigned long long)DMXP_CAPACITY_MAX);
+	return v;
+}
+
+/* The smallest region: the header and one ring of the smallest capacity. */
+#define REGION_MIN	((unsigned long long)DMXP_HEADER_SIZE + DMXP_CAPACITY_MIN * DMXP_SLOT_SIZE)
+_Static_assert(REGION_MIN == 100608, "create --help and dmxpctl(8) state the minimum");
+
+unsigned long long parse_size(const char *what, const char *s)
+{
+	unsigned long long v, mult = 1;
+	char *end;
+
+	errno = 0;
+	if (!isdigit((unsigned char)*s))
+		usage_error("invalid %s '%s': expected BYTES, optionally with K, M or G", what, s);
+	v = strtoull(s, &end, 10);
+	if (*end && !end[1]) {
+		switch (toupper((unsigned char)*end)) {
+		case 'K': mult = 1ULL << 10; end++; break;
+		case 'M': mult = 1ULL << 20; end++; break;
+		case 'G': mult = 1ULL << 30; end++; break;
+		}
+	}
+	if (*end)
+		usage_error("invalid %s '%s': expected BYTES, optionally with K, M or G", what, s);
+	if (errno || v > SIZE_MAX / mult)
+		usage_error("invalid %s '%s': too large", what, s);
+	v *= mult;
+	if (v < REGION_MIN)
+		usage_error("invalid %s '%s': a region is at least %llu bytes", what, s,
+			    REGION_MIN);
 	return v;
 }
 
@@ -130,25 +202,20 @@ struct dmxp_region *region_open(bool create, size_t size)
 	return region_open_flags(create ? DMXP_OPEN_CREATE : 0, size);
 }
 
-/*
- * With DMXP_OPEN_RDONLY, for the commands that only look: read-write
- * first (which creates /dev/dmxp's default region, as any attach does),
- * then, if that is not permitted, read-only, for which read permission
- * is enough.
- */
-struct dmxp_region *region_open_flags(unsigned int flags, size_t size)
+static bool is_kernel_path(const char *path)
 {
-	struct dmxp_region *r;
-	int ret;
+	size_t n = strlen(DMXP_DEVICE);
 
-	ret = dmxp_region_open(region_path, size, flags & ~DMXP_OPEN_RDONLY, &r);
-	if ((ret == -EACCES || ret == -EPERM) && (flags & DMXP_OPEN_RDONLY))
-		ret = dmxp_region_open(region_path, size, flags, &r);
+	return !strncmp(path, DMXP_DEVICE, n) && (!path[n] || path[n] == ':');
+}
+
+static void region_open_error(int ret, size_t size)
+{
 	switch (ret) {
-	case 0:
-		return r;
 	case -ENOENT:
 		die("%s: no such region", region_name());
+	case -ENODEV:
+		no_device();
 	case -EPROTO:
 		die("%s: not a dmxp region, or one of another version", region_name());
 	case -EINVAL:
@@ -156,6 +223,29 @@ struct dmxp_region *region_open_flags(unsigned int flags, size_t size)
 	default:
 		die("%s: %s", region_name(), strerror(-ret));
 	}
+}
+
+/*
+ * With DMXP_OPEN_RDONLY, for the commands that only look: a region file
+ * is mapped read-only; a kernel region read-write first (which creates
+ * /dev/dmxp's default region, as any attach does), then, if that is not
+ * permitted, read-only, for which read permission is enough.
+ */
+struct dmxp_region *region_open_flags(unsigned int flags, size_t size)
+{
+	bool kernel = is_kernel_path(region_name());
+	struct dmxp_region *r;
+	int ret;
+
+	if ((flags & DMXP_OPEN_RDONLY) && !kernel)
+		ret = dmxp_region_open(region_path, size, flags, &r);
+	else
+		ret = dmxp_region_open(region_path, size, flags & ~DMXP_OPEN_RDONLY, &r);
+	if ((ret == -EACCES || ret == -EPERM) && (flags & DMXP_OPEN_RDONLY) && kernel)
+		ret = dmxp_region_open(region_path, size, flags, &r);
+	if (ret)
+		region_open_error(ret, size);
+	return r;
 }
 
 void chan_error(unsigned int ch, int err)
@@ -196,18 +286,77 @@ static long long now_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
+/*
+ * -r REGION: a bare NAME (no '/') is a region file in /dev/shm, where
+ * region files belong, never one in the current directory.
+ */
+static void set_region(const char *arg)
+{
+	static char buf[PATH_MAX];
+
+	if (!*arg)
+		usage_error("empty region path");
+	if (strchr(arg, '/')) {
+		region_path = arg;
+		return;
+	}
+	if (!strcmp(arg, ".") || !strcmp(arg, "..") || strlen(arg) > NAME_MAX)
+		usage_error("invalid region name '%s'", arg);
+	snprintf(buf, sizeof(buf), "/dev/shm/%s", arg);
+	region_path = buf;
+}
+
+/*
+ * Why getopt_long returned '?' or ':'.  A long option is the word before
+ * argv[optind], and optopt is 0 (unknown) or its value; a short one is
+ * optopt, wherever it was in a cluster.
+ */
+static void option_error(int opt, char **argv, const struct option *longopts)
+{
+	const char *word = optind > 0 ? argv[optind - 1] : "";
+	size_t n = strcspn(word, "=");
+	const struct option *o = NULL;
+
+	if (!strncmp(word, "--", 2) && n > 2)
+		for (o = longopts; o->name; o++)
+			if (!strncmp(o->name, word + 2, n - 2) && (!optopt || o->val == optopt))
+				break;
+	if (!o || (optopt && !o->name)) {
+		if (opt == ':')
+			usage_error("option '-%c' needs a value", optopt);
+		usage_error("unknown option '-%c'", isprint(optopt) ? optopt : '?');
+	}
+	if (opt == ':')
+		usage_error("option '--%s' needs a value", o->name);
+	if (optopt && word[n])
+		usage_error("option '--%s' takes no value", o->name);
+	usage_error("unknown option '%.*s'", (int)n, word);
+}
+
 /* Parse one command's options; @longopts ends with "help". */
 int next_opt(int argc, char **argv, const char *shortopts,
 	     const struct option *longopts, const char *help)
 {
-	int opt = getopt_long(argc, argv, shortopts, longopts, NULL);
+	struct option all[32];
+	char shorts[64];
+	size_t n = 0;
+	int opt;
 
+	/* ':' first: a missing value is ':', not '?'; -r/--region added. */
+	snprintf(shorts, sizeof(shorts), ":%sr:", shortopts);
+	for (; longopts[n].name && n < 30; n++)
+		all[n] = longopts[n];
+	all[n++] = (struct option){ "region", required_argument, NULL, 'r' };
+	all[n] = (struct option){ 0 };
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, shorts, all, NULL)) == 'r')
+		set_region(optarg);
 	if (opt == 'h') {
 		fputs(help, stdout);
 		exit(EXIT_SUCCESS);
 	}
-	if (opt == '?')
-		exit(EXIT_USAGE);	/* getopt printed why */
+	if (opt == '?' || opt == ':')
+		option_error(opt, argv, all);
 	return opt;
 }
 
@@ -223,30 +372,43 @@ static int cmd_create(int argc, char **argv)
 		"usage: dmxpctl [-r REGION] create CH [--capacity N] [--region-size BYTES]\n"
 		"Create channel CH (0..255) with N slots, a power of two from 2 to\n"
 		"16777216 (default 1024).  The region is created first if it does not\n"
-		"exist, with BYTES bytes (default 288 MiB, allocated as used).\n";
+		"exist, with BYTES bytes (default 288 MiB, allocated as used; at least\n"
+		"100608; K, M and G multiply by 1024, 1024^2 and 1024^3).  A region\n"
+		"this command created is removed again if the channel cannot be made.\n";
 	unsigned long long cap = DMXP_DEFAULT_CAPACITY, size = 0;
 	struct dmxp_region *r;
+	bool made = false;
 	unsigned int ch;
 	int opt, ret;
 
 	while ((opt = next_opt(argc, argv, "c:s:h", opts, help)) != -1) {
 		if (opt == 'c')
-			cap = parse_num("capacity", optarg, DMXP_CAPACITY_MAX);
+			cap = parse_capacity(optarg);
 		else
-			size = parse_num("region size", optarg, ULLONG_MAX);
+			size = parse_size("region size", optarg);
 	}
 	if (optind + 1 != argc)
-		usage_error("create: expected one channel id");
+		usage_error("expected one channel id");
 	ch = parse_channel(argv[optind]);
-	if (cap < DMXP_CAPACITY_MIN || (cap & (cap - 1)))
-		usage_error("invalid capacity %llu: expected a power of two from 2 to %llu",
-			    cap, DMXP_CAPACITY_MAX);
 
-	r = region_open(true, size);
-	ret = dmxp_chan_create(r, ch, cap);
+	/* Attach, else create: then this command made the region. */
+	ret = dmxp_region_open(region_path, 0, 0, &r);
+	if (ret == -ENOENT) {
+		ret = dmxp_region_open(region_path, size, DMXP_OPEN_CREATE | DMXP_OPEN_EXCL, &r);
+		made = !ret;
+		if (ret == -EEXIST)	/* made by another meanwhile */
+			ret = dmxp_region_open(region_path, 0, 0, &r);
+	}
 	if (ret)
-		chan_error(ch, ret);
+		region_open_error(ret, size);
+	ret = dmxp_chan_create(r, ch, cap);
 	dmxp_region_close(r);
+	if (ret) {
+		/* Leave nothing behind: not a region without the channel asked for. */
+		if (made)
+			dmxp_region_unlink(region_name());
+		chan_error(ch, ret);
+	}
 	return 0;
 }
 
@@ -266,7 +428,7 @@ static int cmd_destroy(int argc, char **argv)
 	while (next_opt(argc, argv, "h", opts, help) != -1)
 		;
 	if (optind + 1 != argc)
-		usage_error("destroy: expected one channel id");
+		usage_error("expected one channel id");
 	ch = parse_channel(argv[optind]);
 	r = region_open(false, 0);
 	ret = dmxp_chan_destroy(r, ch);
@@ -276,24 +438,53 @@ static int cmd_destroy(int argc, char **argv)
 	return 0;
 }
 
-static void send_one(struct dmxp_chan *c, const char *msg, size_t len,
-		     __u32 type, bool nowait)
+/*
+ * How far a send got: messages sent, and of how many (0: lines of
+ * standard input, not known ahead).  An error names the one not sent.
+ */
+struct send_progress {
+	unsigned long long	sent, total;
+	const char		*unit;	/* "message" or "line" */
+};
+
+/* "2 of 5 messages" or "2 lines". */
+static const char *progress_str(const struct send_progress *p, char *buf, size_t len)
 {
+	if (p->total)
+		snprintf(buf, len, "%llu of %llu messages", p->sent, p->total);
+	else
+		snprintf(buf, len, "%llu %s%s", p->sent, p->unit, p->sent == 1 ? "" : "s");
+	return buf;
+}
+
+static void send_one(struct dmxp_chan *c, const char *msg, size_t len,
+		     __u32 type, bool nowait, struct send_progress *p)
+{
+	unsigned int ch = dmxp_chan_id(c);
+	char done[64];
 	int ret;
 
 	if (len > DMXP_MAX_PAYLOAD)
-		die("message of %zu bytes is longer than %d bytes", len,
-		    DMXP_MAX_PAYLOAD);
+		die("%s %llu is %zu bytes, longer than %d: sent %s before it", p->unit,
+		    p->sent + 1, len, DMXP_MAX_PAYLOAD, progress_str(p, done, sizeof(done)));
 	/* While the ring is full, sleep until a consumer frees a slot. */
 	ret = dmxp_chan_send_wait(c, msg, len, type,
 				  nowait ? DMXP_WAIT_NEVER : DMXP_WAIT_FOREVER);
 	if (ret == -EAGAIN)
-		die("channel %u is full", dmxp_chan_id(c));
+		die("channel %u is full after %s (%s %llu not sent)", ch,
+		    progress_str(p, done, sizeof(done)), p->unit, p->sent + 1);
+	if (ret && p->sent)
+		die("channel %u: %s after %s (%s %llu not sent)", ch, strerror(-ret),
+		    progress_str(p, done, sizeof(done)), p->unit, p->sent + 1);
 	if (ret)
-		chan_error(dmxp_chan_id(c), ret);
+		chan_error(ch, ret);
+	p->sent++;
 }
 
-/* Decode the hex string @s (pairs of digits, spaces allowed) into @out. */
+/*
+ * Decode the hex string @s (pairs of digits, spaces allowed) into @out:
+ * its length, which may be more than @room (what is beyond is not kept).
+ */
 static size_t unhex(const char *s, unsigned char *out, size_t room)
 {
 	size_t n = 0;
@@ -308,9 +499,9 @@ static size_t unhex(const char *s, unsigned char *out, size_t room)
 		if (!s[1] || sscanf(s, "%2x", &v) != 1 || !isxdigit((unsigned char)s[0]) ||
 		    !isxdigit((unsigned char)s[1]))
 			usage_error("invalid hex message '%s': expected pairs of hex digits", s);
-		if (n == room)
-			die("hex message longer than %d bytes", DMXP_MAX_PAYLOAD);
-		out[n++] = (unsigned char)v;
+		if (n < room)
+			out[n] = (unsigned char)v;
+		n++;
 		s += 2;
 	}
 	return n;
@@ -353,6 +544,7 @@ static int cmd_send(int argc, char **argv)
 		"While the ring is full, wait; with --nowait, fail instead.  T is the\n"
 		"message type recorded in the metadata (default 0).\n";
 	unsigned char bin[DMXP_MAX_PAYLOAD + 1];
+	struct send_progress p = { .unit = "message" };
 	const char *file = NULL;
 	struct dmxp_region *r;
 	struct dmxp_chan *c;
@@ -372,40 +564,43 @@ static int cmd_send(int argc, char **argv)
 			file = optarg;
 	}
 	if (optind >= argc)
-		usage_error("send: expected a channel id");
+		usage_error("expected a channel id");
 	ch = parse_channel(argv[optind++]);
 	if (file && optind < argc)
-		usage_error("send: --file and MESSAGE arguments exclude each other");
+		usage_error("--file and MESSAGE arguments exclude each other");
 	if (file && hex)
-		usage_error("send: --file sends the file's bytes; --hex does not apply");
+		usage_error("--file sends the file's bytes; --hex does not apply");
 
 	r = region_open(false, 0);
 	c = chan_open(r, ch);
 	if (file) {
 		size_t n = read_file(file, bin, DMXP_MAX_PAYLOAD + 1);
 
-		send_one(c, (const char *)bin, n, type, nowait);
+		p.total = 1;
+		send_one(c, (const char *)bin, n, type, nowait, &p);
 	} else if (optind < argc) {
+		p.total = (unsigned long long)(argc - optind);
 		for (i = optind; i < argc; i++) {
 			if (hex)
 				send_one(c, (const char *)bin, unhex(argv[i], bin, sizeof(bin) - 1),
-					 type, nowait);
+					 type, nowait, &p);
 			else
-				send_one(c, argv[i], strlen(argv[i]), type, nowait);
+				send_one(c, argv[i], strlen(argv[i]), type, nowait, &p);
 		}
 	} else {
 		char *line = NULL;
 		size_t cap = 0;
 		ssize_t len;
 
+		p.unit = "line";
 		while ((len = getline(&line, &cap, stdin)) >= 0) {
 			if (len && line[len - 1] == '\n')
 				line[--len] = 0;
 			if (hex)
 				send_one(c, (const char *)bin, unhex(line, bin, sizeof(bin) - 1),
-					 type, nowait);
+					 type, nowait, &p);
 			else
-				send_one(c, line, (size_t)len, type, nowait);
+				send_one(c, line, (size_t)len, type, nowait, &p);
 		}
 		if (ferror(stdin))
 			die("reading standard input: %s", strerror(errno));
@@ -485,10 +680,10 @@ static int cmd_recv(int argc, char **argv)
 		}
 	}
 	if (optind + 1 != argc)
-		usage_error("recv: expected one channel id");
+		usage_error("expected one channel id");
 	ch = parse_channel(argv[optind]);
 	if (json && (hex || show_type))
-		usage_error("recv: --json includes the type and the hex payload");
+		usage_error("--json includes the type and the hex payload");
 	if (has_count && !count)
 		return 0;
 
@@ -522,8 +717,8 @@ static int cmd_recv(int argc, char **argv)
 		if (len == -ETIMEDOUT || (len == -EAGAIN && wait)) {
 			fflush(stdout);
 			if (has_count) {
-				fprintf(stderr, "%s: timed out after %llu of %llu messages\n",
-					prog, got, count);
+				fprintf(stderr, "%s %s: timed out after %llu of %llu messages\n",
+					prog, cmd_name, got, count);
 				exit(EXIT_TIMEOUT);
 			}
 			break;
@@ -567,9 +762,10 @@ static int kernel_region_create(const char *name, unsigned long long size,
 	rq.flags = DMXP_REGION_CREATE | (excl ? DMXP_REGION_EXCL : 0);
 
 	fd = open(DMXP_DEVICE, O_RDWR | O_CLOEXEC);
+	if (fd < 0 && (errno == ENOENT || errno == ENODEV || errno == ENXIO))
+		no_device();
 	if (fd < 0)
-		die("%s: %s%s", DMXP_DEVICE, strerror(errno),
-		    errno == ENOENT ? " (is the dmxp module loaded?)" : "");
+		die("%s: %s", DMXP_DEVICE, strerror(errno));
 	if (ioctl(fd, DMXP_IOC_VERSION, &v) < 0)
 		die("%s: version handshake: %s", DMXP_DEVICE, strerror(errno));
 	if (ioctl(fd, DMXP_IOC_REGION_CREATE, &rq) < 0)
@@ -592,7 +788,7 @@ static void region_error(const char *what, int err)
 	case -EPERM:
 		die("%s: not the region's owner", what);
 	case -ENODEV:
-		die("%s: the dmxp module is not loaded", what);
+		no_device();
 	default:
 		die("%s: %s", what, strerror(-err));
 	}
@@ -611,7 +807,9 @@ static int region_create_cmd(int argc, char **argv)
 		"usage: dmxpctl region create NAME|PATH [--size BYTES] [--mode MODE] [--excl]\n"
 		"Create a region: a kernel region NAME (in /dev/dmxp), or a region file\n"
 		"PATH.  Without --excl an existing region is left as it is.  MODE (octal,\n"
-		"at most 0666, default 0660) applies to kernel regions.\n";
+		"at most 0666, default 0660) applies to kernel regions.  BYTES (default:\n"
+		"288 MiB for a file, the module's default_size for a kernel region) is\n"
+		"at least 100608; K, M and G multiply by 1024, 1024^2 and 1024^3.\n";
 	unsigned long long size = 0, mode = 0660;
 	bool excl = false, mode_set = false;
 	struct dmxp_region *r;
@@ -621,7 +819,7 @@ static int region_create_cmd(int argc, char **argv)
 
 	while ((opt = next_opt(argc, argv, "s:m:xh", opts, help)) != -1) {
 		if (opt == 's') {
-			size = parse_num("size", optarg, ULLONG_MAX);
+			size = parse_size("region size", optarg);
 		} else if (opt == 'm') {
 			char *end;
 
@@ -636,7 +834,7 @@ static int region_create_cmd(int argc, char **argv)
 		}
 	}
 	if (optind + 1 != argc)
-		usage_error("region create: expected one region name or path");
+		usage_error("expected one region name or path");
 	path = region_arg(argv[optind], buf, sizeof(buf));
 
 	if (!strncmp(path, DMXP_DEVICE ":", strlen(DMXP_DEVICE) + 1)) {
@@ -671,7 +869,7 @@ static int region_destroy_cmd(int argc, char **argv)
 	while (next_opt(argc, argv, "h", opts, help) != -1)
 		;
 	if (optind + 1 != argc)
-		usage_error("region destroy: expected one region name or path");
+		usage_error("expected one region name or path");
 	ret = dmxp_region_unlink(region_arg(argv[optind], buf, sizeof(buf)));
 	if (ret)
 		region_error(argv[optind], ret);
@@ -694,25 +892,50 @@ bool read_sysfs(const char *dir, const char *file, char *buf, size_t len)
 	return ok;
 }
 
+/* One row of region list, in text or as a JSON object. */
+static void region_row(bool json, bool *first, const char *kind, const char *name,
+		       unsigned long long size, unsigned long long channels,
+		       unsigned int uid, unsigned int mode)
+{
+	if (!json) {
+		printf("%-32s %12llu %8llu %6u %6.4o\n", name, size, channels, uid, mode);
+		return;
+	}
+	printf("%s{\"type\":\"%s\",\"region\":", *first ? "" : ",", kind);
+	json_str(stdout, name);
+	printf(",\"size\":%llu,\"channels\":%llu,\"uid\":%u,\"mode\":\"%04o\"}", size,
+	       channels, uid, mode);
+	*first = false;
+}
+
 static int region_list_cmd(int argc, char **argv)
 {
 	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	static const char help[] =
-		"usage: dmxpctl region list\n"
+		"usage: dmxpctl region list [--json]\n"
 		"List the kernel's regions (from /sys/kernel/dmxp) and the region\n"
-		"files in /dev/shm: name or path, size, channels, owner, mode.\n";
+		"files in /dev/shm: name or path, size, channels, owner, mode.\n"
+		"--json: one JSON object, {\"regions\":[...]}, each with its type\n"
+		"(\"kernel\" or \"file\"), region, size, channels, uid and mode.\n";
+	bool json = false, first = true;
 	struct dirent *d;
+	int opt;
 	DIR *dir;
 
-	while (next_opt(argc, argv, "h", opts, help) != -1)
-		;
+	while ((opt = next_opt(argc, argv, "jh", opts, help)) != -1)
+		if (opt == 'j')
+			json = true;
 	if (optind != argc)
-		usage_error("region list: takes no arguments");
+		usage_error("takes no arguments");
 
-	printf("%-32s %12s %8s %6s %6s\n", "region", "size", "channels", "uid", "mode");
+	if (json)
+		printf("{\"regions\":[");
+	else
+		printf("%-32s %12s %8s %6s %6s\n", "region", "size", "channels", "uid", "mode");
 	dir = opendir("/sys/kernel/dmxp");
 	while (dir && (d = readdir(dir))) {
 		char base[300], size[32], count[16], uid[16], mode[16];
@@ -725,7 +948,9 @@ static int region_list_cmd(int argc, char **argv)
 		    !read_sysfs(base, "uid", uid, sizeof(uid)) ||
 		    !read_sysfs(base, "mode", mode, sizeof(mode)))
 			continue;	/* destroyed meanwhile */
-		printf("%-32s %12s %8s %6s %6s\n", d->d_name, size, count, uid, mode);
+		region_row(json, &first, "kernel", d->d_name, strtoull(size, NULL, 10),
+			   strtoull(count, NULL, 10), (unsigned int)strtoul(uid, NULL, 10),
+			   (unsigned int)strtoul(mode, NULL, 8));
 	}
 	if (dir)
 		closedir(dir);
@@ -740,15 +965,17 @@ static int region_list_cmd(int argc, char **argv)
 		if (d->d_name[0] == '.' || stat(path, &st) || !S_ISREG(st.st_mode))
 			continue;
 		/* Only files that are dmxp regions; others fail validation. */
-		if (dmxp_region_open(path, 0, 0, &r))
+		if (dmxp_region_open(path, 0, DMXP_OPEN_RDONLY, &r))
 			continue;
-		printf("%-32s %12zu %8d %6u %6o\n", path, dmxp_region_size(r),
-		       dmxp_chan_list(r, NULL, 0), (unsigned int)st.st_uid,
-		       (unsigned int)(st.st_mode & 0777));
+		region_row(json, &first, "file", path, dmxp_region_size(r),
+			   (unsigned long long)dmxp_chan_list(r, NULL, 0),
+			   (unsigned int)st.st_uid, (unsigned int)(st.st_mode & 0777));
 		dmxp_region_close(r);
 	}
 	if (dir)
 		closedir(dir);
+	if (json)
+		printf("]}\n");
 	return 0;
 }
 
@@ -757,23 +984,31 @@ static int cmd_region(int argc, char **argv)
 	static const char help[] =
 		"usage: dmxpctl region create NAME|PATH [--size BYTES] [--mode MODE] [--excl]\n"
 		"       dmxpctl region destroy NAME|PATH\n"
-		"       dmxpctl region list\n"
+		"       dmxpctl region list [--json]\n"
 		"A NAME is a region of the kernel module (/dev/dmxp:NAME); a PATH with\n"
 		"a '/' is a region file.\n";
 
 	if (argc < 2)
-		usage_error("region: expected create, destroy or list");
+		usage_error("expected create, destroy or list");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		fputs(help, stdout);
 		return 0;
 	}
-	if (!strcmp(argv[1], "create"))
+	if (argv[1][0] == '-')
+		usage_error("unknown option '%s'", argv[1]);
+	if (!strcmp(argv[1], "create")) {
+		cmd_name = "region create";
 		return region_create_cmd(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "destroy"))
+	}
+	if (!strcmp(argv[1], "destroy")) {
+		cmd_name = "region destroy";
 		return region_destroy_cmd(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "list"))
+	}
+	if (!strcmp(argv[1], "list")) {
+		cmd_name = "region list";
 		return region_list_cmd(argc - 1, argv + 1);
-	usage_error("region: unknown command '%s'", argv[1]);
+	}
+	usage_error("unknown command '%s'", argv[1]);
 }
 
 static const struct {
@@ -788,6 +1023,7 @@ static const struct {
 	{ "dump", cmd_dump },
 	{ "send", cmd_send },
 	{ "recv", cmd_recv },
+	{ "peers", cmd_peers },
 	{ "region", cmd_region },
 };
 
@@ -802,13 +1038,15 @@ int main(int argc, char **argv)
 	size_t i;
 	int opt;
 
-	/* "+": stop at the command; its own options are parsed after it. */
-	while ((opt = getopt_long(argc, argv, "+r:hV", opts, NULL)) != -1) {
+	/*
+	 * "+": stop at the command; its own options, -r among them, are
+	 * parsed after it.  ":": a missing value is ':', reported by us.
+	 */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:r:hV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'r':
-			if (!*optarg)
-				usage_error("empty region path");
-			region_path = optarg;
+			set_region(optarg);
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -818,7 +1056,7 @@ int main(int argc, char **argv)
 			       DMXP_VERSION);
 			return 0;
 		default:
-			return EXIT_USAGE;
+			option_error(opt, argv, opts);
 		}
 	}
 	if (optind >= argc)
@@ -826,6 +1064,7 @@ int main(int argc, char **argv)
 
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (!strcmp(argv[optind], commands[i].name)) {
+			cmd_name = commands[i].name;
 			argc -= optind;
 			argv += optind;
 			optind = 0;	/* reinitialise getopt for the command's words */

@@ -106,6 +106,7 @@ const char *runtime_name(unsigned int runtime)
 struct chan_stat {
 	struct dmxp_chan_info	info;
 	unsigned int		recv_waiters, send_waiters, generation;
+	unsigned int		dead_sleepers;	/* named by records of dead processes */
 	long long		notifies;	/* kernel regions; -1: not known */
 	unsigned long long	repaired;	/* slots of dead processes given back */
 	unsigned long long	tombstoned;	/* of those, tombstones */
@@ -137,6 +138,7 @@ static bool chan_stat(struct dmxp_region *r, unsigned int id, struct chan_stat *
 	st->recv_waiters = LOAD(e->recv_waiters);
 	st->send_waiters = LOAD(e->send_waiters);
 	st->generation = LOAD(e->generation);
+	st->dead_sleepers = dead_sleepers(r, id, st->generation);
 	st->repaired = LOAD(e->repaired);
 	st->tombstoned = LOAD(e->tombstoned);
 	st->notifies = -1;
@@ -203,7 +205,7 @@ int cmd_list(int argc, char **argv)
 	int i, n;
 
 	if (optind != argc)
-		usage_error("list: takes no arguments");
+		usage_error("takes no arguments");
 	r = region_open_flags(DMXP_OPEN_RDONLY, 0);
 	n = pick_channels(r, argc, argv, argc, ids);
 	if (json) {
@@ -253,12 +255,12 @@ static void stat_json(struct dmxp_region *r, const struct chan_stat *st, int n)
 		       ",\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ",\"tail\":%" PRIu64
 		       ",\"head\":%" PRIu64 ",\"recv_waiters\":%u,\"send_waiters\":%u"
 		       ",\"generation\":%u,\"band_offset\":%" PRIu64 ",\"repaired\":%llu"
-		       ",\"tombstoned\":%llu,\"notifies\":",
+		       ",\"tombstoned\":%llu,\"dead_sleepers\":%u,\"notifies\":",
 		       i ? "," : "", in->id, (uint64_t)in->capacity, (uint64_t)in->depth,
 		       (uint64_t)in->tail, (uint64_t)in->head, (uint64_t)in->tail,
 		       (uint64_t)in->head, st[i].recv_waiters, st[i].send_waiters,
 		       st[i].generation, (uint64_t)in->band_offset, st[i].repaired,
-		       st[i].tombstoned);
+		       st[i].tombstoned, st[i].dead_sleepers);
 		if (st[i].notifies >= 0)
 			printf("%lld}", st[i].notifies);
 		else
@@ -275,8 +277,9 @@ static void stat_text(struct dmxp_region *r, const struct chan_stat *st, int n)
 	printf("region %s (%s): %zu bytes, %zu free, %d channels\n", region_name(),
 	       sysfs_dir(dir, sizeof(dir)) ? "kernel" : "file", dmxp_region_size(r),
 	       dmxp_region_free(r), dmxp_chan_list(r, NULL, 0));
-	printf("%-4s %9s %9s %14s %14s %7s %7s %9s %9s %10s\n", "id", "capacity", "depth",
-	       "sent", "received", "r-wait", "s-wait", "repaired", "tombst", "notifies");
+	printf("%-4s %9s %9s %14s %14s %7s %7s %9s %9s %10s %13s\n", "id", "capacity", "depth",
+	       "sent", "received", "r-wait", "s-wait", "repaired", "tombst", "notifies",
+	       "dead-sleepers");
 	for (i = 0; i < n; i++) {
 		const struct dmxp_chan_info *in = &st[i].info;
 
@@ -286,9 +289,10 @@ static void stat_text(struct dmxp_region *r, const struct chan_stat *st, int n)
 		       (uint64_t)in->tail, (uint64_t)in->head, st[i].recv_waiters,
 		       st[i].send_waiters, st[i].repaired, st[i].tombstoned);
 		if (st[i].notifies >= 0)
-			printf("%10lld\n", st[i].notifies);
+			printf("%10lld", st[i].notifies);
 		else
-			printf("%10s\n", "-");
+			printf("%10s", "-");
+		printf(" %13u\n", st[i].dead_sleepers);
 	}
 }
 
@@ -321,8 +325,9 @@ int cmd_stat(int argc, char **argv)
 		"messages sent (its tail position) and received (its head) since it\n"
 		"was created, the consumers (r-wait) and producers (s-wait) asleep on\n"
 		"it, the slots of dead processes repaired (repaired) and of those the\n"
-		"messages never written, skipped as tombstones (tombst), and on kernel\n"
-		"regions the module's wake-ups (notifies).\n";
+		"messages never written, skipped as tombstones (tombst), on kernel\n"
+		"regions the module's wake-ups (notifies), and the sleepers whose\n"
+		"process is gone (dead-sleepers; 'dmxpctl peers' names them).\n";
 	struct chan_stat *st = calloc(DMXP_MAX_CHANNELS, sizeof(*st));
 	bool json = opt_json(argc, argv, "jh", opts, help);
 	struct dmxp_region *r;
@@ -559,7 +564,7 @@ int cmd_dump(int argc, char **argv)
 			json = true;
 	}
 	if (optind + 1 != argc)
-		usage_error("dump: expected one channel id");
+		usage_error("expected one channel id");
 	ch = parse_channel(argv[optind]);
 	r = region_open_flags(DMXP_OPEN_RDONLY, 0);
 	ret = dmxp_chan_info(r, ch, &info);
