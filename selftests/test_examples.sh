@@ -1,7 +1,7 @@
 #!/bin/sh
 # The examples, as a user meets them.  Every fenced code block of
-# README.md and Documentation/BUILDING_CONSUMERS.md is marked by the line
-# before it:
+# README.md, Documentation/BUILDING_CONSUMERS.md and tools/examples/README.md
+# is marked by the line before it:
 #
 #   <!-- example: NAME [installed] [expect: TEXT] -->   tested here
 #   <!-- example: NAME excerpt: PATH -->                its lines are PATH's, in order
@@ -31,7 +31,7 @@ top=$(cd .. && pwd)
 CC=${CC:-cc}
 CTL=$top/tools/dmxpctl/dmxpctl
 EX=$top/tools/examples
-DOCS="README.md Documentation/BUILDING_CONSUMERS.md"
+DOCS="README.md Documentation/BUILDING_CONSUMERS.md tools/examples/README.md"
 work=$(mktemp -d "${DMXP_TEST_DIR:-/dev/shm}/dmxp-examples.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 export DMXP_REGION="$work/region"
