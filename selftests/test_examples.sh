@@ -170,6 +170,21 @@ while IFS="$tab" read -r n doc line lang mk; do
 	esac
 done <"$work/manifest"
 [ -z "$unmarked" ] || echo "# unmarked blocks:$unmarked"
+
+# The quick start: without root first (make, then dmxpctl), then the
+# root-and-QEMU commands, which CI runs as they are written.
+quick_order() {
+	awk '/^## / { q = ($0 == "## Quick start") } q { print FNR ": " $0 }' "$top/README.md" >"$work/quick"
+	_make=$(grep -m1 -n '^[0-9]*: make$' "$work/quick" | cut -d: -f1)
+	_ctl=$(grep -m1 -n '^[0-9]*: tools/dmxpctl/dmxpctl ' "$work/quick" | cut -d: -f1)
+	_demo=$(grep -m1 -n '^[0-9]*: make demo ' "$work/quick" | cut -d: -f1)
+	_check=$(grep -m1 -n '^[0-9]*: make check ' "$work/quick" | cut -d: -f1)
+	[ -n "$_make" ] && [ -n "$_ctl" ] && [ -n "$_demo" ] && [ -n "$_check" ] &&
+		[ "$_make" -lt "$_ctl" ] && [ "$_ctl" -lt "$_demo" ] && [ "$_demo" -lt "$_check" ] && return 0
+	echo "# quick start lines: make ${_make:-none}, dmxpctl ${_ctl:-none}, make demo ${_demo:-none}, make check ${_check:-none}"
+	return 1
+}
+check "README's quick start: make and dmxpctl without root, then make demo and make check" quick_order
 check "every block of $DOCS is tested or skipped with a reason" test -z "$unmarked"
 rm -f "$DMXP_REGION"
 
