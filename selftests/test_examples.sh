@@ -17,7 +17,8 @@
 # its shared library, and the `installed` sh blocks run with pkg-config,
 # the loader and PATH pointed at it.  Every run uses a temporary region
 # ($DMXP_REGION).  Blocks without a language (synopses, output) are
-# text; README.md's Python blocks are test_python.sh's.
+# text; README.md's Python blocks, and blocks named python or python-*,
+# are test_python.sh's.
 #
 # Then the programs make built in tools/examples: hello, producer and a
 # consumer asleep in dmxp_chan_recv_wait(), poll_consumer (which waits
@@ -121,6 +122,11 @@ while IFS="$tab" read -r n doc line lang mk; do
 		unmarked="$unmarked $where"
 		continue
 	fi
+	case $name in
+	python|python[-_]*)
+		skip "$where $name: test_python.sh runs the Python examples"
+		continue ;;
+	esac
 	case $attrs in
 	*" skip: "*)
 		reason=${attrs#*" skip: "}
