@@ -13,8 +13,8 @@
 # index off: nothing may be downloaded), with the first python3 on PATH
 # and with /usr/bin/python3 when that is another interpreter; the venv's
 # package then runs the program outside the tree on its bundled library.
-# The venv checks skip when the interpreter has no ensurepip (Debian's
-# python3-venv).
+# The venv checks skip when the interpreter cannot make a venv with pip
+# (Debian's python3-venv).
 #
 # PYTHON: the interpreter (default: python3 on PATH, else /usr/bin/python3.N)
 . ./tap.sh
@@ -128,13 +128,21 @@ else
 		test "$where" = "$top/lib/libdmxp.so.1" || echo "# printed: $where"
 fi
 
-# venv_checks LABEL PYTHON: the README's venv block with PYTHON as python3
+venv_t1() { echo "README: pip install ./tools/python into a fresh venv, offline, with $1"; }
+venv_t2() { echo "README: the venv's package runs the python example outside the tree, on its bundled library ($1)"; }
+venv_skip() {	# LABEL REASON
+	skip "$(venv_t1 "$1"): $2"
+	skip "$(venv_t2 "$1"): $2"
+}
+
+# venv_checks LABEL PYTHON TAG: the README's venv block with PYTHON as python3
 venv_checks() {
-	_t1="README: pip install ./tools/python into a fresh venv, offline, with $1"
-	_t2="README: the venv's package runs the python example outside the tree, on its bundled library ($1)"
-	if ! "$2" -c 'import ensurepip, venv' 2>/dev/null; then
-		skip "$_t1: $2 has no ensurepip (Debian: apt-get install python3-venv)"
-		skip "$_t2: no venv"
+	_t1=$(venv_t1 "$1") _t2=$(venv_t2 "$1")
+	# A venv with pip needs venv, ensurepip and (Debian) the wheels of
+	# python3-venv: try one first.
+	if ! "$2" -c 'import ensurepip, venv' 2>/dev/null ||
+	   ! "$2" -m venv "$work/probe-$3" >/dev/null 2>&1 || [ ! -x "$work/probe-$3/bin/pip" ]; then
+		venv_skip "$1" "$2 cannot make a venv with pip (Debian: apt-get install python3-venv)"
 		return
 	fi
 	_home="$work/home-$3"
@@ -159,22 +167,22 @@ venv_checks() {
 	fi
 }
 
+exe() { "$1" -c 'import sys, os; print(os.path.realpath(sys.executable))' 2>/dev/null; }
+first=$(command -v python3 || true)
 if [ ! -e "$top/lib/libdmxp.so.1" ]; then
-	skip "README: pip install ./tools/python into a fresh venv: lib/ is not built here"
+	venv_skip "the first python3 on PATH" "lib/ is not built here"
+elif [ -z "$first" ]; then
+	venv_skip "the first python3 on PATH" "no python3 on PATH"
 else
-	first=$(command -v python3 || true)
-	if [ -z "$first" ]; then
-		skip "README: pip install ./tools/python into a fresh venv, offline, with the first python3 on PATH: no python3 on PATH"
-	else
-		venv_checks "the first python3 on PATH" "$first" first
-	fi
-	exe() { "$1" -c 'import sys, os; print(os.path.realpath(sys.executable))' 2>/dev/null; }
-	if [ ! -x /usr/bin/python3 ]; then
-		skip "README: pip install ./tools/python into a fresh venv, offline, with /usr/bin/python3: there is none"
-	elif [ -n "$first" ] && [ "$(exe "$first")" = "$(exe /usr/bin/python3)" ]; then
-		skip "README: pip install ./tools/python into a fresh venv, offline, with /usr/bin/python3: it is the first python3 on PATH"
-	else
-		venv_checks /usr/bin/python3 /usr/bin/python3 usr
-	fi
+	venv_checks "the first python3 on PATH" "$first" first
+fi
+if [ ! -e "$top/lib/libdmxp.so.1" ]; then
+	venv_skip /usr/bin/python3 "lib/ is not built here"
+elif [ ! -x /usr/bin/python3 ]; then
+	venv_skip /usr/bin/python3 "there is none"
+elif [ -n "$first" ] && [ "$(exe "$first")" = "$(exe /usr/bin/python3)" ]; then
+	venv_skip /usr/bin/python3 "it is the first python3 on PATH"
+else
+	venv_checks /usr/bin/python3 /usr/bin/python3 usr
 fi
 tap_done
