@@ -108,11 +108,11 @@ PKG_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def _in_tree_library():
-    """The build tree's library when imported from tools/python, else None."""
+    """The build tree's lib/libdmxp.so.1 (built or not) when imported from
+    tools/python of a source tree, else None."""
     top = os.path.dirname(os.path.dirname(os.path.dirname(PKG_DIR)))
-    lib = os.path.join(top, "lib", SONAME)
-    if os.path.exists(lib) and os.path.exists(os.path.join(top, "include", "dmxp.h")):
-        return lib
+    if os.path.exists(os.path.join(top, "include", "dmxp.h")):
+        return os.path.join(top, "lib", SONAME)
     return None
 
 
@@ -154,7 +154,7 @@ def _load():
             tried.append("%s (%s)" % (path, e) if where != "$" + LIBRARY_ENV else
                          "$%s=%s (%s)" % (LIBRARY_ENV, path, e))
     raise ImportError("dmxp: cannot load %s; tried %s: build it with `make` in the dmxp "
-                      "tree (then reinstall this package), or set $%s to its path"
+                      "tree (and pip install ./tools/python again into a venv), or set $%s to its path"
                       % (SONAME, ", ".join(tried), LIBRARY_ENV))
 
 

@@ -135,6 +135,15 @@ class TestLibraryOrder(unittest.TestCase):
                      "build it with `make` in the dmxp tree", "set $DMXP_LIBRARY"):
             self.assertIn(part, err)
 
+    def test_an_unbuilt_tree_is_named_in_the_error(self):
+        if system_has_library():
+            self.skipTest("libdmxp.so.1 is installed on this system")
+        top, pkg, tree_lib = self.fake_tree()
+        os.unlink(tree_lib)
+        err = import_from(os.path.dirname(pkg))
+        self.assertIn(tree_lib + " (no such file)", err)
+        self.assertIn("build it with `make` in the dmxp tree", err)
+
 
 def record_ok(whl):
     """Every file of a wheel is in its RECORD with the right hash and size."""
