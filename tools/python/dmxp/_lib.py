@@ -126,35 +126,37 @@ def _installed_libdir():
 
 
 def candidates():
-    """(where, path) of each library to try, in order."""
+    """(where, path) of each library to try, in order; where is "env",
+    "bundled", "build tree", "prefix" or "loader" (path: a soname, which
+    ctypes.util.find_library may turn into another when it is reached)."""
     env = os.environ.get(LIBRARY_ENV)
     if env:
-        return [("$" + LIBRARY_ENV, env)]
+        return [("env", env)]
     out = [("bundled", os.path.join(PKG_DIR, SONAME))]
     tree = _in_tree_library()
     if tree:
         out.append(("build tree", tree))
-    dirs = [_installed_libdir(), os.path.join(sys.prefix, "lib"), "/usr/local/lib"]
-    for d in dirs:
+    for d in (_installed_libdir(), os.path.join(sys.prefix, "lib"), "/usr/local/lib"):
         if d and os.path.join(d, SONAME) not in (p for _, p in out):
             out.append(("prefix", os.path.join(d, SONAME)))
-    out.append(("loader", ctypes.util.find_library("dmxp") or SONAME))
+    out.append(("loader", SONAME))
     return out
 
 
 def _load():
     tried = []
     for where, path in candidates():
-        if where not in ("loader", "$" + LIBRARY_ENV) and not os.path.exists(path):
+        if where == "loader":
+            path = ctypes.util.find_library("dmxp") or path    # runs ldconfig -p: last
+        elif where != "env" and not os.path.exists(path):
             tried.append(path + " (no such file)")
             continue
         try:
             return ctypes.CDLL(path), path
         except OSError as e:
-            tried.append("%s (%s)" % (path, e) if where != "$" + LIBRARY_ENV else
-                         "$%s=%s (%s)" % (LIBRARY_ENV, path, e))
-    raise ImportError("dmxp: cannot load %s; tried %s: build it with `make` in the dmxp "
-                      "tree (and pip install ./tools/python again into a venv), or set $%s to its path"
+            tried.append("%s%s (%s)" % ("$%s=" % LIBRARY_ENV if where == "env" else "", path, e))
+    raise ImportError("dmxp: cannot load %s; tried %s: build it with `make` in the dmxp tree "
+                      "(and pip install ./tools/python again into a venv), or set $%s to its path"
                       % (SONAME, ", ".join(tried), LIBRARY_ENV))
 
 
