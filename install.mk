@@ -10,7 +10,9 @@
 #       $(BINDIR):        dmxpctl
 #       $(MANDIR):        man3 (every function of dmxp.h, and libdmxp(3)),
 #                         man4 (dmxp(4), the device), man8 (dmxpctl(8))
-#       $(PYTHONDIR):     the package(s) of tools/python, when it exists
+#       $(PYTHONDIR):     the package(s) of tools/python, when it exists, and
+#                         dmxp/_installed.py: LIBDIR, where the package
+#                         finds libdmxp.so.1 without $DMXP_LIBRARY
 #       then ldconfig, when installing into / as root.
 #   make uninstall        removes exactly those (give the same PREFIX, DESTDIR)
 #
@@ -118,6 +120,11 @@ ifneq ($(PY_PKGDIRS),)
 			install -D -m 644 "$$(dirname "$$p")/$$f" "$(DESTDIR)$(PYTHONDIR)/$$f" || exit 1; \
 		done || exit 1; \
 	done
+	$(Q)if [ -d "$(DESTDIR)$(PYTHONDIR)/dmxp" ]; then \
+		printf '%s\n' '# Written by make install: where dmxp._lib looks for libdmxp.so.1.' \
+			'LIBDIR = "$(LIBDIR)"' > "$(DESTDIR)$(PYTHONDIR)/dmxp/_installed.py" && \
+		chmod 644 "$(DESTDIR)$(PYTHONDIR)/dmxp/_installed.py"; \
+	fi
 else
 	$(quiet) PYTHON "tools/python does not exist: no Python package installed"
 endif

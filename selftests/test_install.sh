@@ -40,8 +40,10 @@ the example runs on the installed shared library
 the example links the static library with pkg-config --static
 the statically linked example runs
 the Python package is installed and imports
+the installed Python package records the library directory
 make uninstall leaves only directories
 PREFIX=/opt/dmxp installs everything under it
+the Python package installed under a PREFIX loads that PREFIX's library by itself
 make install-kmod into a DESTDIR
 install-kmod installs the module built for its kernel
 install-kmod installs the udev rule, modprobe.d and modules-load.d files
@@ -155,7 +157,8 @@ verify "make install into a DESTDIR" mk install DESTDIR="$d"
 		echo "$P/share/man/man${f##*.}/${f##*/}"
 	done
 } | LC_ALL=C sort >"$work/expected"
-# The Python package: the files of each package directory of tools/python.
+# The Python package: the files of each package directory of tools/python,
+# and dmxp/_installed.py (the library directory).
 py_pkgs=$(cd "$top" && ls -d tools/python/*/__init__.py tools/python/src/*/__init__.py 2>/dev/null |
 	sed 's|/__init__.py$||')
 if [ -n "$py_pkgs" ]; then
@@ -164,6 +167,7 @@ if [ -n "$py_pkgs" ]; then
 		(cd "$top/$(dirname "$p")" &&
 		 find "$(basename "$p")" -name __pycache__ -prune -o -type f ! -name '*.py[co]' -print) |
 			sed "s|^|${pydir:-PYTHONDIR}/|"
+		[ "${p##*/}" != dmxp ] || echo "${pydir:-PYTHONDIR}/dmxp/_installed.py"
 	done >>"$work/expected"
 	LC_ALL=C sort -o "$work/expected" "$work/expected"
 fi
@@ -334,6 +338,13 @@ else
 	done
 	verify "the Python package is installed and imports" test $ok_py = 1
 fi
+if [ -f "$d/$pydir/dmxp/__init__.py" ]; then
+	verify "the installed Python package records the library directory" \
+		grep -qx 'LIBDIR = "/usr/local/lib"' "$d/$pydir/dmxp/_installed.py" ||
+		sed 's/^/# _installed.py: /' "$d/$pydir/dmxp/_installed.py"
+else
+	skip "the installed Python package records the library directory: no dmxp package installed"
+fi
 
 # ---- make uninstall
 
@@ -352,6 +363,24 @@ if mk install DESTDIR="$d2" PREFIX=/opt/dmxp; then
 	mk uninstall DESTDIR="$d2" PREFIX=/opt/dmxp || true
 else
 	not_ok "PREFIX=/opt/dmxp installs everything under it"
+fi
+
+# Into a PREFIX without DESTDIR (LIVE_ROOT=false: no ldconfig), as a user
+# installs into a directory of their own: the package finds the prefix's
+# library with neither DMXP_LIBRARY nor LD_LIBRARY_PATH.
+t="the Python package installed under a PREFIX loads that PREFIX's library by itself"
+pfx="$work/prefix"
+if [ -z "$py_pkgs" ] || ! command -v python3 >/dev/null 2>&1; then
+	skip "$t: no python3, or tools/python has no package"
+elif mk install PREFIX="$pfx" LIVE_ROOT=false; then
+	ppy=$(ls -d "$pfx"/lib/python3*/dist-packages 2>/dev/null | head -n 1)
+	where=$(cd "$work" && env -u DMXP_LIBRARY -u LD_LIBRARY_PATH PYTHONPATH="$ppy" \
+		python3 -c 'import dmxp; print(dmxp.library_path())' 2>&1)
+	verify "$t" test "$where" = "$pfx/lib/libdmxp.so.1" || echo "# loaded: $where"
+	mk uninstall PREFIX="$pfx" LIVE_ROOT=false || echo "# make uninstall failed"
+	rm -rf "$pfx"
+else
+	not_ok "$t"
 fi
 
 # ---- make install-kmod

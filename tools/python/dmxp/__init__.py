@@ -18,8 +18,9 @@ bytes per message.  Send and receive calls block by default
 when the channel is empty or full.  Errors are OSError subclasses
 (dmxp.Error) with the C library's errno.
 
-The library is found through $DMXP_LIBRARY, the source tree this package
-sits in, or the soname (see dmxp._lib).
+The library is $DMXP_LIBRARY, else the first found of: the copy bundled in
+this package, the build tree it sits in, its install prefix's lib/, the
+dynamic loader's path (see dmxp._lib); library_path() says which.
 """
 from ._lib import library_path
 from .channel import Channel, Peeked, Reservation

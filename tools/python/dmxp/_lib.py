@@ -2,16 +2,25 @@
 """ctypes declarations of libdmxp (include/dmxp.h) and the ABI structs
 (include/uapi/linux/dmxp.h), and the loading of the library.
 
-Which libdmxp is loaded, first match wins:
+Which libdmxp is loaded, first match wins (``candidates()``):
 
-1. ``$DMXP_LIBRARY``, a path to a ``libdmxp.so.1`` (an uninstalled build);
-2. the build tree's ``lib/libdmxp.so.1`` when this package is imported
+1. ``$DMXP_LIBRARY``, a path to a ``libdmxp.so.1``: when it is set, only
+   that one;
+2. the copy bundled in this package (``dmxp/libdmxp.so.1``), which a
+   wheel built from a tree with ``lib/`` built carries;
+3. the build tree's ``lib/libdmxp.so.1`` when this package is imported
    from ``tools/python`` of a dmxp source tree;
-3. ``libdmxp.so.1`` by its soname, through the dynamic loader's search
-   path (an installed library).
+4. the library directory of the prefix the package was installed into:
+   the one ``make install`` recorded (``dmxp/_installed.py``), then
+   ``sys.prefix/lib`` and ``/usr/local/lib``;
+5. ``libdmxp.so.1`` through the dynamic loader's search path.
+
+When none loads, the ImportError names every place tried.
 """
 import ctypes
+import ctypes.util
 import os
+import sys
 from ctypes import (POINTER, Structure, c_char_p, c_int, c_long, c_longlong,
                     c_size_t, c_ssize_t, c_uint, c_uint16, c_uint32, c_uint64,
                     c_void_p)
@@ -95,29 +104,65 @@ assert RMsg.meta.offset == RMSG_META_OFFSET
 assert ctypes.sizeof(Ref) == 32
 
 
+PKG_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
 def _in_tree_library():
-    """The build tree's library when imported from tools/python, else None."""
-    top = os.path.dirname(os.path.dirname(os.path.dirname(
-        os.path.dirname(os.path.abspath(__file__)))))
-    lib = os.path.join(top, "lib", SONAME)
-    if os.path.exists(lib) and os.path.exists(os.path.join(top, "include", "dmxp.h")):
-        return lib
+    """The build tree's lib/libdmxp.so.1 (built or not) when imported from
+    tools/python of a source tree, else None."""
+    top = os.path.dirname(os.path.dirname(os.path.dirname(PKG_DIR)))
+    if os.path.exists(os.path.join(top, "include", "dmxp.h")):
+        return os.path.join(top, "lib", SONAME)
     return None
 
 
-def library_path():
-    """The path (or soname) of the libdmxp this package loads."""
-    return os.environ.get(LIBRARY_ENV) or _in_tree_library() or SONAME
+def _installed_libdir():
+    """LIBDIR recorded by make install in dmxp/_installed.py, or None."""
+    try:
+        from . import _installed
+    except ImportError:
+        return None
+    return getattr(_installed, "LIBDIR", None)
+
+
+def candidates():
+    """(where, path) of each library to try, in order; where is "env",
+    "bundled", "build tree", "prefix" or "loader" (path: a soname, which
+    ctypes.util.find_library may turn into another when it is reached)."""
+    env = os.environ.get(LIBRARY_ENV)
+    if env:
+        return [("env", env)]
+    out = [("bundled", os.path.join(PKG_DIR, SONAME))]
+    tree = _in_tree_library()
+    if tree:
+        out.append(("build tree", tree))
+    for d in (_installed_libdir(), os.path.join(sys.prefix, "lib"), "/usr/local/lib"):
+        if d and os.path.join(d, SONAME) not in (p for _, p in out):
+            out.append(("prefix", os.path.join(d, SONAME)))
+    out.append(("loader", SONAME))
+    return out
 
 
 def _load():
-    path = library_path()
-    try:
-        return ctypes.CDLL(path), path
-    except OSError as e:
-        hint = ("build it with `make lib` in the dmxp tree, install it, "
-                "or point $%s at libdmxp.so.1" % LIBRARY_ENV)
-        raise ImportError("dmxp: cannot load %s (%s): %s" % (path, e, hint)) from e
+    tried = []
+    for where, path in candidates():
+        if where == "loader":
+            path = ctypes.util.find_library("dmxp") or path    # runs ldconfig -p: last
+        elif where != "env" and not os.path.exists(path):
+            tried.append(path + " (no such file)")
+            continue
+        try:
+            return ctypes.CDLL(path), path
+        except OSError as e:
+            tried.append("%s%s (%s)" % ("$%s=" % LIBRARY_ENV if where == "env" else "", path, e))
+    raise ImportError("dmxp: cannot load %s; tried %s: build it with `make` in the dmxp tree "
+                      "(and pip install ./tools/python again into a venv), or set $%s to its path"
+                      % (SONAME, ", ".join(tried), LIBRARY_ENV))
+
+
+def library_path():
+    """The path (or soname) of the libdmxp this package loaded."""
+    return path
 
 
 lib, path = _load()

@@ -35,7 +35,8 @@ class TestLoading(unittest.TestCase):
         self.assertEqual(ok.stdout.decode().strip(), lib)
         bad = self._import_with("/nonexistent/libdmxp.so.1")
         self.assertNotEqual(bad.returncode, 0)
-        self.assertIn(b"ImportError: dmxp: cannot load /nonexistent/libdmxp.so.1", bad.stderr)
+        self.assertIn(b"ImportError: dmxp: cannot load libdmxp.so.1; tried "
+                      b"$DMXP_LIBRARY=/nonexistent/libdmxp.so.1", bad.stderr)
         self.assertIn(b"DMXP_LIBRARY", bad.stderr)
 
     def test_constants(self):
