@@ -139,8 +139,9 @@ struct dmxp_chan {
 	__u64				stall_ns;	/* since when, or its last repair pass */
 	__u64				stall_gap_ns;	/* between two passes at it */
 };
-_Static_assert(__builtin_offsetof(struct dmxp_chan, idle) >= DMXP_CHAN_ALIGN,
-	       "the fields written on -EAGAIN share no line with the read-mostly ones");
+/* What a message reads fits in the first pair of lines. */
+_Static_assert(__builtin_offsetof(struct dmxp_chan, idle) == DMXP_CHAN_ALIGN,
+	       "the read-mostly fields of a handle fit in DMXP_CHAN_ALIGN bytes");
 
 static inline struct dmxp_slot __shm *ring_slot(const struct dmxp_chan *c, __u64 pos)
 {

@@ -170,7 +170,12 @@ static int region_attach(const char *path, bool rdonly, int *fdp, size_t *sizep,
 	struct stat st;
 	int fd, ret;
 
-	fd = open(path, (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	/*
+	 * Non-blocking: a FIFO (anyone may plant one where a region is
+	 * looked for) would otherwise wait for a writer.  Nothing but a
+	 * regular file goes on, and on one the flag changes nothing.
+	 */
+	fd = open(path, (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0) {

@@ -365,6 +365,26 @@ TEST_F(region, empty_file_fails_eproto)
 	EXPECT_EQ(0, file_size(self->path));
 }
 
+/*
+ * A FIFO is not a region, and opening one must not wait for a writer:
+ * anyone may plant one under /dev/shm where an inspecting tool looks.
+ */
+TEST_F(region, fifo_is_refused_without_waiting)
+{
+	struct dmxp_region *r = NULL;
+
+	if (test_on_kernel())
+		SKIP(return, "kernel regions are not files");
+	ASSERT_EQ(0, mkfifo(self->other, 0600));
+	alarm(5);	/* the old open() blocked here for good */
+	EXPECT_EQ(-EPROTO, dmxp_region_open(self->other, 0, DMXP_OPEN_RDONLY, &r));
+	EXPECT_EQ(-EPROTO, dmxp_region_open(self->other, 0, 0, &r));
+	EXPECT_EQ(-EPROTO, dmxp_region_open(self->other, TEST_REGION_SIZE, DMXP_OPEN_CREATE, &r));
+	alarm(0);
+	EXPECT_EQ(NULL, r);
+	unlink(self->other);
+}
+
 TEST_F(region, directory_is_not_a_region)
 {
 	struct dmxp_region *r = NULL;
