@@ -135,7 +135,8 @@ unsigned long long parse_num(const char *what, const char *s, unsigned long long
 	char *end;
 
 	errno = 0;
-	if (!*s || *s == '-' || *s == '+')
+	/* A digit first: strtoull() would skip spaces and take " -1" as ULLONG_MAX. */
+	if (!isdigit((unsigned char)*s))
 		usage_error("invalid %s '%s'", what, s);
 	/* Decimal only: "010" is ten, not eight. */
 	v = strtoull(s, &end, 10);
@@ -307,6 +308,24 @@ static void set_region(const char *arg)
 }
 
 /*
+ * How many of @longopts @word (@n characters) abbreviates: getopt_long
+ * returns '?' with optopt 0 both for an unknown and an ambiguous one.
+ * An exact name is never ambiguous.
+ */
+static unsigned int prefix_matches(const char *word, size_t n, const struct option *longopts)
+{
+	unsigned int count = 0;
+
+	for (; longopts->name; longopts++) {
+		if (strlen(longopts->name) == n && !strncmp(longopts->name, word, n))
+			return 1;
+		if (!strncmp(longopts->name, word, n))
+			count++;
+	}
+	return count;
+}
+
+/*
  * Why getopt_long returned '?' or ':'.  A long option is the word before
  * argv[optind], and optopt is 0 (unknown) or its value; a short one is
  * optopt, wherever it was in a cluster.
@@ -330,6 +349,8 @@ static void option_error(int opt, char **argv, const struct option *longopts)
 		usage_error("option '--%s' needs a value", o->name);
 	if (optopt && word[n])
 		usage_error("option '--%s' takes no value", o->name);
+	if (!optopt && prefix_matches(word + 2, n - 2, longopts) > 1)
+		usage_error("ambiguous option '%.*s'", (int)n, word);
 	usage_error("unknown option '%.*s'", (int)n, word);
 }
 
@@ -349,8 +370,11 @@ int next_opt(int argc, char **argv, const char *shortopts,
 	all[n++] = (struct option){ "region", required_argument, NULL, 'r' };
 	all[n] = (struct option){ 0 };
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, shorts, all, NULL)) == 'r')
+	while ((opt = getopt_long(argc, argv, shorts, all, NULL)) == 'r') {
+		if (!strncmp(cmd_name, "region ", 7))
+			usage_error("-r does not apply to region commands");
 		set_region(optarg);
+	}
 	if (opt == 'h') {
 		fputs(help, stdout);
 		exit(EXIT_SUCCESS);
@@ -482,10 +506,11 @@ static void send_one(struct dmxp_chan *c, const char *msg, size_t len,
 }
 
 /*
- * Decode the hex string @s (pairs of digits, spaces allowed) into @out:
- * its length, which may be more than @room (what is beyond is not kept).
+ * Decode the hex string @s (pairs of digits, spaces allowed) into @out
+ * and its length into @len, which may be more than @room (what is beyond
+ * is not kept).  NULL, or where @s stops being pairs of hex digits.
  */
-static size_t unhex(const char *s, unsigned char *out, size_t room)
+static const char *unhex(const char *s, unsigned char *out, size_t room, size_t *len)
 {
 	size_t n = 0;
 
@@ -496,15 +521,50 @@ static size_t unhex(const char *s, unsigned char *out, size_t room)
 			s++;
 			continue;
 		}
-		if (!s[1] || sscanf(s, "%2x", &v) != 1 || !isxdigit((unsigned char)s[0]) ||
-		    !isxdigit((unsigned char)s[1]))
-			usage_error("invalid hex message '%s': expected pairs of hex digits", s);
+		if (!s[1] || !isxdigit((unsigned char)s[0]) || !isxdigit((unsigned char)s[1]) ||
+		    sscanf(s, "%2x", &v) != 1)
+			return s;
 		if (n < room)
 			out[n] = (unsigned char)v;
 		n++;
 		s += 2;
 	}
-	return n;
+	*len = n;
+	return NULL;
+}
+
+/*
+ * Every MESSAGE argument is checked before any is sent (hex digits,
+ * length): a bad one is reported with nothing sent, never after some.
+ */
+static void check_messages(int argc, char **argv, int from, bool hex, unsigned char *bin)
+{
+	const char *bad;
+	size_t len;
+	int i;
+
+	for (i = from; i < argc; i++) {
+		len = strlen(argv[i]);
+		if (hex && (bad = unhex(argv[i], bin, DMXP_MAX_PAYLOAD, &len)))
+			usage_error("invalid hex message '%s' (message %d): expected pairs of hex digits, nothing sent",
+				    bad, i - from + 1);
+		if (len > DMXP_MAX_PAYLOAD)
+			die("message %d is %zu bytes, longer than %d: nothing sent",
+			    i - from + 1, len, DMXP_MAX_PAYLOAD);
+	}
+}
+
+/* A line of standard input, decoded from hex with --hex, sent. */
+static void send_line(struct dmxp_chan *c, const char *line, size_t len, bool hex,
+		      unsigned char *bin, __u32 type, bool nowait, struct send_progress *p)
+{
+	const char *bad;
+	char done[64];
+
+	if (hex && (bad = unhex(line, bin, DMXP_MAX_PAYLOAD + 1, &len)))
+		die("line %llu: invalid hex '%s': sent %s before it", p->sent + 1, bad,
+		    progress_str(p, done, sizeof(done)));
+	send_one(c, hex ? (const char *)bin : line, len, type, nowait, p);
 }
 
 /* The whole of @path ("-": standard input) as one message. */
@@ -571,6 +631,7 @@ static int cmd_send(int argc, char **argv)
 	if (file && hex)
 		usage_error("--file sends the file's bytes; --hex does not apply");
 
+	check_messages(argc, argv, optind, hex, bin);
 	r = region_open(false, 0);
 	c = chan_open(r, ch);
 	if (file) {
@@ -581,11 +642,11 @@ static int cmd_send(int argc, char **argv)
 	} else if (optind < argc) {
 		p.total = (unsigned long long)(argc - optind);
 		for (i = optind; i < argc; i++) {
+			size_t len = strlen(argv[i]);
+
 			if (hex)
-				send_one(c, (const char *)bin, unhex(argv[i], bin, sizeof(bin) - 1),
-					 type, nowait, &p);
-			else
-				send_one(c, argv[i], strlen(argv[i]), type, nowait, &p);
+				unhex(argv[i], bin, sizeof(bin), &len);
+			send_one(c, hex ? (const char *)bin : argv[i], len, type, nowait, &p);
 		}
 	} else {
 		char *line = NULL;
@@ -596,11 +657,7 @@ static int cmd_send(int argc, char **argv)
 		while ((len = getline(&line, &cap, stdin)) >= 0) {
 			if (len && line[len - 1] == '\n')
 				line[--len] = 0;
-			if (hex)
-				send_one(c, (const char *)bin, unhex(line, bin, sizeof(bin) - 1),
-					 type, nowait, &p);
-			else
-				send_one(c, line, (size_t)len, type, nowait, &p);
+			send_line(c, line, (size_t)len, hex, bin, type, nowait, &p);
 		}
 		if (ferror(stdin))
 			die("reading standard input: %s", strerror(errno));
@@ -892,13 +949,37 @@ bool read_sysfs(const char *dir, const char *file, char *buf, size_t len)
 	return ok;
 }
 
+/*
+ * @name for a terminal: anyone may name a file in /dev/shm, so bytes that
+ * are not printable ASCII (escape sequences among them), and the
+ * backslash, are written as \xNN.
+ */
+static const char *safe_name(const char *name, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	for (; *name && n + 5 < len; name++) {
+		unsigned char c = (unsigned char)*name;
+
+		if (c < 0x20 || c >= 0x7f || c == '\\')
+			n += (size_t)snprintf(buf + n, len - n, "\\x%02x", c);
+		else
+			buf[n++] = (char)c;
+	}
+	buf[n] = 0;
+	return buf;
+}
+
 /* One row of region list, in text or as a JSON object. */
 static void region_row(bool json, bool *first, const char *kind, const char *name,
 		       unsigned long long size, unsigned long long channels,
 		       unsigned int uid, unsigned int mode)
 {
+	char buf[4 * PATH_MAX + 1];
+
 	if (!json) {
-		printf("%-32s %12llu %8llu %6u %6.4o\n", name, size, channels, uid, mode);
+		printf("%-32s %12llu %8llu %6u %6.4o\n", safe_name(name, buf, sizeof(buf)),
+		       size, channels, uid, mode);
 		return;
 	}
 	printf("%s{\"type\":\"%s\",\"region\":", *first ? "" : ",", kind);
@@ -988,6 +1069,8 @@ static int cmd_region(int argc, char **argv)
 		"A NAME is a region of the kernel module (/dev/dmxp:NAME); a PATH with\n"
 		"a '/' is a region file.\n";
 
+	if (region_path)
+		usage_error("-r does not apply to region commands");
 	if (argc < 2)
 		usage_error("expected create, destroy or list");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -1038,6 +1121,11 @@ int main(int argc, char **argv)
 	size_t i;
 	int opt;
 
+	/*
+	 * Options may come after a command's arguments, whatever the
+	 * environment: getopt_long permutes them unless POSIXLY_CORRECT is set.
+	 */
+	unsetenv("POSIXLY_CORRECT");
 	/*
 	 * "+": stop at the command; its own options, -r among them, are
 	 * parsed after it.  ":": a missing value is ':', reported by us.

@@ -157,16 +157,25 @@ static bool chan_stat(struct dmxp_region *r, unsigned int id, struct chan_stat *
 	return true;
 }
 
-/* The channels named by argv[from..], or every created one: their count. */
+/*
+ * The channels named by argv[from..] (in their order, each once: at most
+ * DMXP_MAX_CHANNELS however many words), or every created one: their count.
+ */
 static int pick_channels(struct dmxp_region *r, int argc, char **argv, int from,
 			 unsigned int *ids)
 {
-	int i, n;
+	bool picked[DMXP_MAX_CHANNELS] = { false };
+	int i, n = 0;
 
 	if (from < argc) {
-		for (i = from; i < argc; i++)
-			ids[i - from] = parse_channel(argv[i]);
-		return argc - from;
+		for (i = from; i < argc; i++) {
+			unsigned int ch = parse_channel(argv[i]);
+
+			if (!picked[ch])
+				ids[n++] = ch;
+			picked[ch] = true;
+		}
+		return n;
 	}
 	n = dmxp_chan_list(r, ids, DMXP_MAX_CHANNELS);
 	if (n < 0)
