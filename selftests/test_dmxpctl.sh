@@ -237,20 +237,51 @@ check "1M is 1048576 bytes" sh -c "$CTL -r '$dir/sized' stat --json | grep -q '\
 check "region create --size 2m" expect 0 "" $CTL region create "$dir/sized2" --size 2m
 check "2m is 2097152 bytes" test "$(stat -c %s "$dir/sized2")" -eq 2097152
 check "a size below the smallest region states it" \
-	expect 2 "invalid region size '1K': a region is at least 100608 bytes" \
+	expect 2 "invalid region size '1K': a region is at least 133376 bytes (with its claim table, for crash repair)" \
 	$CTL -r "$dir/tiny" create 1 --region-size 1K
-check "the smallest region is accepted" expect 0 "" $CTL -r "$dir/min" create 1 --capacity 2 --region-size 100608
+check "a region without a claim table is refused" \
+	expect 2 "invalid region size '100608': a region is at least 133376" \
+	$CTL -r "$dir/tiny" create 1 --capacity 2 --region-size 100608
+check "the smallest region is accepted" expect 0 "" $CTL -r "$dir/min" create 1 --capacity 2 --region-size 133376
+check "the smallest region has a claim table" \
+	sh -c "$CTL -r '$dir/min' peers | grep -q '^region .*: 512 claim records$'"
 check "a size that overflows is refused" \
 	expect 2 "invalid region size '17179869184G': too large" \
 	$CTL -r "$dir/huge" create 1 --region-size 17179869184G
+check "a size above the largest region is refused" \
+	expect 2 "invalid region size '1025G': too large, a region is at most 1099511627776 bytes" \
+	$CTL -r "$dir/huge" create 1 --region-size 1025G
+check "region create above the largest region is refused" \
+	expect 2 "invalid region size '1099511627777': too large" \
+	$CTL region create "$dir/huge" --size 1099511627777
+check "recv --timeout above 2^31 ms is refused" \
+	expect 2 "invalid timeout '4611686018427387903': expected 0..2147483648" \
+	$CTL recv 1 -n 0 --timeout 4611686018427387903
 check "a size with a bad suffix is refused" \
 	expect 2 "invalid region size '1T'" $CTL region create "$dir/t" --size 1T
 
-# A create that made the region and then failed removes it; one that
-# found the region leaves it.
+# A region too small for the ring is refused before anything is made; a
+# region file is published only with its channel; one that was found is
+# left as it is.
 check "a region too small for the channel" \
-	expect 1 "no room left" $CTL -r "$dir/small" create 1 --capacity 1024 --region-size 100608
-check "the region it made is removed" test ! -e "$dir/small"
+	expect 2 "region size 133376 has no room for 1024 slots: at least 1245312 bytes" \
+	$CTL -r "$dir/small" create 1 --capacity 1024 --region-size 133376
+check "no region was made" test ! -e "$dir/small"
+check "the region of a create is published with its channel" \
+	expect 0 "" $CTL -r "$dir/pub" create 7 --capacity 2 --region-size 1M
+check "no temporary file is left beside it" sh -c "! ls -A '$dir' | grep -q '^\\.dmxpctl'"
+# Two creates of one new region file at once: one makes it, the other
+# finds its channel there; the region is never removed.
+i=0 lost=0
+while [ $i -lt 20 ]; do
+	rm -f "$dir/race"
+	$CTL -r "$dir/race" create 1 --capacity 2 --region-size 1M 2>/dev/null &
+	$CTL -r "$dir/race" create 1 --capacity 2 --region-size 1M 2>/dev/null
+	wait $!
+	$CTL -r "$dir/race" list 2>/dev/null | grep -Eq '^1 +2 +0$' || lost=$((lost + 1))
+	i=$((i + 1))
+done
+check "racing creates never remove the region (lost $lost of 20)" test $lost -eq 0
 check "a failed create in an existing region" \
 	expect 1 "no room left" $CTL -r "$dir/min" create 2 --capacity 1024
 check "the existing region is kept" test -e "$dir/min"
@@ -273,6 +304,19 @@ else
 	done
 fi
 check "-r . is refused" expect 2 "invalid region name '.'" $CTL -r . list
+# The library builds a region under its name and a suffix of up to 32
+# characters: a NAME longer than 223 characters cannot be a region.
+n224=$(printf '%0224d' 0) n250=$(printf '%0250d' 0) n223=$(printf '%0223d' 0)
+check "a 250-character NAME is refused" \
+	expect 2 "invalid region name '0000000000000000...': at most 223 characters" \
+	$CTL -r "$n250" create 1 --capacity 2
+check "a 224-character NAME is refused" expect 2 "at most 223 characters" $CTL -r "$n224" list
+if [ "${DMXP_TEST_BACKEND:-}" != kernel ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+	check "a 223-character NAME works" expect 0 "" $CTL -r "$n223" create 1 --capacity 2 --region-size 1M
+	rm -f "/dev/shm/$n223"
+else
+	skip "a 223-character NAME works: no writable /dev/shm"
+fi
 
 # Partial work is reported: how many were sent, which was not.
 $CTL create 13 --capacity 2 >/dev/null 2>&1

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "dmxpctl.h"
+#include "../../common/dmxp_rules.h"
 
 const char *prog = "dmxpctl";
 const char *cmd_name;
@@ -162,12 +163,21 @@ static unsigned long long parse_capacity(const char *s)
 	return v;
 }
 
-/* The smallest region: the header and one ring of the smallest capacity. */
-#define REGION_MIN	((unsigned long long)DMXP_HEADER_SIZE + DMXP_CAPACITY_MIN * DMXP_SLOT_SIZE)
-_Static_assert(REGION_MIN == 100608, "create --help and dmxpctl(8) state the minimum");
+/*
+ * The smallest region dmxpctl makes: one with a claim table (crash repair,
+ * and the records peers reads) and the smallest ring, as
+ * dmxp_rules_layout_plan() lays it out.  The library takes smaller ones
+ * without a claim table; parse_size() asks the plan itself.
+ */
+#define REGION_MIN	((unsigned long long)DMXP_RULES_REGION_MIN + \
+			 (unsigned long long)DMXP_CLAIMS * DMXP_CLAIM_SIZE)
+_Static_assert(REGION_MIN == 133376, "create --help and dmxpctl(8) state the minimum");
+/* The largest region file the library makes: DMXP_REGION_SIZE_MAX of lib/region.c. */
+#define REGION_MAX	(1ULL << 40)
 
 unsigned long long parse_size(const char *what, const char *s)
 {
+	struct dmxp_rules_layout plan;
 	unsigned long long v, mult = 1;
 	char *end;
 
@@ -184,12 +194,14 @@ unsigned long long parse_size(const char *what, const char *s)
 	}
 	if (*end)
 		usage_error("invalid %s '%s': expected BYTES, optionally with K, M or G", what, s);
-	if (errno || v > SIZE_MAX / mult)
-		usage_error("invalid %s '%s': too large", what, s);
+	if (errno || v > REGION_MAX / mult)
+		usage_error("invalid %s '%s': too large, a region is at most %llu bytes (1024G)",
+			    what, s, REGION_MAX);
 	v *= mult;
-	if (v < REGION_MIN)
-		usage_error("invalid %s '%s': a region is at least %llu bytes", what, s,
-			    REGION_MIN);
+	dmxp_rules_layout_plan(v, &plan);
+	if (!plan.claims_count)
+		usage_error("invalid %s '%s': a region is at least %llu bytes (with its claim table, for crash repair)",
+			    what, s, REGION_MIN);
 	return v;
 }
 
@@ -288,6 +300,14 @@ static long long now_ms(void)
 }
 
 /*
+ * The longest region file name: the library builds a region under its
+ * name with the suffix ".PID.HEX.tmp" (lib/region.c), of at most 32
+ * characters, and a file name has at most NAME_MAX.
+ */
+#define REGION_NAME_MAX	(NAME_MAX - (int)sizeof(".4294967295.ffffffffffffffff.tmp") + 1)
+_Static_assert(REGION_NAME_MAX == 223, "dmxpctl(8) states the longest region name");
+
+/*
  * -r REGION: a bare NAME (no '/') is a region file in /dev/shm, where
  * region files belong, never one in the current directory.
  */
@@ -301,8 +321,11 @@ static void set_region(const char *arg)
 		region_path = arg;
 		return;
 	}
-	if (!strcmp(arg, ".") || !strcmp(arg, "..") || strlen(arg) > NAME_MAX)
+	if (!strcmp(arg, ".") || !strcmp(arg, ".."))
 		usage_error("invalid region name '%s'", arg);
+	if (strlen(arg) > REGION_NAME_MAX)
+		usage_error("invalid region name '%.16s...': at most %d characters", arg,
+			    REGION_NAME_MAX);
 	snprintf(buf, sizeof(buf), "/dev/shm/%s", arg);
 	region_path = buf;
 }
@@ -384,6 +407,54 @@ int next_opt(int argc, char **argv, const char *shortopts,
 	return opt;
 }
 
+/* A region of @size bytes must hold the claim table and a ring of @cap slots. */
+static void check_room(unsigned long long size, unsigned long long cap)
+{
+	struct dmxp_rules_layout plan;
+
+	dmxp_rules_layout_plan(size, &plan);
+	if (!dmxp_rules_band_fits(plan.bands_start, dmxp_rules_band_bytes(cap), size))
+		usage_error("region size %llu has no room for %llu slots: at least %llu bytes",
+			    size, cap,
+			    (unsigned long long)(plan.bands_start + dmxp_rules_band_bytes(cap)));
+}
+
+/*
+ * Make region file @path with channel @ch in it.  It is built under a
+ * hidden temporary name in the same directory and link(2)ed into place
+ * only once the channel is made: nothing that failed, and nothing another
+ * process may already use, is ever removed under @path.  False if another
+ * process published @path first (then attach to it instead).
+ */
+static bool create_region_file(const char *path, unsigned long long size, unsigned int ch,
+			       unsigned long long cap)
+{
+	const char *slash = strrchr(path, '/');
+	int dirlen = slash ? (int)(slash - path + 1) : 0;
+	struct dmxp_region *r;
+	struct timespec ts;
+	char tmp[PATH_MAX];
+	int ret;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (snprintf(tmp, sizeof(tmp), "%.*s.dmxpctl.%d.%lx", dirlen, path, (int)getpid(),
+		     (unsigned long)ts.tv_nsec) >= (int)sizeof(tmp))
+		die("%s: %s", path, strerror(ENAMETOOLONG));
+	ret = dmxp_region_open(tmp, size, DMXP_OPEN_CREATE | DMXP_OPEN_EXCL, &r);
+	if (ret)
+		region_open_error(ret, size);
+	ret = dmxp_chan_create(r, ch, cap);
+	dmxp_region_close(r);
+	if (!ret && link(tmp, path) < 0)
+		ret = -errno;
+	unlink(tmp);
+	if (ret == -EEXIST)
+		return false;
+	if (ret)	/* the channel, or the link: nothing was published */
+		die("%s: channel %u: %s; no region was created", path, ch, strerror(-ret));
+	return true;
+}
+
 static int cmd_create(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -397,8 +468,10 @@ static int cmd_create(int argc, char **argv)
 		"Create channel CH (0..255) with N slots, a power of two from 2 to\n"
 		"16777216 (default 1024).  The region is created first if it does not\n"
 		"exist, with BYTES bytes (default 288 MiB, allocated as used; at least\n"
-		"100608; K, M and G multiply by 1024, 1024^2 and 1024^3).  A region\n"
-		"this command created is removed again if the channel cannot be made.\n";
+		"133376, the smallest region with a claim table for crash repair, and\n"
+		"room for the ring; K, M and G multiply by 1024, 1024^2 and 1024^3).\n"
+		"A region file is published only with its channel made: a create that\n"
+		"fails leaves none.  A kernel region it made is left in place.\n";
 	unsigned long long cap = DMXP_DEFAULT_CAPACITY, size = 0;
 	struct dmxp_region *r;
 	bool made = false;
@@ -414,10 +487,16 @@ static int cmd_create(int argc, char **argv)
 	if (optind + 1 != argc)
 		usage_error("expected one channel id");
 	ch = parse_channel(argv[optind]);
+	if (size)
+		check_room(size, cap);
 
-	/* Attach, else create: then this command made the region. */
+	/* Attach, else create: a region file with its channel, or a kernel region. */
 	ret = dmxp_region_open(region_path, 0, 0, &r);
-	if (ret == -ENOENT) {
+	if (ret == -ENOENT && !is_kernel_path(region_name())) {
+		if (create_region_file(region_name(), size, ch, cap))
+			return 0;
+		ret = dmxp_region_open(region_path, 0, 0, &r);	/* made by another meanwhile */
+	} else if (ret == -ENOENT) {
 		ret = dmxp_region_open(region_path, size, DMXP_OPEN_CREATE | DMXP_OPEN_EXCL, &r);
 		made = !ret;
 		if (ret == -EEXIST)	/* made by another meanwhile */
@@ -427,12 +506,15 @@ static int cmd_create(int argc, char **argv)
 		region_open_error(ret, size);
 	ret = dmxp_chan_create(r, ch, cap);
 	dmxp_region_close(r);
-	if (ret) {
-		/* Leave nothing behind: not a region without the channel asked for. */
-		if (made)
-			dmxp_region_unlink(region_name());
+	/*
+	 * A kernel region is published as the module creates it: another
+	 * process may use it already, so it is never destroyed here.
+	 */
+	if (ret && made)
+		die("channel %u: %s; the kernel region %s this command created is left in place",
+		    ch, strerror(-ret), region_name());
+	if (ret)
 		chan_error(ch, ret);
-	}
 	return 0;
 }
 
@@ -686,6 +768,9 @@ static void print_msg(const char *buf, size_t len, const struct dmxp_msg_meta *m
 	putchar('\n');
 }
 
+/* The longest --timeout: 2^31 ms (24.8 days), whose nanoseconds fit. */
+#define TIMEOUT_MAX_MS	(1ULL << 31)
+
 static int cmd_recv(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -732,7 +817,7 @@ static int cmd_recv(int argc, char **argv)
 		} else if (opt == 'w') {
 			wait = true;
 		} else {
-			timeout_ms = parse_num("timeout", optarg, LLONG_MAX / 2);
+			timeout_ms = parse_num("timeout", optarg, TIMEOUT_MAX_MS);
 			has_timeout = wait = true;
 		}
 	}
