@@ -462,4 +462,19 @@ else
 	rm -f "$esc"
 fi
 
+# A region file truncated under watch: one line and exit 1, not SIGBUS.
+if [ "${DMXP_TEST_BACKEND:-}" = kernel ]; then
+	skip "watch of a truncated region: a kernel region cannot be truncated"
+else
+	$CTL -r "$dir/trunc" create 1 --capacity 2 --region-size 1M >/dev/null 2>&1
+	$CTL -r "$dir/trunc" watch -i 0.1 -n 50 >/dev/null 2>"$err" &
+	tpid=$!
+	sleep 0.5
+	truncate -s 0 "$dir/trunc"
+	wait $tpid
+	rc=$?
+	check "watch of a truncated region exits 1 with one line" \
+		sh -c "test $rc -eq 1 && test \$(wc -l <'$err') -eq 1 && grep -q '^dmxpctl watch: .*: region truncated under us$' '$err'"
+fi
+
 tap_done

@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -239,6 +240,33 @@ static void region_open_error(int ret, size_t size)
 }
 
 /*
+ * A region file truncated while mapped: its reads past the new end raise
+ * SIGBUS.  One line and exit 1 instead of a crash; the line is made when
+ * the region is opened, since the handler may only write(2) and _exit(2).
+ */
+static char sigbus_line[PATH_MAX + 128];
+static size_t sigbus_len;
+
+static void on_sigbus(int sig)
+{
+	ssize_t n = write(STDERR_FILENO, sigbus_line, sigbus_len);
+
+	(void)sig;
+	(void)n;
+	_exit(EXIT_FAILURE);
+}
+
+static void catch_truncation(void)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus };
+
+	snprintf(sigbus_line, sizeof(sigbus_line), "%s %s: %s: region truncated under us\n",
+		 prog, cmd_name, region_name());
+	sigbus_len = strlen(sigbus_line);
+	sigaction(SIGBUS, &sa, NULL);
+}
+
+/*
  * With DMXP_OPEN_RDONLY, for the commands that only look: a region file
  * is mapped read-only; a kernel region read-write first (which creates
  * /dev/dmxp's default region, as any attach does), then, if that is not
@@ -258,6 +286,7 @@ struct dmxp_region *region_open_flags(unsigned int flags, size_t size)
 		ret = dmxp_region_open(region_path, size, flags, &r);
 	if (ret)
 		region_open_error(ret, size);
+	catch_truncation();
 	return r;
 }
 

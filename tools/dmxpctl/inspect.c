@@ -12,7 +12,10 @@
  * processes may be sending and receiving: a snapshot, consistent per
  * field, not across fields.  A slot's state is decoded from its sequence
  * as Documentation/MEMORY_LAYOUT.md defines it; nothing is trusted for a
- * bound (a ring outside the region is reported, not read).
+ * bound (a ring outside the region is reported, not read).  A region file
+ * truncated under us faults (SIGBUS) at the next read past its new end:
+ * the command ends with one line, "region truncated under us", and exit 1
+ * (region_open_flags()).
  */
 #include <errno.h>
 #include <inttypes.h>
