@@ -54,7 +54,7 @@ static const char usage_text[] =
 "                        create channel CH (0..255) with N slots (a power of\n"
 "                        two, 2..16777216, default 1024); creates the region\n"
 "                        if it does not exist (BYTES may end in K, M or G,\n"
-"                        powers of 1024; at least 100608)\n"
+"                        powers of 1024; at least 133376)\n"
 "  destroy CH            destroy channel CH and discard its messages\n"
 "  list [--json]         one line per channel: id, capacity, depth\n"
 "  stat [--json] [CH...] messages sent and received, depth, sleepers\n"
@@ -980,7 +980,8 @@ static int region_create_cmd(int argc, char **argv)
 		"PATH.  Without --excl an existing region is left as it is.  MODE (octal,\n"
 		"at most 0666, default 0660) applies to kernel regions.  BYTES (default:\n"
 		"288 MiB for a file, the module's default_size for a kernel region) is\n"
-		"at least 100608; K, M and G multiply by 1024, 1024^2 and 1024^3.\n";
+		"at least 133376 (a region with a claim table, for crash repair) and at\n"
+		"most 1024G; K, M and G multiply by 1024, 1024^2 and 1024^3.\n";
 	unsigned long long size = 0, mode = 0660;
 	bool excl = false, mode_set = false;
 	struct dmxp_region *r;
