@@ -17,15 +17,8 @@
  *
  * The mapping is only read (plain loads, a snapshot per field).
  */
-#include <errno.h>
-#include <inttypes.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "dmxpctl.h"
 /*
