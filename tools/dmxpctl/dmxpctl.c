@@ -33,12 +33,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "dmxpctl.h"
+#include "../../common/dmxp_rules.h"
 
 const char *prog = "dmxpctl";
 const char *cmd_name;
@@ -52,7 +54,7 @@ static const char usage_text[] =
 "                        create channel CH (0..255) with N slots (a power of\n"
 "                        two, 2..16777216, default 1024); creates the region\n"
 "                        if it does not exist (BYTES may end in K, M or G,\n"
-"                        powers of 1024; at least 100608)\n"
+"                        powers of 1024; at least 133376)\n"
 "  destroy CH            destroy channel CH and discard its messages\n"
 "  list [--json]         one line per channel: id, capacity, depth\n"
 "  stat [--json] [CH...] messages sent and received, depth, sleepers\n"
@@ -135,7 +137,8 @@ unsigned long long parse_num(const char *what, const char *s, unsigned long long
 	char *end;
 
 	errno = 0;
-	if (!*s || *s == '-' || *s == '+')
+	/* A digit first: strtoull() would skip spaces and take " -1" as ULLONG_MAX. */
+	if (!isdigit((unsigned char)*s))
 		usage_error("invalid %s '%s'", what, s);
 	/* Decimal only: "010" is ten, not eight. */
 	v = strtoull(s, &end, 10);
@@ -161,12 +164,21 @@ static unsigned long long parse_capacity(const char *s)
 	return v;
 }
 
-/* The smallest region: the header and one ring of the smallest capacity. */
-#define REGION_MIN	((unsigned long long)DMXP_HEADER_SIZE + DMXP_CAPACITY_MIN * DMXP_SLOT_SIZE)
-_Static_assert(REGION_MIN == 100608, "create --help and dmxpctl(8) state the minimum");
+/*
+ * The smallest region dmxpctl makes: one with a claim table (crash repair,
+ * and the records peers reads) and the smallest ring, as
+ * dmxp_rules_layout_plan() lays it out.  The library takes smaller ones
+ * without a claim table; parse_size() asks the plan itself.
+ */
+#define REGION_MIN	((unsigned long long)DMXP_RULES_REGION_MIN + \
+			 (unsigned long long)DMXP_CLAIMS * DMXP_CLAIM_SIZE)
+_Static_assert(REGION_MIN == 133376, "create --help and dmxpctl(8) state the minimum");
+/* The largest region file the library makes: DMXP_REGION_SIZE_MAX of lib/region.c. */
+#define REGION_MAX	(1ULL << 40)
 
 unsigned long long parse_size(const char *what, const char *s)
 {
+	struct dmxp_rules_layout plan;
 	unsigned long long v, mult = 1;
 	char *end;
 
@@ -183,12 +195,14 @@ unsigned long long parse_size(const char *what, const char *s)
 	}
 	if (*end)
 		usage_error("invalid %s '%s': expected BYTES, optionally with K, M or G", what, s);
-	if (errno || v > SIZE_MAX / mult)
-		usage_error("invalid %s '%s': too large", what, s);
+	if (errno || v > REGION_MAX / mult)
+		usage_error("invalid %s '%s': too large, a region is at most %llu bytes (1024G)",
+			    what, s, REGION_MAX);
 	v *= mult;
-	if (v < REGION_MIN)
-		usage_error("invalid %s '%s': a region is at least %llu bytes", what, s,
-			    REGION_MIN);
+	dmxp_rules_layout_plan(v, &plan);
+	if (!plan.claims_count)
+		usage_error("invalid %s '%s': a region is at least %llu bytes (with its claim table, for crash repair)",
+			    what, s, REGION_MIN);
 	return v;
 }
 
@@ -226,6 +240,33 @@ static void region_open_error(int ret, size_t size)
 }
 
 /*
+ * A region file truncated while mapped: its reads past the new end raise
+ * SIGBUS.  One line and exit 1 instead of a crash; the line is made when
+ * the region is opened, since the handler may only write(2) and _exit(2).
+ */
+static char sigbus_line[PATH_MAX + 128];
+static size_t sigbus_len;
+
+static void on_sigbus(int sig)
+{
+	ssize_t n = write(STDERR_FILENO, sigbus_line, sigbus_len);
+
+	(void)sig;
+	(void)n;
+	_exit(EXIT_FAILURE);
+}
+
+static void catch_truncation(void)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus };
+
+	snprintf(sigbus_line, sizeof(sigbus_line), "%s %s: %s: region truncated under us\n",
+		 prog, cmd_name, region_name());
+	sigbus_len = strlen(sigbus_line);
+	sigaction(SIGBUS, &sa, NULL);
+}
+
+/*
  * With DMXP_OPEN_RDONLY, for the commands that only look: a region file
  * is mapped read-only; a kernel region read-write first (which creates
  * /dev/dmxp's default region, as any attach does), then, if that is not
@@ -245,6 +286,7 @@ struct dmxp_region *region_open_flags(unsigned int flags, size_t size)
 		ret = dmxp_region_open(region_path, size, flags, &r);
 	if (ret)
 		region_open_error(ret, size);
+	catch_truncation();
 	return r;
 }
 
@@ -287,6 +329,14 @@ static long long now_ms(void)
 }
 
 /*
+ * The longest region file name: the library builds a region under its
+ * name with the suffix ".PID.HEX.tmp" (lib/region.c), of at most 32
+ * characters, and a file name has at most NAME_MAX.
+ */
+#define REGION_NAME_MAX	(NAME_MAX - (int)sizeof(".4294967295.ffffffffffffffff.tmp") + 1)
+_Static_assert(REGION_NAME_MAX == 223, "dmxpctl(8) states the longest region name");
+
+/*
  * -r REGION: a bare NAME (no '/') is a region file in /dev/shm, where
  * region files belong, never one in the current directory.
  */
@@ -300,10 +350,31 @@ static void set_region(const char *arg)
 		region_path = arg;
 		return;
 	}
-	if (!strcmp(arg, ".") || !strcmp(arg, "..") || strlen(arg) > NAME_MAX)
+	if (!strcmp(arg, ".") || !strcmp(arg, ".."))
 		usage_error("invalid region name '%s'", arg);
+	if (strlen(arg) > REGION_NAME_MAX)
+		usage_error("invalid region name '%.16s...': at most %d characters", arg,
+			    REGION_NAME_MAX);
 	snprintf(buf, sizeof(buf), "/dev/shm/%s", arg);
 	region_path = buf;
+}
+
+/*
+ * How many of @longopts @word (@n characters) abbreviates: getopt_long
+ * returns '?' with optopt 0 both for an unknown and an ambiguous one.
+ * An exact name is never ambiguous.
+ */
+static unsigned int prefix_matches(const char *word, size_t n, const struct option *longopts)
+{
+	unsigned int count = 0;
+
+	for (; longopts->name; longopts++) {
+		if (strlen(longopts->name) == n && !strncmp(longopts->name, word, n))
+			return 1;
+		if (!strncmp(longopts->name, word, n))
+			count++;
+	}
+	return count;
 }
 
 /*
@@ -330,6 +401,8 @@ static void option_error(int opt, char **argv, const struct option *longopts)
 		usage_error("option '--%s' needs a value", o->name);
 	if (optopt && word[n])
 		usage_error("option '--%s' takes no value", o->name);
+	if (!optopt && prefix_matches(word + 2, n - 2, longopts) > 1)
+		usage_error("ambiguous option '%.*s'", (int)n, word);
 	usage_error("unknown option '%.*s'", (int)n, word);
 }
 
@@ -349,8 +422,11 @@ int next_opt(int argc, char **argv, const char *shortopts,
 	all[n++] = (struct option){ "region", required_argument, NULL, 'r' };
 	all[n] = (struct option){ 0 };
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, shorts, all, NULL)) == 'r')
+	while ((opt = getopt_long(argc, argv, shorts, all, NULL)) == 'r') {
+		if (!strncmp(cmd_name, "region ", 7))
+			usage_error("-r does not apply to region commands");
 		set_region(optarg);
+	}
 	if (opt == 'h') {
 		fputs(help, stdout);
 		exit(EXIT_SUCCESS);
@@ -358,6 +434,54 @@ int next_opt(int argc, char **argv, const char *shortopts,
 	if (opt == '?' || opt == ':')
 		option_error(opt, argv, all);
 	return opt;
+}
+
+/* A region of @size bytes must hold the claim table and a ring of @cap slots. */
+static void check_room(unsigned long long size, unsigned long long cap)
+{
+	struct dmxp_rules_layout plan;
+
+	dmxp_rules_layout_plan(size, &plan);
+	if (!dmxp_rules_band_fits(plan.bands_start, dmxp_rules_band_bytes(cap), size))
+		usage_error("region size %llu has no room for %llu slots: at least %llu bytes",
+			    size, cap,
+			    (unsigned long long)(plan.bands_start + dmxp_rules_band_bytes(cap)));
+}
+
+/*
+ * Make region file @path with channel @ch in it.  It is built under a
+ * hidden temporary name in the same directory and link(2)ed into place
+ * only once the channel is made: nothing that failed, and nothing another
+ * process may already use, is ever removed under @path.  False if another
+ * process published @path first (then attach to it instead).
+ */
+static bool create_region_file(const char *path, unsigned long long size, unsigned int ch,
+			       unsigned long long cap)
+{
+	const char *slash = strrchr(path, '/');
+	int dirlen = slash ? (int)(slash - path + 1) : 0;
+	struct dmxp_region *r;
+	struct timespec ts;
+	char tmp[PATH_MAX];
+	int ret;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (snprintf(tmp, sizeof(tmp), "%.*s.dmxpctl.%d.%lx", dirlen, path, (int)getpid(),
+		     (unsigned long)ts.tv_nsec) >= (int)sizeof(tmp))
+		die("%s: %s", path, strerror(ENAMETOOLONG));
+	ret = dmxp_region_open(tmp, size, DMXP_OPEN_CREATE | DMXP_OPEN_EXCL, &r);
+	if (ret)
+		region_open_error(ret, size);
+	ret = dmxp_chan_create(r, ch, cap);
+	dmxp_region_close(r);
+	if (!ret && link(tmp, path) < 0)
+		ret = -errno;
+	unlink(tmp);
+	if (ret == -EEXIST)
+		return false;
+	if (ret)	/* the channel, or the link: nothing was published */
+		die("%s: channel %u: %s; no region was created", path, ch, strerror(-ret));
+	return true;
 }
 
 static int cmd_create(int argc, char **argv)
@@ -373,8 +497,10 @@ static int cmd_create(int argc, char **argv)
 		"Create channel CH (0..255) with N slots, a power of two from 2 to\n"
 		"16777216 (default 1024).  The region is created first if it does not\n"
 		"exist, with BYTES bytes (default 288 MiB, allocated as used; at least\n"
-		"100608; K, M and G multiply by 1024, 1024^2 and 1024^3).  A region\n"
-		"this command created is removed again if the channel cannot be made.\n";
+		"133376, the smallest region with a claim table for crash repair, and\n"
+		"room for the ring; K, M and G multiply by 1024, 1024^2 and 1024^3).\n"
+		"A region file is published only with its channel made: a create that\n"
+		"fails leaves none.  A kernel region it made is left in place.\n";
 	unsigned long long cap = DMXP_DEFAULT_CAPACITY, size = 0;
 	struct dmxp_region *r;
 	bool made = false;
@@ -390,10 +516,16 @@ static int cmd_create(int argc, char **argv)
 	if (optind + 1 != argc)
 		usage_error("expected one channel id");
 	ch = parse_channel(argv[optind]);
+	if (size)
+		check_room(size, cap);
 
-	/* Attach, else create: then this command made the region. */
+	/* Attach, else create: a region file with its channel, or a kernel region. */
 	ret = dmxp_region_open(region_path, 0, 0, &r);
-	if (ret == -ENOENT) {
+	if (ret == -ENOENT && !is_kernel_path(region_name())) {
+		if (create_region_file(region_name(), size, ch, cap))
+			return 0;
+		ret = dmxp_region_open(region_path, 0, 0, &r);	/* made by another meanwhile */
+	} else if (ret == -ENOENT) {
 		ret = dmxp_region_open(region_path, size, DMXP_OPEN_CREATE | DMXP_OPEN_EXCL, &r);
 		made = !ret;
 		if (ret == -EEXIST)	/* made by another meanwhile */
@@ -403,12 +535,15 @@ static int cmd_create(int argc, char **argv)
 		region_open_error(ret, size);
 	ret = dmxp_chan_create(r, ch, cap);
 	dmxp_region_close(r);
-	if (ret) {
-		/* Leave nothing behind: not a region without the channel asked for. */
-		if (made)
-			dmxp_region_unlink(region_name());
+	/*
+	 * A kernel region is published as the module creates it: another
+	 * process may use it already, so it is never destroyed here.
+	 */
+	if (ret && made)
+		die("channel %u: %s; the kernel region %s this command created is left in place",
+		    ch, strerror(-ret), region_name());
+	if (ret)
 		chan_error(ch, ret);
-	}
 	return 0;
 }
 
@@ -482,10 +617,11 @@ static void send_one(struct dmxp_chan *c, const char *msg, size_t len,
 }
 
 /*
- * Decode the hex string @s (pairs of digits, spaces allowed) into @out:
- * its length, which may be more than @room (what is beyond is not kept).
+ * Decode the hex string @s (pairs of digits, spaces allowed) into @out
+ * and its length into @len, which may be more than @room (what is beyond
+ * is not kept).  NULL, or where @s stops being pairs of hex digits.
  */
-static size_t unhex(const char *s, unsigned char *out, size_t room)
+static const char *unhex(const char *s, unsigned char *out, size_t room, size_t *len)
 {
 	size_t n = 0;
 
@@ -496,15 +632,50 @@ static size_t unhex(const char *s, unsigned char *out, size_t room)
 			s++;
 			continue;
 		}
-		if (!s[1] || sscanf(s, "%2x", &v) != 1 || !isxdigit((unsigned char)s[0]) ||
-		    !isxdigit((unsigned char)s[1]))
-			usage_error("invalid hex message '%s': expected pairs of hex digits", s);
+		if (!s[1] || !isxdigit((unsigned char)s[0]) || !isxdigit((unsigned char)s[1]) ||
+		    sscanf(s, "%2x", &v) != 1)
+			return s;
 		if (n < room)
 			out[n] = (unsigned char)v;
 		n++;
 		s += 2;
 	}
-	return n;
+	*len = n;
+	return NULL;
+}
+
+/*
+ * Every MESSAGE argument is checked before any is sent (hex digits,
+ * length): a bad one is reported with nothing sent, never after some.
+ */
+static void check_messages(int argc, char **argv, int from, bool hex, unsigned char *bin)
+{
+	const char *bad;
+	size_t len;
+	int i;
+
+	for (i = from; i < argc; i++) {
+		len = strlen(argv[i]);
+		if (hex && (bad = unhex(argv[i], bin, DMXP_MAX_PAYLOAD, &len)))
+			usage_error("invalid hex message '%s' (message %d): expected pairs of hex digits, nothing sent",
+				    bad, i - from + 1);
+		if (len > DMXP_MAX_PAYLOAD)
+			die("message %d is %zu bytes, longer than %d: nothing sent",
+			    i - from + 1, len, DMXP_MAX_PAYLOAD);
+	}
+}
+
+/* A line of standard input, decoded from hex with --hex, sent. */
+static void send_line(struct dmxp_chan *c, const char *line, size_t len, bool hex,
+		      unsigned char *bin, __u32 type, bool nowait, struct send_progress *p)
+{
+	const char *bad;
+	char done[64];
+
+	if (hex && (bad = unhex(line, bin, DMXP_MAX_PAYLOAD + 1, &len)))
+		die("line %llu: invalid hex '%s': sent %s before it", p->sent + 1, bad,
+		    progress_str(p, done, sizeof(done)));
+	send_one(c, hex ? (const char *)bin : line, len, type, nowait, p);
 }
 
 /* The whole of @path ("-": standard input) as one message. */
@@ -571,6 +742,7 @@ static int cmd_send(int argc, char **argv)
 	if (file && hex)
 		usage_error("--file sends the file's bytes; --hex does not apply");
 
+	check_messages(argc, argv, optind, hex, bin);
 	r = region_open(false, 0);
 	c = chan_open(r, ch);
 	if (file) {
@@ -581,11 +753,11 @@ static int cmd_send(int argc, char **argv)
 	} else if (optind < argc) {
 		p.total = (unsigned long long)(argc - optind);
 		for (i = optind; i < argc; i++) {
+			size_t len = strlen(argv[i]);
+
 			if (hex)
-				send_one(c, (const char *)bin, unhex(argv[i], bin, sizeof(bin) - 1),
-					 type, nowait, &p);
-			else
-				send_one(c, argv[i], strlen(argv[i]), type, nowait, &p);
+				unhex(argv[i], bin, sizeof(bin), &len);
+			send_one(c, hex ? (const char *)bin : argv[i], len, type, nowait, &p);
 		}
 	} else {
 		char *line = NULL;
@@ -596,11 +768,7 @@ static int cmd_send(int argc, char **argv)
 		while ((len = getline(&line, &cap, stdin)) >= 0) {
 			if (len && line[len - 1] == '\n')
 				line[--len] = 0;
-			if (hex)
-				send_one(c, (const char *)bin, unhex(line, bin, sizeof(bin) - 1),
-					 type, nowait, &p);
-			else
-				send_one(c, line, (size_t)len, type, nowait, &p);
+			send_line(c, line, (size_t)len, hex, bin, type, nowait, &p);
 		}
 		if (ferror(stdin))
 			die("reading standard input: %s", strerror(errno));
@@ -628,6 +796,9 @@ static void print_msg(const char *buf, size_t len, const struct dmxp_msg_meta *m
 		fwrite(buf, 1, len, stdout);
 	putchar('\n');
 }
+
+/* The longest --timeout: 2^31 ms (24.8 days), whose nanoseconds fit. */
+#define TIMEOUT_MAX_MS	(1ULL << 31)
 
 static int cmd_recv(int argc, char **argv)
 {
@@ -675,7 +846,7 @@ static int cmd_recv(int argc, char **argv)
 		} else if (opt == 'w') {
 			wait = true;
 		} else {
-			timeout_ms = parse_num("timeout", optarg, LLONG_MAX / 2);
+			timeout_ms = parse_num("timeout", optarg, TIMEOUT_MAX_MS);
 			has_timeout = wait = true;
 		}
 	}
@@ -809,7 +980,8 @@ static int region_create_cmd(int argc, char **argv)
 		"PATH.  Without --excl an existing region is left as it is.  MODE (octal,\n"
 		"at most 0666, default 0660) applies to kernel regions.  BYTES (default:\n"
 		"288 MiB for a file, the module's default_size for a kernel region) is\n"
-		"at least 100608; K, M and G multiply by 1024, 1024^2 and 1024^3.\n";
+		"at least 133376 (a region with a claim table, for crash repair) and at\n"
+		"most 1024G; K, M and G multiply by 1024, 1024^2 and 1024^3.\n";
 	unsigned long long size = 0, mode = 0660;
 	bool excl = false, mode_set = false;
 	struct dmxp_region *r;
@@ -892,13 +1064,37 @@ bool read_sysfs(const char *dir, const char *file, char *buf, size_t len)
 	return ok;
 }
 
+/*
+ * @name for a terminal: anyone may name a file in /dev/shm, so bytes that
+ * are not printable ASCII (escape sequences among them), and the
+ * backslash, are written as \xNN.
+ */
+static const char *safe_name(const char *name, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	for (; *name && n + 5 < len; name++) {
+		unsigned char c = (unsigned char)*name;
+
+		if (c < 0x20 || c >= 0x7f || c == '\\')
+			n += (size_t)snprintf(buf + n, len - n, "\\x%02x", c);
+		else
+			buf[n++] = (char)c;
+	}
+	buf[n] = 0;
+	return buf;
+}
+
 /* One row of region list, in text or as a JSON object. */
 static void region_row(bool json, bool *first, const char *kind, const char *name,
 		       unsigned long long size, unsigned long long channels,
 		       unsigned int uid, unsigned int mode)
 {
+	char buf[4 * PATH_MAX + 1];
+
 	if (!json) {
-		printf("%-32s %12llu %8llu %6u %6.4o\n", name, size, channels, uid, mode);
+		printf("%-32s %12llu %8llu %6u %6.4o\n", safe_name(name, buf, sizeof(buf)),
+		       size, channels, uid, mode);
 		return;
 	}
 	printf("%s{\"type\":\"%s\",\"region\":", *first ? "" : ",", kind);
@@ -988,6 +1184,8 @@ static int cmd_region(int argc, char **argv)
 		"A NAME is a region of the kernel module (/dev/dmxp:NAME); a PATH with\n"
 		"a '/' is a region file.\n";
 
+	if (region_path)
+		usage_error("-r does not apply to region commands");
 	if (argc < 2)
 		usage_error("expected create, destroy or list");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -1038,6 +1236,11 @@ int main(int argc, char **argv)
 	size_t i;
 	int opt;
 
+	/*
+	 * Options may come after a command's arguments, whatever the
+	 * environment: getopt_long permutes them unless POSIXLY_CORRECT is set.
+	 */
+	unsetenv("POSIXLY_CORRECT");
 	/*
 	 * "+": stop at the command; its own options, -r among them, are
 	 * parsed after it.  ":": a missing value is ':', reported by us.

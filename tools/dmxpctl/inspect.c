@@ -12,7 +12,10 @@
  * processes may be sending and receiving: a snapshot, consistent per
  * field, not across fields.  A slot's state is decoded from its sequence
  * as Documentation/MEMORY_LAYOUT.md defines it; nothing is trusted for a
- * bound (a ring outside the region is reported, not read).
+ * bound (a ring outside the region is reported, not read).  A region file
+ * truncated under us faults (SIGBUS) at the next read past its new end:
+ * the command ends with one line, "region truncated under us", and exit 1
+ * (region_open_flags()).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -157,16 +160,25 @@ static bool chan_stat(struct dmxp_region *r, unsigned int id, struct chan_stat *
 	return true;
 }
 
-/* The channels named by argv[from..], or every created one: their count. */
+/*
+ * The channels named by argv[from..] (in their order, each once: at most
+ * DMXP_MAX_CHANNELS however many words), or every created one: their count.
+ */
 static int pick_channels(struct dmxp_region *r, int argc, char **argv, int from,
 			 unsigned int *ids)
 {
-	int i, n;
+	bool picked[DMXP_MAX_CHANNELS] = { false };
+	int i, n = 0;
 
 	if (from < argc) {
-		for (i = from; i < argc; i++)
-			ids[i - from] = parse_channel(argv[i]);
-		return argc - from;
+		for (i = from; i < argc; i++) {
+			unsigned int ch = parse_channel(argv[i]);
+
+			if (!picked[ch])
+				ids[n++] = ch;
+			picked[ch] = true;
+		}
+		return n;
 	}
 	n = dmxp_chan_list(r, ids, DMXP_MAX_CHANNELS);
 	if (n < 0)

@@ -9,106 +9,50 @@
  *
  * On a region file a record's owner is a pid; on a kernel region it is a
  * lease of the module, and the record's pid field says whose it is.
- * Whether that process is alive is decided here from /proc, read-only,
- * as the library decides it before a repair: the pid with the start time
- * the record gives, in our pid namespace.  A process in another pid
- * namespace, or one whose start cannot be compared, is "unknown".
+ * Whether that process is alive is decided by the library's own rule
+ * (lib/proc.c), read-only, as before a repair: the pid with the start
+ * time the record gives, in our pid namespace; a zombie is dead only
+ * when none of its threads is left.  A process in another pid namespace,
+ * or any when our /proc cannot prove a death, is "unknown".
  *
  * The mapping is only read (plain loads, a snapshot per field).
  */
-#include <errno.h>
-#include <inttypes.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "dmxpctl.h"
+/*
+ * The library's internal proof of death, dmxp__owner_dead() and
+ * dmxp__self_ident(): hidden from the shared library, but dmxpctl links
+ * the static libdmxp.a, and must judge a process as the library does.
+ */
+#include "../../lib/internal.h"
 
 #define LOAD(x)		__atomic_load_n(&(x), __ATOMIC_RELAXED)
-#define OWNER_SETUP	0x80000000U	/* a region file's record being set up */
+
 
 const char *liveness_name(enum liveness l)
 {
 	return l == LIVE_ALIVE ? "alive" : l == LIVE_DEAD ? "dead" : "unknown";
 }
 
-static __u64 self_pid_ns(void)
-{
-	static __u64 ns;
-	struct stat st;
-
-	if (!ns && !stat("/proc/self/ns/pid", &st))
-		ns = (__u64)st.st_ino;
-	return ns;
-}
-
-/* Our time namespace moves start times in /proc: then they prove nothing. */
-static bool boottime_shifted(void)
-{
-	long long secs = 0, nsecs = 0;
-	char line[128];
-	bool shifted = false;
-	FILE *f = fopen("/proc/self/timens_offsets", "re");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "boottime %lld %lld", &secs, &nsecs) == 2)
-			shifted = secs || nsecs;
-	if (f)
-		fclose(f);
-	return shifted;
-}
-
-/* State and start time (field 22) of @pid; false if /proc has no such pid. */
-static bool proc_pid_stat(__u32 pid, char *state, __u64 *start)
-{
-	char path[48], buf[1024], *p;
-	unsigned long long v = 0;
-	int field;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	p = fgets(buf, sizeof(buf), f);
-	fclose(f);
-	/* The command may hold anything: the fields start after its last ')'. */
-	if (!p || !(p = strrchr(buf, ')')))
-		return false;
-	*state = p[2];
-	for (field = 2; p && field < 22; field++)
-		p = strchr(p + 1, ' ');
-	if (p)
-		v = strtoull(p + 1, NULL, 10);
-	*start = v;
-	return true;
-}
-
-/* Is the process the record names alive? */
+/*
+ * Is the process the record names alive?  The library's own proof of
+ * death (lib/proc.c), one rule in one place: dmxp__self_ident() gives no
+ * start time when our /proc cannot prove a death (not ours, or silent),
+ * and a record of another pid namespace proves nothing here: both are
+ * "unknown".  Anything else the library does not prove dead is alive.
+ */
 static enum liveness rec_liveness(const struct dmxp_claim *rec)
 {
 	__u32 pid = LOAD(rec->pid);
-	__u64 start = LOAD(rec->start_time), ns = LOAD(rec->pid_ns), now;
-	char state;
+	__u64 start = LOAD(rec->start_time), ns = LOAD(rec->pid_ns);
+	__u64 self_start, self_ns;
 
-	if (!pid || pid > INT_MAX || !ns || ns != self_pid_ns())
+	dmxp__self_ident(&self_start, &self_ns);
+	if (!pid || pid > INT_MAX || !self_start || !ns || ns != self_ns)
 		return LIVE_UNKNOWN;
-	if (proc_pid_stat(pid, &state, &now)) {
-		if (state == 'Z' || state == 'X')
-			return LIVE_DEAD;
-		if (!start || !now || (now > start ? now - start : start - now) <= 1)
-			return LIVE_ALIVE;
-		/* Another process with the same pid, unless our clock is shifted. */
-		return boottime_shifted() ? LIVE_UNKNOWN : LIVE_DEAD;
-	}
-	/* Not in our /proc: gone, or hidden from us (hidepid). */
-	if (!kill((pid_t)pid, 0) || errno == EPERM)
-		return LIVE_ALIVE;
-	return errno == ESRCH ? LIVE_DEAD : LIVE_UNKNOWN;
+	return dmxp__owner_dead(pid, start, ns) ? LIVE_DEAD : LIVE_ALIVE;
 }
 
 static const char *role_name(__u32 state)
@@ -191,8 +135,8 @@ static void peer_line(const struct dmxp_claim *rec, unsigned int i, bool json, b
 	const char *alive;
 
 	/* A region file's record being set up names its pid in the owner. */
-	if (!pid && (owner & OWNER_SETUP))
-		pid = owner & ~OWNER_SETUP;
+	if (!pid && (owner & DMXP_OWNER_SETUP))
+		pid = owner & ~DMXP_OWNER_SETUP;
 	alive = liveness_name(pid == LOAD(rec->pid) ? rec_liveness(rec) : LIVE_UNKNOWN);
 	if (json) {
 		printf("%s{\"record\":%u,\"owner\":%u,\"pid\":%u,\"alive\":\"%s\",\"role\":\"%s\""

@@ -11,6 +11,7 @@
 #ifndef DMXP_EXAMPLE_CHANNEL_H
 #define DMXP_EXAMPLE_CHANNEL_H
 
+#include <ctype.h>
 #include <dmxp.h>
 #include <errno.h>
 #include <stdio.h>
@@ -32,8 +33,10 @@ static unsigned long arg(int argc, char **argv, int i, unsigned long def, unsign
 
 	if (argc <= i)
 		return def;
+	/* A digit first: strtoul() skips spaces and takes "-0" or " 5". */
+	errno = 0;
 	v = strtoul(argv[i], &end, 10);
-	if (!*argv[i] || *end || v > max) {
+	if (!isdigit((unsigned char)*argv[i]) || errno || *end || v > max) {
 		fprintf(stderr, "%s: bad number '%s' (usage: %s [CH [COUNT]])\n",
 			prog, argv[i], prog);
 		exit(2);
