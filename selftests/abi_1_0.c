@@ -3,8 +3,8 @@
  * A program written for, and built against, libdmxp 1.0: its header, its
  * library.  test_abi.sh runs it on the tree's library, where every call
  * must bind to the version it was built for and behave as it did.  Not
- * built by the Makefile: it does not compile against today's header
- * (dmxp_chan_abort() and dmxp_chan_release() returned void in 1.0).
+ * built by the Makefile: test_abi.sh builds it against the 1.0 header,
+ * where dmxp_chan_abort() and dmxp_chan_release() return void.
  *
  * usage: abi_1_0 REGION_PATH; prints "ok" and exits 0, or says which
  * call failed and exits 1.
@@ -23,6 +23,21 @@
 	}								\
 } while (0)
 
+/*
+ * Every function 1.0 exported, referenced: the program then needs each
+ * one, and with LD_BIND_NOW a library that lacks one fails to load it.
+ */
+static void *const everything[] = {
+	dmxp_region_open, dmxp_region_close, dmxp_region_unlink, dmxp_region_path,
+	dmxp_region_size, dmxp_region_free, dmxp_region_header, dmxp_region_set_runtime,
+	dmxp_chan_create, dmxp_chan_destroy, dmxp_chan_open, dmxp_chan_close,
+	dmxp_chan_id, dmxp_chan_capacity, dmxp_chan_info, dmxp_chan_list,
+	dmxp_chan_send, dmxp_chan_recv, dmxp_chan_reserve, dmxp_chan_commit,
+	dmxp_chan_abort, dmxp_chan_peek, dmxp_chan_release, dmxp_chan_send_batch,
+	dmxp_chan_recv_batch, dmxp_chan_recv_wait, dmxp_chan_send_wait, dmxp_chan_set_spin,
+	dmxp_chan_arm, dmxp_chan_disarm, dmxp_chan_fd,
+};
+
 static int exercise(struct dmxp_region *r)
 {
 	struct dmxp_chan *c;
@@ -35,12 +50,24 @@ static int exercise(struct dmxp_region *r)
 	};
 	struct dmxp_rmsg in[3];
 	char bufs[3][DMXP_MAX_PAYLOAD], buf[DMXP_MAX_PAYLOAD];
+	struct dmxp_chan_info info;
+	unsigned int ids[4];
 	int i;
 
+	CHECK(sizeof(everything) / sizeof(everything[0]), 31);
+	CHECK(dmxp_region_size(r), 1 << 20);
+	CHECK(dmxp_region_header(r) != NULL, 1);
+	CHECK(dmxp_region_free(r) > 0, 1);
+	CHECK(dmxp_region_set_runtime(r, 0), 0);
 	CHECK(dmxp_chan_create(r, 5, 8), 0);
+	CHECK(dmxp_chan_list(r, ids, 4), 1);
+	CHECK(ids[0], 5);
+	CHECK(dmxp_chan_info(r, 5, &info), 0);
+	CHECK(info.capacity, 8);
 	CHECK(dmxp_chan_open(r, 5, &c), 0);
 	CHECK(dmxp_chan_id(c), 5);
 	CHECK(dmxp_chan_capacity(c), 8);
+	CHECK(dmxp_chan_set_spin(c, 1000), 0);
 
 	/* Copy in, copy out, with the metadata. */
 	CHECK(dmxp_chan_send(c, "hello", 5, 42), 0);
@@ -94,6 +121,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	CHECK(dmxp_region_open(argv[1], 1 << 20, DMXP_OPEN_CREATE | DMXP_OPEN_EXCL, &r), 0);
+	CHECK(strcmp(dmxp_region_path(r), argv[1]), 0);
 	ret = exercise(r);
 	dmxp_region_close(r);
 	dmxp_region_unlink(argv[1]);

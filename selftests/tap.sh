@@ -7,6 +7,14 @@ not_ok() { _tap_n=$((_tap_n + 1)); _tap_fail=$((_tap_fail + 1)); echo "not ok $_
 skip() { _tap_n=$((_tap_n + 1)); _tap_skip=$((_tap_skip + 1)); echo "ok $_tap_n # SKIP $*"; }
 # check NAME COMMAND...: passes when COMMAND exits 0
 check() { _name=$1; shift; if "$@"; then ok "$_name"; else not_ok "$_name"; fi; }
+# verify NAME COMMAND...: check, returning COMMAND's status (check's is
+# always 0), so that a failure can say more or stop what depends on it
+verify() {
+	_vn=$1; shift
+	if "$@"; then ok "$_vn"; return 0; fi
+	not_ok "$_vn"
+	return 1
+}
 tap_done() {
 	echo "1..$_tap_n"
 	echo "# Totals: pass:$_tap_pass fail:$_tap_fail xfail:0 xpass:0 skip:$_tap_skip error:0"

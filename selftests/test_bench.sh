@@ -47,7 +47,7 @@ cases='tput/dmxp/1x1/64,tput/dmxp-zc/2x1/8,tput/dmxp-batch/2x2/960,tput/spsc/1x1
 "$BENCH" --cases "$cases" --duration-ms 20 --iterations 200 --warmup 20 --repeat 2 \
 	--json --json-out "$dir/json" >"$out" 2>"$err"
 rc=$?
-check "a short run of every driver exits 0" test "$rc" -eq 0 || cat "$err"
+verify "a short run of every driver exits 0" test "$rc" -eq 0 || sed 's/^/# /' "$err"
 n=$(grep -c '^{"name":"[^"]*","peer"' "$out")
 check "one JSON object per case and per target" test "$n" -ge 16
 check "--json-out writes the same objects" cmp -s "$out" "$dir/json"
@@ -69,7 +69,7 @@ check "the targets are reported" grep -q '"metric":"target_ratio"' "$out"
 # --timestamp and --stalls: in the JSON parameters and figures.
 "$BENCH" --cases 'tput/dmxp/2x1/64,tput/vyukov/2x1/64,tput/pipe/1x1/64' --duration-ms 20 \
 	--timestamp none --stalls --json >"$out" 2>"$err"
-check "a run with --timestamp none --stalls exits 0" test $? -eq 0 || cat "$err"
+verify "a run with --timestamp none --stalls exits 0" test $? -eq 0 || sed 's/^/# /' "$err"
 check "dmxp's parameters say the timestamp policy" sh -c \
 	"grep '^{\"name\":\"tput/dmxp/2x1/64\"' '$out' | grep -q '\"timestamp\":\"none\"'"
 for c in tput/dmxp/2x1/64 tput/vyukov/2x1/64; do

@@ -57,15 +57,6 @@ the staged DKMS tree builds with dkms.conf's MAKE command
 dkms-install without dkms fails with one line
 dkms-uninstall removes the staged tree and files"
 
-# verify NAME CMD...: check's TAP line, and CMD's status, so that
-# "verify ... || echo '# why'" explains a failure
-verify() {
-	_vn=$1; shift
-	if "$@"; then ok "$_vn"; return 0; fi
-	not_ok "$_vn"
-	return 1
-}
-
 skip_all() {	# $1: names, $2: reason
 	while IFS= read -r _t; do
 		skip "$_t: $2"

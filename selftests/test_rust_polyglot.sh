@@ -80,9 +80,9 @@ wait $p1; r1=$?
 wait $p2; r2=$?
 wait $p3; r3=$?
 wait $cons; rc=$?
-check "a Rust producer sent $N" test $r1 -eq 0 || cat "$dir/rs.out"
-check "a Python producer sent $N" test $r2 -eq 0 || cat "$dir/py.out"
-check "a C producer (dmxpctl) sent $N" test $r3 -eq 0 || cat "$dir/c.out"
+verify "a Rust producer sent $N" test $r1 -eq 0 || sed 's/^/# /' "$dir/rs.out"
+verify "a Python producer sent $N" test $r2 -eq 0 || sed 's/^/# /' "$dir/py.out"
+verify "a C producer (dmxpctl) sent $N" test $r3 -eq 0 || sed 's/^/# /' "$dir/c.out"
 check "one Python consumer got all $((3 * N)), each once, in each sender's order, with its runtime" \
 	test $rc -eq 0 || cat "$dir/mixed.out"
 
@@ -110,7 +110,7 @@ while [ $i -lt "$N" ]; do echo "m-$i"; i=$((i + 1)); done | "$CTL" -r "$R" send 
 check "a C producer sent $N to two consumers" test $? -eq 0
 wait $pc; r1=$?
 wait $rc2
-check "the Python consumer ended cleanly" test $r1 -eq 0 || cat "$dir/pyc.err"
+verify "the Python consumer ended cleanly" test $r1 -eq 0 || sed 's/^/# /' "$dir/pyc.err"
 awk '{ print $1 }' "$dir/rsc.out" >"$dir/rsc.names"
 check "the Python and the Rust consumer together got each message exactly once" \
 	sh -c "cat '$dir/pyc.out' '$dir/rsc.names' | sort | uniq -c | awk '\$1 != 1' | grep -q . && exit 1;
