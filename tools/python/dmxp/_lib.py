@@ -226,9 +226,10 @@ def _load():
                 handle = ctypes.CDLL(SONAME, mode=os.RTLD_NOLOAD | ctypes.DEFAULT_MODE)
             except OSError:
                 continue
-            if _missing(handle) is None:
+            missing = _missing(handle)
+            if missing is None:
                 return handle, _file_of(handle)
-            tried.append("%s, already loaded (too old: no %s)" % (_file_of(handle), _missing(handle)))
+            tried.append("%s, already loaded (too old: no %s)" % (_file_of(handle), missing))
             continue
         name = "$%s=%s" % (LIBRARY_ENV, path) if where == "env" else path
         if where not in ("env", "loader") and not os.path.exists(path):
