@@ -10,9 +10,10 @@
 #       $(BINDIR):        dmxpctl
 #       $(MANDIR):        man3 (every function of dmxp.h, and libdmxp(3)),
 #                         man4 (dmxp(4), the device), man8 (dmxpctl(8))
-#       $(PYTHONDIR):     the package(s) of tools/python, when it exists, and
-#                         dmxp/_installed.py: LIBDIR, where the package
-#                         finds libdmxp.so.1 without $DMXP_LIBRARY
+#       $(PYTHONDIR):     the package(s) of tools/python, when it exists
+#                         (not a stray libdmxp.so* in it), and
+#                         dmxp/_installed.py: LIBDIR (made absolute), where
+#                         the package finds libdmxp.so.1 without $DMXP_LIBRARY
 #       then ldconfig, when installing into / as root.
 #   make uninstall        removes exactly those (give the same PREFIX, DESTDIR)
 #
@@ -115,14 +116,15 @@ ifneq ($(PY_PKGDIRS),)
 	$(quiet) INSTALL "$(DESTDIR)$(PYTHONDIR)/{$(subst $(space),$(comma),$(notdir $(PY_PKGDIRS)))}"
 	$(Q)for p in $(PY_PKGDIRS); do \
 		(cd "$$(dirname "$$p")" && \
-		 find "$$(basename "$$p")" -name __pycache__ -prune -o -type f ! -name '*.py[co]' -print) | \
+		 find "$$(basename "$$p")" -name __pycache__ -prune -o -type f ! -name '*.py[co]' \
+			! -name '*.so' ! -name '*.so.*' -print) | \
 		while read -r f; do \
 			install -D -m 644 "$$(dirname "$$p")/$$f" "$(DESTDIR)$(PYTHONDIR)/$$f" || exit 1; \
 		done || exit 1; \
 	done
 	$(Q)if [ -d "$(DESTDIR)$(PYTHONDIR)/dmxp" ]; then \
 		printf '%s\n' '# Written by make install: where dmxp._lib looks for libdmxp.so.1.' \
-			'LIBDIR = "$(LIBDIR)"' > "$(DESTDIR)$(PYTHONDIR)/dmxp/_installed.py" && \
+			'LIBDIR = "$(abspath $(LIBDIR))"' > "$(DESTDIR)$(PYTHONDIR)/dmxp/_installed.py" && \
 		chmod 644 "$(DESTDIR)$(PYTHONDIR)/dmxp/_installed.py"; \
 	fi
 else

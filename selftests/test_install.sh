@@ -44,6 +44,7 @@ the installed Python package records the library directory
 make uninstall leaves only directories
 PREFIX=/opt/dmxp installs everything under it
 the Python package installed under a PREFIX loads that PREFIX's library by itself
+a relative PREFIX records the absolute library directory for the Python package
 make install-kmod into a DESTDIR
 install-kmod installs the module built for its kernel
 install-kmod installs the udev rule, modprobe.d and modules-load.d files
@@ -148,15 +149,17 @@ verify "make install into a DESTDIR" mk install DESTDIR="$d"
 		echo "$P/share/man/man${f##*.}/${f##*/}"
 	done
 } | LC_ALL=C sort >"$work/expected"
-# The Python package: the files of each package directory of tools/python,
-# and dmxp/_installed.py (the library directory).
+# The Python package: the files of each package directory of tools/python
+# but a library left there (a wheel's bundled copy is not installed), and
+# dmxp/_installed.py (the library directory).
 py_pkgs=$(cd "$top" && ls -d tools/python/*/__init__.py tools/python/src/*/__init__.py 2>/dev/null |
 	sed 's|/__init__.py$||')
 if [ -n "$py_pkgs" ]; then
 	pydir=$(cd "$d" && ls -d $P/lib/python3*/dist-packages 2>/dev/null | head -n 1)
 	for p in $py_pkgs; do
 		(cd "$top/$(dirname "$p")" &&
-		 find "$(basename "$p")" -name __pycache__ -prune -o -type f ! -name '*.py[co]' -print) |
+		 find "$(basename "$p")" -name __pycache__ -prune -o -type f ! -name '*.py[co]' \
+			! -name '*.so' ! -name '*.so.*' -print) |
 			sed "s|^|${pydir:-PYTHONDIR}/|"
 		[ "${p##*/}" != dmxp ] || echo "${pydir:-PYTHONDIR}/dmxp/_installed.py"
 	done >>"$work/expected"
@@ -370,6 +373,25 @@ elif mk install PREFIX="$pfx" LIVE_ROOT=false; then
 	verify "$t" test "$where" = "$pfx/lib/libdmxp.so.1" || echo "# loaded: $where"
 	mk uninstall PREFIX="$pfx" LIVE_ROOT=false || echo "# make uninstall failed"
 	rm -rf "$pfx"
+else
+	not_ok "$t"
+fi
+
+# PREFIX relative to the tree (make -C runs there): _installed.py holds
+# the directory as an absolute path, which any working directory finds.
+t="a relative PREFIX records the absolute library directory for the Python package"
+rel="$(printf '%s\n' "$top" | sed 's|/[^/]*|../|g')${work#/}/relprefix"
+if [ -z "$py_pkgs" ] || ! command -v python3 >/dev/null 2>&1; then
+	skip "$t: no python3, or tools/python has no package"
+elif mk install PREFIX="$rel" LIVE_ROOT=false; then
+	ppy=$(ls -d "$work"/relprefix/lib/python3*/dist-packages 2>/dev/null | head -n 1)
+	where=$(cd "$work" && env -u DMXP_LIBRARY -u LD_LIBRARY_PATH PYTHONPATH="$ppy" \
+		python3 -c 'import dmxp; print(dmxp.library_path())' 2>&1)
+	verify "$t" sh -c "grep -qx 'LIBDIR = \"$work/relprefix/lib\"' '$ppy/dmxp/_installed.py' &&
+		test '$where' = '$work/relprefix/lib/libdmxp.so.1'" ||
+		{ sed 's/^/# _installed.py: /' "$ppy/dmxp/_installed.py"; echo "# loaded: $where"; }
+	mk uninstall PREFIX="$rel" LIVE_ROOT=false || echo "# make uninstall failed"
+	rm -rf "$work/relprefix"
 else
 	not_ok "$t"
 fi

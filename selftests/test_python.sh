@@ -9,12 +9,12 @@
 # line "<!-- example: NAME -->", as pasted: "python" (the program, from the
 # build tree with PYTHONPATH, on a temporary region), "python-tree" (the
 # line that says which library the build tree's package loads) and
-# "python-venv" (a fresh venv, pip install ./tools/python, with pip's
-# index off: nothing may be downloaded), with the first python3 on PATH
-# and with /usr/bin/python3 when that is another interpreter; the venv's
-# package then runs the program outside the tree on its bundled library.
-# The venv checks skip when the interpreter cannot make a venv with pip
-# (Debian's python3-venv).
+# "python-venv" (a fresh venv, pip install ./tools/python, in a clean
+# environment with pip's index off: nothing may be downloaded), with the
+# first python3 on PATH and with /usr/bin/python3 when that is another
+# interpreter; the venv's package then runs the program outside the tree
+# on its bundled library.  The venv checks skip when the interpreter has
+# no venv or ensurepip module (Debian's python3-venv).
 #
 # PYTHON: the interpreter (default: python3 on PATH, else /usr/bin/python3.N)
 . ./tap.sh
@@ -67,6 +67,8 @@ fi
 top=$(cd .. && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/dmxp-pyreadme.XXXXXX")
 trap 'rm -f "$out"; rm -rf "$work"' EXIT
+# dash runs no EXIT trap on a signal (run.sh's timeout sends TERM)
+trap 'exit 143' TERM INT HUP
 if [ "${DMXP_TEST_BACKEND:-}" = kernel ]; then
 	region="/dev/dmxp:py-readme-$$"
 else
@@ -138,10 +140,8 @@ venv_skip() {	# LABEL REASON
 # venv_checks LABEL PYTHON TAG: the README's venv block with PYTHON as python3
 venv_checks() {
 	_t1=$(venv_t1 "$1") _t2=$(venv_t2 "$1")
-	# A venv with pip needs venv, ensurepip and (Debian) the wheels of
-	# python3-venv: try one first.
-	if ! "$2" -c 'import ensurepip, venv' 2>/dev/null ||
-	   ! "$2" -m venv "$work/probe-$3" >/dev/null 2>&1 || [ ! -x "$work/probe-$3/bin/pip" ]; then
+	# A venv with pip needs venv and ensurepip (on Debian, python3-venv)
+	if ! "$2" -c 'import ensurepip, venv' 2>/dev/null; then
 		venv_skip "$1" "$2 cannot make a venv with pip (Debian: apt-get install python3-venv)"
 		return
 	fi
@@ -149,9 +149,10 @@ venv_checks() {
 	mkdir -p "$_home"
 	_bin=$(python3_as "$2" "$3")
 	readme_block python-venv >"$work/venv.sh"
-	# PIP_NO_INDEX: any download would fail the install.
-	_where=$(cd "$top" && env -u DMXP_LIBRARY -u PYTHONPATH -u PIP_INDEX_URL HOME="$_home" \
-		PATH="$_bin:$PATH" PIP_NO_INDEX=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 \
+	# A clean environment: no PIP_USER, PIP_TARGET, PIP_PREFIX... of the
+	# caller's; PIP_NO_INDEX: any download would fail the install.
+	_where=$(cd "$top" && env -i PATH="$_bin:$PATH" HOME="$_home" TMPDIR="${TMPDIR:-/tmp}" \
+		PIP_NO_INDEX=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 \
 		sh -e "$work/venv.sh" 2>&1)
 	_rc=$?
 	_last=$(printf '%s\n' "$_where" | tail -n 1)

@@ -7,15 +7,19 @@ pyproject.toml's [project] table gives the metadata; [tool.dmxp-build]
 the packages and the library to bundle:
 
     packages = ["dmxp"]                 directories copied into the wheel
-    bundle = ["../../lib/libdmxp.so.1"]  files put into the first package
-                                        when they exist (the build tree's
-                                        library): the wheel is then
-                                        platform-specific
+    bundle = ["../../lib/libdmxp.so.1"]  the build tree's library, put
+                                        into the first package: the wheel
+                                        is then platform-specific
     [tool.dmxp-build.dynamic]
     version = { attr = "dmxp.constants.VERSION" }
 
-The config setting bundle=no (pip install -C bundle=no) builds a pure
-wheel without the library.
+A library is bundled only when this directory is tools/python of a dmxp
+source tree (../../include/dmxp.h and ../../VERSION exist, and there is
+no PKG-INFO: not an unpacked sdist), its file is libdmxp.so.VERSION of
+the package, and it has every function the binding binds; otherwise the
+wheel is pure, and one line on stderr says why.  The config setting
+bundle=no (pip install --config-settings bundle=no) builds a pure wheel
+without looking.
 """
 import ast
 import base64
@@ -23,6 +27,7 @@ import hashlib
 import io
 import os
 import re
+import sys
 import sysconfig
 import tarfile
 import time
@@ -140,6 +145,12 @@ def _name(project):
 
 # ----------------------------------------------------------------- the wheel
 
+def _is_library(name):
+    """libdmxp.so, libdmxp.so.1, ...: never copied from a package
+    directory (only _bundled() puts a library into a wheel)."""
+    return re.search(r"\.so(\.[0-9.]*)?$", name) is not None
+
+
 def _files(packages):
     """(archive name, path) of each file of the packages, sorted."""
     out = []
@@ -148,22 +159,69 @@ def _files(packages):
         for d, dirs, names in os.walk(top):
             dirs[:] = sorted(x for x in dirs if x != "__pycache__")
             for n in sorted(names):
-                if n.endswith((".pyc", ".pyo")):
+                if n.endswith((".pyc", ".pyo")) or _is_library(n):
                     continue
                 path = os.path.join(d, n)
                 out.append((os.path.relpath(path, ROOT).replace(os.sep, "/"), path))
     return out
 
 
-def _bundled(packages, tool, config_settings):
-    """(archive name, path) of the libraries to bundle that exist."""
+def _bound_functions(packages):
+    """The names of the binding's _PROTOTYPES table (dmxp/_lib.py), read
+    from the source."""
+    path = os.path.join(ROOT, packages[0], "_lib.py")
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read(), path)
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "_PROTOTYPES" for t in node.targets):
+            return [ast.literal_eval(k) for k in node.value.keys]
+    return []
+
+
+def _in_source_tree():
+    top = os.path.dirname(os.path.dirname(ROOT))
+    return (os.path.isfile(os.path.join(top, "include", "dmxp.h")) and
+            os.path.isfile(os.path.join(top, "VERSION")) and
+            not os.path.exists(os.path.join(ROOT, "PKG-INFO")))
+
+
+def _why_not(path, version, packages):
+    """Why the library at path (resolved) cannot be bundled, or None."""
+    if not os.path.isfile(path):
+        return "%s is not built" % path
+    if os.path.basename(path) != "libdmxp.so." + version:
+        return "%s is not libdmxp.so.%s of this package" % (path, version)
+    import ctypes
+    try:
+        lib = ctypes.CDLL(path)
+    except OSError as e:
+        return "%s does not load (%s)" % (path, e)
+    for name in _bound_functions(packages):
+        if not hasattr(lib, name):
+            return "%s is too old (no %s)" % (path, name)
+    return None
+
+
+def _bundled(packages, tool, config_settings, version):
+    """(archive name, path) of the libraries to bundle: none, with a line
+    on stderr, unless each is the tree's own and current."""
     if (config_settings or {}).get("bundle", "yes") in ("no", "0", "false"):
         return []
+    if not tool.get("bundle"):
+        return []
+    if not _in_source_tree():
+        print("dmxp_build: %s is not tools/python of a dmxp source tree: "
+              "a pure wheel, without libdmxp" % ROOT, file=sys.stderr)
+        return []
     out = []
-    for rel in tool.get("bundle", []):
+    for rel in tool["bundle"]:
         path = os.path.realpath(os.path.join(ROOT, rel))
-        if os.path.isfile(path):
-            out.append(("%s/%s" % (packages[0], os.path.basename(rel)), path))
+        why = _why_not(path, version, packages)
+        if why:
+            print("dmxp_build: %s: a pure wheel, without libdmxp" % why, file=sys.stderr)
+            return []
+        out.append(("%s/%s" % (packages[0], os.path.basename(rel)), path))
     return out
 
 
@@ -203,20 +261,50 @@ def _read(path):
         return f.read()
 
 
+# The module an editable wheel installs, which its .pth imports at start-up.
+_EDITABLE_FINDER = """\
+# Written by dmxp_build (pip install -e): imports these packages from the
+# source tree, without putting the rest of that directory on sys.path.
+import importlib.util
+import os
+import sys
+
+PACKAGES = @PACKAGES@
+
+
+class EditableFinder:
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name not in PACKAGES:
+            return None
+        init = os.path.join(PACKAGES[name], "__init__.py")
+        return importlib.util.spec_from_file_location(
+            name, init, submodule_search_locations=[PACKAGES[name]])
+
+
+if EditableFinder not in sys.meta_path:
+    sys.meta_path.append(EditableFinder)
+"""
+
+
 def _build(wheel_directory, config_settings, editable):
     project, tool = _project()
     version = _version(project, tool)
     packages = tool.get("packages", [project["name"]])
-    bundled = [] if editable else _bundled(packages, tool, config_settings)
+    bundled = [] if editable else _bundled(packages, tool, config_settings, version)
     tag = "py3-none-" + (platform_tag() if bundled else "any")
     name = _name(project)
     wheel = "%s-%s-%s.whl" % (name, version, tag)
     distinfo = "%s-%s.dist-info" % (name, version)
     z = _Zip(os.path.join(wheel_directory, wheel))
     if editable:
-        # The source tree on sys.path: the package imported from there
-        # finds the build tree's library.
-        z.add("__editable__.%s.pth" % name, (ROOT + "\n").encode())
+        # A finder of the source tree's packages, and nothing else of
+        # tools/python (tests, backend): imported from there, the
+        # package finds the build tree's library.
+        finder = "__editable___%s_finder" % name
+        z.add(finder + ".py", _EDITABLE_FINDER.replace(
+            "@PACKAGES@", repr({p: os.path.join(ROOT, p) for p in packages})).encode())
+        z.add("__editable__.%s.pth" % name, ("import %s\n" % finder).encode())
     else:
         for arc, path in _files(packages):
             z.add(arc, _read(path))

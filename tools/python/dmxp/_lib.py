@@ -6,19 +6,23 @@ Which libdmxp is loaded, first match wins (``candidates()``):
 
 1. ``$DMXP_LIBRARY``, a path to a ``libdmxp.so.1``: when it is set, only
    that one;
-2. the copy bundled in this package (``dmxp/libdmxp.so.1``), which a
+2. the ``libdmxp.so.1`` already loaded into the process (by another
+   module, or a program embedding Python), so that there is one copy;
+3. the copy bundled in this package (``dmxp/libdmxp.so.1``), which a
    wheel built from a tree with ``lib/`` built carries;
-3. the build tree's ``lib/libdmxp.so.1`` when this package is imported
+4. the build tree's ``lib/libdmxp.so.1`` when this package is imported
    from ``tools/python`` of a dmxp source tree;
-4. the library directory of the prefix the package was installed into:
-   the one ``make install`` recorded (``dmxp/_installed.py``), then
-   ``sys.prefix/lib`` and ``/usr/local/lib``;
-5. ``libdmxp.so.1`` through the dynamic loader's search path.
+5. the library directory ``make install`` recorded
+   (``dmxp/_installed.py``);
+6. ``libdmxp.so.1`` through the dynamic loader (``LD_LIBRARY_PATH``,
+   the ld.so cache, the default directories);
+7. ``sys.prefix/lib``, then ``/usr/local/lib``.
 
-When none loads, the ImportError names every place tried.
+A library that loads but lacks a function the binding binds is too old:
+it is passed over for the next one.  When none loads, the ImportError
+names every place tried and why.
 """
 import ctypes
-import ctypes.util
 import os
 import sys
 from ctypes import (POINTER, Structure, c_char_p, c_int, c_long, c_longlong,
@@ -104,69 +108,6 @@ assert RMsg.meta.offset == RMSG_META_OFFSET
 assert ctypes.sizeof(Ref) == 32
 
 
-PKG_DIR = os.path.dirname(os.path.abspath(__file__))
-
-
-def _in_tree_library():
-    """The build tree's lib/libdmxp.so.1 (built or not) when imported from
-    tools/python of a source tree, else None."""
-    top = os.path.dirname(os.path.dirname(os.path.dirname(PKG_DIR)))
-    if os.path.exists(os.path.join(top, "include", "dmxp.h")):
-        return os.path.join(top, "lib", SONAME)
-    return None
-
-
-def _installed_libdir():
-    """LIBDIR recorded by make install in dmxp/_installed.py, or None."""
-    try:
-        from . import _installed
-    except ImportError:
-        return None
-    return getattr(_installed, "LIBDIR", None)
-
-
-def candidates():
-    """(where, path) of each library to try, in order; where is "env",
-    "bundled", "build tree", "prefix" or "loader" (path: a soname, which
-    ctypes.util.find_library may turn into another when it is reached)."""
-    env = os.environ.get(LIBRARY_ENV)
-    if env:
-        return [("env", env)]
-    out = [("bundled", os.path.join(PKG_DIR, SONAME))]
-    tree = _in_tree_library()
-    if tree:
-        out.append(("build tree", tree))
-    for d in (_installed_libdir(), os.path.join(sys.prefix, "lib"), "/usr/local/lib"):
-        if d and os.path.join(d, SONAME) not in (p for _, p in out):
-            out.append(("prefix", os.path.join(d, SONAME)))
-    out.append(("loader", SONAME))
-    return out
-
-
-def _load():
-    tried = []
-    for where, path in candidates():
-        if where == "loader":
-            path = ctypes.util.find_library("dmxp") or path    # runs ldconfig -p: last
-        elif where != "env" and not os.path.exists(path):
-            tried.append(path + " (no such file)")
-            continue
-        try:
-            return ctypes.CDLL(path), path
-        except OSError as e:
-            tried.append("%s%s (%s)" % ("$%s=" % LIBRARY_ENV if where == "env" else "", path, e))
-    raise ImportError("dmxp: cannot load %s; tried %s: build it with `make` in the dmxp tree "
-                      "(and pip install ./tools/python again into a venv), or set $%s to its path"
-                      % (SONAME, ", ".join(tried), LIBRARY_ENV))
-
-
-def library_path():
-    """The path (or soname) of the libdmxp this package loaded."""
-    return path
-
-
-lib, path = _load()
-
 _p = c_void_p
 # name: (restype, argtypes)
 _PROTOTYPES = {
@@ -204,6 +145,116 @@ _PROTOTYPES = {
     "dmxp_chan_disarm": (None, [_p, c_uint]),
     "dmxp_chan_fd": (c_int, [_p]),
 }
+
+PKG_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _in_tree_library():
+    """The build tree's lib/libdmxp.so.1 (built or not) when imported from
+    tools/python of a source tree, else None."""
+    top = os.path.dirname(os.path.dirname(os.path.dirname(PKG_DIR)))
+    if os.path.exists(os.path.join(top, "include", "dmxp.h")):
+        return os.path.join(top, "lib", SONAME)
+    return None
+
+
+def _installed_libdir():
+    """LIBDIR recorded by make install in dmxp/_installed.py, or None."""
+    try:
+        from . import _installed
+    except ImportError:
+        return None
+    return getattr(_installed, "LIBDIR", None)
+
+
+def candidates():
+    """(where, path) of each library to try, in order; where is "env",
+    "loaded" (a libdmxp.so.1 already in the process), "bundled", "build
+    tree", "installed" (make install's LIBDIR), "loader" (path: the
+    soname, found by the dynamic loader) or "prefix" (the fallbacks)."""
+    env = os.environ.get(LIBRARY_ENV)
+    if env:
+        return [("env", env)]
+    out = [("loaded", SONAME), ("bundled", os.path.join(PKG_DIR, SONAME))]
+    tree = _in_tree_library()
+    if tree:
+        out.append(("build tree", tree))
+    libdir = _installed_libdir()
+    if libdir:
+        out.append(("installed", os.path.join(libdir, SONAME)))
+    out.append(("loader", SONAME))
+    for d in (os.path.join(sys.prefix, "lib"), "/usr/local/lib"):
+        if os.path.join(d, SONAME) not in (p for _, p in out):
+            out.append(("prefix", os.path.join(d, SONAME)))
+    return out
+
+
+class _DlInfo(Structure):
+    _fields_ = [("dli_fname", c_char_p), ("dli_fbase", c_void_p),
+                ("dli_sname", c_char_p), ("dli_saddr", c_void_p)]
+
+
+def _file_of(handle):
+    """The file a loaded library was mapped from (dladdr), or its soname."""
+    try:
+        dladdr = ctypes.CDLL(None).dladdr
+        dladdr.argtypes = [c_void_p, POINTER(_DlInfo)]
+        info = _DlInfo()
+        addr = ctypes.cast(getattr(handle, "dmxp_region_open"), c_void_p)
+        if dladdr(addr, ctypes.byref(info)) and info.dli_fname:
+            return os.fsdecode(info.dli_fname)
+    except (AttributeError, OSError):
+        pass
+    return SONAME
+
+
+def _missing(handle):
+    """The first function the binding binds that the library lacks, or None."""
+    for name in _PROTOTYPES:
+        if not hasattr(handle, name):
+            return name
+    return None
+
+
+def _load():
+    tried = []
+    for where, path in candidates():
+        if where == "loaded":
+            # Another component of the process loaded libdmxp.so.1 first:
+            # use that copy rather than map a second one.
+            try:
+                handle = ctypes.CDLL(SONAME, mode=os.RTLD_NOLOAD | ctypes.DEFAULT_MODE)
+            except OSError:
+                continue
+            missing = _missing(handle)
+            if missing is None:
+                return handle, _file_of(handle)
+            tried.append("%s, already loaded (too old: no %s)" % (_file_of(handle), missing))
+            continue
+        name = "$%s=%s" % (LIBRARY_ENV, path) if where == "env" else path
+        if where not in ("env", "loader") and not os.path.exists(path):
+            tried.append(path + " (no such file)")
+            continue
+        try:
+            handle = ctypes.CDLL(path)
+        except OSError as e:
+            tried.append("%s (%s)" % (name, e))
+            continue
+        missing = _missing(handle)
+        if missing is None:
+            return handle, _file_of(handle) if where == "loader" else path
+        tried.append("%s (too old: no %s)" % (name, missing))
+    raise ImportError("dmxp: cannot load %s; tried %s: build it with `make` in the dmxp tree "
+                      "(and pip install ./tools/python again into a venv), or set $%s to its path"
+                      % (SONAME, ", ".join(tried), LIBRARY_ENV))
+
+
+def library_path():
+    """The path (or soname) of the libdmxp this package loaded."""
+    return path
+
+
+lib, path = _load()
 
 # Each function becomes an attribute of this module without its "dmxp_"
 # prefix: _lib.chan_send is dmxp_chan_send.

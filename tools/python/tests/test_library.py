@@ -4,6 +4,7 @@ in-tree build backend (backend/dmxp_build.py) that carry it."""
 import base64
 import contextlib
 import ctypes.util
+import re
 import hashlib
 import os
 import shutil
@@ -56,6 +57,31 @@ def system_has_library():
     return bool(ctypes.util.find_library("dmxp") or
                 os.path.exists(os.path.join(sys.prefix, "lib", SONAME)) or
                 os.path.exists(os.path.join("/usr/local/lib", SONAME)))
+
+
+def old_library(directory, name=SONAME):
+    """A libdmxp.so.1 with dmxp_region_open only (a library older than
+    the binding) at directory/name, or None without a C compiler."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        return None
+    os.makedirs(directory, exist_ok=True)
+    src = os.path.join(directory, "old.c")
+    with open(src, "w") as f:
+        f.write("int dmxp_region_open(void) { return 0; }\n")
+    out = os.path.join(directory, name)
+    subprocess.run([cc, "-shared", "-fPIC", "-Wl,-soname," + SONAME, "-o", out, src], check=True)
+    os.unlink(src)
+    return out
+
+
+def run_python(code, cwd, **env):
+    """stdout, or the last line of stderr, of ``code`` in a new interpreter."""
+    r = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=_clean_env(**env),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    if r.returncode == 0:
+        return r.stdout.strip()
+    return r.stderr.strip().splitlines()[-1]
 
 
 class TestLibraryOrder(unittest.TestCase):
@@ -145,6 +171,78 @@ class TestLibraryOrder(unittest.TestCase):
         self.assertIn("build it with `make` in the dmxp tree", err)
 
 
+    def need_old_library(self, directory, name=SONAME):
+        path = old_library(directory, name)
+        if path is None:
+            self.skipTest("no C compiler to build an old libdmxp.so.1")
+        return path
+
+    def test_a_too_old_bundled_copy_is_passed_over(self):
+        site = os.path.join(self.tmp, "site")
+        pkg = copy_package(site)
+        self.need_old_library(pkg)
+        libdir = os.path.dirname(self.put_lib(os.path.join(self.tmp, "prefix", "lib")))
+        with open(os.path.join(pkg, "_installed.py"), "w") as f:
+            f.write("LIBDIR = %r\n" % libdir)
+        self.assertEqual(import_from(site), os.path.join(libdir, SONAME))
+
+    def test_a_too_old_library_is_named_in_the_error(self):
+        site = os.path.join(self.tmp, "site")
+        old = self.need_old_library(copy_package(site))
+        err = import_from(site, DMXP_LIBRARY=old)
+        self.assertEqual(err, "ImportError: dmxp: cannot load libdmxp.so.1; tried "
+                         "$DMXP_LIBRARY=%s (too old: no dmxp_region_close): build it with "
+                         "`make` in the dmxp tree (and pip install ./tools/python again into "
+                         "a venv), or set $DMXP_LIBRARY to its path" % old)
+
+    def test_the_loader_before_sys_prefix_and_usr_local(self):
+        where = [w for w, _ in dmxp._lib.candidates()]
+        if "env" in where:
+            self.skipTest("$DMXP_LIBRARY is set")
+        paths = [p for _, p in dmxp._lib.candidates()]
+        loader = where.index("loader")
+        self.assertLess(loader, paths.index(os.path.join(sys.prefix, "lib", SONAME)))
+        self.assertLess(loader, paths.index("/usr/local/lib/" + SONAME))
+
+    def test_ld_library_path_through_the_loader_itself(self):
+        # ctypes.util.find_library runs ldconfig -p and takes the first
+        # libdmxp.* it lists (libdmxp.so.2, the dev link): not used.
+        site = os.path.join(self.tmp, "site")
+        copy_package(site)
+        libdir = os.path.dirname(self.put_lib(os.path.join(self.tmp, "ld")))
+        code = ("import ctypes.util\n"
+                "def no(name): raise AssertionError('find_library(%r)' % name)\n"
+                "ctypes.util.find_library = no\n"
+                "import dmxp; print(dmxp.library_path())")
+        self.assertEqual(run_python(code, site, LD_LIBRARY_PATH=libdir),
+                         os.path.join(libdir, SONAME))
+
+    def test_a_library_already_loaded_is_reused(self):
+        site = os.path.join(self.tmp, "site")
+        self.put_lib(copy_package(site))
+        first = self.put_lib(os.path.join(self.tmp, "first"))
+        code = ("import ctypes, sys\n"
+                "ctypes.CDLL(sys.argv[1], mode=ctypes.RTLD_GLOBAL)\n"
+                "import dmxp\n"
+                "maps = {l.split()[-1] for l in open('/proc/self/maps') if 'libdmxp' in l}\n"
+                "print(dmxp.library_path(), sorted(maps))")
+        r = subprocess.run([sys.executable, "-c", code, first], cwd=site, env=_clean_env(),
+                           stdout=subprocess.PIPE, universal_newlines=True)
+        self.assertEqual(r.stdout.strip(), "%s ['%s']" % (first, first))
+
+    def test_dmxp_library_wins_over_a_library_already_loaded(self):
+        site = os.path.join(self.tmp, "site")
+        copy_package(site)
+        first = self.put_lib(os.path.join(self.tmp, "first"))
+        code = ("import ctypes, sys\n"
+                "ctypes.CDLL(sys.argv[1], mode=ctypes.RTLD_GLOBAL)\n"
+                "import dmxp; print(dmxp.library_path())")
+        r = subprocess.run([sys.executable, "-c", code, first], cwd=site,
+                           env=_clean_env(DMXP_LIBRARY=self.lib),
+                           stdout=subprocess.PIPE, universal_newlines=True)
+        self.assertEqual(r.stdout.strip(), self.lib)
+
+
 def record_ok(whl):
     """Every file of a wheel is in its RECORD with the right hash and size."""
     with zipfile.ZipFile(whl) as z:
@@ -173,6 +271,11 @@ class TestBackend(unittest.TestCase):
         self.tmp = support.temp_dir(self)
         self.tree_lib = os.path.join(support.TREE, "lib", SONAME)
 
+    @staticmethod
+    def tag():
+        """The platform tag the wheel spec gives this machine."""
+        return "linux_" + re.sub(r"[-.]", "_", os.uname().machine)
+
     def wheel(self, **settings):
         name = dmxp_build.build_wheel(self.tmp, settings or None)
         return name, zipfile.ZipFile(os.path.join(self.tmp, name))
@@ -181,7 +284,7 @@ class TestBackend(unittest.TestCase):
         if not os.path.exists(self.tree_lib):
             self.skipTest("lib/libdmxp.so.1 is not built")
         name, z = self.wheel()
-        self.assertEqual(name, "dmxp-%s-py3-none-%s.whl" % (dmxp.VERSION, dmxp_build.platform_tag()))
+        self.assertEqual(name, "dmxp-%s-py3-none-%s.whl" % (dmxp.VERSION, self.tag()))
         self.assertEqual(z.read("dmxp/" + SONAME), open(self.tree_lib, "rb").read())
         info = "dmxp-%s.dist-info/" % dmxp.VERSION
         self.assertIn("Root-Is-Purelib: false", z.read(info + "WHEEL").decode())
@@ -207,30 +310,135 @@ class TestBackend(unittest.TestCase):
         os.chmod(os.path.join(site, "dmxp", SONAME), 0o755)
         self.assertEqual(import_from(site), os.path.join(site, "dmxp", SONAME))
 
-    def test_an_editable_wheel_points_at_the_source_tree(self):
+    def test_an_editable_wheel_imports_the_package_from_the_source_tree(self):
         name = dmxp_build.build_editable(self.tmp)
-        with zipfile.ZipFile(os.path.join(self.tmp, name)) as z:
-            self.assertEqual(z.read("__editable__.dmxp.pth").decode(), support.PKG_ROOT + "\n")
-            self.assertNotIn("dmxp/__init__.py", z.namelist())
         self.assertTrue(name.endswith("-py3-none-any.whl"), name)
+        site = os.path.join(self.tmp, "site")
+        with zipfile.ZipFile(os.path.join(self.tmp, name)) as z:
+            self.assertNotIn("dmxp/__init__.py", z.namelist())
+            z.extractall(site)
+        # Only the package: not tools/python's tests, backend or scripts.
+        code = ("import site, sys; site.addsitedir(sys.argv[1]); import dmxp\n"
+                "try:\n    import bench_recv\nexcept ImportError:\n    bench_recv = None\n"
+                "print(dmxp.__file__, bench_recv, dmxp.library_path())")
+        r = subprocess.run([sys.executable, "-c", code, site], cwd=self.tmp, env=_clean_env(),
+                           stdout=subprocess.PIPE, universal_newlines=True)
+        self.assertEqual(r.stdout.split()[:2], [os.path.join(PKG, "__init__.py"), "None"])
+        if os.path.exists(self.tree_lib):
+            self.assertEqual(r.stdout.split()[2], self.tree_lib)
+
+    def fake_tree(self, lib_name=None):
+        """tools/python copied into a dmxp tree layout; lib/libdmxp.so.1
+        -> lib_name, a copy of the tree's library (None: no lib/)."""
+        top = os.path.join(self.tmp, "tree")
+        root = os.path.join(top, "tools", "python")
+        for d in ("backend", "dmxp"):
+            shutil.copytree(os.path.join(support.PKG_ROOT, d), os.path.join(root, d),
+                            ignore=shutil.ignore_patterns("__pycache__", "*.so*"))
+        for f in ("pyproject.toml", "README.md"):
+            shutil.copy(os.path.join(support.PKG_ROOT, f), root)
+        os.makedirs(os.path.join(top, "include"))
+        open(os.path.join(top, "include", "dmxp.h"), "w").close()
+        with open(os.path.join(top, "VERSION"), "w") as f:
+            f.write(dmxp.VERSION + "\n")
+        if lib_name:
+            os.makedirs(os.path.join(top, "lib"))
+            shutil.copy(self.tree_lib, os.path.join(top, "lib", lib_name))
+            os.symlink(lib_name, os.path.join(top, "lib", SONAME))
+        return root
+
+    def build_in(self, root, bundle=None):
+        """(wheel name, stderr) of build_wheel run in directory root."""
+        out = os.path.join(self.tmp, "out")
+        os.makedirs(out, exist_ok=True)
+        settings = {"bundle": bundle} if bundle else None
+        code = ("import sys; sys.path.insert(0, 'backend'); import dmxp_build; "
+                "print(dmxp_build.build_wheel(%r, %r))" % (out, settings))
+        r = subprocess.run([sys.executable, "-c", code], cwd=root, env=_clean_env(),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        return r.stdout.strip(), r.stderr.strip()
+
+    def test_a_stray_library_in_the_package_is_not_copied(self):
+        if not os.path.exists(self.tree_lib):
+            self.skipTest("lib/libdmxp.so.1 is not built")
+        root = self.fake_tree("libdmxp.so." + dmxp.VERSION)
+        shutil.copy(self.tree_lib, os.path.join(root, "dmxp", SONAME))
+        name, err = self.build_in(root)
+        with zipfile.ZipFile(os.path.join(self.tmp, "out", name)) as z:
+            self.assertEqual(z.namelist().count("dmxp/" + SONAME), 1)
+        self.assertTrue(record_ok(os.path.join(self.tmp, "out", name)))
+        name, err = self.build_in(root, "no")
+        with zipfile.ZipFile(os.path.join(self.tmp, "out", name)) as z:
+            self.assertNotIn("dmxp/" + SONAME, z.namelist())
+
+    def test_a_tree_bundles_its_libdmxp_so_version(self):
+        if not os.path.exists(self.tree_lib):
+            self.skipTest("lib/libdmxp.so.1 is not built")
+        name, err = self.build_in(self.fake_tree("libdmxp.so." + dmxp.VERSION))
+        self.assertEqual((name, err), ("dmxp-%s-py3-none-%s.whl" % (dmxp.VERSION, self.tag()), ""))
+
+    def test_a_library_of_another_version_is_not_bundled(self):
+        if not os.path.exists(self.tree_lib):
+            self.skipTest("lib/libdmxp.so.1 is not built")
+        root = self.fake_tree("libdmxp.so.1.0.0")
+        name, err = self.build_in(root)
+        self.assertEqual(name, "dmxp-%s-py3-none-any.whl" % dmxp.VERSION)
+        lib = os.path.realpath(os.path.join(root, "..", "..", "lib", "libdmxp.so.1.0.0"))
+        self.assertEqual(err, "dmxp_build: %s is not libdmxp.so.%s of this package: "
+                         "a pure wheel, without libdmxp" % (lib, dmxp.VERSION))
+
+    def test_a_too_old_library_is_not_bundled(self):
+        root = self.fake_tree()
+        lib = old_library(os.path.join(root, "..", "..", "lib"), "libdmxp.so." + dmxp.VERSION)
+        if lib is None:
+            self.skipTest("no C compiler to build an old libdmxp.so.1")
+        os.symlink("libdmxp.so." + dmxp.VERSION, os.path.join(os.path.dirname(lib), SONAME))
+        name, err = self.build_in(root)
+        self.assertEqual(name, "dmxp-%s-py3-none-any.whl" % dmxp.VERSION)
+        self.assertEqual(err, "dmxp_build: %s is too old (no dmxp_region_close): "
+                         "a pure wheel, without libdmxp" % os.path.realpath(lib))
+
+    def test_an_unbuilt_tree_builds_a_pure_wheel(self):
+        name, err = self.build_in(self.fake_tree())
+        self.assertEqual(name, "dmxp-%s-py3-none-any.whl" % dmxp.VERSION)
+        self.assertTrue(err.startswith("dmxp_build: ") and err.endswith(
+            " is not built: a pure wheel, without libdmxp"), err)
+
+    def test_outside_a_tree_nothing_is_bundled(self):
+        # A copy of tools/python elsewhere (pip < 21.3 builds in one):
+        # ../../lib/libdmxp.so.1 is not the package's.
+        if not os.path.exists(self.tree_lib):
+            self.skipTest("lib/libdmxp.so.1 is not built")
+        root = self.fake_tree("libdmxp.so." + dmxp.VERSION)
+        os.unlink(os.path.join(root, "..", "..", "include", "dmxp.h"))
+        name, err = self.build_in(root)
+        self.assertEqual(name, "dmxp-%s-py3-none-any.whl" % dmxp.VERSION)
+        self.assertEqual(err, "dmxp_build: %s is not tools/python of a dmxp source tree: "
+                         "a pure wheel, without libdmxp" % root)
 
     def test_the_sdist_builds_a_pure_wheel(self):
         name = dmxp_build.build_sdist(self.tmp)
         self.assertEqual(name, "dmxp-%s.tar.gz" % dmxp.VERSION)
+        # Unpacked where ../../lib/libdmxp.so.1 exists (as an sdist in
+        # $TMPDIR/pip-req-build-X, with /lib on merged /usr): that library
+        # is not the package's.
+        req = os.path.join(self.tmp, "pip-req-build")
         with tarfile.open(os.path.join(self.tmp, name)) as t:
             names = t.getnames()
-            t.extractall(self.tmp)
+            t.extractall(req)
         base = "dmxp-%s/" % dmxp.VERSION
         for f in ("pyproject.toml", "PKG-INFO", "README.md", "dmxp/__init__.py",
                   "backend/dmxp_build.py"):
             self.assertIn(base + f, names)
         self.assertFalse([n for n in names if n.endswith(".so.1")])
-        out = os.path.join(self.tmp, "out")
-        os.mkdir(out)
-        code = "import sys; sys.path.insert(0, 'backend'); import dmxp_build; print(dmxp_build.build_wheel(%r))" % out
-        r = subprocess.run([sys.executable, "-c", code], cwd=os.path.join(self.tmp, base),
-                           stdout=subprocess.PIPE, universal_newlines=True, env=_clean_env())
-        self.assertEqual(r.stdout.strip(), "dmxp-%s-py3-none-any.whl" % dmxp.VERSION)
+        if os.path.exists(self.tree_lib):
+            os.makedirs(os.path.join(self.tmp, "lib"))
+            shutil.copy(self.tree_lib, os.path.join(self.tmp, "lib", SONAME))
+        root = os.path.join(req, base)
+        self.assertEqual(self.build_in(root), (
+            "dmxp-%s-py3-none-any.whl" % dmxp.VERSION,
+            "dmxp_build: %s is not tools/python of a dmxp source tree: "
+            "a pure wheel, without libdmxp" % os.path.normpath(root)))
 
     def test_the_metadata_is_pyproject_tomls(self):
         project, _ = dmxp_build._project()
