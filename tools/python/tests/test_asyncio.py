@@ -126,26 +126,37 @@ class TestAsync(RegionTest):
     def test_send_async_waits_for_room(self):
         self.chan.send_many([b"x"] * self.CAPACITY)
 
+        # Joined before the teardown closes the channel under its call.
+        receiver = threading.Timer(0.1, self.chan.recv)
+
         async def main():
-            threading.Timer(0.1, self.chan.recv).start()
+            receiver.start()
             t0 = time.monotonic()
             await self.chan.send_async(b"room", 5, timeout=10 * SCALE)
             elapsed = time.monotonic() - t0
             with self.assertRaises(dmxp.Timeout):
                 await self.chan.send_async(b"no room", timeout=0.1)
             return elapsed
-        self.assertLess(self.run_async(main()), 0.1 + SLACK)
+        try:
+            self.assertLess(self.run_async(main()), 0.1 + SLACK)
+        finally:
+            receiver.join()
         self.assertEqual(self.send_waiters(), 0)
         got = self.chan.recv_many(100)
         self.assertEqual(got[-1][0], b"room")
         self.assertEqual(got[-1][1].message_type, 5)
 
     def test_destroyed_while_waiting(self):
+        destroyer = threading.Timer(0.1, self.region.destroy_channel, [self.CHANNEL])
+
         async def main():
-            threading.Timer(0.1, self.region.destroy_channel, [self.CHANNEL]).start()
+            destroyer.start()
             with self.assertRaises(dmxp.ChannelDestroyed):
                 await self.chan.recv_async(timeout=10 * SCALE)
-        self.run_async(main())
+        try:
+            self.run_async(main())
+        finally:
+            destroyer.join()
 
     def test_closed_while_waiting(self):
         async def main():

@@ -75,22 +75,31 @@ class TestFileno(RegionTest):
         self.assertTrue(self.chan.arm(dmxp.ARM_SEND))
         self.assertEqual(self.send_waiters(), 1)
         self.assertFalse(ready(fd))
-        threading.Thread(target=self.chan.recv).start()
-        self.assertTrue(ready(fd, SLACK))
-        self.chan.disarm(dmxp.ARM_SEND)
-        self.assertEqual(self.send_waiters(), 0)
-        self.chan.send(b"room", block=False)
+        receiver = threading.Thread(target=self.chan.recv)
+        receiver.start()
+        try:
+            self.assertTrue(ready(fd, SLACK))
+            self.chan.disarm(dmxp.ARM_SEND)
+            self.assertEqual(self.send_waiters(), 0)
+            self.chan.send(b"room", block=False)
+        finally:
+            receiver.join()
 
     def test_destroyed_while_armed(self):
         fd = self.chan.fileno()
         self.assertTrue(self.chan.arm())
-        threading.Timer(0.05, self.region.destroy_channel, [self.CHANNEL]).start()
-        self.assertTrue(readable(fd, SLACK))
-        self.chan.disarm()
-        with self.assertRaises(dmxp.ChannelDestroyed):
-            self.chan.recv(block=False)
-        with self.assertRaises(dmxp.ChannelDestroyed):
-            self.chan.arm()
+        # Joined before the teardown closes the region under its call.
+        destroyer = threading.Timer(0.05, self.region.destroy_channel, [self.CHANNEL])
+        destroyer.start()
+        try:
+            self.assertTrue(readable(fd, SLACK))
+            self.chan.disarm()
+            with self.assertRaises(dmxp.ChannelDestroyed):
+                self.chan.recv(block=False)
+            with self.assertRaises(dmxp.ChannelDestroyed):
+                self.chan.arm()
+        finally:
+            destroyer.join()
 
 
 class TestSelectorLoop(RegionTest):
