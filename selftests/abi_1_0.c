@@ -27,7 +27,7 @@
  * Every function 1.0 exported, referenced: the program then needs each
  * one, and with LD_BIND_NOW a library that lacks one fails to load it.
  */
-static void *const everything[] = {
+static void *const everything[] __attribute__((used)) = {
 	dmxp_region_open, dmxp_region_close, dmxp_region_unlink, dmxp_region_path,
 	dmxp_region_size, dmxp_region_free, dmxp_region_header, dmxp_region_set_runtime,
 	dmxp_chan_create, dmxp_chan_destroy, dmxp_chan_open, dmxp_chan_close,

@@ -460,6 +460,15 @@ else
 	$CTL region list --json >"$out" 2>&1
 	check "region list --json escapes it too" grep -q 'dmxp-ctl-esc-[0-9]*-\\u001b\[2J' "$out"
 	rm -f "$esc"
+	# UTF-8 names stay as they are in JSON; other bytes are \udcXX (surrogateescape).
+	utf=$(printf '/dev/shm/dmxp-ctl-utf-%s-caf\303\251' $$)
+	raw=$(printf '/dev/shm/dmxp-ctl-raw-%s-\377' $$)
+	cp "$DMXP_REGION" "$utf"
+	cp "$DMXP_REGION" "$raw"
+	$CTL region list --json >"$out" 2>&1
+	check "region list --json keeps a UTF-8 name" grep -q "dmxp-ctl-utf-$$-caf$(printf '\303\251')\"" "$out"
+	check "region list --json writes another byte as \\udcXX" grep -q "dmxp-ctl-raw-$$-\\\\udcff\"" "$out"
+	rm -f "$utf" "$raw"
 fi
 
 # A region file truncated under watch: one line and exit 1, not SIGBUS.

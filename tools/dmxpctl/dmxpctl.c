@@ -241,28 +241,42 @@ static void region_open_error(int ret, size_t size)
 
 /*
  * A region file truncated while mapped: its reads past the new end raise
- * SIGBUS.  One line and exit 1 instead of a crash; the line is made when
- * the region is opened, since the handler may only write(2) and _exit(2).
+ * SIGBUS, in the library's checks while it opens the region as much as
+ * in ours after.  One line and exit 1 instead of a crash.  The handler
+ * may only write(2) and _exit(2), so the line is made beforehand:
+ * installed by main() for every command, and named after each region
+ * before it is opened (truncation_names()).
  */
 static char sigbus_line[PATH_MAX + 128];
-static size_t sigbus_len;
+static volatile sig_atomic_t sigbus_len;
 
 static void on_sigbus(int sig)
 {
-	ssize_t n = write(STDERR_FILENO, sigbus_line, sigbus_len);
+	ssize_t n = write(STDERR_FILENO, sigbus_line, (size_t)sigbus_len);
 
 	(void)sig;
 	(void)n;
 	_exit(EXIT_FAILURE);
 }
 
+/* The line for a fault in region @name (NULL: not known yet). */
+static void truncation_names(const char *name)
+{
+	sigbus_len = 0;		/* a fault while it is rewritten: no line */
+	if (name)
+		snprintf(sigbus_line, sizeof(sigbus_line), "%s %s: %s: region truncated under us\n",
+			 prog, cmd_name ? cmd_name : "", name);
+	else
+		snprintf(sigbus_line, sizeof(sigbus_line), "%s %s: a region was truncated under us\n",
+			 prog, cmd_name ? cmd_name : "");
+	sigbus_len = (sig_atomic_t)strlen(sigbus_line);
+}
+
 static void catch_truncation(void)
 {
 	struct sigaction sa = { .sa_handler = on_sigbus };
 
-	snprintf(sigbus_line, sizeof(sigbus_line), "%s %s: %s: region truncated under us\n",
-		 prog, cmd_name, region_name());
-	sigbus_len = strlen(sigbus_line);
+	truncation_names(NULL);
 	sigaction(SIGBUS, &sa, NULL);
 }
 
@@ -278,6 +292,7 @@ struct dmxp_region *region_open_flags(unsigned int flags, size_t size)
 	struct dmxp_region *r;
 	int ret;
 
+	truncation_names(region_name());
 	if ((flags & DMXP_OPEN_RDONLY) && !kernel)
 		ret = dmxp_region_open(region_path, size, flags, &r);
 	else
@@ -286,7 +301,6 @@ struct dmxp_region *region_open_flags(unsigned int flags, size_t size)
 		ret = dmxp_region_open(region_path, size, flags, &r);
 	if (ret)
 		region_open_error(ret, size);
-	catch_truncation();
 	return r;
 }
 
@@ -461,6 +475,7 @@ static bool create_region_file(const char *path, unsigned long long size, unsign
 	const char *slash = strrchr(path, '/');
 	int dirlen = slash ? (int)(slash - path + 1) : 0;
 	struct dmxp_region *r;
+	sigset_t stop, old;
 	struct timespec ts;
 	char tmp[PATH_MAX];
 	int ret;
@@ -469,14 +484,28 @@ static bool create_region_file(const char *path, unsigned long long size, unsign
 	if (snprintf(tmp, sizeof(tmp), "%.*s.dmxpctl.%d.%lx", dirlen, path, (int)getpid(),
 		     (unsigned long)ts.tv_nsec) >= (int)sizeof(tmp))
 		die("%s: %s", path, strerror(ENAMETOOLONG));
+	/*
+	 * Ctrl-C or a kill while the temporary file exists would leave it
+	 * (with the memory of its ring) under a name nobody lists: held off
+	 * until it is gone.
+	 */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGHUP);
+	sigaddset(&stop, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &stop, &old);
 	ret = dmxp_region_open(tmp, size, DMXP_OPEN_CREATE | DMXP_OPEN_EXCL, &r);
-	if (ret)
+	if (ret) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		region_open_error(ret, size);
+	}
 	ret = dmxp_chan_create(r, ch, cap);
 	dmxp_region_close(r);
 	if (!ret && link(tmp, path) < 0)
 		ret = -errno;
 	unlink(tmp);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (ret == -EEXIST)
 		return false;
 	if (ret)	/* the channel, or the link: nothing was published */
@@ -520,6 +549,7 @@ static int cmd_create(int argc, char **argv)
 		check_room(size, cap);
 
 	/* Attach, else create: a region file with its channel, or a kernel region. */
+	truncation_names(region_name());
 	ret = dmxp_region_open(region_path, 0, 0, &r);
 	if (ret == -ENOENT && !is_kernel_path(region_name())) {
 		if (create_region_file(region_name(), size, ch, cap))
@@ -1161,6 +1191,7 @@ static int region_list_cmd(int argc, char **argv)
 		if (d->d_name[0] == '.' || stat(path, &st) || !S_ISREG(st.st_mode))
 			continue;
 		/* Only files that are dmxp regions; others fail validation. */
+		truncation_names(path);
 		if (dmxp_region_open(path, 0, DMXP_OPEN_RDONLY, &r))
 			continue;
 		region_row(json, &first, "file", path, dmxp_region_size(r),
@@ -1268,6 +1299,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (!strcmp(argv[optind], commands[i].name)) {
 			cmd_name = commands[i].name;
+			catch_truncation();
 			argc -= optind;
 			argv += optind;
 			optind = 0;	/* reinitialise getopt for the command's words */

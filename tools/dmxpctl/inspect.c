@@ -34,18 +34,62 @@
 
 /* ------------------------------------------------------------- output */
 
+/*
+ * The length of the well-formed UTF-8 sequence of two to four bytes at
+ * @s (RFC 3629: no overlong forms, no surrogates, at most U+10FFFF), or 0.
+ */
+static int utf8_len(const unsigned char *s)
+{
+	unsigned int cp, n, i;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;	/* the NUL ends it here too */
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return (int)n;
+}
+
+/*
+ * A JSON string of @s, a name from the file system: well-formed UTF-8
+ * passes as it is; any other byte B >= 0x80 is written \udcBB, the lone
+ * surrogate that Python's "surrogateescape" decodes back to that byte,
+ * so that a reader can rebuild the exact name.
+ */
 void json_str(FILE *f, const char *s)
 {
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	const unsigned char *p = (const unsigned char *)s;
 
-		if (c == '"' || c == '\\')
+	fputc('"', f);
+	while (*p) {
+		unsigned char c = *p;
+		int n;
+
+		if (c == '"' || c == '\\') {
 			fprintf(f, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
+		} else if (c < 0x20 || c == 0x7f) {
 			fprintf(f, "\\u%04x", c);
-		else
+		} else if (c < 0x80) {
 			fputc(c, f);
+		} else if ((n = utf8_len(p)) > 0) {
+			fwrite(p, 1, (size_t)n, f);
+			p += n;
+			continue;
+		} else {
+			fprintf(f, "\\udc%02x", c);
+		}
+		p++;
 	}
 	fputc('"', f);
 }

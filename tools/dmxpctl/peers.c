@@ -45,10 +45,21 @@ const char *liveness_name(enum liveness l)
  */
 static enum liveness rec_liveness(const struct dmxp_claim *rec)
 {
-	__u32 pid = LOAD(rec->pid);
+	__u32 owner = LOAD(rec->owner), pid = LOAD(rec->pid);
 	__u64 start = LOAD(rec->start_time), ns = LOAD(rec->pid_ns);
 	__u64 self_start, self_ns;
 
+	/*
+	 * The three were read one by one: a record taken by another process
+	 * meanwhile would pair its pid with the last owner's start time and
+	 * make a live process look dead.  Its owner or pid changed: unknown.
+	 */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (LOAD(rec->owner) != owner || LOAD(rec->pid) != pid)
+		return LIVE_UNKNOWN;	/* changed hands */
+	/* A region file's record being set up (a kernel region's owner is a lease). */
+	if ((owner & DMXP_OWNER_SETUP) && !dmxp__is_kernel_path(region_name()))
+		return LIVE_UNKNOWN;
 	dmxp__self_ident(&self_start, &self_ns);
 	if (!pid || pid > INT_MAX || !self_start || !ns || ns != self_ns)
 		return LIVE_UNKNOWN;
