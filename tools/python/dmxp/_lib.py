@@ -14,13 +14,18 @@ Which libdmxp is loaded, first match wins (``candidates()``):
    from ``tools/python`` of a dmxp source tree;
 5. the library directory ``make install`` recorded
    (``dmxp/_installed.py``);
-6. ``libdmxp.so.1`` through the dynamic loader (``LD_LIBRARY_PATH``,
-   the ld.so cache, the default directories);
+6. ``libdmxp.so.1`` where the dynamic loader finds it: in each
+   directory of ``LD_LIBRARY_PATH``, then in the ld.so cache
+   (``ldconfig -p``; a file of another machine is left out), each loaded
+   by its path; then the soname itself (the default directories);
 7. ``sys.prefix/lib``, then ``/usr/local/lib``.
 
 A library that loads but lacks a function the binding binds is too old:
-it is passed over for the next one.  When none loads, the ImportError
-names every place tried and why.
+it is passed over for the next one.  It stays loaded, so the soname
+itself then names that copy: step 6 loads what the loader would find by
+path, and says "shadowed by the too-old copy already loaded" when the
+soname gives that copy back.  When none loads, the ImportError names
+every place tried and why.
 """
 import ctypes
 import os
@@ -200,10 +205,11 @@ def _file_of(handle):
         dladdr = ctypes.CDLL(None).dladdr
         dladdr.argtypes = [c_void_p, POINTER(_DlInfo)]
         info = _DlInfo()
-        addr = ctypes.cast(getattr(handle, "dmxp_region_open"), c_void_p)
+        name = next(n for n in _PROTOTYPES if hasattr(handle, n))
+        addr = ctypes.cast(getattr(handle, name), c_void_p)
         if dladdr(addr, ctypes.byref(info)) and info.dli_fname:
             return os.fsdecode(info.dli_fname)
-    except (AttributeError, OSError):
+    except (AttributeError, OSError, StopIteration):
         pass
     return SONAME
 
@@ -216,8 +222,77 @@ def _missing(handle):
     return None
 
 
+def _elf_machine(path):
+    """The ELF class, byte order and machine of a file, or None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(20)
+    except OSError:
+        return None
+    if len(head) < 20 or head[:4] != b"\x7fELF":
+        return None
+    return head[4:6] + head[18:20]
+
+
+def _ld_cache():
+    """The paths the ld.so cache (ldconfig -p) lists for SONAME, in its
+    order; none without ldconfig."""
+    import subprocess
+    for ldconfig in ("/sbin/ldconfig", "/usr/sbin/ldconfig"):
+        if os.path.exists(ldconfig):
+            break
+    else:
+        return []
+    try:
+        out = subprocess.run([ldconfig, "-p"], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, universal_newlines=True,
+                             env=dict(os.environ, LC_ALL="C"), timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    paths = []
+    for line in out.splitlines():
+        name, sep, path = line.strip().partition(" => ")
+        if sep and name.split(" (")[0] == SONAME:
+            paths.append(path.strip())
+    return paths
+
+
+def _loader_files():
+    """The SONAME files the dynamic loader would find, in its order: each
+    directory of $LD_LIBRARY_PATH, then the ld.so cache.  A file built
+    for another machine is left out, as ld.so leaves it."""
+    dirs = os.environ.get("LD_LIBRARY_PATH", "").replace(";", ":").split(":")
+    files = [os.path.join(d, SONAME) for d in dirs if d] + _ld_cache()
+    ours = _elf_machine("/proc/self/exe")
+    return [f for f in files if os.path.isfile(f) and
+            (ours is None or _elf_machine(f) == ours)]
+
+
 def _load():
     tried = []
+    passed = set()      # realpaths of the libraries loaded and passed over
+
+    def attempt(name, path):
+        """The handle of the library at path if it has every function,
+        else None with why in tried (a too-old one stays loaded)."""
+        try:
+            handle = ctypes.CDLL(path)
+        except OSError as e:
+            tried.append("%s (%s)" % (name, e))
+            return None
+        missing = _missing(handle)
+        if missing is None:
+            return handle
+        real = os.path.realpath(_file_of(handle))
+        if path == SONAME and real in passed:
+            # The soname binds to a copy passed over above: dlopen
+            # returns that one, never reaching the loader's own.
+            tried.append("%s (shadowed by the too-old copy already loaded)" % name)
+        else:
+            tried.append("%s (too old: no %s)" % (name, missing))
+        passed.add(real)
+        return None
+
     for where, path in candidates():
         if where == "loaded":
             # Another component of the process loaded libdmxp.so.1 first:
@@ -230,20 +305,29 @@ def _load():
             if missing is None:
                 return handle, _file_of(handle)
             tried.append("%s, already loaded (too old: no %s)" % (_file_of(handle), missing))
+            passed.add(os.path.realpath(_file_of(handle)))
             continue
-        name = "$%s=%s" % (LIBRARY_ENV, path) if where == "env" else path
-        if where not in ("env", "loader") and not os.path.exists(path):
+        if where == "loader":
+            # Each file the loader would find, by its path: dlopen of the
+            # soname would return a too-old copy passed over above.
+            for f in _loader_files():
+                if os.path.realpath(f) not in passed:
+                    handle = attempt(f, f)
+                    if handle is not None:
+                        return handle, f
+            handle = attempt(SONAME, SONAME)
+            if handle is not None:
+                return handle, _file_of(handle)
+            continue
+        if where != "env" and not os.path.exists(path):
             tried.append(path + " (no such file)")
             continue
-        try:
-            handle = ctypes.CDLL(path)
-        except OSError as e:
-            tried.append("%s (%s)" % (name, e))
+        if os.path.realpath(path) in passed:
             continue
-        missing = _missing(handle)
-        if missing is None:
-            return handle, _file_of(handle) if where == "loader" else path
-        tried.append("%s (too old: no %s)" % (name, missing))
+        name = "$%s=%s" % (LIBRARY_ENV, path) if where == "env" else path
+        handle = attempt(name, path)
+        if handle is not None:
+            return handle, path
     raise ImportError("dmxp: cannot load %s; tried %s: build it with `make` in the dmxp tree "
                       "(and pip install ./tools/python again into a venv), or set $%s to its path"
                       % (SONAME, ", ".join(tried), LIBRARY_ENV))

@@ -217,6 +217,61 @@ class TestLibraryOrder(unittest.TestCase):
         self.assertEqual(run_python(code, site, LD_LIBRARY_PATH=libdir),
                          os.path.join(libdir, SONAME))
 
+    def old_bundled_site(self):
+        """A package whose bundled libdmxp.so.1 is too old (it stays loaded)."""
+        site = os.path.join(self.tmp, "site")
+        self.need_old_library(copy_package(site))
+        return site
+
+    def test_ld_library_path_after_a_too_old_copy(self):
+        site = self.old_bundled_site()
+        libdir = os.path.dirname(self.put_lib(os.path.join(self.tmp, "ld")))
+        self.assertEqual(import_from(site, LD_LIBRARY_PATH=libdir), os.path.join(libdir, SONAME))
+
+    def test_ld_library_path_splits_on_colon_and_semicolon(self):
+        site = self.old_bundled_site()
+        libdir = os.path.dirname(self.put_lib(os.path.join(self.tmp, "ld")))
+        search = "::%s;;%s:" % (os.path.join(self.tmp, "none"), libdir)
+        self.assertEqual(import_from(site, LD_LIBRARY_PATH=search), os.path.join(libdir, SONAME))
+
+    def ldconfig_says(self, site, *paths):
+        """import dmxp with ldconfig -p listing paths for libdmxp.so.1."""
+        lines = "".join("\t%s (libc6,x86-64) => %s\n" % (SONAME, p) for p in paths)
+        code = ("import subprocess\n"
+                "run = subprocess.run\n"
+                "def fake(args, *a, **kw):\n"
+                "    if 'ldconfig' not in args[0]: return run(args, *a, **kw)\n"
+                "    return subprocess.CompletedProcess(args, 0, %r, '')\n"
+                "subprocess.run = fake\n"
+                "import dmxp; print(dmxp.library_path())" % ("%d libs found\n%s" % (len(paths), lines)))
+        return run_python(code, site)
+
+    def test_the_ld_so_cache_after_a_too_old_copy(self):
+        site = self.old_bundled_site()
+        cached = self.put_lib(os.path.join(self.tmp, "cache"))
+        self.assertEqual(self.ldconfig_says(site, cached), cached)
+
+    def test_a_cache_entry_of_another_machine_is_passed_over_silently(self):
+        if system_has_library():
+            self.skipTest("libdmxp.so.1 is installed on this system")
+        site = self.old_bundled_site()
+        other = self.put_lib(os.path.join(self.tmp, "other"))
+        with open(other, "r+b") as f:
+            f.seek(18)
+            machine = f.read(2)
+            f.seek(18)
+            f.write(bytes([machine[0] ^ 0xff, machine[1]]))
+        err = self.ldconfig_says(site, other)
+        self.assertTrue(err.startswith("ImportError: dmxp: cannot load"), err)
+        self.assertNotIn(other, err)
+
+    def test_the_soname_bound_to_a_too_old_copy_says_so(self):
+        if system_has_library():
+            self.skipTest("libdmxp.so.1 is installed on this system")
+        site = self.old_bundled_site()
+        err = import_from(site)
+        self.assertIn(", %s (shadowed by the too-old copy already loaded), " % SONAME, err)
+
     def test_a_library_already_loaded_is_reused(self):
         site = os.path.join(self.tmp, "site")
         self.put_lib(copy_package(site))
