@@ -26,7 +26,10 @@
 #ifndef DMXP_H
 #define DMXP_H
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/types.h>
 #include <linux/dmxp.h>
 
@@ -47,6 +50,18 @@ extern "C" {
 
 struct dmxp_region;	/* an open region (opaque) */
 struct dmxp_chan;	/* an open channel of a region (opaque) */
+
+/*
+ * dmxp_chan_send() and dmxp_chan_recv() run inline in the caller (see
+ * "The inline fast path" at the end); DMXP_NO_INLINE defined before this
+ * header makes them plain calls into the library.
+ */
+#if defined(DMXP_NO_INLINE) || defined(DMXP_TEST_HOOKS) || defined(DMXP__LIBRARY)
+#define DMXP__INLINE_API
+#else
+#define DMXP__INLINE_API	static inline
+#define DMXP__INLINE	1
+#endif
 
 /* ---------------------------------------------------------------- regions */
 
@@ -216,8 +231,8 @@ int dmxp_chan_list(struct dmxp_region *r, unsigned int *ids, size_t n);
  *           receive's copy may hold a later message's bytes: discard
  *           it).  The slot is not rewound and the ring goes on.
  */
-int dmxp_chan_send(struct dmxp_chan *c, const void *buf, size_t len,
-		   __u32 type);
+DMXP__INLINE_API int dmxp_chan_send(struct dmxp_chan *c, const void *buf,
+				    size_t len, __u32 type);
 
 /*
  * What the sends of handle @c write into a message's timestamp_ns
@@ -247,8 +262,8 @@ int dmxp_chan_set_timestamp(struct dmxp_chan *c, unsigned int policy);
  *           longer fits @len: it is consumed, nothing is copied
  * -EIDRM    the channel was destroyed
  */
-ssize_t dmxp_chan_recv(struct dmxp_chan *c, void *buf, size_t len,
-		       struct dmxp_msg_meta *meta);
+DMXP__INLINE_API ssize_t dmxp_chan_recv(struct dmxp_chan *c, void *buf, size_t len,
+					struct dmxp_msg_meta *meta);
 
 /* ----------------------------------------------------- zero-copy messaging */
 
@@ -417,6 +432,391 @@ void dmxp_chan_disarm(struct dmxp_chan *c, unsigned int events);
  * see Documentation/KERNEL.md.
  */
 int dmxp_chan_fd(struct dmxp_chan *c);
+
+/* ---------------------------------------------------- the inline fast path */
+
+/*
+ * dmxp_chan_send() and dmxp_chan_recv() are inline functions, as
+ * liburing's ring calls are: a message whose slot is ready, sent or
+ * received by a thread that has used the region handle before, goes
+ * without a call into the library.  Everything else is a call: a full or
+ * empty ring, a claim lost to another thread, a thread's first call, a
+ * slot a repairer took, a wake-up, a clock read.  The library's exported
+ * dmxp_chan_send() and dmxp_chan_recv(), which programs built before 1.3
+ * and foreign-function interfaces call, run this same code first
+ * (lib/ring.c), so the protocol is written once.
+ *
+ * The inline code reads the start of the handles (struct dmxp_chan_fast,
+ * struct dmxp_region_fast) and the thread's claim record cache
+ * (dmxp__tclaim).  Their layout is a contract between this header and the
+ * library, numbered DMXP_FAST_ABI: a library whose handles are laid out
+ * otherwise, or a handle the inline code must not serve (a channel whose
+ * flags ask for more than the ring below), sets its abi to another value,
+ * and every call goes to the library.  Names starting with dmxp__ are
+ * not API.
+ *
+ * Memory ordering: the ring protocol of lib/ring.c, whose tags these are.
+ *	[P1] a producer's acquire of the slot's sequence pairs with [C2]:
+ *	     it writes into the slot after the last reader freed it;
+ *	[P2] the publish (seq_cst CAS) pairs with [C1]: a consumer that sees
+ *	     the sequence sees the message;
+ *	[R1]/[R2] the claim record is written before the claiming CAS, a
+ *	     release, so a repairer that sees the cursor past the positions
+ *	     sees the record (lib/claim.c); [R3] its end is a release;
+ *	[W1] the seq_cst CAS of a publish (free) and the seq_cst load of the
+ *	     waiter count are the waker's half of [S1] (lib/wait.c).
+ */
+#define DMXP_FAST_ABI	1
+
+/* The start of every region handle. */
+struct dmxp_region_fast {
+	__u64	claims_serial;	/* names the handle in dmxp__tclaim */
+	__u16	runtime;	/* enum dmxp_runtime: a message's sender_runtime */
+	__u16	__pad[3];
+};
+
+/*
+ * The start of every channel handle.  The s-pointers point into the
+ * shared region: what is behind them is read once and never trusted for
+ * a bound; the other fields are the library's validated copies.
+ */
+struct dmxp_chan_fast {
+	__u32				abi;		/* DMXP_FAST_ABI, else: call */
+	__u32				stamp;		/* DMXP_TIMESTAMP_*; atomic */
+	__u32				id;
+	__u32				gen;		/* the channel's, at open */
+	__u64				capacity;
+	__u64				mask;		/* capacity - 1 */
+	struct dmxp_region		*region;	/* a struct dmxp_region_fast */
+	struct dmxp_channel_entry	*sentry;
+	__u64				*stail;
+	__u64				*shead;
+	struct dmxp_slot		*sslots;
+};
+
+/* A thread's claim record for one region handle (lib/claim.c). */
+struct dmxp_tclaim {
+	__u64			serial;		/* the handle's claims_serial */
+	__u32			pid;		/* the process that took it */
+	__u32			bit;		/* in the handle's pool */
+	struct dmxp_claim	*srec;		/* NULL: the region has no claim table */
+};
+#define DMXP__TCACHE	4
+extern __thread struct dmxp_tclaim dmxp__tclaim[DMXP__TCACHE]
+	__attribute__((tls_model("initial-exec")));
+/* The caller's pid, refreshed in the child after fork(). */
+extern __u32 dmxp__pid;
+
+/* The library's side: the whole calls, and the rare ends of the inline ones. */
+int dmxp__chan_send_slow(struct dmxp_chan *c, const void *buf, size_t len, __u32 type);
+ssize_t dmxp__chan_recv_slow(struct dmxp_chan *c, void *buf, size_t len,
+			     struct dmxp_msg_meta *meta);
+int dmxp__send_repaired(struct dmxp_chan *c, struct dmxp_claim *srec, __u64 pos,
+			__u64 seq, bool written) __attribute__((cold));
+int dmxp__recv_repaired(struct dmxp_chan *c, struct dmxp_claim *srec) __attribute__((cold));
+void dmxp__notify(struct dmxp_chan *c, unsigned int flags, unsigned int n);
+__u64 dmxp__clock(unsigned int policy);
+
+#ifndef DMXP__HOOK
+#define DMXP__HOOK(step)	do { } while (0)	/* the library's test build */
+#endif
+#define dmxp__likely(x)		__builtin_expect(!!(x), 1)
+#define dmxp__unlikely(x)	__builtin_expect(!!(x), 0)
+
+static inline struct dmxp_chan_fast *dmxp__fast(struct dmxp_chan *c)
+{
+	return (struct dmxp_chan_fast *)c;
+}
+
+static inline struct dmxp_slot *dmxp__slot(const struct dmxp_chan_fast *f, __u64 pos)
+{
+	return &f->sslots[pos & f->mask];
+}
+
+/* A destroyed (and maybe re-created) channel has a new generation. */
+static inline bool dmxp__chan_live(const struct dmxp_chan_fast *f)
+{
+	return __atomic_load_n(&f->sentry->generation, __ATOMIC_RELAXED) == f->gen;
+}
+
+/*
+ * This thread's record for region handle @rf, if it has one: true, with
+ * *srecp NULL when the region has no claim table.  False: ask the library.
+ */
+static inline bool dmxp__claim_cached(const struct dmxp_region_fast *rf,
+				      struct dmxp_claim **srecp)
+{
+	const struct dmxp_tclaim *t = &dmxp__tclaim[rf->claims_serial % DMXP__TCACHE];
+
+	if (dmxp__likely(t->serial == rf->claims_serial && t->pid == dmxp__pid)) {
+		*srecp = t->srec;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Claim @n positions from *@posp of @scursor (the tail for
+ * DMXP_CLAIM_SEND, the head for DMXP_CLAIM_RECV), named in @srec first.
+ * False, with *@posp the cursor's value, when another thread moved it.
+ */
+static inline bool dmxp__claim_try(const struct dmxp_chan_fast *f, struct dmxp_claim *srec,
+				   __u32 side, __u64 *scursor, __u64 *posp, __u32 n)
+{
+	if (srec) {	/* [R1] */
+		__atomic_store_n(&srec->chan, f->id, __ATOMIC_RELAXED);
+		__atomic_store_n(&srec->generation, f->gen, __ATOMIC_RELAXED);
+		__atomic_store_n(&srec->pos, *posp, __ATOMIC_RELAXED);
+		__atomic_store_n(&srec->count, n, __ATOMIC_RELAXED);
+		__atomic_store_n(&srec->state, side, __ATOMIC_RELAXED);
+	}
+	DMXP__HOOK(side == DMXP_CLAIM_SEND ? DMXP_HOOK_SEND_CLAIMING : DMXP_HOOK_RECV_CLAIMING);
+	/* [R2]: the record before the claim. */
+	return __atomic_compare_exchange_n(scursor, posp, *posp + n, false,
+					   __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+}
+
+/*
+ * The claim is over: its slots are published or freed.  [R3] Partner:
+ * the repairers' load_acquire of state, which then see the sequences.
+ */
+static inline void dmxp__claim_end(struct dmxp_claim *srec)
+{
+	__atomic_store_n(&srec->state, DMXP_CLAIM_IDLE, __ATOMIC_RELEASE);
+}
+
+/* A message's timestamp_ns, as the handle's policy says. */
+static inline __u64 dmxp__stamp(const struct dmxp_chan_fast *f)
+{
+	/* Set by dmxp_chan_set_timestamp(), maybe in another thread. */
+	unsigned int policy = __atomic_load_n(&f->stamp, __ATOMIC_RELAXED);
+
+	return policy == DMXP_TIMESTAMP_NONE ? 0 : dmxp__clock(policy);
+}
+
+static inline void dmxp__meta_fill(const struct dmxp_chan_fast *f, struct dmxp_slot *s,
+				   __u64 pos, __u64 ts, __u32 type, __u32 len, __u16 flags)
+{
+	s->meta.message_id = pos;
+	s->meta.timestamp_ns = ts;
+	s->meta.channel_id = f->id;
+	s->meta.message_type = type;
+	s->meta.sender_pid = dmxp__pid;
+	s->meta.sender_runtime = ((const struct dmxp_region_fast *)f->region)->runtime;
+	/*
+	 * A consumer that saw this slot ready in the previous lap may still
+	 * read these two before its claim fails: atomic stores.
+	 */
+	__atomic_store_n(&s->meta.flags, flags, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->meta.payload_len, len, __ATOMIC_RELAXED);
+	s->meta.__pad = 0;
+}
+
+/* A ready message's length, read once: a corrupt one must not send a copy out of the slot. */
+static inline __u32 dmxp__payload_len(const struct dmxp_slot *s)
+{
+	__u32 len = __atomic_load_n(&s->meta.payload_len, __ATOMIC_RELAXED);
+
+	return len > DMXP_MAX_PAYLOAD ? DMXP_MAX_PAYLOAD : len;
+}
+
+/*
+ * Make message @pos visible to consumers.  [P2] Partner: [C1].  A
+ * release, and seq_cst for [W1].  False, with *@seqp what was found,
+ * when a repairer took the slot.
+ */
+static inline bool dmxp__publish(struct dmxp_slot *s, __u64 pos, __u64 *seqp)
+{
+	*seqp = pos;
+	return __atomic_compare_exchange_n(&s->sequence, seqp, pos + 1, false,
+					   __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+}
+
+/*
+ * Give slot @pos back to producers.  [C2] Partner: [P1].  A release, and
+ * seq_cst for [W1].  False when a repairer freed it already.
+ */
+static inline bool dmxp__free(const struct dmxp_chan_fast *f, struct dmxp_slot *s, __u64 pos)
+{
+	__u64 seq = pos + 1;
+
+	return __atomic_compare_exchange_n(&s->sequence, &seq, pos + f->capacity, false,
+					   __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+}
+
+/*
+ * Wake the consumers (producers) that sleep, right after this thread's
+ * publish (free) succeeded: [W1] pairs with [S1] (lib/wait.c).  Without
+ * sleepers this is one load.
+ */
+static inline void dmxp__wake_consumers(struct dmxp_chan *c, unsigned int n)
+{
+	if (dmxp__unlikely(__atomic_load_n(&dmxp__fast(c)->sentry->recv_waiters,
+					   __ATOMIC_SEQ_CST)))
+		dmxp__notify(c, DMXP_NOTIFY_RECV, n);
+}
+
+static inline void dmxp__wake_producers(struct dmxp_chan *c, unsigned int n)
+{
+	if (dmxp__unlikely(__atomic_load_n(&dmxp__fast(c)->sentry->send_waiters,
+					   __ATOMIC_SEQ_CST)))
+		dmxp__notify(c, DMXP_NOTIFY_SEND, n);
+}
+
+/* A send that claimed position @pos (in @srec): write, publish, wake. */
+static inline int dmxp__send_claimed(struct dmxp_chan *c, struct dmxp_claim *srec,
+				     __u64 pos, const void *buf, size_t len, __u32 type)
+{
+	struct dmxp_chan_fast *f = dmxp__fast(c);
+	struct dmxp_slot *s = dmxp__slot(f, pos);
+	__u64 seq;
+
+	DMXP__HOOK(DMXP_HOOK_SEND_CLAIMED);
+	/*
+	 * The payload first, then the meta next to the sequence: a consumer
+	 * polling this slot's first line then takes it from us once, not
+	 * once before and once after the payload's cache miss.
+	 */
+	if (len)
+		memcpy(s->payload, buf, len);
+	DMXP__HOOK(DMXP_HOOK_SEND_PAYLOAD);
+	seq = __atomic_load_n(&s->sequence, __ATOMIC_RELAXED);
+	if (dmxp__unlikely(seq != pos))	/* a repairer's tombstone: keep off */
+		return dmxp__send_repaired(c, srec, pos, seq, false);
+	dmxp__meta_fill(f, s, pos, dmxp__stamp(f), type, (__u32)len, 0);
+	if (srec)	/* whole: a repairer would deliver it */
+		__atomic_store_n(&srec->state, DMXP_CLAIM_SEND_WRITTEN, __ATOMIC_RELEASE);
+	DMXP__HOOK(DMXP_HOOK_SEND_WRITTEN);
+	if (dmxp__unlikely(!dmxp__publish(s, pos, &seq)))	/* [P2] */
+		return dmxp__send_repaired(c, srec, pos, seq, true);
+	DMXP__HOOK(DMXP_HOOK_SEND_PUBLISHED);
+	if (srec)
+		dmxp__claim_end(srec);	/* [R3] */
+	dmxp__wake_consumers(c, 1);	/* [W1] */
+	return 0;
+}
+
+/*
+ * A receive that claimed message @pos (in @srec), which fitted @len when
+ * it was claimed: copy, free, wake.
+ */
+static inline ssize_t dmxp__recv_claimed(struct dmxp_chan *c, struct dmxp_claim *srec,
+					 __u64 pos, void *buf, size_t len,
+					 struct dmxp_msg_meta *meta)
+{
+	struct dmxp_chan_fast *f = dmxp__fast(c);
+	struct dmxp_slot *s = dmxp__slot(f, pos);
+	ssize_t got;
+	__u32 plen;
+
+	DMXP__HOOK(DMXP_HOOK_RECV_CLAIMED);
+	/* Read once: the copy is bounded by this and by the caller's buffer. */
+	plen = dmxp__payload_len(s);
+	if (dmxp__unlikely(plen > len)) {
+		/*
+		 * It fitted before the claim: a process wrote into a slot it
+		 * does not own since.  Consumed, and not copied.
+		 */
+		got = -EPROTO;
+	} else {
+		if (plen)
+			memcpy(buf, s->payload, plen);
+		if (meta) {
+			memcpy(meta, &s->meta, sizeof(*meta));
+			meta->payload_len = plen;
+		}
+		got = plen;
+	}
+	DMXP__HOOK(DMXP_HOOK_RECV_COPIED);
+	if (dmxp__unlikely(!dmxp__free(f, s, pos)))	/* [C2] */
+		return dmxp__recv_repaired(c, srec);	/* what we read may be a later lap's */
+	DMXP__HOOK(DMXP_HOOK_RECV_FREED);
+	if (srec)
+		dmxp__claim_end(srec);	/* [R3] */
+	dmxp__wake_producers(c, 1);	/* [W1] */
+	return got;
+}
+
+/*
+ * One attempt at a send the inline code can make whole: true with *retp
+ * its result, false (nothing claimed) when the library must decide.
+ */
+static inline bool dmxp__send_try(struct dmxp_chan *c, const void *buf, size_t len,
+				  __u32 type, int *retp)
+{
+	struct dmxp_chan_fast *f = dmxp__fast(c);
+	struct dmxp_claim *srec;
+	__u64 pos;
+
+	if (dmxp__unlikely(f->abi != DMXP_FAST_ABI || len > DMXP_MAX_PAYLOAD) ||
+	    dmxp__unlikely(!dmxp__chan_live(f)) ||
+	    dmxp__unlikely(!dmxp__claim_cached((const struct dmxp_region_fast *)f->region, &srec)))
+		return false;
+	pos = __atomic_load_n(f->stail, __ATOMIC_RELAXED);
+	/* [P1] pairs with [C2].  Else full, or another producer is ahead. */
+	if (__atomic_load_n(&dmxp__slot(f, pos)->sequence, __ATOMIC_ACQUIRE) != pos)
+		return false;
+	if (dmxp__unlikely(!dmxp__claim_try(f, srec, DMXP_CLAIM_SEND, f->stail, &pos, 1))) {
+		if (srec)
+			dmxp__claim_end(srec);	/* nothing held: the library starts over */
+		return false;
+	}
+	*retp = dmxp__send_claimed(c, srec, pos, buf, len, type);
+	return true;
+}
+
+/* The same for a receive: a message that is no tombstone and fits @len. */
+static inline bool dmxp__recv_try(struct dmxp_chan *c, void *buf, size_t len,
+				  struct dmxp_msg_meta *meta, ssize_t *retp)
+{
+	struct dmxp_chan_fast *f = dmxp__fast(c);
+	struct dmxp_claim *srec;
+	struct dmxp_slot *s;
+	__u64 pos;
+
+	if (dmxp__unlikely(f->abi != DMXP_FAST_ABI) ||
+	    dmxp__unlikely(!dmxp__chan_live(f)) ||
+	    dmxp__unlikely(!dmxp__claim_cached((const struct dmxp_region_fast *)f->region, &srec)))
+		return false;
+	pos = __atomic_load_n(f->shead, __ATOMIC_RELAXED);
+	s = dmxp__slot(f, pos);
+	/* [C1] pairs with [P2].  Else empty, or another consumer is ahead. */
+	if (__atomic_load_n(&s->sequence, __ATOMIC_ACQUIRE) != pos + 1)
+		return false;
+	/* Read before the claim, as lib/ring.c explains: checked again after. */
+	if ((__atomic_load_n(&s->meta.flags, __ATOMIC_RELAXED) & DMXP_MSG_TOMBSTONE) ||
+	    dmxp__payload_len(s) > len)
+		return false;
+	if (dmxp__unlikely(!dmxp__claim_try(f, srec, DMXP_CLAIM_RECV, f->shead, &pos, 1))) {
+		if (srec)
+			dmxp__claim_end(srec);
+		return false;
+	}
+	*retp = dmxp__recv_claimed(c, srec, pos, buf, len, meta);
+	return true;
+}
+
+#ifdef DMXP__INLINE
+static inline int dmxp_chan_send(struct dmxp_chan *c, const void *buf, size_t len,
+				 __u32 type)
+{
+	int ret;
+
+	if (dmxp__likely(dmxp__send_try(c, buf, len, type, &ret)))
+		return ret;
+	return dmxp__chan_send_slow(c, buf, len, type);
+}
+
+static inline ssize_t dmxp_chan_recv(struct dmxp_chan *c, void *buf, size_t len,
+				     struct dmxp_msg_meta *meta)
+{
+	ssize_t ret;
+
+	if (dmxp__likely(dmxp__recv_try(c, buf, len, meta, &ret)))
+		return ret;
+	return dmxp__chan_recv_slow(c, buf, len, meta);
+}
+#endif
 
 #ifdef __cplusplus
 }

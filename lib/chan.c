@@ -86,15 +86,16 @@ int dmxp_chan_open(struct dmxp_region *r, unsigned int id, struct dmxp_chan **ou
 		return -ENOMEM;
 	memset(c, 0, sizeof(*c));
 	e = &r->shdr->channels[id];
-	c->region = r;
-	c->sentry = e;
-	c->stail = &e->tail;
-	c->shead = &e->head;
-	c->sslots = (struct dmxp_slot __shm *)((char *)r->shdr + boff);
-	c->capacity = cap;
-	c->mask = cap - 1;
-	c->id = id;
-	c->gen = gen;
+	c->f.region = r;
+	c->f.sentry = e;
+	c->f.stail = &e->tail;
+	c->f.shead = &e->head;
+	c->f.sslots = (struct dmxp_slot __shm *)((char *)r->shdr + boff);
+	c->f.capacity = cap;
+	c->f.mask = cap - 1;
+	c->f.id = id;
+	c->f.gen = gen;
+	c->f.abi = DMXP_FAST_ABI;	/* the inline calls may serve it (dmxp.h) */
 	dmxp__chan_wait_init(c);
 	*out = c;
 	return 0;
@@ -115,20 +116,32 @@ int dmxp_chan_set_timestamp(struct dmxp_chan *c, unsigned int policy)
 {
 	if (policy > DMXP_TIMESTAMP_NONE)
 		return -EINVAL;
-	WRITE_ONCE(c->stamp, policy);
+	WRITE_ONCE(c->f.stamp, policy);
 	return 0;
+}
+
+/* A timestamp under @policy: the clock read of dmxp__stamp() (dmxp.h). */
+__dmxp_export
+__u64 dmxp__clock(unsigned int policy)
+{
+	struct timespec ts;
+
+	if (policy == DMXP_TIMESTAMP_PRECISE)
+		return dmxp__now_ns();
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
 }
 
 __dmxp_export
 unsigned int dmxp_chan_id(const struct dmxp_chan *c)
 {
-	return c->id;
+	return c->f.id;
 }
 
 __dmxp_export
 size_t dmxp_chan_capacity(const struct dmxp_chan *c)
 {
-	return c->capacity;
+	return c->f.capacity;
 }
 
 __dmxp_export

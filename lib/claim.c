@@ -57,7 +57,7 @@
 
 #include "internal.h"
 
-__thread struct dmxp_tclaim dmxp__tclaim[CLAIM_TCACHE]
+__dmxp_export __thread struct dmxp_tclaim dmxp__tclaim[CLAIM_TCACHE]
 	__attribute__((tls_model("initial-exec")));
 
 /* The handles of this process, for the thread-exit destructor. */
@@ -287,7 +287,7 @@ static struct dmxp_region *reg_find(__u64 serial)
 	unsigned int i;
 
 	for (i = 0; i < reg_n; i++)
-		if (reg[i]->claims.serial == serial)
+		if (reg[i]->f.claims_serial == serial)
 			return reg[i];
 	return NULL;
 }
@@ -297,7 +297,7 @@ static void tclaim_drop(struct dmxp_tclaim *t)
 {
 	struct dmxp_region *r;
 
-	if (t->serial && t->rec && t->pid == dmxp__pid) {
+	if (t->serial && t->srec && t->pid == dmxp__pid) {
 		pthread_mutex_lock(&reg_lock);
 		r = reg_find(t->serial);
 		if (r && r->claims.pool_pid == t->pid)
@@ -305,7 +305,7 @@ static void tclaim_drop(struct dmxp_tclaim *t)
 		pthread_mutex_unlock(&reg_lock);
 	}
 	t->serial = 0;
-	t->rec = NULL;
+	t->srec = NULL;
 }
 
 static void tclaim_exit(void *arg)
@@ -319,25 +319,25 @@ static void tclaim_exit(void *arg)
 
 struct dmxp_claim __shm *dmxp__claim_thread_slow(struct dmxp_region *r)
 {
-	struct dmxp_tclaim *t = &dmxp__tclaim[r->claims.serial % CLAIM_TCACHE];
+	struct dmxp_tclaim *t = &dmxp__tclaim[r->f.claims_serial % CLAIM_TCACHE];
 	int bit;
 
-	if (t->serial && t->serial != r->claims.serial)
+	if (t->serial && t->serial != r->f.claims_serial)
 		tclaim_drop(t);		/* another handle's: give it back */
 	bit = dmxp__claim_take(r);
 	if (bit < 0 && r->claims.srecs) {
 		/* None left now: not cached, a later call tries again. */
 		t->serial = 0;
-		t->rec = NULL;
+		t->srec = NULL;
 		return NULL;
 	}
-	t->serial = r->claims.serial;
+	t->serial = r->f.claims_serial;
 	t->pid = dmxp__pid;
 	t->bit = bit < 0 ? 0 : (__u32)bit;
-	t->rec = bit < 0 ? NULL : dmxp__claim_rec(r, (unsigned int)bit);
-	if (t->rec && tkey_made)
+	t->srec = bit < 0 ? NULL : dmxp__claim_rec(r, (unsigned int)bit);
+	if (t->srec && tkey_made)
 		pthread_setspecific(tkey, t);	/* non-NULL: the destructor runs */
-	return t->rec;
+	return t->srec;
 }
 
 bool dmxp__claim_kept(struct dmxp_region *r, struct dmxp_claim __shm *rec)
@@ -354,9 +354,9 @@ bool dmxp__claim_kept(struct dmxp_region *r, struct dmxp_claim __shm *rec)
 	for (i = 0; i < CLAIM_TCACHE; i++) {
 		struct dmxp_tclaim *t = &dmxp__tclaim[i];
 
-		if (t->rec == rec) {
+		if (t->srec == rec) {
 			t->serial = 0;
-			t->rec = NULL;
+			t->srec = NULL;
 		}
 	}
 	return false;
@@ -407,7 +407,7 @@ int dmxp__claims_open(struct dmxp_region *r, __u32 lease)
 		reg_cap = cap;
 	}
 	reg[reg_n++] = r;
-	cl->serial = ++reg_serial;
+	r->f.claims_serial = ++reg_serial;
 	pthread_mutex_unlock(&reg_lock);
 	return 0;
 }
@@ -455,11 +455,11 @@ void dmxp__claims_close(struct dmxp_region *r)
 	pthread_mutex_unlock(&reg_lock);
 	/* This thread's cache entry would name a dead handle: clear it. */
 	{
-		struct dmxp_tclaim *t = &dmxp__tclaim[cl->serial % CLAIM_TCACHE];
+		struct dmxp_tclaim *t = &dmxp__tclaim[r->f.claims_serial % CLAIM_TCACHE];
 
-		if (t->serial == cl->serial) {
+		if (t->serial == r->f.claims_serial) {
 			t->serial = 0;
-			t->rec = NULL;
+			t->srec = NULL;
 		}
 	}
 	if (cl->srecs && cl->pool_pid == dmxp__pid)

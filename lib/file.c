@@ -294,7 +294,7 @@ static long futex(__u32 __shm *uaddr, int op, __u32 val, const struct timespec *
 
 static void shm_notify(struct dmxp_chan *c, unsigned int flags, unsigned int n)
 {
-	__u32 __shm *w = dmxp__futex_word(c->sentry, flags);
+	__u32 __shm *w = dmxp__futex_word(c->f.sentry, flags);
 
 	/*
 	 * No repair pass here, not even for sleepers that died counted: the
@@ -346,7 +346,7 @@ static int shm_wait(struct dmxp_chan *c, unsigned int flags, __u32 ev, __u64 dea
 	 * soon as this returns: glibc signals only asynchronously cancelled
 	 * threads, so that is when the sleep slice ends, within a second.
 	 */
-	if (futex(dmxp__futex_word(c->sentry, flags), FUTEX_WAIT_BITSET, ev, &ts,
+	if (futex(dmxp__futex_word(c->f.sentry, flags), FUTEX_WAIT_BITSET, ev, &ts,
 		  FUTEX_BITSET_MATCH_ANY))
 		err = errno;
 	switch (err) {

@@ -14,6 +14,48 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <time.h>
+
+/*
+ * Test hooks: a build with -DDMXP_TEST_HOOKS calls dmxp__hook() at each
+ * step of the protocols, where a test stops the process and kills it.
+ */
+enum dmxp_hook_step {
+	DMXP_HOOK_SEND_CLAIMING = 1,	/* record written, tail not yet claimed */
+	DMXP_HOOK_SEND_CLAIMED,		/* slot claimed, nothing written */
+	DMXP_HOOK_SEND_PAYLOAD,		/* payload written, meta not */
+	DMXP_HOOK_SEND_WRITTEN,		/* message complete, not published */
+	DMXP_HOOK_SEND_PUBLISHED,	/* published, record not yet cleared */
+	DMXP_HOOK_BATCH_PART,		/* first of a batch published, others not */
+	DMXP_HOOK_RECV_CLAIMING,	/* record written, head not yet claimed */
+	DMXP_HOOK_RECV_CLAIMED,		/* message claimed, not read */
+	DMXP_HOOK_RECV_COPIED,		/* message read, slot not freed */
+	DMXP_HOOK_RECV_FREED,		/* slot freed, record not yet cleared */
+	DMXP_HOOK_REPAIR_MARKED,	/* a repairer marked a slot, no tombstone yet */
+	DMXP_HOOK_CHAN_BUSY,		/* a channel entry BUSY and named, being made */
+	DMXP_HOOK_RECORD_SETUP,		/* a claim record taken, its owner being set up */
+	DMXP_HOOK_READY_POS,		/* a re-check loaded head (tail), not its slot */
+	DMXP_HOOK_ANNOUNCING,		/* a sleeper found no message (slot), not counted */
+	DMXP_HOOK_SLEEPING,		/* a sleeper counted and re-checked, not asleep */
+	DMXP_HOOK_MAX
+};
+#ifdef DMXP_TEST_HOOKS
+void dmxp__hook(enum dmxp_hook_step step);
+#define DMXP_HOOK(step)		dmxp__hook(DMXP_HOOK_##step)
+#undef DMXP__HOOK		/* a test that included dmxp.h first calls no inline path */
+#define DMXP__HOOK(step)	dmxp__hook(step)	/* in include/dmxp.h */
+/* Per thread: repair passes run, and liveness proofs made (system calls). */
+extern __thread unsigned long dmxp__hook_passes, dmxp__hook_proofs;
+#define DMXP_HOOK_COUNT(c)	(dmxp__hook_##c++)
+/* Run one repair pass now, as a stalled survivor would. */
+struct dmxp_region;
+void dmxp__repair_now(struct dmxp_region *r);
+#else
+#define DMXP_HOOK(step)		do { } while (0)
+#define DMXP_HOOK_COUNT(c)	do { } while (0)
+#endif
+
+/* The library defines dmxp_chan_send() and dmxp_chan_recv() (lib/ring.c). */
+#define DMXP__LIBRARY
 #include "dmxp.h"
 #include "../common/dmxp_rules.h"
 
@@ -81,7 +123,6 @@ struct dmxp_claims {
 	struct dmxp_claim __shm	*srecs;		/* the table, NULL: none (no repair) */
 	unsigned int		count;		/* records in it, validated at open */
 	__u32			lease;		/* kernel: the file's lease; 0: embedded */
-	__u64			serial;		/* names the handle in thread caches */
 	pthread_mutex_t		lock;		/* the pool's growth and reset */
 	__u32			pool_pid;	/* the process the pool belongs to */
 	unsigned int		n;		/* records in the pool */
@@ -91,10 +132,10 @@ struct dmxp_claims {
 };
 
 struct dmxp_region {
+	struct dmxp_region_fast		f;		/* what inline calls read (dmxp.h) */
 	struct dmxp_global_header __shm *shdr;	/* the mapping, size bytes */
 	size_t				size;
 	int				fd;
-	__u16				runtime;	/* enum dmxp_runtime */
 	const struct dmxp_backend_ops	*ops;
 	char				*path;
 	bool				rdonly;		/* DMXP_OPEN_RDONLY: mapped read-only */
@@ -112,18 +153,8 @@ struct dmxp_region {
 #define DMXP_CHAN_ALIGN		128	/* a line, and the one prefetched with it */
 
 struct dmxp_chan {
-	/* Read-mostly: each message reads these. */
-	struct dmxp_region		*region;
-	struct dmxp_channel_entry __shm	*sentry;
-	__u64 __shm			*stail;
-	__u64 __shm			*shead;
-	struct dmxp_slot __shm		*sslots;
-	/* Private copies, validated at open: never re-read from the mapping. */
-	__u64				capacity;
-	__u64				mask;
-	__u32				id;
-	__u32				gen;
-	unsigned int			stamp;		/* DMXP_TIMESTAMP_* */
+	/* Read-mostly: each message reads these.  Validated at open. */
+	struct dmxp_chan_fast		f;		/* what inline calls read (dmxp.h) */
 	/* Blocking (lib/wait.c) */
 	int				fd;		/* kernel channel fd, or -1 */
 	unsigned int			spin_max_ns;	/* 0: never spin */
@@ -145,15 +176,12 @@ _Static_assert(__builtin_offsetof(struct dmxp_chan, idle) == DMXP_CHAN_ALIGN,
 
 static inline struct dmxp_slot __shm *ring_slot(const struct dmxp_chan *c, __u64 pos)
 {
-	return &c->sslots[pos & c->mask];
+	return dmxp__slot(&c->f, pos);
 }
 
 static inline int chan_check(const struct dmxp_chan *c)
 {
-	/* A destroyed (and maybe re-created) channel has a new generation. */
-	if (unlikely(READ_ONCE(c->sentry->generation) != c->gen))
-		return -EIDRM;
-	return 0;
+	return likely(dmxp__chan_live(&c->f)) ? 0 : -EIDRM;
 }
 
 static inline __u64 dmxp__now_ns(void)
@@ -162,47 +190,6 @@ static inline __u64 dmxp__now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
-}
-
-/* A message's timestamp_ns, as the handle's policy says (dmxp_chan_set_timestamp()). */
-static inline __u64 dmxp__stamp(const struct dmxp_chan *c)
-{
-	/* Set by dmxp_chan_set_timestamp(), maybe in another thread. */
-	unsigned int policy = READ_ONCE(c->stamp);
-	struct timespec ts;
-
-	if (likely(policy == DMXP_TIMESTAMP_PRECISE))
-		return dmxp__now_ns();
-	if (policy == DMXP_TIMESTAMP_NONE)
-		return 0;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
-}
-
-/*
- * After publishing (freeing) slots: wake consumers (producers) if any are
- * asleep or about to sleep.  The fence is the [W1] of lib/wait.c; without
- * sleepers this costs the fence and one load, and no system call.
- */
-/*
- * Wake the consumers (producers) of @c that sleep, after this thread
- * published (freed) a slot with the seq_cst CAS of ring_publish()
- * (ring_free()): that CAS and the seq_cst load of the waiter count are
- * the waker's half of the store-buffering pair [W1]/[S1] (lib/wait.c),
- * with no fence of their own.  Only right after such a CAS succeeded.
- */
-static inline void dmxp__wake_consumers(struct dmxp_chan *c, unsigned int n)
-{
-	/* [W1] pairs with [S1]: after ring_publish()'s seq_cst CAS. */
-	if (unlikely(__atomic_load_n(&c->sentry->recv_waiters, __ATOMIC_SEQ_CST)))
-		c->region->ops->notify(c, DMXP_NOTIFY_RECV, n);
-}
-
-static inline void dmxp__wake_producers(struct dmxp_chan *c, unsigned int n)
-{
-	/* [W1] pairs with [S1]: after ring_free()'s seq_cst CAS. */
-	if (unlikely(__atomic_load_n(&c->sentry->send_waiters, __ATOMIC_SEQ_CST)))
-		c->region->ops->notify(c, DMXP_NOTIFY_SEND, n);
 }
 
 /*
@@ -246,64 +233,22 @@ int dmxp__entry_snapshot(const struct dmxp_global_header __shm *h, size_t size,
 /* Allocate the file's blocks for a range: -ENOSPC instead of a later SIGBUS. */
 int dmxp__back(int fd, __u64 offset, __u64 len);
 
-/* The caller's pid, cached and refreshed in the child after fork() (lib/proc.c). */
-extern __u32 dmxp__pid;
+/* dmxp__pid (dmxp.h), set (lib/proc.c). */
 void dmxp__pid_init(void);
 
 /* The library's locks across fork(): held, then released or started afresh. */
 enum dmxp_fork_phase { DMXP_FORK_PREPARE, DMXP_FORK_PARENT, DMXP_FORK_CHILD };
 void dmxp__claims_fork(enum dmxp_fork_phase phase);
 
-/*
- * Test hooks: a build with -DDMXP_TEST_HOOKS calls dmxp__hook() at each
- * step of the protocols, where a test stops the process and kills it.
- */
-enum dmxp_hook_step {
-	DMXP_HOOK_SEND_CLAIMING = 1,	/* record written, tail not yet claimed */
-	DMXP_HOOK_SEND_CLAIMED,		/* slot claimed, nothing written */
-	DMXP_HOOK_SEND_PAYLOAD,		/* payload written, meta not */
-	DMXP_HOOK_SEND_WRITTEN,		/* message complete, not published */
-	DMXP_HOOK_SEND_PUBLISHED,	/* published, record not yet cleared */
-	DMXP_HOOK_BATCH_PART,		/* first of a batch published, others not */
-	DMXP_HOOK_RECV_CLAIMING,	/* record written, head not yet claimed */
-	DMXP_HOOK_RECV_CLAIMED,		/* message claimed, not read */
-	DMXP_HOOK_RECV_COPIED,		/* message read, slot not freed */
-	DMXP_HOOK_RECV_FREED,		/* slot freed, record not yet cleared */
-	DMXP_HOOK_REPAIR_MARKED,	/* a repairer marked a slot, no tombstone yet */
-	DMXP_HOOK_CHAN_BUSY,		/* a channel entry BUSY and named, being made */
-	DMXP_HOOK_RECORD_SETUP,		/* a claim record taken, its owner being set up */
-	DMXP_HOOK_READY_POS,		/* a re-check loaded head (tail), not its slot */
-	DMXP_HOOK_ANNOUNCING,		/* a sleeper found no message (slot), not counted */
-	DMXP_HOOK_SLEEPING,		/* a sleeper counted and re-checked, not asleep */
-	DMXP_HOOK_MAX
-};
-#ifdef DMXP_TEST_HOOKS
-void dmxp__hook(enum dmxp_hook_step step);
-#define DMXP_HOOK(step)		dmxp__hook(DMXP_HOOK_##step)
-/* Per thread: repair passes run, and liveness proofs made (system calls). */
-extern __thread unsigned long dmxp__hook_passes, dmxp__hook_proofs;
-#define DMXP_HOOK_COUNT(c)	(dmxp__hook_##c++)
-/* Run one repair pass now, as a stalled survivor would. */
-void dmxp__repair_now(struct dmxp_region *r);
-#else
-#define DMXP_HOOK(step)		do { } while (0)
-#define DMXP_HOOK_COUNT(c)	do { } while (0)
-#endif
 
 /*
  * Claim records (lib/claim.c).  Before claiming positions a thread writes
- * them into its record; a survivor that finds a record whose holder is
- * dead repairs what it held (Documentation/RELIABILITY.md).
+ * them into its record (dmxp__claim_try() in dmxp.h); a survivor that
+ * finds a record whose holder is dead repairs what it held
+ * (Documentation/RELIABILITY.md).  Each thread caches its record of a
+ * region handle in dmxp__tclaim (dmxp.h).
  */
-struct dmxp_tclaim {
-	__u64			serial;		/* the handle's claims.serial */
-	__u32			pid;		/* the process that took it */
-	__u32			bit;		/* in the handle's pool */
-	struct dmxp_claim __shm	*rec;		/* NULL: the region has no table */
-};
-#define CLAIM_TCACHE	4
-extern __thread struct dmxp_tclaim dmxp__tclaim[CLAIM_TCACHE]
-	__attribute__((tls_model("initial-exec")));
+#define CLAIM_TCACHE	DMXP__TCACHE
 
 struct dmxp_claim __shm *dmxp__claim_thread_slow(struct dmxp_region *r);
 
@@ -313,36 +258,11 @@ struct dmxp_claim __shm *dmxp__claim_thread_slow(struct dmxp_region *r);
  */
 static inline struct dmxp_claim __shm *dmxp__claim_thread(struct dmxp_region *r)
 {
-	struct dmxp_tclaim *t = &dmxp__tclaim[r->claims.serial % CLAIM_TCACHE];
+	struct dmxp_claim __shm *rec;
 
-	if (likely(t->serial == r->claims.serial && t->pid == dmxp__pid))
-		return t->rec;
+	if (likely(dmxp__claim_cached(&r->f, &rec)))
+		return rec;
 	return dmxp__claim_thread_slow(r);
-}
-
-/*
- * About to claim @n positions from @pos of @c for @side (DMXP_CLAIM_SEND
- * or _RECV): written before each claiming CAS, which is a release.
- * Nothing is written while the ring is only polled.
- */
-static inline void dmxp__claim_at(const struct dmxp_chan *c, struct dmxp_claim __shm *rec,
-				  __u32 side, __u64 pos, __u32 n)
-{
-	WRITE_ONCE(rec->chan, c->id);
-	WRITE_ONCE(rec->generation, c->gen);
-	WRITE_ONCE(rec->pos, pos);
-	WRITE_ONCE(rec->count, n);
-	WRITE_ONCE(rec->state, side);
-}
-
-/*
- * The claim is over: the slots it held are published or freed.  Partner:
- * the load_acquire() of state by repairers, which then see the slots'
- * new sequences too.
- */
-static inline void dmxp__claim_end(struct dmxp_claim __shm *rec)
-{
-	store_release(&rec->state, DMXP_CLAIM_IDLE);
 }
 
 /* No claim was made after all (or none is held any more). */

@@ -155,20 +155,20 @@ static int kernel_chan_destroy(struct dmxp_region *r, unsigned int id)
 
 static void kernel_notify(struct dmxp_chan *c, unsigned int flags, unsigned int n)
 {
-	struct dmxp_ioc_notify rq = { .id = c->id, .flags = flags };
+	struct dmxp_ioc_notify rq = { .id = c->f.id, .flags = flags };
 
 	(void)n;	/* the module wakes every sleeper of that side */
-	ioctl(c->region->fd, DMXP_IOC_NOTIFY, &rq);
+	ioctl(c->f.region->fd, DMXP_IOC_NOTIFY, &rq);
 }
 
 static int kernel_chan_fd(struct dmxp_chan *c)
 {
-	struct dmxp_ioc_chan_fd rq = { .id = c->id, .flags = DMXP_CHAN_FD_NONBLOCK };
+	struct dmxp_ioc_chan_fd rq = { .id = c->f.id, .flags = DMXP_CHAN_FD_NONBLOCK };
 	int fd, expected = -1;
 
 	if (c->fd >= 0)
 		return c->fd;
-	fd = ioctl(c->region->fd, DMXP_IOC_CHAN_FD, &rq);
+	fd = ioctl(c->f.region->fd, DMXP_IOC_CHAN_FD, &rq);
 	/*
 	 * The module opens the fd of the channel with that id now.  The
 	 * handle's channel existed when it was opened: gone (ENOENT) means

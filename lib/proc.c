@@ -23,7 +23,7 @@
 
 #include "internal.h"
 
-__u32 dmxp__pid;
+__dmxp_export __u32 dmxp__pid;
 
 /* This process as an embedded owner; recomputed after fork(). */
 struct dmxp_ident dmxp__self;

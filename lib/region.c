@@ -267,7 +267,7 @@ int dmxp_region_open(const char *path, size_t size, unsigned int flags,
 done:
 	r->shdr = h;
 	r->fd = fd;
-	r->runtime = DMXP_RUNTIME_C;
+	r->f.runtime = DMXP_RUNTIME_C;
 	r->rdonly = flags & DMXP_OPEN_RDONLY;
 	ret = dmxp__claims_open(r, lease);
 	if (ret) {
@@ -343,6 +343,6 @@ int dmxp_region_set_runtime(struct dmxp_region *r, unsigned int runtime)
 {
 	if (runtime > DMXP_RUNTIME_JAVA && runtime != DMXP_RUNTIME_OTHER)
 		return -EINVAL;
-	r->runtime = (__u16)runtime;
+	r->f.runtime = (__u16)runtime;
 	return 0;
 }

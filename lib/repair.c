@@ -359,21 +359,21 @@ out:
 static __u64 stuck_at(struct dmxp_chan *c, unsigned int flags)
 {
 	if (flags & DMXP_NOTIFY_RECV) {
-		__u64 head = READ_ONCE(*c->shead);
+		__u64 head = READ_ONCE(*c->f.shead);
 		__u64 seq = load_acquire(&ring_slot(c, head)->sequence);
 
 		if ((seq == head || seq == DMXP_SEQ_REPAIRING(head)) &&
-		    (__s64)(READ_ONCE(*c->stail) - head) > 0)
+		    (__s64)(READ_ONCE(*c->f.stail) - head) > 0)
 			return head + 1;
 		return 0;
 	}
 	{
-		__u64 tail = READ_ONCE(*c->stail);
-		__u64 p = tail - c->capacity;
+		__u64 tail = READ_ONCE(*c->f.stail);
+		__u64 p = tail - c->f.capacity;
 		__u64 seq = load_acquire(&ring_slot(c, tail)->sequence);
 
 		if (seq == p || seq == DMXP_SEQ_REPAIRING(p) ||
-		    (seq == p + 1 && (__s64)(READ_ONCE(*c->shead) - p) > 0))
+		    (seq == p + 1 && (__s64)(READ_ONCE(*c->f.shead) - p) > 0))
 			return tail + 1;
 		return 0;
 	}
@@ -389,23 +389,23 @@ static __u64 stuck_at(struct dmxp_chan *c, unsigned int flags)
  */
 void dmxp__waiters_check(struct dmxp_chan *c, unsigned int flags)
 {
-	struct dmxp_claims *cl = &c->region->claims;
-	__u32 __shm *w = flags & DMXP_NOTIFY_RECV ? &c->sentry->recv_waiters :
-						    &c->sentry->send_waiters;
+	struct dmxp_claims *cl = &c->f.region->claims;
+	__u32 __shm *w = flags & DMXP_NOTIFY_RECV ? &c->f.sentry->recv_waiters :
+						    &c->f.sentry->send_waiters;
 	__u64 now;
 
-	if (!dmxp__claims_here(c->region) || !READ_ONCE(*w))
+	if (!dmxp__claims_here(c->f.region) || !READ_ONCE(*w))
 		return;
 	now = dmxp__now_ns();
 	if (now - READ_ONCE(cl->repair_at_ns) < DMXP_WAITERS_CHECK_NS)
 		return;
 	WRITE_ONCE(cl->repair_at_ns, now);
-	repair_pass(c->region, dmxp__claim_thread(c->region));
+	repair_pass(c->f.region, dmxp__claim_thread(c->f.region));
 }
 
 bool dmxp__stalled(struct dmxp_chan *c, unsigned int flags)
 {
-	return dmxp__claims_here(c->region) && stuck_at(c, flags);
+	return dmxp__claims_here(c->f.region) && stuck_at(c, flags);
 }
 
 __u64 dmxp__stall_gap(const struct dmxp_chan *c)
@@ -424,10 +424,10 @@ __u64 dmxp__stall_gap(const struct dmxp_chan *c)
  */
 void dmxp__stall_check(struct dmxp_chan *c, unsigned int flags)
 {
-	struct dmxp_claims *cl = &c->region->claims;
+	struct dmxp_claims *cl = &c->f.region->claims;
 	__u64 at, now, gap;
 
-	if (!dmxp__claims_here(c->region))
+	if (!dmxp__claims_here(c->f.region))
 		return;
 	at = stuck_at(c, flags);
 	if (!at) {
@@ -448,7 +448,7 @@ void dmxp__stall_check(struct dmxp_chan *c, unsigned int flags)
 		return;
 	WRITE_ONCE(cl->repair_at_ns, now);
 	WRITE_ONCE(c->stall_ns, now);
-	if (!repair_pass(c->region, dmxp__claim_thread(c->region)))	/* ran, in vain */
+	if (!repair_pass(c->f.region, dmxp__claim_thread(c->f.region)))	/* ran, in vain */
 		WRITE_ONCE(c->stall_gap_ns, gap * 2 < DMXP_REPAIR_GAP_MAX_NS ? gap * 2 :
 					    DMXP_REPAIR_GAP_MAX_NS);
 }

@@ -69,27 +69,9 @@
 /* A batch claims at most a ring, and at most what one claim record holds. */
 static inline unsigned int batch_max(const struct dmxp_chan *c, unsigned int n)
 {
-	if (n > c->capacity)
-		n = (unsigned int)c->capacity;
+	if (n > c->f.capacity)
+		n = (unsigned int)c->f.capacity;
 	return n > DMXP_CLAIM_BATCH_MAX ? DMXP_CLAIM_BATCH_MAX : n;
-}
-
-static inline void meta_fill(const struct dmxp_chan *c, struct dmxp_slot __shm *s,
-			     __u64 pos, __u64 ts, __u32 type, __u32 len, __u16 flags)
-{
-	s->meta.message_id = pos;
-	s->meta.timestamp_ns = ts;
-	s->meta.channel_id = c->id;
-	s->meta.message_type = type;
-	s->meta.sender_pid = dmxp__pid;
-	s->meta.sender_runtime = c->region->runtime;
-	/*
-	 * A consumer that saw this slot ready in the previous lap may still
-	 * read these two before its claim fails (slot_peek()): atomic stores.
-	 */
-	WRITE_ONCE(s->meta.flags, flags);
-	WRITE_ONCE(s->meta.payload_len, len);
-	s->meta.__pad = 0;
 }
 
 /*
@@ -124,10 +106,9 @@ static int publish_repaired(struct dmxp_slot __shm *s, __u64 pos, __u64 seq)
  */
 static inline int ring_publish(struct dmxp_slot __shm *s, __u64 pos)
 {
-	__u64 seq = pos;
+	__u64 seq;
 
-	/* A release, and seq_cst for [W1] (dmxp__wake_consumers()). */
-	if (likely(cas_seq_cst(&s->sequence, &seq, pos + 1)))	/* [P2] */
+	if (likely(dmxp__publish(s, pos, &seq)))	/* [P2] */
 		return 0;
 	return publish_repaired(s, pos, seq);
 }
@@ -140,12 +121,7 @@ static inline int ring_publish(struct dmxp_slot __shm *s, __u64 pos)
 static inline int ring_free(const struct dmxp_chan *c, struct dmxp_slot __shm *s,
 			    __u64 pos)
 {
-	__u64 seq = pos + 1;
-
-	/* A release, and seq_cst for [W1] (dmxp__wake_producers()). */
-	if (likely(cas_seq_cst(&s->sequence, &seq, pos + c->capacity)))	/* [C2] */
-		return 0;
-	return -ECANCELED;
+	return likely(dmxp__free(&c->f, s, pos)) ? 0 : -ECANCELED;	/* [C2] */
 }
 
 /*
@@ -155,8 +131,8 @@ static inline int ring_free(const struct dmxp_chan *c, struct dmxp_slot __shm *s
  */
 static inline int thread_rec(struct dmxp_chan *c, struct dmxp_claim __shm **recp)
 {
-	*recp = dmxp__claim_thread(c->region);
-	if (unlikely(!*recp && c->region->claims.srecs))
+	*recp = dmxp__claim_thread(c->f.region);
+	if (unlikely(!*recp && c->f.region->claims.srecs))
 		return -ENOBUFS;
 	return 0;
 }
@@ -168,7 +144,7 @@ static inline int thread_rec(struct dmxp_chan *c, struct dmxp_claim __shm **recp
  */
 static void claim_end_repaired(struct dmxp_chan *c, struct dmxp_claim __shm *rec)
 {
-	if (rec && dmxp__claim_kept(c->region, rec))
+	if (rec && dmxp__claim_kept(c->f.region, rec))
 		dmxp__claim_end(rec);
 }
 
@@ -180,7 +156,7 @@ static void claim_end_repaired(struct dmxp_chan *c, struct dmxp_claim __shm *rec
 static int ring_claim_produce(struct dmxp_chan *c, unsigned int n, __u64 *posp,
 			      struct dmxp_claim __shm *rec)
 {
-	__u64 pos = READ_ONCE(*c->stail);
+	__u64 pos = READ_ONCE(*c->f.stail);
 
 	for (;;) {
 		unsigned int k = 0;
@@ -196,11 +172,8 @@ static int ring_claim_produce(struct dmxp_chan *c, unsigned int n, __u64 *posp,
 			k++;
 		}
 		if (k) {
-			if (rec)	/* [R1] */
-				dmxp__claim_at(c, rec, DMXP_CLAIM_SEND, pos, k);
-			DMXP_HOOK(SEND_CLAIMING);
-			/* [R2]: the record before the claim (lib/claim.c). */
-			if (cas_release(c->stail, &pos, pos + k)) {
+			/* [R1]/[R2]: the record, then the claim (lib/claim.c). */
+			if (dmxp__claim_try(&c->f, rec, DMXP_CLAIM_SEND, c->f.stail, &pos, k)) {
 				*posp = pos;
 				return (int)k;
 			}
@@ -215,7 +188,7 @@ static int ring_claim_produce(struct dmxp_chan *c, unsigned int n, __u64 *posp,
 		 * happened before the publish we saw, so tail has moved.
 		 */
 		{
-			__u64 cur = READ_ONCE(*c->stail);
+			__u64 cur = READ_ONCE(*c->f.stail);
 
 			if (cur == pos)
 				return -EPROTO;
@@ -224,11 +197,14 @@ static int ring_claim_produce(struct dmxp_chan *c, unsigned int n, __u64 *posp,
 	}
 }
 
+/*
+ * The whole send, from the channel check on: what dmxp_chan_send() (in
+ * dmxp.h, and below) calls when its one inline attempt cannot decide.
+ */
 __dmxp_export
-int dmxp_chan_send(struct dmxp_chan *c, const void *buf, size_t len, __u32 type)
+int dmxp__chan_send_slow(struct dmxp_chan *c, const void *buf, size_t len, __u32 type)
 {
 	struct dmxp_claim __shm *rec;
-	struct dmxp_slot __shm *s;
 	__u64 pos;
 	int ret;
 
@@ -245,42 +221,35 @@ int dmxp_chan_send(struct dmxp_chan *c, const void *buf, size_t len, __u32 type)
 		dmxp__claim_drop(rec);
 		return ret;
 	}
-	DMXP_HOOK(SEND_CLAIMED);
+	return dmxp__send_claimed(c, rec, pos, buf, len, type);
+}
 
-	/*
-	 * The payload first, then the meta next to the sequence: a consumer
-	 * polling this slot's first line then takes it from us once, not
-	 * once before and once after the payload's cache miss.
-	 */
-	s = ring_slot(c, pos);
-	if (len)
-		memcpy(s->payload, buf, len);
-	DMXP_HOOK(SEND_PAYLOAD);
-	if (unlikely(READ_ONCE(s->sequence) != pos)) {
-		/*
-		 * A repairer took the slot: a tombstone (our record does not
-		 * say SEND_WRITTEN yet), whose meta must not be written over.
-		 */
-		claim_end_repaired(c, rec);
-		dmxp__wake_consumers_fenced(c, 1);
-		return -ECANCELED;
-	}
-	meta_fill(c, s, pos, dmxp__stamp(c), type, (__u32)len, 0);
-	if (rec)	/* whole: a repairer would deliver it */
-		store_release(&rec->state, DMXP_CLAIM_SEND_WRITTEN);
-	DMXP_HOOK(SEND_WRITTEN);
-	ret = ring_publish(s, pos);
-	if (unlikely(ret)) {
-		claim_end_repaired(c, rec);
-		/* Published (or tombstoned) by the repairer: consumers may sleep. */
-		dmxp__wake_consumers_fenced(c, 1);
-		return ret > 0 ? 0 : ret;
-	}
-	DMXP_HOOK(SEND_PUBLISHED);
-	if (rec)
-		dmxp__claim_end(rec);	/* [R3] */
-	dmxp__wake_consumers(c, 1);
-	return 0;
+/* For programs built before the inline send, and for other languages. */
+__dmxp_export
+int dmxp_chan_send(struct dmxp_chan *c, const void *buf, size_t len, __u32 type)
+{
+	int ret;
+
+	if (likely(dmxp__send_try(c, buf, len, type, &ret)))
+		return ret;
+	return dmxp__chan_send_slow(c, buf, len, type);
+}
+
+/*
+ * dmxp__send_claimed() found the slot of message @pos at @seq: a repairer
+ * took it, before the message was @written (it made a tombstone, whose
+ * meta must not be written over) or after (the publish's CAS failed).
+ */
+__dmxp_export
+int dmxp__send_repaired(struct dmxp_chan *c, struct dmxp_claim __shm *rec, __u64 pos,
+			__u64 seq, bool written)
+{
+	int ret = written ? publish_repaired(ring_slot(c, pos), pos, seq) : -ECANCELED;
+
+	claim_end_repaired(c, rec);
+	/* Published (or tombstoned) by the repairer: consumers may sleep. */
+	dmxp__wake_consumers_fenced(c, 1);
+	return ret > 0 ? 0 : ret;
 }
 
 __dmxp_export
@@ -310,7 +279,7 @@ int dmxp_chan_send_batch(struct dmxp_chan *c, const struct dmxp_smsg *msgs,
 		return ret;
 	}
 
-	ts = dmxp__stamp(c);
+	ts = dmxp__stamp(&c->f);
 	for (i = 0; i < (unsigned int)ret; i++) {
 		struct dmxp_slot __shm *s = ring_slot(c, pos + i);
 
@@ -322,7 +291,7 @@ int dmxp_chan_send_batch(struct dmxp_chan *c, const struct dmxp_smsg *msgs,
 			 * made one already.
 			 */
 			if (load_acquire(&s->sequence) == pos + i) {
-				meta_fill(c, s, pos + i, ts, 0, 0, DMXP_MSG_TOMBSTONE);
+				dmxp__meta_fill(&c->f, s, pos + i, ts, 0, 0, DMXP_MSG_TOMBSTONE);
 				ring_publish(s, pos + i);
 			}
 			continue;
@@ -335,7 +304,7 @@ int dmxp_chan_send_batch(struct dmxp_chan *c, const struct dmxp_smsg *msgs,
 		}
 		if (msgs[i].len)
 			memcpy(s->payload, msgs[i].buf, msgs[i].len);
-		meta_fill(c, s, pos + i, ts, msgs[i].type, msgs[i].len, 0);
+		dmxp__meta_fill(&c->f, s, pos + i, ts, msgs[i].type, msgs[i].len, 0);
 		k = ring_publish(s, pos + i);
 		if (unlikely(k)) {
 			repaired = true;
@@ -371,14 +340,14 @@ int dmxp_chan_send_batch(struct dmxp_chan *c, const struct dmxp_smsg *msgs,
 static int ref_claim_take(struct dmxp_chan *c, struct dmxp_ref *ref,
 			  struct dmxp_claim __shm **recp)
 {
-	int bit = dmxp__claim_take(c->region);
+	int bit = dmxp__claim_take(c->f.region);
 
 	if (bit < 0) {
 		*recp = NULL;
-		return c->region->claims.srecs ? -ENOBUFS : 0;
+		return c->f.region->claims.srecs ? -ENOBUFS : 0;
 	}
 	ref->claim = (__u32)bit + 1;
-	*recp = dmxp__claim_rec(c->region, (unsigned int)bit);
+	*recp = dmxp__claim_rec(c->f.region, (unsigned int)bit);
 	return 0;
 }
 
@@ -398,11 +367,11 @@ static void ref_clear(struct dmxp_ref *ref)
 static void ref_end(struct dmxp_chan *c, struct dmxp_ref *ref, bool repaired)
 {
 	if (ref->claim) {
-		struct dmxp_claim __shm *rec = dmxp__claim_rec(c->region, ref->claim - 1);
+		struct dmxp_claim __shm *rec = dmxp__claim_rec(c->f.region, ref->claim - 1);
 
-		if (!repaired || dmxp__claim_kept(c->region, rec)) {
+		if (!repaired || dmxp__claim_kept(c->f.region, rec)) {
 			dmxp__claim_end(rec);	/* [R3] */
-			dmxp__claim_put(c->region, ref->claim - 1);
+			dmxp__claim_put(c->f.region, ref->claim - 1);
 		}
 	}
 	ref_clear(ref);
@@ -417,7 +386,7 @@ static void ref_end(struct dmxp_chan *c, struct dmxp_ref *ref, bool repaired)
  */
 static int ref_check(struct dmxp_chan *c, const struct dmxp_ref *ref, bool peeked)
 {
-	struct dmxp_claims *cl = &c->region->claims;
+	struct dmxp_claims *cl = &c->f.region->claims;
 	struct dmxp_claim __shm *rec;
 	struct dmxp_slot __shm *s;
 	unsigned int bit;
@@ -434,13 +403,13 @@ static int ref_check(struct dmxp_chan *c, const struct dmxp_ref *ref, bool peeke
 	if (!ref->claim || bit >= load_acquire(&cl->n) ||
 	    !(READ_ONCE(cl->busy) & (1ULL << bit)))
 		return -EINVAL;
-	rec = dmxp__claim_rec(c->region, bit);
-	if (READ_ONCE(rec->pos) != ref->pos || READ_ONCE(rec->chan) != c->id ||
-	    READ_ONCE(rec->generation) != c->gen)
+	rec = dmxp__claim_rec(c->f.region, bit);
+	if (READ_ONCE(rec->pos) != ref->pos || READ_ONCE(rec->chan) != c->f.id ||
+	    READ_ONCE(rec->generation) != c->f.gen)
 		return -EINVAL;
 	/* A record a repairer took over may say anything: the slot decides. */
 	if (READ_ONCE(rec->state) != (peeked ? DMXP_CLAIM_RECV : DMXP_CLAIM_SEND) &&
-	    dmxp__claim_owned(c->region, rec))
+	    dmxp__claim_owned(c->f.region, rec))
 		return -EINVAL;
 	return 0;
 }
@@ -494,7 +463,7 @@ int dmxp_chan_commit(struct dmxp_chan *c, struct dmxp_ref *ref, size_t len,
 	if (unlikely(load_acquire(&s->sequence) != ref->pos)) {
 		ret = -ECANCELED;
 	} else {
-		meta_fill(c, s, ref->pos, dmxp__stamp(c), type, (__u32)len, 0);
+		dmxp__meta_fill(&c->f, s, ref->pos, dmxp__stamp(&c->f), type, (__u32)len, 0);
 		ret = ring_publish(s, ref->pos);
 	}
 	ref_end(c, ref, ret != 0);
@@ -535,7 +504,7 @@ int dmxp_chan_abort(struct dmxp_chan *c, struct dmxp_ref *ref)
 	if (unlikely(load_acquire(&s->sequence) != ref->pos)) {
 		repaired = true;
 	} else {
-		meta_fill(c, s, ref->pos, dmxp__stamp(c), 0, 0, DMXP_MSG_TOMBSTONE);
+		dmxp__meta_fill(&c->f, s, ref->pos, dmxp__stamp(&c->f), 0, 0, DMXP_MSG_TOMBSTONE);
 		repaired = ring_publish(s, ref->pos) != 0;
 	}
 	ref_end(c, ref, repaired);
@@ -556,10 +525,7 @@ static inline struct peeked slot_peek(const struct dmxp_slot __shm *s)
 {
 	struct peeked p;
 
-	/* Read once; a corrupt length must not send a copy out of the slot. */
-	p.len = READ_ONCE(s->meta.payload_len);
-	if (p.len > DMXP_MAX_PAYLOAD)
-		p.len = DMXP_MAX_PAYLOAD;
+	p.len = dmxp__payload_len(s);
 	p.tombstone = READ_ONCE(s->meta.flags) & DMXP_MSG_TOMBSTONE;
 	return p;
 }
@@ -570,13 +536,15 @@ static inline struct peeked slot_peek(const struct dmxp_slot __shm *s)
  * them) whether it fits its buffer; the run stops before one that does
  * not.  Returns how many slots were claimed (>= 1) with *posp set, or
  * -EAGAIN (empty), -EMSGSIZE (the first message does not fit; it stays),
- * -EPROTO.
+ * -EPROTO.  Inlined into each caller, whose @fits is then a known
+ * function, inlined too: no indirect call per message.
  */
-static int ring_claim_consume(struct dmxp_chan *c, unsigned int n, __u64 *posp,
-			      bool (*fits)(void *arg, unsigned int i, __u32 len),
-			      void *arg, struct dmxp_claim __shm *rec)
+static inline __attribute__((always_inline))
+int ring_claim_consume(struct dmxp_chan *c, unsigned int n, __u64 *posp,
+		       bool (*fits)(void *arg, unsigned int i, __u32 len),
+		       void *arg, struct dmxp_claim __shm *rec)
 {
-	__u64 pos = READ_ONCE(*c->shead);
+	__u64 pos = READ_ONCE(*c->f.shead);
 
 	for (;;) {
 		unsigned int k = 0, msgs = 0;
@@ -603,11 +571,8 @@ static int ring_claim_consume(struct dmxp_chan *c, unsigned int n, __u64 *posp,
 			k++;
 		}
 		if (k) {
-			if (rec)	/* [R1] */
-				dmxp__claim_at(c, rec, DMXP_CLAIM_RECV, pos, k);
-			DMXP_HOOK(RECV_CLAIMING);
-			/* [R2]: the record before the claim (lib/claim.c). */
-			if (cas_release(c->shead, &pos, pos + k)) {
+			/* [R1]/[R2]: the record, then the claim (lib/claim.c). */
+			if (dmxp__claim_try(&c->f, rec, DMXP_CLAIM_RECV, c->f.shead, &pos, k)) {
 				*posp = pos;
 				return (int)k;
 			}
@@ -621,7 +586,7 @@ static int ring_claim_consume(struct dmxp_chan *c, unsigned int n, __u64 *posp,
 			 */
 			__atomic_thread_fence(__ATOMIC_ACQUIRE);
 			{
-				__u64 cur = READ_ONCE(*c->shead);
+				__u64 cur = READ_ONCE(*c->f.shead);
 
 				if (cur == pos)
 					return -EMSGSIZE;
@@ -643,7 +608,7 @@ static int ring_claim_consume(struct dmxp_chan *c, unsigned int n, __u64 *posp,
 		}
 		{
 			/* Another consumer took pos; see ring_claim_produce(). */
-			__u64 cur = READ_ONCE(*c->shead);
+			__u64 cur = READ_ONCE(*c->f.shead);
 
 			if (cur == pos)
 				return -EPROTO;
@@ -669,10 +634,12 @@ static bool fits_one(void *arg, unsigned int i, __u32 len)
 /*
  * Claim exactly the next real message, skipping tombstones.  Returns 0
  * with *posp set, or a negative errno as ring_claim_consume().  @r is
- * NULL when any length fits (peek).
+ * NULL when any length fits (peek); inlined, so that each caller's
+ * @fits is known.
  */
-static int ring_claim_one(struct dmxp_chan *c, __u64 *posp, struct room *r,
-			  struct dmxp_claim __shm *rec)
+static inline __attribute__((always_inline))
+int ring_claim_one(struct dmxp_chan *c, __u64 *posp, struct room *r,
+		   struct dmxp_claim __shm *rec)
 {
 	for (;;) {
 		struct dmxp_slot __shm *s;
@@ -688,15 +655,13 @@ static int ring_claim_one(struct dmxp_chan *c, __u64 *posp, struct room *r,
 	}
 }
 
+/* The whole receive: see dmxp__chan_send_slow(). */
 __dmxp_export
-ssize_t dmxp_chan_recv(struct dmxp_chan *c, void *buf, size_t len,
-		       struct dmxp_msg_meta *meta)
+ssize_t dmxp__chan_recv_slow(struct dmxp_chan *c, void *buf, size_t len,
+			     struct dmxp_msg_meta *meta)
 {
 	struct room room = { .room = len };
 	struct dmxp_claim __shm *rec;
-	struct dmxp_slot __shm *s;
-	ssize_t got;
-	__u32 plen;
 	__u64 pos;
 	int ret;
 
@@ -717,38 +682,27 @@ ssize_t dmxp_chan_recv(struct dmxp_chan *c, void *buf, size_t len,
 		}
 		return ret;
 	}
+	return dmxp__recv_claimed(c, rec, pos, buf, len, meta);
+}
 
-	DMXP_HOOK(RECV_CLAIMED);
-	s = ring_slot(c, pos);
-	/* Read once: the copy is bounded by this and by the caller's buffer. */
-	plen = slot_peek(s).len;
-	if (unlikely(plen > len)) {
-		/*
-		 * It fitted before the claim: a process wrote into a slot it
-		 * does not own since.  Consumed, and not copied.
-		 */
-		got = -EPROTO;
-	} else {
-		if (plen)
-			memcpy(buf, s->payload, plen);
-		if (meta) {
-			memcpy(meta, &s->meta, sizeof(*meta));
-			meta->payload_len = plen;
-		}
-		got = plen;
-	}
-	DMXP_HOOK(RECV_COPIED);
-	if (unlikely(ring_free(c, s, pos))) {
-		/* Freed by a repairer: what we read may be the next lap's. */
-		claim_end_repaired(c, rec);
-		dmxp__wake_producers_fenced(c, 1);
-		return -ECANCELED;
-	}
-	DMXP_HOOK(RECV_FREED);
-	if (rec)
-		dmxp__claim_end(rec);	/* [R3] */
-	dmxp__wake_producers(c, 1);
-	return got;
+__dmxp_export
+ssize_t dmxp_chan_recv(struct dmxp_chan *c, void *buf, size_t len,
+		       struct dmxp_msg_meta *meta)
+{
+	ssize_t ret;
+
+	if (likely(dmxp__recv_try(c, buf, len, meta, &ret)))
+		return ret;
+	return dmxp__chan_recv_slow(c, buf, len, meta);
+}
+
+/* dmxp__recv_claimed() found its slot freed by a repairer. */
+__dmxp_export
+int dmxp__recv_repaired(struct dmxp_chan *c, struct dmxp_claim __shm *rec)
+{
+	claim_end_repaired(c, rec);
+	dmxp__wake_producers_fenced(c, 1);
+	return -ECANCELED;
 }
 
 struct rbatch {

@@ -97,6 +97,13 @@ static inline void cpu_relax(void)
 #endif
 }
 
+/* Wake sleepers after a publish (free): dmxp__wake_consumers() in dmxp.h. */
+__dmxp_export
+void dmxp__notify(struct dmxp_chan *c, unsigned int flags, unsigned int n)
+{
+	c->f.region->ops->notify(c, flags, n);
+}
+
 /*
  * Has the ring a message at head (consumers) / a free slot at tail
  * (producers)?  The re-check of the note at the top; the spin's too.
@@ -104,7 +111,7 @@ static inline void cpu_relax(void)
 static bool chan_ready(const struct dmxp_chan *c, unsigned int flags)
 {
 	bool recv = flags & DMXP_NOTIFY_RECV;
-	__u64 __shm *at = recv ? c->shead : c->stail;
+	__u64 __shm *at = recv ? c->f.shead : c->f.stail;
 	unsigned int i;
 
 	for (i = 0; i < DMXP_READY_RETRIES; i++) {
@@ -145,8 +152,8 @@ void dmxp__wake_producers_fenced(struct dmxp_chan *c, unsigned int n)
 
 static __u32 __shm *waiters_word(struct dmxp_chan *c, unsigned int flags)
 {
-	return flags & DMXP_NOTIFY_RECV ? &c->sentry->recv_waiters :
-					  &c->sentry->send_waiters;
+	return flags & DMXP_NOTIFY_RECV ? &c->f.sentry->recv_waiters :
+					  &c->f.sentry->send_waiters;
 }
 
 /*
@@ -162,8 +169,8 @@ static void wait_record(struct dmxp_chan *c, unsigned int flags,
 {
 	if (!rec)
 		return;
-	WRITE_ONCE(rec->chan, c->id);
-	WRITE_ONCE(rec->generation, c->gen);
+	WRITE_ONCE(rec->chan, c->f.id);
+	WRITE_ONCE(rec->generation, c->f.gen);
 	store_release(&rec->state, flags & DMXP_NOTIFY_RECV ? DMXP_CLAIM_WAIT_RECV :
 							   DMXP_CLAIM_WAIT_SEND);
 }
@@ -182,7 +189,7 @@ static int chan_announce(struct dmxp_chan *c, unsigned int flags, __u32 *ev,
 	DMXP_HOOK(ANNOUNCING);
 	__atomic_fetch_add(w, 1, __ATOMIC_SEQ_CST);
 	wait_record(c, flags, rec);
-	*ev = __atomic_load_n(dmxp__futex_word(c->sentry, flags), __ATOMIC_SEQ_CST);
+	*ev = __atomic_load_n(dmxp__futex_word(c->f.sentry, flags), __ATOMIC_SEQ_CST);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);	/* [S1] pairs with [W1] */
 	if (chan_ready(c, flags) || chan_check(c)) {
 		if (rec)
@@ -243,7 +250,7 @@ static __u64 sleep_until(struct dmxp_chan *c, unsigned int flags, __u64 deadline
 	__u64 slice;
 
 	if (likely(!dmxp__stalled(c, flags))) {
-		if (dmxp__claims_here(c->region))
+		if (dmxp__claims_here(c->f.region))
 			dmxp__waiters_check(c, flags);
 		slice = dmxp__now_ns() + DMXP_SLEEP_SLICE_NS;
 	} else {
@@ -287,7 +294,7 @@ static int wait_sleep(struct wait_state *ws, __u32 ev, __u64 until)
 
 	pthread_cleanup_push(wait_cancelled, ws);
 	DMXP_HOOK(SLEEPING);
-	w = ws->c->region->ops->wait(ws->c, ws->flags, ev, until);
+	w = ws->c->f.region->ops->wait(ws->c, ws->flags, ev, until);
 	pthread_cleanup_pop(0);
 	return w;
 }
@@ -319,7 +326,7 @@ static long wait_loop(struct dmxp_chan *c, unsigned int flags, long long timeout
 			continue;
 		/* Before announcing: a repair pass uses the thread's record. */
 		until = sleep_until(c, flags, deadline);
-		ws.rec = dmxp__claim_thread(c->region);
+		ws.rec = dmxp__claim_thread(c->f.region);
 		if (chan_announce(c, flags, &ev, ws.rec))
 			continue;
 		w = wait_sleep(&ws, ev, until);
@@ -427,7 +434,7 @@ void dmxp_chan_disarm(struct dmxp_chan *c, unsigned int events)
 __dmxp_export
 int dmxp_chan_fd(struct dmxp_chan *c)
 {
-	return c->region->ops->chan_fd(c);
+	return c->f.region->ops->chan_fd(c);
 }
 
 void dmxp__chan_wait_init(struct dmxp_chan *c)

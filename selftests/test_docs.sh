@@ -136,7 +136,7 @@ fi
 # API_REFERENCE.md, the index of the man pages: a line for every function
 # of dmxp.h naming its page, and the page.
 api=$top/Documentation/API_REFERENCE.md
-funcs=$(sed -n 's/^[a-z].*[ *]\(dmxp_[a-z_]*\)(.*/\1/p' "$top/include/dmxp.h" | sort -u)
+funcs=$(sed -n 's/^[a-z].*[ *]\(dmxp_[a-z][a-z_]*\)(.*/\1/p' "$top/include/dmxp.h" | sort -u)
 missing=
 for f in $funcs; do
 	grep -q "^| \[\`$f()\`\](../man/$f.3) |" "$api" && [ -f "$top/man/$f.3" ] ||

@@ -33,4 +33,76 @@ else
 		fi
 	done
 fi
+
+# Nor an indirect call: a claim's "does it fit" test is inlined into each
+# receive, and a wake-up is a direct call (dmxp__notify()).
+if [ "$(uname -m)" = x86_64 ] && command -v objdump >/dev/null 2>&1 && [ -f "$so" ]; then
+	ind=$(objdump -d --no-show-raw-insn "$so" |
+		awk '/^[0-9a-f]+ <.*>:$/ { fn = $2 } /(call|jmp) +\*/ { print fn }' |
+		grep -v "@plt>" | grep -E '^<(dmxp_chan_(send|recv|send_batch|recv_batch|reserve|commit|abort|peek|release)|dmxp__chan_(send|recv)_slow|ring_[a-z_]*)[@>]' |
+		sort -u | tr '\n' ' ')
+	check "the message path makes no indirect call${ind:+ (}${ind% }${ind:+)}" test -z "$ind"
+else
+	skip "the message path makes no indirect call: not x86-64, no objdump or no library"
+fi
+
+# A program built with dmxp.h sends and receives inline: its code calls
+# the library only for what the inline path hands over (the whole call,
+# dmxp__chan_send_slow/recv_slow), pays no full fence either, and calls
+# dmxp_chan_send/recv themselves with DMXP_NO_INLINE.  The header builds
+# as strict C99/C11, as C++ and with clang, without a warning.
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+cat >"$tmp/p.c" <<'EOF'
+#include <dmxp.h>
+int snd(struct dmxp_chan *c, const void *b);
+ssize_t rcv(struct dmxp_chan *c, void *b, struct dmxp_msg_meta *m);
+int snd(struct dmxp_chan *c, const void *b) { return dmxp_chan_send(c, b, 64, 0); }
+ssize_t rcv(struct dmxp_chan *c, void *b, struct dmxp_msg_meta *m)
+{
+	return dmxp_chan_recv(c, b, 960, m);
+}
+EOF
+inc="-I../include -I../include/uapi"
+# fn OBJ FUNC: FUNC's instructions and relocations in OBJ
+fn() {
+	objdump -dr --no-show-raw-insn "$1" |
+		awk -v f="<$2>:" '$2 == f { p = 1; next } /^$/ { p = 0 } p'
+}
+if [ "$(uname -m)" != x86_64 ] || ! command -v objdump >/dev/null 2>&1; then
+	skip "a program's send and receive are inline: not x86-64, or no objdump"
+	skip "DMXP_NO_INLINE makes them calls: not x86-64, or no objdump"
+elif ! ${CC:-cc} -O2 -Wall -Wextra -Werror $inc -c -o "$tmp/p.o" "$tmp/p.c" ||
+     ! ${CC:-cc} -O2 -Wall -Wextra -Werror -DDMXP_NO_INLINE $inc -c -o "$tmp/n.o" "$tmp/p.c"; then
+	not_ok "a program's send and receive are inline: it does not build"
+	not_ok "DMXP_NO_INLINE makes them calls: it does not build"
+else
+	bad=
+	for f in snd:send rcv:recv; do
+		d=$(fn "$tmp/p.o" "${f%:*}")
+		printf '%s\n' "$d" | grep -q "dmxp__chan_${f#*:}_slow" || bad="$bad ${f%:*}:no-slow-call"
+		! printf '%s\n' "$d" | grep -q "dmxp_chan_${f#*:}-" || bad="$bad ${f%:*}:calls-dmxp_chan_${f#*:}"
+		! printf '%s\n' "$d" | grep -qE 'mfence|lock or[lq]? +\$0x0,' || bad="$bad ${f%:*}:fence"
+	done
+	check "a program's send and receive are inline, with no full fence${bad:+ (}${bad# }${bad:+)}" \
+		test -z "$bad"
+	check "DMXP_NO_INLINE makes them calls" sh -c "
+		objdump -dr '$tmp/n.o' | grep -q 'dmxp_chan_send-' &&
+		objdump -dr '$tmp/n.o' | grep -q 'dmxp_chan_recv-' &&
+		! objdump -dr '$tmp/n.o' | grep -q 'dmxp__chan_send_slow'"
+fi
+for std in c99 c11; do
+	check "dmxp.h builds as strict $std (-Wpedantic -Wconversion)" \
+		${CC:-cc} -std=$std -O2 -Wall -Wextra -Wpedantic -Wconversion -Wshadow -Werror \
+		$inc -c -o "$tmp/s.o" "$tmp/p.c"
+done
+for cxx in "${CXX:-c++}" clang; do
+	case $cxx in clang) lang= ;; *) lang="-x c++ -std=c++11" ;; esac
+	if command -v "$cxx" >/dev/null 2>&1; then
+		check "dmxp.h builds with $cxx${lang:+ as C++}" \
+			"$cxx" $lang -O2 -Wall -Wextra -Wpedantic -Werror $inc -c -o "$tmp/x.o" "$tmp/p.c"
+	else
+		skip "dmxp.h builds with $cxx: not installed"
+	fi
+done
 tap_done

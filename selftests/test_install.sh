@@ -185,10 +185,16 @@ if command -v readelf >/dev/null 2>&1; then
 	verify "dmxp_chan_set_timestamp is LIBDMXP_1.2" sh -c "
 		readelf --dyn-syms -W '$lib/libdmxp.so.$ver' |
 		grep -qE 'dmxp_chan_set_timestamp@@LIBDMXP_1\.2\$'"
+	inl=$(readelf --dyn-syms -W "$lib/libdmxp.so.$ver" |
+		grep -oE 'dmxp__[a-z_]+@@LIBDMXP_1\.3$' | LC_ALL=C sort | tr '\n' ' ')
+	verify "what the inline calls of dmxp.h use is LIBDMXP_1.3" test "$inl" = \
+		"dmxp__chan_recv_slow@@LIBDMXP_1.3 dmxp__chan_send_slow@@LIBDMXP_1.3 dmxp__clock@@LIBDMXP_1.3 dmxp__notify@@LIBDMXP_1.3 dmxp__pid@@LIBDMXP_1.3 dmxp__recv_repaired@@LIBDMXP_1.3 dmxp__send_repaired@@LIBDMXP_1.3 dmxp__tclaim@@LIBDMXP_1.3 " ||
+		echo "# versions: $inl"
 else
 	skip "the installed library's soname is libdmxp.so.1: readelf is not installed"
 	skip "abort and release keep their 1.0 versions beside the 1.1 defaults: readelf is not installed"
 	skip "dmxp_chan_set_timestamp is LIBDMXP_1.2: readelf is not installed"
+	skip "what the inline calls of dmxp.h use is LIBDMXP_1.3: readelf is not installed"
 fi
 verify "the installed headers are the tree's" sh -c "
 	cmp -s '$top/include/dmxp.h' '$d/$P/include/dmxp.h' &&
@@ -213,8 +219,8 @@ fi
 
 # ---- the manual pages
 
-map_funcs=$(sed -n 's/^[[:space:]]*\(dmxp_[a-z_]*\);.*/\1/p' "$top/lib/libdmxp.map" | sort)
-hdr_funcs=$(grep -oE '^[a-z][a-z _*]*[ *](dmxp_[a-z_]+)\(' "$top/include/dmxp.h" |
+map_funcs=$(sed -n 's/^[[:space:]]*\(dmxp_[a-z][a-z_]*\);.*/\1/p' "$top/lib/libdmxp.map" | sort)
+hdr_funcs=$(grep -oE '^[a-z][a-z _*]*[ *](dmxp_[a-z][a-z_]+)\(' "$top/include/dmxp.h" |
 	sed -E 's/.*(dmxp_[a-z_]+)\($/\1/' | sort -u)
 missing=""
 for f in $map_funcs; do

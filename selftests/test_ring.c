@@ -222,10 +222,10 @@ TEST_F(ring, handle_fields_written_when_idle_are_off_the_read_mostly_lines)
 {
 	const size_t hot[] = { LINE_OF(idle), LINE_OF(spin_ns), LINE_OF(stall_pos),
 			       LINE_OF(stall_ns), LINE_OF(stall_gap_ns) };
-	const size_t cold[] = { LINE_OF(region), LINE_OF(sentry), LINE_OF(stail),
-				LINE_OF(shead), LINE_OF(sslots), LINE_OF(capacity),
-				LINE_OF(mask), LINE_OF(id), LINE_OF(gen), LINE_OF(stamp),
-				LINE_OF(fd), LINE_OF(spin_max_ns) };
+	const size_t cold[] = { LINE_OF(f.region), LINE_OF(f.sentry), LINE_OF(f.stail),
+				LINE_OF(f.shead), LINE_OF(f.sslots), LINE_OF(f.capacity),
+				LINE_OF(f.mask), LINE_OF(f.id), LINE_OF(f.gen), LINE_OF(f.stamp),
+				LINE_OF(f.abi), LINE_OF(fd), LINE_OF(spin_max_ns) };
 	struct dmxp_chan *c2;
 	size_t i, j;
 
