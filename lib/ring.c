@@ -41,13 +41,20 @@
  * slots and claim them with one CAS.
  *
  * The sequence change that publishes a message is done in one place,
- * ring_publish(), and the one that frees a slot in ring_free().  Each is
+ * dmxp__publish(), and the one that frees a slot in dmxp__free().  Each is
  * followed by a check for sleepers on the other side (lib/wait.c explains
  * why no wake-up is lost).  Both are a CAS from the state the claim left,
  * not a store: a slot that a repairer took from its claimer (believing it
  * dead, lib/proc.c) has moved on, maybe by a lap, and a store would
  * rewind it and stop the ring for good.  The call then reports its
  * message lost (-ECANCELED) and the ring goes on.
+ *
+ * The common case of a send and a receive (one slot, ready, the thread's
+ * record cached) is inline in include/dmxp.h, which programs built
+ * against 1.3 run in their own code: dmxp__send_try(), dmxp__recv_try(),
+ * and what follows a claim, dmxp__send_claimed() and dmxp__recv_claimed(),
+ * which the calls here use too.  This file keeps the loops (a lost CAS,
+ * a full or empty ring, tombstones, batches) and the rare ends.
  *
  * Every claim names itself in a claim record first when the region has a
  * claim table; a thread or reference that gets no record claims nothing
@@ -553,7 +560,7 @@ int ring_claim_consume(struct dmxp_chan *c, unsigned int n, __u64 *posp,
 
 		while (k < n) {
 			struct dmxp_slot __shm *s = ring_slot(c, pos + k);
-			/* [C1] pairs with [P2] in ring_publish(). */
+			/* [C1] pairs with [P2] in dmxp__publish() (dmxp.h). */
 			__u64 seq = load_acquire(&s->sequence);
 			struct peeked p;
 

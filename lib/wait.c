@@ -121,7 +121,7 @@ static bool chan_ready(const struct dmxp_chan *c, unsigned int flags)
 
 		DMXP_HOOK(READY_POS);
 		/*
-		 * [C1] (consumers) pairs with [P2] in ring_publish(); [P1]
+		 * [C1] (consumers) pairs with [P2] in dmxp__publish() (dmxp.h); [P1]
 		 * (producers) with [C2] of the consumer that freed the slot
 		 * (lib/ring.c).  A sequence past the position was stored
 		 * after its claimer moved head (tail) past it: the next

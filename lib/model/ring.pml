@@ -10,7 +10,7 @@
  *	producer(me, n)	dmxp_chan_send_wait() sending n messages (lib/wait.c
  *			wait_loop() around lib/ring.c dmxp_chan_send():
  *			ring_claim_produce() [R1] [R2], the payload and meta,
- *			SEND_WRITTEN, ring_publish() [P2], dmxp__claim_end()
+ *			SEND_WRITTEN, dmxp__publish() [P2], dmxp__claim_end()
  *			[R3], dmxp__wake_consumers() [W1]); when the ring is
  *			full, chan_announce() [S1], chan_ready(), futex_wait
  *			(shm_wait() in lib/file.c) and chan_unannounce() on the send side
@@ -77,8 +77,8 @@
  *    or left in the ring for a consumer, or was taken by a consumer that
  *    died holding it; a message that was never whole is never received;
  *  - no live claim repaired: a producer's publish (a consumer's free)
- *    finds the slot as its claim left it (lib/ring.c's CAS in
- *    ring_publish() and ring_free() never fails but for a dead claim);
+ *    finds the slot as its claim left it (the CAS of dmxp__publish()
+ *    and dmxp__free() in include/dmxp.h never fails but for a dead claim);
  *  - no stuck ring: when nothing can move, every position in
  *    [head, tail) is published and every slot after tail is free, so
  *    the ring drains; no consumer or producer sees the protocol
@@ -362,7 +362,7 @@ proctype producer(byte me; byte n)
 				   };
 				   if
 				   :: c == TRY ->
-					/* [R1] dmxp__claim_at(SEND, pos, 1) */
+					/* [R1] dmxp__claim_try(SEND, pos, 1) */
 					REC_AT(SEND, pos);
 					/* [R2] cas_release(tail, pos, pos + 1) */
 					atomic {
@@ -400,7 +400,7 @@ proctype producer(byte me; byte n)
 				REC(SEND_WRITTEN);
 				whole[m] = true
 			};
-			/* [P2] ring_publish(): no repair takes a live claim */
+			/* [P2] dmxp__publish(): no repair takes a live claim */
 			atomic {
 				assert(seq[pos % CAP] == pos);
 				seq[pos % CAP] = pos + 1;
@@ -446,7 +446,7 @@ proctype consumer(byte me)
 				   };
 				   if
 				   :: c == TRY ->
-					/* [R1] dmxp__claim_at(RECV, pos, 1) */
+					/* [R1] dmxp__claim_try(RECV, pos, 1) */
 					REC_AT(RECV, pos);
 					/* [R2] cas_release(head, pos, pos + 1) */
 					atomic {

@@ -286,7 +286,7 @@ impl<'r> Channel<'r> {
             (&raw mut (*m).sender_pid).write(self.pid);
             (&raw mut (*m).sender_runtime).write(self.runtime);
             (&raw mut (*m).pad).write(0);
-            // Relaxed atomic stores, as libdmxp's WRITE_ONCE in meta_fill():
+            // Relaxed atomic stores, as libdmxp's atomic stores in dmxp__meta_fill():
             // a C consumer that saw this slot ready one lap ago may still
             // load these two (its length check before claiming, 9.4) until
             // its CAS fails.  Ordered before the publish by [P2].
