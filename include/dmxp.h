@@ -27,9 +27,7 @@
 #define DMXP_H
 
 #include <errno.h>
-#include <stdbool.h>
 #include <stddef.h>
-#include <string.h>
 #include <sys/types.h>
 #include <linux/dmxp.h>
 
@@ -59,7 +57,7 @@ struct dmxp_chan;	/* an open channel of a region (opaque) */
 #if defined(DMXP_NO_INLINE) || defined(DMXP_TEST_HOOKS) || defined(DMXP__LIBRARY)
 #define DMXP__INLINE_API
 #else
-#define DMXP__INLINE_API	static inline
+#define DMXP__INLINE_API	static __inline__
 #define DMXP__INLINE	1
 #endif
 
@@ -434,6 +432,7 @@ void dmxp_chan_disarm(struct dmxp_chan *c, unsigned int events);
 int dmxp_chan_fd(struct dmxp_chan *c);
 
 /* ---------------------------------------------------- the inline fast path */
+#if defined(DMXP__INLINE) || defined(DMXP__LIBRARY) || defined(DMXP_TEST_HOOKS)
 
 /*
  * dmxp_chan_send() and dmxp_chan_recv() are inline functions, as
@@ -446,10 +445,10 @@ int dmxp_chan_fd(struct dmxp_chan *c);
  * and foreign-function interfaces call, run this same code first
  * (lib/ring.c), so the protocol is written once.
  *
- * The inline code reads the start of the handles (struct dmxp_chan_fast,
- * struct dmxp_region_fast) and the thread's claim record cache
+ * The inline code reads the start of the handles (struct dmxp__chan_fast,
+ * struct dmxp__region_fast) and the thread's claim record cache
  * (dmxp__tclaim).  Their layout is a contract between this header and the
- * library, numbered DMXP_FAST_ABI: a library whose handles are laid out
+ * library, numbered DMXP__FAST_ABI: a library whose handles are laid out
  * otherwise, or a handle the inline code must not serve (a channel whose
  * flags ask for more than the ring below), sets its abi to another value,
  * and every call goes to the library.  Names starting with dmxp__ are
@@ -466,10 +465,10 @@ int dmxp_chan_fd(struct dmxp_chan *c);
  *	[W1] the seq_cst CAS of a publish (free) and the seq_cst load of the
  *	     waiter count are the waker's half of [S1] (lib/wait.c).
  */
-#define DMXP_FAST_ABI	1
+#define DMXP__FAST_ABI	1
 
 /* The start of every region handle. */
-struct dmxp_region_fast {
+struct dmxp__region_fast {
 	__u64	claims_serial;	/* names the handle in dmxp__tclaim */
 	__u16	runtime;	/* enum dmxp_runtime: a message's sender_runtime */
 	__u16	__pad[3];
@@ -480,14 +479,14 @@ struct dmxp_region_fast {
  * shared region: what is behind them is read once and never trusted for
  * a bound; the other fields are the library's validated copies.
  */
-struct dmxp_chan_fast {
-	__u32				abi;		/* DMXP_FAST_ABI, else: call */
+struct dmxp__chan_fast {
+	__u32				abi;		/* DMXP__FAST_ABI, else: call */
 	__u32				stamp;		/* DMXP_TIMESTAMP_*; atomic */
 	__u32				id;
 	__u32				gen;		/* the channel's, at open */
 	__u64				capacity;
 	__u64				mask;		/* capacity - 1 */
-	struct dmxp_region		*region;	/* a struct dmxp_region_fast */
+	struct dmxp_region		*region;	/* a struct dmxp__region_fast */
 	struct dmxp_channel_entry	*sentry;
 	__u64				*stail;
 	__u64				*shead;
@@ -495,14 +494,14 @@ struct dmxp_chan_fast {
 };
 
 /* A thread's claim record for one region handle (lib/claim.c). */
-struct dmxp_tclaim {
+struct dmxp__thread_claim {
 	__u64			serial;		/* the handle's claims_serial */
 	__u32			pid;		/* the process that took it */
 	__u32			bit;		/* in the handle's pool */
 	struct dmxp_claim	*srec;		/* NULL: the region has no claim table */
 };
 #define DMXP__TCACHE	4
-extern __thread struct dmxp_tclaim dmxp__tclaim[DMXP__TCACHE]
+extern __thread struct dmxp__thread_claim dmxp__tclaim[DMXP__TCACHE]
 	__attribute__((tls_model("initial-exec")));
 /* The caller's pid, refreshed in the child after fork(). */
 extern __u32 dmxp__pid;
@@ -512,7 +511,7 @@ int dmxp__chan_send_slow(struct dmxp_chan *c, const void *buf, size_t len, __u32
 ssize_t dmxp__chan_recv_slow(struct dmxp_chan *c, void *buf, size_t len,
 			     struct dmxp_msg_meta *meta);
 int dmxp__send_repaired(struct dmxp_chan *c, struct dmxp_claim *srec, __u64 pos,
-			__u64 seq, bool written) __attribute__((cold));
+			__u64 seq, int written) __attribute__((cold));
 int dmxp__recv_repaired(struct dmxp_chan *c, struct dmxp_claim *srec) __attribute__((cold));
 void dmxp__notify(struct dmxp_chan *c, unsigned int flags, unsigned int n);
 __u64 dmxp__clock(unsigned int policy);
@@ -520,21 +519,33 @@ __u64 dmxp__clock(unsigned int policy);
 #ifndef DMXP__HOOK
 #define DMXP__HOOK(step)	do { } while (0)	/* the library's test build */
 #endif
+#ifdef __cplusplus
+#define DMXP__CAST(type, x)	(reinterpret_cast<type>(x))
+#define DMXP__CONV(type, x)	(static_cast<type>(x))
+#else
+#define DMXP__CAST(type, x)	((type)(x))
+#define DMXP__CONV(type, x)	((type)(x))
+#endif
 #define dmxp__likely(x)		__builtin_expect(!!(x), 1)
 #define dmxp__unlikely(x)	__builtin_expect(!!(x), 0)
 
-static inline struct dmxp_chan_fast *dmxp__fast(struct dmxp_chan *c)
+static __inline__ struct dmxp__chan_fast *dmxp__fast(struct dmxp_chan *c)
 {
-	return (struct dmxp_chan_fast *)c;
+	return DMXP__CAST(struct dmxp__chan_fast *, c);
 }
 
-static inline struct dmxp_slot *dmxp__slot(const struct dmxp_chan_fast *f, __u64 pos)
+static __inline__ const struct dmxp__region_fast *dmxp__region(const struct dmxp__chan_fast *f)
+{
+	return DMXP__CAST(const struct dmxp__region_fast *, f->region);
+}
+
+static __inline__ struct dmxp_slot *dmxp__slot(const struct dmxp__chan_fast *f, __u64 pos)
 {
 	return &f->sslots[pos & f->mask];
 }
 
 /* A destroyed (and maybe re-created) channel has a new generation. */
-static inline bool dmxp__chan_live(const struct dmxp_chan_fast *f)
+static __inline__ int dmxp__chan_live(const struct dmxp__chan_fast *f)
 {
 	return __atomic_load_n(&f->sentry->generation, __ATOMIC_RELAXED) == f->gen;
 }
@@ -543,16 +554,16 @@ static inline bool dmxp__chan_live(const struct dmxp_chan_fast *f)
  * This thread's record for region handle @rf, if it has one: true, with
  * *srecp NULL when the region has no claim table.  False: ask the library.
  */
-static inline bool dmxp__claim_cached(const struct dmxp_region_fast *rf,
+static __inline__ int dmxp__claim_cached(const struct dmxp__region_fast *rf,
 				      struct dmxp_claim **srecp)
 {
-	const struct dmxp_tclaim *t = &dmxp__tclaim[rf->claims_serial % DMXP__TCACHE];
+	const struct dmxp__thread_claim *t = &dmxp__tclaim[rf->claims_serial % DMXP__TCACHE];
 
 	if (dmxp__likely(t->serial == rf->claims_serial && t->pid == dmxp__pid)) {
 		*srecp = t->srec;
-		return true;
+		return 1;
 	}
-	return false;
+	return 0;
 }
 
 /*
@@ -560,7 +571,7 @@ static inline bool dmxp__claim_cached(const struct dmxp_region_fast *rf,
  * DMXP_CLAIM_SEND, the head for DMXP_CLAIM_RECV), named in @srec first.
  * False, with *@posp the cursor's value, when another thread moved it.
  */
-static inline bool dmxp__claim_try(const struct dmxp_chan_fast *f, struct dmxp_claim *srec,
+static __inline__ int dmxp__claim_try(const struct dmxp__chan_fast *f, struct dmxp_claim *srec,
 				   __u32 side, __u64 *scursor, __u64 *posp, __u32 n)
 {
 	if (srec) {	/* [R1] */
@@ -572,7 +583,7 @@ static inline bool dmxp__claim_try(const struct dmxp_chan_fast *f, struct dmxp_c
 	}
 	DMXP__HOOK(side == DMXP_CLAIM_SEND ? DMXP_HOOK_SEND_CLAIMING : DMXP_HOOK_RECV_CLAIMING);
 	/* [R2]: the record before the claim. */
-	return __atomic_compare_exchange_n(scursor, posp, *posp + n, false,
+	return __atomic_compare_exchange_n(scursor, posp, *posp + n, 0,
 					   __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 }
 
@@ -580,13 +591,13 @@ static inline bool dmxp__claim_try(const struct dmxp_chan_fast *f, struct dmxp_c
  * The claim is over: its slots are published or freed.  [R3] Partner:
  * the repairers' load_acquire of state, which then see the sequences.
  */
-static inline void dmxp__claim_end(struct dmxp_claim *srec)
+static __inline__ void dmxp__claim_end(struct dmxp_claim *srec)
 {
 	__atomic_store_n(&srec->state, DMXP_CLAIM_IDLE, __ATOMIC_RELEASE);
 }
 
 /* A message's timestamp_ns, as the handle's policy says. */
-static inline __u64 dmxp__stamp(const struct dmxp_chan_fast *f)
+static __inline__ __u64 dmxp__stamp(const struct dmxp__chan_fast *f)
 {
 	/* Set by dmxp_chan_set_timestamp(), maybe in another thread. */
 	unsigned int policy = __atomic_load_n(&f->stamp, __ATOMIC_RELAXED);
@@ -594,7 +605,7 @@ static inline __u64 dmxp__stamp(const struct dmxp_chan_fast *f)
 	return policy == DMXP_TIMESTAMP_NONE ? 0 : dmxp__clock(policy);
 }
 
-static inline void dmxp__meta_fill(const struct dmxp_chan_fast *f, struct dmxp_slot *s,
+static __inline__ void dmxp__meta_fill(const struct dmxp__chan_fast *f, struct dmxp_slot *s,
 				   __u64 pos, __u64 ts, __u32 type, __u32 len, __u16 flags)
 {
 	s->meta.message_id = pos;
@@ -602,7 +613,7 @@ static inline void dmxp__meta_fill(const struct dmxp_chan_fast *f, struct dmxp_s
 	s->meta.channel_id = f->id;
 	s->meta.message_type = type;
 	s->meta.sender_pid = dmxp__pid;
-	s->meta.sender_runtime = ((const struct dmxp_region_fast *)f->region)->runtime;
+	s->meta.sender_runtime = dmxp__region(f)->runtime;
 	/*
 	 * A consumer that saw this slot ready in the previous lap may still
 	 * read these two before its claim fails: atomic stores.
@@ -613,7 +624,7 @@ static inline void dmxp__meta_fill(const struct dmxp_chan_fast *f, struct dmxp_s
 }
 
 /* A ready message's length, read once: a corrupt one must not send a copy out of the slot. */
-static inline __u32 dmxp__payload_len(const struct dmxp_slot *s)
+static __inline__ __u32 dmxp__payload_len(const struct dmxp_slot *s)
 {
 	__u32 len = __atomic_load_n(&s->meta.payload_len, __ATOMIC_RELAXED);
 
@@ -625,10 +636,10 @@ static inline __u32 dmxp__payload_len(const struct dmxp_slot *s)
  * release, and seq_cst for [W1].  False, with *@seqp what was found,
  * when a repairer took the slot.
  */
-static inline bool dmxp__publish(struct dmxp_slot *s, __u64 pos, __u64 *seqp)
+static __inline__ int dmxp__publish(struct dmxp_slot *s, __u64 pos, __u64 *seqp)
 {
 	*seqp = pos;
-	return __atomic_compare_exchange_n(&s->sequence, seqp, pos + 1, false,
+	return __atomic_compare_exchange_n(&s->sequence, seqp, pos + 1, 0,
 					   __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
 }
 
@@ -636,11 +647,11 @@ static inline bool dmxp__publish(struct dmxp_slot *s, __u64 pos, __u64 *seqp)
  * Give slot @pos back to producers.  [C2] Partner: [P1].  A release, and
  * seq_cst for [W1].  False when a repairer freed it already.
  */
-static inline bool dmxp__free(const struct dmxp_chan_fast *f, struct dmxp_slot *s, __u64 pos)
+static __inline__ int dmxp__free(const struct dmxp__chan_fast *f, struct dmxp_slot *s, __u64 pos)
 {
 	__u64 seq = pos + 1;
 
-	return __atomic_compare_exchange_n(&s->sequence, &seq, pos + f->capacity, false,
+	return __atomic_compare_exchange_n(&s->sequence, &seq, pos + f->capacity, 0,
 					   __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
 }
 
@@ -649,14 +660,14 @@ static inline bool dmxp__free(const struct dmxp_chan_fast *f, struct dmxp_slot *
  * publish (free) succeeded: [W1] pairs with [S1] (lib/wait.c).  Without
  * sleepers this is one load.
  */
-static inline void dmxp__wake_consumers(struct dmxp_chan *c, unsigned int n)
+static __inline__ void dmxp__wake_consumers(struct dmxp_chan *c, unsigned int n)
 {
 	if (dmxp__unlikely(__atomic_load_n(&dmxp__fast(c)->sentry->recv_waiters,
 					   __ATOMIC_SEQ_CST)))
 		dmxp__notify(c, DMXP_NOTIFY_RECV, n);
 }
 
-static inline void dmxp__wake_producers(struct dmxp_chan *c, unsigned int n)
+static __inline__ void dmxp__wake_producers(struct dmxp_chan *c, unsigned int n)
 {
 	if (dmxp__unlikely(__atomic_load_n(&dmxp__fast(c)->sentry->send_waiters,
 					   __ATOMIC_SEQ_CST)))
@@ -664,10 +675,10 @@ static inline void dmxp__wake_producers(struct dmxp_chan *c, unsigned int n)
 }
 
 /* A send that claimed position @pos (in @srec): write, publish, wake. */
-static inline int dmxp__send_claimed(struct dmxp_chan *c, struct dmxp_claim *srec,
+static __inline__ int dmxp__send_claimed(struct dmxp_chan *c, struct dmxp_claim *srec,
 				     __u64 pos, const void *buf, size_t len, __u32 type)
 {
-	struct dmxp_chan_fast *f = dmxp__fast(c);
+	struct dmxp__chan_fast *f = dmxp__fast(c);
 	struct dmxp_slot *s = dmxp__slot(f, pos);
 	__u64 seq;
 
@@ -678,17 +689,17 @@ static inline int dmxp__send_claimed(struct dmxp_chan *c, struct dmxp_claim *sre
 	 * once before and once after the payload's cache miss.
 	 */
 	if (len)
-		memcpy(s->payload, buf, len);
+		__builtin_memcpy(s->payload, buf, len);
 	DMXP__HOOK(DMXP_HOOK_SEND_PAYLOAD);
 	seq = __atomic_load_n(&s->sequence, __ATOMIC_RELAXED);
 	if (dmxp__unlikely(seq != pos))	/* a repairer's tombstone: keep off */
-		return dmxp__send_repaired(c, srec, pos, seq, false);
-	dmxp__meta_fill(f, s, pos, dmxp__stamp(f), type, (__u32)len, 0);
+		return dmxp__send_repaired(c, srec, pos, seq, 0);
+	dmxp__meta_fill(f, s, pos, dmxp__stamp(f), type, DMXP__CONV(__u32, len), 0);
 	if (srec)	/* whole: a repairer would deliver it */
 		__atomic_store_n(&srec->state, DMXP_CLAIM_SEND_WRITTEN, __ATOMIC_RELEASE);
 	DMXP__HOOK(DMXP_HOOK_SEND_WRITTEN);
 	if (dmxp__unlikely(!dmxp__publish(s, pos, &seq)))	/* [P2] */
-		return dmxp__send_repaired(c, srec, pos, seq, true);
+		return dmxp__send_repaired(c, srec, pos, seq, 1);
 	DMXP__HOOK(DMXP_HOOK_SEND_PUBLISHED);
 	if (srec)
 		dmxp__claim_end(srec);	/* [R3] */
@@ -700,11 +711,11 @@ static inline int dmxp__send_claimed(struct dmxp_chan *c, struct dmxp_claim *sre
  * A receive that claimed message @pos (in @srec), which fitted @len when
  * it was claimed: copy, free, wake.
  */
-static inline ssize_t dmxp__recv_claimed(struct dmxp_chan *c, struct dmxp_claim *srec,
+static __inline__ ssize_t dmxp__recv_claimed(struct dmxp_chan *c, struct dmxp_claim *srec,
 					 __u64 pos, void *buf, size_t len,
 					 struct dmxp_msg_meta *meta)
 {
-	struct dmxp_chan_fast *f = dmxp__fast(c);
+	struct dmxp__chan_fast *f = dmxp__fast(c);
 	struct dmxp_slot *s = dmxp__slot(f, pos);
 	ssize_t got;
 	__u32 plen;
@@ -720,9 +731,9 @@ static inline ssize_t dmxp__recv_claimed(struct dmxp_chan *c, struct dmxp_claim 
 		got = -EPROTO;
 	} else {
 		if (plen)
-			memcpy(buf, s->payload, plen);
+			__builtin_memcpy(buf, s->payload, plen);
 		if (meta) {
-			memcpy(meta, &s->meta, sizeof(*meta));
+			__builtin_memcpy(meta, &s->meta, sizeof(*meta));
 			meta->payload_len = plen;
 		}
 		got = plen;
@@ -741,63 +752,66 @@ static inline ssize_t dmxp__recv_claimed(struct dmxp_chan *c, struct dmxp_claim 
  * One attempt at a send the inline code can make whole: true with *retp
  * its result, false (nothing claimed) when the library must decide.
  */
-static inline bool dmxp__send_try(struct dmxp_chan *c, const void *buf, size_t len,
+static __inline__ int dmxp__send_try(struct dmxp_chan *c, const void *buf, size_t len,
 				  __u32 type, int *retp)
 {
-	struct dmxp_chan_fast *f = dmxp__fast(c);
+	struct dmxp__chan_fast *f = dmxp__fast(c);
 	struct dmxp_claim *srec;
 	__u64 pos;
 
-	if (dmxp__unlikely(f->abi != DMXP_FAST_ABI || len > DMXP_MAX_PAYLOAD) ||
+	if (dmxp__unlikely(f->abi != DMXP__FAST_ABI || len > DMXP_MAX_PAYLOAD) ||
 	    dmxp__unlikely(!dmxp__chan_live(f)) ||
-	    dmxp__unlikely(!dmxp__claim_cached((const struct dmxp_region_fast *)f->region, &srec)))
-		return false;
+	    dmxp__unlikely(!dmxp__claim_cached(dmxp__region(f), &srec)))
+		return 0;
 	pos = __atomic_load_n(f->stail, __ATOMIC_RELAXED);
 	/* [P1] pairs with [C2].  Else full, or another producer is ahead. */
 	if (__atomic_load_n(&dmxp__slot(f, pos)->sequence, __ATOMIC_ACQUIRE) != pos)
-		return false;
+		return 0;
 	if (dmxp__unlikely(!dmxp__claim_try(f, srec, DMXP_CLAIM_SEND, f->stail, &pos, 1))) {
 		if (srec)
 			dmxp__claim_end(srec);	/* nothing held: the library starts over */
-		return false;
+		return 0;
 	}
 	*retp = dmxp__send_claimed(c, srec, pos, buf, len, type);
-	return true;
+	return 1;
 }
 
 /* The same for a receive: a message that is no tombstone and fits @len. */
-static inline bool dmxp__recv_try(struct dmxp_chan *c, void *buf, size_t len,
+static __inline__ int dmxp__recv_try(struct dmxp_chan *c, void *buf, size_t len,
 				  struct dmxp_msg_meta *meta, ssize_t *retp)
 {
-	struct dmxp_chan_fast *f = dmxp__fast(c);
+	struct dmxp__chan_fast *f = dmxp__fast(c);
 	struct dmxp_claim *srec;
 	struct dmxp_slot *s;
 	__u64 pos;
 
-	if (dmxp__unlikely(f->abi != DMXP_FAST_ABI) ||
+	if (dmxp__unlikely(f->abi != DMXP__FAST_ABI) ||
 	    dmxp__unlikely(!dmxp__chan_live(f)) ||
-	    dmxp__unlikely(!dmxp__claim_cached((const struct dmxp_region_fast *)f->region, &srec)))
-		return false;
+	    dmxp__unlikely(!dmxp__claim_cached(dmxp__region(f), &srec)))
+		return 0;
 	pos = __atomic_load_n(f->shead, __ATOMIC_RELAXED);
 	s = dmxp__slot(f, pos);
 	/* [C1] pairs with [P2].  Else empty, or another consumer is ahead. */
 	if (__atomic_load_n(&s->sequence, __ATOMIC_ACQUIRE) != pos + 1)
-		return false;
-	/* Read before the claim, as lib/ring.c explains: checked again after. */
+		return 0;
+	/*
+	 * Read before the claim, as lib/ring.c explains: the CAS from pos
+	 * below proves the slot still holds the message read here.
+	 */
 	if ((__atomic_load_n(&s->meta.flags, __ATOMIC_RELAXED) & DMXP_MSG_TOMBSTONE) ||
 	    dmxp__payload_len(s) > len)
-		return false;
+		return 0;
 	if (dmxp__unlikely(!dmxp__claim_try(f, srec, DMXP_CLAIM_RECV, f->shead, &pos, 1))) {
 		if (srec)
 			dmxp__claim_end(srec);
-		return false;
+		return 0;
 	}
 	*retp = dmxp__recv_claimed(c, srec, pos, buf, len, meta);
-	return true;
+	return 1;
 }
 
 #ifdef DMXP__INLINE
-static inline int dmxp_chan_send(struct dmxp_chan *c, const void *buf, size_t len,
+static __inline__ int dmxp_chan_send(struct dmxp_chan *c, const void *buf, size_t len,
 				 __u32 type)
 {
 	int ret;
@@ -807,7 +821,7 @@ static inline int dmxp_chan_send(struct dmxp_chan *c, const void *buf, size_t le
 	return dmxp__chan_send_slow(c, buf, len, type);
 }
 
-static inline ssize_t dmxp_chan_recv(struct dmxp_chan *c, void *buf, size_t len,
+static __inline__ ssize_t dmxp_chan_recv(struct dmxp_chan *c, void *buf, size_t len,
 				     struct dmxp_msg_meta *meta)
 {
 	ssize_t ret;
@@ -817,6 +831,7 @@ static inline ssize_t dmxp_chan_recv(struct dmxp_chan *c, void *buf, size_t len,
 	return dmxp__chan_recv_slow(c, buf, len, meta);
 }
 #endif
+#endif /* DMXP__INLINE || DMXP__LIBRARY || DMXP_TEST_HOOKS */
 
 #ifdef __cplusplus
 }

@@ -95,7 +95,7 @@ int dmxp_chan_open(struct dmxp_region *r, unsigned int id, struct dmxp_chan **ou
 	c->f.mask = cap - 1;
 	c->f.id = id;
 	c->f.gen = gen;
-	c->f.abi = DMXP_FAST_ABI;	/* the inline calls may serve it (dmxp.h) */
+	c->f.abi = DMXP__FAST_ABI;	/* the inline calls may serve it (dmxp.h) */
 	dmxp__chan_wait_init(c);
 	*out = c;
 	return 0;

@@ -57,7 +57,7 @@
 
 #include "internal.h"
 
-__dmxp_export __thread struct dmxp_tclaim dmxp__tclaim[CLAIM_TCACHE]
+__dmxp_export __thread struct dmxp__thread_claim dmxp__tclaim[CLAIM_TCACHE]
 	__attribute__((tls_model("initial-exec")));
 
 /* The handles of this process, for the thread-exit destructor. */
@@ -293,7 +293,7 @@ static struct dmxp_region *reg_find(__u64 serial)
 }
 
 /* Give a thread's cached record back to its handle's pool. */
-static void tclaim_drop(struct dmxp_tclaim *t)
+static void tclaim_drop(struct dmxp__thread_claim *t)
 {
 	struct dmxp_region *r;
 
@@ -319,7 +319,7 @@ static void tclaim_exit(void *arg)
 
 struct dmxp_claim __shm *dmxp__claim_thread_slow(struct dmxp_region *r)
 {
-	struct dmxp_tclaim *t = &dmxp__tclaim[r->f.claims_serial % CLAIM_TCACHE];
+	struct dmxp__thread_claim *t = &dmxp__tclaim[r->f.claims_serial % CLAIM_TCACHE];
 	int bit;
 
 	if (t->serial && t->serial != r->f.claims_serial)
@@ -352,7 +352,7 @@ bool dmxp__claim_kept(struct dmxp_region *r, struct dmxp_claim __shm *rec)
 	 * that no thread or reference of ours writes it again.
 	 */
 	for (i = 0; i < CLAIM_TCACHE; i++) {
-		struct dmxp_tclaim *t = &dmxp__tclaim[i];
+		struct dmxp__thread_claim *t = &dmxp__tclaim[i];
 
 		if (t->srec == rec) {
 			t->serial = 0;
@@ -428,14 +428,10 @@ void dmxp__claims_fork(enum dmxp_fork_phase phase)
 			pthread_mutex_lock(&reg[i]->claims.lock);
 		break;
 	case DMXP_FORK_PARENT:
+	case DMXP_FORK_CHILD:	/* its one thread is the one that locked them */
 		for (i = reg_n; i--; )
 			pthread_mutex_unlock(&reg[i]->claims.lock);
 		pthread_mutex_unlock(&reg_lock);
-		break;
-	case DMXP_FORK_CHILD:
-		for (i = 0; i < reg_n; i++)
-			pthread_mutex_init(&reg[i]->claims.lock, NULL);
-		pthread_mutex_init(&reg_lock, NULL);
 		break;
 	}
 }
@@ -455,7 +451,7 @@ void dmxp__claims_close(struct dmxp_region *r)
 	pthread_mutex_unlock(&reg_lock);
 	/* This thread's cache entry would name a dead handle: clear it. */
 	{
-		struct dmxp_tclaim *t = &dmxp__tclaim[r->f.claims_serial % CLAIM_TCACHE];
+		struct dmxp__thread_claim *t = &dmxp__tclaim[r->f.claims_serial % CLAIM_TCACHE];
 
 		if (t->serial == r->f.claims_serial) {
 			t->serial = 0;

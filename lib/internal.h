@@ -132,7 +132,7 @@ struct dmxp_claims {
 };
 
 struct dmxp_region {
-	struct dmxp_region_fast		f;		/* what inline calls read (dmxp.h) */
+	struct dmxp__region_fast		f;		/* what inline calls read (dmxp.h) */
 	struct dmxp_global_header __shm *shdr;	/* the mapping, size bytes */
 	size_t				size;
 	int				fd;
@@ -154,7 +154,7 @@ struct dmxp_region {
 
 struct dmxp_chan {
 	/* Read-mostly: each message reads these.  Validated at open. */
-	struct dmxp_chan_fast		f;		/* what inline calls read (dmxp.h) */
+	struct dmxp__chan_fast		f;		/* what inline calls read (dmxp.h) */
 	/* Blocking (lib/wait.c) */
 	int				fd;		/* kernel channel fd, or -1 */
 	unsigned int			spin_max_ns;	/* 0: never spin */
@@ -173,6 +173,41 @@ struct dmxp_chan {
 /* What a message reads fits in the first pair of lines. */
 _Static_assert(__builtin_offsetof(struct dmxp_chan, idle) == DMXP_CHAN_ALIGN,
 	       "the read-mostly fields of a handle fit in DMXP_CHAN_ALIGN bytes");
+
+/*
+ * Programs built against dmxp.h read these at these offsets in their
+ * inline calls: a change is a new DMXP__FAST_ABI (and the old handles'
+ * calls then all go to the library), never an edit in place.
+ */
+_Static_assert(__builtin_offsetof(struct dmxp_chan, f) == 0, "a handle starts with its fast part");
+_Static_assert(__builtin_offsetof(struct dmxp_region, f) == 0, "a handle starts with its fast part");
+#if DMXP__FAST_ABI == 1
+#define DMXP__FAST_AT(type, field, off)						\
+	_Static_assert(__builtin_offsetof(struct type, field) == (off),		\
+		       #type "." #field " is where DMXP__FAST_ABI 1 put it")
+DMXP__FAST_AT(dmxp__chan_fast, abi, 0);
+DMXP__FAST_AT(dmxp__chan_fast, stamp, 4);
+DMXP__FAST_AT(dmxp__chan_fast, id, 8);
+DMXP__FAST_AT(dmxp__chan_fast, gen, 12);
+DMXP__FAST_AT(dmxp__chan_fast, capacity, 16);
+DMXP__FAST_AT(dmxp__chan_fast, mask, 24);
+DMXP__FAST_AT(dmxp__chan_fast, region, 32);
+DMXP__FAST_AT(dmxp__chan_fast, sentry, 40);
+DMXP__FAST_AT(dmxp__chan_fast, stail, 48);
+DMXP__FAST_AT(dmxp__chan_fast, shead, 56);
+DMXP__FAST_AT(dmxp__chan_fast, sslots, 64);
+DMXP__FAST_AT(dmxp__region_fast, claims_serial, 0);
+DMXP__FAST_AT(dmxp__region_fast, runtime, 8);
+DMXP__FAST_AT(dmxp__thread_claim, serial, 0);
+DMXP__FAST_AT(dmxp__thread_claim, pid, 8);
+DMXP__FAST_AT(dmxp__thread_claim, bit, 12);
+DMXP__FAST_AT(dmxp__thread_claim, srec, 16);
+_Static_assert(sizeof(struct dmxp__thread_claim) == 24 && DMXP__TCACHE == 4,
+	       "dmxp__tclaim is what DMXP__FAST_ABI 1 made it");
+#undef DMXP__FAST_AT
+#else
+#error "a new DMXP__FAST_ABI: pin its layout here as the one before"
+#endif
 
 static inline struct dmxp_slot __shm *ring_slot(const struct dmxp_chan *c, __u64 pos)
 {

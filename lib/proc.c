@@ -33,8 +33,9 @@ static pthread_mutex_t ident_lock = PTHREAD_MUTEX_INITIALIZER;
  * fork() copies the locks of the library as they are, and the child has
  * one thread: a lock that another thread of the parent held then would
  * stay locked in the child for ever, and its first call that takes it
- * would hang.  So the library holds all its locks across fork() and the
- * child starts them afresh.  The order, which no path takes the other
+ * would hang.  So the library holds all its locks across fork(), and
+ * parent and child each release them (the child's one thread is the
+ * copy of the one that took them).  The order, which no path takes the other
  * way round: ident_lock, then the handles' registry and their pools'
  * locks (lib/claim.c).
  */
@@ -54,7 +55,7 @@ static void fork_child(void)
 {
 	dmxp__pid = (__u32)getpid();
 	dmxp__claims_fork(DMXP_FORK_CHILD);
-	pthread_mutex_init(&ident_lock, NULL);
+	pthread_mutex_unlock(&ident_lock);
 }
 
 static void pid_once(void)
@@ -68,6 +69,17 @@ void dmxp__pid_init(void)
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 	pthread_once(&once, pid_once);
+}
+
+/*
+ * At load: the child handler then runs before those a program registers
+ * later (they run in the order registered), so a handler of the program
+ * that sends in the child already finds dmxp__pid the child's; the
+ * inline calls (dmxp.h) take it to tell their thread's cache is stale.
+ */
+static void __attribute__((constructor)) pid_at_load(void)
+{
+	dmxp__pid_init();
 }
 
 static __u64 pid_ns(const char *path)

@@ -249,7 +249,7 @@ int dmxp_chan_send(struct dmxp_chan *c, const void *buf, size_t len, __u32 type)
  */
 __dmxp_export
 int dmxp__send_repaired(struct dmxp_chan *c, struct dmxp_claim __shm *rec, __u64 pos,
-			__u64 seq, bool written)
+			__u64 seq, int written)
 {
 	int ret = written ? publish_repaired(ring_slot(c, pos), pos, seq) : -ECANCELED;
 

@@ -39,7 +39,7 @@ fi
 if [ "$(uname -m)" = x86_64 ] && command -v objdump >/dev/null 2>&1 && [ -f "$so" ]; then
 	ind=$(objdump -d --no-show-raw-insn "$so" |
 		awk '/^[0-9a-f]+ <.*>:$/ { fn = $2 } /(call|jmp) +\*/ { print fn }' |
-		grep -v "@plt>" | grep -E '^<(dmxp_chan_(send|recv|send_batch|recv_batch|reserve|commit|abort|peek|release)|dmxp__chan_(send|recv)_slow|ring_[a-z_]*)[@>]' |
+		grep -v "@plt>" | grep -E '^<(dmxp_chan_(send|recv|send_batch|recv_batch|reserve|commit|abort|peek|release)|dmxp__chan_(send|recv)_slow|dmxp__(send|recv)_[a-z]*|ring_[a-z_]*)[@>.]' |
 		sort -u | tr '\n' ' ')
 	check "the message path makes no indirect call${ind:+ (}${ind% }${ind:+)}" test -z "$ind"
 else
@@ -50,7 +50,8 @@ fi
 # the library only for what the inline path hands over (the whole call,
 # dmxp__chan_send_slow/recv_slow), pays no full fence either, and calls
 # dmxp_chan_send/recv themselves with DMXP_NO_INLINE.  The header builds
-# as strict C99/C11, as C++ and with clang, without a warning.
+# as C89 (with and without DMXP_NO_INLINE), strict C99/C11, C++ (no
+# old-style cast) and with clang, without a warning.
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 cat >"$tmp/p.c" <<'EOF'
@@ -91,13 +92,17 @@ else
 		objdump -dr '$tmp/n.o' | grep -q 'dmxp_chan_recv-' &&
 		! objdump -dr '$tmp/n.o' | grep -q 'dmxp__chan_send_slow'"
 fi
+for std in c89 "c89 -DDMXP_NO_INLINE"; do
+	check "dmxp.h builds as $std" \
+		${CC:-cc} -std=$std -O2 -Wall -Wextra -Werror $inc -c -o "$tmp/s.o" "$tmp/p.c"
+done
 for std in c99 c11; do
 	check "dmxp.h builds as strict $std (-Wpedantic -Wconversion)" \
 		${CC:-cc} -std=$std -O2 -Wall -Wextra -Wpedantic -Wconversion -Wshadow -Werror \
 		$inc -c -o "$tmp/s.o" "$tmp/p.c"
 done
 for cxx in "${CXX:-c++}" clang; do
-	case $cxx in clang) lang= ;; *) lang="-x c++ -std=c++11" ;; esac
+	case $cxx in clang) lang= ;; *) lang="-x c++ -std=c++11 -Wold-style-cast" ;; esac
 	if command -v "$cxx" >/dev/null 2>&1; then
 		check "dmxp.h builds with $cxx${lang:+ as C++}" \
 			"$cxx" $lang -O2 -Wall -Wextra -Wpedantic -Werror $inc -c -o "$tmp/x.o" "$tmp/p.c"

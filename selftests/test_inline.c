@@ -5,9 +5,9 @@
  * else is handed to it, whole and with the same result.
  *
  * Built without the test hooks, so this program runs the header's inline
- * code.  The linker wraps the library's entry points for the calls the
- * inline code makes (--wrap, selftests/Makefile): each one counts, per
- * thread, so every test says exactly which calls went to the library.
+ * code.  The linker wraps every function of the library the inline code
+ * can call (--wrap, selftests/Makefile): each one counts, per thread, so
+ * every test says exactly which calls went to the library.
  */
 #include <pthread.h>
 #include <sys/wait.h>
@@ -25,7 +25,43 @@ int __wrap_dmxp__chan_send_slow(struct dmxp_chan *c, const void *buf, size_t len
 ssize_t __wrap_dmxp__chan_recv_slow(struct dmxp_chan *c, void *buf, size_t len,
 				    struct dmxp_msg_meta *meta);
 
-static __thread unsigned long sends_called, recvs_called;
+__u64 __real_dmxp__clock(unsigned int policy);
+void __real_dmxp__notify(struct dmxp_chan *c, unsigned int flags, unsigned int n);
+int __real_dmxp__send_repaired(struct dmxp_chan *c, struct dmxp_claim *srec, __u64 pos,
+			       __u64 seq, int written);
+int __real_dmxp__recv_repaired(struct dmxp_chan *c, struct dmxp_claim *srec);
+__u64 __wrap_dmxp__clock(unsigned int policy);
+void __wrap_dmxp__notify(struct dmxp_chan *c, unsigned int flags, unsigned int n);
+int __wrap_dmxp__send_repaired(struct dmxp_chan *c, struct dmxp_claim *srec, __u64 pos,
+			       __u64 seq, int written);
+int __wrap_dmxp__recv_repaired(struct dmxp_chan *c, struct dmxp_claim *srec);
+
+static __thread unsigned long sends_called, recvs_called, clocks_called, others_called;
+
+__u64 __wrap_dmxp__clock(unsigned int policy)
+{
+	clocks_called++;
+	return __real_dmxp__clock(policy);
+}
+
+void __wrap_dmxp__notify(struct dmxp_chan *c, unsigned int flags, unsigned int n)
+{
+	others_called++;
+	__real_dmxp__notify(c, flags, n);
+}
+
+int __wrap_dmxp__send_repaired(struct dmxp_chan *c, struct dmxp_claim *srec, __u64 pos,
+			       __u64 seq, int written)
+{
+	others_called++;
+	return __real_dmxp__send_repaired(c, srec, pos, seq, written);
+}
+
+int __wrap_dmxp__recv_repaired(struct dmxp_chan *c, struct dmxp_claim *srec)
+{
+	others_called++;
+	return __real_dmxp__recv_repaired(c, srec);
+}
 
 int __wrap_dmxp__chan_send_slow(struct dmxp_chan *c, const void *buf, size_t len, __u32 type)
 {
@@ -53,7 +89,7 @@ FIXTURE_SETUP(inl)
 				      DMXP_OPEN_CREATE | DMXP_OPEN_EXCL, &self->r));
 	ASSERT_EQ(0, dmxp_chan_create(self->r, CH, CAP));
 	ASSERT_EQ(0, dmxp_chan_open(self->r, CH, &self->c));
-	sends_called = recvs_called = 0;
+	sends_called = recvs_called = clocks_called = others_called = 0;
 }
 
 FIXTURE_TEARDOWN(inl)
@@ -100,7 +136,7 @@ static void warm_up(struct __test_metadata *_metadata, struct dmxp_chan *c)
 
 	ASSERT_EQ(0, dmxp_chan_send(c, "w", 1, 0));
 	ASSERT_EQ(1, dmxp_chan_recv(c, &b, 1, NULL));
-	sends_called = recvs_called = 0;
+	sends_called = recvs_called = clocks_called = others_called = 0;
 }
 
 TEST_F(inl, ready_messages_go_without_a_call)
@@ -108,6 +144,7 @@ TEST_F(inl, ready_messages_go_without_a_call)
 	unsigned int n;
 
 	warm_up(_metadata, self->c);
+	ASSERT_EQ(0, dmxp_chan_set_timestamp(self->c, DMXP_TIMESTAMP_NONE));
 	for (n = 0; n < 500; n++) {
 		ASSERT_EQ(0, send_nth(self->c, n));
 		if (n % 3 == 2) {	/* the ring holds a few, and wraps */
@@ -118,6 +155,28 @@ TEST_F(inl, ready_messages_go_without_a_call)
 	}
 	EXPECT_EQ(0UL, sends_called);
 	EXPECT_EQ(0UL, recvs_called);
+	EXPECT_EQ(0UL, clocks_called);
+	EXPECT_EQ(0UL, others_called);
+}
+
+/* A stamped send reads the clock through the library: that one call. */
+TEST_F(inl, a_stamped_send_calls_only_for_the_clock)
+{
+	unsigned int n;
+
+	warm_up(_metadata, self->c);
+	ASSERT_EQ(0, dmxp_chan_set_timestamp(self->c, DMXP_TIMESTAMP_COARSE));
+	for (n = 0; n < 100; n++) {
+		ASSERT_EQ(0, send_nth(self->c, n));
+		ASSERT_EQ(0, recv_nth(self->c, n, (__u32)getpid()));
+	}
+	ASSERT_EQ(0, dmxp_chan_set_timestamp(self->c, DMXP_TIMESTAMP_PRECISE));
+	for (n = 0; n < 100; n++) {
+		ASSERT_EQ(0, send_nth(self->c, n));
+		ASSERT_EQ(0, recv_nth(self->c, n, (__u32)getpid()));
+	}
+	EXPECT_EQ(200UL, clocks_called);
+	EXPECT_EQ(0UL, sends_called + recvs_called + others_called);
 }
 
 /* A library whose handles the header does not know: every call is the library's. */
@@ -126,14 +185,16 @@ TEST_F(inl, another_layout_calls_the_library)
 	unsigned int n;
 
 	warm_up(_metadata, self->c);
-	dmxp__fast(self->c)->abi = DMXP_FAST_ABI + 1;
+	dmxp__fast(self->c)->abi = DMXP__FAST_ABI + 1;
+	ASSERT_EQ(0, dmxp_chan_set_timestamp(self->c, DMXP_TIMESTAMP_NONE));
 	for (n = 0; n < 100; n++) {
 		ASSERT_EQ(0, send_nth(self->c, n));
 		ASSERT_EQ(0, recv_nth(self->c, n, (__u32)getpid()));
 	}
 	EXPECT_EQ(100UL, sends_called);
 	EXPECT_EQ(100UL, recvs_called);
-	dmxp__fast(self->c)->abi = DMXP_FAST_ABI;
+	EXPECT_EQ(0UL, clocks_called);	/* the library reads its own clock */
+	dmxp__fast(self->c)->abi = DMXP__FAST_ABI;
 }
 
 TEST_F(inl, empty_and_full_are_the_library_s)
@@ -290,6 +351,50 @@ TEST_F(inl, a_forked_child_names_itself)
 	for (n = 0; n < 10; n++)
 		ASSERT_EQ(0, recv_nth(self->c, n, (__u32)pid));
 	EXPECT_EQ(0UL, recvs_called);
+}
+
+/*
+ * A fork handler of the program registered before any region was opened
+ * sends from the child: libdmxp registers its own at load, so it runs
+ * first and the child's message is the child's, through a record of its
+ * own (with a handler registered at the first open, the inline send used
+ * the parent's pid and the parent's record).
+ */
+static struct dmxp_chan *fork_chan;
+static int fork_sent = 1;
+
+static void child_sends(void)
+{
+	if (fork_chan)
+		fork_sent = send_nth(fork_chan, 7);
+}
+
+TEST(a_fork_handler_of_the_program_sends_as_the_child)
+{
+	struct dmxp_region *r;
+	char path[256];
+	pid_t pid;
+	int status;
+
+	ASSERT_EQ(0, pthread_atfork(NULL, NULL, child_sends));
+	test_region_path(path, sizeof(path), "inlfork");
+	ASSERT_EQ(0, dmxp_region_open(path, TEST_REGION_SIZE,
+				      DMXP_OPEN_CREATE | DMXP_OPEN_EXCL, &r));
+	ASSERT_EQ(0, dmxp_chan_create(r, CH, CAP));
+	ASSERT_EQ(0, dmxp_chan_open(r, CH, &fork_chan));
+	ASSERT_EQ(0, send_nth(fork_chan, 6));	/* this thread's record, cached */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		_exit(fork_sent ? 2 : 0);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, test_exit_code(status));
+	EXPECT_EQ(0, recv_nth(fork_chan, 6, (__u32)getpid()));
+	EXPECT_EQ(0, recv_nth(fork_chan, 7, (__u32)pid));
+	dmxp_chan_close(fork_chan);
+	fork_chan = NULL;
+	dmxp_region_close(r);
+	test_region_remove(path);
 }
 
 TEST_HARNESS_MAIN
