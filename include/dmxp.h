@@ -432,7 +432,6 @@ void dmxp_chan_disarm(struct dmxp_chan *c, unsigned int events);
 int dmxp_chan_fd(struct dmxp_chan *c);
 
 /* ---------------------------------------------------- the inline fast path */
-#if defined(DMXP__INLINE) || defined(DMXP__LIBRARY) || defined(DMXP_TEST_HOOKS)
 
 /*
  * dmxp_chan_send() and dmxp_chan_recv() are inline functions, as
@@ -515,6 +514,25 @@ int dmxp__send_repaired(struct dmxp_chan *c, struct dmxp_claim *srec, __u64 pos,
 int dmxp__recv_repaired(struct dmxp_chan *c, struct dmxp_claim *srec) __attribute__((cold));
 void dmxp__notify(struct dmxp_chan *c, unsigned int flags, unsigned int n);
 __u64 dmxp__clock(unsigned int policy);
+
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DMXP_H */
+
+/*
+ * The inline code itself: only where it is used, and in the library.
+ * Outside the include guard, so that lib/internal.h still gets it in a
+ * file that included dmxp.h first with DMXP_NO_INLINE.
+ */
+#if (defined(DMXP__INLINE) || defined(DMXP__LIBRARY) || defined(DMXP_TEST_HOOKS)) && \
+	!defined(DMXP__INLINE_BODIES)
+#define DMXP__INLINE_BODIES
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #ifndef DMXP__HOOK
 #define DMXP__HOOK(step)	do { } while (0)	/* the library's test build */
@@ -812,7 +830,7 @@ static __inline__ int dmxp__recv_try(struct dmxp_chan *c, void *buf, size_t len,
 
 #ifdef DMXP__INLINE
 static __inline__ int dmxp_chan_send(struct dmxp_chan *c, const void *buf, size_t len,
-				 __u32 type)
+				     __u32 type)
 {
 	int ret;
 
@@ -822,7 +840,7 @@ static __inline__ int dmxp_chan_send(struct dmxp_chan *c, const void *buf, size_
 }
 
 static __inline__ ssize_t dmxp_chan_recv(struct dmxp_chan *c, void *buf, size_t len,
-				     struct dmxp_msg_meta *meta)
+					 struct dmxp_msg_meta *meta)
 {
 	ssize_t ret;
 
@@ -831,10 +849,8 @@ static __inline__ ssize_t dmxp_chan_recv(struct dmxp_chan *c, void *buf, size_t 
 	return dmxp__chan_recv_slow(c, buf, len, meta);
 }
 #endif
-#endif /* DMXP__INLINE || DMXP__LIBRARY || DMXP_TEST_HOOKS */
 
 #ifdef __cplusplus
 }
 #endif
-
-#endif /* DMXP_H */
+#endif /* the inline code */

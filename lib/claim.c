@@ -317,6 +317,17 @@ static void tclaim_exit(void *arg)
 		tclaim_drop(&dmxp__tclaim[i]);
 }
 
+/*
+ * Unloaded by dlclose(): a thread that exits later must not call
+ * tclaim_exit(), which went with the library.  (Its record stays taken,
+ * in a pool that went too.)
+ */
+static void __attribute__((destructor)) claims_unload(void)
+{
+	if (tkey_made)
+		pthread_key_delete(tkey);
+}
+
 struct dmxp_claim __shm *dmxp__claim_thread_slow(struct dmxp_region *r)
 {
 	struct dmxp__thread_claim *t = &dmxp__tclaim[r->f.claims_serial % CLAIM_TCACHE];

@@ -182,29 +182,35 @@ _Static_assert(__builtin_offsetof(struct dmxp_chan, idle) == DMXP_CHAN_ALIGN,
 _Static_assert(__builtin_offsetof(struct dmxp_chan, f) == 0, "a handle starts with its fast part");
 _Static_assert(__builtin_offsetof(struct dmxp_region, f) == 0, "a handle starts with its fast part");
 #if DMXP__FAST_ABI == 1
-#define DMXP__FAST_AT(type, field, off)						\
-	_Static_assert(__builtin_offsetof(struct type, field) == (off),		\
+/* Offset and size of each field, in any data model (P: a pointer's size). */
+#define DMXP__P		sizeof(void *)
+#define DMXP__FAST_AT(type, field, off, size)					\
+	_Static_assert(__builtin_offsetof(struct type, field) == (off) &&	\
+		       sizeof(((struct type *)0)->field) == (size),		\
 		       #type "." #field " is where DMXP__FAST_ABI 1 put it")
-DMXP__FAST_AT(dmxp__chan_fast, abi, 0);
-DMXP__FAST_AT(dmxp__chan_fast, stamp, 4);
-DMXP__FAST_AT(dmxp__chan_fast, id, 8);
-DMXP__FAST_AT(dmxp__chan_fast, gen, 12);
-DMXP__FAST_AT(dmxp__chan_fast, capacity, 16);
-DMXP__FAST_AT(dmxp__chan_fast, mask, 24);
-DMXP__FAST_AT(dmxp__chan_fast, region, 32);
-DMXP__FAST_AT(dmxp__chan_fast, sentry, 40);
-DMXP__FAST_AT(dmxp__chan_fast, stail, 48);
-DMXP__FAST_AT(dmxp__chan_fast, shead, 56);
-DMXP__FAST_AT(dmxp__chan_fast, sslots, 64);
-DMXP__FAST_AT(dmxp__region_fast, claims_serial, 0);
-DMXP__FAST_AT(dmxp__region_fast, runtime, 8);
-DMXP__FAST_AT(dmxp__thread_claim, serial, 0);
-DMXP__FAST_AT(dmxp__thread_claim, pid, 8);
-DMXP__FAST_AT(dmxp__thread_claim, bit, 12);
-DMXP__FAST_AT(dmxp__thread_claim, srec, 16);
-_Static_assert(sizeof(struct dmxp__thread_claim) == 24 && DMXP__TCACHE == 4,
-	       "dmxp__tclaim is what DMXP__FAST_ABI 1 made it");
+DMXP__FAST_AT(dmxp__chan_fast, abi, 0, 4);
+DMXP__FAST_AT(dmxp__chan_fast, stamp, 4, 4);
+DMXP__FAST_AT(dmxp__chan_fast, id, 8, 4);
+DMXP__FAST_AT(dmxp__chan_fast, gen, 12, 4);
+DMXP__FAST_AT(dmxp__chan_fast, capacity, 16, 8);
+DMXP__FAST_AT(dmxp__chan_fast, mask, 24, 8);
+DMXP__FAST_AT(dmxp__chan_fast, region, 32, DMXP__P);
+DMXP__FAST_AT(dmxp__chan_fast, sentry, 32 + DMXP__P, DMXP__P);
+DMXP__FAST_AT(dmxp__chan_fast, stail, 32 + 2 * DMXP__P, DMXP__P);
+DMXP__FAST_AT(dmxp__chan_fast, shead, 32 + 3 * DMXP__P, DMXP__P);
+DMXP__FAST_AT(dmxp__chan_fast, sslots, 32 + 4 * DMXP__P, DMXP__P);
+DMXP__FAST_AT(dmxp__region_fast, claims_serial, 0, 8);
+DMXP__FAST_AT(dmxp__region_fast, runtime, 8, 2);
+DMXP__FAST_AT(dmxp__thread_claim, serial, 0, 8);
+DMXP__FAST_AT(dmxp__thread_claim, pid, 8, 4);
+DMXP__FAST_AT(dmxp__thread_claim, bit, 12, 4);
+DMXP__FAST_AT(dmxp__thread_claim, srec, 16, DMXP__P);
+_Static_assert(sizeof(struct dmxp__thread_claim) ==
+	       (16 + DMXP__P + _Alignof(__u64) - 1) / _Alignof(__u64) * _Alignof(__u64) &&
+	       DMXP__TCACHE == 4 && sizeof(dmxp__pid) == 4,
+	       "dmxp__tclaim and dmxp__pid are what DMXP__FAST_ABI 1 made them");
 #undef DMXP__FAST_AT
+#undef DMXP__P
 #else
 #error "a new DMXP__FAST_ABI: pin its layout here as the one before"
 #endif

@@ -92,6 +92,8 @@ else
 		objdump -dr '$tmp/n.o' | grep -q 'dmxp_chan_recv-' &&
 		! objdump -dr '$tmp/n.o' | grep -q 'dmxp__chan_send_slow'"
 fi
+# -std=c89 without -pedantic: the uapi header has used C99's enum comma
+# and long long from the start.
 for std in c89 "c89 -DDMXP_NO_INLINE"; do
 	check "dmxp.h builds as $std" \
 		${CC:-cc} -std=$std -O2 -Wall -Wextra -Werror $inc -c -o "$tmp/s.o" "$tmp/p.c"
