@@ -326,6 +326,10 @@ static void __attribute__((destructor)) claims_unload(void)
 {
 	if (tkey_made)
 		pthread_key_delete(tkey);
+	tkey_made = false;
+	free(reg);
+	reg = NULL;
+	reg_n = reg_cap = 0;
 }
 
 struct dmxp_claim __shm *dmxp__claim_thread_slow(struct dmxp_region *r)

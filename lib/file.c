@@ -336,8 +336,8 @@ static int shm_wait(struct dmxp_chan *c, unsigned int flags, __u32 ev, __u64 dea
 	 * never restarted after a signal handler runs, so every handler
 	 * interrupts the wait with EINTR, as it interrupts poll().
 	 */
-	if (!deadline)
-		ts.tv_sec = (time_t)1 << 40;
+	if (!deadline)	/* 2^40 s, or the most a 32-bit time_t holds */
+		ts.tv_sec = sizeof(time_t) > 4 ? (time_t)(1ULL << 40) : (time_t)0x7fffffff;
 	/*
 	 * syscall() is no cancellation point, and asynchronous cancellation
 	 * around it would also let a signal handler that runs meanwhile be

@@ -205,8 +205,8 @@ DMXP__FAST_AT(dmxp__thread_claim, serial, 0, 8);
 DMXP__FAST_AT(dmxp__thread_claim, pid, 8, 4);
 DMXP__FAST_AT(dmxp__thread_claim, bit, 12, 4);
 DMXP__FAST_AT(dmxp__thread_claim, srec, 16, DMXP__P);
-_Static_assert(sizeof(struct dmxp__thread_claim) ==
-	       (16 + DMXP__P + _Alignof(__u64) - 1) / _Alignof(__u64) * _Alignof(__u64) &&
+_Static_assert(sizeof(struct dmxp__thread_claim) - (16 + DMXP__P) <
+	       _Alignof(struct dmxp__thread_claim) &&
 	       DMXP__TCACHE == 4 && sizeof(dmxp__pid) == 4,
 	       "dmxp__tclaim and dmxp__pid are what DMXP__FAST_ABI 1 made them");
 #undef DMXP__FAST_AT
