@@ -515,7 +515,6 @@ int dmxp__recv_repaired(struct dmxp_chan *c, struct dmxp_claim *srec) __attribut
 void dmxp__notify(struct dmxp_chan *c, unsigned int flags, unsigned int n);
 __u64 dmxp__clock(unsigned int policy);
 
-
 #ifdef __cplusplus
 }
 #endif
@@ -573,7 +572,7 @@ static __inline__ int dmxp__chan_live(const struct dmxp__chan_fast *f)
  * *srecp NULL when the region has no claim table.  False: ask the library.
  */
 static __inline__ int dmxp__claim_cached(const struct dmxp__region_fast *rf,
-				      struct dmxp_claim **srecp)
+					 struct dmxp_claim **srecp)
 {
 	const struct dmxp__thread_claim *t = &dmxp__tclaim[rf->claims_serial % DMXP__TCACHE];
 
@@ -590,7 +589,7 @@ static __inline__ int dmxp__claim_cached(const struct dmxp__region_fast *rf,
  * False, with *@posp the cursor's value, when another thread moved it.
  */
 static __inline__ int dmxp__claim_try(const struct dmxp__chan_fast *f, struct dmxp_claim *srec,
-				   __u32 side, __u64 *scursor, __u64 *posp, __u32 n)
+				      __u32 side, __u64 *scursor, __u64 *posp, __u32 n)
 {
 	if (srec) {	/* [R1] */
 		__atomic_store_n(&srec->chan, f->id, __ATOMIC_RELAXED);
@@ -624,7 +623,7 @@ static __inline__ __u64 dmxp__stamp(const struct dmxp__chan_fast *f)
 }
 
 static __inline__ void dmxp__meta_fill(const struct dmxp__chan_fast *f, struct dmxp_slot *s,
-				   __u64 pos, __u64 ts, __u32 type, __u32 len, __u16 flags)
+				       __u64 pos, __u64 ts, __u32 type, __u32 len, __u16 flags)
 {
 	s->meta.message_id = pos;
 	s->meta.timestamp_ns = ts;
@@ -694,7 +693,7 @@ static __inline__ void dmxp__wake_producers(struct dmxp_chan *c, unsigned int n)
 
 /* A send that claimed position @pos (in @srec): write, publish, wake. */
 static __inline__ int dmxp__send_claimed(struct dmxp_chan *c, struct dmxp_claim *srec,
-				     __u64 pos, const void *buf, size_t len, __u32 type)
+					 __u64 pos, const void *buf, size_t len, __u32 type)
 {
 	struct dmxp__chan_fast *f = dmxp__fast(c);
 	struct dmxp_slot *s = dmxp__slot(f, pos);
@@ -730,8 +729,8 @@ static __inline__ int dmxp__send_claimed(struct dmxp_chan *c, struct dmxp_claim 
  * it was claimed: copy, free, wake.
  */
 static __inline__ ssize_t dmxp__recv_claimed(struct dmxp_chan *c, struct dmxp_claim *srec,
-					 __u64 pos, void *buf, size_t len,
-					 struct dmxp_msg_meta *meta)
+					     __u64 pos, void *buf, size_t len,
+					     struct dmxp_msg_meta *meta)
 {
 	struct dmxp__chan_fast *f = dmxp__fast(c);
 	struct dmxp_slot *s = dmxp__slot(f, pos);
@@ -771,7 +770,7 @@ static __inline__ ssize_t dmxp__recv_claimed(struct dmxp_chan *c, struct dmxp_cl
  * its result, false (nothing claimed) when the library must decide.
  */
 static __inline__ int dmxp__send_try(struct dmxp_chan *c, const void *buf, size_t len,
-				  __u32 type, int *retp)
+				     __u32 type, int *retp)
 {
 	struct dmxp__chan_fast *f = dmxp__fast(c);
 	struct dmxp_claim *srec;
@@ -796,7 +795,7 @@ static __inline__ int dmxp__send_try(struct dmxp_chan *c, const void *buf, size_
 
 /* The same for a receive: a message that is no tombstone and fits @len. */
 static __inline__ int dmxp__recv_try(struct dmxp_chan *c, void *buf, size_t len,
-				  struct dmxp_msg_meta *meta, ssize_t *retp)
+				     struct dmxp_msg_meta *meta, ssize_t *retp)
 {
 	struct dmxp__chan_fast *f = dmxp__fast(c);
 	struct dmxp_claim *srec;
