@@ -79,10 +79,6 @@ void dmxp__repair_now(struct dmxp_region *r);
 #define cas_release(p, exp, v) \
 	__atomic_compare_exchange_n((p), (exp), (v), false, \
 				    __ATOMIC_RELEASE, __ATOMIC_RELAXED)
-/* The publish and free of a slot: the waker's half of lib/wait.c's [W1]. */
-#define cas_seq_cst(p, exp, v) \
-	__atomic_compare_exchange_n((p), (exp), (v), false, \
-				    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)
 #define cas_acq_rel(p, exp, v) \
 	__atomic_compare_exchange_n((p), (exp), (v), false, \
 				    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
