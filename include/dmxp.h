@@ -277,7 +277,7 @@ struct dmxp_ref {
 	void			*payload;	/* DMXP_MAX_PAYLOAD bytes in the slot */
 	const struct dmxp_msg_meta *meta;	/* peek only: the message's metadata */
 	__u32			len;		/* peek only: payload bytes, <= 960 */
-	__u32			claim;		/* its claim record + 1 (internal) */
+	__u32			claim;		/* its claim record (internal) */
 	__u64			pos;		/* the slot's position (internal) */
 };
 
@@ -287,7 +287,7 @@ struct dmxp_ref {
  * with dmxp_chan_abort().  Consumers behind this slot wait until then, so
  * keep the reservation short.  -EAGAIN ring full, -ENOBUFS, -EIDRM.
  */
-int dmxp_chan_reserve(struct dmxp_chan *c, struct dmxp_ref *ref);
+DMXP__INLINE_API int dmxp_chan_reserve(struct dmxp_chan *c, struct dmxp_ref *ref);
 
 /*
  * Publish a reserved slot holding @len bytes.
@@ -296,8 +296,8 @@ int dmxp_chan_reserve(struct dmxp_chan *c, struct dmxp_ref *ref);
  * (@ref is not a live reservation of @c), -ECANCELED (repaired as above:
  * not published).  Every result but -EMSGSIZE and -EINVAL finishes @ref.
  */
-int dmxp_chan_commit(struct dmxp_chan *c, struct dmxp_ref *ref, size_t len,
-		     __u32 type);
+DMXP__INLINE_API int dmxp_chan_commit(struct dmxp_chan *c, struct dmxp_ref *ref, size_t len,
+				      __u32 type);
 
 /*
  * Publish a reserved slot as a tombstone that consumers skip (also when a
@@ -318,7 +318,7 @@ int dmxp_chan_abort(struct dmxp_chan *c, struct dmxp_ref *ref);
  * a corrupt region makes differ); free the slot with dmxp_chan_release().
  * -EAGAIN ring empty, -ENOBUFS, -EIDRM.
  */
-int dmxp_chan_peek(struct dmxp_chan *c, struct dmxp_ref *ref);
+DMXP__INLINE_API int dmxp_chan_peek(struct dmxp_chan *c, struct dmxp_ref *ref);
 /*
  * Free a peeked slot: 0.  -EIDRM (destroyed since the peek: nothing is
  * freed, @ref is finished), -EINVAL (@ref is not a live peek of @c),
@@ -326,7 +326,7 @@ int dmxp_chan_peek(struct dmxp_chan *c, struct dmxp_ref *ref);
  * may be a later message's; @ref is finished).  int since 1.1: see
  * dmxp_chan_abort().
  */
-int dmxp_chan_release(struct dmxp_chan *c, struct dmxp_ref *ref);
+DMXP__INLINE_API int dmxp_chan_release(struct dmxp_chan *c, struct dmxp_ref *ref);
 
 /* ------------------------------------------------------- batch messaging */
 
@@ -468,9 +468,13 @@ int dmxp_chan_fd(struct dmxp_chan *c);
 
 /* The start of every region handle. */
 struct dmxp__region_fast {
-	__u64	claims_serial;	/* names the handle in dmxp__tclaim */
-	__u16	runtime;	/* enum dmxp_runtime: a message's sender_runtime */
-	__u16	__pad[3];
+	__u64			claims_serial;	/* names the handle in dmxp__tclaim */
+	__u16			runtime;	/* enum dmxp_runtime: a message's sender_runtime */
+	__u16			__pad[3];
+	/* Since 1.4; what inline code built against 1.3 reads ends here. */
+	struct dmxp_claim	*sclaims;	/* the claim table; NULL: none */
+	__u32			nclaims;	/* records in it */
+	__u32			__pad2;
 };
 
 /*
@@ -492,7 +496,11 @@ struct dmxp__chan_fast {
 	struct dmxp_slot		*sslots;
 };
 
-/* A thread's claim record for one region handle (lib/claim.c). */
+/*
+ * A thread's claim record for one region handle (lib/claim.c).  A
+ * zero-copy reference lent it: serial | DMXP__LENT, with pid and bit
+ * still the lender's, srec NULL.
+ */
 struct dmxp__thread_claim {
 	__u64			serial;		/* the handle's claims_serial */
 	__u32			pid;		/* the process that took it */
@@ -500,6 +508,7 @@ struct dmxp__thread_claim {
 	struct dmxp_claim	*srec;		/* NULL: the region has no claim table */
 };
 #define DMXP__TCACHE	4
+#define DMXP__LENT	(1ULL << 63)
 extern __thread struct dmxp__thread_claim dmxp__tclaim[DMXP__TCACHE]
 	__attribute__((tls_model("initial-exec")));
 /* The caller's pid, refreshed in the child after fork(). */
@@ -514,6 +523,15 @@ int dmxp__send_repaired(struct dmxp_chan *c, struct dmxp_claim *srec, __u64 pos,
 int dmxp__recv_repaired(struct dmxp_chan *c, struct dmxp_claim *srec) __attribute__((cold));
 void dmxp__notify(struct dmxp_chan *c, unsigned int flags, unsigned int n);
 __u64 dmxp__clock(unsigned int policy);
+/* Since 1.4. */
+int dmxp__chan_reserve_slow(struct dmxp_chan *c, struct dmxp_ref *ref);
+int dmxp__chan_commit_slow(struct dmxp_chan *c, struct dmxp_ref *ref, size_t len, __u32 type);
+int dmxp__chan_peek_slow(struct dmxp_chan *c, struct dmxp_ref *ref);
+int dmxp__chan_release_slow(struct dmxp_chan *c, struct dmxp_ref *ref);
+int dmxp__commit_repaired(struct dmxp_chan *c, struct dmxp_ref *ref, __u64 seq)
+	__attribute__((cold));
+int dmxp__release_repaired(struct dmxp_chan *c, struct dmxp_ref *ref) __attribute__((cold));
+void dmxp__ref_put(struct dmxp_chan *c, __u32 claim);
 
 #ifdef __cplusplus
 }
@@ -827,6 +845,233 @@ static __inline__ int dmxp__recv_try(struct dmxp_chan *c, void *buf, size_t len,
 	return 1;
 }
 
+/*
+ * A reference's claim (struct dmxp_ref): its record's index in the claim
+ * table, and its bit in the handle's pool + 1 (0: it holds no record).
+ */
+static __inline__ __u32 dmxp__ref_claim(__u32 rec, __u32 bit)
+{
+	return rec << 8 | (bit + 1);
+}
+#define DMXP__REF_REC(claim)	((claim) >> 8)
+#define DMXP__REF_BIT(claim)	(((claim) & 0xffU) - 1)
+
+/*
+ * Zero-copy references.  A reference takes the thread's cached claim
+ * record (the thread's next send or receive, in the library, takes
+ * another), and the thread that ends it keeps the record when it lent
+ * it: a reserve and its commit, a peek and its release, are inline and
+ * go without the pool.  A reference that holds a record of the pool, or
+ * that another thread ends, gives it back through the library.
+ */
+
+/*
+ * Lend the record this thread has cached for @rf to a reference: true
+ * with *@srecp and *@bitp, or false (the library decides).
+ */
+static __inline__ int dmxp__ref_lend(const struct dmxp__region_fast *rf,
+				     struct dmxp_claim **srecp, __u32 *bitp)
+{
+	struct dmxp__thread_claim *t = &dmxp__tclaim[rf->claims_serial % DMXP__TCACHE];
+
+	if (dmxp__unlikely(t->serial != rf->claims_serial || t->pid != dmxp__pid || !t->srec))
+		return 0;
+	*srecp = t->srec;
+	*bitp = t->bit;
+	/* Invalid first: a signal handler's send between the two takes another. */
+	t->serial = rf->claims_serial | DMXP__LENT;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	t->srec = DMXP__CAST(struct dmxp_claim *, 0);
+	return 1;
+}
+
+/* Give a lent record back to this thread's cache: the loan was not used. */
+static __inline__ void dmxp__ref_unlend(const struct dmxp__region_fast *rf,
+					struct dmxp_claim *srec)
+{
+	struct dmxp__thread_claim *t = &dmxp__tclaim[rf->claims_serial % DMXP__TCACHE];
+
+	dmxp__claim_end(srec);	/* [R3] */
+	t->srec = srec;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	t->serial = rf->claims_serial;
+}
+
+/*
+ * The claim record of live reference @ref of @f, of a peek (@peeked) or
+ * of a reservation; NULL when the library must decide (a reference that
+ * is not live, a region without a claim table, a record a repairer took).
+ */
+static __inline__ struct dmxp_claim *dmxp__ref_rec(const struct dmxp__chan_fast *f,
+						   const struct dmxp_ref *ref, int peeked)
+{
+	const struct dmxp__region_fast *rf = dmxp__region(f);
+	struct dmxp_slot *s;
+	struct dmxp_claim *srec;
+	__u32 claim;
+
+	if (dmxp__unlikely(!ref || !ref->payload || !ref->meta != !peeked))
+		return DMXP__CAST(struct dmxp_claim *, 0);
+	claim = ref->claim;
+	s = dmxp__slot(f, ref->pos);
+	if (dmxp__unlikely(!(claim & 0xffU) || DMXP__REF_REC(claim) >= rf->nclaims ||
+			   ref->payload != DMXP__CAST(void *, s->payload)) ||
+	    dmxp__unlikely(peeked && ref->meta != &s->meta))
+		return DMXP__CAST(struct dmxp_claim *, 0);
+	srec = &rf->sclaims[DMXP__REF_REC(claim)];
+	/* Ours, so these are our own stores: a used-up copy finds them changed. */
+	if (dmxp__unlikely(__atomic_load_n(&srec->pos, __ATOMIC_RELAXED) != ref->pos ||
+			   __atomic_load_n(&srec->chan, __ATOMIC_RELAXED) != f->id ||
+			   __atomic_load_n(&srec->generation, __ATOMIC_RELAXED) != f->gen ||
+			   __atomic_load_n(&srec->state, __ATOMIC_RELAXED) !=
+			   (peeked ? DMXP_CLAIM_RECV : DMXP_CLAIM_SEND)))
+		return DMXP__CAST(struct dmxp_claim *, 0);
+	return srec;
+}
+
+/*
+ * Reference @ref (record @srec) is used up: its claim ends, the record
+ * goes back to the thread that lent it when that is this thread, else to
+ * the library.
+ */
+static __inline__ void dmxp__ref_done(struct dmxp_chan *c, struct dmxp_ref *ref,
+				      struct dmxp_claim *srec)
+{
+	const struct dmxp__region_fast *rf = dmxp__region(dmxp__fast(c));
+	struct dmxp__thread_claim *t = &dmxp__tclaim[rf->claims_serial % DMXP__TCACHE];
+	__u32 claim = ref->claim;
+
+	dmxp__claim_end(srec);	/* [R3] */
+	if (dmxp__likely(t->serial == (rf->claims_serial | DMXP__LENT) &&
+			 t->pid == dmxp__pid && t->bit == DMXP__REF_BIT(claim))) {
+		t->srec = srec;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		t->serial = rf->claims_serial;
+	} else {
+		dmxp__ref_put(c, claim);
+	}
+	ref->payload = DMXP__CAST(void *, 0);
+	ref->meta = DMXP__CAST(const struct dmxp_msg_meta *, 0);
+	ref->len = 0;
+	ref->claim = 0;
+}
+
+/* Fill @ref for the slot of @pos that @srec (pool bit @bit) claimed. */
+static __inline__ void dmxp__ref_fill(const struct dmxp__chan_fast *f, struct dmxp_ref *ref,
+				      struct dmxp_claim *srec, __u32 bit, __u64 pos, int peeked)
+{
+	struct dmxp_slot *s = dmxp__slot(f, pos);
+
+	ref->payload = s->payload;
+	ref->meta = peeked ? &s->meta : DMXP__CAST(const struct dmxp_msg_meta *, 0);
+	ref->len = peeked ? dmxp__payload_len(s) : 0;
+	ref->claim = dmxp__ref_claim(DMXP__CONV(__u32, srec - dmxp__region(f)->sclaims), bit);
+	ref->pos = pos;
+}
+
+/* One attempt at a reservation: true when made, false to ask the library. */
+static __inline__ int dmxp__reserve_try(struct dmxp_chan *c, struct dmxp_ref *ref)
+{
+	struct dmxp__chan_fast *f = dmxp__fast(c);
+	struct dmxp_claim *srec;
+	__u32 bit;
+	__u64 pos;
+
+	if (dmxp__unlikely(f->abi != DMXP__FAST_ABI) || dmxp__unlikely(!dmxp__chan_live(f)))
+		return 0;
+	pos = __atomic_load_n(f->stail, __ATOMIC_RELAXED);
+	/* [P1] pairs with [C2].  Else full, or another producer is ahead. */
+	if (__atomic_load_n(&dmxp__slot(f, pos)->sequence, __ATOMIC_ACQUIRE) != pos ||
+	    !dmxp__ref_lend(dmxp__region(f), &srec, &bit))
+		return 0;
+	if (dmxp__unlikely(!dmxp__claim_try(f, srec, DMXP_CLAIM_SEND, f->stail, &pos, 1))) {
+		dmxp__ref_unlend(dmxp__region(f), srec);
+		return 0;
+	}
+	dmxp__ref_fill(f, ref, srec, bit, pos, 0);
+	return 1;
+}
+
+/*
+ * One attempt at a commit: true with *@retp its result, false (nothing
+ * done) when the library must decide.
+ */
+static __inline__ int dmxp__commit_try(struct dmxp_chan *c, struct dmxp_ref *ref, size_t len,
+				       __u32 type, int *retp)
+{
+	struct dmxp__chan_fast *f = dmxp__fast(c);
+	struct dmxp_claim *srec;
+	struct dmxp_slot *s;
+	__u64 seq;
+
+	if (dmxp__unlikely(f->abi != DMXP__FAST_ABI || len > DMXP_MAX_PAYLOAD) ||
+	    dmxp__unlikely(!dmxp__chan_live(f)))
+		return 0;
+	srec = dmxp__ref_rec(f, ref, 0);
+	if (dmxp__unlikely(!srec))
+		return 0;
+	s = dmxp__slot(f, ref->pos);
+	/* A repairer's tombstone already: the library tells. */
+	if (dmxp__unlikely(__atomic_load_n(&s->sequence, __ATOMIC_ACQUIRE) != ref->pos))
+		return 0;
+	dmxp__meta_fill(f, s, ref->pos, dmxp__stamp(f), type, DMXP__CONV(__u32, len), 0);
+	if (dmxp__unlikely(!dmxp__publish(s, ref->pos, &seq))) {	/* [P2] */
+		*retp = dmxp__commit_repaired(c, ref, seq);
+		return 1;
+	}
+	dmxp__ref_done(c, ref, srec);	/* [R3] */
+	dmxp__wake_consumers(c, 1);	/* [W1] */
+	*retp = 0;
+	return 1;
+}
+
+/* One attempt at a peek: a message that is no tombstone. */
+static __inline__ int dmxp__peek_try(struct dmxp_chan *c, struct dmxp_ref *ref)
+{
+	struct dmxp__chan_fast *f = dmxp__fast(c);
+	struct dmxp_claim *srec;
+	struct dmxp_slot *s;
+	__u32 bit;
+	__u64 pos;
+
+	if (dmxp__unlikely(f->abi != DMXP__FAST_ABI) || dmxp__unlikely(!dmxp__chan_live(f)))
+		return 0;
+	pos = __atomic_load_n(f->shead, __ATOMIC_RELAXED);
+	s = dmxp__slot(f, pos);
+	/* [C1] pairs with [P2].  Else empty, or another consumer is ahead. */
+	if (__atomic_load_n(&s->sequence, __ATOMIC_ACQUIRE) != pos + 1 ||
+	    (__atomic_load_n(&s->meta.flags, __ATOMIC_RELAXED) & DMXP_MSG_TOMBSTONE) ||
+	    !dmxp__ref_lend(dmxp__region(f), &srec, &bit))
+		return 0;
+	if (dmxp__unlikely(!dmxp__claim_try(f, srec, DMXP_CLAIM_RECV, f->shead, &pos, 1))) {
+		dmxp__ref_unlend(dmxp__region(f), srec);
+		return 0;
+	}
+	dmxp__ref_fill(f, ref, srec, bit, pos, 1);
+	return 1;
+}
+
+/* One attempt at a release, as dmxp__commit_try(). */
+static __inline__ int dmxp__release_try(struct dmxp_chan *c, struct dmxp_ref *ref, int *retp)
+{
+	struct dmxp__chan_fast *f = dmxp__fast(c);
+	struct dmxp_claim *srec;
+
+	if (dmxp__unlikely(f->abi != DMXP__FAST_ABI) || dmxp__unlikely(!dmxp__chan_live(f)))
+		return 0;
+	srec = dmxp__ref_rec(f, ref, 1);
+	if (dmxp__unlikely(!srec))
+		return 0;
+	if (dmxp__unlikely(!dmxp__free(f, dmxp__slot(f, ref->pos), ref->pos))) {	/* [C2] */
+		*retp = dmxp__release_repaired(c, ref);
+		return 1;
+	}
+	dmxp__ref_done(c, ref, srec);	/* [R3] */
+	dmxp__wake_producers(c, 1);	/* [W1] */
+	*retp = 0;
+	return 1;
+}
+
 #ifdef DMXP__INLINE
 static __inline__ int dmxp_chan_send(struct dmxp_chan *c, const void *buf, size_t len,
 				     __u32 type)
@@ -846,6 +1091,39 @@ static __inline__ ssize_t dmxp_chan_recv(struct dmxp_chan *c, void *buf, size_t 
 	if (dmxp__likely(dmxp__recv_try(c, buf, len, meta, &ret)))
 		return ret;
 	return dmxp__chan_recv_slow(c, buf, len, meta);
+}
+
+static __inline__ int dmxp_chan_reserve(struct dmxp_chan *c, struct dmxp_ref *ref)
+{
+	if (dmxp__likely(dmxp__reserve_try(c, ref)))
+		return 0;
+	return dmxp__chan_reserve_slow(c, ref);
+}
+
+static __inline__ int dmxp_chan_commit(struct dmxp_chan *c, struct dmxp_ref *ref, size_t len,
+				       __u32 type)
+{
+	int ret;
+
+	if (dmxp__likely(dmxp__commit_try(c, ref, len, type, &ret)))
+		return ret;
+	return dmxp__chan_commit_slow(c, ref, len, type);
+}
+
+static __inline__ int dmxp_chan_peek(struct dmxp_chan *c, struct dmxp_ref *ref)
+{
+	if (dmxp__likely(dmxp__peek_try(c, ref)))
+		return 0;
+	return dmxp__chan_peek_slow(c, ref);
+}
+
+static __inline__ int dmxp_chan_release(struct dmxp_chan *c, struct dmxp_ref *ref)
+{
+	int ret;
+
+	if (dmxp__likely(dmxp__release_try(c, ref, &ret)))
+		return ret;
+	return dmxp__chan_release_slow(c, ref);
 }
 #endif
 

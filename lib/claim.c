@@ -67,6 +67,7 @@ static unsigned int reg_n, reg_cap;
 static __u64 reg_serial;
 static pthread_key_t tkey;
 static bool tkey_made;		/* under reg_lock */
+static __thread bool tkey_set __attribute__((tls_model("initial-exec")));
 
 /*
  * A record being set up is owned by pid | DMXP_OWNER_SETUP: by a process that
@@ -313,6 +314,7 @@ static void tclaim_exit(void *arg)
 	unsigned int i;
 
 	(void)arg;
+	tkey_set = false;	/* glibc cleared it: a later record sets it again */
 	for (i = 0; i < CLAIM_TCACHE; i++)
 		tclaim_drop(&dmxp__tclaim[i]);
 }
@@ -330,6 +332,13 @@ static void __attribute__((destructor)) claims_unload(void)
 	free(reg);
 	reg = NULL;
 	reg_n = reg_cap = 0;
+}
+
+/* This thread caches a record now: its exit must give it back. */
+static void tkey_arm(struct dmxp__thread_claim *t)
+{
+	if (!tkey_set && tkey_made)
+		tkey_set = !pthread_setspecific(tkey, t);	/* non-NULL: the destructor runs */
 }
 
 struct dmxp_claim __shm *dmxp__claim_thread_slow(struct dmxp_region *r)
@@ -350,9 +359,45 @@ struct dmxp_claim __shm *dmxp__claim_thread_slow(struct dmxp_region *r)
 	t->pid = dmxp__pid;
 	t->bit = bit < 0 ? 0 : (__u32)bit;
 	t->srec = bit < 0 ? NULL : dmxp__claim_rec(r, (unsigned int)bit);
-	if (t->srec && tkey_made)
-		pthread_setspecific(tkey, t);	/* non-NULL: the destructor runs */
+	if (t->srec)
+		tkey_arm(t);
 	return t->srec;
+}
+
+/*
+ * The end of a zero-copy reference (lib/ring.c) that held pool bit @bit.
+ * A reference takes the thread's cached record when it can
+ * (dmxp__ref_lend() in dmxp.h) and gets it back when it ends it
+ * (dmxp__ref_done(), or here); a thread that ends another's reference keeps the
+ * record as its own when its cache entry is empty (or a parent's,
+ * copied by fork()).  A loop of reservations (peeks)
+ * and commits (releases) then goes without the pool's atomics, and a
+ * thread holds a record per handle as before.  The entry is valid only
+ * once it is whole: a signal handler that sends meanwhile finds no
+ * record, or a whole one.
+ */
+void dmxp__claim_ref_put(struct dmxp_region *r, unsigned int bit)
+{
+	struct dmxp__thread_claim *t = &dmxp__tclaim[r->f.claims_serial % CLAIM_TCACHE];
+
+	/*
+	 * A record cached already stays, and so does the mark of another
+	 * one lent (its reference gives it back).  A bit of a pool this
+	 * process has not made its own yet (a reference from before fork())
+	 * goes back.
+	 */
+	if ((t->serial && t->pid == dmxp__pid &&
+	     !(t->serial == (r->f.claims_serial | DMXP__LENT) && t->bit == bit)) ||
+	    READ_ONCE(r->claims.pool_pid) != dmxp__pid) {
+		dmxp__claim_put(r, bit);
+		return;
+	}
+	t->pid = dmxp__pid;
+	t->bit = bit;
+	t->srec = dmxp__claim_rec(r, bit);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	t->serial = r->f.claims_serial;
+	tkey_arm(t);
 }
 
 bool dmxp__claim_kept(struct dmxp_region *r, struct dmxp_claim __shm *rec)
@@ -400,6 +445,8 @@ int dmxp__claims_open(struct dmxp_region *r, __u32 lease)
 	if (count && (!kernel || lease) && !r->rdonly) {
 		cl->srecs = (struct dmxp_claim __shm *)((char *)r->shdr + off);
 		cl->count = count;
+		r->f.sclaims = cl->srecs;
+		r->f.nclaims = count;
 	}
 	/* /proc is read under a lock (lib/proc.c): no cancellation in between. */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
@@ -468,7 +515,7 @@ void dmxp__claims_close(struct dmxp_region *r)
 	{
 		struct dmxp__thread_claim *t = &dmxp__tclaim[r->f.claims_serial % CLAIM_TCACHE];
 
-		if (t->serial == r->f.claims_serial) {
+		if ((t->serial & ~DMXP__LENT) == r->f.claims_serial) {
 			t->serial = 0;
 			t->srec = NULL;
 		}

@@ -111,7 +111,8 @@ struct dmxp_backend_ops {
  * A region handle's claim records (lib/claim.c): a pool of at most
  * CLAIM_POOL records of the region's claim table, taken for this process.
  * Each thread keeps one while it uses the handle; a zero-copy reference
- * that outlives its call takes another.
+ * that outlives its call takes the thread's, or another when the thread
+ * has none cached, and the thread that ends it keeps it.
  */
 #define CLAIM_POOL	64
 
@@ -197,6 +198,9 @@ DMXP__FAST_AT(dmxp__chan_fast, shead, 32 + 3 * DMXP__P, DMXP__P);
 DMXP__FAST_AT(dmxp__chan_fast, sslots, 32 + 4 * DMXP__P, DMXP__P);
 DMXP__FAST_AT(dmxp__region_fast, claims_serial, 0, 8);
 DMXP__FAST_AT(dmxp__region_fast, runtime, 8, 2);
+/* Since 1.4: read by the inline zero-copy calls, which need LIBDMXP_1.4. */
+DMXP__FAST_AT(dmxp__region_fast, sclaims, 16, DMXP__P);
+DMXP__FAST_AT(dmxp__region_fast, nclaims, 16 + DMXP__P, 4);
 DMXP__FAST_AT(dmxp__thread_claim, serial, 0, 8);
 DMXP__FAST_AT(dmxp__thread_claim, pid, 8, 4);
 DMXP__FAST_AT(dmxp__thread_claim, bit, 12, 4);
@@ -288,6 +292,7 @@ void dmxp__claims_fork(enum dmxp_fork_phase phase);
 #define CLAIM_TCACHE	DMXP__TCACHE
 
 struct dmxp_claim __shm *dmxp__claim_thread_slow(struct dmxp_region *r);
+void dmxp__claim_ref_put(struct dmxp_region *r, unsigned int bit);
 
 /*
  * This thread's record for @r, or NULL: no table, or none left (which is

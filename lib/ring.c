@@ -341,20 +341,28 @@ int dmxp_chan_send_batch(struct dmxp_chan *c, const struct dmxp_smsg *msgs,
  * ref->payload to NULL; a call that fails to fill it leaves it NULL too.
  * ref->meta tells the two kinds apart (NULL for a reservation), and
  * ref->claim names the record of the handle's pool that the reference
- * holds (its pool bit + 1, 0 for none): a reference outlives the call, so
- * it takes a record for itself rather than the thread's.
+ * holds (its pool bit + 1, 0 for none).  A reference outlives the call,
+ * so the record is its own until it ends: the thread's cached one, which
+ * the thread's next call then replaces, or one of the pool
+ * (dmxp__claim_ref_take()).
  */
 static int ref_claim_take(struct dmxp_chan *c, struct dmxp_ref *ref,
 			  struct dmxp_claim __shm **recp)
 {
-	int bit = dmxp__claim_take(c->f.region);
+	struct dmxp_region *r = c->f.region;
+	__u32 bit;
 
-	if (bit < 0) {
-		*recp = NULL;
-		return c->f.region->claims.srecs ? -ENOBUFS : 0;
+	if (!dmxp__ref_lend(&r->f, recp, &bit)) {
+		int b = dmxp__claim_take(r);
+
+		if (b < 0) {
+			*recp = NULL;
+			return r->claims.srecs ? -ENOBUFS : 0;
+		}
+		bit = (__u32)b;
+		*recp = dmxp__claim_rec(r, bit);
 	}
-	ref->claim = (__u32)bit + 1;
-	*recp = dmxp__claim_rec(c->f.region, (unsigned int)bit);
+	ref->claim = dmxp__ref_claim((__u32)(*recp - r->claims.srecs), bit);
 	return 0;
 }
 
@@ -374,11 +382,12 @@ static void ref_clear(struct dmxp_ref *ref)
 static void ref_end(struct dmxp_chan *c, struct dmxp_ref *ref, bool repaired)
 {
 	if (ref->claim) {
-		struct dmxp_claim __shm *rec = dmxp__claim_rec(c->f.region, ref->claim - 1);
+		unsigned int bit = DMXP__REF_BIT(ref->claim);
+		struct dmxp_claim __shm *rec = dmxp__claim_rec(c->f.region, bit);
 
 		if (!repaired || dmxp__claim_kept(c->f.region, rec)) {
 			dmxp__claim_end(rec);	/* [R3] */
-			dmxp__claim_put(c->f.region, ref->claim - 1);
+			dmxp__claim_ref_put(c->f.region, bit);
 		}
 	}
 	ref_clear(ref);
@@ -406,9 +415,9 @@ static int ref_check(struct dmxp_chan *c, const struct dmxp_ref *ref, bool peeke
 		return -EINVAL;
 	if (!cl->srecs)
 		return load_acquire(&s->sequence) == ref->pos + peeked ? 0 : -EINVAL;
-	bit = ref->claim - 1;
-	if (!ref->claim || bit >= load_acquire(&cl->n) ||
-	    !(READ_ONCE(cl->busy) & (1ULL << bit)))
+	bit = DMXP__REF_BIT(ref->claim);
+	if (!(ref->claim & 0xff) || bit >= load_acquire(&cl->n) ||
+	    !(READ_ONCE(cl->busy) & (1ULL << bit)) || DMXP__REF_REC(ref->claim) != cl->idx[bit])
 		return -EINVAL;
 	rec = dmxp__claim_rec(c->f.region, bit);
 	if (READ_ONCE(rec->pos) != ref->pos || READ_ONCE(rec->chan) != c->f.id ||
@@ -422,7 +431,7 @@ static int ref_check(struct dmxp_chan *c, const struct dmxp_ref *ref, bool peeke
 }
 
 __dmxp_export
-int dmxp_chan_reserve(struct dmxp_chan *c, struct dmxp_ref *ref)
+int dmxp__chan_reserve_slow(struct dmxp_chan *c, struct dmxp_ref *ref)
 {
 	struct dmxp_claim __shm *rec;
 	struct dmxp_slot __shm *s;
@@ -448,8 +457,7 @@ int dmxp_chan_reserve(struct dmxp_chan *c, struct dmxp_ref *ref)
 }
 
 __dmxp_export
-int dmxp_chan_commit(struct dmxp_chan *c, struct dmxp_ref *ref, size_t len,
-		     __u32 type)
+int dmxp__chan_commit_slow(struct dmxp_chan *c, struct dmxp_ref *ref, size_t len, __u32 type)
 {
 	struct dmxp_slot __shm *s;
 	int ret;
@@ -802,7 +810,7 @@ int dmxp_chan_recv_batch(struct dmxp_chan *c, struct dmxp_rmsg *msgs,
 }
 
 __dmxp_export
-int dmxp_chan_peek(struct dmxp_chan *c, struct dmxp_ref *ref)
+int dmxp__chan_peek_slow(struct dmxp_chan *c, struct dmxp_ref *ref)
 {
 	struct dmxp_claim __shm *rec;
 	struct dmxp_slot __shm *s;
@@ -829,9 +837,8 @@ int dmxp_chan_peek(struct dmxp_chan *c, struct dmxp_ref *ref)
 	return 0;
 }
 
-/* Returns int since 1.1, with the 1.0 symbol: see dmxp_chan_abort(). */
 __dmxp_export
-int dmxp_chan_release(struct dmxp_chan *c, struct dmxp_ref *ref)
+int dmxp__chan_release_slow(struct dmxp_chan *c, struct dmxp_ref *ref)
 {
 	int ret;
 
@@ -851,6 +858,76 @@ int dmxp_chan_release(struct dmxp_chan *c, struct dmxp_ref *ref)
 	else
 		dmxp__wake_producers_fenced(c, 1);
 	return ret;
+}
+
+/*
+ * For programs built before the inline zero-copy calls, and for other
+ * languages: the inline attempt of dmxp.h, then the whole call.
+ */
+__dmxp_export
+int dmxp_chan_reserve(struct dmxp_chan *c, struct dmxp_ref *ref)
+{
+	if (likely(dmxp__reserve_try(c, ref)))
+		return 0;
+	return dmxp__chan_reserve_slow(c, ref);
+}
+
+__dmxp_export
+int dmxp_chan_commit(struct dmxp_chan *c, struct dmxp_ref *ref, size_t len, __u32 type)
+{
+	int ret;
+
+	if (likely(dmxp__commit_try(c, ref, len, type, &ret)))
+		return ret;
+	return dmxp__chan_commit_slow(c, ref, len, type);
+}
+
+__dmxp_export
+int dmxp_chan_peek(struct dmxp_chan *c, struct dmxp_ref *ref)
+{
+	if (likely(dmxp__peek_try(c, ref)))
+		return 0;
+	return dmxp__chan_peek_slow(c, ref);
+}
+
+/* Returns int since 1.1, with the 1.0 symbol: see dmxp_chan_abort(). */
+__dmxp_export
+int dmxp_chan_release(struct dmxp_chan *c, struct dmxp_ref *ref)
+{
+	int ret;
+
+	if (likely(dmxp__release_try(c, ref, &ret)))
+		return ret;
+	return dmxp__chan_release_slow(c, ref);
+}
+
+/*
+ * The inline commit's publish (release's free) found the slot taken by
+ * a repairer: what dmxp__chan_commit_slow() (release) does then.
+ */
+__dmxp_export
+int dmxp__commit_repaired(struct dmxp_chan *c, struct dmxp_ref *ref, __u64 seq)
+{
+	int ret = publish_repaired(ring_slot(c, ref->pos), ref->pos, seq);
+
+	ref_end(c, ref, true);
+	dmxp__wake_consumers_fenced(c, 1);
+	return ret > 0 ? 0 : ret;	/* 1: a repairer delivered it */
+}
+
+__dmxp_export
+int dmxp__release_repaired(struct dmxp_chan *c, struct dmxp_ref *ref)
+{
+	ref_end(c, ref, true);
+	dmxp__wake_producers_fenced(c, 1);
+	return -ECANCELED;
+}
+
+/* An inline end of a reference that this thread did not lend. */
+__dmxp_export
+void dmxp__ref_put(struct dmxp_chan *c, __u32 claim)
+{
+	dmxp__claim_ref_put(c->f.region, DMXP__REF_BIT(claim));
 }
 
 /*

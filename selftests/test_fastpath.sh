@@ -10,7 +10,8 @@
 
 so=../lib/libdmxp.so.$(cat ../VERSION)
 CALLS="dmxp_chan_send dmxp_chan_recv dmxp_chan_send_batch dmxp_chan_recv_batch
-dmxp_chan_commit dmxp_chan_peek dmxp_chan_reserve dmxp_chan_release@@LIBDMXP_1.1"
+dmxp_chan_commit dmxp_chan_peek dmxp_chan_reserve dmxp_chan_release@@LIBDMXP_1.1
+dmxp__chan_commit_slow dmxp__chan_peek_slow dmxp__chan_reserve_slow dmxp__chan_release_slow"
 
 if [ "$(uname -m)" != x86_64 ]; then
 	for f in $CALLS; do skip "$f has no full fence: not x86-64"; done
@@ -39,17 +40,18 @@ fi
 if [ "$(uname -m)" = x86_64 ] && command -v objdump >/dev/null 2>&1 && [ -f "$so" ]; then
 	ind=$(objdump -d --no-show-raw-insn "$so" |
 		awk '/^[0-9a-f]+ <.*>:$/ { fn = $2 } /(call|jmp) +\*/ { print fn }' |
-		grep -v "@plt>" | grep -E '^<(dmxp_chan_(send|recv|send_batch|recv_batch|reserve|commit|abort|peek|release)|dmxp__chan_(send|recv)_slow|dmxp__(send|recv)_[a-z]*|ring_[a-z_]*)[@>.]' |
+		grep -v "@plt>" | grep -E '^<(dmxp_chan_(send|recv|send_batch|recv_batch|reserve|commit|abort|peek|release)|dmxp__chan_[a-z]+_slow|dmxp__(send|recv|commit|release)_[a-z]*|dmxp__ref_put|ring_[a-z_]*|ref_[a-z_]*)[@>.]' |
 		sort -u | tr '\n' ' ')
 	check "the message path makes no indirect call${ind:+ (}${ind% }${ind:+)}" test -z "$ind"
 else
 	skip "the message path makes no indirect call: not x86-64, no objdump or no library"
 fi
 
-# A program built with dmxp.h sends and receives inline: its code calls
-# the library only for what the inline path hands over (the whole call,
-# dmxp__chan_send_slow/recv_slow), pays no full fence either, and calls
-# dmxp_chan_send/recv themselves with DMXP_NO_INLINE.  The header builds
+# A program built with dmxp.h sends and receives inline, and so reserves,
+# commits, peeks and releases: its code calls the library only for what
+# the inline path hands over (the whole call, dmxp__chan_send_slow and
+# the like), pays no full fence either, and calls dmxp_chan_send/recv
+# themselves with DMXP_NO_INLINE.  The header builds
 # as C89 (with and without DMXP_NO_INLINE), strict C99/C11, C++ (no
 # old-style cast) and with clang, without a warning.
 tmp=$(mktemp -d) || exit 1
@@ -63,6 +65,14 @@ ssize_t rcv(struct dmxp_chan *c, void *b, struct dmxp_msg_meta *m)
 {
 	return dmxp_chan_recv(c, b, 960, m);
 }
+int rsv(struct dmxp_chan *c, struct dmxp_ref *r);
+int cmt(struct dmxp_chan *c, struct dmxp_ref *r);
+int pk(struct dmxp_chan *c, struct dmxp_ref *r);
+int rel(struct dmxp_chan *c, struct dmxp_ref *r);
+int rsv(struct dmxp_chan *c, struct dmxp_ref *r) { return dmxp_chan_reserve(c, r); }
+int cmt(struct dmxp_chan *c, struct dmxp_ref *r) { return dmxp_chan_commit(c, r, 64, 0); }
+int pk(struct dmxp_chan *c, struct dmxp_ref *r) { return dmxp_chan_peek(c, r); }
+int rel(struct dmxp_chan *c, struct dmxp_ref *r) { return dmxp_chan_release(c, r); }
 EOF
 inc="-I../include -I../include/uapi"
 # fn OBJ FUNC: FUNC's instructions and relocations in OBJ
@@ -72,10 +82,12 @@ fn() {
 }
 if [ "$(uname -m)" != x86_64 ] || ! command -v objdump >/dev/null 2>&1; then
 	skip "a program's send and receive are inline: not x86-64, or no objdump"
+	skip "a program's zero-copy calls are inline: not x86-64, or no objdump"
 	skip "DMXP_NO_INLINE makes them calls: not x86-64, or no objdump"
 elif ! ${CC:-cc} -O2 -Wall -Wextra -Werror $inc -c -o "$tmp/p.o" "$tmp/p.c" ||
      ! ${CC:-cc} -O2 -Wall -Wextra -Werror -DDMXP_NO_INLINE $inc -c -o "$tmp/n.o" "$tmp/p.c"; then
 	not_ok "a program's send and receive are inline: it does not build"
+	not_ok "a program's zero-copy calls are inline: it does not build"
 	not_ok "DMXP_NO_INLINE makes them calls: it does not build"
 else
 	bad=
@@ -86,6 +98,16 @@ else
 		! printf '%s\n' "$d" | grep -qE 'mfence|lock or[lq]? +\$0x0,' || bad="$bad ${f%:*}:fence"
 	done
 	check "a program's send and receive are inline, with no full fence${bad:+ (}${bad# }${bad:+)}" \
+		test -z "$bad"
+	bad=
+	for f in rsv:reserve cmt:commit pk:peek rel:release; do
+		d=$(fn "$tmp/p.o" "${f%:*}")
+		printf '%s\n' "$d" | grep -q "dmxp__chan_${f#*:}_slow" || bad="$bad ${f%:*}:no-slow-call"
+		! printf '%s\n' "$d" | grep -q "dmxp_chan_${f#*:}-" || bad="$bad ${f%:*}:calls-dmxp_chan_${f#*:}"
+		! printf '%s\n' "$d" | grep -qE 'mfence|lock or[lq]? +\$0x0,' || bad="$bad ${f%:*}:fence"
+		! printf '%s\n' "$d" | grep -qE 'call +\*|jmp +\*' || bad="$bad ${f%:*}:indirect"
+	done
+	check "a program's zero-copy calls are inline, with no full fence${bad:+ (}${bad# }${bad:+)}" \
 		test -z "$bad"
 	check "DMXP_NO_INLINE makes them calls" sh -c "
 		objdump -dr '$tmp/n.o' | grep -q 'dmxp_chan_send-' &&

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * The inline dmxp_chan_send() and dmxp_chan_recv() of dmxp.h: a message
- * whose slot is ready goes without a call into the library; everything
- * else is handed to it, whole and with the same result.
+ * The inline calls of dmxp.h: a message whose slot is ready goes without
+ * a call into the library (send, recv; reserve and commit, peek and
+ * release); everything else is handed to it, whole and with the same
+ * result.
  *
  * Built without the test hooks, so this program runs the header's inline
  * code.  The linker wraps every function of the library the inline code
@@ -37,6 +38,33 @@ int __wrap_dmxp__send_repaired(struct dmxp_chan *c, struct dmxp_claim *srec, __u
 int __wrap_dmxp__recv_repaired(struct dmxp_chan *c, struct dmxp_claim *srec);
 
 static __thread unsigned long sends_called, recvs_called, clocks_called, others_called;
+static __thread unsigned long zc_called, puts_called;
+
+/* The zero-copy calls' ends in the library: each counts in zc_called. */
+#define WRAP_ZC(ret, name, params, args)				\
+	ret __real_##name params;					\
+	ret __wrap_##name params;					\
+	ret __wrap_##name params					\
+	{								\
+		zc_called++;						\
+		return __real_##name args;				\
+	}
+WRAP_ZC(int, dmxp__chan_reserve_slow, (struct dmxp_chan *c, struct dmxp_ref *ref), (c, ref))
+WRAP_ZC(int, dmxp__chan_commit_slow, (struct dmxp_chan *c, struct dmxp_ref *ref, size_t len,
+				      __u32 type), (c, ref, len, type))
+WRAP_ZC(int, dmxp__chan_peek_slow, (struct dmxp_chan *c, struct dmxp_ref *ref), (c, ref))
+WRAP_ZC(int, dmxp__chan_release_slow, (struct dmxp_chan *c, struct dmxp_ref *ref), (c, ref))
+WRAP_ZC(int, dmxp__commit_repaired, (struct dmxp_chan *c, struct dmxp_ref *ref, __u64 seq),
+	(c, ref, seq))
+WRAP_ZC(int, dmxp__release_repaired, (struct dmxp_chan *c, struct dmxp_ref *ref), (c, ref))
+
+void __real_dmxp__ref_put(struct dmxp_chan *c, __u32 claim);
+void __wrap_dmxp__ref_put(struct dmxp_chan *c, __u32 claim);
+void __wrap_dmxp__ref_put(struct dmxp_chan *c, __u32 claim)
+{
+	puts_called++;
+	__real_dmxp__ref_put(c, claim);
+}
 
 __u64 __wrap_dmxp__clock(unsigned int policy)
 {
@@ -90,6 +118,7 @@ FIXTURE_SETUP(inl)
 	ASSERT_EQ(0, dmxp_chan_create(self->r, CH, CAP));
 	ASSERT_EQ(0, dmxp_chan_open(self->r, CH, &self->c));
 	sends_called = recvs_called = clocks_called = others_called = 0;
+	zc_called = puts_called = 0;
 }
 
 FIXTURE_TEARDOWN(inl)
@@ -137,6 +166,7 @@ static void warm_up(struct __test_metadata *_metadata, struct dmxp_chan *c)
 	ASSERT_EQ(0, dmxp_chan_send(c, "w", 1, 0));
 	ASSERT_EQ(1, dmxp_chan_recv(c, &b, 1, NULL));
 	sends_called = recvs_called = clocks_called = others_called = 0;
+	zc_called = puts_called = 0;
 }
 
 TEST_F(inl, ready_messages_go_without_a_call)
@@ -394,6 +424,290 @@ TEST(a_fork_handler_of_the_program_sends_as_the_child)
 	fork_chan = NULL;
 	dmxp_region_close(r);
 	test_region_remove(path);
+}
+
+/* --------------------------------------------------- the zero-copy calls */
+
+/* Reserve, build message @n in its slot (as send_nth()), commit. */
+static int reserve_nth(struct dmxp_chan *c, unsigned int n)
+{
+	size_t len = (n * 131) % (DMXP_MAX_PAYLOAD + 1);
+	struct dmxp_ref ref;
+	int ret = dmxp_chan_reserve(c, &ref);
+
+	if (ret)
+		return ret;
+	test_fill(ref.payload, len, 1, n);
+	return dmxp_chan_commit(c, &ref, len, 0x1000 + n);
+}
+
+/* Peek at message @n, check it in place, release: 0 or the failed check's line. */
+static int peek_nth(struct dmxp_chan *c, unsigned int n, __u32 pid)
+{
+	unsigned char want[DMXP_MAX_PAYLOAD];
+	size_t len = (n * 131) % (DMXP_MAX_PAYLOAD + 1);
+	struct dmxp_ref ref;
+
+	if (dmxp_chan_peek(c, &ref))
+		return __LINE__;
+	test_fill(want, len, 1, n);
+	if (ref.len != len || memcmp(ref.payload, want, len) || !ref.meta ||
+	    ref.meta->payload_len != len || ref.meta->message_type != 0x1000 + n ||
+	    ref.meta->sender_pid != pid || ref.meta->channel_id != CH)
+		return __LINE__;
+	if (dmxp_chan_release(c, &ref) || ref.payload)
+		return __LINE__;
+	return 0;
+}
+
+TEST_F(inl, reserve_commit_peek_release_go_without_a_call)
+{
+	unsigned int n;
+
+	warm_up(_metadata, self->c);
+	ASSERT_EQ(0, dmxp_chan_set_timestamp(self->c, DMXP_TIMESTAMP_NONE));
+	for (n = 0; n < 500; n++) {
+		ASSERT_EQ(0, reserve_nth(self->c, n));
+		if (n % 3 == 2) {	/* mixed with the copy calls, and wrapping */
+			ASSERT_EQ(0, peek_nth(self->c, n - 2, (__u32)getpid()));
+			ASSERT_EQ(0, recv_nth(self->c, n - 1, (__u32)getpid()));
+			ASSERT_EQ(0, peek_nth(self->c, n, (__u32)getpid()));
+		}
+	}
+	/* The thread's record came back each time: the copy calls are inline too. */
+	EXPECT_EQ(0UL, zc_called + puts_called);
+	EXPECT_EQ(0UL, sends_called + recvs_called + clocks_called + others_called);
+}
+
+/*
+ * A second reference while the first holds the thread's record takes one
+ * of the pool, in the library, and goes back to the pool when it ends;
+ * the first gives the thread its record back.
+ */
+TEST_F(inl, a_second_reference_takes_a_record_of_the_pool)
+{
+	struct dmxp_ref a, b;
+	char buf[16];
+
+	warm_up(_metadata, self->c);
+	ASSERT_EQ(0, dmxp_chan_reserve(self->c, &a));
+	EXPECT_EQ(0UL, zc_called);
+	ASSERT_EQ(0, dmxp_chan_reserve(self->c, &b));
+	EXPECT_EQ(1UL, zc_called);
+	EXPECT_NE(a.claim, b.claim);
+	EXPECT_EQ(a.pos + 1, b.pos);
+	memcpy(b.payload, "second", 6);
+	ASSERT_EQ(0, dmxp_chan_commit(self->c, &b, 6, 2));
+	EXPECT_EQ(1UL, puts_called);
+	memcpy(a.payload, "first", 5);
+	ASSERT_EQ(0, dmxp_chan_commit(self->c, &a, 5, 1));
+	EXPECT_EQ(1UL, puts_called);
+	EXPECT_EQ(1UL, zc_called);
+	ASSERT_EQ(0, send_nth(self->c, 1));
+	EXPECT_EQ(0UL, sends_called);
+	EXPECT_EQ(5, dmxp_chan_recv(self->c, buf, sizeof(buf), NULL));
+	EXPECT_EQ(0, memcmp(buf, "first", 5));
+	EXPECT_EQ(6, dmxp_chan_recv(self->c, buf, sizeof(buf), NULL));
+	EXPECT_EQ(0, memcmp(buf, "second", 6));
+	EXPECT_EQ(0, recv_nth(self->c, 1, (__u32)getpid()));
+}
+
+/* The copy calls in the middle of a reservation take another record. */
+TEST_F(inl, a_send_while_a_reservation_holds_the_record)
+{
+	struct dmxp_ref a;
+
+	warm_up(_metadata, self->c);
+	ASSERT_EQ(0, dmxp_chan_reserve(self->c, &a));
+	ASSERT_EQ(0, send_nth(self->c, 1));	/* the library: a record of its own */
+	ASSERT_EQ(0, send_nth(self->c, 2));	/* then inline */
+	EXPECT_EQ(1UL, sends_called);
+	ASSERT_EQ(0, dmxp_chan_commit(self->c, &a, 0, 0));
+	EXPECT_EQ(1UL, puts_called);		/* the thread has a record: to the pool */
+	EXPECT_EQ(0UL, zc_called);
+}
+
+struct ender_arg {
+	struct dmxp_chan *c;
+	struct dmxp_ref *ref;
+	int ret;
+	unsigned long puts, zc;
+};
+
+static void *commit_it(void *p)
+{
+	struct ender_arg *a = p;
+
+	a->ret = dmxp_chan_commit(a->c, a->ref, 3, 0);
+	a->puts = puts_called;
+	a->zc = zc_called;
+	return NULL;
+}
+
+/* A reference ended by another thread: the record goes with it. */
+TEST_F(inl, a_reservation_committed_by_another_thread)
+{
+	struct dmxp_ref ref;
+	struct ender_arg a = { .c = self->c, .ref = &ref };
+	pthread_t t;
+	char b[4];
+
+	warm_up(_metadata, self->c);
+	ASSERT_EQ(0, dmxp_chan_reserve(self->c, &ref));
+	memcpy(ref.payload, "abc", 3);
+	ASSERT_EQ(0, pthread_create(&t, NULL, commit_it, &a));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(0, a.ret);
+	EXPECT_EQ(1UL, a.puts);
+	EXPECT_EQ(0UL, a.zc);
+	EXPECT_EQ(NULL, ref.payload);
+	EXPECT_EQ(3, dmxp_chan_recv(self->c, b, sizeof(b), NULL));
+	EXPECT_EQ(0, memcmp(b, "abc", 3));
+	EXPECT_EQ(1UL, recvs_called);		/* this thread lent its record away */
+	ASSERT_EQ(0, send_nth(self->c, 3));
+	EXPECT_EQ(0UL, sends_called);
+	EXPECT_EQ(0, recv_nth(self->c, 3, (__u32)getpid()));
+}
+
+/* A reference used up, or a copy of one: -EINVAL from the library, nothing touched. */
+TEST_F(inl, a_used_up_reference_is_refused)
+{
+	struct dmxp_ref ref, copy, next;
+	char b[4];
+
+	warm_up(_metadata, self->c);
+	ASSERT_EQ(0, dmxp_chan_reserve(self->c, &ref));
+	copy = ref;
+	ASSERT_EQ(0, dmxp_chan_commit(self->c, &ref, 1, 0));
+	EXPECT_EQ(-EINVAL, dmxp_chan_commit(self->c, &ref, 1, 0));
+	EXPECT_EQ(-EINVAL, dmxp_chan_commit(self->c, &copy, 1, 0));
+	/* The same record, lent again for the next slot. */
+	ASSERT_EQ(0, dmxp_chan_reserve(self->c, &next));
+	EXPECT_EQ(copy.claim, next.claim);
+	EXPECT_EQ(-EINVAL, dmxp_chan_commit(self->c, &copy, 1, 0));
+	EXPECT_EQ(-EINVAL, dmxp_chan_abort(self->c, &copy));
+	EXPECT_EQ(-EINVAL, dmxp_chan_release(self->c, &copy));	/* not a peek */
+	EXPECT_EQ(0, dmxp_chan_commit(self->c, &next, 2, 0));
+	EXPECT_EQ(4UL, zc_called);	/* each refusal was the library's */
+	EXPECT_EQ(1, dmxp_chan_recv(self->c, b, sizeof(b), NULL));
+	EXPECT_EQ(2, dmxp_chan_recv(self->c, b, sizeof(b), NULL));
+	EXPECT_EQ(-EAGAIN, dmxp_chan_recv(self->c, b, sizeof(b), NULL));
+	/* And the same for peeks. */
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "x", 1, 0));
+	ASSERT_EQ(0, dmxp_chan_peek(self->c, &ref));
+	copy = ref;
+	ASSERT_EQ(0, dmxp_chan_release(self->c, &ref));
+	EXPECT_EQ(-EINVAL, dmxp_chan_release(self->c, &copy));
+	EXPECT_EQ(-EINVAL, dmxp_chan_commit(self->c, &copy, 1, 0));
+	EXPECT_EQ(-EINVAL, dmxp_chan_release(self->c, NULL));
+	memset(&copy, 0, sizeof(copy));
+	EXPECT_EQ(-EINVAL, dmxp_chan_release(self->c, &copy));
+}
+
+TEST_F(inl, an_oversized_commit_keeps_the_reservation)
+{
+	struct dmxp_ref ref;
+	char b[4];
+
+	warm_up(_metadata, self->c);
+	ASSERT_EQ(0, dmxp_chan_reserve(self->c, &ref));
+	EXPECT_EQ(-EMSGSIZE, dmxp_chan_commit(self->c, &ref, DMXP_MAX_PAYLOAD + 1, 0));
+	EXPECT_EQ(1UL, zc_called);
+	EXPECT_NE(NULL, ref.payload);
+	memcpy(ref.payload, "ok", 2);
+	EXPECT_EQ(0, dmxp_chan_commit(self->c, &ref, 2, 0));
+	EXPECT_EQ(1UL, zc_called);
+	EXPECT_EQ(2, dmxp_chan_recv(self->c, b, sizeof(b), NULL));
+}
+
+TEST_F(inl, zero_copy_with_another_layout_calls_the_library)
+{
+	struct dmxp_ref ref;
+
+	warm_up(_metadata, self->c);
+	dmxp__fast(self->c)->abi = DMXP__FAST_ABI + 1;
+	ASSERT_EQ(0, dmxp_chan_reserve(self->c, &ref));
+	ASSERT_EQ(0, dmxp_chan_commit(self->c, &ref, 0, 0));
+	ASSERT_EQ(0, dmxp_chan_peek(self->c, &ref));
+	ASSERT_EQ(0, dmxp_chan_release(self->c, &ref));
+	EXPECT_EQ(4UL, zc_called);
+	dmxp__fast(self->c)->abi = DMXP__FAST_ABI;
+}
+
+TEST_F(inl, a_peek_skips_a_tombstone_in_the_library)
+{
+	struct dmxp_ref ref;
+
+	warm_up(_metadata, self->c);
+	ASSERT_EQ(0, dmxp_chan_reserve(self->c, &ref));
+	ASSERT_EQ(0, dmxp_chan_abort(self->c, &ref));
+	ASSERT_EQ(0, reserve_nth(self->c, 4));
+	EXPECT_EQ(0UL, zc_called);
+	EXPECT_EQ(0, peek_nth(self->c, 4, (__u32)getpid()));
+	EXPECT_EQ(1UL, zc_called);
+}
+
+TEST_F(inl, a_reference_of_a_destroyed_channel_is_eidrm)
+{
+	struct dmxp_ref a, b;
+
+	warm_up(_metadata, self->c);
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "x", 1, 0));
+	ASSERT_EQ(0, dmxp_chan_peek(self->c, &b));
+	ASSERT_EQ(0, dmxp_chan_reserve(self->c, &a));
+	ASSERT_EQ(0, dmxp_chan_destroy(self->r, CH));
+	ASSERT_EQ(0, dmxp_chan_create(self->r, CH, CAP));
+	EXPECT_EQ(-EIDRM, dmxp_chan_commit(self->c, &a, 1, 0));
+	EXPECT_EQ(NULL, a.payload);
+	EXPECT_EQ(-EIDRM, dmxp_chan_release(self->c, &b));
+	EXPECT_EQ(-EIDRM, dmxp_chan_reserve(self->c, &a));
+	EXPECT_EQ(-EIDRM, dmxp_chan_peek(self->c, &a));
+}
+
+/*
+ * A slot a repairer freed under a peek (its sequence moved on): the free
+ * fails, the release says -ECANCELED through the library, and the
+ * record is the thread's again.
+ */
+TEST_F(inl, a_release_of_a_repaired_slot_is_ecanceled)
+{
+	struct dmxp_ref ref;
+	struct dmxp_slot *s;
+
+	warm_up(_metadata, self->c);
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "x", 1, 0));
+	ASSERT_EQ(0, dmxp_chan_peek(self->c, &ref));
+	s = dmxp__slot(dmxp__fast(self->c), ref.pos);
+	__atomic_store_n(&s->sequence, ref.pos + CAP, __ATOMIC_RELEASE);	/* as a repairer frees */
+	EXPECT_EQ(-ECANCELED, dmxp_chan_release(self->c, &ref));
+	EXPECT_EQ(1UL, zc_called);
+	EXPECT_EQ(NULL, ref.payload);
+	ASSERT_EQ(0, send_nth(self->c, 5));
+	EXPECT_EQ(0, recv_nth(self->c, 5, (__u32)getpid()));
+	EXPECT_EQ(0UL, sends_called + recvs_called);
+}
+
+/* A child of fork() reserves with a record of its own and names itself. */
+TEST_F(inl, a_forked_child_reserves_as_itself)
+{
+	unsigned int n;
+	pid_t pid;
+	int status;
+
+	warm_up(_metadata, self->c);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		for (n = 0; n < 10; n++)
+			if (reserve_nth(self->c, n))
+				_exit(2);
+		_exit(zc_called == 1 ? 0 : 3);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_EQ(0, test_exit_code(status));
+	for (n = 0; n < 10; n++)
+		ASSERT_EQ(0, peek_nth(self->c, n, (__u32)pid));
+	EXPECT_EQ(0UL, zc_called);
 }
 
 TEST_HARNESS_MAIN

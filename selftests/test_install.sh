@@ -190,11 +190,17 @@ if command -v readelf >/dev/null 2>&1; then
 	verify "what the inline calls of dmxp.h use is LIBDMXP_1.3" test "$inl" = \
 		"dmxp__chan_recv_slow@@LIBDMXP_1.3 dmxp__chan_send_slow@@LIBDMXP_1.3 dmxp__clock@@LIBDMXP_1.3 dmxp__notify@@LIBDMXP_1.3 dmxp__pid@@LIBDMXP_1.3 dmxp__recv_repaired@@LIBDMXP_1.3 dmxp__send_repaired@@LIBDMXP_1.3 dmxp__tclaim@@LIBDMXP_1.3 " ||
 		echo "# versions: $inl"
+	zc=$(readelf --dyn-syms -W "$lib/libdmxp.so.$ver" |
+		grep -oE 'dmxp__[a-z_]+@@LIBDMXP_1\.4$' | LC_ALL=C sort | tr '\n' ' ')
+	verify "what the inline zero-copy calls of dmxp.h use is LIBDMXP_1.4" test "$zc" = \
+		"dmxp__chan_commit_slow@@LIBDMXP_1.4 dmxp__chan_peek_slow@@LIBDMXP_1.4 dmxp__chan_release_slow@@LIBDMXP_1.4 dmxp__chan_reserve_slow@@LIBDMXP_1.4 dmxp__commit_repaired@@LIBDMXP_1.4 dmxp__ref_put@@LIBDMXP_1.4 dmxp__release_repaired@@LIBDMXP_1.4 " ||
+		echo "# versions: $zc"
 else
 	skip "the installed library's soname is libdmxp.so.1: readelf is not installed"
 	skip "abort and release keep their 1.0 versions beside the 1.1 defaults: readelf is not installed"
 	skip "dmxp_chan_set_timestamp is LIBDMXP_1.2: readelf is not installed"
 	skip "what the inline calls of dmxp.h use is LIBDMXP_1.3: readelf is not installed"
+	skip "what the inline zero-copy calls of dmxp.h use is LIBDMXP_1.4: readelf is not installed"
 fi
 verify "the installed headers are the tree's" sh -c "
 	cmp -s '$top/include/dmxp.h' '$d/$P/include/dmxp.h' &&

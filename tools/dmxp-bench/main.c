@@ -93,7 +93,7 @@ static const struct variant variants[] = {
 	  "region file; send/recv (copy); blocking: recv_wait, no spin" },
 	{ "dmxp-spin", "dmxp", &xp_dmxp, &cfg_file_spin, API_COPY, true, false, false, false, false,
 	  "region file; recv_wait with the default adaptive spin (20 us)" },
-	{ "dmxp-zc", "dmxp", &xp_dmxp, &cfg_file, API_ZC, false, false, true, true, false,
+	{ "dmxp-zc", "dmxp", &xp_dmxp, &cfg_file, API_ZC, false, false, true, true, true,
 	  "region file; reserve/commit, peek/release (zero-copy)" },
 	{ "dmxp-batch", "dmxp", &xp_dmxp, &cfg_file, API_BATCH, false, false, true, true, true,
 	  "region file; send_batch/recv_batch, 32 per call" },
