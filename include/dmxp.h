@@ -435,23 +435,25 @@ int dmxp_chan_fd(struct dmxp_chan *c);
 
 /*
  * dmxp_chan_send() and dmxp_chan_recv() are inline functions, as
- * liburing's ring calls are: a message whose slot is ready, sent or
- * received by a thread that has used the region handle before, goes
- * without a call into the library.  Everything else is a call: a full or
- * empty ring, a claim lost to another thread, a thread's first call, a
- * slot a repairer took, a wake-up, a clock read.  The library's exported
- * dmxp_chan_send() and dmxp_chan_recv(), which programs built before 1.3
- * and foreign-function interfaces call, run this same code first
- * (lib/ring.c), so the protocol is written once.
+ * liburing's ring calls are, and so are the zero-copy calls (since 1.4):
+ * a message whose slot is ready, sent or received by a thread that has
+ * used the region handle before, goes without a call into the library.
+ * Everything else is a call: a full or empty ring, a claim lost to
+ * another thread, a thread's first call, a slot a repairer took, a
+ * wake-up, a clock read.  The library's exported functions, which
+ * programs built before and foreign-function interfaces call, run this
+ * same code first (lib/ring.c), so the protocol is written once.
  *
  * The inline code reads the start of the handles (struct dmxp__chan_fast,
  * struct dmxp__region_fast) and the thread's claim record cache
- * (dmxp__tclaim).  Their layout is a contract between this header and the
- * library, numbered DMXP__FAST_ABI: a library whose handles are laid out
- * otherwise, or a handle the inline code must not serve (a channel whose
- * flags ask for more than the ring below), sets its abi to another value,
- * and every call goes to the library.  Names starting with dmxp__ are
- * not API.
+ * (dmxp__tclaim).  Their layout is a contract between this header and
+ * the library, numbered DMXP__FAST_ABI: a library whose handles are laid
+ * out otherwise, or a handle the inline code must not serve (a channel
+ * whose flags ask for more than the ring below), sets its abi to another
+ * value, and every call goes to the library.  The fields 1.4 added are
+ * read only by inline code that calls a LIBDMXP_1.4 function, which an
+ * older library refuses to load.  Names starting with dmxp__ are not
+ * API.
  *
  * Memory ordering: the ring protocol of lib/ring.c, whose tags these are.
  *	[P1] a producer's acquire of the slot's sequence pairs with [C2]:
@@ -474,7 +476,7 @@ struct dmxp__region_fast {
 	/* Since 1.4; what inline code built against 1.3 reads ends here. */
 	struct dmxp_claim	*sclaims;	/* the claim table; NULL: none */
 	__u32			nclaims;	/* records in it */
-	__u32			__pad2;
+	__u32			lease;		/* /dev/dmxp: the records' owner; 0: our pid */
 };
 
 /*
@@ -497,9 +499,8 @@ struct dmxp__chan_fast {
 };
 
 /*
- * A thread's claim record for one region handle (lib/claim.c).  A
- * zero-copy reference lent it: serial | DMXP__LENT, with pid and bit
- * still the lender's, srec NULL.
+ * A thread's claim record for one region handle (lib/claim.c).  While a
+ * zero-copy reference borrows it, serial | DMXP__LENT.
  */
 struct dmxp__thread_claim {
 	__u64			serial;		/* the handle's claims_serial */
@@ -508,7 +509,7 @@ struct dmxp__thread_claim {
 	struct dmxp_claim	*srec;		/* NULL: the region has no claim table */
 };
 #define DMXP__TCACHE	4
-#define DMXP__LENT	(1ULL << 63)
+#define DMXP__LENT	((__u64)1 << 63)
 extern __thread struct dmxp__thread_claim dmxp__tclaim[DMXP__TCACHE]
 	__attribute__((tls_model("initial-exec")));
 /* The caller's pid, refreshed in the child after fork(). */
@@ -557,9 +558,15 @@ extern "C" {
 #ifdef __cplusplus
 #define DMXP__CAST(type, x)	(reinterpret_cast<type>(x))
 #define DMXP__CONV(type, x)	(static_cast<type>(x))
+#if __cplusplus >= 201103L
+#define DMXP__NULL(type)	(static_cast<type>(nullptr))
+#else
+#define DMXP__NULL(type)	(static_cast<type>(0))
+#endif
 #else
 #define DMXP__CAST(type, x)	((type)(x))
 #define DMXP__CONV(type, x)	((type)(x))
+#define DMXP__NULL(type)	((type)0)
 #endif
 #define dmxp__likely(x)		__builtin_expect(!!(x), 1)
 #define dmxp__unlikely(x)	__builtin_expect(!!(x), 0)
@@ -856,17 +863,28 @@ static __inline__ __u32 dmxp__ref_claim(__u32 rec, __u32 bit)
 #define DMXP__REF_REC(claim)	((claim) >> 8)
 #define DMXP__REF_BIT(claim)	(((claim) & 0xffU) - 1)
 
+static __inline__ __u32 dmxp__ref_claim_of(const struct dmxp__region_fast *rf,
+					   const struct dmxp_claim *srec, __u32 bit)
+{
+	return dmxp__ref_claim(DMXP__CONV(__u32, srec - rf->sclaims), bit);
+}
+
 /*
- * Zero-copy references.  A reference takes the thread's cached claim
- * record (the thread's next send or receive, in the library, takes
- * another), and the thread that ends it keeps the record when it lent
- * it: a reserve and its commit, a peek and its release, are inline and
- * go without the pool.  A reference that holds a record of the pool, or
- * that another thread ends, gives it back through the library.
+ * Zero-copy references.  A reference borrows the thread's cached claim
+ * record: the cache entry becomes a mark of the loan (serial |
+ * DMXP__LENT, the record and its bit kept), which no send or receive
+ * takes for a record (they go to the library and take another).  The
+ * same thread's commit (release) of that reference turns the mark back:
+ * a reserve and its commit, a peek and its release, go without the
+ * pool.  A second reference held at once, a reference another thread
+ * ends, and one that finds the mark gone, go through the library.  Each
+ * change of the entry is one store, so a signal handler that sends in
+ * between finds a whole entry (the calls are still not async-signal-safe:
+ * libdmxp(3)).
  */
 
 /*
- * Lend the record this thread has cached for @rf to a reference: true
+ * Lend the record this thread has cached for @rf, if it is idle: true
  * with *@srecp and *@bitp, or false (the library decides).
  */
 static __inline__ int dmxp__ref_lend(const struct dmxp__region_fast *rf,
@@ -874,33 +892,46 @@ static __inline__ int dmxp__ref_lend(const struct dmxp__region_fast *rf,
 {
 	struct dmxp__thread_claim *t = &dmxp__tclaim[rf->claims_serial % DMXP__TCACHE];
 
-	if (dmxp__unlikely(t->serial != rf->claims_serial || t->pid != dmxp__pid || !t->srec))
+	if (dmxp__unlikely(t->serial != rf->claims_serial || t->pid != dmxp__pid || !t->srec) ||
+	    dmxp__unlikely(__atomic_load_n(&t->srec->state, __ATOMIC_RELAXED) != DMXP_CLAIM_IDLE))
 		return 0;
 	*srecp = t->srec;
 	*bitp = t->bit;
-	/* Invalid first: a signal handler's send between the two takes another. */
 	t->serial = rf->claims_serial | DMXP__LENT;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	t->srec = DMXP__CAST(struct dmxp_claim *, 0);
 	return 1;
 }
 
-/* Give a lent record back to this thread's cache: the loan was not used. */
-static __inline__ void dmxp__ref_unlend(const struct dmxp__region_fast *rf,
-					struct dmxp_claim *srec)
+/* Is this thread's cache entry for @rf the mark of lending @srec (@bit)? */
+static __inline__ int dmxp__ref_lent(const struct dmxp__region_fast *rf,
+				     const struct dmxp__thread_claim *t,
+				     const struct dmxp_claim *srec, __u32 bit)
 {
+	return t->serial == (rf->claims_serial | DMXP__LENT) && t->pid == dmxp__pid &&
+	       t->bit == bit && t->srec == srec;
+}
+
+/*
+ * Reference @claim (record @srec) is over, its claim ended: the record
+ * goes back to this thread's cache when this thread lent it, else to
+ * the library.
+ */
+static __inline__ void dmxp__ref_return(struct dmxp_chan *c, struct dmxp_claim *srec,
+					__u32 claim)
+{
+	const struct dmxp__region_fast *rf = dmxp__region(dmxp__fast(c));
 	struct dmxp__thread_claim *t = &dmxp__tclaim[rf->claims_serial % DMXP__TCACHE];
 
-	dmxp__claim_end(srec);	/* [R3] */
-	t->srec = srec;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	t->serial = rf->claims_serial;
+	if (dmxp__likely(dmxp__ref_lent(rf, t, srec, DMXP__REF_BIT(claim))))
+		t->serial = rf->claims_serial;
+	else
+		dmxp__ref_put(c, claim);
 }
 
 /*
  * The claim record of live reference @ref of @f, of a peek (@peeked) or
  * of a reservation; NULL when the library must decide (a reference that
- * is not live, a region without a claim table, a record a repairer took).
+ * is not live or not this process's, a region without a claim table, a
+ * record a repairer took).
  */
 static __inline__ struct dmxp_claim *dmxp__ref_rec(const struct dmxp__chan_fast *f,
 						   const struct dmxp_ref *ref, int peeked)
@@ -911,47 +942,39 @@ static __inline__ struct dmxp_claim *dmxp__ref_rec(const struct dmxp__chan_fast 
 	__u32 claim;
 
 	if (dmxp__unlikely(!ref || !ref->payload || !ref->meta != !peeked))
-		return DMXP__CAST(struct dmxp_claim *, 0);
+		return DMXP__NULL(struct dmxp_claim *);
 	claim = ref->claim;
 	s = dmxp__slot(f, ref->pos);
 	if (dmxp__unlikely(!(claim & 0xffU) || DMXP__REF_REC(claim) >= rf->nclaims ||
 			   ref->payload != DMXP__CAST(void *, s->payload)) ||
 	    dmxp__unlikely(peeked && ref->meta != &s->meta))
-		return DMXP__CAST(struct dmxp_claim *, 0);
+		return DMXP__NULL(struct dmxp_claim *);
 	srec = &rf->sclaims[DMXP__REF_REC(claim)];
-	/* Ours, so these are our own stores: a used-up copy finds them changed. */
-	if (dmxp__unlikely(__atomic_load_n(&srec->pos, __ATOMIC_RELAXED) != ref->pos ||
+	/*
+	 * Ours (its owner: our lease, or our pid), so these are our own
+	 * stores: a used-up copy finds them changed.
+	 */
+	if (dmxp__unlikely(__atomic_load_n(&srec->owner, __ATOMIC_RELAXED) !=
+			   (rf->lease ? rf->lease : dmxp__pid) ||
+			   __atomic_load_n(&srec->pos, __ATOMIC_RELAXED) != ref->pos ||
 			   __atomic_load_n(&srec->chan, __ATOMIC_RELAXED) != f->id ||
 			   __atomic_load_n(&srec->generation, __ATOMIC_RELAXED) != f->gen ||
 			   __atomic_load_n(&srec->state, __ATOMIC_RELAXED) !=
 			   (peeked ? DMXP_CLAIM_RECV : DMXP_CLAIM_SEND)))
-		return DMXP__CAST(struct dmxp_claim *, 0);
+		return DMXP__NULL(struct dmxp_claim *);
 	return srec;
 }
 
-/*
- * Reference @ref (record @srec) is used up: its claim ends, the record
- * goes back to the thread that lent it when that is this thread, else to
- * the library.
- */
+/* Reference @ref (record @srec) is used up: its claim ends, its record goes back. */
 static __inline__ void dmxp__ref_done(struct dmxp_chan *c, struct dmxp_ref *ref,
 				      struct dmxp_claim *srec)
 {
-	const struct dmxp__region_fast *rf = dmxp__region(dmxp__fast(c));
-	struct dmxp__thread_claim *t = &dmxp__tclaim[rf->claims_serial % DMXP__TCACHE];
 	__u32 claim = ref->claim;
 
 	dmxp__claim_end(srec);	/* [R3] */
-	if (dmxp__likely(t->serial == (rf->claims_serial | DMXP__LENT) &&
-			 t->pid == dmxp__pid && t->bit == DMXP__REF_BIT(claim))) {
-		t->srec = srec;
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		t->serial = rf->claims_serial;
-	} else {
-		dmxp__ref_put(c, claim);
-	}
-	ref->payload = DMXP__CAST(void *, 0);
-	ref->meta = DMXP__CAST(const struct dmxp_msg_meta *, 0);
+	dmxp__ref_return(c, srec, claim);
+	ref->payload = DMXP__NULL(void *);
+	ref->meta = DMXP__NULL(const struct dmxp_msg_meta *);
 	ref->len = 0;
 	ref->claim = 0;
 }
@@ -963,9 +986,9 @@ static __inline__ void dmxp__ref_fill(const struct dmxp__chan_fast *f, struct dm
 	struct dmxp_slot *s = dmxp__slot(f, pos);
 
 	ref->payload = s->payload;
-	ref->meta = peeked ? &s->meta : DMXP__CAST(const struct dmxp_msg_meta *, 0);
+	ref->meta = peeked ? &s->meta : DMXP__NULL(const struct dmxp_msg_meta *);
 	ref->len = peeked ? dmxp__payload_len(s) : 0;
-	ref->claim = dmxp__ref_claim(DMXP__CONV(__u32, srec - dmxp__region(f)->sclaims), bit);
+	ref->claim = dmxp__ref_claim_of(dmxp__region(f), srec, bit);
 	ref->pos = pos;
 }
 
@@ -985,7 +1008,8 @@ static __inline__ int dmxp__reserve_try(struct dmxp_chan *c, struct dmxp_ref *re
 	    !dmxp__ref_lend(dmxp__region(f), &srec, &bit))
 		return 0;
 	if (dmxp__unlikely(!dmxp__claim_try(f, srec, DMXP_CLAIM_SEND, f->stail, &pos, 1))) {
-		dmxp__ref_unlend(dmxp__region(f), srec);
+		dmxp__claim_end(srec);	/* nothing held: the library starts over */
+		dmxp__ref_return(c, srec, dmxp__ref_claim_of(dmxp__region(f), srec, bit));
 		return 0;
 	}
 	dmxp__ref_fill(f, ref, srec, bit, pos, 0);
@@ -1044,7 +1068,8 @@ static __inline__ int dmxp__peek_try(struct dmxp_chan *c, struct dmxp_ref *ref)
 	    !dmxp__ref_lend(dmxp__region(f), &srec, &bit))
 		return 0;
 	if (dmxp__unlikely(!dmxp__claim_try(f, srec, DMXP_CLAIM_RECV, f->shead, &pos, 1))) {
-		dmxp__ref_unlend(dmxp__region(f), srec);
+		dmxp__claim_end(srec);	/* nothing held: the library starts over */
+		dmxp__ref_return(c, srec, dmxp__ref_claim_of(dmxp__region(f), srec, bit));
 		return 0;
 	}
 	dmxp__ref_fill(f, ref, srec, bit, pos, 1);

@@ -298,7 +298,8 @@ static void tclaim_drop(struct dmxp__thread_claim *t)
 {
 	struct dmxp_region *r;
 
-	if (t->serial && t->srec && t->pid == dmxp__pid) {
+	/* The mark of a record lent to a reference: the reference gives it back. */
+	if (t->serial && !(t->serial & DMXP__LENT) && t->srec && t->pid == dmxp__pid) {
 		pthread_mutex_lock(&reg_lock);
 		r = reg_find(t->serial);
 		if (r && r->claims.pool_pid == t->pid)
@@ -365,39 +366,28 @@ struct dmxp_claim __shm *dmxp__claim_thread_slow(struct dmxp_region *r)
 }
 
 /*
- * The end of a zero-copy reference (lib/ring.c) that held pool bit @bit.
- * A reference takes the thread's cached record when it can
- * (dmxp__ref_lend() in dmxp.h) and gets it back when it ends it
- * (dmxp__ref_done(), or here); a thread that ends another's reference keeps the
- * record as its own when its cache entry is empty (or a parent's,
- * copied by fork()).  A loop of reservations (peeks)
- * and commits (releases) then goes without the pool's atomics, and a
- * thread holds a record per handle as before.  The entry is valid only
- * once it is whole: a signal handler that sends meanwhile finds no
- * record, or a whole one.
+ * The end of zero-copy reference @claim (lib/ring.c, and the inline
+ * dmxp__ref_return() of dmxp.h), whose claim is over: its record goes
+ * back to the thread that lent it, when that is this thread and its
+ * cache entry still holds the mark of the loan, else to the pool.  A
+ * claim that does not name a record of this process's pool as it is now
+ * (a reference from before fork(), or given back already) gives nothing
+ * back: the records are another pool's.
  */
-void dmxp__claim_ref_put(struct dmxp_region *r, unsigned int bit)
+void dmxp__claim_ref_put(struct dmxp_region *r, __u32 claim)
 {
+	struct dmxp_claims *cl = &r->claims;
 	struct dmxp__thread_claim *t = &dmxp__tclaim[r->f.claims_serial % CLAIM_TCACHE];
+	unsigned int bit = DMXP__REF_BIT(claim);
 
-	/*
-	 * A record cached already stays, and so does the mark of another
-	 * one lent (its reference gives it back).  A bit of a pool this
-	 * process has not made its own yet (a reference from before fork())
-	 * goes back.
-	 */
-	if ((t->serial && t->pid == dmxp__pid &&
-	     !(t->serial == (r->f.claims_serial | DMXP__LENT) && t->bit == bit)) ||
-	    READ_ONCE(r->claims.pool_pid) != dmxp__pid) {
-		dmxp__claim_put(r, bit);
+	if (!(claim & 0xff) || READ_ONCE(cl->pool_pid) != dmxp__pid ||
+	    bit >= load_acquire(&cl->n) || cl->idx[bit] != DMXP__REF_REC(claim) ||
+	    !(READ_ONCE(cl->busy) & (1ULL << bit)))
 		return;
-	}
-	t->pid = dmxp__pid;
-	t->bit = bit;
-	t->srec = dmxp__claim_rec(r, bit);
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	t->serial = r->f.claims_serial;
-	tkey_arm(t);
+	if (dmxp__ref_lent(&r->f, t, dmxp__claim_rec(r, bit), bit))
+		t->serial = r->f.claims_serial;
+	else
+		dmxp__claim_put(r, bit);
 }
 
 bool dmxp__claim_kept(struct dmxp_region *r, struct dmxp_claim __shm *rec)
@@ -447,6 +437,7 @@ int dmxp__claims_open(struct dmxp_region *r, __u32 lease)
 		cl->count = count;
 		r->f.sclaims = cl->srecs;
 		r->f.nclaims = count;
+		r->f.lease = lease;
 	}
 	/* /proc is read under a lock (lib/proc.c): no cancellation in between. */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);

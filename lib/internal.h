@@ -201,6 +201,7 @@ DMXP__FAST_AT(dmxp__region_fast, runtime, 8, 2);
 /* Since 1.4: read by the inline zero-copy calls, which need LIBDMXP_1.4. */
 DMXP__FAST_AT(dmxp__region_fast, sclaims, 16, DMXP__P);
 DMXP__FAST_AT(dmxp__region_fast, nclaims, 16 + DMXP__P, 4);
+DMXP__FAST_AT(dmxp__region_fast, lease, 20 + DMXP__P, 4);
 DMXP__FAST_AT(dmxp__thread_claim, serial, 0, 8);
 DMXP__FAST_AT(dmxp__thread_claim, pid, 8, 4);
 DMXP__FAST_AT(dmxp__thread_claim, bit, 12, 4);
@@ -292,7 +293,7 @@ void dmxp__claims_fork(enum dmxp_fork_phase phase);
 #define CLAIM_TCACHE	DMXP__TCACHE
 
 struct dmxp_claim __shm *dmxp__claim_thread_slow(struct dmxp_region *r);
-void dmxp__claim_ref_put(struct dmxp_region *r, unsigned int bit);
+void dmxp__claim_ref_put(struct dmxp_region *r, __u32 claim);
 
 /*
  * This thread's record for @r, or NULL: no table, or none left (which is

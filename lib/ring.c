@@ -340,19 +340,32 @@ int dmxp_chan_send_batch(struct dmxp_chan *c, const struct dmxp_smsg *msgs,
  * dmxp_chan_abort() (dmxp_chan_release()) that ends it, which sets
  * ref->payload to NULL; a call that fails to fill it leaves it NULL too.
  * ref->meta tells the two kinds apart (NULL for a reservation), and
- * ref->claim names the record of the handle's pool that the reference
- * holds (its pool bit + 1, 0 for none).  A reference outlives the call,
- * so the record is its own until it ends: the thread's cached one, which
- * the thread's next call then replaces, or one of the pool
- * (dmxp__claim_ref_take()).
+ * ref->claim names the claim record that the reference holds: its index
+ * in the table and its bit in the handle's pool (dmxp__ref_claim() in
+ * dmxp.h; 0 for none).  A reference outlives the call, so the record is
+ * its own until it ends: the thread's cached one, lent (dmxp__ref_lend()),
+ * or one of the pool when the thread's is lent already or busy.
  */
+static bool ref_lend(struct dmxp_region *r, struct dmxp_claim __shm **recp, __u32 *bitp)
+{
+	const struct dmxp__thread_claim *t = &dmxp__tclaim[r->f.claims_serial % CLAIM_TCACHE];
+
+	if (dmxp__ref_lend(&r->f, recp, bitp))
+		return true;
+	/* Lent already, or in use: one of the pool. */
+	if ((t->serial & ~DMXP__LENT) == r->f.claims_serial && t->pid == dmxp__pid)
+		return false;
+	/* The thread's first call on the handle (in this process): its record, as a send's. */
+	return dmxp__claim_thread(r) && dmxp__ref_lend(&r->f, recp, bitp);
+}
+
 static int ref_claim_take(struct dmxp_chan *c, struct dmxp_ref *ref,
 			  struct dmxp_claim __shm **recp)
 {
 	struct dmxp_region *r = c->f.region;
 	__u32 bit;
 
-	if (!dmxp__ref_lend(&r->f, recp, &bit)) {
+	if (!ref_lend(r, recp, &bit)) {
 		int b = dmxp__claim_take(r);
 
 		if (b < 0) {
@@ -362,7 +375,7 @@ static int ref_claim_take(struct dmxp_chan *c, struct dmxp_ref *ref,
 		bit = (__u32)b;
 		*recp = dmxp__claim_rec(r, bit);
 	}
-	ref->claim = dmxp__ref_claim((__u32)(*recp - r->claims.srecs), bit);
+	ref->claim = dmxp__ref_claim_of(&r->f, *recp, bit);
 	return 0;
 }
 
@@ -382,12 +395,11 @@ static void ref_clear(struct dmxp_ref *ref)
 static void ref_end(struct dmxp_chan *c, struct dmxp_ref *ref, bool repaired)
 {
 	if (ref->claim) {
-		unsigned int bit = DMXP__REF_BIT(ref->claim);
-		struct dmxp_claim __shm *rec = dmxp__claim_rec(c->f.region, bit);
+		struct dmxp_claim __shm *rec = &c->f.region->claims.srecs[DMXP__REF_REC(ref->claim)];
 
 		if (!repaired || dmxp__claim_kept(c->f.region, rec)) {
 			dmxp__claim_end(rec);	/* [R3] */
-			dmxp__claim_ref_put(c->f.region, bit);
+			dmxp__claim_ref_put(c->f.region, ref->claim);
 		}
 	}
 	ref_clear(ref);
@@ -927,7 +939,7 @@ int dmxp__release_repaired(struct dmxp_chan *c, struct dmxp_ref *ref)
 __dmxp_export
 void dmxp__ref_put(struct dmxp_chan *c, __u32 claim)
 {
-	dmxp__claim_ref_put(c->f.region, DMXP__REF_BIT(claim));
+	dmxp__claim_ref_put(c->f.region, claim);
 }
 
 /*

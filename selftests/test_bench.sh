@@ -31,7 +31,7 @@ for c in lat-block/dmxp lat-block/futex lat-busy/cacheline tput/dmxp/2x2/960 \
 	 tput/dmxp-zc/1x1/8 tput/dmxp-batch/1x2/512 tput/spsc/1x1/64 tput/pipe/2x1/64 \
 	 tput/uds/1x1/64 tput/mq/1x1/64 tput/efdshm/1x1/64 tput/zmq/2x2/64 tput/iceoryx/1x1/64 \
 	 lat-busy/vyukov tput/vyukov/1x1/64 tput/vyukov/2x2/960 pair/vyukov pair/dmxp \
-	 pair/dmxp-batch; do
+	 pair/dmxp-zc pair/dmxp-batch; do
 	check "--list names $c" grep -q "^$c " "$out"
 done
 check "an unknown case is a usage error" usage 2 "no case matches" --cases nosuch
@@ -43,7 +43,7 @@ check "an unknown timestamp policy is a usage error" usage 2 "is not precise, co
 
 # One short run of each driver; the throughput cases fail the run on any
 # lost or duplicated message.
-cases='tput/dmxp/1x1/64,tput/dmxp-zc/2x1/8,tput/dmxp-batch/2x2/960,tput/spsc/1x1/64,tput/pipe/1x2/64,tput/vyukov/1x1/64,tput/vyukov/2x2/64,lat-busy/dmxp,lat-busy/cacheline,lat-busy/vyukov,lat-block/dmxp,lat-block/futex,lat-block/dmxp-kernel,pair/vyukov,pair/dmxp,pair/dmxp-batch'
+cases='tput/dmxp/1x1/64,tput/dmxp-zc/2x1/8,tput/dmxp-batch/2x2/960,tput/spsc/1x1/64,tput/pipe/1x2/64,tput/vyukov/1x1/64,tput/vyukov/2x2/64,lat-busy/dmxp,lat-busy/cacheline,lat-busy/vyukov,lat-block/dmxp,lat-block/futex,lat-block/dmxp-kernel,pair/vyukov,pair/dmxp,pair/dmxp-zc,pair/dmxp-batch'
 "$BENCH" --cases "$cases" --duration-ms 20 --iterations 200 --warmup 20 --repeat 2 \
 	--json --json-out "$dir/json" >"$out" 2>"$err"
 rc=$?

@@ -126,7 +126,10 @@ for std in c99 c11; do
 		$inc -c -o "$tmp/s.o" "$tmp/p.c"
 done
 for cxx in "${CXX:-c++}" clang; do
-	case $cxx in clang) lang= ;; *) lang="-x c++ -std=c++11 -Wold-style-cast" ;; esac
+	case $cxx in
+	clang) lang= ;;
+	*) lang="-x c++ -std=c++11 -Wold-style-cast -Wzero-as-null-pointer-constant" ;;
+	esac
 	if command -v "$cxx" >/dev/null 2>&1; then
 		check "dmxp.h builds with $cxx${lang:+ as C++}" \
 			"$cxx" $lang -O2 -Wall -Wextra -Wpedantic -Werror $inc -c -o "$tmp/x.o" "$tmp/p.c"

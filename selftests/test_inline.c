@@ -13,6 +13,10 @@
 #include <pthread.h>
 #include <sys/wait.h>
 
+/* The inline code's steps, for a test that interrupts one. */
+static void inl_hook(const char *step);
+#define DMXP__HOOK(step)	inl_hook(#step)
+
 #include "kselftest_harness.h"
 #include "helpers.h"
 
@@ -708,6 +712,164 @@ TEST_F(inl, a_forked_child_reserves_as_itself)
 	for (n = 0; n < 10; n++)
 		ASSERT_EQ(0, peek_nth(self->c, n, (__u32)pid));
 	EXPECT_EQ(0UL, zc_called);
+}
+
+/*
+ * A reference from before fork(), finished in the child after the child
+ * took records of its own: the child's records stay apart.  On a region
+ * file the reference is the parent's (-EINVAL in the child); on
+ * /dev/dmxp, whose records belong to the file both share, either may
+ * finish it.  Either way the slot is published once, and the child's
+ * own references never share a record.
+ */
+TEST_F(inl, a_reference_from_before_fork_keeps_the_child_s_records_apart)
+{
+	struct dmxp_ref ref;
+	unsigned int got = 0;
+	pid_t pid;
+	int status, child;
+	char b[8];
+
+	warm_up(_metadata, self->c);
+	ASSERT_EQ(0, dmxp_chan_reserve(self->c, &ref));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct dmxp_ref a, b2;
+		int ret;
+
+		if (dmxp_chan_send(self->c, "c", 1, 0))	/* the child's own records */
+			_exit(10);
+		ret = dmxp_chan_commit(self->c, &ref, 1, 0);
+		if (ret && ret != -EINVAL)
+			_exit(11);
+		if (dmxp_chan_reserve(self->c, &a) || dmxp_chan_reserve(self->c, &b2))
+			_exit(12);
+		if (a.claim == b2.claim)
+			_exit(13);
+		if (dmxp_chan_commit(self->c, &a, 1, 0) || dmxp_chan_commit(self->c, &b2, 1, 0))
+			_exit(14);
+		_exit(ret ? 1 : 0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	child = test_exit_code(status);
+	ASSERT_GE(1, child);
+	/* Committed by one of the two, exactly. */
+	EXPECT_EQ(child ? 0 : -EINVAL, dmxp_chan_commit(self->c, &ref, 1, 0));
+	while (dmxp_chan_recv(self->c, b, sizeof(b), NULL) > 0)
+		got++;
+	EXPECT_EQ(4U, got);
+}
+
+struct releaser {
+	pthread_t		t;
+	struct dmxp_chan	*c;
+	struct dmxp_ref		ref;
+	pthread_mutex_t		*lock;
+	pthread_cond_t		*cond;
+	int			state;	/* 0 wait, 1 release it, 2 done, 3 leave */
+	int			ret;
+};
+
+static void *releaser(void *p)
+{
+	struct releaser *w = p;
+
+	pthread_mutex_lock(w->lock);
+	while (w->state == 0)
+		pthread_cond_wait(w->cond, w->lock);
+	pthread_mutex_unlock(w->lock);
+	w->ret = dmxp_chan_release(w->c, &w->ref);
+	pthread_mutex_lock(w->lock);
+	w->state = 2;
+	pthread_cond_broadcast(w->cond);
+	while (w->state != 3)
+		pthread_cond_wait(w->cond, w->lock);
+	pthread_mutex_unlock(w->lock);
+	return NULL;
+}
+
+/*
+ * One thread peeks, each of many live threads releases one reference:
+ * the releasers keep no record, so the handle's pool (64) never runs out.
+ */
+#define RELEASERS	80
+TEST_F(inl, references_handed_to_many_threads_use_no_more_records)
+{
+	static struct releaser w[RELEASERS];
+	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+	unsigned int i;
+
+	warm_up(_metadata, self->c);
+	for (i = 0; i < RELEASERS; i++) {
+		w[i] = (struct releaser){ .c = self->c, .lock = &lock, .cond = &cond };
+		ASSERT_EQ(0, pthread_create(&w[i].t, NULL, releaser, &w[i]));
+	}
+	for (i = 0; i < RELEASERS; i++) {
+		ASSERT_EQ(0, dmxp_chan_send(self->c, "m", 1, 0));
+		EXPECT_EQ(0, dmxp_chan_peek(self->c, &w[i].ref));
+		pthread_mutex_lock(&lock);
+		w[i].state = 1;
+		pthread_cond_broadcast(&cond);
+		while (w[i].state != 2)
+			pthread_cond_wait(&cond, &lock);
+		pthread_mutex_unlock(&lock);
+		EXPECT_EQ(0, w[i].ret);
+	}
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < RELEASERS; i++)
+		w[i].state = 3;
+	pthread_cond_broadcast(&cond);
+	pthread_mutex_unlock(&lock);
+	for (i = 0; i < RELEASERS; i++)
+		pthread_join(w[i].t, NULL);
+}
+
+/*
+ * A handler that reserves while its thread is inside a send, after the
+ * send's claim: the calls are not async-signal-safe, but the record the
+ * send is using is not lent, so the reservation is whole and the ring
+ * goes on.
+ */
+static struct dmxp_chan *sig_chan;
+static struct dmxp_ref sig_ref;
+static int sig_ret = 1;
+static volatile sig_atomic_t sig_armed;
+
+static void sig_reserve(int sig)
+{
+	(void)sig;
+	sig_ret = dmxp_chan_reserve(sig_chan, &sig_ref);
+}
+
+static void inl_hook(const char *step)
+{
+	if (sig_armed && !strcmp(step, "DMXP_HOOK_SEND_CLAIMED")) {
+		sig_armed = 0;
+		raise(SIGUSR1);
+	}
+}
+
+TEST_F(inl, a_reservation_in_a_handler_during_a_send)
+{
+	struct sigaction sa = { .sa_handler = sig_reserve }, old;
+	char b[8];
+	unsigned int got = 0;
+
+	warm_up(_metadata, self->c);
+	sig_chan = self->c;
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, &old));
+	sig_armed = 1;
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "b", 1, 0));
+	EXPECT_EQ(0, sig_armed);
+	ASSERT_EQ(0, sig_ret);
+	EXPECT_EQ(0, dmxp_chan_commit(self->c, &sig_ref, 1, 0));
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "c", 1, 0));
+	while (dmxp_chan_recv(self->c, b, sizeof(b), NULL) > 0)
+		got++;
+	EXPECT_EQ(3U, got);
+	sigaction(SIGUSR1, &old, NULL);
 }
 
 TEST_HARNESS_MAIN

@@ -17,7 +17,8 @@
  *				LEN-byte messages
  *	pair/PEER		one thread sends a 64-byte message and
  *				receives it back: the calls' own cost, no
- *				other core involved (dmxp, dmxp-batch, vyukov)
+ *				other core involved (dmxp, dmxp-zc, dmxp-batch,
+ *				vyukov)
  *
  * dmxp runs as dmxp (copy API), dmxp-zc (reserve/commit, peek/release)
  * and dmxp-batch (send_batch/recv_batch) on a region file, and as
