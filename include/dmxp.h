@@ -509,7 +509,6 @@ struct dmxp__thread_claim {
 	struct dmxp_claim	*srec;		/* NULL: the region has no claim table */
 };
 #define DMXP__TCACHE	4
-#define DMXP__LENT	((__u64)1 << 63)
 extern __thread struct dmxp__thread_claim dmxp__tclaim[DMXP__TCACHE]
 	__attribute__((tls_model("initial-exec")));
 /* The caller's pid, refreshed in the child after fork(). */
@@ -860,6 +859,8 @@ static __inline__ __u32 dmxp__ref_claim(__u32 rec, __u32 bit)
 {
 	return rec << 8 | (bit + 1);
 }
+/* A thread's cache entry whose record a reference borrows: serial | DMXP__LENT. */
+#define DMXP__LENT		(DMXP__CONV(__u64, 1) << 63)
 #define DMXP__REF_REC(claim)	((claim) >> 8)
 #define DMXP__REF_BIT(claim)	(((claim) & 0xffU) - 1)
 
@@ -921,10 +922,15 @@ static __inline__ void dmxp__ref_return(struct dmxp_chan *c, struct dmxp_claim *
 	const struct dmxp__region_fast *rf = dmxp__region(dmxp__fast(c));
 	struct dmxp__thread_claim *t = &dmxp__tclaim[rf->claims_serial % DMXP__TCACHE];
 
-	if (dmxp__likely(dmxp__ref_lent(rf, t, srec, DMXP__REF_BIT(claim))))
+	if (dmxp__likely(dmxp__ref_lent(rf, t, srec, DMXP__REF_BIT(claim)))) {
+		DMXP__HOOK(DMXP_HOOK_REF_RETURNING);
 		t->serial = rf->claims_serial;
-	else
-		dmxp__ref_put(c, claim);
+		/* A handler's send took another record in between: ours is not cached. */
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		if (dmxp__likely(t->srec == srec))
+			return;
+	}
+	dmxp__ref_put(c, claim);
 }
 
 /*

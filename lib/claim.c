@@ -365,6 +365,17 @@ struct dmxp_claim __shm *dmxp__claim_thread_slow(struct dmxp_region *r)
 	return t->srec;
 }
 
+/* This thread's mark of a loan for @r is stale: clear it, giving nothing back. */
+void dmxp__claim_forget(struct dmxp_region *r)
+{
+	struct dmxp__thread_claim *t = &dmxp__tclaim[r->f.claims_serial % CLAIM_TCACHE];
+
+	if (t->serial == (r->f.claims_serial | DMXP__LENT)) {
+		t->serial = 0;
+		t->srec = NULL;
+	}
+}
+
 /*
  * The end of zero-copy reference @claim (lib/ring.c, and the inline
  * dmxp__ref_return() of dmxp.h), whose claim is over: its record goes
@@ -384,10 +395,14 @@ void dmxp__claim_ref_put(struct dmxp_region *r, __u32 claim)
 	    bit >= load_acquire(&cl->n) || cl->idx[bit] != DMXP__REF_REC(claim) ||
 	    !(READ_ONCE(cl->busy) & (1ULL << bit)))
 		return;
-	if (dmxp__ref_lent(&r->f, t, dmxp__claim_rec(r, bit), bit))
+	if (dmxp__ref_lent(&r->f, t, dmxp__claim_rec(r, bit), bit)) {
 		t->serial = r->f.claims_serial;
-	else
-		dmxp__claim_put(r, bit);
+		/* A handler's send took another record in between: ours is not cached. */
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		if (t->srec == dmxp__claim_rec(r, bit))
+			return;
+	}
+	dmxp__claim_put(r, bit);
 }
 
 bool dmxp__claim_kept(struct dmxp_region *r, struct dmxp_claim __shm *rec)

@@ -36,6 +36,7 @@ enum dmxp_hook_step {
 	DMXP_HOOK_READY_POS,		/* a re-check loaded head (tail), not its slot */
 	DMXP_HOOK_ANNOUNCING,		/* a sleeper found no message (slot), not counted */
 	DMXP_HOOK_SLEEPING,		/* a sleeper counted and re-checked, not asleep */
+	DMXP_HOOK_REF_RETURNING,	/* a loan's end found its mark, not turned back yet */
 	DMXP_HOOK_MAX
 };
 #ifdef DMXP_TEST_HOOKS
@@ -294,6 +295,7 @@ void dmxp__claims_fork(enum dmxp_fork_phase phase);
 
 struct dmxp_claim __shm *dmxp__claim_thread_slow(struct dmxp_region *r);
 void dmxp__claim_ref_put(struct dmxp_region *r, __u32 claim);
+void dmxp__claim_forget(struct dmxp_region *r);
 
 /*
  * This thread's record for @r, or NULL: no table, or none left (which is

@@ -352,9 +352,18 @@ static bool ref_lend(struct dmxp_region *r, struct dmxp_claim __shm **recp, __u3
 
 	if (dmxp__ref_lend(&r->f, recp, bitp))
 		return true;
-	/* Lent already, or in use: one of the pool. */
-	if ((t->serial & ~DMXP__LENT) == r->f.claims_serial && t->pid == dmxp__pid)
-		return false;
+	if ((t->serial & ~DMXP__LENT) == r->f.claims_serial && t->pid == dmxp__pid) {
+		/*
+		 * Lent to a reference that is still held (its record in a
+		 * claim), or in use: one of the pool.  A mark whose record is
+		 * idle is of a loan that another thread ended, and the record
+		 * went to the pool: forget it, and take one for the thread.
+		 */
+		if (!(t->serial & DMXP__LENT) || !t->srec ||
+		    load_acquire(&t->srec->state) != DMXP_CLAIM_IDLE)
+			return false;
+		dmxp__claim_forget(r);
+	}
 	/* The thread's first call on the handle (in this process): its record, as a send's. */
 	return dmxp__claim_thread(r) && dmxp__ref_lend(&r->f, recp, bitp);
 }

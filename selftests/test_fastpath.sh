@@ -125,7 +125,7 @@ for std in c99 c11; do
 		${CC:-cc} -std=$std -O2 -Wall -Wextra -Wpedantic -Wconversion -Wshadow -Werror \
 		$inc -c -o "$tmp/s.o" "$tmp/p.c"
 done
-for cxx in "${CXX:-c++}" clang; do
+for cxx in "${CXX:-c++}" clang clang++; do
 	case $cxx in
 	clang) lang= ;;
 	*) lang="-x c++ -std=c++11 -Wold-style-cast -Wzero-as-null-pointer-constant" ;;

@@ -835,7 +835,7 @@ TEST_F(inl, references_handed_to_many_threads_use_no_more_records)
 static struct dmxp_chan *sig_chan;
 static struct dmxp_ref sig_ref;
 static int sig_ret = 1;
-static volatile sig_atomic_t sig_armed;
+static volatile sig_atomic_t sig_armed, sig_returning;
 
 static void sig_reserve(int sig)
 {
@@ -847,6 +847,10 @@ static void inl_hook(const char *step)
 {
 	if (sig_armed && !strcmp(step, "DMXP_HOOK_SEND_CLAIMED")) {
 		sig_armed = 0;
+		raise(SIGUSR1);
+	}
+	if (sig_returning && !strcmp(step, "DMXP_HOOK_REF_RETURNING")) {
+		sig_returning = 0;
 		raise(SIGUSR1);
 	}
 }
@@ -869,6 +873,106 @@ TEST_F(inl, a_reservation_in_a_handler_during_a_send)
 	while (dmxp_chan_recv(self->c, b, sizeof(b), NULL) > 0)
 		got++;
 	EXPECT_EQ(3U, got);
+	sigaction(SIGUSR1, &old, NULL);
+}
+
+struct hand_arg {
+	struct dmxp_chan	*c;
+	struct dmxp_ref		*ref;
+	pthread_barrier_t	sent, done;
+	int			ret;
+};
+
+static void *commit_ref(void *p)
+{
+	struct hand_arg *a = p;
+
+	a->ret = dmxp_chan_commit(a->c, a->ref, 1, 0);
+	return NULL;
+}
+
+/* Send one message, and keep the record it took until the test is done. */
+static void *send_one(void *p)
+{
+	struct hand_arg *a = p;
+
+	a->ret = dmxp_chan_send(a->c, "s", 1, 0);
+	pthread_barrier_wait(&a->sent);
+	pthread_barrier_wait(&a->done);
+	return NULL;
+}
+
+/*
+ * A thread whose reference another thread committed, and whose record a
+ * third thread took from the pool since: one call into the library
+ * forgets the loan and takes a record, and the next ones are inline.
+ */
+TEST_F(inl, a_loan_another_thread_ended_is_forgotten)
+{
+	struct dmxp_ref ref;
+	struct hand_arg a = { .c = self->c, .ref = &ref };
+	pthread_t t;
+	unsigned int n;
+
+	warm_up(_metadata, self->c);
+	ASSERT_EQ(0, dmxp_chan_reserve(self->c, &ref));
+	ASSERT_EQ(0, pthread_create(&t, NULL, commit_ref, &a));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	ASSERT_EQ(0, a.ret);
+	ASSERT_EQ(0, pthread_barrier_init(&a.sent, NULL, 2));
+	ASSERT_EQ(0, pthread_barrier_init(&a.done, NULL, 2));
+	ASSERT_EQ(0, pthread_create(&t, NULL, send_one, &a));	/* takes the lent record */
+	pthread_barrier_wait(&a.sent);
+	ASSERT_EQ(0, a.ret);
+	for (n = 0; n < 100; n++) {
+		ASSERT_EQ(0, reserve_nth(self->c, n));
+		if (n == 0) {	/* the two messages of the other threads */
+			char b[4];
+
+			ASSERT_EQ(1, dmxp_chan_recv(self->c, b, sizeof(b), NULL));
+			ASSERT_EQ(1, dmxp_chan_recv(self->c, b, sizeof(b), NULL));
+			recvs_called = 0;
+		}
+		ASSERT_EQ(0, peek_nth(self->c, n, (__u32)getpid()));
+	}
+	pthread_barrier_wait(&a.done);
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(1UL, zc_called);
+	EXPECT_EQ(0UL, puts_called);
+}
+
+/*
+ * A handler that sends while its thread's commit gives a lent record
+ * back: the handler takes another record, and the commit's goes back to
+ * the pool instead of being lost.  Each round would lose one; 100 rounds
+ * run the handle's pool (64) out.
+ */
+static void sig_send(int sig)
+{
+	(void)sig;
+	sig_ret = dmxp_chan_send(sig_chan, "h", 1, 0);
+}
+
+TEST_F(inl, a_handler_s_send_while_a_loan_comes_back)
+{
+	struct sigaction sa = { .sa_handler = sig_send }, old;
+	struct dmxp_ref ref;
+	unsigned int n;
+	char b[8];
+
+	warm_up(_metadata, self->c);
+	sig_chan = self->c;
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, &old));
+	for (n = 0; n < 100; n++) {
+		ASSERT_EQ(0, dmxp_chan_reserve(self->c, &ref));
+		sig_ret = 1;
+		sig_returning = 1;
+		ASSERT_EQ(0, dmxp_chan_commit(self->c, &ref, 1, 0));
+		ASSERT_EQ(0, sig_returning);
+		ASSERT_EQ(0, sig_ret);
+		ASSERT_EQ(1, dmxp_chan_recv(self->c, b, sizeof(b), NULL));
+		ASSERT_EQ(1, dmxp_chan_recv(self->c, b, sizeof(b), NULL));
+	}
 	sigaction(SIGUSR1, &old, NULL);
 }
 
