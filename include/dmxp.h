@@ -880,8 +880,9 @@ static __inline__ __u32 dmxp__ref_claim_of(const struct dmxp__region_fast *rf,
  * pool.  A second reference held at once, a reference another thread
  * ends, and one that finds the mark gone, go through the library.  Each
  * change of the entry is one store, so a signal handler that sends in
- * between finds a whole entry (the calls are still not async-signal-safe:
- * libdmxp(3)).
+ * between finds a whole entry, and a loan comes back before its claim
+ * ends (dmxp__ref_return()); the calls are still not async-signal-safe
+ * (libdmxp(3), Documentation/RELIABILITY.md).
  */
 
 /*
@@ -912,25 +913,30 @@ static __inline__ int dmxp__ref_lent(const struct dmxp__region_fast *rf,
 }
 
 /*
- * Reference @claim (record @srec) is over, its claim ended: the record
- * goes back to this thread's cache when this thread lent it, else to
- * the library.
+ * The claim of reference @claim (record @srec) is over, its slot
+ * published (freed): end it, and give the record back, to this thread's
+ * cache when this thread lent it, else to the pool through the library.
+ * The cache entry is turned back before the claim ends: a signal handler
+ * in between finds a cached record in a claim, which it does not lend,
+ * rather than a mark whose record is idle, which it would take for stale.
  */
 static __inline__ void dmxp__ref_return(struct dmxp_chan *c, struct dmxp_claim *srec,
 					__u32 claim)
 {
 	const struct dmxp__region_fast *rf = dmxp__region(dmxp__fast(c));
 	struct dmxp__thread_claim *t = &dmxp__tclaim[rf->claims_serial % DMXP__TCACHE];
+	int back = 0;
 
 	if (dmxp__likely(dmxp__ref_lent(rf, t, srec, DMXP__REF_BIT(claim)))) {
 		DMXP__HOOK(DMXP_HOOK_REF_RETURNING);
 		t->serial = rf->claims_serial;
 		/* A handler's send took another record in between: ours is not cached. */
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		if (dmxp__likely(t->srec == srec))
-			return;
+		back = t->srec == srec;
 	}
-	dmxp__ref_put(c, claim);
+	dmxp__claim_end(srec);	/* [R3] */
+	if (dmxp__unlikely(!back))
+		dmxp__ref_put(c, claim);
 }
 
 /*
@@ -977,8 +983,7 @@ static __inline__ void dmxp__ref_done(struct dmxp_chan *c, struct dmxp_ref *ref,
 {
 	__u32 claim = ref->claim;
 
-	dmxp__claim_end(srec);	/* [R3] */
-	dmxp__ref_return(c, srec, claim);
+	dmxp__ref_return(c, srec, claim);	/* [R3] */
 	ref->payload = DMXP__NULL(void *);
 	ref->meta = DMXP__NULL(const struct dmxp_msg_meta *);
 	ref->len = 0;
@@ -1014,7 +1019,7 @@ static __inline__ int dmxp__reserve_try(struct dmxp_chan *c, struct dmxp_ref *re
 	    !dmxp__ref_lend(dmxp__region(f), &srec, &bit))
 		return 0;
 	if (dmxp__unlikely(!dmxp__claim_try(f, srec, DMXP_CLAIM_SEND, f->stail, &pos, 1))) {
-		dmxp__claim_end(srec);	/* nothing held: the library starts over */
+		/* Nothing held: the library starts over. */
 		dmxp__ref_return(c, srec, dmxp__ref_claim_of(dmxp__region(f), srec, bit));
 		return 0;
 	}
@@ -1074,7 +1079,6 @@ static __inline__ int dmxp__peek_try(struct dmxp_chan *c, struct dmxp_ref *ref)
 	    !dmxp__ref_lend(dmxp__region(f), &srec, &bit))
 		return 0;
 	if (dmxp__unlikely(!dmxp__claim_try(f, srec, DMXP_CLAIM_RECV, f->shead, &pos, 1))) {
-		dmxp__claim_end(srec);	/* nothing held: the library starts over */
 		dmxp__ref_return(c, srec, dmxp__ref_claim_of(dmxp__region(f), srec, bit));
 		return 0;
 	}

@@ -377,32 +377,45 @@ void dmxp__claim_forget(struct dmxp_region *r)
 }
 
 /*
- * The end of zero-copy reference @claim (lib/ring.c, and the inline
- * dmxp__ref_return() of dmxp.h), whose claim is over: its record goes
- * back to the thread that lent it, when that is this thread and its
- * cache entry still holds the mark of the loan, else to the pool.  A
- * claim that does not name a record of this process's pool as it is now
- * (a reference from before fork(), or given back already) gives nothing
- * back: the records are another pool's.
+ * Does @claim name a record of this process's pool as it is now, still
+ * taken?  Not one of a reference from before fork() (the records are
+ * another pool's), nor one given back already.
  */
-void dmxp__claim_ref_put(struct dmxp_region *r, __u32 claim)
+static bool ref_claim_ours(struct dmxp_region *r, __u32 claim)
 {
 	struct dmxp_claims *cl = &r->claims;
+	unsigned int bit = DMXP__REF_BIT(claim);
+
+	return (claim & 0xff) && READ_ONCE(cl->pool_pid) == dmxp__pid &&
+	       bit < load_acquire(&cl->n) && cl->idx[bit] == DMXP__REF_REC(claim) &&
+	       (READ_ONCE(cl->busy) & (1ULL << bit));
+}
+
+/*
+ * Zero-copy reference @claim is used up (lib/ring.c): turn this thread's
+ * mark of its loan back, as dmxp__ref_return() of dmxp.h does, before
+ * the caller ends the claim.  True when the record is this thread's
+ * again; else the caller gives it to the pool (dmxp__claim_ref_put()).
+ */
+bool dmxp__claim_ref_back(struct dmxp_region *r, __u32 claim)
+{
 	struct dmxp__thread_claim *t = &dmxp__tclaim[r->f.claims_serial % CLAIM_TCACHE];
 	unsigned int bit = DMXP__REF_BIT(claim);
 
-	if (!(claim & 0xff) || READ_ONCE(cl->pool_pid) != dmxp__pid ||
-	    bit >= load_acquire(&cl->n) || cl->idx[bit] != DMXP__REF_REC(claim) ||
-	    !(READ_ONCE(cl->busy) & (1ULL << bit)))
-		return;
-	if (dmxp__ref_lent(&r->f, t, dmxp__claim_rec(r, bit), bit)) {
-		t->serial = r->f.claims_serial;
-		/* A handler's send took another record in between: ours is not cached. */
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		if (t->srec == dmxp__claim_rec(r, bit))
-			return;
-	}
-	dmxp__claim_put(r, bit);
+	if (!ref_claim_ours(r, claim) || !dmxp__ref_lent(&r->f, t, dmxp__claim_rec(r, bit), bit))
+		return false;
+	DMXP_HOOK(REF_RETURNING);
+	t->serial = r->f.claims_serial;
+	/* A handler's send took another record in between: ours is not cached. */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	return t->srec == dmxp__claim_rec(r, bit);
+}
+
+/* Give the record of used-up reference @claim, its claim ended, to the pool. */
+void dmxp__claim_ref_put(struct dmxp_region *r, __u32 claim)
+{
+	if (ref_claim_ours(r, claim))
+		dmxp__claim_put(r, DMXP__REF_BIT(claim));
 }
 
 bool dmxp__claim_kept(struct dmxp_region *r, struct dmxp_claim __shm *rec)

@@ -294,6 +294,7 @@ void dmxp__claims_fork(enum dmxp_fork_phase phase);
 #define CLAIM_TCACHE	DMXP__TCACHE
 
 struct dmxp_claim __shm *dmxp__claim_thread_slow(struct dmxp_region *r);
+bool dmxp__claim_ref_back(struct dmxp_region *r, __u32 claim);
 void dmxp__claim_ref_put(struct dmxp_region *r, __u32 claim);
 void dmxp__claim_forget(struct dmxp_region *r);
 

@@ -407,8 +407,11 @@ static void ref_end(struct dmxp_chan *c, struct dmxp_ref *ref, bool repaired)
 		struct dmxp_claim __shm *rec = &c->f.region->claims.srecs[DMXP__REF_REC(ref->claim)];
 
 		if (!repaired || dmxp__claim_kept(c->f.region, rec)) {
+			bool back = dmxp__claim_ref_back(c->f.region, ref->claim);
+
 			dmxp__claim_end(rec);	/* [R3] */
-			dmxp__claim_ref_put(c->f.region, ref->claim);
+			if (!back)
+				dmxp__claim_ref_put(c->f.region, ref->claim);
 		}
 	}
 	ref_clear(ref);
@@ -944,7 +947,7 @@ int dmxp__release_repaired(struct dmxp_chan *c, struct dmxp_ref *ref)
 	return -ECANCELED;
 }
 
-/* An inline end of a reference that this thread did not lend. */
+/* The inline end of a reference whose record goes to the pool (its claim ended). */
 __dmxp_export
 void dmxp__ref_put(struct dmxp_chan *c, __u32 claim)
 {

@@ -112,7 +112,11 @@ else
 	check "DMXP_NO_INLINE makes them calls" sh -c "
 		objdump -dr '$tmp/n.o' | grep -q 'dmxp_chan_send-' &&
 		objdump -dr '$tmp/n.o' | grep -q 'dmxp_chan_recv-' &&
-		! objdump -dr '$tmp/n.o' | grep -q 'dmxp__chan_send_slow'"
+		objdump -dr '$tmp/n.o' | grep -q 'dmxp_chan_reserve-' &&
+		objdump -dr '$tmp/n.o' | grep -q 'dmxp_chan_commit-' &&
+		objdump -dr '$tmp/n.o' | grep -q 'dmxp_chan_peek-' &&
+		objdump -dr '$tmp/n.o' | grep -q 'dmxp_chan_release-' &&
+		! objdump -dr '$tmp/n.o' | grep -q 'dmxp__chan_[a-z]*_slow'"
 fi
 # -std=c89 without -pedantic: the uapi header has used C99's enum comma
 # and long long from the start.
