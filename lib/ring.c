@@ -369,12 +369,22 @@ static bool ref_lend(struct dmxp_region *r, struct dmxp_claim __shm **recp, __u3
 }
 
 static int ref_claim_take(struct dmxp_chan *c, struct dmxp_ref *ref,
-			  struct dmxp_claim __shm **recp)
+			  struct dmxp_claim __shm **recp, __u32 side)
 {
 	struct dmxp_region *r = c->f.region;
 	__u32 bit;
 
-	if (!ref_lend(r, recp, &bit)) {
+	if (ref_lend(r, recp, &bit)) {
+		/*
+		 * Until the claim names its positions, or the loan comes back
+		 * (a full or empty ring), the record claims nothing on @side
+		 * (count 0, which a repairer leaves): a signal handler in
+		 * between finds it busy, not a mark whose record is idle,
+		 * which it would take for stale.
+		 */
+		WRITE_ONCE((*recp)->count, 0);
+		WRITE_ONCE((*recp)->state, side);
+	} else {
 		int b = dmxp__claim_take(r);
 
 		if (b < 0) {
@@ -466,7 +476,7 @@ int dmxp__chan_reserve_slow(struct dmxp_chan *c, struct dmxp_ref *ref)
 	ret = chan_check(c);
 	if (unlikely(ret))
 		return ret;
-	ret = ref_claim_take(c, ref, &rec);
+	ret = ref_claim_take(c, ref, &rec, DMXP_CLAIM_SEND);
 	if (unlikely(ret))
 		return ret;
 	ret = ring_claim_produce(c, 1, &pos, rec);
@@ -845,7 +855,7 @@ int dmxp__chan_peek_slow(struct dmxp_chan *c, struct dmxp_ref *ref)
 	ret = chan_check(c);
 	if (unlikely(ret))
 		return ret;
-	ret = ref_claim_take(c, ref, &rec);
+	ret = ref_claim_take(c, ref, &rec, DMXP_CLAIM_RECV);
 	if (unlikely(ret))
 		return ret;
 	ret = ring_claim_one(c, &pos, NULL, rec);

@@ -1617,4 +1617,54 @@ TEST_F(ring, recv_repaired_under_consumer_is_not_rewound)
 	munmap(rep, sizeof(*rep));
 }
 
+/*
+ * A signal handler that reserves while its thread's peek of an empty
+ * ring gives the borrowed record back: the record says it claims nothing
+ * until then, so the handler's reservation takes one of the pool, and
+ * the thread's next send cannot write over it.
+ */
+extern void (*dmxp__hook_fn)(int step);
+static struct dmxp_chan *ret_chan;
+static struct dmxp_ref ret_ref;
+static int ret_reserved = 1;
+static volatile sig_atomic_t ret_armed;
+
+static void ret_reserve(int sig)
+{
+	(void)sig;
+	ret_reserved = dmxp_chan_reserve(ret_chan, &ret_ref);
+}
+
+static void ret_hook(int step)
+{
+	if (ret_armed && step == DMXP_HOOK_REF_RETURNING) {
+		ret_armed = 0;
+		raise(SIGUSR1);
+	}
+}
+
+TEST_F(ring, a_handler_s_reservation_while_an_empty_peek_returns_its_record)
+{
+	struct sigaction sa = { .sa_handler = ret_reserve }, old;
+	struct dmxp_ref ref;
+	char b[8];
+
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "w", 1, 0));	/* the thread's record */
+	ASSERT_EQ(1, dmxp_chan_recv(self->c, b, sizeof(b), NULL));
+	ret_chan = self->c;
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, &old));
+	dmxp__hook_fn = ret_hook;
+	ret_armed = 1;
+	EXPECT_EQ(-EAGAIN, dmxp_chan_peek(self->c, &ref));
+	dmxp__hook_fn = NULL;
+	sigaction(SIGUSR1, &old, NULL);
+	EXPECT_EQ(0, ret_armed);
+	ASSERT_EQ(0, ret_reserved);
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "s", 1, 0));
+	EXPECT_EQ(0, dmxp_chan_commit(self->c, &ret_ref, 2, 0));
+	EXPECT_EQ(2, dmxp_chan_recv(self->c, b, sizeof(b), NULL));	/* the reservation's slot is first */
+	EXPECT_EQ(1, dmxp_chan_recv(self->c, b, sizeof(b), NULL));
+	EXPECT_EQ(-EAGAIN, dmxp_chan_recv(self->c, b, sizeof(b), NULL));
+}
+
 TEST_HARNESS_MAIN
