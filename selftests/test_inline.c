@@ -361,6 +361,31 @@ TEST_F(inl, a_new_thread_calls_the_library_once)
 }
 
 /*
+ * In a child of fork(): put messages 0 to 9 with @put, and exit 0 when
+ * exactly one call reached the library (counted in *@calls), 2 when a
+ * put failed, 3 otherwise.  The child's exit code; *@pidp its pid.
+ */
+static int child_puts(struct dmxp_chan *c, int (*put)(struct dmxp_chan *, unsigned int),
+		      const unsigned long *calls, pid_t *pidp)
+{
+	unsigned int n;
+	int status;
+
+	*pidp = fork();
+	if (*pidp < 0)
+		return -1;
+	if (*pidp == 0) {
+		for (n = 0; n < 10; n++)
+			if (put(c, n))
+				_exit(2);
+		_exit(*calls == 1 ? 0 : 3);
+	}
+	if (waitpid(*pidp, &status, 0) != *pidp)
+		return -1;
+	return test_exit_code(status);
+}
+
+/*
  * A child of fork() has its parent's thread cache: its first call must
  * find the record its parent's, take one of its own, and name itself.
  */
@@ -368,19 +393,9 @@ TEST_F(inl, a_forked_child_names_itself)
 {
 	unsigned int n;
 	pid_t pid;
-	int status;
 
 	warm_up(_metadata, self->c);
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		for (n = 0; n < 10; n++)
-			if (send_nth(self->c, n))
-				_exit(2);
-		_exit(sends_called == 1 ? 0 : 3);
-	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_EQ(0, test_exit_code(status));
+	ASSERT_EQ(0, child_puts(self->c, send_nth, &sends_called, &pid));
 	for (n = 0; n < 10; n++)
 		ASSERT_EQ(0, recv_nth(self->c, n, (__u32)pid));
 	EXPECT_EQ(0UL, recvs_called);
@@ -696,19 +711,9 @@ TEST_F(inl, a_forked_child_reserves_as_itself)
 {
 	unsigned int n;
 	pid_t pid;
-	int status;
 
 	warm_up(_metadata, self->c);
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		for (n = 0; n < 10; n++)
-			if (reserve_nth(self->c, n))
-				_exit(2);
-		_exit(zc_called == 1 ? 0 : 3);
-	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_EQ(0, test_exit_code(status));
+	ASSERT_EQ(0, child_puts(self->c, reserve_nth, &zc_called, &pid));
 	for (n = 0; n < 10; n++)
 		ASSERT_EQ(0, peek_nth(self->c, n, (__u32)pid));
 	EXPECT_EQ(0UL, zc_called);
