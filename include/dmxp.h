@@ -608,6 +608,18 @@ static __inline__ int dmxp__claim_cached(const struct dmxp__region_fast *rf,
 }
 
 /*
+ * Set a field of a claim record that holds nothing.  Its owner alone
+ * writes it, so a field that holds @v already (the thread's last claim
+ * was on this channel, of as many positions) is left as it is: a claim
+ * then stores its position and its state, on a line of its own.
+ */
+static __inline__ void dmxp__rec_set(__u32 *sfield, __u32 v)
+{
+	if (__atomic_load_n(sfield, __ATOMIC_RELAXED) != v)
+		__atomic_store_n(sfield, v, __ATOMIC_RELAXED);
+}
+
+/*
  * Claim @n positions from *@posp of @scursor (the tail for
  * DMXP_CLAIM_SEND, the head for DMXP_CLAIM_RECV), named in @srec first.
  * False, with *@posp the cursor's value, when another thread moved it.
@@ -616,10 +628,10 @@ static __inline__ int dmxp__claim_try(const struct dmxp__chan_fast *f, struct dm
 				      __u32 side, __u64 *scursor, __u64 *posp, __u32 n)
 {
 	if (srec) {	/* [R1] */
-		__atomic_store_n(&srec->chan, f->id, __ATOMIC_RELAXED);
-		__atomic_store_n(&srec->generation, f->gen, __ATOMIC_RELAXED);
+		dmxp__rec_set(&srec->chan, f->id);
+		dmxp__rec_set(&srec->generation, f->gen);
 		__atomic_store_n(&srec->pos, *posp, __ATOMIC_RELAXED);
-		__atomic_store_n(&srec->count, n, __ATOMIC_RELAXED);
+		dmxp__rec_set(&srec->count, n);
 		__atomic_store_n(&srec->state, side, __ATOMIC_RELAXED);
 	}
 	DMXP__HOOK(side == DMXP_CLAIM_SEND ? DMXP_HOOK_SEND_CLAIMING : DMXP_HOOK_RECV_CLAIMING);

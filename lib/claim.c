@@ -13,6 +13,7 @@
  * claim into its record in the region's claim table:
  *
  *	rec = { state: SEND, chan, generation, pos, count }	[R1]
+ *		(a field that holds the value already is not stored)
  *	CAS(tail, pos -> pos + count), release			[R2]
  *	write the payload and the meta
  *	rec.state = SEND_WRITTEN				(optional)

@@ -19,6 +19,7 @@
 #include "internal.h"	/* the test hooks: this test is built with DMXP_TEST_HOOKS */
 
 extern int dmxp__hook_step;
+extern void (*dmxp__hook_fn)(int step);
 
 #define CH		1	/* the fixture's channel */
 #define CH_CAP		8
@@ -1618,12 +1619,88 @@ TEST_F(ring, recv_repaired_under_consumer_is_not_rewound)
 }
 
 /*
+ * A claim names its channel, generation, position and count in the
+ * thread's record, also when the record's last claim was on another
+ * channel, of another count, or on the same id before a destroy: the
+ * fields that already hold the value are the ones left unwritten.
+ */
+static struct dmxp_region *rec_region;
+static struct dmxp_claim rec_seen;
+static int rec_claims;
+
+static void rec_hook(int step)
+{
+	if (step == DMXP_HOOK_SEND_CLAIMING || step == DMXP_HOOK_RECV_CLAIMING) {
+		const struct dmxp_claim __shm *rec = dmxp__claim_thread(rec_region);
+
+		if (rec)
+			memcpy(&rec_seen, (const void *)rec, sizeof(rec_seen));
+		rec_claims++;
+	}
+}
+
+#define EXPECT_CLAIM(c, st, p, n) do {						\
+	EXPECT_EQ(1, rec_claims);						\
+	EXPECT_EQ((__u32)(st), rec_seen.state);					\
+	EXPECT_EQ((c)->f.id, rec_seen.chan);					\
+	EXPECT_EQ((c)->f.gen, rec_seen.generation);				\
+	EXPECT_EQ((__u64)(p), rec_seen.pos);					\
+	EXPECT_EQ((__u32)(n), rec_seen.count);					\
+	rec_claims = 0;								\
+} while (0)
+
+TEST_F(ring, a_claim_names_its_channel_generation_position_and_count)
+{
+	struct dmxp_chan *c2 = NEW_CHAN(2, 8), *c3;
+	unsigned char bufs[4][64];
+	static unsigned char rbufs[4][DMXP_MAX_PAYLOAD];
+	struct dmxp_smsg sm[4];
+	struct dmxp_rmsg rm[4];
+	__u32 gen3;
+	char b[8];
+
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "a", 1, 0));	/* the thread's record */
+	smsgs_init(sm, 4, bufs);
+	rmsgs_init(rm, 4, rbufs);
+	rec_region = self->r;
+	dmxp__hook_fn = rec_hook;
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "b", 1, 0));
+	EXPECT_CLAIM(self->c, DMXP_CLAIM_SEND, 1, 1);
+	ASSERT_EQ(3, dmxp_chan_send_batch(c2, sm, 3));
+	EXPECT_CLAIM(c2, DMXP_CLAIM_SEND, 0, 3);
+	ASSERT_EQ(0, dmxp_chan_send(c2, "c", 1, 0));
+	EXPECT_CLAIM(c2, DMXP_CLAIM_SEND, 3, 1);
+	ASSERT_EQ(1, dmxp_chan_recv(self->c, b, sizeof(b), NULL));
+	EXPECT_CLAIM(self->c, DMXP_CLAIM_RECV, 0, 1);
+	ASSERT_EQ(4, dmxp_chan_recv_batch(c2, rm, 4));
+	EXPECT_CLAIM(c2, DMXP_CLAIM_RECV, 0, 4);
+	ASSERT_EQ(1, dmxp_chan_recv(self->c, b, sizeof(b), NULL));
+	EXPECT_CLAIM(self->c, DMXP_CLAIM_RECV, 1, 1);
+
+	/* The same id, destroyed and made again: another generation. */
+	ASSERT_EQ(0, dmxp_chan_create(self->r, 3, 8));
+	ASSERT_EQ(0, dmxp_chan_open(self->r, 3, &c3));
+	gen3 = c3->f.gen;
+	ASSERT_EQ(0, dmxp_chan_send(c3, "d", 1, 0));
+	EXPECT_CLAIM(c3, DMXP_CLAIM_SEND, 0, 1);
+	dmxp_chan_close(c3);
+	ASSERT_EQ(0, dmxp_chan_destroy(self->r, 3));
+	ASSERT_EQ(0, dmxp_chan_create(self->r, 3, 8));
+	ASSERT_EQ(0, dmxp_chan_open(self->r, 3, &c3));
+	rec_claims = 0;
+	ASSERT_NE(gen3, c3->f.gen);
+	ASSERT_EQ(0, dmxp_chan_send(c3, "e", 1, 0));
+	EXPECT_CLAIM(c3, DMXP_CLAIM_SEND, 0, 1);
+	dmxp__hook_fn = NULL;
+	dmxp_chan_close(c3);
+}
+
+/*
  * A signal handler that reserves while its thread's peek of an empty
  * ring gives the borrowed record back: the record says it claims nothing
  * until then, so the handler's reservation takes one of the pool, and
  * the thread's next send cannot write over it.
  */
-extern void (*dmxp__hook_fn)(int step);
 static struct dmxp_chan *ret_chan;
 static struct dmxp_ref ret_ref;
 static int ret_reserved = 1;
