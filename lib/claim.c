@@ -343,27 +343,50 @@ static void tkey_arm(struct dmxp__thread_claim *t)
 		tkey_set = !pthread_setspecific(tkey, t);	/* non-NULL: the destructor runs */
 }
 
+/*
+ * This thread's record for @r, taken and cached.  The entry's serial
+ * names the handle only while its other fields are whole: a signal
+ * handler's send in between finds no entry and takes a record of its
+ * own, never an entry of this handle with no record or another's (its
+ * claim could not be repaired).  When the handler's call caches its
+ * record first, ours goes back and the thread keeps the handler's; the
+ * worst a handler can cost is a record of the pool left taken.
+ */
 struct dmxp_claim __shm *dmxp__claim_thread_slow(struct dmxp_region *r)
 {
 	struct dmxp__thread_claim *t = &dmxp__tclaim[r->f.claims_serial % CLAIM_TCACHE];
+	struct dmxp_claim __shm *rec;
 	int bit;
 
 	if (t->serial && t->serial != r->f.claims_serial)
 		tclaim_drop(t);		/* another handle's: give it back */
+	t->serial = 0;
 	bit = dmxp__claim_take(r);
-	if (bit < 0 && r->claims.srecs) {
-		/* None left now: not cached, a later call tries again. */
+	if (bit < 0 && r->claims.srecs)
+		return NULL;	/* none left now: not cached, a later call tries again */
+	rec = bit < 0 ? NULL : dmxp__claim_rec(r, (unsigned int)bit);
+	for (;;) {
 		t->serial = 0;
-		t->srec = NULL;
-		return NULL;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		t->pid = dmxp__pid;
+		t->bit = bit < 0 ? 0 : (__u32)bit;
+		t->srec = rec;
+		DMXP_HOOK(THREAD_CACHING);
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		if (!t->serial)
+			break;
+		if (t->serial == r->f.claims_serial) {
+			/* A handler's call cached its own meanwhile, whole. */
+			if (rec)
+				dmxp__claim_put(r, (unsigned int)bit);
+			return t->srec;
+		}
+		tclaim_drop(t);		/* a handler's, of another handle */
 	}
 	t->serial = r->f.claims_serial;
-	t->pid = dmxp__pid;
-	t->bit = bit < 0 ? 0 : (__u32)bit;
-	t->srec = bit < 0 ? NULL : dmxp__claim_rec(r, (unsigned int)bit);
-	if (t->srec)
+	if (rec)
 		tkey_arm(t);
-	return t->srec;
+	return rec;
 }
 
 /* This thread's mark of a loan for @r is stale: clear it, giving nothing back. */

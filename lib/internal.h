@@ -37,6 +37,7 @@ enum dmxp_hook_step {
 	DMXP_HOOK_ANNOUNCING,		/* a sleeper found no message (slot), not counted */
 	DMXP_HOOK_SLEEPING,		/* a sleeper counted and re-checked, not asleep */
 	DMXP_HOOK_REF_RETURNING,	/* a loan's end found its mark, not turned back yet */
+	DMXP_HOOK_THREAD_CACHING,	/* a thread's record taken, its cache entry not yet naming it */
 	DMXP_HOOK_MAX
 };
 #ifdef DMXP_TEST_HOOKS

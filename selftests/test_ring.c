@@ -1696,6 +1696,83 @@ TEST_F(ring, a_claim_names_its_channel_generation_position_and_count)
 }
 
 /*
+ * A signal handler that sends while its thread caches the record it
+ * took for a handle: the handler's claim is named in a record all the
+ * same (an entry naming the handle with no record yet would let it claim
+ * with none), and the thread keeps one record of the pool, not two.
+ */
+static struct dmxp_region *cache_region;
+static struct dmxp_chan *cache_chan;
+static volatile sig_atomic_t cache_armed, cache_in_handler;
+static int cache_sent = 1, cache_named = -1;
+
+static void cache_send(int sig)
+{
+	(void)sig;
+	cache_in_handler = 1;
+	cache_sent = dmxp_chan_send(cache_chan, "h", 1, 0);
+	cache_in_handler = 0;
+}
+
+static void cache_hook(int step)
+{
+	if (cache_armed && step == DMXP_HOOK_THREAD_CACHING) {
+		cache_armed = 0;
+		raise(SIGUSR1);
+	} else if (cache_in_handler && step == DMXP_HOOK_SEND_CLAIMED) {
+		const struct dmxp_claims *cl = &cache_region->claims;
+		__u64 pos = *cache_chan->f.stail - 1;
+		unsigned int i;
+
+		/* The records of this process that claim the position just claimed. */
+		cache_named = 0;
+		for (i = 0; i < cl->count; i++)
+			if (cl->srecs[i].owner == (__u32)getpid() &&
+			    cl->srecs[i].state == DMXP_CLAIM_SEND && cl->srecs[i].pos == pos &&
+			    cl->srecs[i].chan == CH)
+				cache_named++;
+	}
+}
+
+TEST_F(ring, a_handler_s_send_while_its_thread_caches_a_record_claims_with_one)
+{
+	struct sigaction sa = { .sa_handler = cache_send }, old;
+	struct dmxp_region *rs[DMXP__TCACHE];
+	struct dmxp_chan *c;
+	unsigned int i;
+	char b[8];
+
+	/* The thread's entry for the fixture's handle, dropped when a later
+	 * handle of the same entry is used: its pid stays the thread's. */
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "a", 1, 0));
+	ASSERT_EQ(1, dmxp_chan_recv(self->c, b, sizeof(b), NULL));
+	for (i = 0; i < DMXP__TCACHE; i++)
+		ASSERT_EQ(0, dmxp_region_open(self->path, 0, 0, &rs[i]));
+	cache_region = rs[DMXP__TCACHE - 1];
+	ASSERT_EQ(self->r->f.claims_serial % DMXP__TCACHE,
+		  cache_region->f.claims_serial % DMXP__TCACHE);
+	ASSERT_EQ(0, dmxp_chan_open(cache_region, CH, &c));
+	cache_chan = c;
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, &old));
+	dmxp__hook_fn = cache_hook;
+	cache_armed = 1;
+	EXPECT_EQ(0, dmxp_chan_send(c, "t", 1, 0));
+	dmxp__hook_fn = NULL;
+	sigaction(SIGUSR1, &old, NULL);
+	EXPECT_EQ(0, cache_armed);
+	EXPECT_EQ(0, cache_sent);
+	EXPECT_EQ(1, cache_named);
+	EXPECT_EQ(1, __builtin_popcountll(cache_region->claims.busy));
+	EXPECT_EQ(1, dmxp_chan_recv(c, b, sizeof(b), NULL));
+	EXPECT_EQ(1, dmxp_chan_recv(c, b, sizeof(b), NULL));
+	EXPECT_EQ(0, ring_round_trips(c, 3 * CH_CAP, 10));
+	EXPECT_EQ(1, __builtin_popcountll(cache_region->claims.busy));
+	dmxp_chan_close(c);
+	for (i = 0; i < DMXP__TCACHE; i++)
+		dmxp_region_close(rs[i]);
+}
+
+/*
  * A signal handler that reserves while its thread's peek of an empty
  * ring gives the borrowed record back: the record says it claims nothing
  * until then, so the handler's reservation takes one of the pool, and
