@@ -609,9 +609,9 @@ static __inline__ int dmxp__claim_cached(const struct dmxp__region_fast *rf,
 
 /*
  * Set a field of a claim record that holds nothing.  Its owner alone
- * writes it, so a field that holds @v already (the thread's last claim
- * was on this channel, of as many positions) is left as it is: a claim
- * then stores its position and its state, on a line of its own.
+ * writes it, so a field that holds @v already (as when the thread's last
+ * claim was on this channel, of as many positions) is left as it is: a
+ * claim then stores its position and its state, on a line of its own.
  */
 static __inline__ void dmxp__rec_set(__u32 *sfield, __u32 v)
 {

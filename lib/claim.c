@@ -294,21 +294,29 @@ static struct dmxp_region *reg_find(__u64 serial)
 	return NULL;
 }
 
-/* Give a thread's cached record back to its handle's pool. */
+/*
+ * Give a thread's cached record back to its handle's pool.  The entry
+ * names no handle first, so that a signal handler never finds a cached
+ * record that is back in the pool.  The mark of a record lent to a
+ * reference keeps its record: the reference gives it back, and its
+ * return caches it again (dmxp__ref_return()), whole even when a
+ * handler's call dropped the mark in between and found no other.
+ */
 static void tclaim_drop(struct dmxp__thread_claim *t)
 {
+	__u64 serial = t->serial;
 	struct dmxp_region *r;
 
-	/* The mark of a record lent to a reference: the reference gives it back. */
-	if (t->serial && !(t->serial & DMXP__LENT) && t->srec && t->pid == dmxp__pid) {
+	t->serial = 0;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (serial && !(serial & DMXP__LENT) && t->srec && t->pid == dmxp__pid) {
 		pthread_mutex_lock(&reg_lock);
-		r = reg_find(t->serial);
+		r = reg_find(serial);
 		if (r && r->claims.pool_pid == t->pid)
 			dmxp__claim_put(r, t->bit);
 		pthread_mutex_unlock(&reg_lock);
+		t->srec = NULL;
 	}
-	t->serial = 0;
-	t->srec = NULL;
 }
 
 static void tclaim_exit(void *arg)
@@ -344,48 +352,38 @@ static void tkey_arm(struct dmxp__thread_claim *t)
 }
 
 /*
- * This thread's record for @r, taken and cached.  The entry's serial
- * names the handle only while its other fields are whole: a signal
- * handler's send in between finds no entry and takes a record of its
- * own, never an entry of this handle with no record or another's (its
- * claim could not be repaired).  When the handler's call caches its
- * record first, ours goes back and the thread keeps the handler's; the
- * worst a handler can cost is a record of the pool left taken.
+ * This thread's record for @r, taken and cached.  Signals wait meanwhile:
+ * a signal handler's call would find the pool's or the registry's lock
+ * held by its own thread, or the entry half set (a handle's serial with
+ * another record, or none, whose claim nobody could repair).  Its
+ * serial names the handle last, once the rest is set.
  */
 struct dmxp_claim __shm *dmxp__claim_thread_slow(struct dmxp_region *r)
 {
 	struct dmxp__thread_claim *t = &dmxp__tclaim[r->f.claims_serial % CLAIM_TCACHE];
-	struct dmxp_claim __shm *rec;
+	struct dmxp_claim __shm *rec = NULL;
+	sigset_t all, old;
 	int bit;
 
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
 	if (t->serial && t->serial != r->f.claims_serial)
 		tclaim_drop(t);		/* another handle's: give it back */
 	t->serial = 0;
 	bit = dmxp__claim_take(r);
-	if (bit < 0 && r->claims.srecs)
-		return NULL;	/* none left now: not cached, a later call tries again */
-	rec = bit < 0 ? NULL : dmxp__claim_rec(r, (unsigned int)bit);
-	for (;;) {
-		t->serial = 0;
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	/* None left now (bit < 0 with a table): not cached, a later call tries again. */
+	if (bit >= 0 || !r->claims.srecs) {
+		rec = bit < 0 ? NULL : dmxp__claim_rec(r, (unsigned int)bit);
 		t->pid = dmxp__pid;
 		t->bit = bit < 0 ? 0 : (__u32)bit;
 		t->srec = rec;
 		DMXP_HOOK(THREAD_CACHING);
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		if (!t->serial)
-			break;
-		if (t->serial == r->f.claims_serial) {
-			/* A handler's call cached its own meanwhile, whole. */
-			if (rec)
-				dmxp__claim_put(r, (unsigned int)bit);
-			return t->srec;
-		}
-		tclaim_drop(t);		/* a handler's, of another handle */
+		t->serial = r->f.claims_serial;
+		if (rec)
+			tkey_arm(t);
 	}
-	t->serial = r->f.claims_serial;
-	if (rec)
-		tkey_arm(t);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return rec;
 }
 

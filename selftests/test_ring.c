@@ -1696,15 +1696,16 @@ TEST_F(ring, a_claim_names_its_channel_generation_position_and_count)
 }
 
 /*
- * A signal handler that sends while its thread caches the record it
- * took for a handle: the handler's claim is named in a record all the
+ * A signal handler that sends while its thread takes and caches its
+ * record for a handle: the handler's claim is named in a record all the
  * same (an entry naming the handle with no record yet would let it claim
- * with none), and the thread keeps one record of the pool, not two.
+ * with none), a handler at the take's locks does not wait for them for
+ * ever, and the thread keeps one record of the pool, cached whole.
  */
 static struct dmxp_region *cache_region;
 static struct dmxp_chan *cache_chan;
 static volatile sig_atomic_t cache_armed, cache_in_handler;
-static int cache_sent = 1, cache_named = -1;
+static int cache_step, cache_sent = 1, cache_named = -1;
 
 static void cache_send(int sig)
 {
@@ -1714,27 +1715,56 @@ static void cache_send(int sig)
 	cache_in_handler = 0;
 }
 
+/* The records of this process that claim @c's position just claimed, to send. */
+static int records_naming(struct dmxp_chan *c)
+{
+	const struct dmxp_claims *cl = &c->f.region->claims;
+	__u64 pos = *c->f.stail - 1;
+	unsigned int i;
+	int n = 0;
+
+	for (i = 0; i < cl->count; i++)
+		if (cl->srecs[i].owner == (__u32)getpid() &&
+		    cl->srecs[i].state == DMXP_CLAIM_SEND && cl->srecs[i].pos == pos &&
+		    cl->srecs[i].chan == c->f.id)
+			n++;
+	return n;
+}
+
 static void cache_hook(int step)
 {
-	if (cache_armed && step == DMXP_HOOK_THREAD_CACHING) {
+	if (cache_armed && step == cache_step) {
 		cache_armed = 0;
 		raise(SIGUSR1);
 	} else if (cache_in_handler && step == DMXP_HOOK_SEND_CLAIMED) {
-		const struct dmxp_claims *cl = &cache_region->claims;
-		__u64 pos = *cache_chan->f.stail - 1;
-		unsigned int i;
-
-		/* The records of this process that claim the position just claimed. */
-		cache_named = 0;
-		for (i = 0; i < cl->count; i++)
-			if (cl->srecs[i].owner == (__u32)getpid() &&
-			    cl->srecs[i].state == DMXP_CLAIM_SEND && cl->srecs[i].pos == pos &&
-			    cl->srecs[i].chan == CH)
-				cache_named++;
+		cache_named = records_naming(cache_chan);
 	}
 }
 
-TEST_F(ring, a_handler_s_send_while_its_thread_caches_a_record_claims_with_one)
+/*
+ * This thread's entry for @r names it, with a record of its pool, taken
+ * (and, with @take, not the one another thread's take then gets).
+ */
+static void entry_whole(struct __test_metadata *_metadata, struct dmxp_region *r, bool take)
+{
+	const struct dmxp__thread_claim *t = &dmxp__tclaim[r->f.claims_serial % DMXP__TCACHE];
+	int bit;
+
+	EXPECT_EQ(r->f.claims_serial, t->serial);
+	EXPECT_EQ((__u32)getpid(), t->pid);
+	ASSERT_GT(r->claims.n, t->bit);
+	EXPECT_EQ(dmxp__claim_rec(r, t->bit), t->srec);
+	EXPECT_NE(0ULL, r->claims.busy & (1ULL << t->bit));
+	if (!take)
+		return;
+	bit = dmxp__claim_take(r);	/* as another thread would */
+	ASSERT_LE(0, bit);
+	EXPECT_NE(t->bit, (__u32)bit);
+	dmxp__claim_put(r, (unsigned int)bit);
+}
+
+static void signal_while_caching(struct __test_metadata *_metadata, FIXTURE_DATA(ring) *self,
+				 int step)
 {
 	struct sigaction sa = { .sa_handler = cache_send }, old;
 	struct dmxp_region *rs[DMXP__TCACHE];
@@ -1753,16 +1783,20 @@ TEST_F(ring, a_handler_s_send_while_its_thread_caches_a_record_claims_with_one)
 		  cache_region->f.claims_serial % DMXP__TCACHE);
 	ASSERT_EQ(0, dmxp_chan_open(cache_region, CH, &c));
 	cache_chan = c;
+	cache_step = step;
 	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, &old));
 	dmxp__hook_fn = cache_hook;
 	cache_armed = 1;
+	alarm(10);	/* a handler waiting for its thread's lock */
 	EXPECT_EQ(0, dmxp_chan_send(c, "t", 1, 0));
+	alarm(0);
 	dmxp__hook_fn = NULL;
 	sigaction(SIGUSR1, &old, NULL);
 	EXPECT_EQ(0, cache_armed);
 	EXPECT_EQ(0, cache_sent);
 	EXPECT_EQ(1, cache_named);
 	EXPECT_EQ(1, __builtin_popcountll(cache_region->claims.busy));
+	entry_whole(_metadata, cache_region, true);
 	EXPECT_EQ(1, dmxp_chan_recv(c, b, sizeof(b), NULL));
 	EXPECT_EQ(1, dmxp_chan_recv(c, b, sizeof(b), NULL));
 	EXPECT_EQ(0, ring_round_trips(c, 3 * CH_CAP, 10));
@@ -1770,6 +1804,75 @@ TEST_F(ring, a_handler_s_send_while_its_thread_caches_a_record_claims_with_one)
 	dmxp_chan_close(c);
 	for (i = 0; i < DMXP__TCACHE; i++)
 		dmxp_region_close(rs[i]);
+}
+
+TEST_F(ring, a_handler_s_send_while_its_thread_caches_a_record_claims_with_one)
+{
+	signal_while_caching(_metadata, self, DMXP_HOOK_THREAD_CACHING);
+}
+
+TEST_F(ring, a_handler_s_send_while_its_thread_takes_a_record_of_the_table)
+{
+	signal_while_caching(_metadata, self, DMXP_HOOK_RECORD_SETUP);
+}
+
+/*
+ * A signal handler that sends while a loan comes back, and finds no
+ * record left: the loan's record is the thread's again, whole, and the
+ * next send claims with it.
+ */
+static struct dmxp_chan *nl_chan;
+static volatile sig_atomic_t nl_armed;
+static int nl_sent = 1, nl_named = -1;
+
+static void nl_send(int sig)
+{
+	(void)sig;
+	nl_sent = dmxp_chan_send(nl_chan, "h", 1, 0);
+}
+
+static void nl_hook(int step)
+{
+	if (nl_armed && step == DMXP_HOOK_REF_RETURNING) {
+		nl_armed = 0;
+		raise(SIGUSR1);
+	} else if (!nl_armed && step == DMXP_HOOK_SEND_CLAIMED) {
+		nl_named = records_naming(nl_chan);
+	}
+}
+
+TEST_F(ring, a_handler_s_send_with_no_record_left_while_a_loan_comes_back)
+{
+	struct sigaction sa = { .sa_handler = nl_send }, old;
+	struct dmxp_region *r = self->r;
+	struct dmxp_ref ref;
+	int held[64], n = 0;
+	char b[8];
+
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "a", 1, 0));	/* the thread's record */
+	ASSERT_EQ(1, dmxp_chan_recv(self->c, b, sizeof(b), NULL));
+	/* Other threads of ours hold every other record of the pool. */
+	while (n < 64 && (held[n] = dmxp__claim_take(r)) >= 0)
+		n++;
+	ASSERT_LT(0, n);
+	ASSERT_EQ(0, dmxp_chan_reserve(self->c, &ref));
+	nl_chan = self->c;
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, &old));
+	dmxp__hook_fn = nl_hook;
+	nl_armed = 1;
+	EXPECT_EQ(0, dmxp_chan_commit(self->c, &ref, 1, 0));
+	EXPECT_EQ(0, nl_armed);
+	EXPECT_EQ(-ENOBUFS, nl_sent);
+	entry_whole(_metadata, r, false);
+	EXPECT_EQ(0, dmxp_chan_send(self->c, "x", 1, 0));
+	EXPECT_EQ(1, nl_named);
+	dmxp__hook_fn = NULL;
+	sigaction(SIGUSR1, &old, NULL);
+	while (n--)
+		dmxp__claim_put(r, (unsigned int)held[n]);
+	entry_whole(_metadata, r, true);
+	EXPECT_EQ(1, dmxp_chan_recv(self->c, b, sizeof(b), NULL));
+	EXPECT_EQ(1, dmxp_chan_recv(self->c, b, sizeof(b), NULL));
 }
 
 /*
