@@ -230,6 +230,7 @@ int dmxp__claim_take(struct dmxp_region *r)
 {
 	struct dmxp_claims *cl = &r->claims;
 	int bit = -1, cancel;
+	sigset_t all, old;
 	__u64 busy;
 
 	if (!cl->srecs)
@@ -251,9 +252,13 @@ int dmxp__claim_take(struct dmxp_region *r)
 	/*
 	 * None free: take one more record from the table.  Reading /proc
 	 * here and in sweep_idle() is full of cancellation points, reached
-	 * with a lock held or a record half set up: not cancellable.
+	 * with a lock held or a record half set up: not cancellable.  Nor
+	 * interruptible: a signal handler's call would wait for the locks
+	 * its own thread holds.
 	 */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
 	dmxp__ident_refresh();
 	pthread_mutex_lock(&cl->lock);
 	bit = -1;
@@ -274,6 +279,7 @@ int dmxp__claim_take(struct dmxp_region *r)
 		}
 	}
 	pthread_mutex_unlock(&cl->lock);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_setcancelstate(cancel, NULL);
 	return bit;
 }
@@ -352,38 +358,58 @@ static void tkey_arm(struct dmxp__thread_claim *t)
 }
 
 /*
- * This thread's record for @r, taken and cached.  Signals wait meanwhile:
- * a signal handler's call would find the pool's or the registry's lock
- * held by its own thread, or the entry half set (a handle's serial with
- * another record, or none, whose claim nobody could repair).  Its
- * serial names the handle last, once the rest is set.
+ * This thread's record for @r, taken and cached.  The entry names no
+ * handle while its record is being set, and then names @r by a CAS from
+ * 0, one instruction: a signal handler's send in between finds no entry
+ * and takes a record of its own, never an entry of @r with no record or
+ * with another's (a claim no repairer could finish).  When the handler
+ * caches its record for @r, the thread keeps that one and gives its own
+ * back; when it caches one of another handle, that one goes back.  A
+ * handler that caches in the middle of the stores below costs a record
+ * of the pool, left taken, rather than giving back one still in use.
  */
 struct dmxp_claim __shm *dmxp__claim_thread_slow(struct dmxp_region *r)
 {
 	struct dmxp__thread_claim *t = &dmxp__tclaim[r->f.claims_serial % CLAIM_TCACHE];
-	struct dmxp_claim __shm *rec = NULL;
-	sigset_t all, old;
+	struct dmxp_claim __shm *rec;
+	__u64 none;
 	int bit;
 
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
 	if (t->serial && t->serial != r->f.claims_serial)
 		tclaim_drop(t);		/* another handle's: give it back */
 	t->serial = 0;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	bit = dmxp__claim_take(r);
-	/* None left now (bit < 0 with a table): not cached, a later call tries again. */
-	if (bit >= 0 || !r->claims.srecs) {
-		rec = bit < 0 ? NULL : dmxp__claim_rec(r, (unsigned int)bit);
+	if (bit < 0 && r->claims.srecs)
+		return NULL;	/* none left now: not cached, a later call tries again */
+	rec = bit < 0 ? NULL : dmxp__claim_rec(r, (unsigned int)bit);
+	for (;;) {
+		/* A handler's entry, whole: for @r the thread keeps it, another's goes back. */
+		if (t->serial == r->f.claims_serial) {
+			if (rec)
+				dmxp__claim_put(r, (unsigned int)bit);
+			return t->srec;
+		}
+		if (t->serial)
+			tclaim_drop(t);
 		t->pid = dmxp__pid;
 		t->bit = bit < 0 ? 0 : (__u32)bit;
 		t->srec = rec;
 		DMXP_HOOK(THREAD_CACHING);
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		t->serial = r->f.claims_serial;
-		if (rec)
-			tkey_arm(t);
+		none = 0;
+		if (t->srec == rec && t->bit == (bit < 0 ? 0 : (__u32)bit) && t->pid == dmxp__pid &&
+		    __atomic_compare_exchange_n(&t->serial, &none, r->f.claims_serial, false,
+						__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			break;
+		if (t->srec == rec) {
+			/* A handler's entry, written over by ours: its record is lost. */
+			t->serial = 0;
+			__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		}
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rec)
+		tkey_arm(t);
 	return rec;
 }
 

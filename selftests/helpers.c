@@ -27,18 +27,27 @@ unsigned int test_time_scale(void)
 	return n >= 1 && n <= 20 ? (unsigned int)n : 1;
 }
 
+/*
+ * A region name no earlier test left behind: the pid, which a test killed
+ * before its teardown may have had too, and the clock's nanoseconds.
+ */
 void test_region_path(char *buf, size_t len, const char *tag)
 {
 	const char *dir = getenv("DMXP_TEST_DIR");
+	static unsigned long made;
+	struct timespec ts;
+	unsigned long salt;
 
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	salt = (unsigned long)ts.tv_nsec ^ ((unsigned long)ts.tv_sec << 30) ^ (made++ << 20);
 	if (test_on_kernel()) {
 		/* A kernel region name holds at most 31 characters. */
 		snprintf(buf, len, DMXP_DEVICE ":%.12s-%d-%lx", tag, (int)getpid(),
-			 (unsigned long)random() & 0xffffff);
+			 salt & 0xffffff);
 		return;
 	}
 	snprintf(buf, len, "%s/dmxp-test-%s-%d-%lx", dir && *dir ? dir : "/dev/shm",
-		 tag, (int)getpid(), (unsigned long)random());
+		 tag, (int)getpid(), salt);
 }
 
 void test_region_remove(const char *path)
