@@ -891,10 +891,10 @@ static __inline__ __u32 dmxp__ref_claim_of(const struct dmxp__region_fast *rf,
  * a reserve and its commit, a peek and its release, go without the
  * pool.  A second reference held at once, a reference another thread
  * ends, and one that finds the mark gone, go through the library.  Each
- * change of the entry is one store, so a signal handler that sends in
- * between finds a whole entry, and a loan comes back before its claim
- * ends (dmxp__ref_return()); the calls are still not async-signal-safe
- * (libdmxp(3), Documentation/RELIABILITY.md).
+ * change of the entry is one store, so a signal handler that sends on
+ * the same handle in between finds a whole entry, and a loan comes back
+ * before its claim ends (dmxp__ref_return()); the calls are still not
+ * async-signal-safe (libdmxp(3), Documentation/RELIABILITY.md).
  */
 
 /*

@@ -253,11 +253,16 @@ int dmxp__claim_take(struct dmxp_region *r)
 	 * None free: take one more record from the table.  Reading /proc
 	 * here and in sweep_idle() is full of cancellation points, reached
 	 * with a lock held or a record half set up: not cancellable.  Nor
-	 * interruptible: a signal handler's call would wait for the locks
-	 * its own thread holds.
+	 * interrupted by a signal, whose handler's call (out of contract:
+	 * libdmxp(3)) would wait for ever for the locks its own thread holds.
 	 */
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
 	sigfillset(&all);
+	/* Not the faults, which a program may catch (a truncated region file). */
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGILL);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	dmxp__ident_refresh();
 	pthread_mutex_lock(&cl->lock);
@@ -302,26 +307,25 @@ static struct dmxp_region *reg_find(__u64 serial)
 
 /*
  * Give a thread's cached record back to its handle's pool.  The entry
- * names no handle first, so that a signal handler never finds a cached
- * record that is back in the pool.  The mark of a record lent to a
- * reference keeps its record: the reference gives it back, and its
- * return caches it again (dmxp__ref_return()), whole even when a
- * handler's call dropped the mark in between and found no other.
+ * names no handle before the record goes back.  The mark of a record
+ * lent to a reference keeps its record: the reference gives it back, and
+ * its return caches it again (dmxp__ref_return()).
  */
 static void tclaim_drop(struct dmxp__thread_claim *t)
 {
 	__u64 serial = t->serial;
+	struct dmxp_claim __shm *srec = t->srec;
+	__u32 pid = t->pid, bit = t->bit;
 	struct dmxp_region *r;
 
 	t->serial = 0;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	if (serial && !(serial & DMXP__LENT) && t->srec && t->pid == dmxp__pid) {
+	if (serial && !(serial & DMXP__LENT) && srec && pid == dmxp__pid) {
 		pthread_mutex_lock(&reg_lock);
 		r = reg_find(serial);
-		if (r && r->claims.pool_pid == t->pid)
-			dmxp__claim_put(r, t->bit);
+		if (r && r->claims.pool_pid == pid)
+			dmxp__claim_put(r, bit);
 		pthread_mutex_unlock(&reg_lock);
-		t->srec = NULL;
 	}
 }
 
@@ -360,13 +364,12 @@ static void tkey_arm(struct dmxp__thread_claim *t)
 /*
  * This thread's record for @r, taken and cached.  The entry names no
  * handle while its record is being set, and then names @r by a CAS from
- * 0, one instruction: a signal handler's send in between finds no entry
- * and takes a record of its own, never an entry of @r with no record or
- * with another's (a claim no repairer could finish).  When the handler
- * caches its record for @r, the thread keeps that one and gives its own
- * back; when it caches one of another handle, that one goes back.  A
- * handler that caches in the middle of the stores below costs a record
- * of the pool, left taken, rather than giving back one still in use.
+ * 0.  A signal handler may not call the library while its thread is in
+ * a call (libdmxp(3)); one that sends anyway, on @r, in between, finds no
+ * entry and caches a record of its own, which the thread then keeps
+ * (rather than claiming with none, as when the serial was stored first);
+ * if the stores below overwrite the handler's entry, its record is left
+ * taken.
  */
 struct dmxp_claim __shm *dmxp__claim_thread_slow(struct dmxp_region *r)
 {
@@ -386,9 +389,11 @@ struct dmxp_claim __shm *dmxp__claim_thread_slow(struct dmxp_region *r)
 	for (;;) {
 		/* A handler's entry, whole: for @r the thread keeps it, another's goes back. */
 		if (t->serial == r->f.claims_serial) {
+			struct dmxp_claim __shm *theirs = t->srec;
+
 			if (rec)
 				dmxp__claim_put(r, (unsigned int)bit);
-			return t->srec;
+			return theirs;
 		}
 		if (t->serial)
 			tclaim_drop(t);
@@ -418,10 +423,9 @@ void dmxp__claim_forget(struct dmxp_region *r)
 {
 	struct dmxp__thread_claim *t = &dmxp__tclaim[r->f.claims_serial % CLAIM_TCACHE];
 
-	if (t->serial == (r->f.claims_serial | DMXP__LENT)) {
+	/* Its record is not read again unless the serial names a handle. */
+	if (t->serial == (r->f.claims_serial | DMXP__LENT))
 		t->serial = 0;
-		t->srec = NULL;
-	}
 }
 
 /*

@@ -39,7 +39,7 @@ void test_region_path(char *buf, size_t len, const char *tag)
 	unsigned long salt;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	salt = (unsigned long)ts.tv_nsec ^ ((unsigned long)ts.tv_sec << 30) ^ (made++ << 20);
+	salt = ((unsigned long)ts.tv_nsec << 8 | (made++ & 0xff)) ^ ((unsigned long)ts.tv_sec << 40);
 	if (test_on_kernel()) {
 		/* A kernel region name holds at most 31 characters. */
 		snprintf(buf, len, DMXP_DEVICE ":%.12s-%d-%lx", tag, (int)getpid(),
