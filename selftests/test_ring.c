@@ -1715,16 +1715,20 @@ static void cache_send(int sig)
 	cache_in_handler = 0;
 }
 
-/* The records of this process that claim @c's position just claimed, to send. */
+/*
+ * The records of this process (on /dev/dmxp, of its file's lease) that
+ * claim @c's position just claimed, to send.
+ */
 static int records_naming(struct dmxp_chan *c)
 {
 	const struct dmxp_claims *cl = &c->f.region->claims;
+	__u32 owner = cl->lease ? cl->lease : (__u32)getpid();
 	__u64 pos = *c->f.stail - 1;
 	unsigned int i;
 	int n = 0;
 
 	for (i = 0; i < cl->count; i++)
-		if (cl->srecs[i].owner == (__u32)getpid() &&
+		if (cl->srecs[i].owner == owner &&
 		    cl->srecs[i].state == DMXP_CLAIM_SEND && cl->srecs[i].pos == pos &&
 		    cl->srecs[i].chan == c->f.id)
 			n++;
