@@ -961,6 +961,21 @@ static void sig_send(int sig)
 	sig_ret = dmxp_chan_send(sig_chan, "h", 1, 0);
 }
 
+/*
+ * Reserve and commit on @c, the installed SIGUSR1 handler running while
+ * the commit gives the loan back; the handler's call returns 0.
+ */
+static void commit_with_a_handler(struct __test_metadata *_metadata, struct dmxp_chan *c,
+				  struct dmxp_ref *ref)
+{
+	ASSERT_EQ(0, dmxp_chan_reserve(c, ref));
+	sig_ret = 1;
+	sig_returning = 1;
+	ASSERT_EQ(0, dmxp_chan_commit(c, ref, 1, 0));
+	ASSERT_EQ(0, sig_returning);
+	ASSERT_EQ(0, sig_ret);
+}
+
 TEST_F(inl, a_handler_s_send_while_a_loan_comes_back)
 {
 	struct sigaction sa = { .sa_handler = sig_send }, old;
@@ -972,12 +987,7 @@ TEST_F(inl, a_handler_s_send_while_a_loan_comes_back)
 	sig_chan = self->c;
 	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, &old));
 	for (n = 0; n < 100; n++) {
-		ASSERT_EQ(0, dmxp_chan_reserve(self->c, &ref));
-		sig_ret = 1;
-		sig_returning = 1;
-		ASSERT_EQ(0, dmxp_chan_commit(self->c, &ref, 1, 0));
-		ASSERT_EQ(0, sig_returning);
-		ASSERT_EQ(0, sig_ret);
+		commit_with_a_handler(_metadata, self->c, &ref);
 		ASSERT_EQ(1, dmxp_chan_recv(self->c, b, sizeof(b), NULL));
 		ASSERT_EQ(1, dmxp_chan_recv(self->c, b, sizeof(b), NULL));
 	}
@@ -1006,12 +1016,7 @@ TEST_F(inl, a_handler_s_reservation_while_a_loan_comes_back)
 	sig_chan = self->c;
 	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, &old));
 	for (n = 0; n < 3; n++) {
-		ASSERT_EQ(0, dmxp_chan_reserve(self->c, &ref));
-		sig_ret = 1;
-		sig_returning = 1;
-		ASSERT_EQ(0, dmxp_chan_commit(self->c, &ref, 1, 0));
-		ASSERT_EQ(0, sig_returning);
-		ASSERT_EQ(0, sig_ret);
+		commit_with_a_handler(_metadata, self->c, &ref);
 		EXPECT_EQ(0, dmxp_chan_commit(self->c, &sig_ref, 2, 0));
 		ASSERT_EQ(0, dmxp_chan_send(self->c, "abc", 3, 0));	/* the thread's record, inline */
 		EXPECT_EQ(1, dmxp_chan_recv(self->c, b, sizeof(b), NULL));
