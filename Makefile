@@ -4,9 +4,10 @@
 #   make demo       the producer/consumer demo, on /dev/shm and, in a QEMU
 #                   guest, on /dev/dmxp
 #   make check      every test, natively and in the guest on Debian's kernel,
-#                   then in the checked kernels (make check-debug); ends with
-#                   "N passed, N failed, N skipped"
-#   make check-debug  the guest tests in kernels with KASAN, lockdep, KCSAN
+#                   and in the checked kernels (make check-debug), two
+#                   passes at a time; ends with "N passed, N failed, N skipped"
+#   make check-debug  the guest tests that go through the module, in kernels
+#                   with KASAN, lockdep, KCSAN
 #                   (6.1 and 6.12, built by tools/vm/build-kernel on first
 #                   use and cached in ~/.cache/dmxp); one totals line
 #   make stress     the long multi-process stress run (minutes)

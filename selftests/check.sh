@@ -14,49 +14,256 @@
 # building it on first use: 6.1-debug runs the DEBUG tests, another
 # version's debug kernel the OTHER tests, a race kernel the RACE tests
 # (run.sh arguments, NAME=VALUE settings among them).
+#
+# The passes are processes that share nothing but the build tree: the
+# native suite, and one QEMU guest each.  DMXP_CHECK_JOBS of them (default
+# 2) run at a time; a guest alone leaves a third of two CPUs idle.  The
+# native pass and the first checked kernel start first; every other pass
+# starts when the native pass has ended (the Debian guest and 6.12-debug
+# run the Rust peer that it builds).  Each pass's output is shown whole,
+# in the order the passes started, the one running as it comes; the
+# totals of each pass and the recap come at the end.
+#
+# check.sh --worker DIR MAIN PASSES ...: one of the processes that take
+# the passes from the queue in DIR, one at a time, while the check MAIN
+# runs (internal).
 cd "$(dirname "$0")" || exit 1
+top=$(cd .. && pwd)
+kernels=${DMXP_CHECK_KERNELS:-6.1-debug 6.1-race 6.12-debug}
+
+# The passes of this check, in the order they are reported.
+passes_of() {	# $1: PASSES
+	case " $1 " in *" native "*) echo native ;; esac
+	case " $1 " in *" guest "*) echo guest ;; esac
+	case " $1 " in *" checked "*) for k in $kernels; do echo "$k"; done ;; esac
+}
+
+# ------------------------------------------------------------- one pass
+# Debian's Python for test_python.sh in the guest (it skips without one).
+vm_with() {
+	py=$(readlink -f /usr/bin/python3 2>/dev/null)
+	case $py in
+	/usr/bin/python3.*)
+		for p in "$py" "/usr/lib/${py##*/}"; do
+			[ -e "$p" ] && printf ' --with %s' "$p"
+		done ;;
+	esac
+}
+
+# run_pass NAME: the pass's output, ending with run.sh's totals line (or
+# one made here for a pass that could not run).
+run_pass() {
+	case $1 in
+	native)
+		echo "# ==== native tests (embedded backend)"
+		# shellcheck disable=SC2086
+		./run.sh $native ;;
+	guest)
+		echo "# ==== kernel tests (in a QEMU guest with dmxp.ko)"
+		if [ ! -f "$top/kmod/dmxp.ko" ]; then
+			echo "# kernel tests skipped: dmxp.ko was not built (no kernel headers)"
+			echo "0 passed, 0 failed, 1 skipped"
+			return
+		fi
+		# Beside another pass it takes longer than the rig's default.
+		# shellcheck disable=SC2046,SC2086
+		VM_TIMEOUT=${DMXP_CHECK_TIMEOUT:-3600} "$top/tools/vm/run" $(vm_with) -- \
+			env DMXP_TEST_BACKEND=kernel selftests/run.sh $guest ;;
+	*)
+		k=$1
+		case $k in
+		*-race) tests=$race ;;
+		6.1-debug) tests=$debug ;;
+		*) tests=$other ;;
+		esac
+		# The checked kernels do the same work several times slower:
+		# the harness's timeouts grow by this factor.
+		scale=${DMXP_TEST_TIME_SCALE:-4}
+		echo "# ==== kernel tests in the checked kernel $k"
+		if [ ! -f "$top/kmod/dmxp.ko" ]; then
+			echo "# $k skipped: dmxp.ko was not built (no kernel headers)"
+			echo "0 passed, 0 failed, 1 skipped"
+			return
+		fi
+		t0=$(date +%s)
+		echo "# $k: the kernel (a cold build takes about 10 minutes)"
+		if ! kdir=$("$top/tools/vm/build-kernel" "$k"); then
+			echo "# FAIL the kernel could not be built"
+			echo "0 passed, 1 failed, 0 skipped"
+			return
+		fi
+		echo "# $k: kernel $kdir ($(( $(date +%s) - t0 )) s)"
+		# One test's timeout well inside the guest's: a hung test costs
+		# its own result, not the pass's.
+		# shellcheck disable=SC2046,SC2086
+		VM_KERNEL=$k VM_TIMEOUT=${DMXP_CHECK_TIMEOUT:-3600} "$top/tools/vm/run" $(vm_with) -- \
+			env DMXP_TEST_BACKEND=kernel DMXP_TEST_TIME_SCALE=$scale \
+			DMXP_TEST_TIMEOUT=$((240 * scale)) selftests/run.sh $tests ;;
+	esac
+}
+
+# timed_pass NAME: run_pass, and the pass's whole time.
+timed_pass() {
+	_t=$(date +%s)
+	run_pass "$1"
+	echo "# $1: $(( $(date +%s) - _t )) s"
+}
+
+# The order the passes are taken in: the native one, the first checked
+# kernel (the longest pass), then the others as they come.
+take_order() {
+	echo "$list" | grep -x native
+	echo "$first"
+	echo "$list" | grep -v -x -e native -e "$first"
+}
+
+# The native pass has ended (or is not part of this check, or died).
+native_over() {
+	echo "$list" | grep -q -x native || return 0
+	[ -e "$dir/native.done" ] && return 0
+	[ -s "$dir/native.pid" ] && ! kill -0 "$(cat "$dir/native.pid")" 2>/dev/null
+}
+
+if [ "${1:-}" = --worker ]; then
+	dir=$2 main=$3 passes=$4 native=$5 guest=$6 debug=$7 other=$8 race=$9
+	list=$(passes_of "$passes")
+	first=$(echo "$list" | grep -v -x -e native -e guest | head -n 1)
+	order=$(take_order)
+	while kill -0 "$main" 2>/dev/null; do
+		p=
+		for q in $order; do
+			[ -d "$dir/$q.taken" ] && continue
+			[ "$q" = native ] || [ "$q" = "$first" ] || native_over || continue
+			mkdir "$dir/$q.taken" 2>/dev/null || continue
+			p=$q
+			break
+		done
+		if [ -z "$p" ]; then
+			left=
+			for q in $order; do [ -d "$dir/$q.taken" ] || left=$q; done
+			[ -n "$left" ] || exit 0
+			sleep 1	# one waits for the native pass
+			continue
+		fi
+		echo "$p" >>"$dir/started"
+		: >"$dir/$p.out"
+		timed_pass "$p" >>"$dir/$p.out" 2>&1 </dev/null &
+		echo $! >"$dir/$p.pid.tmp" && mv "$dir/$p.pid.tmp" "$dir/$p.pid"
+		while kill -0 "$!" 2>/dev/null && kill -0 "$main" 2>/dev/null; do
+			sleep 1
+		done
+		kill -0 "$main" 2>/dev/null || break
+		wait "$!"
+		: >"$dir/$p.done"
+	done
+	# The check is gone (killed): so is what it started.
+	pkill -TERM -s "$$"
+	exit 1
+fi
+
 passes=$1
 native=$2
 guest=$3
 debug=$4
 other=$5
 race=$6
-top=$(cd .. && pwd)
-log=$(mktemp)
-pre=
-trap '[ -z "$pre" ] || kill -TERM -"$pre" 2>/dev/null; rm -f "$log" "$log.pre" "$log.fail"' EXIT
+jobs=${DMXP_CHECK_JOBS:-2}
+case $jobs in
+''|0*|*[!0-9]*) echo "check.sh: DMXP_CHECK_JOBS must be a positive number, not '$jobs'" >&2; exit 2 ;;
+esac
+dir=$(mktemp -d)
+pre='' workers='' tailer=''
+# Every process the check started, by session: a test under run.sh's
+# timeout(1) has a process group of its own.
+stop() {
+	[ -z "$tailer" ] || kill "$tailer" 2>/dev/null
+	for g in $pre $workers; do pkill -TERM -s "$g" 2>/dev/null; done
+	rm -rf "$dir"
+}
+trap stop EXIT
+trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
 P=0 F=0 S=0
-kernels=${DMXP_CHECK_KERNELS:-6.1-debug 6.1-race 6.12-debug}
 
-# A checked kernel not yet built is built while the native and guest
-# passes run, at the lowest priority: it takes what they leave of the CPU
-# (a cold build is minutes).  The checked pass waits for it (build-kernel's
-# lock).  In a session of its own, so that an interrupted check stops the
-# whole build.
+# A checked kernel not yet built is built while the other passes run, at
+# the lowest priority: it takes what they leave of the CPU (a cold build
+# is minutes).  A checked pass waits for it (build-kernel's lock).  Each
+# process in a session of its own, so that an interrupted check stops it
+# whole.
 case " $passes " in *" checked "*" native "*|*" native "*" checked "*|*" guest "*" checked "*)
 	if [ -f "$top/kmod/dmxp.ko" ]; then
 		# shellcheck disable=SC2016
 		setsid nice -n 19 sh -c 'for k in $0; do "$1" -q "$k" >/dev/null || exit 1; done' \
-			"$kernels" "$top/tools/vm/build-kernel" >"$log.pre" 2>&1 &
+			"$kernels" "$top/tools/vm/build-kernel" >"$dir/prebuild.log" 2>&1 &
 		pre=$!
 	fi
 esac
 
-fail() {	# $1: pass; $2: what failed
-	echo "# FAIL [$1] $2" >>"$log.fail"
+list=$(passes_of "$passes")
+i=0
+while [ "$i" -lt "$jobs" ]; do
+	setsid sh "./${0##*/}" --worker "$dir" "$$" "$passes" "$native" "$guest" "$debug" "$other" "$race" \
+		</dev/null >/dev/null 2>>"$dir/workers.err" &
+	workers="$workers $!"
+	i=$((i + 1))
+done
+
+running() {
+	for w in $workers; do kill -0 "$w" 2>/dev/null && return 0; done
+	return 1
 }
 
-add_totals() {	# $1: pass; $2: label; reads the run's output in $log
-	grep -E '^# FAIL ' "$log" | sed "s/^# FAIL /# FAIL [$1] /" >>"$log.fail"
+# Each pass's output in the order they started, followed as it grows.
+shown=0
+for _ in $list; do
+	while :; do
+		p=$(sed -n "$((shown + 1))p" "$dir/started" 2>/dev/null)
+		[ -z "$p" ] || break
+		running || break
+		sleep 1
+	done
+	[ -n "$p" ] || break
+	shown=$((shown + 1))
+	while [ ! -s "$dir/$p.pid" ] && running; do sleep 1; done
+	if [ -e "$dir/$p.done" ] || [ ! -s "$dir/$p.pid" ]; then
+		cat "$dir/$p.out"
+	else
+		tail -n +1 -f --pid="$(cat "$dir/$p.pid")" "$dir/$p.out" &
+		tailer=$!
+		wait "$tailer"
+		tailer=''
+	fi
+done
+# shellcheck disable=SC2086
+wait $workers
+workers=''
+if [ -s "$dir/workers.err" ]; then
+	echo "# check.sh: what its workers said:"
+	sed 's/^/# /' "$dir/workers.err"
+fi
+
+fail() {	# $1: pass; $2: what failed
+	echo "# FAIL [$1] $2" >>"$dir/fail"
+}
+
+add_totals() {	# $1: pass; reads its output in $dir/$1.out
+	log=$dir/$1.out
+	if [ ! -e "$log" ]; then
+		echo "# $1: did not run: counted as one failure"
+		fail "$1" "did not run"
+		F=$((F + 1))
+		return
+	fi
+	grep -E '^# FAIL ' "$log" | sed "s/^# FAIL /# FAIL [$1] /" >>"$dir/fail"
 	# The rig's verdicts, each with the first lines of its report.
-	grep -E -A4 '^vm/run: ' "$log" | grep -v -x -e '--' | grep -v '^# FAIL ' | head -n 20 |
+	grep -E -A4 '^vm/run: ' "$log" | grep -v -x -e '--' | grep -v '^# FAIL ' |
+		grep -v -E "^# $1: [0-9]+ s\$" | head -n 20 |
 		while read -r l; do fail "$1" "$l"; done
 	t=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
 	if [ -z "$t" ]; then
 		grep -E '^vm/run: ' "$log"
-		echo "# $2: no totals: counted as one failure"
+		echo "# $1: no totals: counted as one failure"
 		fail "$1" "no totals"
 		F=$((F + 1))
 		return
@@ -65,7 +272,7 @@ add_totals() {	# $1: pass; $2: label; reads the run's output in $log
 	F=$((F + $(echo "$t" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
 	s=$(echo "$t" | sed -nE 's/.* ([0-9]+) skipped.*/\1/p')
 	S=$((S + ${s:-0}))
-	echo "# $2: $t"
+	echo "# $1 ($(sed -nE "s/^# $1: ([0-9]+ s)\$/\1/p" "$log" | tail -n 1)): $t"
 	# A dirty kernel log, a failed rmmod or a cut output comes after
 	# the totals, as one failure more.
 	if grep -q -E '^vm/run: ' "$log"; then
@@ -74,77 +281,16 @@ add_totals() {	# $1: pass; $2: label; reads the run's output in $log
 	fi
 }
 
-# Debian's Python for test_python.sh in the guest (it skips without one).
-vm_with=
-py=$(readlink -f /usr/bin/python3 2>/dev/null)
-case $py in
-/usr/bin/python3.*)
-	for p in "$py" "/usr/lib/${py##*/}"; do
-		[ -e "$p" ] && vm_with="$vm_with --with $p"
-	done ;;
-esac
-
-case " $passes " in *" native "*)
-	echo "# ==== native tests (embedded backend)"
-	# shellcheck disable=SC2086
-	./run.sh $native 2>&1 | tee "$log"
-	add_totals native native
-esac
-
-case " $passes " in *" guest "*)
-	echo "# ==== kernel tests (in a QEMU guest with dmxp.ko)"
-	if [ ! -f "$top/kmod/dmxp.ko" ]; then
-		echo "# kernel tests skipped: dmxp.ko was not built (no kernel headers)"
-		S=$((S + 1))
-	else
-		# shellcheck disable=SC2086
-		"$top/tools/vm/run" $vm_with -- env DMXP_TEST_BACKEND=kernel \
-			selftests/run.sh $guest 2>&1 | tee "$log"
-		add_totals guest guest
-	fi
-esac
-
-case " $passes " in *" checked "*)
-	# The checked kernels do the same work several times slower: the
-	# harness's timeouts grow by this factor.
-	scale=${DMXP_TEST_TIME_SCALE:-4}
-	for k in $kernels; do
-		case $k in
-		*-race) tests=$race ;;
-		6.1-debug) tests=$debug ;;
-		*) tests=$other ;;
-		esac
-		echo "# ==== kernel tests in the checked kernel $k"
-		t0=$(date +%s)
-		if [ ! -f "$top/kmod/dmxp.ko" ]; then
-			echo "# $k skipped: dmxp.ko was not built (no kernel headers)"
-			S=$((S + 1))
-			continue
-		fi
-		echo "# $k: the kernel (a cold build takes about 10 minutes)"
-		if ! kdir=$("$top/tools/vm/build-kernel" "$k"); then
-			echo "# $k: the kernel could not be built: counted as one failure"
-			fail "$k" "the kernel could not be built"
-			F=$((F + 1))
-			continue
-		fi
-		echo "# $k: kernel $kdir ($(( $(date +%s) - t0 )) s)"
-		t0=$(date +%s)
-		# shellcheck disable=SC2086
-		# One test's timeout well inside the guest's: a hung test costs
-		# its own result, not the pass's.
-		VM_KERNEL=$k VM_TIMEOUT=${DMXP_CHECK_TIMEOUT:-3600} "$top/tools/vm/run" $vm_with -- \
-			env DMXP_TEST_BACKEND=kernel DMXP_TEST_TIME_SCALE=$scale \
-			DMXP_TEST_TIMEOUT=$((240 * scale)) selftests/run.sh $tests 2>&1 | tee "$log"
-		add_totals "$k" "$k ($(( $(date +%s) - t0 )) s)"
-	done
-esac
+echo "# ==== totals"
+for p in $list; do
+	add_totals "$p"
+done
 
 # The recap: at most 40 lines, the rest counted.
-if [ -s "$log.fail" ]; then
-	n=$(wc -l <"$log.fail")
+if [ -s "$dir/fail" ]; then
+	n=$(wc -l <"$dir/fail")
 	echo "# ==== failures"
-	head -n 40 "$log.fail"
+	head -n 40 "$dir/fail"
 	[ "$n" -le 40 ] || echo "# ... and $((n - 40)) more, in the passes' output above"
 fi
 echo "$P passed, $F failed, $S skipped"

@@ -31,15 +31,20 @@ unsigned int test_time_scale(void)
  * A region name no earlier test left behind: the pid, which a test killed
  * before its teardown may have had too, and the clock's nanoseconds.
  */
+unsigned long test_name_salt(void)
+{
+	static unsigned long made;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((unsigned long)ts.tv_nsec << 8 | (made++ & 0xff)) ^ ((unsigned long)ts.tv_sec << 40);
+}
+
 void test_region_path(char *buf, size_t len, const char *tag)
 {
 	const char *dir = getenv("DMXP_TEST_DIR");
-	static unsigned long made;
-	struct timespec ts;
-	unsigned long salt;
+	unsigned long salt = test_name_salt();
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	salt = ((unsigned long)ts.tv_nsec << 8 | (made++ & 0xff)) ^ ((unsigned long)ts.tv_sec << 40);
 	if (test_on_kernel()) {
 		/* A kernel region name holds at most 31 characters. */
 		snprintf(buf, len, DMXP_DEVICE ":%.12s-%d-%lx", tag, (int)getpid(),

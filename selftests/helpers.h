@@ -53,12 +53,18 @@ bool test_on_kernel(void);
  * same work several times slower (`make check-debug` sets it).  The
  * stress tests with a fixed amount of work do that much less of it.  What
  * a test asserts about time (a wake-up's latency, a repair's delay) is not
- * scaled: only the guards against a hung test are.
+ * scaled: only the guards against a hung or livelocked test are.
  */
 unsigned int test_time_scale(void);
 
 /* A fresh region path for @tag on the backend under test. */
 void test_region_path(char *buf, size_t len, const char *tag);
+/*
+ * A value for a name that no earlier call of this process returned, nor
+ * (in practice) an earlier process with the same pid: the clock and a
+ * counter.
+ */
+unsigned long test_name_salt(void);
 
 /* Remove a test region on either backend, even one the test corrupted. */
 void test_region_remove(const char *path);

@@ -67,7 +67,7 @@ FIXTURE_SETUP(cf)
 	self->dev = -1;
 	SKIP_WITHOUT_DEV(self->nodev, "the kernel tests need root");
 	snprintf(self->name, sizeof(self->name), "cf-%d-%lx", (int)getpid(),
-		 (unsigned long)random() & 0xffff);
+		 test_name_salt() & 0xffffff);
 	snprintf(self->path, sizeof(self->path), DMXP_DEVICE ":%s", self->name);
 	ASSERT_EQ(0, dmxp_region_open(self->path, TEST_REGION_SIZE,
 				      DMXP_OPEN_CREATE | DMXP_OPEN_EXCL, &self->r));
