@@ -541,11 +541,13 @@ static void crash_one(const struct crash_target *t, unsigned char *mo)
 	if (cover) {
 		/* A live lease names them: they wait, through the work's first passes. */
 		usleep(20000);
-		if ((bad = crash_repaired(so, t->cap, t->id, state, p, k)) == NULL ||
-		    sysfs_chan_num(t, "repaired") != rep0 ||
-		    __atomic_load_n(&ra->owner, __ATOMIC_ACQUIRE) != la)
-			fail("the claims of lease %u were repaired although lease %u's record names them too",
-			     la, lb);
+		bad = crash_repaired(so, t->cap, t->id, state, p, k);
+		rep = sysfs_chan_num(t, "repaired");
+		if (!bad || rep != rep0 || __atomic_load_n(&ra->owner, __ATOMIC_ACQUIRE) != la)
+			fail("the claims of lease %u were repaired although lease %u's record names them too (%s; repaired %lld, was %lld; record %u's owner %u, state %u)",
+			     la, lb, bad ? "the slots as they were" : "the slots repaired", rep,
+			     rep0, ia, __atomic_load_n(&ra->owner, __ATOMIC_ACQUIRE),
+			     __atomic_load_n(&ra->state, __ATOMIC_ACQUIRE));
 		if (pct(50)) {
 			call("claim record %u: freed; wait for the repair", ib);
 			__atomic_store_n(&rb->state, DMXP_CLAIM_IDLE, __ATOMIC_RELAXED);
