@@ -4,8 +4,8 @@
 #   make demo       the producer/consumer demo, on /dev/shm and, in a QEMU
 #                   guest, on /dev/dmxp
 #   make check      every test, natively and in the guest on Debian's kernel,
-#                   and in the checked kernels (make check-debug), two
-#                   passes at a time; ends with "N passed, N failed, N skipped"
+#                   then in the checked kernels (make check-debug); ends with
+#                   "N passed, N failed, N skipped"
 #   make check-debug  the guest tests that go through the module, in kernels
 #                   with KASAN, lockdep, KCSAN
 #                   (6.1 and 6.12, built by tools/vm/build-kernel on first

@@ -1,7 +1,7 @@
 #!/bin/sh
-# `make check`: the selftests natively (embedded backend), then inside a
-# QEMU guest with dmxp.ko loaded (kernel backend) on Debian's kernel, then
-# in the checked kernels (tools/vm/build-kernel: KASAN, lockdep, KCSAN...),
+# `make check`: the selftests natively (embedded backend), inside a QEMU
+# guest with dmxp.ko loaded (kernel backend) on Debian's kernel, and in
+# the checked kernels (tools/vm/build-kernel: KASAN, lockdep, KCSAN...),
 # and one totals line for all: "N passed, N failed, N skipped", after a
 # recap of every failure of every pass (the last lines are what a CI log
 # shows).
@@ -16,13 +16,17 @@
 # (run.sh arguments, NAME=VALUE settings among them).
 #
 # The passes are processes that share nothing but the build tree: the
-# native suite, and one QEMU guest each.  DMXP_CHECK_JOBS of them (default
-# 2) run at a time; a guest alone leaves a third of two CPUs idle.  The
-# native pass and the first checked kernel start first; every other pass
-# starts when the native pass has ended (the Debian guest and 6.12-debug
-# run the Rust peer that it builds).  Each pass's output is shown whole,
+# native suite, and one QEMU guest each.  DMXP_CHECK_JOBS of them run at a
+# time (default 1: tests that bound a latency, such as a wake-up's, fail
+# now and then with two on two CPUs; Documentation/KERNEL.md).  A pass
+# that runs the Rust peer (test_rust.sh, test_rust_polyglot.sh) starts
+# when the native pass, which builds it, has ended; the others start in
+# the order above as a place frees.  Each pass's output is shown whole,
 # in the order the passes started, the one running as it comes; the
-# totals of each pass and the recap come at the end.
+# totals of each pass and the recap come at the end.  A pass whose
+# process ends in error with no failure in its totals (a guest killed
+# after its tests, say) counts one.  DMXP_CHECK_TIMEOUT: seconds for
+# each guest (default 3600; each test has run.sh's own limit).
 #
 # check.sh --worker DIR MAIN PASSES ...: one of the processes that take
 # the passes from the queue in DIR, one at a time, while the check MAIN
@@ -71,11 +75,7 @@ run_pass() {
 			env DMXP_TEST_BACKEND=kernel selftests/run.sh $guest ;;
 	*)
 		k=$1
-		case $k in
-		*-race) tests=$race ;;
-		6.1-debug) tests=$debug ;;
-		*) tests=$other ;;
-		esac
+		tests=$(tests_of "$k")
 		# The checked kernels do the same work several times slower:
 		# the harness's timeouts grow by this factor.
 		scale=${DMXP_TEST_TIME_SCALE:-4}
@@ -106,43 +106,73 @@ run_pass() {
 timed_pass() {
 	_t=$(date +%s)
 	run_pass "$1"
-	echo "# $1: $(( $(date +%s) - _t )) s"
+	_rc=$?
+	echo "# $1: $(( $(date +%s) - _t )) s, exit $_rc"
 }
 
-# The order the passes are taken in: the native one, the first checked
-# kernel (the longest pass), then the others as they come.
-take_order() {
-	echo "$list" | grep -x native
-	echo "$first"
-	echo "$list" | grep -v -x -e native -e "$first"
+# tests_of NAME: the run.sh arguments of pass NAME.
+tests_of() {
+	case $1 in
+	native) echo "$native" ;;
+	guest) echo "$guest" ;;
+	*-race) echo "$race" ;;
+	6.1-debug) echo "$debug" ;;
+	*) echo "$other" ;;
+	esac
 }
 
-# The native pass has ended (or is not part of this check, or died).
+# Every process of the sessions @...: the first signal reaches what runs
+# then; what it forks meanwhile is found again.  TERM for up to 5 s (the
+# rig stops its guest on TERM), then KILL.
+stop_sessions() {
+	for _sig in TERM TERM TERM TERM TERM TERM TERM TERM TERM TERM KILL; do
+		_left=
+		for _g; do
+			# Not the zombies; pgrep is never among them.
+			_m=$(pgrep -r R,S,D,T,t -s "$_g" 2>/dev/null)
+			if [ -z "$_m" ] || [ "$_m" = "$$" ]; then continue; fi
+			_left=1
+			pkill -"$_sig" -s "$_g" 2>/dev/null
+		done
+		[ -n "$_left" ] || return 0
+		sleep 0.5
+	done
+}
+
+# Pass NAME runs the Rust peer that the native pass builds.
+needs_native() {
+	[ "$1" != native ] && echo "$list" | grep -q -x native || return 1
+	case " $(tests_of "$1") " in *" test_rust.sh "*|*" test_rust_polyglot.sh "*) return 0 ;; esac
+	return 1
+}
+
+# The native pass has ended (or died, or its worker died before starting it).
 native_over() {
-	echo "$list" | grep -q -x native || return 0
 	[ -e "$dir/native.done" ] && return 0
-	[ -s "$dir/native.pid" ] && ! kill -0 "$(cat "$dir/native.pid")" 2>/dev/null
+	if [ -s "$dir/native.pid" ]; then
+		! kill -0 "$(cat "$dir/native.pid")" 2>/dev/null
+		return
+	fi
+	[ -s "$dir/native.taken/by" ] && ! kill -0 "$(cat "$dir/native.taken/by")" 2>/dev/null
 }
 
 if [ "${1:-}" = --worker ]; then
 	dir=$2 main=$3 passes=$4 native=$5 guest=$6 debug=$7 other=$8 race=$9
 	list=$(passes_of "$passes")
-	first=$(echo "$list" | grep -v -x -e native -e guest | head -n 1)
-	order=$(take_order)
 	while kill -0 "$main" 2>/dev/null; do
-		p=
-		for q in $order; do
+		p='' left=''
+		for q in $list; do
 			[ -d "$dir/$q.taken" ] && continue
-			[ "$q" = native ] || [ "$q" = "$first" ] || native_over || continue
+			left=1
+			! needs_native "$q" || native_over || continue
 			mkdir "$dir/$q.taken" 2>/dev/null || continue
+			echo $$ >"$dir/$q.taken/by"
 			p=$q
 			break
 		done
 		if [ -z "$p" ]; then
-			left=
-			for q in $order; do [ -d "$dir/$q.taken" ] || left=$q; done
 			[ -n "$left" ] || exit 0
-			sleep 1	# one waits for the native pass
+			sleep 1	# what is left waits for the native pass
 			continue
 		fi
 		echo "$p" >>"$dir/started"
@@ -156,8 +186,12 @@ if [ "${1:-}" = --worker ]; then
 		wait "$!"
 		: >"$dir/$p.done"
 	done
-	# The check is gone (killed): so is what it started.
-	pkill -TERM -s "$$"
+	# The check is gone (killed): so is what it started, the kernel
+	# builds included, and at last this worker.
+	[ ! -s "$dir/pre" ] || stop_sessions "$(cat "$dir/pre")"
+	rm -rf "$dir"
+	trap '' TERM	# what is left of the session but this worker
+	stop_sessions "$$"
 	exit 1
 fi
 
@@ -167,7 +201,7 @@ guest=$3
 debug=$4
 other=$5
 race=$6
-jobs=${DMXP_CHECK_JOBS:-2}
+jobs=${DMXP_CHECK_JOBS:-1}
 case $jobs in
 ''|0*|*[!0-9]*) echo "check.sh: DMXP_CHECK_JOBS must be a positive number, not '$jobs'" >&2; exit 2 ;;
 esac
@@ -177,12 +211,15 @@ pre='' workers='' tailer=''
 # timeout(1) has a process group of its own.
 stop() {
 	[ -z "$tailer" ] || kill "$tailer" 2>/dev/null
-	for g in $pre $workers; do pkill -TERM -s "$g" 2>/dev/null; done
+	# shellcheck disable=SC2086
+	stop_sessions $pre $workers
 	rm -rf "$dir"
 }
 trap stop EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT
+trap 'exit 131' QUIT
+trap 'exit 141' PIPE
 trap 'exit 143' TERM
 P=0 F=0 S=0
 
@@ -197,6 +234,7 @@ case " $passes " in *" checked "*" native "*|*" native "*" checked "*|*" guest "
 		setsid nice -n 19 sh -c 'for k in $0; do "$1" -q "$k" >/dev/null || exit 1; done' \
 			"$kernels" "$top/tools/vm/build-kernel" >"$dir/prebuild.log" 2>&1 &
 		pre=$!
+		echo "$pre" >"$dir/pre"
 	fi
 esac
 
@@ -258,7 +296,7 @@ add_totals() {	# $1: pass; reads its output in $dir/$1.out
 	grep -E '^# FAIL ' "$log" | sed "s/^# FAIL /# FAIL [$1] /" >>"$dir/fail"
 	# The rig's verdicts, each with the first lines of its report.
 	grep -E -A4 '^vm/run: ' "$log" | grep -v -x -e '--' | grep -v '^# FAIL ' |
-		grep -v -E "^# $1: [0-9]+ s\$" | head -n 20 |
+		grep -v -E "^# $1: [0-9]+ s, exit [0-9]+\$" | head -n 20 |
 		while read -r l; do fail "$1" "$l"; done
 	t=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
 	if [ -z "$t" ]; then
@@ -268,15 +306,26 @@ add_totals() {	# $1: pass; reads its output in $dir/$1.out
 		F=$((F + 1))
 		return
 	fi
+	f=$(echo "$t" | sed -E 's/.* ([0-9]+) failed.*/\1/')
 	P=$((P + $(echo "$t" | sed -E 's/^([0-9]+) passed.*/\1/')))
-	F=$((F + $(echo "$t" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
+	F=$((F + f))
 	s=$(echo "$t" | sed -nE 's/.* ([0-9]+) skipped.*/\1/p')
 	S=$((S + ${s:-0}))
-	echo "# $1 ($(sed -nE "s/^# $1: ([0-9]+ s)\$/\1/p" "$log" | tail -n 1)): $t"
+	end=$(grep -E "^# $1: [0-9]+ s, exit [0-9]+\$" "$log" | tail -n 1)
+	echo "# $1 ($(echo "$end" | sed -nE 's/.*: ([0-9]+ s), .*/\1/p')): $t"
 	# A dirty kernel log, a failed rmmod or a cut output comes after
 	# the totals, as one failure more.
 	if grep -q -E '^vm/run: ' "$log"; then
 		grep -E '^vm/run: ' "$log"
+		F=$((F + 1))
+		return
+	fi
+	# A process that ended in error (or was not seen to end) with no
+	# failure counted.
+	rc=$(echo "$end" | sed -nE 's/.*, exit ([0-9]+)$/\1/p')
+	if [ "${rc:-none}" != 0 ] && [ "$f" -eq 0 ]; then
+		echo "# $1: exited ${rc:-without its end line}: counted as one failure"
+		fail "$1" "exited ${rc:-without its end line}"
 		F=$((F + 1))
 	fi
 }

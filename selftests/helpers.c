@@ -27,10 +27,6 @@ unsigned int test_time_scale(void)
 	return n >= 1 && n <= 20 ? (unsigned int)n : 1;
 }
 
-/*
- * A region name no earlier test left behind: the pid, which a test killed
- * before its teardown may have had too, and the clock's nanoseconds.
- */
 unsigned long test_name_salt(void)
 {
 	static unsigned long made;
@@ -40,6 +36,10 @@ unsigned long test_name_salt(void)
 	return ((unsigned long)ts.tv_nsec << 8 | (made++ & 0xff)) ^ ((unsigned long)ts.tv_sec << 40);
 }
 
+/*
+ * A region name no earlier test left behind: the pid, which a test killed
+ * before its teardown may have had too, and the salt.
+ */
 void test_region_path(char *buf, size_t len, const char *tag)
 {
 	const char *dir = getenv("DMXP_TEST_DIR");

@@ -1078,8 +1078,7 @@ static void run_blocked_read(struct test_rng *r)
 		if (n >= 0)
 			check_msg("read", 0, buf, n, sizeof(buf));
 		expect("blocking read", 0, n, OK(EINTR));
-		/* A bound on a livelock, not a latency: scaled. */
-		if (dt > FLOOD_BOUND * (long long)test_time_scale())
+		if (dt > FLOOD_BOUND)
 			fail("blocking read of tombstones: %lld ms, with a signal after 10 ms at most",
 			     dt / MS);
 		beat();

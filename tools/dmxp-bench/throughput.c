@@ -390,7 +390,8 @@ int throughput_run(const struct bench_case *bc, struct xport *x, struct stats *s
 	 * have waited for a CPU all along) goes on until something does, for
 	 * a second at most: a rate is not made of an empty window.
 	 */
-	for (i = 0; i < 1000 && __atomic_load_n(&sh->received, __ATOMIC_ACQUIRE) == sh->base; i++)
+	deadline = now_ns() + 1000000000ULL;
+	while (__atomic_load_n(&sh->received, __ATOMIC_ACQUIRE) == sh->base && now_ns() < deadline)
 		sleep_ms(1);
 	__atomic_store_n(&sh->t_stop, now_ns(), __ATOMIC_RELEASE);
 	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
