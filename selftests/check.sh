@@ -61,7 +61,7 @@ run_pass() {
 	native)
 		echo "# ==== native tests (embedded backend)"
 		# shellcheck disable=SC2086
-		./run.sh $native ;;
+		env --default-signal=INT,QUIT ./run.sh $native ;;
 	guest)
 		echo "# ==== kernel tests (in a QEMU guest with dmxp.ko)"
 		if [ ! -f "$top/kmod/dmxp.ko" ]; then
@@ -69,9 +69,10 @@ run_pass() {
 			echo "0 passed, 0 failed, 1 skipped"
 			return
 		fi
-		# Beside another pass it takes longer than the rig's default.
+		# The rig's own limit is shorter than a loaded host may need.
 		# shellcheck disable=SC2046,SC2086
-		VM_TIMEOUT=${DMXP_CHECK_TIMEOUT:-3600} "$top/tools/vm/run" $(vm_with) -- \
+		VM_TIMEOUT=${DMXP_CHECK_TIMEOUT:-3600} env --default-signal=INT,QUIT \
+			"$top/tools/vm/run" $(vm_with) -- \
 			env DMXP_TEST_BACKEND=kernel selftests/run.sh $guest ;;
 	*)
 		k=$1
@@ -96,7 +97,8 @@ run_pass() {
 		# One test's timeout well inside the guest's: a hung test costs
 		# its own result, not the pass's.
 		# shellcheck disable=SC2046,SC2086
-		VM_KERNEL=$k VM_TIMEOUT=${DMXP_CHECK_TIMEOUT:-3600} "$top/tools/vm/run" $(vm_with) -- \
+		VM_KERNEL=$k VM_TIMEOUT=${DMXP_CHECK_TIMEOUT:-3600} env --default-signal=INT,QUIT \
+			"$top/tools/vm/run" $(vm_with) -- \
 			env DMXP_TEST_BACKEND=kernel DMXP_TEST_TIME_SCALE=$scale \
 			DMXP_TEST_TIMEOUT=$((240 * scale)) selftests/run.sh $tests ;;
 	esac
@@ -125,7 +127,7 @@ tests_of() {
 # then; what it forks meanwhile is found again.  TERM for up to 5 s (the
 # rig stops its guest on TERM), then KILL.
 stop_sessions() {
-	for _sig in TERM TERM TERM TERM TERM TERM TERM TERM TERM TERM KILL; do
+	for _sig in TERM TERM TERM TERM TERM TERM TERM TERM TERM TERM KILL KILL KILL; do
 		_left=
 		for _g; do
 			# Not the zombies; pgrep is never among them.
@@ -188,7 +190,7 @@ if [ "${1:-}" = --worker ]; then
 	done
 	# The check is gone (killed): so is what it started, the kernel
 	# builds included, and at last this worker.
-	[ ! -s "$dir/pre" ] || stop_sessions "$(cat "$dir/pre")"
+	[ ! -s "$dir/pre" ] || [ -e "$dir/pre.done" ] || stop_sessions "$(cat "$dir/pre")"
 	rm -rf "$dir"
 	trap '' TERM	# what is left of the session but this worker
 	stop_sessions "$$"
@@ -210,9 +212,13 @@ pre='' workers='' tailer=''
 # Every process the check started, by session: a test under run.sh's
 # timeout(1) has a process group of its own.
 stop() {
+	trap '' HUP INT QUIT PIPE TERM	# a second Ctrl-C does not cut it short
 	[ -z "$tailer" ] || kill "$tailer" 2>/dev/null
+	# (The prebuild's session only while it runs: its number may be
+	# another's once it has ended.)
+	[ -z "$pre" ] || [ -e "$dir/pre.done" ] || stop_sessions "$pre"
 	# shellcheck disable=SC2086
-	stop_sessions $pre $workers
+	stop_sessions $workers
 	rm -rf "$dir"
 }
 trap stop EXIT
@@ -231,8 +237,8 @@ P=0 F=0 S=0
 case " $passes " in *" checked "*" native "*|*" native "*" checked "*|*" guest "*" checked "*)
 	if [ -f "$top/kmod/dmxp.ko" ]; then
 		# shellcheck disable=SC2016
-		setsid nice -n 19 sh -c 'for k in $0; do "$1" -q "$k" >/dev/null || exit 1; done' \
-			"$kernels" "$top/tools/vm/build-kernel" >"$dir/prebuild.log" 2>&1 &
+		setsid nice -n 19 sh -c 'for k in $0; do "$1" -q "$k" >/dev/null || break; done; : >"$2"' \
+			"$kernels" "$top/tools/vm/build-kernel" "$dir/pre.done" >"$dir/prebuild.log" 2>&1 &
 		pre=$!
 		echo "$pre" >"$dir/pre"
 	fi
@@ -264,12 +270,13 @@ for _ in $list; do
 	[ -n "$p" ] || break
 	shown=$((shown + 1))
 	while [ ! -s "$dir/$p.pid" ] && running; do sleep 1; done
+	# Nobody reading any more (SIGPIPE): the check ends.
 	if [ -e "$dir/$p.done" ] || [ ! -s "$dir/$p.pid" ]; then
-		cat "$dir/$p.out"
+		cat "$dir/$p.out" || exit 141
 	else
 		tail -n +1 -f --pid="$(cat "$dir/$p.pid")" "$dir/$p.out" &
 		tailer=$!
-		wait "$tailer"
+		wait "$tailer" || exit 141
 		tailer=''
 	fi
 done
