@@ -505,28 +505,49 @@ static void crash_one(const struct crash_target *t, unsigned char *mo)
 	e = (void *)(ma + ((unsigned char *)eo - mo));
 	ia = (unsigned int)below(DMXP_CLAIMS);
 	ra = (void *)(ma + DMXP_HEADER_SIZE + (__u64)ia * DMXP_CLAIM_SIZE);
+	if (cover) {
+		/*
+		 * The live record first, naming the positions the claim is
+		 * about to take: a repair pass whose snapshot of tail and
+		 * head shows them taken then sees it too.  Written after the
+		 * claim, a pass already running when the claimer dies could
+		 * judge by a snapshot from before it, and rightly repair: a
+		 * record written after a claim took its positions is one
+		 * whose own claim of them failed.
+		 */
+		__u64 p0 = __atomic_load_n(claim_send_side(state) ? &e->tail : &e->head,
+					   __ATOMIC_ACQUIRE);
+
+		ib = (ia + 1 + (unsigned int)below(DMXP_CLAIMS - 1)) % DMXP_CLAIMS;
+		rb = (void *)(mo + DMXP_HEADER_SIZE + (__u64)ib * DMXP_CLAIM_SIZE);
+		call("claim record %u: lease %u %s pos %llu count %u, the claim's to come", ib, lb,
+		     state_name(state), (unsigned long long)p0, k);
+		claim_write(rb, lb, state, p0, t->id, k, t->gen);
+		result("done");
+		p = p0;
+	}
 	call("claim %u positions of channel %u: record %u lease %u %s%s", k, t->id, ia, la,
-	     state_name(state), cover ? ", and a live lease's record" : "");
+	     state_name(state), cover ? ", as the live lease's record says" : "");
 	if (!claim_make(ra, la, state, t->id, t->gen, e, (void *)(ma + t->band), t->cap, k, &p)) {
 		/* Not in that state: a sleeper is always possible. */
 		state = pct(50) ? DMXP_CLAIM_WAIT_RECV : DMXP_CLAIM_WAIT_SEND;
-		cover = false;
 		if (!claim_make(ra, la, state, t->id, t->gen, e, (void *)(ma + t->band), t->cap,
 				k, &p))
 			fail("a sleeper's claim failed");
 	}
 	result("%s at %llu", state_name(state), (unsigned long long)p);
+	if (cover && (state == DMXP_CLAIM_WAIT_RECV || state == DMXP_CLAIM_WAIT_SEND ||
+		      __atomic_load_n(&rb->pos, __ATOMIC_RELAXED) != p)) {
+		/* Not the positions it names: no cover. */
+		call("claim record %u: freed, not the claim's", ib);
+		__atomic_store_n(&rb->state, DMXP_CLAIM_IDLE, __ATOMIC_RELAXED);
+		__atomic_store_n(&rb->owner, 0, __ATOMIC_RELEASE);
+		result("done");
+		cover = false;
+	}
 	if (state == DMXP_CLAIM_WAIT_RECV || state == DMXP_CLAIM_WAIT_SEND) {
 		waiters = state == DMXP_CLAIM_WAIT_RECV ? &eo->recv_waiters : &eo->send_waiters;
 		w0 = __atomic_load_n(waiters, __ATOMIC_ACQUIRE);
-	}
-	if (cover) {
-		ib = (ia + 1 + (unsigned int)below(DMXP_CLAIMS - 1)) % DMXP_CLAIMS;
-		rb = (void *)(mo + DMXP_HEADER_SIZE + (__u64)ib * DMXP_CLAIM_SIZE);
-		call("claim record %u: lease %u %s pos %llu count %u, the same", ib, lb,
-		     state_name(state), (unsigned long long)p, k);
-		claim_write(rb, lb, state, p, t->id, k, t->gen);
-		result("done");
 	}
 	rep0 = sysfs_chan_num(t, "repaired");
 	tomb0 = sysfs_chan_num(t, "tombstoned");
