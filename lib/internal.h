@@ -85,6 +85,21 @@ void dmxp__repair_now(struct dmxp_region *r);
 	__atomic_compare_exchange_n((p), (exp), (v), false, \
 				    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
 
+/*
+ * Ask for the line at @p for writing, without waiting for it: a hint,
+ * never a fault.  On x86, PREFETCHW (which CPUs without it execute as a
+ * no-op); __builtin_prefetch() emits it only when the build targets a
+ * CPU that has it, and a read prefetch otherwise.
+ */
+static inline void prefetch_w(const volatile void __shm *p)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__asm__ volatile("prefetchw %0" : : "m"(*(const volatile char *)p));
+#else
+	__builtin_prefetch((const void *)p, 1, 3);
+#endif
+}
+
 struct dmxp_region;
 
 /*

@@ -49,6 +49,18 @@
  * rewind it and stop the ring for good.  The call then reports its
  * message lost (-ECANCELED) and the ring goes on.
  *
+ * A batch works on its run of slots in phases: the lines of the whole
+ * run are asked for at once (prefetch_w()), then every message is
+ * written (read), then every slot published (freed).  Each slot's
+ * publish and free is the same CAS as a single message's; only the
+ * order in time changes, so each waits for its lines once per run
+ * rather than once per message, and the other side, polling the first
+ * slot of the run, finds the run ready together and takes it with one
+ * claim.  Messages are still published in position order, so a batch cut
+ * short by a repairer has delivered a prefix; a receive frees its run
+ * from the last slot back, so that a producer waiting at the first finds
+ * the whole run free when it sees that one.
+ *
  * The common case of a send and a receive (one slot, ready, the thread's
  * record cached) is inline in include/dmxp.h, which programs built
  * against 1.3 run in their own code: dmxp__send_try(), dmxp__recv_try(),
@@ -72,6 +84,12 @@
 #include <string.h>
 
 #include "internal.h"
+
+/*
+ * How many slots ahead a batch asks for lines: enough to keep the
+ * core's outstanding misses busy, few enough to stay in its L1.
+ */
+#define RUN_AHEAD	32
 
 /* A batch claims at most a ring, and at most what one claim record holds. */
 static inline unsigned int batch_max(const struct dmxp_chan *c, unsigned int n)
@@ -164,7 +182,14 @@ static int ring_claim_produce(struct dmxp_chan *c, unsigned int n, __u64 *posp,
 			      struct dmxp_claim __shm *rec)
 {
 	__u64 pos = READ_ONCE(*c->f.stail);
+	unsigned int j;
 
+	/*
+	 * A batch: the run's first lines, each holding a sequence to check
+	 * and the meta to write, asked for together (see the note above).
+	 */
+	for (j = 0; n > 1 && j < n && j < RUN_AHEAD; j++)
+		prefetch_w(ring_slot(c, pos + j));
 	for (;;) {
 		unsigned int k = 0;
 		__s64 diff = 0;
@@ -259,6 +284,16 @@ int dmxp__send_repaired(struct dmxp_chan *c, struct dmxp_claim __shm *rec, __u64
 	return ret > 0 ? 0 : ret;
 }
 
+/* The lines a send of @len bytes writes at position @pos: its first, and the payload's. */
+static inline void send_prefetch(const struct dmxp_chan *c, __u64 pos, __u32 len)
+{
+	struct dmxp_slot __shm *s = ring_slot(c, pos);
+
+	prefetch_w(s);
+	if (len)
+		prefetch_w(s->payload);
+}
+
 __dmxp_export
 int dmxp_chan_send_batch(struct dmxp_chan *c, const struct dmxp_smsg *msgs,
 			 unsigned int n)
@@ -286,11 +321,29 @@ int dmxp_chan_send_batch(struct dmxp_chan *c, const struct dmxp_smsg *msgs,
 		return ret;
 	}
 
+	/* The run's lines, then every message written, then published. */
+	for (i = 0; i < (unsigned int)ret && i < RUN_AHEAD; i++)
+		send_prefetch(c, pos + i, msgs[i].len);
 	ts = dmxp__stamp(&c->f);
 	for (i = 0; i < (unsigned int)ret; i++) {
 		struct dmxp_slot __shm *s = ring_slot(c, pos + i);
 
-		if (lost >= 0) {
+		if (i + RUN_AHEAD < (unsigned int)ret)
+			send_prefetch(c, pos + i + RUN_AHEAD, msgs[i + RUN_AHEAD].len);
+		if (unlikely(READ_ONCE(s->sequence) != pos + i)) {
+			/* A repairer's tombstone already: not to be written over. */
+			repaired = true;
+			lost = (int)i;
+			break;
+		}
+		if (msgs[i].len)
+			memcpy(s->payload, msgs[i].buf, msgs[i].len);
+		dmxp__meta_fill(&c->f, s, pos + i, ts, msgs[i].type, msgs[i].len, 0);
+	}
+	for (i = 0; i < (unsigned int)ret; i++) {
+		struct dmxp_slot __shm *s = ring_slot(c, pos + i);
+
+		if (lost >= 0 && i >= (unsigned int)lost) {
 			/*
 			 * A message before this one was lost to a repairer:
 			 * the caller resends from it, so this one must not
@@ -303,15 +356,6 @@ int dmxp_chan_send_batch(struct dmxp_chan *c, const struct dmxp_smsg *msgs,
 			}
 			continue;
 		}
-		if (unlikely(READ_ONCE(s->sequence) != pos + i)) {
-			/* A repairer's tombstone already: not to be written over. */
-			repaired = true;
-			lost = (int)i;
-			continue;
-		}
-		if (msgs[i].len)
-			memcpy(s->payload, msgs[i].buf, msgs[i].len);
-		dmxp__meta_fill(&c->f, s, pos + i, ts, msgs[i].type, msgs[i].len, 0);
 		k = ring_publish(s, pos + i);
 		if (unlikely(k)) {
 			repaired = true;
@@ -331,6 +375,14 @@ int dmxp_chan_send_batch(struct dmxp_chan *c, const struct dmxp_smsg *msgs,
 	if (rec)
 		dmxp__claim_end(rec);
 	dmxp__wake_consumers(c, (unsigned int)ret);
+	/*
+	 * A batch that found room for all of itself is likely followed by
+	 * another: its run's lines are asked for now, so that they travel
+	 * while the caller prepares it.  Only a hint, on slots of this ring.
+	 */
+	if ((unsigned int)ret == n)
+		for (i = 0; i < n && i < RUN_AHEAD; i++)
+			send_prefetch(c, pos + n + i, 1);
 	return ret;
 }
 
@@ -766,6 +818,57 @@ static bool fits_batch(void *arg, unsigned int i, __u32 len)
 	return i < b->n && len <= b->msgs[i].buf_len;
 }
 
+/*
+ * A receive's run: which slot each filled entry came from, and, once a
+ * free fails, which slots a repairer freed first.
+ */
+struct run {
+	__u16	slot[DMXP_CLAIM_BATCH_MAX];
+	__u64	lost[DMXP_CLAIM_BATCH_MAX / 64];
+};
+
+/*
+ * Some slots of the run were freed by a repairer before our free: what
+ * was copied from them may be a later message's.  Their entries go, and
+ * the messages after them move up, each to the next entry that holds
+ * it (one that does not is left out, as one that no longer fits).
+ * Returns the entries left filled of @got.
+ */
+static unsigned int run_drop_lost(struct dmxp_rmsg *msgs, const struct run *run,
+				  unsigned int got, int *lost)
+{
+	unsigned int from, to = 0;
+
+	for (from = 0; from < got; from++) {
+		unsigned int i = run->slot[from];
+
+		if (run->lost[i / 64] >> (i % 64) & 1) {
+			*lost = -ECANCELED;
+			continue;
+		}
+		if (from != to) {
+			if (msgs[from].len > msgs[to].buf_len) {
+				*lost = -EPROTO;
+				continue;
+			}
+			memmove(msgs[to].buf, msgs[from].buf, msgs[from].len);
+			msgs[to].len = msgs[from].len;
+			msgs[to].meta = msgs[from].meta;
+		}
+		to++;
+	}
+	return to;
+}
+
+/* The lines a receive at @pos reads: its first (freed too) and the payload's. */
+static inline void recv_prefetch(const struct dmxp_chan *c, __u64 pos)
+{
+	struct dmxp_slot __shm *s = ring_slot(c, pos);
+
+	prefetch_w(s);
+	__builtin_prefetch((const void *)s->payload, 0, 3);
+}
+
 __dmxp_export
 int dmxp_chan_recv_batch(struct dmxp_chan *c, struct dmxp_rmsg *msgs,
 			 unsigned int n)
@@ -785,6 +888,7 @@ int dmxp_chan_recv_batch(struct dmxp_chan *c, struct dmxp_rmsg *msgs,
 	if (unlikely(ret))
 		return ret;
 	while (got == 0 && !lost) {
+		struct run run;
 		bool freed = true;	/* every slot of the run by our CAS */
 		__u64 pos;
 		int k, i;
@@ -794,6 +898,8 @@ int dmxp_chan_recv_batch(struct dmxp_chan *c, struct dmxp_rmsg *msgs,
 			break;
 		DMXP_HOOK(RECV_CLAIMED);
 		k = ret;
+		for (i = 0; i < k && i < RUN_AHEAD; i++)
+			recv_prefetch(c, pos + (__u64)i);
 		/*
 		 * The run may hold tombstones: skip them, they fill no buffer.
 		 * Each message goes to the next entry; its length is read once,
@@ -802,37 +908,42 @@ int dmxp_chan_recv_batch(struct dmxp_chan *c, struct dmxp_rmsg *msgs,
 		 */
 		for (i = 0; i < k; i++) {
 			struct dmxp_slot __shm *s = ring_slot(c, pos + (__u64)i);
-			struct peeked p = slot_peek(s);
-			bool took = false;
+			struct dmxp_rmsg *m = &msgs[got];
+			struct peeked p;
 
-			if (!p.tombstone) {
-				struct dmxp_rmsg *m = &msgs[got];
-
-				if (got < n && p.len <= m->buf_len) {
-					if (p.len)
-						memcpy(m->buf, s->payload, p.len);
-					memcpy(&m->meta, &s->meta, sizeof(m->meta));
-					m->meta.payload_len = p.len;
-					m->len = p.len;
-					took = true;
-				} else {
-					lost = -EPROTO;
-				}
-			}
-			if (unlikely(ring_free(c, s, pos + (__u64)i))) {
-				/* Freed by a repairer: the entry is reused. */
-				repaired = true;
-				freed = false;
-				if (!p.tombstone)
-					lost = -ECANCELED;
-			} else if (took) {
-				got++;
+			if (i + RUN_AHEAD < k)
+				recv_prefetch(c, pos + (__u64)(i + RUN_AHEAD));
+			p = slot_peek(s);
+			if (p.tombstone)
+				continue;
+			if (got < n && p.len <= m->buf_len) {
+				if (p.len)
+					dmxp__payload_copy(m->buf, s->payload, p.len);
+				memcpy(&m->meta, &s->meta, sizeof(m->meta));
+				m->meta.payload_len = p.len;
+				m->len = p.len;
+				run.slot[got++] = (__u16)i;
+			} else {
+				lost = -EPROTO;
 			}
 		}
-		if (likely(freed))
+		DMXP_HOOK(RECV_COPIED);
+		/* From the last: a producer waiting at the first then finds the run free. */
+		for (i = k - 1; i >= 0; i--) {
+			if (likely(!ring_free(c, ring_slot(c, pos + (__u64)i), pos + (__u64)i)))
+				continue;
+			if (freed)
+				memset(run.lost, 0, sizeof(run.lost));
+			run.lost[i / 64] |= 1ULL << (i % 64);
+			repaired = true;
+			freed = false;
+		}
+		if (likely(freed)) {
 			dmxp__wake_producers(c, (unsigned int)k);
-		else
+		} else {
+			got = run_drop_lost(msgs, &run, got, &lost);
 			dmxp__wake_producers_fenced(c, (unsigned int)k);
+		}
 	}
 	if (unlikely(repaired))
 		claim_end_repaired(c, rec);

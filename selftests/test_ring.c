@@ -1250,11 +1250,16 @@ TEST_F(ring, thread_beyond_records_fails_enobufs)
  * a slot claimed; this process rewrites the slot through its mapping,
  * as the other one would; the child goes on and reports.
  */
+#define SMALL		16
+
 struct report {
 	long	ret;
 	int	canary_ok;
 	__u32	len;
 	__u32	type;
+	__u32	lens[3];	/* recv_batch_three(): each entry's */
+	__u32	types[3];
+	char	data[3][SMALL];
 };
 
 typedef long (*child_fn)(struct dmxp_chan *c, struct report *rep);
@@ -1321,7 +1326,6 @@ static struct report *report_map(void)
 	return rep;
 }
 
-#define SMALL		16
 #define CANARY		0x5a
 
 struct small_buf {
@@ -1515,6 +1519,107 @@ TEST_F(ring, send_delivered_by_repairer_counts_as_sent)
 	EXPECT_EQ(0, rep->ret);
 	ASSERT_EQ(4, dmxp_chan_recv(self->c, buf, sizeof(buf), &meta));
 	EXPECT_EQ(7U, meta.message_type);
+	EXPECT_EQ(0, ring_round_trips(self->c, 3 * CH_CAP, 10));
+	munmap(rep, sizeof(*rep));
+}
+
+/*
+ * A batch of three into entries of 16, 2 and 16 bytes, each with a
+ * canary after it; each entry's length, type and bytes reported.
+ */
+static long recv_batch_three(struct dmxp_chan *c, struct report *rep)
+{
+	static const __u32 room[3] = { SMALL, 2, SMALL };
+	struct small_buf b[3];
+	struct dmxp_rmsg m[3];
+	long ret;
+	int i;
+
+	memset(b, CANARY, sizeof(b));
+	memset(m, 0, sizeof(m));
+	for (i = 0; i < 3; i++) {
+		memset(b[i].buf, 0, SMALL);
+		if (room[i] < SMALL)
+			memset(b[i].buf + room[i], CANARY, SMALL - room[i]);
+		m[i].buf = b[i].buf;
+		m[i].buf_len = room[i];
+	}
+	ret = dmxp_chan_recv_batch(c, m, 3);
+	rep->canary_ok = canary_ok(&b[0]) && canary_ok(&b[1]) && canary_ok(&b[2]);
+	for (i = 2; i < SMALL; i++)	/* past the middle entry's room */
+		if (b[1].buf[i] != CANARY)
+			rep->canary_ok = 0;
+	for (i = 0; i < 3 && i < ret; i++) {
+		rep->lens[i] = m[i].len;
+		rep->types[i] = m[i].meta.message_type;
+		memcpy(rep->data[i], b[i].buf, SMALL);
+	}
+	return ret;
+}
+
+/* Free slot @pos of a message as a repairer does for a dead consumer. */
+static bool repair_as_freed(struct dmxp_slot *s, __u64 pos)
+{
+	__u64 seq = pos + 1;
+
+	return __atomic_compare_exchange_n(&s->sequence, &seq, pos + CH_CAP, false,
+					   __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+}
+
+/*
+ * A repairer frees the middle slot of a live consumer's batch after the
+ * batch copied it and before the batch freed it: that message is gone
+ * (what was copied may be a later one's), and the one after it moves up
+ * into the middle entry.
+ */
+TEST_F(ring, recv_batch_repaired_midway_moves_the_rest_up)
+{
+	struct report *rep = report_map();
+	pid_t pid;
+
+	ASSERT_NE(NULL, rep);
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "a", 1, 1));
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "bb", 2, 2));
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "c", 1, 3));
+	pid = child_stopped_at(self->path, CH, DMXP_HOOK_RECV_COPIED, recv_batch_three, rep);
+	ASSERT_LT(0, pid);
+	ASSERT_TRUE(repair_as_freed(slot_of(self->r, CH, 1), 1));
+	ASSERT_EQ(0, child_finish(pid));
+	EXPECT_TRUE(rep->canary_ok);
+	ASSERT_EQ(2, rep->ret);
+	EXPECT_EQ(1U, rep->types[0]);
+	EXPECT_EQ(1U, rep->lens[0]);
+	EXPECT_EQ('a', rep->data[0][0]);
+	EXPECT_EQ(3U, rep->types[1]);
+	EXPECT_EQ(1U, rep->lens[1]);
+	EXPECT_EQ('c', rep->data[1][0]);
+	/* Not rewound: every slot goes on. */
+	EXPECT_EQ(0, ring_round_trips(self->c, 3 * CH_CAP, 10));
+	munmap(rep, sizeof(*rep));
+}
+
+/*
+ * The same, but the message after the lost one does not fit the entry
+ * it would move up into: it is left out too, nothing is written past
+ * that entry's room, and the call returns the first message only.
+ */
+TEST_F(ring, recv_batch_repaired_midway_leaves_out_what_no_longer_fits)
+{
+	struct report *rep = report_map();
+	pid_t pid;
+
+	ASSERT_NE(NULL, rep);
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "a", 1, 1));
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "bb", 2, 2));
+	ASSERT_EQ(0, dmxp_chan_send(self->c, "ccc", 3, 3));
+	pid = child_stopped_at(self->path, CH, DMXP_HOOK_RECV_COPIED, recv_batch_three, rep);
+	ASSERT_LT(0, pid);
+	ASSERT_TRUE(repair_as_freed(slot_of(self->r, CH, 1), 1));
+	ASSERT_EQ(0, child_finish(pid));
+	EXPECT_TRUE(rep->canary_ok);
+	ASSERT_EQ(1, rep->ret);
+	EXPECT_EQ(1U, rep->types[0]);
+	EXPECT_EQ('a', rep->data[0][0]);
 	EXPECT_EQ(0, ring_round_trips(self->c, 3 * CH_CAP, 10));
 	munmap(rep, sizeof(*rep));
 }
