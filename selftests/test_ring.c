@@ -1567,24 +1567,42 @@ static bool repair_as_freed(struct dmxp_slot *s, __u64 pos)
 }
 
 /*
- * A repairer frees the middle slot of a live consumer's batch after the
- * batch copied it and before the batch freed it: that message is gone
- * (what was copied may be a later one's), and the one after it moves up
- * into the middle entry.
+ * Send "a", "bb" and @third; a consumer's batch of three stops between
+ * its copy and its free while the middle slot is freed as a repairer
+ * that took it for dead would.  Returns the batch's report.
+ */
+static struct report *recv_batch_repaired_midway(struct dmxp_chan *c, struct dmxp_region *r,
+						 const char *path, const char *third)
+{
+	struct report *rep = report_map();
+	pid_t pid = -1;
+	bool ok;
+
+	if (!rep)
+		return NULL;
+	ok = !dmxp_chan_send(c, "a", 1, 1) && !dmxp_chan_send(c, "bb", 2, 2) &&
+	     !dmxp_chan_send(c, third, strlen(third), 3);
+	if (ok)
+		pid = child_stopped_at(path, CH, DMXP_HOOK_RECV_COPIED, recv_batch_three, rep);
+	ok = pid > 0 && repair_as_freed(slot_of(r, CH, 1), 1);
+	if (pid > 0 && child_finish(pid))
+		ok = false;
+	if (!ok) {
+		munmap(rep, sizeof(*rep));
+		return NULL;
+	}
+	return rep;
+}
+
+/*
+ * What was copied from the freed slot may be a later message's: it is
+ * gone, and the message after it moves up into the middle entry.
  */
 TEST_F(ring, recv_batch_repaired_midway_moves_the_rest_up)
 {
-	struct report *rep = report_map();
-	pid_t pid;
+	struct report *rep = recv_batch_repaired_midway(self->c, self->r, self->path, "c");
 
 	ASSERT_NE(NULL, rep);
-	ASSERT_EQ(0, dmxp_chan_send(self->c, "a", 1, 1));
-	ASSERT_EQ(0, dmxp_chan_send(self->c, "bb", 2, 2));
-	ASSERT_EQ(0, dmxp_chan_send(self->c, "c", 1, 3));
-	pid = child_stopped_at(self->path, CH, DMXP_HOOK_RECV_COPIED, recv_batch_three, rep);
-	ASSERT_LT(0, pid);
-	ASSERT_TRUE(repair_as_freed(slot_of(self->r, CH, 1), 1));
-	ASSERT_EQ(0, child_finish(pid));
 	EXPECT_TRUE(rep->canary_ok);
 	ASSERT_EQ(2, rep->ret);
 	EXPECT_EQ(1U, rep->types[0]);
@@ -1599,23 +1617,15 @@ TEST_F(ring, recv_batch_repaired_midway_moves_the_rest_up)
 }
 
 /*
- * The same, but the message after the lost one does not fit the entry
- * it would move up into: it is left out too, nothing is written past
- * that entry's room, and the call returns the first message only.
+ * The message after the lost one does not fit the middle entry (2
+ * bytes): it is left out too, nothing is written past that entry's
+ * room, and the call returns the first message only.
  */
 TEST_F(ring, recv_batch_repaired_midway_leaves_out_what_no_longer_fits)
 {
-	struct report *rep = report_map();
-	pid_t pid;
+	struct report *rep = recv_batch_repaired_midway(self->c, self->r, self->path, "ccc");
 
 	ASSERT_NE(NULL, rep);
-	ASSERT_EQ(0, dmxp_chan_send(self->c, "a", 1, 1));
-	ASSERT_EQ(0, dmxp_chan_send(self->c, "bb", 2, 2));
-	ASSERT_EQ(0, dmxp_chan_send(self->c, "ccc", 3, 3));
-	pid = child_stopped_at(self->path, CH, DMXP_HOOK_RECV_COPIED, recv_batch_three, rep);
-	ASSERT_LT(0, pid);
-	ASSERT_TRUE(repair_as_freed(slot_of(self->r, CH, 1), 1));
-	ASSERT_EQ(0, child_finish(pid));
 	EXPECT_TRUE(rep->canary_ok);
 	ASSERT_EQ(1, rep->ret);
 	EXPECT_EQ(1U, rep->types[0]);
