@@ -95,11 +95,16 @@ BENCH_OUT    := .cache/bench
 BENCH_NATIVE := tools/dmxp-bench/dmxp-bench --repeat 5
 BENCH_GUEST  := tools/dmxp-bench/dmxp-bench --repeat 5 --iterations 5000 \
 		--cases 'lat-block/dmxp*,lat-block/futex,lat-block/eventfd,lat-block/pipe,lat-busy/dmxp*,lat-busy/cacheline'
+# The targets against the bare ring once more, dmxp's sends not stamped
+# with the time, as the bare ring's are not (dmxp_chan_set_timestamp(3)).
+BENCH_NOSTAMP := tools/dmxp-bench/dmxp-bench --repeat 5 --timestamp none \
+		--cases 'pair/dmxp,pair/vyukov,tput/dmxp/1x1/64,tput/dmxp-batch/1x1/64,tput/vyukov/1x1/64,lat-busy/dmxp,lat-busy/vyukov,lat-busy/cacheline'
 
 bench: deps tools kmod
 	$(Q)mkdir -p $(BENCH_OUT)
-	$(Q)rm -f $(BENCH_OUT)/native.json $(BENCH_OUT)/guest.json
+	$(Q)rm -f $(BENCH_OUT)/native.json $(BENCH_OUT)/guest.json $(BENCH_OUT)/nostamp.json
 	$(Q)$(BENCH_NATIVE) --json-out $(BENCH_OUT)/native.json
+	$(Q)$(BENCH_NOSTAMP) --json-out $(BENCH_OUT)/nostamp.json
 	$(Q)for api in into many; do \
 		python3 tools/python/bench_recv.py --api $$api --repeat 5 --json \
 			> $(BENCH_OUT)/python.out || { cat $(BENCH_OUT)/python.out; exit 1; }; \
@@ -115,6 +120,7 @@ bench: deps tools kmod
 	fi
 	$(Q)tools/dmxp-bench/report --native $(BENCH_OUT)/native.json \
 		$$([ -s $(BENCH_OUT)/guest.json ] && echo --guest $(BENCH_OUT)/guest.json) \
+		--nostamp $(BENCH_OUT)/nostamp.json --nostamp-command "$(BENCH_NOSTAMP)" \
 		--command "$(BENCH_NATIVE)" --guest-command "tools/vm/run -- $(BENCH_GUEST)" \
 		--doc Documentation/performance.md --charts Documentation
 	$(Q)echo "  BENCH   Documentation/performance.md, perf-throughput.svg, perf-latency.svg"

@@ -222,6 +222,30 @@ static const char *metric_of(const struct bench_case *bc)
 	}
 }
 
+/* One run of case @bc into @st: 0, or SKIPPED with the reason in @why. */
+static int run_once(const struct bench_case *bc, struct stats *st, char *why, size_t whylen)
+{
+	struct xport x = { .bc = bc, .len = bc->len };
+	const char *step = "run";
+	int ret;
+
+	if (bc->drv == DRV_TPUT)
+		ret = throughput_run(bc, &x, st, &step);
+	else if (bc->drv == DRV_PAIR)
+		ret = pair_run(bc, &x, st, &step);
+	else
+		ret = pingpong_run(bc, &x, st, &step);
+	if (ret == SKIPPED) {
+		snprintf(why, whylen, "%s", x.why);
+		return SKIPPED;
+	}
+	if (ret == -ECHILD || ret == -ETIMEDOUT)
+		exit(1);	/* the side that failed, or procs_wait(), said why */
+	if (ret)
+		die("%s: %s: %s", bc->name, step, strerror(-ret));
+	return 0;
+}
+
 static void run_case(const struct bench_case *bc, struct result *res)
 {
 	struct stats *runs = calloc(opt.repeat, sizeof(*runs));
@@ -231,25 +255,10 @@ static void run_case(const struct bench_case *bc, struct result *res)
 	if (!runs || !col)
 		die("%s: %s", bc->name, strerror(ENOMEM));
 	for (r = 0; r < opt.repeat; r++) {
-		struct xport x = { .bc = bc, .len = bc->len };
-		const char *step = "run";
-		int ret;
-
-		if (bc->drv == DRV_TPUT)
-			ret = throughput_run(bc, &x, &runs[r], &step);
-		else if (bc->drv == DRV_PAIR)
-			ret = pair_run(bc, &x, &runs[r], &step);
-		else
-			ret = pingpong_run(bc, &x, &runs[r], &step);
-		if (ret == SKIPPED) {
+		if (run_once(bc, &runs[r], res->why, sizeof(res->why)) == SKIPPED) {
 			res->skipped = true;
-			snprintf(res->why, sizeof(res->why), "%s", x.why);
 			goto out;
 		}
-		if (ret == -ECHILD || ret == -ETIMEDOUT)
-			exit(1);	/* the side that failed, or procs_wait(), said why */
-		if (ret)
-			die("%s: %s: %s", bc->name, step, strerror(-ret));
 	}
 #define MEDIAN(f) do {						\
 		for (r = 0; r < opt.repeat; r++)			\
@@ -458,13 +467,24 @@ static const struct target targets[] = {
 	  "kernel backend blocking p50 vs raw futex" },
 };
 
+/*
+ * The figures of the target rounds: round r's run of case i is
+ * round_val[i * opt.repeat + r]; 0 where the case is in no target.
+ */
+static u64 *round_val;
+
 static const char *goal_op(const struct target *t)
 {
 	return t->at_least ? ">= " : (t->bound == 1.0 ? " < " : "<= ");
 }
 
-/* A target as one JSON object: value is the ratio of case a to case b. */
-static void print_target_json(FILE *f, const struct target *t, double r, bool ok)
+/*
+ * A target as one JSON object: value is the ratio of case a to case b
+ * (with rounds, the median of the rounds' ratios, which range from
+ * round_min to round_max).
+ */
+static void print_target_json(FILE *f, const struct target *t, double r, bool ok,
+			      double lo, double hi)
 {
 	fprintf(f, "{\"name\":");
 	json_str(f, t->what);
@@ -473,8 +493,102 @@ static void print_target_json(FILE *f, const struct target *t, double r, bool ok
 	json_str(f, t->a);
 	fprintf(f, ",\"b\":");
 	json_str(f, t->b);
-	fprintf(f, ",\"goal\":\"%s%g\"}}\n", goal_op(t) + (goal_op(t)[0] == ' '), t->bound);
+	fprintf(f, ",\"goal\":\"%s%g\"", goal_op(t) + (goal_op(t)[0] == ' '), t->bound);
+	if (round_val)
+		fprintf(f, ",\"statistic\":\"median of rounds\",\"rounds\":%u,\"round_min\":%.4f,\"round_max\":%.4f",
+			opt.repeat, lo, hi);
+	fprintf(f, "}}\n");
 	fflush(f);
+}
+
+#define NTARGETS	(sizeof(targets) / sizeof(targets[0]))
+
+static const struct bench_case *target_case(const char *name)
+{
+	const struct bench_case *bc = find_case(name);
+
+	return bc && selected[bc - cases] && !results[bc - cases].skipped ? bc : NULL;
+}
+
+/*
+ * With --repeat R > 1, the cases of the targets run once more, R rounds
+ * of each case once, back to back, so that the two cases of a ratio are
+ * measured seconds apart rather than as far apart as the main pass puts
+ * them: a shared host changes speed over minutes, by more than the
+ * ratios tell apart.  A target is then the median of its rounds' ratios.
+ */
+static void target_rounds(void)
+{
+	bool in[MAX_CASES] = { false };
+	unsigned int i, r, n = 0;
+
+	for (i = 0; i < NTARGETS; i++) {
+		const struct bench_case *a = target_case(targets[i].a), *b = target_case(targets[i].b);
+
+		if (a && b)
+			in[a - cases] = in[b - cases] = true;
+	}
+	for (i = 0; i < ncases; i++)
+		n += in[i];
+	if (opt.repeat < 2 || !n)
+		return;
+	round_val = calloc((size_t)ncases * opt.repeat, sizeof(*round_val));
+	if (!round_val)
+		die("target rounds: %s", strerror(ENOMEM));
+	fprintf(opt.json ? stderr : stdout,
+		"\ndmxp-bench: the targets' %u cases again, %u rounds of each once\n", n, opt.repeat);
+	for (r = 0; r < opt.repeat; r++)
+		for (i = 0; i < ncases; i++) {
+			struct stats st = { 0 };
+			char why[160];
+
+			if (!in[i])
+				continue;
+			if (run_once(&cases[i], &st, why, sizeof(why)) == SKIPPED)
+				die("%s: skipped in a target round after it ran: %s",
+				    cases[i].name, why);
+			round_val[i * opt.repeat + r] = st.p50;
+		}
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Target @t's ratio: the median of its rounds' ratios, or without rounds
+ * the ratio of the two cases' medians; 0 when a case did not run.  @lo
+ * and @hi: the rounds' range (the ratio itself without rounds).
+ */
+static double target_ratio(const struct target *t, double *lo, double *hi)
+{
+	const struct bench_case *a = target_case(t->a), *b = target_case(t->b);
+	double *q, m;
+	unsigned int r;
+
+	if (!a || !b || !value_of(t->a) || !value_of(t->b))
+		return 0;
+	if (!round_val) {
+		*lo = *hi = (double)value_of(t->a) / (double)value_of(t->b);
+		return *lo;
+	}
+	q = calloc(opt.repeat, sizeof(*q));
+	if (!q)
+		die("targets: %s", strerror(ENOMEM));
+	for (r = 0; r < opt.repeat; r++) {
+		u64 vb = round_val[(size_t)(b - cases) * opt.repeat + r];
+
+		q[r] = vb ? (double)round_val[(size_t)(a - cases) * opt.repeat + r] / (double)vb : 0;
+	}
+	qsort(q, opt.repeat, sizeof(*q), cmp_double);
+	*lo = q[0];
+	*hi = q[opt.repeat - 1];
+	m = opt.repeat % 2 ? q[opt.repeat / 2] : (q[opt.repeat / 2 - 1] + q[opt.repeat / 2]) / 2;
+	free(q);
+	return m;
 }
 
 static void summary(void)
@@ -490,25 +604,32 @@ static void summary(void)
 		else
 			ran++;
 	}
-	fprintf(f, "\n%-46s %8s %8s  %s\n", "targets (ratios within this run)", "ratio",
-		"goal", "");
-	for (i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+	if (round_val)
+		fprintf(f, "\n%-46s %8s %8s  %-8s %s\n", "targets (median of the rounds' ratios)",
+			"ratio", "goal", "", "rounds");
+	else
+		fprintf(f, "\n%-46s %8s %8s  %s\n", "targets (ratios within this run)", "ratio",
+			"goal", "");
+	for (i = 0; i < NTARGETS; i++) {
 		const struct target *t = &targets[i];
-		u64 a = value_of(t->a), b = value_of(t->b);
-		double r;
+		double r, lo, hi;
 		bool ok;
 
-		if (!a || !b)
+		r = target_ratio(t, &lo, &hi);
+		if (!r)
 			continue;
-		r = (double)a / (double)b;
 		ok = t->at_least ? r >= t->bound : (t->bound == 1.0 ? r < 1.0 : r <= t->bound);
 		ok ? met++ : missed++;
-		fprintf(f, "%-46s %8.2f %s%-6.3g  %s\n", t->what, r, goal_op(t), t->bound,
-			ok ? "met" : "MISSED");
+		if (round_val)
+			fprintf(f, "%-46s %8.2f %s%-6.3g  %-8s %.2f..%.2f\n", t->what, r, goal_op(t),
+				t->bound, ok ? "met" : "MISSED", lo, hi);
+		else
+			fprintf(f, "%-46s %8.2f %s%-6.3g  %s\n", t->what, r, goal_op(t), t->bound,
+				ok ? "met" : "MISSED");
 		if (opt.json)
-			print_target_json(stdout, t, r, ok);
+			print_target_json(stdout, t, r, ok, lo, hi);
 		if (json_out)
-			print_target_json(json_out, t, r, ok);
+			print_target_json(json_out, t, r, ok, lo, hi);
 	}
 	fprintf(f, "dmxp-bench: %u cases run, %u skipped; targets: %u met, %u missed\n",
 		ran, skipped, met, missed);
@@ -558,7 +679,9 @@ static void usage(FILE *f)
 		"                    messages per run (default %lu)\n"
 		"  --warmup N        latency, pair: untimed ones first (default %lu; 0 allowed)\n"
 		"  --duration-ms MS  throughput: how long producers send per run (default %u)\n"
-		"  --repeat R        run each case R times; report medians (default 1)\n"
+		"  --repeat R        run each case R times; report medians (default 1); with\n"
+		"                    R > 1, then R rounds of the targets' cases, each once,\n"
+		"                    and each target the median of the rounds' ratios\n"
 		"  --timestamp POLICY  what dmxp's sends stamp: precise (default), coarse\n"
 		"                    or none (dmxp_chan_set_timestamp(3))\n"
 		"  --stalls          throughput of dmxp and vyukov: count the consumers' waits\n"
@@ -713,6 +836,7 @@ int main(int argc, char **argv)
 			print_json(json_out, &cases[i], &results[i]);
 		print_text(opt.json ? stderr : stdout, &cases[i], &results[i]);
 	}
+	target_rounds();
 	summary();
 	if (json_out && fclose(json_out))
 		die("%s: %s", out, strerror(errno));
