@@ -38,6 +38,7 @@ enum dmxp_hook_step {
 	DMXP_HOOK_SLEEPING,		/* a sleeper counted and re-checked, not asleep */
 	DMXP_HOOK_REF_RETURNING,	/* a loan's end found its mark, not turned back yet */
 	DMXP_HOOK_THREAD_CACHING,	/* a thread's record taken, its cache entry not yet naming it */
+	DMXP_HOOK_BATCH_WRITTEN,	/* a batch's first chunk written, none published */
 	DMXP_HOOK_MAX
 };
 #ifdef DMXP_TEST_HOOKS
@@ -84,21 +85,6 @@ void dmxp__repair_now(struct dmxp_region *r);
 #define cas_acq_rel(p, exp, v) \
 	__atomic_compare_exchange_n((p), (exp), (v), false, \
 				    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
-
-/*
- * Ask for the line at @p for writing, without waiting for it: a hint,
- * never a fault.  On x86, PREFETCHW (which CPUs without it execute as a
- * no-op); __builtin_prefetch() emits it only when the build targets a
- * CPU that has it, and a read prefetch otherwise.
- */
-static inline void prefetch_w(const volatile void __shm *p)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__asm__ volatile("prefetchw %0" : : "m"(*(const volatile char *)p));
-#else
-	__builtin_prefetch((const void *)p, 1, 3);
-#endif
-}
 
 struct dmxp_region;
 

@@ -49,17 +49,19 @@
  * rewind it and stop the ring for good.  The call then reports its
  * message lost (-ECANCELED) and the ring goes on.
  *
- * A batch works on its run of slots in phases: the lines of the whole
- * run are asked for at once (prefetch_w()), then every message is
- * written (read), then every slot published (freed).  Each slot's
- * publish and free is the same CAS as a single message's; only the
- * order in time changes, so each waits for its lines once per run
- * rather than once per message, and the other side, polling the first
- * slot of the run, finds the run ready together and takes it with one
- * claim.  Messages are still published in position order, so a batch cut
- * short by a repairer has delivered a prefix; a receive frees its run
- * from the last slot back, so that a producer waiting at the first finds
- * the whole run free when it sees that one.
+ * A batch works in phases.  A send asks for the lines of up to RUN
+ * slots ahead (prefetch_w()), writes the messages of a chunk of RUN
+ * slots, then publishes them; a receive asks for its run's lines the
+ * same way, copies every message, then frees every slot.  Each publish
+ * and free is the same CAS as a single message's; only the order in
+ * time changes, so the lines of a chunk cross between the CPUs together
+ * rather than one message's at a time, and a consumer polling the first
+ * slot of a chunk finds more of it ready when it looks.  Slots are
+ * published in position order, so a batch cut short by a repairer has
+ * delivered a prefix; a receive frees its run from the last slot back,
+ * so that a producer waiting at the first finds the whole run free when
+ * it sees that one.  Only claimed slots are asked for: a slot not yet
+ * claimed may hold a message a consumer is reading.
  *
  * The common case of a send and a receive (one slot, ready, the thread's
  * record cached) is inline in include/dmxp.h, which programs built
@@ -86,10 +88,48 @@
 #include "internal.h"
 
 /*
- * How many slots ahead a batch asks for lines: enough to keep the
- * core's outstanding misses busy, few enough to stay in its L1.
+ * A batch's chunk (the note above): 32 slots, 64 lines, which a core can
+ * have in flight at once and hold in its L1 (measured on AMD EPYC,
+ * Documentation/performance.md).
  */
-#define RUN_AHEAD	32
+#define RUN		32
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+
+/* 1: the CPU has PREFETCHW; 0: it has not; -1: not asked yet. */
+static int prefetchw_ok = -1;
+
+static int prefetchw_probe(void)
+{
+	unsigned int a, b, c, d;
+	int ok = __get_cpuid(0x80000001, &a, &b, &c, &d) && (c & (1U << 8));
+
+	__atomic_store_n(&prefetchw_ok, ok, __ATOMIC_RELAXED);
+	return ok;
+}
+#endif
+
+/*
+ * Ask for the line at @p for writing, without waiting for it: a hint,
+ * never a fault.  __builtin_prefetch() emits PREFETCHW only when the
+ * build targets a CPU that has it (and a read prefetch otherwise), so on
+ * x86 the CPU is asked once, as the kernel's prefetchw() does.
+ */
+static inline void prefetch_w(const volatile void __shm *p)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	int ok = __atomic_load_n(&prefetchw_ok, __ATOMIC_RELAXED);
+
+	if (unlikely(ok < 0))
+		ok = prefetchw_probe();
+	if (likely(ok)) {
+		__asm__ volatile("prefetchw %0" : : "m"(*(const volatile char *)p));
+		return;
+	}
+#endif
+	__builtin_prefetch((const void *)p, 1, 3);
+}
 
 /* A batch claims at most a ring, and at most what one claim record holds. */
 static inline unsigned int batch_max(const struct dmxp_chan *c, unsigned int n)
@@ -182,14 +222,7 @@ static int ring_claim_produce(struct dmxp_chan *c, unsigned int n, __u64 *posp,
 			      struct dmxp_claim __shm *rec)
 {
 	__u64 pos = READ_ONCE(*c->f.stail);
-	unsigned int j;
 
-	/*
-	 * A batch: the run's first lines, each holding a sequence to check
-	 * and the meta to write, asked for together (see the note above).
-	 */
-	for (j = 0; n > 1 && j < n && j < RUN_AHEAD; j++)
-		prefetch_w(ring_slot(c, pos + j));
 	for (;;) {
 		unsigned int k = 0;
 		__s64 diff = 0;
@@ -301,7 +334,7 @@ int dmxp_chan_send_batch(struct dmxp_chan *c, const struct dmxp_smsg *msgs,
 	struct dmxp_claim __shm *rec;
 	bool repaired = false;
 	__u64 pos, ts;
-	unsigned int i;
+	unsigned int i, c0, c1;
 	int ret, k, lost = -1;
 
 	if (!n || !msgs)
@@ -321,49 +354,56 @@ int dmxp_chan_send_batch(struct dmxp_chan *c, const struct dmxp_smsg *msgs,
 		return ret;
 	}
 
-	/* The run's lines, then every message written, then published. */
-	for (i = 0; i < (unsigned int)ret && i < RUN_AHEAD; i++)
-		send_prefetch(c, pos + i, msgs[i].len);
 	ts = dmxp__stamp(&c->f);
-	for (i = 0; i < (unsigned int)ret; i++) {
-		struct dmxp_slot __shm *s = ring_slot(c, pos + i);
+	for (i = 0; i < (unsigned int)ret && i < RUN; i++)
+		send_prefetch(c, pos + i, msgs[i].len);
+	for (c0 = 0; c0 < (unsigned int)ret; c0 = c1) {
+		c1 = (unsigned int)ret - c0 > RUN ? c0 + RUN : (unsigned int)ret;
+		/* The chunk's messages, the next chunk's lines asked for. */
+		for (i = c0; i < c1 && lost < 0; i++) {
+			struct dmxp_slot __shm *s = ring_slot(c, pos + i);
 
-		if (i + RUN_AHEAD < (unsigned int)ret)
-			send_prefetch(c, pos + i + RUN_AHEAD, msgs[i + RUN_AHEAD].len);
-		if (unlikely(READ_ONCE(s->sequence) != pos + i)) {
-			/* A repairer's tombstone already: not to be written over. */
-			repaired = true;
-			lost = (int)i;
-			break;
-		}
-		if (msgs[i].len)
-			memcpy(s->payload, msgs[i].buf, msgs[i].len);
-		dmxp__meta_fill(&c->f, s, pos + i, ts, msgs[i].type, msgs[i].len, 0);
-	}
-	for (i = 0; i < (unsigned int)ret; i++) {
-		struct dmxp_slot __shm *s = ring_slot(c, pos + i);
-
-		if (lost >= 0 && i >= (unsigned int)lost) {
-			/*
-			 * A message before this one was lost to a repairer:
-			 * the caller resends from it, so this one must not
-			 * arrive either.  A tombstone, unless the repairer
-			 * made one already.
-			 */
-			if (load_acquire(&s->sequence) == pos + i) {
-				dmxp__meta_fill(&c->f, s, pos + i, ts, 0, 0, DMXP_MSG_TOMBSTONE);
-				ring_publish(s, pos + i);
+			if (i + RUN < (unsigned int)ret)
+				send_prefetch(c, pos + i + RUN, msgs[i + RUN].len);
+			if (unlikely(READ_ONCE(s->sequence) != pos + i)) {
+				/* A repairer's tombstone already: not to be written over. */
+				repaired = true;
+				lost = (int)i;
+				break;
 			}
-			continue;
+			if (msgs[i].len)
+				memcpy(s->payload, msgs[i].buf, msgs[i].len);
+			dmxp__meta_fill(&c->f, s, pos + i, ts, msgs[i].type, msgs[i].len, 0);
 		}
-		k = ring_publish(s, pos + i);
-		if (unlikely(k)) {
-			repaired = true;
-			if (k < 0)
-				lost = (int)i;	/* the first one lost */
+		if (c0 == 0)
+			DMXP_HOOK(BATCH_WRITTEN);
+		/* The chunk published, in position order. */
+		for (i = c0; i < c1; i++) {
+			struct dmxp_slot __shm *s = ring_slot(c, pos + i);
+
+			if (lost >= 0 && i >= (unsigned int)lost) {
+				/*
+				 * A message before this one was lost to a
+				 * repairer: the caller resends from it, so this
+				 * one must not arrive either.  A tombstone,
+				 * unless the repairer made one already.
+				 */
+				if (load_acquire(&s->sequence) == pos + i) {
+					dmxp__meta_fill(&c->f, s, pos + i, ts, 0, 0,
+							DMXP_MSG_TOMBSTONE);
+					ring_publish(s, pos + i);
+				}
+				continue;
+			}
+			k = ring_publish(s, pos + i);
+			if (unlikely(k)) {
+				repaired = true;
+				if (k < 0)
+					lost = (int)i;	/* the first one lost */
+			}
+			if (i == 0)
+				DMXP_HOOK(BATCH_PART);
 		}
-		if (i == 0)
-			DMXP_HOOK(BATCH_PART);
 	}
 	if (unlikely(repaired)) {
 		claim_end_repaired(c, rec);
@@ -375,14 +415,6 @@ int dmxp_chan_send_batch(struct dmxp_chan *c, const struct dmxp_smsg *msgs,
 	if (rec)
 		dmxp__claim_end(rec);
 	dmxp__wake_consumers(c, (unsigned int)ret);
-	/*
-	 * A batch that found room for all of itself is likely followed by
-	 * another: its run's lines are asked for now, so that they travel
-	 * while the caller prepares it.  Only a hint, on slots of this ring.
-	 */
-	if ((unsigned int)ret == n)
-		for (i = 0; i < n && i < RUN_AHEAD; i++)
-			send_prefetch(c, pos + n + i, 1);
 	return ret;
 }
 
@@ -819,42 +851,53 @@ static bool fits_batch(void *arg, unsigned int i, __u32 len)
 }
 
 /*
- * A receive's run: which slot each filled entry came from, and, once a
- * free fails, which slots a repairer freed first.
+ * A receive's run, by slot index in the run: the slots whose message
+ * filled an entry (in order: the i-th set bit is entry i's slot), and,
+ * once a free fails, the slots a repairer freed first.
  */
+#define RUN_WORDS	(DMXP_CLAIM_BATCH_MAX / 64)
 struct run {
-	__u16	slot[DMXP_CLAIM_BATCH_MAX];
-	__u64	lost[DMXP_CLAIM_BATCH_MAX / 64];
+	__u64	took[RUN_WORDS];
+	__u64	lost[RUN_WORDS];
 };
+
+static inline bool run_has(const __u64 *w, unsigned int i)
+{
+	return w[i / 64] >> (i % 64) & 1;
+}
 
 /*
  * Some slots of the run were freed by a repairer before our free: what
  * was copied from them may be a later message's.  Their entries go, and
- * the messages after them move up, each to the next entry that holds
- * it (one that does not is left out, as one that no longer fits).
- * Returns the entries left filled of @got.
+ * the messages after them move up, each to the next entry if it holds
+ * it (one that does not is left out too).  Returns the entries left
+ * filled of @got.
  */
-static unsigned int run_drop_lost(struct dmxp_rmsg *msgs, const struct run *run,
+static unsigned int run_drop_lost(struct dmxp_rmsg *msgs, const struct run *run, int k,
 				  unsigned int got, int *lost)
 {
-	unsigned int from, to = 0;
+	unsigned int i, from = 0, to = 0;
 
-	for (from = 0; from < got; from++) {
-		unsigned int i = run->slot[from];
-
-		if (run->lost[i / 64] >> (i % 64) & 1) {
+	for (i = 0; i < (unsigned int)k && from < got; i++) {
+		if (!run_has(run->took, i))
+			continue;
+		if (run_has(run->lost, i)) {
 			*lost = -ECANCELED;
+			from++;
 			continue;
 		}
 		if (from != to) {
 			if (msgs[from].len > msgs[to].buf_len) {
-				*lost = -EPROTO;
+				*lost = -ECANCELED;	/* the repair moved it */
+				from++;
 				continue;
 			}
-			memmove(msgs[to].buf, msgs[from].buf, msgs[from].len);
+			if (msgs[from].len)
+				memmove(msgs[to].buf, msgs[from].buf, msgs[from].len);
 			msgs[to].len = msgs[from].len;
 			msgs[to].meta = msgs[from].meta;
 		}
+		from++;
 		to++;
 	}
 	return to;
@@ -887,10 +930,10 @@ int dmxp_chan_recv_batch(struct dmxp_chan *c, struct dmxp_rmsg *msgs,
 	ret = thread_rec(c, &rec);
 	if (unlikely(ret))
 		return ret;
-	while (got == 0 && !lost) {
+	/* A record a repairer may have taken over is not claimed with again. */
+	while (got == 0 && !lost && !repaired) {
 		struct run run;
-		bool freed = true;	/* every slot of the run by our CAS */
-		__u64 pos;
+		__u64 pos, took = 0;
 		int k, i;
 
 		ret = ring_claim_consume(c, batch_max(c, n), &pos, fits_batch, &b, rec);
@@ -898,7 +941,7 @@ int dmxp_chan_recv_batch(struct dmxp_chan *c, struct dmxp_rmsg *msgs,
 			break;
 		DMXP_HOOK(RECV_CLAIMED);
 		k = ret;
-		for (i = 0; i < k && i < RUN_AHEAD; i++)
+		for (i = 0; i < k && i < RUN; i++)
 			recv_prefetch(c, pos + (__u64)i);
 		/*
 		 * The run may hold tombstones: skip them, they fill no buffer.
@@ -911,8 +954,12 @@ int dmxp_chan_recv_batch(struct dmxp_chan *c, struct dmxp_rmsg *msgs,
 			struct dmxp_rmsg *m = &msgs[got];
 			struct peeked p;
 
-			if (i + RUN_AHEAD < k)
-				recv_prefetch(c, pos + (__u64)(i + RUN_AHEAD));
+			if (i && !(i % 64)) {
+				run.took[i / 64 - 1] = took;
+				took = 0;
+			}
+			if (i + RUN < k)
+				recv_prefetch(c, pos + (__u64)(i + RUN));
 			p = slot_peek(s);
 			if (p.tombstone)
 				continue;
@@ -922,26 +969,29 @@ int dmxp_chan_recv_batch(struct dmxp_chan *c, struct dmxp_rmsg *msgs,
 				memcpy(&m->meta, &s->meta, sizeof(m->meta));
 				m->meta.payload_len = p.len;
 				m->len = p.len;
-				run.slot[got++] = (__u16)i;
+				took |= 1ULL << (i % 64);
+				got++;
 			} else {
 				lost = -EPROTO;
 			}
 		}
+		run.took[(k - 1) / 64] = took;
 		DMXP_HOOK(RECV_COPIED);
 		/* From the last: a producer waiting at the first then finds the run free. */
 		for (i = k - 1; i >= 0; i--) {
 			if (likely(!ring_free(c, ring_slot(c, pos + (__u64)i), pos + (__u64)i)))
 				continue;
-			if (freed)
+			if (!repaired)
 				memset(run.lost, 0, sizeof(run.lost));
 			run.lost[i / 64] |= 1ULL << (i % 64);
 			repaired = true;
-			freed = false;
 		}
-		if (likely(freed)) {
+		if (likely(!repaired)) {
 			dmxp__wake_producers(c, (unsigned int)k);
 		} else {
-			got = run_drop_lost(msgs, &run, got, &lost);
+			got = run_drop_lost(msgs, &run, k, got, &lost);
+			if (!got && !lost)
+				lost = -ECANCELED;	/* tombstones only: none was ours to give */
 			dmxp__wake_producers_fenced(c, (unsigned int)k);
 		}
 	}

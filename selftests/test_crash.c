@@ -98,6 +98,9 @@ FIXTURE_VARIANT_ADD(crash, batch_part) {
 	.op = OP_BATCH, .step = DMXP_HOOK_BATCH_PART, .delivered = 1, .repaired = 3,
 	.tombstoned = 3,
 };
+FIXTURE_VARIANT_ADD(crash, batch_written) {
+	.op = OP_BATCH, .step = DMXP_HOOK_BATCH_WRITTEN, .repaired = 4, .tombstoned = 4,
+};
 FIXTURE_VARIANT_ADD(crash, reserve_held) {
 	.op = OP_RESERVE, .step = 0, .repaired = 1, .tombstoned = 1,
 };
@@ -116,6 +119,9 @@ FIXTURE_VARIANT_ADD(crash, recv_freed) {
 };
 FIXTURE_VARIANT_ADD(crash, recv_batch_claimed) {
 	.op = OP_RBATCH, .step = DMXP_HOOK_RECV_CLAIMED, .repaired = 3, .taken = 3,
+};
+FIXTURE_VARIANT_ADD(crash, recv_batch_copied) {
+	.op = OP_RBATCH, .step = DMXP_HOOK_RECV_COPIED, .repaired = 3, .taken = 3,
 };
 FIXTURE_VARIANT_ADD(crash, peek_held) {
 	.op = OP_PEEK, .step = 0, .repaired = 1, .taken = 1,

@@ -1257,7 +1257,11 @@ struct report {
 	int	canary_ok;
 	__u32	len;
 	__u32	type;
-	__u32	lens[3];	/* recv_batch_three(): each entry's */
+	/* recv_batch_into(): its entries (in), and each one's result (out) */
+	unsigned int	n;
+	__u32	room[3];
+	int	null_bufs;
+	__u32	lens[3];
 	__u32	types[3];
 	char	data[3][SMALL];
 };
@@ -1524,32 +1528,34 @@ TEST_F(ring, send_delivered_by_repairer_counts_as_sent)
 }
 
 /*
- * A batch of three into entries of 16, 2 and 16 bytes, each with a
- * canary after it; each entry's length, type and bytes reported.
+ * A batch into rep->n entries of rep->room[i] bytes (NULL buffers with
+ * rep->null_bufs), each with a canary after its room; each entry's
+ * length, type and bytes reported.
  */
-static long recv_batch_three(struct dmxp_chan *c, struct report *rep)
+static long recv_batch_into(struct dmxp_chan *c, struct report *rep)
 {
-	static const __u32 room[3] = { SMALL, 2, SMALL };
 	struct small_buf b[3];
 	struct dmxp_rmsg m[3];
+	unsigned int i, j;
 	long ret;
-	int i;
 
 	memset(b, CANARY, sizeof(b));
 	memset(m, 0, sizeof(m));
 	for (i = 0; i < 3; i++) {
-		memset(b[i].buf, 0, SMALL);
-		if (room[i] < SMALL)
-			memset(b[i].buf + room[i], CANARY, SMALL - room[i]);
-		m[i].buf = b[i].buf;
-		m[i].buf_len = room[i];
+		memset(b[i].buf, 0, rep->room[i]);
+		m[i].buf = rep->null_bufs ? NULL : b[i].buf;
+		m[i].buf_len = rep->room[i];
 	}
-	ret = dmxp_chan_recv_batch(c, m, 3);
-	rep->canary_ok = canary_ok(&b[0]) && canary_ok(&b[1]) && canary_ok(&b[2]);
-	for (i = 2; i < SMALL; i++)	/* past the middle entry's room */
-		if (b[1].buf[i] != CANARY)
+	ret = dmxp_chan_recv_batch(c, m, rep->n);
+	rep->canary_ok = 1;
+	for (i = 0; i < 3; i++) {
+		for (j = rep->room[i]; j < SMALL; j++)
+			if (b[i].buf[j] != CANARY)
+				rep->canary_ok = 0;
+		if (!canary_ok(&b[i]))
 			rep->canary_ok = 0;
-	for (i = 0; i < 3 && i < ret; i++) {
+	}
+	for (i = 0; i < 3 && (long)i < ret; i++) {
 		rep->lens[i] = m[i].len;
 		rep->types[i] = m[i].meta.message_type;
 		memcpy(rep->data[i], b[i].buf, SMALL);
@@ -1567,24 +1573,46 @@ static bool repair_as_freed(struct dmxp_slot *s, __u64 pos)
 }
 
 /*
- * Send "a", "bb" and @third; a consumer's batch of three stops between
- * its copy and its free while the middle slot is freed as a repairer
- * that took it for dead would.  Returns the batch's report.
+ * A consumer's batch stopped between its copy and its free while
+ * slots of its run are freed as a repairer that took it for dead would.
  */
-static struct report *recv_batch_repaired_midway(struct dmxp_chan *c, struct dmxp_region *r,
-						 const char *path, const char *third)
+struct batch_repair {
+	const char	*msgs[4];	/* sent, type i + 1; NULL: a tombstone */
+	unsigned int	nmsgs;
+	unsigned int	freed[3];	/* the slots freed under the batch */
+	unsigned int	nfreed;
+	__u32		room[3];	/* each entry's room; 0: SMALL */
+	unsigned int	n;		/* entries; 0: 3 */
+	int		null_bufs;	/* NULL buffers of no room */
+};
+
+static struct report *recv_batch_repaired(struct dmxp_chan *c, struct dmxp_region *r,
+					  const char *path, const struct batch_repair *br)
 {
 	struct report *rep = report_map();
 	pid_t pid = -1;
-	bool ok;
+	unsigned int i;
+	bool ok = true;
 
 	if (!rep)
 		return NULL;
-	ok = !dmxp_chan_send(c, "a", 1, 1) && !dmxp_chan_send(c, "bb", 2, 2) &&
-	     !dmxp_chan_send(c, third, strlen(third), 3);
+	rep->n = br->n ? br->n : 3;
+	rep->null_bufs = br->null_bufs;
+	for (i = 0; i < 3; i++)
+		rep->room[i] = br->null_bufs ? 0 : br->room[i] ? br->room[i] : SMALL;
+	for (i = 0; i < br->nmsgs && ok; i++) {
+		struct dmxp_ref ref;
+
+		if (br->msgs[i])
+			ok = !dmxp_chan_send(c, br->msgs[i], strlen(br->msgs[i]), i + 1);
+		else	/* an aborted reservation: a tombstone */
+			ok = !dmxp_chan_reserve(c, &ref) && !dmxp_chan_abort(c, &ref);
+	}
 	if (ok)
-		pid = child_stopped_at(path, CH, DMXP_HOOK_RECV_COPIED, recv_batch_three, rep);
-	ok = pid > 0 && repair_as_freed(slot_of(r, CH, 1), 1);
+		pid = child_stopped_at(path, CH, DMXP_HOOK_RECV_COPIED, recv_batch_into, rep);
+	ok = pid > 0;
+	for (i = 0; ok && i < br->nfreed; i++)
+		ok = repair_as_freed(slot_of(r, CH, br->freed[i]), br->freed[i]);
 	if (pid > 0 && child_finish(pid))
 		ok = false;
 	if (!ok) {
@@ -1594,13 +1622,23 @@ static struct report *recv_batch_repaired_midway(struct dmxp_chan *c, struct dmx
 	return rep;
 }
 
+#define BATCH_REPAIRED(...)							\
+	recv_batch_repaired(self->c, self->r, self->path, &(struct batch_repair){ __VA_ARGS__ })
+
+/* The ring goes on through every slot, none rewound. */
+#define EXPECT_RING_GOES_ON(rep) do {						\
+	EXPECT_EQ(0, ring_round_trips(self->c, 3 * CH_CAP, 10));		\
+	munmap(rep, sizeof(*rep));						\
+} while (0)
+
 /*
  * What was copied from the freed slot may be a later message's: it is
  * gone, and the message after it moves up into the middle entry.
  */
 TEST_F(ring, recv_batch_repaired_midway_moves_the_rest_up)
 {
-	struct report *rep = recv_batch_repaired_midway(self->c, self->r, self->path, "c");
+	struct report *rep = BATCH_REPAIRED(.msgs = { "a", "bb", "c" }, .nmsgs = 3,
+					    .freed = { 1 }, .nfreed = 1);
 
 	ASSERT_NE(NULL, rep);
 	EXPECT_TRUE(rep->canary_ok);
@@ -1611,9 +1649,7 @@ TEST_F(ring, recv_batch_repaired_midway_moves_the_rest_up)
 	EXPECT_EQ(3U, rep->types[1]);
 	EXPECT_EQ(1U, rep->lens[1]);
 	EXPECT_EQ('c', rep->data[1][0]);
-	/* Not rewound: every slot goes on. */
-	EXPECT_EQ(0, ring_round_trips(self->c, 3 * CH_CAP, 10));
-	munmap(rep, sizeof(*rep));
+	EXPECT_RING_GOES_ON(rep);
 }
 
 /*
@@ -1623,15 +1659,156 @@ TEST_F(ring, recv_batch_repaired_midway_moves_the_rest_up)
  */
 TEST_F(ring, recv_batch_repaired_midway_leaves_out_what_no_longer_fits)
 {
-	struct report *rep = recv_batch_repaired_midway(self->c, self->r, self->path, "ccc");
+	struct report *rep = BATCH_REPAIRED(.msgs = { "a", "bb", "ccc" }, .nmsgs = 3,
+					    .freed = { 1 }, .nfreed = 1,
+					    .room = { SMALL, 2, SMALL });
 
 	ASSERT_NE(NULL, rep);
 	EXPECT_TRUE(rep->canary_ok);
 	ASSERT_EQ(1, rep->ret);
 	EXPECT_EQ(1U, rep->types[0]);
 	EXPECT_EQ('a', rep->data[0][0]);
-	EXPECT_EQ(0, ring_round_trips(self->c, 3 * CH_CAP, 10));
-	munmap(rep, sizeof(*rep));
+	EXPECT_RING_GOES_ON(rep);
+}
+
+TEST_F(ring, recv_batch_repaired_first_moves_the_rest_up)
+{
+	struct report *rep = BATCH_REPAIRED(.msgs = { "a", "bb", "c" }, .nmsgs = 3,
+					    .freed = { 0 }, .nfreed = 1);
+
+	ASSERT_NE(NULL, rep);
+	EXPECT_TRUE(rep->canary_ok);
+	ASSERT_EQ(2, rep->ret);
+	EXPECT_EQ(2U, rep->types[0]);
+	EXPECT_EQ(0, memcmp(rep->data[0], "bb", 2));
+	EXPECT_EQ(3U, rep->types[1]);
+	EXPECT_EQ('c', rep->data[1][0]);
+	EXPECT_RING_GOES_ON(rep);
+}
+
+TEST_F(ring, recv_batch_repaired_last_keeps_the_others)
+{
+	struct report *rep = BATCH_REPAIRED(.msgs = { "a", "bb", "c" }, .nmsgs = 3,
+					    .freed = { 2 }, .nfreed = 1);
+
+	ASSERT_NE(NULL, rep);
+	EXPECT_TRUE(rep->canary_ok);
+	ASSERT_EQ(2, rep->ret);
+	EXPECT_EQ(1U, rep->types[0]);
+	EXPECT_EQ(2U, rep->types[1]);
+	EXPECT_RING_GOES_ON(rep);
+}
+
+TEST_F(ring, recv_batch_repaired_first_and_last_keeps_the_middle)
+{
+	struct report *rep = BATCH_REPAIRED(.msgs = { "a", "bb", "c" }, .nmsgs = 3,
+					    .freed = { 0, 2 }, .nfreed = 2);
+
+	ASSERT_NE(NULL, rep);
+	EXPECT_TRUE(rep->canary_ok);
+	ASSERT_EQ(1, rep->ret);
+	EXPECT_EQ(2U, rep->types[0]);
+	EXPECT_EQ(0, memcmp(rep->data[0], "bb", 2));
+	EXPECT_RING_GOES_ON(rep);
+}
+
+/* A tombstone's slot freed under the batch: no message was in it. */
+TEST_F(ring, recv_batch_repaired_tombstone_loses_no_message)
+{
+	struct report *rep = BATCH_REPAIRED(.msgs = { "a", NULL, "bb" }, .nmsgs = 3,
+					    .freed = { 1 }, .nfreed = 1);
+
+	ASSERT_NE(NULL, rep);
+	EXPECT_TRUE(rep->canary_ok);
+	ASSERT_EQ(2, rep->ret);
+	EXPECT_EQ(1U, rep->types[0]);
+	EXPECT_EQ(3U, rep->types[1]);
+	EXPECT_EQ(0, memcmp(rep->data[1], "bb", 2));
+	EXPECT_RING_GOES_ON(rep);
+}
+
+/* Entries map to the slots of messages, not of tombstones. */
+TEST_F(ring, recv_batch_repaired_after_a_tombstone)
+{
+	struct report *rep = BATCH_REPAIRED(.msgs = { "a", NULL, "bb" }, .nmsgs = 3,
+					    .freed = { 2 }, .nfreed = 1);
+
+	ASSERT_NE(NULL, rep);
+	EXPECT_TRUE(rep->canary_ok);
+	ASSERT_EQ(1, rep->ret);
+	EXPECT_EQ(1U, rep->types[0]);
+	EXPECT_RING_GOES_ON(rep);
+}
+
+TEST_F(ring, recv_batch_repaired_after_a_leading_tombstone)
+{
+	struct report *rep = BATCH_REPAIRED(.msgs = { NULL, "a", "bb" }, .nmsgs = 3,
+					    .freed = { 1 }, .nfreed = 1);
+
+	ASSERT_NE(NULL, rep);
+	EXPECT_TRUE(rep->canary_ok);
+	ASSERT_EQ(1, rep->ret);
+	EXPECT_EQ(3U, rep->types[0]);
+	EXPECT_EQ(0, memcmp(rep->data[0], "bb", 2));
+	EXPECT_RING_GOES_ON(rep);
+}
+
+TEST_F(ring, recv_batch_repaired_whole_run_is_ecanceled)
+{
+	struct report *rep = BATCH_REPAIRED(.msgs = { "a", NULL, "bb" }, .nmsgs = 3,
+					    .freed = { 0, 1, 2 }, .nfreed = 3);
+
+	ASSERT_NE(NULL, rep);
+	EXPECT_TRUE(rep->canary_ok);
+	EXPECT_EQ(-ECANCELED, rep->ret);
+	EXPECT_RING_GOES_ON(rep);
+}
+
+/*
+ * A run of tombstones only, one freed under the batch: the call ends
+ * (-ECANCELED) rather than claim again with a record a repairer may
+ * have taken over; the message after the run stays for the next call.
+ */
+TEST_F(ring, recv_batch_repaired_tombstones_only_ends_the_call)
+{
+	struct report *rep = BATCH_REPAIRED(.msgs = { NULL, NULL, "later" }, .nmsgs = 3,
+					    .freed = { 1 }, .nfreed = 1, .room = { 2, 2, 2 });
+	char buf[SMALL];
+
+	ASSERT_NE(NULL, rep);
+	EXPECT_EQ(-ECANCELED, rep->ret);
+	ASSERT_EQ(5, dmxp_chan_recv(self->c, buf, sizeof(buf), NULL));
+	EXPECT_EQ(0, memcmp(buf, "later", 5));
+	EXPECT_RING_GOES_ON(rep);
+}
+
+/*
+ * The first message lost, the second no longer fits the first entry:
+ * nothing is returned, and the error names the repair, not the protocol.
+ */
+TEST_F(ring, recv_batch_repaired_move_that_no_longer_fits_is_ecanceled)
+{
+	struct report *rep = BATCH_REPAIRED(.msgs = { "aa", "ccc" }, .nmsgs = 2,
+					    .freed = { 0 }, .nfreed = 1,
+					    .room = { 2, SMALL, SMALL }, .n = 2);
+
+	ASSERT_NE(NULL, rep);
+	EXPECT_TRUE(rep->canary_ok);
+	EXPECT_EQ(-ECANCELED, rep->ret);
+	EXPECT_RING_GOES_ON(rep);
+}
+
+/* Empty messages into NULL buffers of no room: nothing is copied or moved. */
+TEST_F(ring, recv_batch_repaired_empty_messages_into_null_buffers)
+{
+	struct report *rep = BATCH_REPAIRED(.msgs = { "", "", "" }, .nmsgs = 3,
+					    .freed = { 0 }, .nfreed = 1, .null_bufs = 1);
+
+	ASSERT_NE(NULL, rep);
+	ASSERT_EQ(2, rep->ret);
+	EXPECT_EQ(0U, rep->lens[0]);
+	EXPECT_EQ(3U, rep->types[1]);
+	EXPECT_RING_GOES_ON(rep);
 }
 
 static long send_batch_live(struct dmxp_chan *c, struct report *rep)
