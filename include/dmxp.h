@@ -227,7 +227,8 @@ int dmxp_chan_list(struct dmxp_region *r, unsigned int *ids, size_t n);
  *           believing its process dead (Documentation/RELIABILITY.md):
  *           the message is lost (a send's became a tombstone; a
  *           receive's copy may hold a later message's bytes: discard
- *           it).  The slot is not rewound and the ring goes on.
+ *           it; or a receive was skipping a tombstone: nothing copied).
+ *           The slot is not rewound and the ring goes on.
  */
 DMXP__INLINE_API int dmxp_chan_send(struct dmxp_chan *c, const void *buf,
 				    size_t len, __u32 type);
@@ -316,7 +317,8 @@ int dmxp_chan_abort(struct dmxp_chan *c, struct dmxp_ref *ref);
  * Claim the oldest message and read it in place: ref->len bytes at
  * ref->payload (ref->meta->payload_len as the sender wrote it, which only
  * a corrupt region makes differ); free the slot with dmxp_chan_release().
- * -EAGAIN ring empty, -ENOBUFS, -EIDRM.
+ * -EAGAIN ring empty, -ENOBUFS, -EIDRM, -ECANCELED (a repairer freed a
+ * tombstone the call was skipping: nothing peeked; call again).
  */
 DMXP__INLINE_API int dmxp_chan_peek(struct dmxp_chan *c, struct dmxp_ref *ref);
 /*

@@ -38,7 +38,8 @@ enum dmxp_hook_step {
 	DMXP_HOOK_SLEEPING,		/* a sleeper counted and re-checked, not asleep */
 	DMXP_HOOK_REF_RETURNING,	/* a loan's end found its mark, not turned back yet */
 	DMXP_HOOK_THREAD_CACHING,	/* a thread's record taken, its cache entry not yet naming it */
-	DMXP_HOOK_BATCH_WRITTEN,	/* a batch's first chunk written, none published */
+	DMXP_HOOK_BATCH_WRITTEN,	/* a batch's first chunk written (or cut short by a repairer), none published */
+	DMXP_HOOK_TOMBSTONE_CLAIMED,	/* a receive claimed a tombstone, not freed it */
 	DMXP_HOOK_MAX
 };
 #ifdef DMXP_TEST_HOOKS

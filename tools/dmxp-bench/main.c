@@ -544,10 +544,12 @@ static void target_rounds(void)
 
 			if (!in[i])
 				continue;
+			/* Skipped now (0): its targets leave this round out. */
 			if (run_once(&cases[i], &st, why, sizeof(why)) == SKIPPED)
-				die("%s: skipped in a target round after it ran: %s",
-				    cases[i].name, why);
-			round_val[i * opt.repeat + r] = st.p50;
+				fprintf(stderr, "dmxp-bench: %s skipped in round %u: %s\n",
+					cases[i].name, r + 1, why);
+			else
+				round_val[i * opt.repeat + r] = st.p50;
 		}
 }
 
@@ -567,7 +569,7 @@ static double target_ratio(const struct target *t, double *lo, double *hi)
 {
 	const struct bench_case *a = target_case(t->a), *b = target_case(t->b);
 	double *q, m;
-	unsigned int r;
+	unsigned int r, n;
 
 	if (!a || !b || !value_of(t->a) || !value_of(t->b))
 		return 0;
@@ -578,15 +580,21 @@ static double target_ratio(const struct target *t, double *lo, double *hi)
 	q = calloc(opt.repeat, sizeof(*q));
 	if (!q)
 		die("targets: %s", strerror(ENOMEM));
-	for (r = 0; r < opt.repeat; r++) {
+	for (r = 0, n = 0; r < opt.repeat; r++) {
+		u64 va = round_val[(size_t)(a - cases) * opt.repeat + r];
 		u64 vb = round_val[(size_t)(b - cases) * opt.repeat + r];
 
-		q[r] = vb ? (double)round_val[(size_t)(a - cases) * opt.repeat + r] / (double)vb : 0;
+		if (va && vb)
+			q[n++] = (double)va / (double)vb;
 	}
-	qsort(q, opt.repeat, sizeof(*q), cmp_double);
+	if (!n) {
+		free(q);
+		return 0;
+	}
+	qsort(q, n, sizeof(*q), cmp_double);
 	*lo = q[0];
-	*hi = q[opt.repeat - 1];
-	m = opt.repeat % 2 ? q[opt.repeat / 2] : (q[opt.repeat / 2 - 1] + q[opt.repeat / 2]) / 2;
+	*hi = q[n - 1];
+	m = n % 2 ? q[n / 2] : (q[n / 2 - 1] + q[n / 2]) / 2;
 	free(q);
 	return m;
 }
