@@ -375,10 +375,10 @@ int dmxp_chan_send_batch(struct dmxp_chan *c, const struct dmxp_smsg *msgs,
 			DMXP_HOOK(SEND_PAYLOAD);
 			/*
 			 * A tombstone until its publish: a repairer that
-			 * tombstones the slot while this is written cannot
+			 * tombstones the slot while this is written does not
 			 * have its tombstone turned into a message by a store
-			 * of ours landing last, as only the publish below
-			 * (which then finds the slot repaired) clears it.
+			 * of ours landing last; only the publish below clears
+			 * it, once it finds the slot not repaired.
 			 */
 			dmxp__meta_fill(&c->f, s, pos + i, ts, msgs[i].type, msgs[i].len,
 					DMXP_MSG_TOMBSTONE);
@@ -406,18 +406,24 @@ int dmxp_chan_send_batch(struct dmxp_chan *c, const struct dmxp_smsg *msgs,
 			/*
 			 * A message now, unless a repairer came first: its
 			 * tombstone stays one.  The CAS (a release) publishes.
+			 * A repairer that tombstones the slot between the
+			 * load and the store has its tombstone made an empty
+			 * message by the store (the one window left, as 1.4.1
+			 * had over its whole meta).  A repairer never delivers
+			 * a batch's slot (its record is never SEND_WRITTEN), so
+			 * any failed publish is a lost message, whatever
+			 * publish_repaired() would make of our own flags.
 			 */
 			seq = READ_ONCE(s->sequence);
 			if (likely(seq == pos + i)) {
 				__atomic_store_n(&s->meta.flags, 0, __ATOMIC_RELAXED);
 				k = ring_publish(s, pos + i);
 			} else {
-				k = publish_repaired(s, pos + i, seq);
+				k = -ECANCELED;
 			}
 			if (unlikely(k)) {
 				repaired = true;
-				if (k < 0)
-					lost = (int)i;	/* the first one lost */
+				lost = (int)i;	/* the first one lost */
 			}
 			if (i == 0)
 				DMXP_HOOK(BATCH_PART);
@@ -805,10 +811,9 @@ int ring_claim_one(struct dmxp_chan *c, __u64 *posp, struct room *r,
 		if (unlikely(ring_free(c, s, *posp))) {
 			/*
 			 * A repairer freed it first, and may have taken the
-			 * record over: no claim again with it (-ECANCELED,
-			 * the record ended here if still ours).
+			 * record over: no claim again with it (-ECANCELED;
+			 * the caller ends the record as a repaired one).
 			 */
-			claim_end_repaired(c, rec);
 			dmxp__wake_producers_fenced(c, 1);
 			return -ECANCELED;
 		}
@@ -834,7 +839,9 @@ ssize_t dmxp__chan_recv_slow(struct dmxp_chan *c, void *buf, size_t len,
 		return ret;
 	ret = ring_claim_one(c, &pos, &room, rec);
 	if (unlikely(ret < 0)) {
-		if (rec && ret != -ECANCELED)
+		if (ret == -ECANCELED)
+			claim_end_repaired(c, rec);
+		else if (rec)
 			dmxp__claim_end(rec);
 		if (ret == -EMSGSIZE && meta) {
 			/* Tell the caller how much room the message needs. */

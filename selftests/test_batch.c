@@ -422,4 +422,29 @@ TEST_F(batch, a_receive_whose_tombstone_is_repaired_claims_no_more)
 	EXPECT_EQ(0UL, fails);
 }
 
+/* The same for a peek: nothing peeked, the reference finished, and the next peek gets the message. */
+TEST_F(batch, a_peek_whose_tombstone_is_repaired_claims_no_more)
+{
+	unsigned char pat[2] = { 0, 1 };
+	struct dmxp_ref ref;
+	__u64 id;
+
+	put(_metadata, self, pat, 2, &id);
+	memset(act.set, 0, sizeof(act.set));
+	act.set[0] = 1;
+	act.base = self->pos;
+	act.tombstone = false;
+	act.nth = 1;
+	act.step = DMXP_HOOK_TOMBSTONE_CLAIMED;
+	EXPECT_EQ(-ECANCELED, dmxp_chan_peek(self->c, &ref));
+	act.step = -1;
+	EXPECT_EQ(NULL, ref.payload);
+	ASSERT_EQ(0, dmxp_chan_peek(self->c, &ref));
+	EXPECT_EQ(LEN(id), ref.len);
+	EXPECT_EQ((__u32)id, ref.meta->message_type);
+	EXPECT_EQ(0, dmxp_chan_release(self->c, &ref));
+	EXPECT_EQ(-EAGAIN, dmxp_chan_peek(self->c, &ref));
+	EXPECT_EQ(0UL, fails);
+}
+
 TEST_HARNESS_MAIN

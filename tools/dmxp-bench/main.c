@@ -484,7 +484,7 @@ static const char *goal_op(const struct target *t)
  * round_min to round_max).
  */
 static void print_target_json(FILE *f, const struct target *t, double r, bool ok,
-			      double lo, double hi)
+			      double lo, double hi, unsigned int rounds)
 {
 	fprintf(f, "{\"name\":");
 	json_str(f, t->what);
@@ -494,9 +494,9 @@ static void print_target_json(FILE *f, const struct target *t, double r, bool ok
 	fprintf(f, ",\"b\":");
 	json_str(f, t->b);
 	fprintf(f, ",\"goal\":\"%s%g\"", goal_op(t) + (goal_op(t)[0] == ' '), t->bound);
-	if (round_val)
+	if (rounds)
 		fprintf(f, ",\"statistic\":\"median of rounds\",\"rounds\":%u,\"round_min\":%.4f,\"round_max\":%.4f",
-			opt.repeat, lo, hi);
+			rounds, lo, hi);
 	fprintf(f, "}}\n");
 	fflush(f);
 }
@@ -562,25 +562,26 @@ static int cmp_double(const void *a, const void *b)
 
 /*
  * Target @t's ratio: the median of its rounds' ratios, or without rounds
- * the ratio of the two cases' medians; 0 when a case did not run.  @lo
- * and @hi: the rounds' range (the ratio itself without rounds).
+ * (or when no round measured both cases) the ratio of the two cases'
+ * medians; 0 when a case did not run.  @lo and @hi: the rounds' range
+ * (the ratio itself without rounds); @rounds: how many counted.
  */
-static double target_ratio(const struct target *t, double *lo, double *hi)
+static double target_ratio(const struct target *t, double *lo, double *hi, unsigned int *rounds)
 {
 	const struct bench_case *a = target_case(t->a), *b = target_case(t->b);
+	unsigned int r, n = 0;
 	double *q, m;
-	unsigned int r, n;
 
+	*rounds = 0;
 	if (!a || !b || !value_of(t->a) || !value_of(t->b))
 		return 0;
-	if (!round_val) {
-		*lo = *hi = (double)value_of(t->a) / (double)value_of(t->b);
+	*lo = *hi = (double)value_of(t->a) / (double)value_of(t->b);
+	if (!round_val)
 		return *lo;
-	}
 	q = calloc(opt.repeat, sizeof(*q));
 	if (!q)
 		die("targets: %s", strerror(ENOMEM));
-	for (r = 0, n = 0; r < opt.repeat; r++) {
+	for (r = 0; r < opt.repeat; r++) {
 		u64 va = round_val[(size_t)(a - cases) * opt.repeat + r];
 		u64 vb = round_val[(size_t)(b - cases) * opt.repeat + r];
 
@@ -589,11 +590,12 @@ static double target_ratio(const struct target *t, double *lo, double *hi)
 	}
 	if (!n) {
 		free(q);
-		return 0;
+		return *lo;
 	}
 	qsort(q, n, sizeof(*q), cmp_double);
 	*lo = q[0];
 	*hi = q[n - 1];
+	*rounds = n;
 	m = n % 2 ? q[n / 2] : (q[n / 2 - 1] + q[n / 2]) / 2;
 	free(q);
 	return m;
@@ -620,24 +622,25 @@ static void summary(void)
 			"goal", "");
 	for (i = 0; i < NTARGETS; i++) {
 		const struct target *t = &targets[i];
+		unsigned int rounds;
 		double r, lo, hi;
 		bool ok;
 
-		r = target_ratio(t, &lo, &hi);
+		r = target_ratio(t, &lo, &hi, &rounds);
 		if (!r)
 			continue;
 		ok = t->at_least ? r >= t->bound : (t->bound == 1.0 ? r < 1.0 : r <= t->bound);
 		ok ? met++ : missed++;
-		if (round_val)
+		if (rounds)
 			fprintf(f, "%-46s %8.2f %s%-6.3g  %-8s %.2f..%.2f\n", t->what, r, goal_op(t),
 				t->bound, ok ? "met" : "MISSED", lo, hi);
 		else
 			fprintf(f, "%-46s %8.2f %s%-6.3g  %s\n", t->what, r, goal_op(t), t->bound,
 				ok ? "met" : "MISSED");
 		if (opt.json)
-			print_target_json(stdout, t, r, ok, lo, hi);
+			print_target_json(stdout, t, r, ok, lo, hi, rounds);
 		if (json_out)
-			print_target_json(json_out, t, r, ok, lo, hi);
+			print_target_json(json_out, t, r, ok, lo, hi, rounds);
 	}
 	fprintf(f, "dmxp-bench: %u cases run, %u skipped; targets: %u met, %u missed\n",
 		ran, skipped, met, missed);
