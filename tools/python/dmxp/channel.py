@@ -404,7 +404,9 @@ class Channel(_Handle):
         :class:`Peeked` whose ``payload`` is a read-only memoryview of the
         slot, until its release() (a context manager releases it on exit).
         Producers behind the slot wait until then: release it soon.
-        Raises WouldBlock (empty), ChannelDestroyed.
+        Raises WouldBlock (empty), ChannelDestroyed, or dmxp.Error
+        (ECANCELED) when a repairer freed a tombstone the call was
+        skipping: nothing was peeked; call again.
         """
         h = self._h()
         ref = _lib.Ref()
