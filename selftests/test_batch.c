@@ -74,6 +74,15 @@ static void repair_hook(int step)
 	}
 }
 
+/* Arm the repairer for the run from @base: @step's @nth occurrence. */
+static void act_arm(__u64 base, bool tombstone, int step, int nth)
+{
+	act.base = base;
+	act.tombstone = tombstone;
+	act.nth = nth;
+	act.step = step;
+}
+
 static void fill(unsigned char *b, __u32 len, __u64 id)
 {
 	__u32 i;
@@ -212,10 +221,7 @@ static void recv_case(struct __test_metadata *_metadata, FIXTURE_DATA(batch) *se
 			want[nwant++] = ids[m];
 		m += pat[i];
 	}
-	act.base = self->pos;
-	act.tombstone = false;
-	act.nth = 1;
-	act.step = DMXP_HOOK_RECV_COPIED;
+	act_arm(self->pos, false, DMXP_HOOK_RECV_COPIED, 1);
 	rm_reset();
 	r = dmxp_chan_recv_batch(self->c, rm, CAP);
 	act.step = -1;
@@ -310,10 +316,7 @@ static void send_case(struct __test_metadata *_metadata, FIXTURE_DATA(batch) *se
 		if (tomb[i])
 			first = i;
 	}
-	act.base = self->pos;
-	act.tombstone = true;
-	act.nth = nth;
-	act.step = step;
+	act_arm(self->pos, true, step, nth);
 	r = dmxp_chan_send_batch(self->c, sm, (unsigned int)n);
 	act.step = -1;
 	CHECK(r == (first ? first : -ECANCELED), "%s: n %d, slot %d: returned %d", what, n, first, r);
@@ -398,6 +401,24 @@ TEST_F(batch, a_send_repaired_while_it_writes_delivers_nothing_it_says_it_did_no
 }
 
 /*
+ * Put a tombstone and a message behind it, and arm the repairer to free
+ * the tombstone's slot once a receive or peek has claimed it.  Returns
+ * the message's id.
+ */
+static __u64 tombstone_freed_once_claimed(struct __test_metadata *_metadata,
+					  FIXTURE_DATA(batch) *self)
+{
+	unsigned char pat[2] = { 0, 1 };
+	__u64 id;
+
+	put(_metadata, self, pat, 2, &id);
+	memset(act.set, 0, sizeof(act.set));
+	act.set[0] = 1;
+	act_arm(self->pos, false, DMXP_HOOK_TOMBSTONE_CLAIMED, 1);
+	return id;
+}
+
+/*
  * A single receive claims a tombstone at the head, and a repairer frees
  * its slot first: the repairer may have taken the claim record over, so
  * the receive ends (-ECANCELED) instead of claiming the message behind
@@ -405,16 +426,9 @@ TEST_F(batch, a_send_repaired_while_it_writes_delivers_nothing_it_says_it_did_no
  */
 TEST_F(batch, a_receive_whose_tombstone_is_repaired_claims_no_more)
 {
-	unsigned char pat[2] = { 0, 1 }, b[64];
-	__u64 id;
+	__u64 id = tombstone_freed_once_claimed(_metadata, self);
+	unsigned char b[64];
 
-	put(_metadata, self, pat, 2, &id);
-	memset(act.set, 0, sizeof(act.set));
-	act.set[0] = 1;
-	act.base = self->pos;
-	act.tombstone = false;
-	act.nth = 1;
-	act.step = DMXP_HOOK_TOMBSTONE_CLAIMED;
 	EXPECT_EQ(-ECANCELED, dmxp_chan_recv(self->c, b, sizeof(b), NULL));
 	act.step = -1;
 	EXPECT_EQ((ssize_t)LEN(id), dmxp_chan_recv(self->c, b, sizeof(b), NULL));
@@ -425,17 +439,9 @@ TEST_F(batch, a_receive_whose_tombstone_is_repaired_claims_no_more)
 /* The same for a peek: nothing peeked, the reference finished, and the next peek gets the message. */
 TEST_F(batch, a_peek_whose_tombstone_is_repaired_claims_no_more)
 {
-	unsigned char pat[2] = { 0, 1 };
+	__u64 id = tombstone_freed_once_claimed(_metadata, self);
 	struct dmxp_ref ref;
-	__u64 id;
 
-	put(_metadata, self, pat, 2, &id);
-	memset(act.set, 0, sizeof(act.set));
-	act.set[0] = 1;
-	act.base = self->pos;
-	act.tombstone = false;
-	act.nth = 1;
-	act.step = DMXP_HOOK_TOMBSTONE_CLAIMED;
 	EXPECT_EQ(-ECANCELED, dmxp_chan_peek(self->c, &ref));
 	act.step = -1;
 	EXPECT_EQ(NULL, ref.payload);

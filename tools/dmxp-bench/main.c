@@ -512,10 +512,11 @@ static const struct bench_case *target_case(const char *name)
 
 /*
  * With --repeat R > 1, the cases of the targets run once more, R rounds
- * of each case once, back to back, so that the two cases of a ratio are
- * measured seconds apart rather than as far apart as the main pass puts
- * them: a shared host changes speed over minutes, by more than the
- * ratios tell apart.  A target is then the median of its rounds' ratios.
+ * of each case once, in the order of the list, so that the two cases of
+ * a ratio are measured seconds apart rather than as far apart as the
+ * main pass puts them: on a shared host a case's speed moves between
+ * runs by more than the ratios tell apart.  A target is then the median
+ * of its rounds' ratios.
  */
 static void target_rounds(void)
 {
