@@ -460,15 +460,19 @@ static int kring_send(struct dmxp_chan_file *cf, const u8 *kbuf, u32 len)
 			kclaim_put(kc);
 			continue;
 		}
-		s->meta.message_id = pos;
-		s->meta.timestamp_ns = ktime_get_ns();
-		s->meta.channel_id = cf->id;
-		s->meta.message_type = 0;
-		s->meta.sender_pid = task_tgid_vnr(current);
-		s->meta.sender_runtime = DMXP_RUNTIME_KERNEL;
+		/*
+		 * Marked stores, as the repairer's (kmod/repair.c): any
+		 * mapper may write the slot at the same time.
+		 */
+		WRITE_ONCE(s->meta.message_id, pos);
+		WRITE_ONCE(s->meta.timestamp_ns, ktime_get_ns());
+		WRITE_ONCE(s->meta.channel_id, cf->id);
+		WRITE_ONCE(s->meta.message_type, 0);
+		WRITE_ONCE(s->meta.sender_pid, task_tgid_vnr(current));
+		WRITE_ONCE(s->meta.sender_runtime, DMXP_RUNTIME_KERNEL);
 		WRITE_ONCE(s->meta.flags, 0);
 		WRITE_ONCE(s->meta.payload_len, len);
-		s->meta.__pad = 0;
+		WRITE_ONCE(s->meta.__pad, 0);
 		memcpy(s->payload, kbuf, len);
 		/* Publishes the message; pairs with the consumer's acquire. */
 		smp_store_release(&s->sequence, pos + 1);
