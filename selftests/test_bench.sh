@@ -43,7 +43,7 @@ check "an unknown timestamp policy is a usage error" usage 2 "is not precise, co
 
 # One short run of each driver; the throughput cases fail the run on any
 # lost or duplicated message.
-cases='tput/dmxp/1x1/64,tput/dmxp-zc/2x1/8,tput/dmxp-batch/2x2/960,tput/spsc/1x1/64,tput/pipe/1x2/64,tput/vyukov/1x1/64,tput/vyukov/2x2/64,lat-busy/dmxp,lat-busy/cacheline,lat-busy/vyukov,lat-block/dmxp,lat-block/futex,lat-block/dmxp-kernel,pair/vyukov,pair/dmxp,pair/dmxp-zc,pair/dmxp-batch'
+cases='tput/dmxp/1x1/64,tput/dmxp-zc/2x1/8,tput/dmxp-batch/2x2/960,tput/spsc/1x1/64,tput/spsc/1x1/8,tput/pipe/1x2/64,tput/vyukov/1x1/64,tput/vyukov/2x2/64,lat-busy/dmxp,lat-busy/cacheline,lat-busy/vyukov,lat-block/dmxp,lat-block/futex,lat-block/dmxp-kernel,pair/vyukov,pair/dmxp,pair/dmxp-zc,pair/dmxp-batch'
 "$BENCH" --cases "$cases" --duration-ms 20 --iterations 200 --warmup 20 --repeat 2 \
 	--json --json-out "$dir/json" >"$out" 2>"$err"
 rc=$?
@@ -64,9 +64,12 @@ done
 check "the text tables went to stderr" grep -q '^tput/dmxp/1x1/64 ' "$err"
 check "a pair case reports nanoseconds per message" sh -c \
 	"grep '^{\"name\":\"pair/dmxp\"' '$out' | grep -q '\"metric\":\"send_recv_pair\",\"value\":[1-9][0-9.]*,\"unit\":\"ns\"'"
+# The ceiling has every way of moving messages that dmxp has.
+check "the SPSC ceiling moves many messages per call" sh -c \
+	"grep '^{\"name\":\"tput/spsc/1x1/64\"' '$out' | grep -q '\"api\":\"batch\"'"
 check "the targets are reported" grep -q '"metric":"target_ratio"' "$out"
 # With --repeat 2 each target is the median of two rounds of its cases.
-check "the targets' cases run again in rounds" grep -q "the targets' [0-9]* cases again, 2 rounds" "$err"
+check "the targets' cases run again in rounds" grep -q "the targets' [0-9]* pairs of cases again, 2 rounds" "$err"
 check "a target says it is the median of its rounds" sh -c \
 	"grep '\"name\":\"send+recv, one thread, vs bare Vyukov ring\"' '$out' | grep -q '\"statistic\":\"median of rounds\",\"rounds\":2,\"round_min\":[0-9.]*,\"round_max\":[0-9.]*'"
 

@@ -120,8 +120,8 @@ static const struct variant variants[] = {
 	  "iceoryx 2.0 publish/subscribe (C binding), RouDi started by the bench" },
 	{ "cacheline", "floor", &xp_cacheline, NULL, API_COPY, false, true, false, false, false,
 	  "floor: one 64-byte line per side, spin until it changes" },
-	{ "spsc", "floor", &xp_spsc, NULL, API_COPY, false, false, true, false, false,
-	  "floor: minimal SPSC ring, 64-byte-line slots, cached indices, batched publication" },
+	{ "spsc", "floor", &xp_spsc, NULL, API_BATCH, false, false, true, false, false,
+	  "ceiling: minimal SPSC ring, 64-byte-line slots, cached indices, 32 per call, one publication" },
 	{ "vyukov", "floor", &xp_vyukov, NULL, API_COPY, false, true, true, true, true,
 	  "floor: bare Vyukov MPMC ring on the dmxp slot layout, no metadata" },
 };
@@ -468,10 +468,10 @@ static const struct target targets[] = {
 };
 
 /*
- * The figures of the target rounds: round r's run of case i is
- * round_val[i * opt.repeat + r]; 0 where the case is in no target.
+ * The target rounds: round r's ratio of target t is
+ * round_ratio[t * opt.repeat + r]; 0 where it has none (a case skipped).
  */
-static u64 *round_val;
+static double *round_ratio;
 
 static const char *goal_op(const struct target *t)
 {
@@ -510,47 +510,61 @@ static const struct bench_case *target_case(const char *name)
 	return bc && selected[bc - cases] && !results[bc - cases].skipped ? bc : NULL;
 }
 
+/* One run of @bc for round @r of the targets: its p50, or 0 when skipped. */
+static u64 round_run(const struct bench_case *bc, unsigned int r)
+{
+	struct stats st = { 0 };
+	char why[160];
+
+	if (run_once(bc, &st, why, sizeof(why)) != SKIPPED)
+		return st.p50;
+	fprintf(stderr, "dmxp-bench: %s skipped in round %u: %s\n", bc->name, r + 1, why);
+	return 0;
+}
+
 /*
- * With --repeat R > 1, the cases of the targets run once more, R rounds
- * of each case once, in the order of the list, so that the two cases of
- * a ratio are measured seconds apart rather than as far apart as the
- * main pass puts them: on a shared host a case's speed moves between
- * runs by more than the ratios tell apart.  A target is then the median
- * of its rounds' ratios.
+ * With --repeat R > 1, the two cases of each target run again, R rounds
+ * of each target's pair back to back, a then b in even rounds and b then
+ * a in odd ones: on a shared host a case's speed moves between runs by
+ * more than the ratios tell apart, over minutes, and the second of two
+ * runs may find the caches and the frequency the first left.  A target
+ * is then the median of its rounds' ratios.
  */
 static void target_rounds(void)
 {
-	bool in[MAX_CASES] = { false };
-	unsigned int i, r, n = 0;
+	const struct bench_case *pa[NTARGETS], *pb[NTARGETS];
+	unsigned int t, r, n = 0;
 
-	for (i = 0; i < NTARGETS; i++) {
-		const struct bench_case *a = target_case(targets[i].a), *b = target_case(targets[i].b);
-
-		if (a && b)
-			in[a - cases] = in[b - cases] = true;
+	for (t = 0; t < NTARGETS; t++) {
+		pa[t] = target_case(targets[t].a);
+		pb[t] = target_case(targets[t].b);
+		if (!pa[t] || !pb[t])
+			pa[t] = pb[t] = NULL;
+		n += pa[t] != NULL;
 	}
-	for (i = 0; i < ncases; i++)
-		n += in[i];
 	if (opt.repeat < 2 || !n)
 		return;
-	round_val = calloc((size_t)ncases * opt.repeat, sizeof(*round_val));
-	if (!round_val)
+	round_ratio = calloc((size_t)NTARGETS * opt.repeat, sizeof(*round_ratio));
+	if (!round_ratio)
 		die("target rounds: %s", strerror(ENOMEM));
 	fprintf(opt.json ? stderr : stdout,
-		"\ndmxp-bench: the targets' %u cases again, %u rounds of each once\n", n, opt.repeat);
+		"\ndmxp-bench: the targets' %u pairs of cases again, %u rounds, each pair back to back in alternating order\n",
+		n, opt.repeat);
 	for (r = 0; r < opt.repeat; r++)
-		for (i = 0; i < ncases; i++) {
-			struct stats st = { 0 };
-			char why[160];
+		for (t = 0; t < NTARGETS; t++) {
+			u64 va, vb;
 
-			if (!in[i])
+			if (!pa[t])
 				continue;
-			/* Skipped now (0): its targets leave this round out. */
-			if (run_once(&cases[i], &st, why, sizeof(why)) == SKIPPED)
-				fprintf(stderr, "dmxp-bench: %s skipped in round %u: %s\n",
-					cases[i].name, r + 1, why);
-			else
-				round_val[i * opt.repeat + r] = st.p50;
+			if (r % 2) {
+				vb = round_run(pb[t], r);
+				va = round_run(pa[t], r);
+			} else {
+				va = round_run(pa[t], r);
+				vb = round_run(pb[t], r);
+			}
+			if (va && vb)
+				round_ratio[t * opt.repeat + r] = (double)va / (double)vb;
 		}
 }
 
@@ -577,17 +591,16 @@ static double target_ratio(const struct target *t, double *lo, double *hi, unsig
 	if (!a || !b || !value_of(t->a) || !value_of(t->b))
 		return 0;
 	*lo = *hi = (double)value_of(t->a) / (double)value_of(t->b);
-	if (!round_val)
+	if (!round_ratio)
 		return *lo;
 	q = calloc(opt.repeat, sizeof(*q));
 	if (!q)
 		die("targets: %s", strerror(ENOMEM));
 	for (r = 0; r < opt.repeat; r++) {
-		u64 va = round_val[(size_t)(a - cases) * opt.repeat + r];
-		u64 vb = round_val[(size_t)(b - cases) * opt.repeat + r];
+		double v = round_ratio[(size_t)(t - targets) * opt.repeat + r];
 
-		if (va && vb)
-			q[n++] = (double)va / (double)vb;
+		if (v > 0)
+			q[n++] = v;
 	}
 	if (!n) {
 		free(q);
@@ -615,7 +628,7 @@ static void summary(void)
 		else
 			ran++;
 	}
-	if (round_val)
+	if (round_ratio)
 		fprintf(f, "\n%-46s %8s %8s  %-8s %s\n", "targets (median of the rounds' ratios)",
 			"ratio", "goal", "", "rounds");
 	else
@@ -692,8 +705,8 @@ static void usage(FILE *f)
 		"  --warmup N        latency, pair: untimed ones first (default %lu; 0 allowed)\n"
 		"  --duration-ms MS  throughput: how long producers send per run (default %u)\n"
 		"  --repeat R        run each case R times; report medians (default 1); with\n"
-		"                    R > 1, then R rounds of the targets' cases, each once,\n"
-		"                    and each target the median of the rounds' ratios\n"
+		"                    R > 1, then R rounds of each target's two cases back\n"
+		"                    to back, and each target the median of its rounds' ratios\n"
 		"  --timestamp POLICY  what dmxp's sends stamp: precise (default), coarse\n"
 		"                    or none (dmxp_chan_set_timestamp(3))\n"
 		"  --stalls          throughput of dmxp and vyukov: count the consumers' waits\n"

@@ -1,19 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * dmxp-bench: the minimal single-producer single-consumer ring, the
- * throughput floor of the suite and the ring behind the eventfd peer.
+ * throughput ceiling of the suite and the ring behind the eventfd peer.
  *
  * Fixed-size messages in slots of a whole number of 64-byte lines;
  * free-running 64-bit tail (written by the producer) and head (written by
  * the consumer), each alone on a 128-byte line (a pair of lines the
  * hardware may fetch together).  Each side caches the other's index and
- * reads it again only when the ring looks full (empty), and publishes its
- * own in batches: every @batch messages, whenever it finds the ring full
- * (empty), and when the producer is done (spsc_flush()), so neither side
- * ever waits for a message or a slot the other held back.  No metadata,
- * no claim, no fence: the least work that moves a message between two
- * cores through shared memory.  With @batch 1 every message is published
- * at once (a ping-pong needs that).
+ * reads it again only when the ring looks full (empty).  One message at a
+ * time (spsc_push(), spsc_pop()), a side publishes its own index every
+ * @batch messages, whenever it finds the ring full (empty), and when the
+ * producer is done (spsc_flush()), so neither side ever waits for a
+ * message or a slot the other held back; with @batch 1 every message is
+ * published at once (a ping-pong needs that).  Many at a time
+ * (spsc_push_many(), spsc_pop_many()), it publishes once per call.  No
+ * metadata, no claim, no fence: the least work that moves a message
+ * between two cores through shared memory.
  */
 #ifndef DMXP_BENCH_SPSC_H
 #define DMXP_BENCH_SPSC_H
@@ -112,6 +114,75 @@ static inline int spsc_pop(struct spsc_end *e, void *buf)
 	if (++e->pos - e->pub >= e->batch)
 		spsc_flush(e);
 	return 0;
+}
+
+/*
+ * Copy @n messages between the ring, from position @pos on, and @buf, where
+ * they lie e->len bytes apart.  When a message fills its slot exactly the
+ * two layouts match, and a run up to the end of the ring is one copy.
+ */
+static inline void spsc_copy_run(const struct spsc_end *e, u64 pos, unsigned char *buf,
+				 unsigned int n, bool to_ring)
+{
+	while (n) {
+		unsigned char *slot = e->r->slots + (pos & e->mask) * e->slot;
+		unsigned int k = 1;
+
+		if (e->slot == e->len) {
+			u64 room = e->mask + 1 - (pos & e->mask);
+
+			k = n < room ? n : (unsigned int)room;
+		}
+		if (to_ring)
+			memcpy(slot, buf, (size_t)k * e->len);
+		else
+			memcpy(buf, slot, (size_t)k * e->len);
+		buf += (size_t)k * e->len;
+		pos += k;
+		n -= k;
+	}
+}
+
+/*
+ * Up to @n messages in one call, and the index published once for them:
+ * the number moved, or -EAGAIN when the ring is full (empty).
+ */
+static inline int spsc_push_many(struct spsc_end *e, const void *buf, unsigned int n)
+{
+	u64 room = e->mask + 1 - (e->pos - e->other);
+
+	if (room < n) {
+		/* Partner: the release of head in the consumer's spsc_flush(). */
+		e->other = __atomic_load_n(e->theirs, __ATOMIC_ACQUIRE);
+		room = e->mask + 1 - (e->pos - e->other);
+		if (!room)
+			return -EAGAIN;
+	}
+	if (n > room)
+		n = (unsigned int)room;
+	spsc_copy_run(e, e->pos, (unsigned char *)buf, n, true);
+	e->pos += n;
+	spsc_flush(e);
+	return (int)n;
+}
+
+static inline int spsc_pop_many(struct spsc_end *e, void *buf, unsigned int n)
+{
+	u64 have = e->other - e->pos;
+
+	if (have < n) {
+		/* Partner: the release of tail in the producer's spsc_flush(). */
+		e->other = __atomic_load_n(e->theirs, __ATOMIC_ACQUIRE);
+		have = e->other - e->pos;
+		if (!have)
+			return -EAGAIN;
+	}
+	if (n > have)
+		n = (unsigned int)have;
+	spsc_copy_run(e, e->pos, buf, n, false);
+	e->pos += n;
+	spsc_flush(e);
+	return (int)n;
 }
 
 #endif /* DMXP_BENCH_SPSC_H */

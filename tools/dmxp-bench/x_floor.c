@@ -8,9 +8,10 @@
  * moves from core to core per message: the physical one-way latency.
  *
  * spsc: the minimal ring of spsc.h, one producer and one consumer: a
- * ceiling for throughput through shared memory.  Each side publishes its
- * index every SPSC_BATCH messages (and when it finds the ring full or
- * empty); the throughput driver's flush publishes a producer's last ones.
+ * ceiling for throughput through shared memory.  Its cases move up to 32
+ * messages per call (spsc_push_many(), spsc_pop_many()) and publish the
+ * index once per call, so that no API of dmxp, the batch API included,
+ * has a way of moving messages it lacks.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,7 +22,6 @@
 #include "spsc.h"
 
 #define SPSC_SLOTS	1024
-#define SPSC_BATCH	32	/* messages between publications of an index */
 
 /* ------------------------------------------------------------- cacheline */
 
@@ -134,8 +134,7 @@ static int spsc_attach(struct xport *x)
 		bool producer = x->bc->drv == DRV_TPUT ? x->side == ROLE_PRODUCER :
 							 (int)b != x->side;
 
-		spsc_end_init(&ends[b], spsc_box(x, b), x->len, SPSC_SLOTS, producer,
-			      x->bc->drv == DRV_TPUT ? SPSC_BATCH : 1);
+		spsc_end_init(&ends[b], spsc_box(x, b), x->len, SPSC_SLOTS, producer, 1);
 	}
 	x->local = ends;
 	return 0;
@@ -149,6 +148,17 @@ static int spsc_send(struct xport *x, unsigned int box, const void *buf)
 static int spsc_recv(struct xport *x, unsigned int box, void *buf)
 {
 	return spsc_pop(&((struct spsc_end *)x->local)[box], buf);
+}
+
+static int spsc_send_many(struct xport *x, unsigned int box, const void *buf,
+			  unsigned int n)
+{
+	return spsc_push_many(&((struct spsc_end *)x->local)[box], buf, n);
+}
+
+static int spsc_recv_many(struct xport *x, unsigned int box, void *buf, unsigned int n)
+{
+	return spsc_pop_many(&((struct spsc_end *)x->local)[box], buf, n);
 }
 
 static void spsc_flush_box(struct xport *x, unsigned int box)
@@ -167,6 +177,8 @@ const struct xport_ops xp_spsc = {
 	.attach		= spsc_attach,
 	.send		= spsc_send,
 	.recv		= spsc_recv,
+	.send_many	= spsc_send_many,
+	.recv_many	= spsc_recv_many,
 	.flush		= spsc_flush_box,
 	.detach		= floor_detach,
 	.teardown	= spsc_teardown,
