@@ -98,7 +98,7 @@ BENCH_GUEST  := tools/dmxp-bench/dmxp-bench --repeat 5 --iterations 5000 \
 # The targets against the bare ring once more, dmxp's sends not stamped
 # with the time, as the bare ring's are not (dmxp_chan_set_timestamp(3)).
 BENCH_NOSTAMP := tools/dmxp-bench/dmxp-bench --repeat 5 --timestamp none \
-		--cases 'pair/dmxp,pair/vyukov,tput/dmxp/1x1/64,tput/dmxp-batch/1x1/64,tput/vyukov/1x1/64,lat-busy/dmxp,lat-busy/vyukov,lat-busy/cacheline'
+		--cases 'pair/dmxp,pair/vyukov,tput/dmxp/1x1/64,tput/dmxp-batch/1x1/64,tput/vyukov/1x1/64,tput/spsc/1x1/64,lat-busy/dmxp,lat-busy/vyukov,lat-busy/cacheline'
 
 bench: deps tools kmod
 	$(Q)mkdir -p $(BENCH_OUT)
