@@ -12,8 +12,8 @@ LINES=10000
 PAD=0123456789012345678901234567890123456789012345678901234567890123456789
 
 if [ ! -f ../kmod/dmxp.ko ] || ! command -v qemu-system-x86_64 >/dev/null; then
-	for t in "output whole" "exit status" "stderr" "no newline" "left behind" \
-		"clean log" "core race" "module race" "ubsan"; do
+	for t in "output whole" "exit status" "stderr" "no newline" "left out" "--with" \
+		"left behind" "clean log" "core race" "module race" "ubsan"; do
 		skip "$t: no kmod/dmxp.ko or QEMU"
 	done
 	tap_done
@@ -23,12 +23,21 @@ fi
 dir=$(mktemp -d "${TMPDIR:-/tmp}/dmxp-rig.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 
+# The tree's copy leaves object files and the ASan builds out; --with
+# brings one in.
+top=$(cd .. && pwd)
+obj=$(ls "$top"/lib/*.o 2>/dev/null | head -n 1)
+asan=$(ls "$top"/selftests/*.asan 2>/dev/null | head -n 2)
+with=$(echo "$asan" | head -n 1) without=$(echo "$asan" | sed -n 2p)
+
 # 10,000 lines of 80 bytes, printed at once, read by a host that sleeps
 # first: far more than the pipes between QEMU and the reader hold.  Then a
 # line on stderr, a process left behind that still holds the output, and
 # a last line without its newline.
 {
-	$RUN -- sh -c "i=0; while [ \$i -lt $LINES ]; do echo \"line \$i $PAD\"; \
+	$RUN ${with:+--with "$with"} -- sh -c "[ -e '$with' ] && echo with-carried; \
+		[ -e '$obj' ] || [ -e '$without' ] || echo left-out; \
+		i=0; while [ \$i -lt $LINES ]; do echo \"line \$i $PAD\"; \
 		i=\$((i + 1)); done; echo to-stderr >&2; \
 		(trap '' TERM; sleep 1; while :; do echo late; sleep 0.05; done) & \
 		printf no-newline; exit 7"
@@ -43,6 +52,13 @@ check "output whole: $n of $LINES lines, in order: $in_order" \
 check "exit status carried (7, got $rc)" [ "$rc" = 7 ]
 check "stderr carried" grep -qx to-stderr "$dir/out"
 check "a last line without a newline carried" grep -qx no-newline "$dir/out"
+if [ -n "$obj" ] && [ -n "$without" ]; then
+	check "object files and ASan builds stay out of the guest" grep -qx left-out "$dir/out"
+	check "--with brings one in" grep -qx with-carried "$dir/out"
+else
+	skip "object files and ASan builds stay out of the guest: none built"
+	skip "--with brings one in: no ASan build"
+fi
 # It ignores SIGTERM and writes on the port until it is killed: nothing
 # of it may follow the result.
 check "a process left behind is ended with the run" \
