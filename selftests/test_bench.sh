@@ -73,6 +73,13 @@ check "the targets' cases run again in rounds" grep -q "the targets' [0-9]* pair
 check "a target says it is the median of its rounds" sh -c \
 	"grep '\"name\":\"send+recv, one thread, vs bare Vyukov ring\"' '$out' | grep -q '\"statistic\":\"median of rounds\",\"rounds\":2,\"round_min\":[0-9.]*,\"round_max\":[0-9.]*'"
 
+# An odd --repeat: one round more, so that each order runs as often.
+"$BENCH" --cases 'pair/dmxp,pair/vyukov' --iterations 200 --warmup 20 --repeat 3 \
+	--json >"$out" 2>"$err"
+verify "a run with --repeat 3 exits 0" test $? -eq 0 || sed 's/^/# /' "$err"
+check "an odd --repeat runs an even number of rounds" sh -c \
+	"grep '\"name\":\"send+recv, one thread, vs bare Vyukov ring\"' '$out' | grep -q '\"rounds\":4,'"
+
 # --timestamp and --stalls: in the JSON parameters and figures.
 "$BENCH" --cases 'tput/dmxp/2x1/64,tput/vyukov/2x1/64,tput/pipe/1x1/64' --duration-ms 20 \
 	--timestamp none --stalls --json >"$out" 2>"$err"

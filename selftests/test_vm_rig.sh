@@ -23,12 +23,15 @@ fi
 dir=$(mktemp -d "${TMPDIR:-/tmp}/dmxp-rig.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 
-# The tree's copy leaves object files and the ASan builds out; --with
-# brings one in.
+# The tree's copy leaves object files and the ASan builds out, and keeps
+# the rest (the static library); --with brings one in, at its real path.
 top=$(cd .. && pwd)
+lib=$top/lib/libdmxp.a
 obj=$(ls "$top"/lib/*.o 2>/dev/null | head -n 1)
+pic=$(ls "$top"/lib/*.os 2>/dev/null | head -n 1)
 asan=$(ls "$top"/selftests/*.asan 2>/dev/null | head -n 2)
 with=$(echo "$asan" | head -n 1) without=$(echo "$asan" | sed -n 2p)
+[ -z "$with" ] || with=$(realpath "$with")
 
 # 10,000 lines of 80 bytes, printed at once, read by a host that sleeps
 # first: far more than the pipes between QEMU and the reader hold.  Then a
@@ -36,7 +39,8 @@ with=$(echo "$asan" | head -n 1) without=$(echo "$asan" | sed -n 2p)
 # a last line without its newline.
 {
 	$RUN ${with:+--with "$with"} -- sh -c "[ -e '$with' ] && echo with-carried; \
-		[ -e '$obj' ] || [ -e '$without' ] || echo left-out; \
+		[ -e '$lib' ] && ! [ -e '$obj' ] && ! [ -e '$pic' ] && ! [ -e '$without' ] && \
+			echo left-out; \
 		i=0; while [ \$i -lt $LINES ]; do echo \"line \$i $PAD\"; \
 		i=\$((i + 1)); done; echo to-stderr >&2; \
 		(trap '' TERM; sleep 1; while :; do echo late; sleep 0.05; done) & \
@@ -52,7 +56,7 @@ check "output whole: $n of $LINES lines, in order: $in_order" \
 check "exit status carried (7, got $rc)" [ "$rc" = 7 ]
 check "stderr carried" grep -qx to-stderr "$dir/out"
 check "a last line without a newline carried" grep -qx no-newline "$dir/out"
-if [ -n "$obj" ] && [ -n "$without" ]; then
+if [ -f "$lib" ] && [ -n "$obj" ] && [ -n "$pic" ] && [ -n "$without" ]; then
 	check "object files and ASan builds stay out of the guest" grep -qx left-out "$dir/out"
 	check "--with brings one in" grep -qx with-carried "$dir/out"
 else

@@ -469,9 +469,10 @@ static const struct target targets[] = {
 
 /*
  * The target rounds: round r's ratio of target t is
- * round_ratio[t * opt.repeat + r]; 0 where it has none (a case skipped).
+ * round_ratio[t * nrounds + r]; 0 where it has none (a case skipped).
  */
 static double *round_ratio;
+static unsigned int nrounds;
 
 static const char *goal_op(const struct target *t)
 {
@@ -524,11 +525,12 @@ static u64 round_run(const struct bench_case *bc, unsigned int r)
 
 /*
  * With --repeat R > 1, the two cases of each target run again, R rounds
- * of each target's pair back to back, a then b in even rounds and b then
- * a in odd ones: on a shared host a case's speed moves between runs by
- * more than the ratios tell apart, over minutes, and the second of two
- * runs may find the caches and the frequency the first left.  A target
- * is then the median of its rounds' ratios.
+ * (R + 1 when R is odd) of each target's pair back to back, a then b in
+ * even rounds and b then a in odd ones: on a shared host a case's speed
+ * moves between runs by more than the ratios tell apart, over minutes,
+ * and the second of two runs may find the caches and the frequency the
+ * first left.  Each order runs as often, so that the median of the
+ * rounds' ratios, the target, leans to neither.
  */
 static void target_rounds(void)
 {
@@ -544,13 +546,14 @@ static void target_rounds(void)
 	}
 	if (opt.repeat < 2 || !n)
 		return;
-	round_ratio = calloc((size_t)NTARGETS * opt.repeat, sizeof(*round_ratio));
+	nrounds = opt.repeat + opt.repeat % 2;
+	round_ratio = calloc((size_t)NTARGETS * nrounds, sizeof(*round_ratio));
 	if (!round_ratio)
 		die("target rounds: %s", strerror(ENOMEM));
 	fprintf(opt.json ? stderr : stdout,
 		"\ndmxp-bench: the targets' %u pairs of cases again, %u rounds, each pair back to back in alternating order\n",
-		n, opt.repeat);
-	for (r = 0; r < opt.repeat; r++)
+		n, nrounds);
+	for (r = 0; r < nrounds; r++)
 		for (t = 0; t < NTARGETS; t++) {
 			u64 va, vb;
 
@@ -564,7 +567,7 @@ static void target_rounds(void)
 				vb = round_run(pb[t], r);
 			}
 			if (va && vb)
-				round_ratio[t * opt.repeat + r] = (double)va / (double)vb;
+				round_ratio[t * nrounds + r] = (double)va / (double)vb;
 		}
 }
 
@@ -593,11 +596,11 @@ static double target_ratio(const struct target *t, double *lo, double *hi, unsig
 	*lo = *hi = (double)value_of(t->a) / (double)value_of(t->b);
 	if (!round_ratio)
 		return *lo;
-	q = calloc(opt.repeat, sizeof(*q));
+	q = calloc(nrounds, sizeof(*q));
 	if (!q)
 		die("targets: %s", strerror(ENOMEM));
-	for (r = 0; r < opt.repeat; r++) {
-		double v = round_ratio[(size_t)(t - targets) * opt.repeat + r];
+	for (r = 0; r < nrounds; r++) {
+		double v = round_ratio[(size_t)(t - targets) * nrounds + r];
 
 		if (v > 0)
 			q[n++] = v;
@@ -705,8 +708,9 @@ static void usage(FILE *f)
 		"  --warmup N        latency, pair: untimed ones first (default %lu; 0 allowed)\n"
 		"  --duration-ms MS  throughput: how long producers send per run (default %u)\n"
 		"  --repeat R        run each case R times; report medians (default 1); with\n"
-		"                    R > 1, then R rounds of each target's two cases back\n"
-		"                    to back, and each target the median of its rounds' ratios\n"
+		"                    R > 1, then R rounds (R + 1 if odd) of each target's\n"
+		"                    two cases back to back, in alternating order, and each\n"
+		"                    target the median of its rounds' ratios\n"
 		"  --timestamp POLICY  what dmxp's sends stamp: precise (default), coarse\n"
 		"                    or none (dmxp_chan_set_timestamp(3))\n"
 		"  --stalls          throughput of dmxp and vyukov: count the consumers' waits\n"

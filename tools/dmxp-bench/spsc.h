@@ -78,9 +78,10 @@ static inline void spsc_flush(struct spsc_end *e)
 	if (e->pub == e->pos)
 		return;
 	/*
-	 * Partner: the other side's acquire of it in spsc_push() (head: the
-	 * slots before it were read out) or spsc_pop() (tail: the messages
-	 * before it are written).
+	 * Partner: the other side's acquire of it in spsc_push() or
+	 * spsc_push_many() (head: the slots before it were read out), or in
+	 * spsc_pop() or spsc_pop_many() (tail: the messages before it are
+	 * written).
 	 */
 	__atomic_store_n(e->mine, e->pos, __ATOMIC_RELEASE);
 	e->pub = e->pos;
