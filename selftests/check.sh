@@ -43,8 +43,17 @@ passes_of() {	# $1: PASSES
 }
 
 # ------------------------------------------------------------- one pass
-# Debian's Python for test_python.sh in the guest (it skips without one).
-vm_with() {
+# Debian's Python, for a pass with a script that uses it (test_python.sh,
+# test_rust_polyglot.sh: they skip without one).  Not for the others: it
+# doubles the archive a checked kernel unpacks at boot (about 6 s).
+vm_with() {	# $@: the pass's run.sh arguments
+	_py=0
+	for _t; do
+		case $_t in
+		*.sh) grep -q python3 "$_t" 2>/dev/null && _py=1 ;;
+		esac
+	done
+	[ $_py = 1 ] || return 0
 	py=$(readlink -f /usr/bin/python3 2>/dev/null)
 	case $py in
 	/usr/bin/python3.*)
@@ -72,7 +81,7 @@ run_pass() {
 		# The rig's own limit is shorter than a loaded host may need.
 		# shellcheck disable=SC2046,SC2086
 		VM_TIMEOUT=${DMXP_CHECK_TIMEOUT:-3600} env --default-signal=INT,QUIT \
-			"$top/tools/vm/run" $(vm_with) -- \
+			"$top/tools/vm/run" $(vm_with $guest) -- \
 			env DMXP_TEST_BACKEND=kernel selftests/run.sh $guest ;;
 	*)
 		k=$1
@@ -98,7 +107,7 @@ run_pass() {
 		# its own result, not the pass's.
 		# shellcheck disable=SC2046,SC2086
 		VM_KERNEL=$k VM_TIMEOUT=${DMXP_CHECK_TIMEOUT:-3600} env --default-signal=INT,QUIT \
-			"$top/tools/vm/run" $(vm_with) -- \
+			"$top/tools/vm/run" $(vm_with $tests) -- \
 			env DMXP_TEST_BACKEND=kernel DMXP_TEST_TIME_SCALE=$scale \
 			DMXP_TEST_TIMEOUT=$((240 * scale)) selftests/run.sh $tests ;;
 	esac

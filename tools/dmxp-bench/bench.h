@@ -100,6 +100,7 @@ struct xport_ops {
 	int	(*setup)(struct xport *x);
 	/* In each side's process, with x->side and x->idx set. */
 	int	(*attach)(struct xport *x);
+	/* API_COPY (and every latency and pair case): one message. */
 	int	(*send)(struct xport *x, unsigned int box, const void *buf);
 	int	(*recv)(struct xport *x, unsigned int box, void *buf);
 	/* API_ZC (optional): build in place / read the sequence in place. */

@@ -11,7 +11,7 @@
  * ceiling for throughput through shared memory.  Its cases move up to 32
  * messages per call (spsc_push_many(), spsc_pop_many()), as dmxp's batch
  * API does, and publish the index once per call.  It asks for no line
- * ahead, as dmxp's batches do: in alternating runs that made no
+ * ahead (dmxp's batches do): in alternating runs a prefetch made no
  * difference to it (Documentation/performance.md).
  */
 #include <errno.h>
