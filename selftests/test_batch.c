@@ -342,6 +342,21 @@ static bool tomb_at(int n, int t)
 	return n <= 100 || t < 2 || (t >= 30 && t <= 34) || (t >= 62 && t <= 66) || t >= n - 2;
 }
 
+/* A send of @n at hook @step: slot @t tombstoned, then slot @t and every one after it. */
+static void send_tombed(struct __test_metadata *_metadata, FIXTURE_DATA(batch) *self, int n,
+			int t, int step, const char *when)
+{
+	unsigned char tomb[CAP];
+	char what[96];
+
+	tombs(tomb, n, t, false);
+	snprintf(what, sizeof(what), "one slot, %s", when);
+	send_case(_metadata, self, n, step, 1, tomb, what);
+	tombs(tomb, n, t, true);
+	snprintf(what, sizeof(what), "from a slot on, %s", when);
+	send_case(_metadata, self, n, step, 1, tomb, what);
+}
+
 TEST_F(batch, a_send_repaired_under_it_delivers_the_messages_before_and_says_how_many)
 {
 	unsigned char tomb[CAP];
@@ -356,20 +371,11 @@ TEST_F(batch, a_send_repaired_under_it_delivers_the_messages_before_and_says_how
 		for (t = 0; t < n; t++) {
 			if (!tomb_at(n, t))
 				continue;
-			if (t) {	/* slot 0 is published at BATCH_PART */
-				tombs(tomb, n, t, false);
-				send_case(_metadata, self, n, DMXP_HOOK_BATCH_PART, 1, tomb,
-					  "one slot, at the first publish");
-				tombs(tomb, n, t, true);
-				send_case(_metadata, self, n, DMXP_HOOK_BATCH_PART, 1, tomb,
-					  "from a slot on, at the first publish");
-			}
-			tombs(tomb, n, t, false);
-			send_case(_metadata, self, n, DMXP_HOOK_BATCH_WRITTEN, 1, tomb,
-				  "one slot, the first chunk written");
-			tombs(tomb, n, t, true);
-			send_case(_metadata, self, n, DMXP_HOOK_BATCH_WRITTEN, 1, tomb,
-				  "from a slot on, the first chunk written");
+			if (t)	/* slot 0 is published at BATCH_PART */
+				send_tombed(_metadata, self, n, t, DMXP_HOOK_BATCH_PART,
+					    "at the first publish");
+			send_tombed(_metadata, self, n, t, DMXP_HOOK_BATCH_WRITTEN,
+				    "the first chunk written");
 		}
 	}
 	EXPECT_EQ(0UL, fails);
