@@ -33,6 +33,38 @@ asan=$(ls "$top"/selftests/*.asan 2>/dev/null | head -n 2)
 with=$(echo "$asan" | head -n 1) without=$(echo "$asan" | sed -n 2p)
 [ -z "$with" ] || with=$(realpath "$with")
 
+# kmsg NAME LINE...: boot, write each line into the kernel log, exit 0;
+# the run's output goes into $dir/NAME, its status into $dir/NAME.rc.
+kmsg() {
+	_n=$1 _c=""
+	shift
+	for l in "$@"; do _c="$_c echo '$l' >/dev/kmsg;"; done
+	$RUN -- sh -c "$_c" >"$dir/$_n" 2>&1
+	echo $? >"$dir/$_n.rc"
+}
+
+# These three runs boot one after the other, in the background, while
+# the first run's reader sleeps.
+{
+	kmsg clean "RCU lockdep checking is enabled." \
+		"==================================================================" \
+		"BUG: KCSAN: data-race in pollwake / poll_schedule_timeout" \
+		"write to 0xffff888003f3fa30 of 4 bytes by task 1 on cpu 0:" \
+		" pollwake+0x4d/0xd0" \
+		"read to 0xffff888003f3fa30 of 4 bytes by task 2 on cpu 1:" \
+		" poll_schedule_timeout+0x8b/0xf0" \
+		"=================================================================="
+	kmsg race "==================================================================" \
+		"BUG: KCSAN: data-race in dmxp_chan_wake / pollwake" \
+		"read to 0xffff888003f3fa30 of 4 bytes by task 1 on cpu 0:" \
+		" dmxp_chan_wake+0x4d/0xd0 [dmxp]" \
+		"write to 0xffff888003f3fa30 of 4 bytes by task 2 on cpu 1:" \
+		" pollwake+0x8b/0xf0" \
+		"=================================================================="
+	kmsg ubsan "UBSAN: array-index-out-of-bounds in kmod/chan.c:1:1"
+} &
+kpid=$!
+
 # 10,000 lines of 80 bytes, printed at once, read by a host that sleeps
 # first: far more than the pipes between QEMU and the reader hold.  Then a
 # line on stderr, a process left behind that still holds the output, and
@@ -68,39 +100,14 @@ fi
 check "a process left behind is ended with the run" \
 	sh -c "! sed -n '/^DMXP-VM-RESULT/,\$p' '$dir/out' | grep -q late"
 
-# kmsg LINE...: boot, write each line into the kernel log, exit 0;
-# prints the run's output into $dir/log and returns its status.
-kmsg() {
-	_c=""
-	for l in "$@"; do _c="$_c echo '$l' >/dev/kmsg;"; done
-	$RUN -- sh -c "$_c" >"$dir/log" 2>&1
-}
-
-kmsg "RCU lockdep checking is enabled." \
-	"==================================================================" \
-	"BUG: KCSAN: data-race in pollwake / poll_schedule_timeout" \
-	"write to 0xffff888003f3fa30 of 4 bytes by task 1 on cpu 0:" \
-	" pollwake+0x4d/0xd0" \
-	"read to 0xffff888003f3fa30 of 4 bytes by task 2 on cpu 1:" \
-	" poll_schedule_timeout+0x8b/0xf0" \
-	"=================================================================="
-rc=$?
-check "clean log: lockdep's boot line and a core race (status $rc)" [ $rc = 0 ]
-check "core race: shown as not counted" grep -q 'not counted' "$dir/log"
-
-kmsg "==================================================================" \
-	"BUG: KCSAN: data-race in dmxp_chan_wake / pollwake" \
-	"read to 0xffff888003f3fa30 of 4 bytes by task 1 on cpu 0:" \
-	" dmxp_chan_wake+0x4d/0xd0 [dmxp]" \
-	"write to 0xffff888003f3fa30 of 4 bytes by task 2 on cpu 1:" \
-	" pollwake+0x8b/0xf0" \
-	"=================================================================="
-rc=$?
+wait $kpid
+rc=$(cat "$dir/clean.rc")
+check "clean log: lockdep's boot line and a core race (status $rc)" [ "$rc" = 0 ]
+check "core race: shown as not counted" grep -q 'not counted' "$dir/clean"
+rc=$(cat "$dir/race.rc")
 check "module race: the run fails (status $rc)" \
-	sh -c '[ "$1" = 120 ] && grep -q "dmxp_chan_wake+0x4d" "$2"' _ "$rc" "$dir/log"
-
-kmsg "UBSAN: array-index-out-of-bounds in kmod/chan.c:1:1"
-rc=$?
-check "ubsan: the run fails (status $rc)" [ $rc = 120 ]
+	sh -c '[ "$1" = 120 ] && grep -q "dmxp_chan_wake+0x4d" "$2"' _ "$rc" "$dir/race"
+rc=$(cat "$dir/ubsan.rc")
+check "ubsan: the run fails (status $rc)" [ "$rc" = 120 ]
 
 tap_done
