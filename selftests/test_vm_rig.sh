@@ -4,7 +4,9 @@
 # back; the kernel-log scan fails a run on a checker's report, on a KCSAN
 # race whose access is in the module, and not on a race inside the core
 # kernel or on lockdep's boot line.  The reports are written into the
-# guest's log through /dev/kmsg.  Runs on the host; skips without dmxp.ko.
+# guest's log through /dev/kmsg.  A checker's control (tools/vm/control)
+# that the kernel does not report fails the run: KASAN's, in Debian's
+# kernel, which has none.  Runs on the host; skips without dmxp.ko.
 . ./tap.sh
 
 RUN=../tools/vm/run
@@ -13,7 +15,8 @@ PAD=0123456789012345678901234567890123456789012345678901234567890123456789
 
 if [ ! -f ../kmod/dmxp.ko ] || ! command -v qemu-system-x86_64 >/dev/null; then
 	for t in "output whole" "exit status" "stderr" "no newline" "left out" "--with" \
-		"left behind" "clean log" "core race" "module race" "ubsan"; do
+		"left behind" "clean log" "core race" "module race" "ubsan" \
+		"control unreported" "control unknown"; do
 		skip "$t: no kmod/dmxp.ko or QEMU"
 	done
 	tap_done
@@ -62,6 +65,8 @@ kmsg() {
 		" pollwake+0x8b/0xf0" \
 		"=================================================================="
 	kmsg ubsan "UBSAN: array-index-out-of-bounds in kmod/chan.c:1:1"
+	VM_CONTROLS=kasan $RUN -- true >"$dir/control" 2>&1
+	echo $? >"$dir/control.rc"
 } &
 kpid=$!
 
@@ -109,5 +114,13 @@ check "module race: the run fails (status $rc)" \
 	sh -c '[ "$1" = 120 ] && grep -q "dmxp_chan_wake+0x4d" "$2"' _ "$rc" "$dir/race"
 rc=$(cat "$dir/ubsan.rc")
 check "ubsan: the run fails (status $rc)" [ "$rc" = 120 ]
+rc=$(cat "$dir/control.rc")
+check "control unreported: KASAN's in a kernel without KASAN fails the run (status $rc)" \
+	sh -c '[ "$1" = 126 ] && grep -q "^vm/run: control kasan: the kernel log shows no report" "$2"' \
+	_ "$rc" "$dir/control"
+VM_CONTROLS="kasan tsan" $RUN -- true >"$dir/unknown" 2>&1
+rc=$?
+check "control unknown: refused before booting (status $rc)" \
+	sh -c '[ "$1" = 125 ] && grep -q "unknown control .tsan." "$2"' _ "$rc" "$dir/unknown"
 
 tap_done
