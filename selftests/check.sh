@@ -311,7 +311,7 @@ add_totals() {	# $1: pass; reads its output in $dir/$1.out
 	fi
 	grep -E '^# FAIL ' "$log" | sed "s/^# FAIL /# FAIL [$1] /" >>"$dir/fail"
 	# The rig's verdicts, each with the first lines of its report.
-	grep -E -A4 '^vm/run: ' "$log" | grep -v -x -e '--' | grep -v '^# FAIL ' |
+	grep -E -A4 '^vm/run: ' "$log" | grep -v -x -e '--' | grep -v -e '^# FAIL ' -e '^# vm/run: control ' |
 		grep -v -E "^# $1: [0-9]+ s, exit [0-9]+\$" | head -n 20 |
 		while read -r l; do fail "$1" "$l"; done
 	t=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
@@ -338,7 +338,9 @@ add_totals() {	# $1: pass; reads its output in $dir/$1.out
 	# the totals, as one failure more.
 	if grep -q -E '^vm/run: ' "$log"; then
 		grep -E '^vm/run: ' "$log"
-		F=$((F + 1))
+		# One failure each for the controls not reported, else one.
+		m=$(grep -c -E '^vm/run: control [a-z]+: ' "$log")
+		F=$((F + (m > 0 ? m : 1)))
 		return
 	fi
 	# A process that ended in error (or was not seen to end) with no

@@ -2311,14 +2311,14 @@ TEST_F(kmod, hostile_concurrent_writer)
 	const char *name;
 	pthread_t t;
 	__u64 o, first = 0;
-	int i;
+	int i, n = 2000 / 16 / (int)test_time_scale() * 16;
 
 	NEED_DEV();
 	w.p = new_region(self, REGION_SIZE, &name);
 	ASSERT_NE(MAP_FAILED, w.p);
 	ASSERT_EQ(0, pthread_create(&t, NULL, writer, &w));
 	/* Whole sets of 16; fewer in a checked kernel. */
-	for (i = 0; i < 2000 / 16 / (int)test_time_scale() * 16; i++) {
+	for (i = 0; i < n; i++) {
 		unsigned int id = i % 16;
 
 		ASSERT_EQ(0, ioc_chan_create(self->fd, id, 2, &o));

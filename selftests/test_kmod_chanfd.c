@@ -1544,7 +1544,7 @@ TEST_F_TIMEOUT(cf, destroy_waits_for_write_in_flight, 90)
 {
 	const __u32 A = CH + 1, B = CH + 2;
 	const __u64 cap = 64;
-	/* A checked kernel: a quarter of the time, for what KASAN sees. */
+	/* A checked kernel: a quarter of the time (what its checkers see). */
 	long long end = test_now_ns() + 20000 * MS / test_time_scale();
 	unsigned long rounds, bad = 0, writes = 0;
 	struct hammer h[2];

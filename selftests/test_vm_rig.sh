@@ -5,18 +5,21 @@
 # race whose access is in the module, and not on a race inside the core
 # kernel or on lockdep's boot line.  The reports are written into the
 # guest's log through /dev/kmsg.  A checker's control (tools/vm/control)
-# that the kernel does not report fails the run: KASAN's, in Debian's
-# kernel, which has none.  Runs on the host; skips without dmxp.ko.
+# that the kernel does not report fails the run: lockdep's, in Debian's
+# kernel, which has none; and so does one for a checker that dmxp.ko does
+# not call (KASAN).  Runs on the host; skips without dmxp.ko.
 . ./tap.sh
 
 RUN=../tools/vm/run
+# Debian's kernel, with the rig's own choice of controls.
+unset VM_KERNEL VM_CONTROLS
 LINES=10000
 PAD=0123456789012345678901234567890123456789012345678901234567890123456789
 
 if [ ! -f ../kmod/dmxp.ko ] || ! command -v qemu-system-x86_64 >/dev/null; then
 	for t in "output whole" "exit status" "stderr" "no newline" "left out" "--with" \
 		"left behind" "clean log" "core race" "module race" "ubsan" \
-		"control unreported" "control unknown"; do
+		"control unreported" "control uninstrumented" "control unknown"; do
 		skip "$t: no kmod/dmxp.ko or QEMU"
 	done
 	tap_done
@@ -25,6 +28,11 @@ fi
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/dmxp-rig.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
+# Interrupted: the runs in the background too (each rig stops its guest
+# on TERM).
+stop() { trap '' INT TERM; kill -TERM 0 2>/dev/null; exit "$1"; }
+trap 'stop 130' INT
+trap 'stop 143' TERM
 
 # The tree's copy leaves object files and the ASan builds out, and keeps
 # the rest (the static library); --with brings one in, at its real path.
@@ -46,7 +54,7 @@ kmsg() {
 	echo $? >"$dir/$_n.rc"
 }
 
-# These three runs boot one after the other, in the background, while
+# These four runs boot one after the other, in the background, while
 # the first run's reader sleeps.
 {
 	kmsg clean "RCU lockdep checking is enabled." \
@@ -65,7 +73,7 @@ kmsg() {
 		" pollwake+0x8b/0xf0" \
 		"=================================================================="
 	kmsg ubsan "UBSAN: array-index-out-of-bounds in kmod/chan.c:1:1"
-	VM_CONTROLS=kasan $RUN -- true >"$dir/control" 2>&1
+	VM_CONTROLS=lockdep $RUN -- true >"$dir/control" 2>&1
 	echo $? >"$dir/control.rc"
 } &
 kpid=$!
@@ -115,9 +123,14 @@ check "module race: the run fails (status $rc)" \
 rc=$(cat "$dir/ubsan.rc")
 check "ubsan: the run fails (status $rc)" [ "$rc" = 120 ]
 rc=$(cat "$dir/control.rc")
-check "control unreported: KASAN's in a kernel without KASAN fails the run (status $rc)" \
-	sh -c '[ "$1" = 126 ] && grep -q "^vm/run: control kasan: the kernel log shows no report" "$2"' \
+check "control unreported: lockdep's in a kernel without lockdep fails the run (status $rc)" \
+	sh -c '[ "$1" = 126 ] && grep -q "^vm/run: control lockdep: the kernel log shows no report" "$2"' \
 	_ "$rc" "$dir/control"
+VM_CONTROLS=kasan $RUN -- true >"$dir/uninstrumented" 2>&1
+rc=$?
+check "control uninstrumented: KASAN's for a dmxp.ko built without KASAN fails before booting (status $rc)" \
+	sh -c '[ "$1" = 126 ] && grep -q "^vm/run: .*dmxp.ko is not instrumented for KASAN" "$2"' \
+	_ "$rc" "$dir/uninstrumented"
 VM_CONTROLS="kasan tsan" $RUN -- true >"$dir/unknown" 2>&1
 rc=$?
 check "control unknown: refused before booting (status $rc)" \

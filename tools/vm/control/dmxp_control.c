@@ -10,7 +10,9 @@
  * Not part of dmxp: never installed, never loaded but by the rig.  Its
  * init does the bug and fails (-ECANCELED), so nothing stays loaded.
  */
+#include <linux/cpumask.h>
 #include <linux/delay.h>
+#include <linux/kfence.h>
 #include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
@@ -20,28 +22,49 @@ static char *fault = "";
 module_param(fault, charp, 0);
 MODULE_PARM_DESC(fault, "kasan, ubsan, lockdep or kcsan");
 
-/* KASAN: a read one byte past a kmalloc()ed object (slab-out-of-bounds). */
+/*
+ * KASAN: a read one byte past a kmalloc()ed object of whole granules
+ * (slab-out-of-bounds: the rest of the 128-byte slot is its red zone).
+ * Not an object of KFENCE's pool, whose guard would catch it instead.
+ */
 static noinline void control_kasan(void)
 {
-	size_t size = 123;
-	char *p = kmalloc(size, GFP_KERNEL);
+	size_t size = 120;
+	char *p = NULL, *kept[8];
+	int i, n = 0;
 
-	if (!p)
-		return;
-	OPTIMIZER_HIDE_VAR(size);
-	pr_info("dmxp_control: read %d\n", READ_ONCE(p[size]));
-	kfree(p);
+	for (i = 0; i < 8; i++) {
+		p = kmalloc(size, GFP_KERNEL);
+		if (!p || !is_kfence_address(p))
+			break;
+		kept[n++] = p;	/* KFENCE's: freed after the read */
+		p = NULL;
+	}
+	if (p) {
+		OPTIMIZER_HIDE_VAR(size);
+		pr_info("dmxp_control: read %d\n", READ_ONCE(p[size]));
+		kfree(p);
+	}
+	while (n--)
+		kfree(kept[n]);
 }
 
-/* UBSAN: an index past an array's bounds. */
+/*
+ * UBSAN: an index past an array's bounds, whose store stays inside the
+ * structure (UBSAN reports it and lets it happen: a store past a lone
+ * array would corrupt the stack, and KASAN would report that too).
+ */
 static noinline void control_ubsan(void)
 {
-	int a[4] = { 0 };
+	struct {
+		int a[4];
+		int spare;
+	} s = { { 0 }, 0 };
 	int i = 4;
 
 	OPTIMIZER_HIDE_VAR(i);
-	a[i] = 1;
-	pr_info("dmxp_control: wrote %d\n", READ_ONCE(a[0]));
+	s.a[i] = 1;
+	pr_info("dmxp_control: wrote %d\n", READ_ONCE(s.spare));
 }
 
 /* lockdep: two locks taken in both orders, one after the other. */
@@ -60,7 +83,7 @@ static noinline void control_lockdep(void)
 	mutex_unlock(&control_lock_b);
 }
 
-/* KCSAN: two threads writing one plain variable, for a second. */
+/* KCSAN: two threads writing one plain variable, on two CPUs, for a second. */
 static unsigned long control_shared;
 
 static int control_racer(void *arg)
@@ -83,13 +106,17 @@ static noinline void control_kcsan(void)
 	int i;
 
 	for (i = 0; i < 2; i++) {
-		t[i] = kthread_run(control_racer, NULL, "dmxp_control/%d", i);
+		t[i] = kthread_create(control_racer, NULL, "dmxp_control/%d", i);
 		if (IS_ERR(t[i])) {
 			while (i--)
 				kthread_stop(t[i]);
 			return;
 		}
+		if (num_online_cpus() > 1 && cpu_online(i))
+			kthread_bind(t[i], i);
 	}
+	for (i = 0; i < 2; i++)
+		wake_up_process(t[i]);
 	msleep(1000);
 	for (i = 0; i < 2; i++)
 		kthread_stop(t[i]);
