@@ -30,7 +30,8 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/dmxp-rig.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 # Interrupted: the runs in the background too (each rig stops its guest
 # on TERM).
-stop() { trap '' INT TERM; kill -TERM 0 2>/dev/null; exit "$1"; }
+killtree() { for _c in $(pgrep -P "$1"); do killtree "$_c"; done; kill -TERM "$1" 2>/dev/null; }
+stop() { trap '' INT TERM; for _p in $(pgrep -P $$); do killtree "$_p"; done; exit "$1"; }
 trap 'stop 130' INT
 trap 'stop 143' TERM
 

@@ -25,6 +25,11 @@
  *			DMXP_SEQ_REPAIRING, write the meta, publish), free RECV,
  *			take a dead sleeper's count out of the waiter word;
  *			covered(); then dmxp__shm_wake_all()
+ *	batch_producer(me, n), batch_consumer(me)  with -DBATCH, producer 0
+ *			and consumer 2: dmxp_chan_send_batch() and
+ *			dmxp_chan_recv_batch() (lib/ring.c) in runs of up to
+ *			two, with one record naming the run (count) and one CAS;
+ *			the repairer repairs each position a record names
  *	killer()	SIGKILL: stops any producer or consumer before any of
  *			its steps, at most MAXCRASH times per run
  *	monitor()	the checks once nothing can move any more (SPIN's
@@ -32,9 +37,13 @@
  *
  * Abstractions:
  *  - One channel of capacity CAP = 2 (the smallest the library allows),
- *    single-message sends and receives (no batches, no zero-copy
- *    references, no fits/EMSGSIZE), no destroy (one generation), no spin
- *    phase before sleeping (it only polls chan_ready()), no timeouts.
+ *    single-message sends and receives, and with -DBATCH batches of up
+ *    to two (a run of one where two are ready stands for a caller's one
+ *    entry, or a message too big for it; no batch cut short by a
+ *    repairer: repairs act on dead owners only), no zero-copy
+ *    references, no EMSGSIZE return, no destroy
+ *    (one generation), no spin phase before sleeping (it only polls
+ *    chan_ready()), no timeouts.
  *  - Positions are small (each run sends M0 + M1 messages): the 64-bit
  *    wrap is not modelled; DMXP_SEQ_REPAIRING(p) = p - 2^32 becomes
  *    p - 64, which compares below every position as it does in 64 bits.
@@ -61,8 +70,8 @@
  *    The model has no such slice, so a sleeper that depends on it is a
  *    lost wake-up, with one exception: a waker killed between its publish
  *    (free) and its futex_wake() owes a wake-up nobody else will give;
- *    only then may one sleeper of that side wake as its slice ends
- *    (owed_recv, owed_send).
+ *    only then may each sleeper of the other side announced at that
+ *    death wake once as its slice ends (slice[]).
  *
  * Properties (assertions; pan also reports invalid end states):
  *  - no lost wake-up: when nothing can move, no live consumer sleeps
@@ -71,7 +80,8 @@
  *  - no duplicate: each message is received at most once, and never
  *    both received and lost with a dead consumer;
  *  - per-producer FIFO: each consumer receives a producer's messages in
- *    the order it sent them;
+ *    the order it sent them; and what a producer leaves whole is a
+ *    prefix of what it sent (a batch cut short by its death too);
  *  - loss only of dead claims: every message whose producer wrote it
  *    whole (SEND_WRITTEN, so also every send that returned) is received,
  *    or left in the ring for a consumer, or was taken by a consumer that
@@ -116,9 +126,26 @@
  *	one position (one whole, the other between [R1] and its CAS), the
  *	repair may tombstone the whole message first.
  *
+ *  repair_record() (lib/repair.c; kmod/repair.c) repairs every position
+ *  of [pos, pos + count) that a record names.
+ *	-DREPAIR_FIRST: only pos: a batch's producer killed after its
+ *	claim leaves the run's second slot unpublished, and the ring stops.
+ *
+ *  With -DBATCH, rules of dmxp_chan_send_batch() and recv_batch() that
+ *  the code must keep (lib/ring.c), each of which the model shows needed:
+ *	-DEARLY_W1: the send looks for sleepers before its last publish:
+ *	a consumer that took the first message and announced in between
+ *	sleeps with the second.
+ *	-DPUBLISH_REVERSED: the send publishes its run from the last
+ *	message: a producer killed in between has its second message
+ *	delivered and its first tombstoned (not a prefix).
+ *	-DBLIND_RUN: the receive claims two slots without looking at the
+ *	second's sequence (make model only).
+ *
  * Sizes: -DM0=, -DM1= messages per producer (0 to 2, 1 each by default),
  * -DNCONS=1 one consumer, -DMAXCRASH=1 or 2 processes killed per run (0
- * by default: no records, no repairer, no killer), -DREADY_TRIES=.
+ * by default: no records, no repairer, no killer), -DREADY_TRIES=,
+ * -DBATCH (producer 0 and consumer 2 use the batch calls).
  *
  * Run: lib/model/run-model [-k] [FLAG...] (one configuration), or
  * `make model` (all of them).  By hand:
@@ -151,6 +178,9 @@
 #error "at most MAXM messages per producer"
 #endif
 #define NMSG	(2 * MAXM)
+#if defined(WAKE_ONE) && defined(BATCH)
+#error "-DWAKE_ONE wakes one sleeper per message; a batch's wake-up is one call"
+#endif
 #define NREC	4		/* producers 0, 1; consumers 2, 3 */
 #define REPAIRING(p)	((p) - 64)	/* DMXP_SEQ_REPAIRING */
 #define TAKEN	9		/* owner of a record taken over by the repairer */
@@ -171,15 +201,16 @@ bool tomb[CAP];			/* meta.flags & DMXP_MSG_TOMBSTONE */
 byte recv_waiters, send_waiters, recv_futex, send_futex;
 
 /* The claim table: one record per process, owner = index + 1. */
-byte rstate[NREC], rpos[NREC], rowner[NREC];
+byte rstate[NREC], rpos[NREC], rcount[NREC], rowner[NREC];
 
 /* Ghost state: what happened, for the checks. */
 bool kill[NREC], dead[NREC], fin[NREC];
 bool asleep[NREC];		/* queued in futex_wait() */
 bool counted[NREC];		/* added to a waiter word, not yet subtracted */
 bool inwake[NREC];		/* published (freed), wake-up not yet done */
-bool owed_recv, owed_send;	/* a waker died owing a wake-up */
+bool slice[NREC];		/* may wake at its slice: a waker died owing it */
 byte hm[NREC];			/* the message a consumer has claimed */
+byte hm2[NREC];			/* -DBATCH: the second message of its run */
 byte got[NMSG + 1];		/* times each message was received */
 bool whole[NMSG + 1];		/* written whole (SEND_WRITTEN) */
 bool dlost[NMSG + 1];		/* taken by a consumer that died */
@@ -280,6 +311,10 @@ inline crash(me, consumer)
 	:: else -> skip
 	fi;
 	if
+	:: hm2[me] != 0 -> dlost[hm2[me]] = true; hm2[me] = 0
+	:: else -> skip
+	fi;
+	if
 	:: counted[me] && rstate[me] != WAIT_RECV && rstate[me] != WAIT_SEND ->
 		if
 		:: consumer -> leak_recv++
@@ -287,9 +322,10 @@ inline crash(me, consumer)
 		fi
 	:: else -> skip
 	fi;
+	/* The sleepers of the other side, announced now, wake at their slice. */
 	if
-	:: inwake[me] && consumer -> owed_send = true
-	:: inwake[me] && !consumer -> owed_recv = true
+	:: inwake[me] && consumer -> slice[0] = counted[0]; slice[1] = counted[1]
+	:: inwake[me] && !consumer -> slice[2] = counted[2]; slice[3] = counted[3]
 	:: else -> skip
 	fi
 }
@@ -301,18 +337,20 @@ inline crash(me, consumer)
 #if MAXCRASH > 0
 #define KILLABLE(consumer)	unless { atomic { kill[me] -> crash(me, consumer) } }
 #define REC(st)		rstate[me] = st
-#define REC_AT(st, p)	atomic { rstate[me] = st; rpos[me] = p }
+#define REC_AT(st, p)	atomic { rstate[me] = st; rpos[me] = p; rcount[me] = 1 }
+#define REC_RUN(st, p, n) atomic { rstate[me] = st; rpos[me] = p; rcount[me] = n }
 #else
 #define KILLABLE(consumer)
 #define REC(st)
 #define REC_AT(st, p)
+#define REC_RUN(st, p, n)
 #endif
 
 /*
  * chan_announce(), the re-check, the sleep and chan_unannounce() of
- * wait_loop() (lib/wait.c), for side WAITERS/FUTEX/WAIT_STATE/OWED.
+ * wait_loop() (lib/wait.c), for side WAITERS/FUTEX/WAIT_STATE.
  */
-#define SLEEP(WAITERS, FUTEX, WAIT_STATE, OWED, POSV, WANT, LABEL)		\
+#define SLEEP(WAITERS, FUTEX, WAIT_STATE, POSV, WANT, LABEL)			\
 	atomic { WAITERS++; counted[me] = true };	/* announce */		\
 	REC(WAIT_STATE);				/* wait_record() */	\
 	ev = FUTEX;								\
@@ -330,7 +368,7 @@ inline crash(me, consumer)
 		};								\
 LABEL:		if								\
 		:: !asleep[me]							\
-		:: atomic { OWED && asleep[me] -> OWED = false; asleep[me] = false } \
+		:: atomic { slice[me] && asleep[me] -> slice[me] = false; asleep[me] = false } \
 		fi								\
 	fi;									\
 	REC(IDLE);			/* chan_unannounce(), or the undo */	\
@@ -385,7 +423,7 @@ proctype producer(byte me; byte n)
 				:: c == GOT -> break
 				:: else ->
 					atomic { c = 0; REC(IDLE) }	/* dmxp__claim_drop() */
-					SLEEP(send_waiters, send_futex, WAIT_SEND, owed_send, tail, 0,
+					SLEEP(send_waiters, send_futex, WAIT_SEND, tail, 0,
 					      end_psleep)
 				fi
 			od;
@@ -488,7 +526,7 @@ proctype consumer(byte me)
 				:: c == GOT && !tomb[pos % CAP] -> break
 				:: c == AGAIN ->
 					atomic { c = 0; REC(IDLE) }	/* dmxp__claim_end() */
-					SLEEP(recv_waiters, recv_futex, WAIT_RECV, owed_recv, head, 1,
+					SLEEP(recv_waiters, recv_futex, WAIT_RECV, head, 1,
 					      end_csleep)
 				fi
 			od;
@@ -530,13 +568,293 @@ proctype consumer(byte me)
 	} KILLABLE(true)
 }
 
+#ifdef BATCH
+/*
+ * dmxp_chan_send_batch() (lib/ring.c) in wait_loop(): the n messages in
+ * calls of up to two, each claiming the run of free slots at tail with
+ * one record (count = the run) and one CAS, writing every message of the
+ * run marked a tombstone, then publishing them in position order (the
+ * flag cleared, then dmxp__publish()), then one wake-up.  No
+ * SEND_WRITTEN: a batch's unpublished messages are tombstoned by a repair.
+ */
+proctype batch_producer(byte me; byte n)
+{
+	byte k, i, j, nrun, pos, ev, h, tries, c;
+	short s;
+	bool rdy, early;
+
+	{
+		do
+		:: k < n ->
+			do
+			:: /* ring_claim_produce(c, n - k) */
+				pos = tail;
+				do
+				:: atomic {		/* [P1], the run's first slot */
+					s = seq[pos % CAP];
+					if
+					:: s == pos -> c = TRY
+					:: s < pos -> c = AGAIN	/* an older lap: full */
+					:: else -> c = MOVED
+					fi;
+					s = 0
+				   };
+				   if
+				   :: c == TRY ->
+					/* [P1], its second, with two to send */
+					nrun = 1;
+					if
+					:: n - k >= 2 ->
+						atomic {
+							if
+							:: seq[(pos + 1) % CAP] == pos + 1 -> nrun = 2
+							:: else -> skip
+							fi
+						}
+					:: n - k >= 2 -> skip	/* the caller asked for one */
+					:: else -> skip
+					fi;
+					/* [R1] dmxp__claim_try(SEND, pos, nrun) */
+					REC_RUN(SEND, pos, nrun);
+					/* [R2] cas_release(tail, pos, pos + nrun) */
+					atomic {
+						if
+						:: tail == pos -> tail = pos + nrun; c = GOT
+						:: else -> pos = tail
+						fi
+					};
+					if
+					:: c == GOT -> break
+					:: else -> nrun = 0
+					fi
+				   :: c == AGAIN -> break
+				   :: c == MOVED ->
+					atomic { assert(tail != pos); pos = tail }
+				   fi
+				od;
+				if
+				:: c == GOT -> break
+				:: else ->
+					atomic { c = 0; REC(IDLE) }	/* dmxp__claim_drop() */
+					SLEEP(send_waiters, send_futex, WAIT_SEND, tail, 0,
+					      end_bpsleep)
+				fi
+			od;
+			/* The run's messages, each a tombstone until its publish. */
+			i = 0;
+			do
+			:: i < nrun ->
+				atomic {
+					assert(seq[(pos + i) % CAP] == pos + i);
+					data[(pos + i) % CAP] = me * MAXM + k + i + 1;
+					tomb[(pos + i) % CAP] = true;
+					i++
+				}
+			:: else -> break
+			od;
+			/* Published in position order: the look, the flag, the CAS. */
+			i = 0;
+			do
+			:: i < nrun ->
+#ifdef PUBLISH_REVERSED
+				j = nrun - 1 - i;
+#else
+				j = i;
+#endif
+#ifdef EARLY_W1
+				/* the sleepers looked for before the last publish */
+				if
+				:: i == nrun - 1 && recv_waiters != 0 -> early = true
+				:: else -> skip
+				fi;
+#endif
+				assert(seq[(pos + j) % CAP] == pos + j);	/* not repaired */
+				tomb[(pos + j) % CAP] = false;
+				/* [P2] dmxp__publish(): no repair takes a live claim */
+				atomic {
+					assert(seq[(pos + j) % CAP] == pos + j);
+					seq[(pos + j) % CAP] = pos + j + 1;
+					whole[me * MAXM + k + j + 1] = true;
+					inwake[me] = true;
+					i++
+				}
+			:: else -> break
+			od;
+			REC(IDLE);				/* [R3] */
+			/* dmxp__wake_consumers(c, nrun): [W1], then notify */
+#ifdef EARLY_W1
+			if
+			:: early ->
+#else
+			if
+			:: recv_waiters != 0 ->
+#endif
+				recv_futex++;
+				wake_consumers()
+			:: else -> skip
+			fi;
+			atomic { inwake[me] = false; k = k + nrun; pos = 0; nrun = 0; i = 0; j = 0; c = 0;
+				 early = false }
+		:: else -> break
+		od;
+		fin[me] = true
+	} KILLABLE(false)
+}
+
+/*
+ * dmxp_chan_recv_batch(c, msgs, 2) (lib/ring.c) in a wait loop: claim
+ * the run of published slots at head (tombstones in it too) with one
+ * record and one CAS, copy its messages, free its slots from the last
+ * back, then one wake-up; a run of tombstones only returns nothing.
+ */
+proctype batch_consumer(byte me)
+{
+	byte i, nrun, pos, m, ev, h, tries, c;
+	byte last[2];			/* the last k received from each producer */
+	short s;
+	bool rdy;
+
+	{
+		do
+		:: do
+			:: /* ring_claim_consume(c, 2) */
+				pos = head;
+				do
+				:: atomic {		/* [C1], the run's first slot */
+					s = seq[pos % CAP];
+					if
+					:: s == pos + 1 -> c = TRY
+					:: s < pos + 1 -> c = AGAIN	/* not published: empty */
+					:: else -> c = MOVED
+					fi;
+					s = 0
+				   };
+				   if
+				   :: c == TRY ->
+					/* [C1], its second */
+					nrun = 1;
+#ifdef BLIND_RUN
+					nrun = 2;	/* the second slot not looked at */
+#else
+					if
+					:: atomic {
+						if
+						:: seq[(pos + 1) % CAP] == pos + 2 -> nrun = 2
+						:: else -> skip
+						fi
+					   }
+					:: skip	/* the caller has one entry, or it does not fit */
+					fi;
+#endif
+					/* [R1] dmxp__claim_try(RECV, pos, nrun) */
+					REC_RUN(RECV, pos, nrun);
+					/* [R2] cas_release(head, pos, pos + nrun) */
+					atomic {
+						if
+						:: head == pos ->
+							head = pos + nrun;
+							c = GOT;
+							assert(seq[pos % CAP] == pos + 1);
+							hm[me] = (tomb[pos % CAP] -> 0 : data[pos % CAP]);
+							if
+							:: nrun == 2 ->
+								assert(seq[(pos + 1) % CAP] == pos + 2);
+								hm2[me] = (tomb[(pos + 1) % CAP] -> 0 :
+									   data[(pos + 1) % CAP])
+							:: else -> skip
+							fi
+						:: else -> pos = head
+						fi
+					};
+					if
+					:: c == GOT -> break
+					:: else -> nrun = 0
+					fi
+				   :: c == AGAIN -> break
+				   :: c == MOVED ->
+					atomic { assert(head != pos); pos = head }
+				   fi
+				od;
+				if
+				:: c == GOT -> break
+				:: else ->
+					atomic { c = 0; REC(IDLE) }	/* dmxp__claim_drop() */
+					SLEEP(recv_waiters, recv_futex, WAIT_RECV, head, 1,
+					      end_bcsleep)
+				fi
+			od;
+			/* The copies (one step: nobody writes an owned slot). */
+			atomic {
+				assert(seq[pos % CAP] == pos + 1);
+				assert(hm[me] == (tomb[pos % CAP] -> 0 : data[pos % CAP]));
+				assert(nrun == 1 || hm2[me] == (tomb[(pos + 1) % CAP] -> 0 :
+							       data[(pos + 1) % CAP]))
+			};
+			/* [C2] ring_free(), from the last slot back */
+			i = nrun;
+			do
+			:: i > 0 ->
+				atomic {
+					assert(seq[(pos + i - 1) % CAP] == pos + i);	/* not repaired */
+					seq[(pos + i - 1) % CAP] = pos + i - 1 + CAP;
+					inwake[me] = true;
+					i--
+				}
+			:: else -> break
+			od;
+			REC(IDLE);				/* [R3] */
+			/* dmxp__wake_producers(c, nrun): [W1], then notify */
+			if
+			:: send_waiters != 0 ->
+				send_futex++;
+				wake_producers()
+			:: else -> skip
+			fi;
+			/* The call returns the run's messages, in order. */
+			atomic {
+				inwake[me] = false;
+				m = hm[me];
+				if
+				:: m != 0 ->
+					assert(got[m] == 0 && !dlost[m]);	/* no duplicate */
+					got[m]++;
+					assert((m - 1) % MAXM + 1 > last[(m - 1) / MAXM]);
+					last[(m - 1) / MAXM] = (m - 1) % MAXM + 1
+				:: else -> skip
+				fi;
+				m = hm2[me];
+				if
+				:: m != 0 ->
+					assert(got[m] == 0 && !dlost[m]);
+					got[m]++;
+					assert((m - 1) % MAXM + 1 > last[(m - 1) / MAXM]);
+					last[(m - 1) / MAXM] = (m - 1) % MAXM + 1
+				:: else -> skip
+				fi;
+				hm[me] = 0;
+				hm2[me] = 0;
+				m = 0;
+				pos = 0;
+				nrun = 0;
+				c = 0
+			}
+		:: break	/* the consumer stops receiving */
+		od;
+		fin[me] = true
+	} KILLABLE(true)
+}
+#endif
+
+/* Record j names position p (dmxp_rules_names()). */
+#define NAMES(j, p)	(rpos[j] <= (p) && (p) < rpos[j] + rcount[j])
+
 /* The record of a dead owner, taken over by CAS of its owner. */
 #define TAKE(j)	dead[j] && rowner[j] == j + 1 && rstate[j] != IDLE -> \
 		rowner[j] = TAKEN; i = j
 
 proctype repairer()
 {
-	byte i, j, p, st;
+	byte i, j, p, q, n, base, st;
 	short s;
 	bool cov, pending, wake;
 
@@ -551,13 +869,22 @@ end_repair:
 		fi
 	   };
 	   /* repair_record() */
-	   atomic { st = rstate[i]; p = rpos[i] };
+#ifdef REPAIR_FIRST
+	   atomic { st = rstate[i]; base = rpos[i]; n = 1 };
+#else
+	   atomic { st = rstate[i]; base = rpos[i]; n = rcount[i] };
+#endif
 	   if
 	   :: st == WAIT_RECV ->
 		atomic { if :: recv_waiters > 0 -> recv_waiters-- :: else -> skip fi }
 	   :: st == WAIT_SEND ->
 		atomic { if :: send_waiters > 0 -> send_waiters-- :: else -> skip fi }
 	   :: st == SEND || st == SEND_WRITTEN || st == RECV ->
+	     /* each position the record names, one after the other */
+	     q = 0;
+	     do
+	     :: q < n ->
+		p = base + q;
 		s = seq[p % CAP];
 		if
 		:: (st != RECV && s == p && tail > p) ||
@@ -573,14 +900,14 @@ end_repair:
 				atomic {
 					if
 					:: j != i && rowner[j] == j + 1 && !dead[j] &&
-					   rpos[j] == p &&
+					   NAMES(j, p) &&
 					   ((st == RECV && rstate[j] == RECV) ||
 					    (st != RECV && (rstate[j] == SEND ||
 							    rstate[j] == SEND_WRITTEN))) ->
 						cov = true
 #ifndef TOMB_FIRST
 					:: j != i && rowner[j] != 0 && st == SEND &&
-					   rstate[j] == SEND_WRITTEN && rpos[j] == p ->
+					   rstate[j] == SEND_WRITTEN && NAMES(j, p) ->
 						/*
 						 * A dead owner's record says p was written
 						 * whole: this SEND record's CAS failed, and
@@ -620,7 +947,10 @@ end_repair:
 				wake = true
 			fi
 		:: else -> skip		/* published (freed), or never claimed */
-		fi
+		fi;
+		atomic { q++; s = 0; cov = false }
+	     :: else -> break
+	     od
 	   :: else -> skip
 	   fi;
 	   /* Give the record back for a later pass, or free it. */
@@ -637,7 +967,8 @@ end_repair:
 		atomic { asleep[0] = false; asleep[1] = false }
 	   :: else -> skip
 	   fi;
-	   atomic { i = 0; p = 0; st = 0; s = 0; cov = false; pending = false; wake = false }
+	   atomic { i = 0; p = 0; q = 0; n = 0; base = 0; st = 0; s = 0; cov = false;
+		    pending = false; wake = false }
 	od
 }
 
@@ -700,6 +1031,8 @@ proctype monitor()
 		:: m <= NMSG ->
 			assert(!whole[m] || got[m] == 1 || dlost[m]);
 			assert(whole[m] || (got[m] == 0 && !dlost[m]));
+			/* a prefix: whole only after the producer's one before */
+			assert(m % MAXM == 1 || !whole[m] || whole[m - 1]);
 			m++
 		:: else -> break
 		od
@@ -710,10 +1043,19 @@ init
 {
 	atomic {
 		rowner[0] = 1; rowner[1] = 2; rowner[2] = 3; rowner[3] = 4;
+		rcount[0] = 1; rcount[1] = 1; rcount[2] = 1; rcount[3] = 1;
 		seq[0] = 0; seq[1] = 1;
+#ifdef BATCH
+		run batch_producer(0, M0);
+#else
 		run producer(0, M0);
+#endif
 		run producer(1, M1);
+#ifdef BATCH
+		run batch_consumer(2);
+#else
 		run consumer(2);
+#endif
 #if NCONS > 1
 		run consumer(3);
 #else
