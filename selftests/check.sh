@@ -338,9 +338,12 @@ add_totals() {	# $1: pass; reads its output in $dir/$1.out
 	# the totals, as one failure more.
 	if grep -q -E '^vm/run: ' "$log"; then
 		grep -E '^vm/run: ' "$log"
-		# One failure each for the controls not reported, else one.
+		# One failure for each control that failed, and one for
+		# any other verdict (a dirty log, rmmod, a cut output).
 		m=$(grep -c -E '^vm/run: control [a-z]+: ' "$log")
-		F=$((F + (m > 0 ? m : 1)))
+		o=$(grep -E '^vm/run: ' "$log" |
+		    grep -v -c -E '^vm/run: (control [a-z]+: |[0-9]+ of the checkers)')
+		F=$((F + m + (o > 0 || m == 0 ? 1 : 0)))
 		return
 	fi
 	# A process that ended in error (or was not seen to end) with no

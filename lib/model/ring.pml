@@ -133,14 +133,12 @@
  *
  *  With -DBATCH, rules of dmxp_chan_send_batch() and recv_batch() that
  *  the code must keep (lib/ring.c), each of which the model shows needed:
- *	-DEARLY_W1: the send looks for sleepers before its last publish:
- *	a consumer that took the first message and announced in between
- *	sleeps with the second.
+ *	-DEARLY_W1: a send of two looks for sleepers between its two
+ *	publishes: a consumer that took the first message and announced in
+ *	between sleeps with the second.
  *	-DPUBLISH_REVERSED: the send publishes its run from the last
  *	message: a producer killed in between has its second message
  *	delivered and its first tombstoned (not a prefix).
- *	-DBLIND_RUN: the receive claims two slots without looking at the
- *	second's sequence (make model only).
  *
  * Sizes: -DM0=, -DM1= messages per producer (0 to 2, 1 each by default),
  * -DNCONS=1 one consumer, -DMAXCRASH=1 or 2 processes killed per run (0
@@ -372,7 +370,7 @@ LABEL:		if								\
 		fi								\
 	fi;									\
 	REC(IDLE);			/* chan_unannounce(), or the undo */	\
-	atomic { WAITERS--; counted[me] = false; ev = 0; rdy = false }
+	atomic { WAITERS--; counted[me] = false; slice[me] = false; ev = 0; rdy = false }
 
 proctype producer(byte me; byte n)
 {
@@ -581,7 +579,7 @@ proctype batch_producer(byte me; byte n)
 {
 	byte k, i, j, nrun, pos, ev, h, tries, c;
 	short s;
-	bool rdy, early;
+	bool rdy, early, looked;
 
 	{
 		do
@@ -662,9 +660,9 @@ proctype batch_producer(byte me; byte n)
 				j = i;
 #endif
 #ifdef EARLY_W1
-				/* the sleepers looked for before the last publish */
+				/* a run of two: the sleepers looked for between its publishes */
 				if
-				:: i == nrun - 1 && recv_waiters != 0 -> early = true
+				:: nrun == 2 && i == 1 -> early = (recv_waiters != 0); looked = true
 				:: else -> skip
 				fi;
 #endif
@@ -684,7 +682,7 @@ proctype batch_producer(byte me; byte n)
 			/* dmxp__wake_consumers(c, nrun): [W1], then notify */
 #ifdef EARLY_W1
 			if
-			:: early ->
+			:: (looked && early) || (!looked && recv_waiters != 0) ->
 #else
 			if
 			:: recv_waiters != 0 ->
@@ -694,7 +692,7 @@ proctype batch_producer(byte me; byte n)
 			:: else -> skip
 			fi;
 			atomic { inwake[me] = false; k = k + nrun; pos = 0; nrun = 0; i = 0; j = 0; c = 0;
-				 early = false }
+				 early = false; looked = false }
 		:: else -> break
 		od;
 		fin[me] = true
@@ -733,9 +731,6 @@ proctype batch_consumer(byte me)
 				   :: c == TRY ->
 					/* [C1], its second */
 					nrun = 1;
-#ifdef BLIND_RUN
-					nrun = 2;	/* the second slot not looked at */
-#else
 					if
 					:: atomic {
 						if
@@ -745,7 +740,6 @@ proctype batch_consumer(byte me)
 					   }
 					:: skip	/* the caller has one entry, or it does not fit */
 					fi;
-#endif
 					/* [R1] dmxp__claim_try(RECV, pos, nrun) */
 					REC_RUN(RECV, pos, nrun);
 					/* [R2] cas_release(head, pos, pos + nrun) */
