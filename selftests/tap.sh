@@ -15,6 +15,12 @@ verify() {
 	not_ok "$_vn"
 	return 1
 }
+# tap_stop_children: on SIGINT or SIGTERM, end every process this script
+# started, each with what it started in turn, then exit 130 or 143 (the
+# EXIT trap runs).  A script's background work does not outlive it.
+_tap_killtree() { for _c in $(pgrep -P "$1"); do _tap_killtree "$_c"; done; kill -TERM "$1" 2>/dev/null; }
+_tap_stop() { trap '' INT TERM; for _p in $(pgrep -P $$); do _tap_killtree "$_p"; done; exit "$1"; }
+tap_stop_children() { trap '_tap_stop 130' INT; trap '_tap_stop 143' TERM; }
 tap_done() {
 	echo "1..$_tap_n"
 	echo "# Totals: pass:$_tap_pass fail:$_tap_fail xfail:0 xpass:0 skip:$_tap_skip error:0"

@@ -22,11 +22,8 @@ fi
 # into a file of its own, and are reported in this order.
 work=$(mktemp -d "${TMPDIR:-/tmp}/dmxp-models.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
-# Interrupted: the searches under way too (each a tree of processes).
-killtree() { for _c in $(pgrep -P "$1"); do killtree "$_c"; done; kill -TERM "$1" 2>/dev/null; }
-stop() { trap '' INT TERM; for _p in $(pgrep -P $$); do killtree "$_p"; done; exit "$1"; }
-trap 'stop 130' INT
-trap 'stop 143' TERM
+# Interrupted: the searches under way too.
+tap_stop_children
 n=0
 # start FLAGS...: run-model in the background; "$work/N" gets its line and
 # "$work/N.rc" its status.  At most two run at once.
@@ -68,7 +65,7 @@ report 9 '!(lost_recv_wakeup)' "one wake-up per message: a sleeper misses a mess
 report 3 'got[m]==1))||dlost[m]' \
 	"tombstone before a whole message: two deaths lose a complete message"
 report 10 '!(lost_recv_wakeup)' \
-	"a batch that looks for sleepers before its last publish: a sleeper misses it"
+	"a batch that looks for sleepers between its two publishes: a sleeper misses it"
 report 6 'whole[(m-1)])' \
 	"a batch published from its last message: a death delivers a suffix"
 report 7 '(seq[(p%2)]==(p+1))' \

@@ -30,10 +30,7 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/dmxp-rig.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 # Interrupted: the runs in the background too (each rig stops its guest
 # on TERM).
-killtree() { for _c in $(pgrep -P "$1"); do killtree "$_c"; done; kill -TERM "$1" 2>/dev/null; }
-stop() { trap '' INT TERM; for _p in $(pgrep -P $$); do killtree "$_p"; done; exit "$1"; }
-trap 'stop 130' INT
-trap 'stop 143' TERM
+tap_stop_children
 
 # The tree's copy leaves object files and the ASan builds out, and keeps
 # the rest (the static library); --with brings one in, at its real path.
