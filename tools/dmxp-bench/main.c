@@ -187,13 +187,17 @@ static void build_cases(void)
 			snprintf(bc->name, sizeof(bc->name), "pair/%s", variants[i].name);
 		}
 	}
-	/* Each case's transport has the calls its API needs. */
+	/*
+	 * Each case's transport has the calls its API needs.  A peer that
+	 * is not built in (its -dev package was missing) has only a setup(),
+	 * which skips its cases and says why.
+	 */
 	for (i = 0; i < ncases; i++) {
 		const struct xport_ops *o = cases[i].ops;
 		bool ok = cases[i].api == API_BATCH ? o->send_many && o->recv_many :
 			  cases[i].api == API_ZC ? o->send_zc && o->recv_zc : o->send && o->recv;
 
-		if (!ok)
+		if (!ok && o->attach)
 			die("%s: its transport lacks the calls of its API", cases[i].name);
 	}
 }

@@ -52,7 +52,8 @@
 
 #include "bench.h"
 
-#if __has_include(<iceoryx_binding_c/runtime.h>)
+/* DMXP_BENCH_NO_PEERS builds the peer as if absent (test_bench.sh). */
+#if __has_include(<iceoryx_binding_c/runtime.h>) && !defined(DMXP_BENCH_NO_PEERS)
 #include <dirent.h>
 #include <pwd.h>
 
