@@ -474,12 +474,16 @@ int dmxp_chan_fd(struct dmxp_chan *c);
 struct dmxp__region_fast {
 	__u64			claims_serial;	/* names the handle in dmxp__tclaim */
 	__u16			runtime;	/* enum dmxp_runtime: a message's sender_runtime */
-	__u16			__pad[3];
+	__u16			hints;		/* DMXP__HINT_*; was padding: 0 in older libraries */
+	__u16			__pad[2];
 	/* Since 1.4; what inline code built against 1.3 reads ends here. */
 	struct dmxp_claim	*sclaims;	/* the claim table; NULL: none */
 	__u32			nclaims;	/* records in it */
 	__u32			lease;		/* /dev/dmxp: the records' owner; 0: our pid */
 };
+
+/* struct dmxp__region_fast.hints: what the CPU has, as the library found it. */
+#define DMXP__HINT_PREFETCHW	(1U << 0)	/* x86: the PREFETCHW instruction */
 
 /*
  * The start of every channel handle.  The s-pointers point into the
@@ -649,6 +653,47 @@ static __inline__ int dmxp__claim_try(const struct dmxp__chan_fast *f, struct dm
 static __inline__ void dmxp__claim_end(struct dmxp_claim *srec)
 {
 	__atomic_store_n(&srec->state, DMXP_CLAIM_IDLE, __ATOMIC_RELEASE);
+}
+
+/*
+ * Ask for the line at @p for writing, without waiting for it: a hint,
+ * never a fault.  On x86 only where the library found PREFETCHW (older
+ * libraries leave the hint 0: no prefetch); elsewhere the compiler's
+ * write prefetch, which every other architecture has.
+ */
+static __inline__ void dmxp__prefetch_w(const struct dmxp__region_fast *rf, const void *p)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	if (dmxp__likely(rf->hints & DMXP__HINT_PREFETCHW))
+		__asm__ volatile("prefetchw %0" : : "m"(*DMXP__CAST(const volatile char *, p)));
+#else
+	(void)rf;
+	__builtin_prefetch(p, 1, 3);
+#endif
+}
+
+/*
+ * Ask for the lines of slot @s: for a send (@send), of a slot seen free
+ * and about to be claimed, so that its misses overlap the claim instead
+ * of following one another (the first line, read shared by the look at
+ * its sequence, is written by the meta and the publish; the payload's
+ * line is written before the publish may start); for a batch receive,
+ * of a claimed run (lib/ring.c).  Only a slot seen free or claimed is
+ * asked for: a producer's write prefetch of a slot that a consumer
+ * still reads would take the line from under it.  The single receive
+ * and peek do not ask: in the busy-poll benchmark it cost as much as it
+ * saved (Documentation/performance.md).
+ */
+static __inline__ void dmxp__slot_prefetch(const struct dmxp__chan_fast *f,
+					   const struct dmxp_slot *s, int send)
+{
+	const struct dmxp__region_fast *rf = dmxp__region(f);
+
+	if (send)
+		dmxp__prefetch_w(rf, s->payload);
+	else
+		__builtin_prefetch(s->payload, 0, 3);
+	dmxp__prefetch_w(rf, s);
 }
 
 /* A message's timestamp_ns, as the handle's policy says. */
@@ -835,6 +880,7 @@ static __inline__ int dmxp__send_try(struct dmxp_chan *c, const void *buf, size_
 	/* [P1] pairs with [C2].  Else full, or another producer is ahead. */
 	if (__atomic_load_n(&dmxp__slot(f, pos)->sequence, __ATOMIC_ACQUIRE) != pos)
 		return 0;
+	dmxp__slot_prefetch(f, dmxp__slot(f, pos), 1);
 	if (dmxp__unlikely(!dmxp__claim_try(f, srec, DMXP_CLAIM_SEND, f->stail, &pos, 1))) {
 		if (srec)
 			dmxp__claim_end(srec);	/* nothing held: the library starts over */
@@ -1045,6 +1091,7 @@ static __inline__ int dmxp__reserve_try(struct dmxp_chan *c, struct dmxp_ref *re
 	if (__atomic_load_n(&dmxp__slot(f, pos)->sequence, __ATOMIC_ACQUIRE) != pos ||
 	    !dmxp__ref_lend(dmxp__region(f), &srec, &bit))
 		return 0;
+	dmxp__slot_prefetch(f, dmxp__slot(f, pos), 1);
 	if (dmxp__unlikely(!dmxp__claim_try(f, srec, DMXP_CLAIM_SEND, f->stail, &pos, 1))) {
 		/* Nothing held: the library starts over. */
 		dmxp__ref_return(c, srec, dmxp__ref_claim_of(dmxp__region(f), srec, bit));

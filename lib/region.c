@@ -19,6 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 #include "internal.h"
 
 #define DMXP_REGION_SIZE_MAX	(1ULL << 40)
@@ -31,6 +35,22 @@ int dmxp__back(int fd, __u64 offset, __u64 len)
 	if (err == EOPNOTSUPP || err == EINVAL)
 		return 0;
 	return err == EFBIG ? -ENOSPC : -err;
+}
+
+/*
+ * What the inline calls may use of this CPU (struct dmxp__region_fast.hints).
+ * PREFETCHW is asked of CPUID, as the kernel's prefetchw() asks: the
+ * compiler emits it only when the build targets a CPU that has it.
+ */
+static __u16 cpu_hints(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	unsigned int a, b, c, d;
+
+	if (__get_cpuid(0x80000001, &a, &b, &c, &d) && (c & (1U << 8)))
+		return DMXP__HINT_PREFETCHW;
+#endif
+	return 0;
 }
 
 static const char *default_path(const char *path)
@@ -268,6 +288,7 @@ done:
 	r->shdr = h;
 	r->fd = fd;
 	r->f.runtime = DMXP_RUNTIME_C;
+	r->f.hints = cpu_hints();
 	r->rdonly = flags & DMXP_OPEN_RDONLY;
 	ret = dmxp__claims_open(r, lease);
 	if (ret) {

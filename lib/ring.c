@@ -50,7 +50,7 @@
  * message lost (-ECANCELED) and the ring goes on.
  *
  * A batch works in phases.  A send asks for the lines of up to RUN
- * slots ahead (prefetch_w()), writes the messages of a chunk of RUN
+ * slots ahead (dmxp__prefetch_w()), writes the messages of a chunk of RUN
  * slots, then publishes them; a receive asks for its run's lines the
  * same way, copies every message, then frees every slot.  Each publish
  * and free is the same CAS as a single message's; only the order in
@@ -61,7 +61,10 @@
  * delivered a prefix; a receive frees its run from the last slot back,
  * so that a producer waiting at the first finds the whole run free when
  * it sees that one.  Only claimed slots are asked for: a slot not yet
- * claimed may hold a message a consumer is reading.
+ * claimed may hold a message a consumer is reading.  A single send
+ * (or reserve) asks for its slot's lines once it has seen the slot free,
+ * before it claims it (dmxp__slot_prefetch()), so that the misses overlap
+ * the claim.
  *
  * The common case of a send and a receive (one slot, ready, the thread's
  * record cached) is inline in include/dmxp.h, which programs built
@@ -92,43 +95,6 @@
  * Not tuned: the benchmark's batches are 32 (Documentation/performance.md).
  */
 #define RUN		32
-
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-
-/* 1: the CPU has PREFETCHW; 0: it has not; -1: not asked yet. */
-static int prefetchw_ok = -1;
-
-static int prefetchw_probe(void)
-{
-	unsigned int a, b, c, d;
-	int ok = __get_cpuid(0x80000001, &a, &b, &c, &d) && (c & (1U << 8));
-
-	__atomic_store_n(&prefetchw_ok, ok, __ATOMIC_RELAXED);
-	return ok;
-}
-#endif
-
-/*
- * Ask for the line at @p for writing, without waiting for it: a hint,
- * never a fault.  __builtin_prefetch() emits PREFETCHW only when the
- * build targets a CPU that has it (and a read prefetch otherwise), so on
- * x86 the CPU is asked once, as the kernel's prefetchw() does.
- */
-static inline void prefetch_w(const volatile void __shm *p)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	int ok = __atomic_load_n(&prefetchw_ok, __ATOMIC_RELAXED);
-
-	if (unlikely(ok < 0))
-		ok = prefetchw_probe();
-	if (likely(ok)) {
-		__asm__ volatile("prefetchw %0" : : "m"(*(const volatile char *)p));
-		return;
-	}
-#endif
-	__builtin_prefetch((const void *)p, 1, 3);
-}
 
 /* A batch claims at most a ring, and at most what one claim record holds. */
 static inline unsigned int batch_max(const struct dmxp_chan *c, unsigned int n)
@@ -321,9 +287,9 @@ static inline void send_prefetch(const struct dmxp_chan *c, __u64 pos, __u32 len
 {
 	struct dmxp_slot __shm *s = ring_slot(c, pos);
 
-	prefetch_w(s);
+	dmxp__prefetch_w(dmxp__region(&c->f), s);
 	if (len)
-		prefetch_w(s->payload);
+		dmxp__prefetch_w(dmxp__region(&c->f), s->payload);
 }
 
 __dmxp_export
@@ -941,10 +907,7 @@ static unsigned int run_drop_lost(struct dmxp_rmsg *msgs, const struct run *run,
 /* The lines a receive at @pos reads: its first (freed too) and the payload's. */
 static inline void recv_prefetch(const struct dmxp_chan *c, __u64 pos)
 {
-	struct dmxp_slot __shm *s = ring_slot(c, pos);
-
-	prefetch_w(s);
-	__builtin_prefetch((const void *)s->payload, 0, 3);
+	dmxp__slot_prefetch(&c->f, ring_slot(c, pos), 0);
 }
 
 __dmxp_export

@@ -109,6 +109,15 @@ else
 	done
 	check "a program's zero-copy calls are inline, with no full fence${bad:+ (}${bad# }${bad:+)}" \
 		test -z "$bad"
+	# A slot seen free has its lines asked for before the claim: a
+	# PREFETCHW, behind the library's hint, ahead of the claiming CAS.
+	bad=
+	for f in snd rsv; do
+		fn "$tmp/p.o" $f | awk '/prefetchw/ { p = NR } /lock cmpxchg/ && !c { c = NR }
+			END { exit !(p && c && p < c) }' || bad="$bad $f"
+	done
+	check "a program's sends ask for the slot's lines before they claim it${bad:+ (not:}${bad}${bad:+)}" \
+		test -z "$bad"
 	check "DMXP_NO_INLINE makes them calls" sh -c "
 		objdump -dr '$tmp/n.o' | grep -q 'dmxp_chan_send-' &&
 		objdump -dr '$tmp/n.o' | grep -q 'dmxp_chan_recv-' &&

@@ -325,6 +325,39 @@ TEST_F(inl, the_timestamp_policy_and_runtime_are_the_handle_s)
 	EXPECT_EQ(0UL, recvs_called);
 }
 
+/* The CPU flag PREFETCHW goes by in /proc/cpuinfo: 1, 0, or -1 (unknown). */
+static int cpuinfo_prefetchw(void)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[4096];
+	int has = -1;
+
+	if (!f)
+		return -1;
+	while (has < 0 && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "flags", 5))
+			has = strstr(line, " 3dnowprefetch") != NULL;
+	fclose(f);
+	return has;
+}
+
+/* The write prefetch of the inline calls is used where the CPU has it, and only there. */
+TEST_F(inl, the_write_prefetch_is_the_cpu_s)
+{
+	const struct dmxp__region_fast *rf = (const struct dmxp__region_fast *)self->r;
+	int has = cpuinfo_prefetchw();
+
+#if defined(__x86_64__) || defined(__i386__)
+	if (has < 0)
+		SKIP(return, "no flags line in /proc/cpuinfo");
+	EXPECT_EQ(has, !!(rf->hints & DMXP__HINT_PREFETCHW));
+#else
+	(void)has;
+	EXPECT_EQ(0U, rf->hints & DMXP__HINT_PREFETCHW);
+#endif
+	EXPECT_EQ(0U, rf->hints & ~DMXP__HINT_PREFETCHW);
+}
+
 struct thread_arg {
 	struct dmxp_chan *c;
 	unsigned long sends, recvs;

@@ -26,7 +26,7 @@
 
 #define DMXP_MAGIC		0x444D58505F4D454DULL	/* "DMXP_MEM"; bytes "MEM_PXMD" (LE) */
 #define DMXP_VERSION		1
-#define DMXP_VERSION_STR	"1.4.2"		/* library and module version */
+#define DMXP_VERSION_STR	"1.4.3"		/* library and module version */
 
 #define DMXP_MAX_CHANNELS	256
 #define DMXP_HEADER_SIZE	98432		/* sizeof(struct dmxp_global_header) */

@@ -2,7 +2,7 @@
 """The constants of include/uapi/linux/dmxp.h and include/dmxp.h."""
 import enum
 
-VERSION = "1.4.2"               #: the file VERSION of the tree: the library's version
+VERSION = "1.4.3"               #: the file VERSION of the tree: the library's version
 MAX_CHANNELS = 256              #: channel ids are 0..255
 MAX_PAYLOAD = 960               #: bytes of payload a message holds
 SLOT_SIZE = 1088                #: bytes of ring memory per slot
