@@ -454,8 +454,10 @@ int dmxp_chan_fd(struct dmxp_chan *c);
  * whose flags ask for more than the ring below), sets its abi to another
  * value, and every call goes to the library.  The fields 1.4 added are
  * read only by inline code that calls a LIBDMXP_1.4 function, which an
- * older library refuses to load.  Names starting with dmxp__ are not
- * API.
+ * older library refuses to load.  A field may also take the place of
+ * padding, which every library has left zero (the handles are calloc()ed),
+ * when zero means what the older code did: the hints (no prefetch).
+ * Names starting with dmxp__ are not API.
  *
  * Memory ordering: the ring protocol of lib/ring.c, whose tags these are.
  *	[P1] a producer's acquire of the slot's sequence pairs with [C2]:
@@ -657,43 +659,40 @@ static __inline__ void dmxp__claim_end(struct dmxp_claim *srec)
 
 /*
  * Ask for the line at @p for writing, without waiting for it: a hint,
- * never a fault.  On x86 only where the library found PREFETCHW (older
- * libraries leave the hint 0: no prefetch); elsewhere the compiler's
- * write prefetch, which every other architecture has.
+ * never a fault.  On x86, PREFETCHW where the library found the CPU has
+ * it (a library older than the hint leaves it 0), else the compiler's
+ * prefetch, a read one there; elsewhere the compiler's write prefetch.
  */
 static __inline__ void dmxp__prefetch_w(const struct dmxp__region_fast *rf, const void *p)
 {
 #if defined(__x86_64__) || defined(__i386__)
-	if (dmxp__likely(rf->hints & DMXP__HINT_PREFETCHW))
+	if (dmxp__likely(rf->hints & DMXP__HINT_PREFETCHW)) {
 		__asm__ volatile("prefetchw %0" : : "m"(*DMXP__CAST(const volatile char *, p)));
+		return;
+	}
 #else
 	(void)rf;
-	__builtin_prefetch(p, 1, 3);
 #endif
+	__builtin_prefetch(p, 1, 3);
 }
 
 /*
- * Ask for the lines of slot @s: for a send (@send), of a slot seen free
- * and about to be claimed, so that its misses overlap the claim instead
- * of following one another (the first line, read shared by the look at
- * its sequence, is written by the meta and the publish; the payload's
- * line is written before the publish may start); for a batch receive,
- * of a claimed run (lib/ring.c).  Only a slot seen free or claimed is
- * asked for: a producer's write prefetch of a slot that a consumer
- * still reads would take the line from under it.  The single receive
- * and peek do not ask: in the busy-poll benchmark it cost as much as it
- * saved (Documentation/performance.md).
+ * Ask for the payload's line of slot @s, which a send of @len bytes
+ * writes first.  A send asks once it has seen the slot free, before it
+ * claims it, so that the miss overlaps the claim instead of following
+ * the look at the sequence; the batch send asks for the slots it
+ * claimed.  Never for a slot not seen free: a producer's write prefetch
+ * of a slot that a consumer still reads takes the line from under it (a
+ * lost claim or a preemption after the look can still make it so, which
+ * costs time, not correctness).  The slot's first line is not asked for
+ * here: a consumer polling its sequence would take it back before the
+ * meta is written, and it would cross twice (dmxp__send_claimed()).
  */
-static __inline__ void dmxp__slot_prefetch(const struct dmxp__chan_fast *f,
-					   const struct dmxp_slot *s, int send)
+static __inline__ void dmxp__send_prefetch(const struct dmxp__chan_fast *f,
+					   const struct dmxp_slot *s, size_t len)
 {
-	const struct dmxp__region_fast *rf = dmxp__region(f);
-
-	if (send)
-		dmxp__prefetch_w(rf, s->payload);
-	else
-		__builtin_prefetch(s->payload, 0, 3);
-	dmxp__prefetch_w(rf, s);
+	if (len)
+		dmxp__prefetch_w(dmxp__region(f), s->payload);
 }
 
 /* A message's timestamp_ns, as the handle's policy says. */
@@ -880,7 +879,7 @@ static __inline__ int dmxp__send_try(struct dmxp_chan *c, const void *buf, size_
 	/* [P1] pairs with [C2].  Else full, or another producer is ahead. */
 	if (__atomic_load_n(&dmxp__slot(f, pos)->sequence, __ATOMIC_ACQUIRE) != pos)
 		return 0;
-	dmxp__slot_prefetch(f, dmxp__slot(f, pos), 1);
+	dmxp__send_prefetch(f, dmxp__slot(f, pos), len);
 	if (dmxp__unlikely(!dmxp__claim_try(f, srec, DMXP_CLAIM_SEND, f->stail, &pos, 1))) {
 		if (srec)
 			dmxp__claim_end(srec);	/* nothing held: the library starts over */
@@ -1091,7 +1090,7 @@ static __inline__ int dmxp__reserve_try(struct dmxp_chan *c, struct dmxp_ref *re
 	if (__atomic_load_n(&dmxp__slot(f, pos)->sequence, __ATOMIC_ACQUIRE) != pos ||
 	    !dmxp__ref_lend(dmxp__region(f), &srec, &bit))
 		return 0;
-	dmxp__slot_prefetch(f, dmxp__slot(f, pos), 1);
+	dmxp__send_prefetch(f, dmxp__slot(f, pos), DMXP_MAX_PAYLOAD);
 	if (dmxp__unlikely(!dmxp__claim_try(f, srec, DMXP_CLAIM_SEND, f->stail, &pos, 1))) {
 		/* Nothing held: the library starts over. */
 		dmxp__ref_return(c, srec, dmxp__ref_claim_of(dmxp__region(f), srec, bit));

@@ -39,15 +39,23 @@ int dmxp__back(int fd, __u64 offset, __u64 len)
 
 /*
  * What the inline calls may use of this CPU (struct dmxp__region_fast.hints).
- * PREFETCHW is asked of CPUID, as the kernel's prefetchw() asks: the
- * compiler emits it only when the build targets a CPU that has it.
+ * PREFETCHW is asked of CPUID, with the kernel's rule (init_amd()): every
+ * AMD or Hygon CPU with 3DNow! or long mode has it, whatever the bit
+ * says (an emulator's or hypervisor's model may leave it out).  The
+ * compiler emits PREFETCHW only when the build targets a CPU that has it.
  */
 static __u16 cpu_hints(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
-	unsigned int a, b, c, d;
+	unsigned int a, b, c, d, v[3];
 
-	if (__get_cpuid(0x80000001, &a, &b, &c, &d) && (c & (1U << 8)))
+	if (!__get_cpuid(0, &a, &v[0], &v[2], &v[1]) ||
+	    !__get_cpuid(0x80000001, &a, &b, &c, &d))
+		return 0;
+	if (c & (1U << 8))				/* PRFCHW */
+		return DMXP__HINT_PREFETCHW;
+	if ((!memcmp(v, "AuthenticAMD", 12) || !memcmp(v, "HygonGenuine", 12)) &&
+	    (d & (1U << 31 | 1U << 29)))		/* 3DNow!, LM */
 		return DMXP__HINT_PREFETCHW;
 #endif
 	return 0;

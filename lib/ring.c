@@ -50,7 +50,7 @@
  * message lost (-ECANCELED) and the ring goes on.
  *
  * A batch works in phases.  A send asks for the lines of up to RUN
- * slots ahead (dmxp__prefetch_w()), writes the messages of a chunk of RUN
+ * slots ahead (send_prefetch()), writes the messages of a chunk of RUN
  * slots, then publishes them; a receive asks for its run's lines the
  * same way, copies every message, then frees every slot.  Each publish
  * and free is the same CAS as a single message's; only the order in
@@ -60,11 +60,12 @@
  * published in position order, so a batch cut short by a repairer has
  * delivered a prefix; a receive frees its run from the last slot back,
  * so that a producer waiting at the first finds the whole run free when
- * it sees that one.  Only claimed slots are asked for: a slot not yet
- * claimed may hold a message a consumer is reading.  A single send
- * (or reserve) asks for its slot's lines once it has seen the slot free,
- * before it claims it (dmxp__slot_prefetch()), so that the misses overlap
- * the claim.
+ * it sees that one.  A batch asks only for the slots it claimed: a slot
+ * further on may hold a message a consumer is reading (on a full ring),
+ * and a write prefetch would take its lines from under the consumer.  A
+ * single send (or reserve) asks for its slot's payload line once it has
+ * seen the slot free, just before it claims it (dmxp__send_prefetch()),
+ * so that the miss overlaps the claim.
  *
  * The common case of a send and a receive (one slot, ready, the thread's
  * record cached) is inline in include/dmxp.h, which programs built
@@ -282,14 +283,15 @@ int dmxp__send_repaired(struct dmxp_chan *c, struct dmxp_claim __shm *rec, __u64
 	return ret > 0 ? 0 : ret;
 }
 
-/* The lines a send of @len bytes writes at position @pos: its first, and the payload's. */
+
+
+/* The lines a batch send of @len bytes writes at a position it claimed: the payload's and the first. */
 static inline void send_prefetch(const struct dmxp_chan *c, __u64 pos, __u32 len)
 {
 	struct dmxp_slot __shm *s = ring_slot(c, pos);
 
+	dmxp__send_prefetch(&c->f, s, len);
 	dmxp__prefetch_w(dmxp__region(&c->f), s);
-	if (len)
-		dmxp__prefetch_w(dmxp__region(&c->f), s->payload);
 }
 
 __dmxp_export
@@ -907,7 +909,10 @@ static unsigned int run_drop_lost(struct dmxp_rmsg *msgs, const struct run *run,
 /* The lines a receive at @pos reads: its first (freed too) and the payload's. */
 static inline void recv_prefetch(const struct dmxp_chan *c, __u64 pos)
 {
-	dmxp__slot_prefetch(&c->f, ring_slot(c, pos), 0);
+	struct dmxp_slot __shm *s = ring_slot(c, pos);
+
+	dmxp__prefetch_w(dmxp__region(&c->f), s);
+	__builtin_prefetch((const void *)s->payload, 0, 3);
 }
 
 __dmxp_export

@@ -83,11 +83,13 @@ fn() {
 if [ "$(uname -m)" != x86_64 ] || ! command -v objdump >/dev/null 2>&1; then
 	skip "a program's send and receive are inline: not x86-64, or no objdump"
 	skip "a program's zero-copy calls are inline: not x86-64, or no objdump"
+	skip "a program's sends ask for the slot's lines before they claim it: not x86-64, or no objdump"
 	skip "DMXP_NO_INLINE makes them calls: not x86-64, or no objdump"
 elif ! ${CC:-cc} -O2 -Wall -Wextra -Werror $inc -c -o "$tmp/p.o" "$tmp/p.c" ||
      ! ${CC:-cc} -O2 -Wall -Wextra -Werror -DDMXP_NO_INLINE $inc -c -o "$tmp/n.o" "$tmp/p.c"; then
 	not_ok "a program's send and receive are inline: it does not build"
 	not_ok "a program's zero-copy calls are inline: it does not build"
+	not_ok "a program's sends ask for the slot's lines before they claim it: it does not build"
 	not_ok "DMXP_NO_INLINE makes them calls: it does not build"
 else
 	bad=
@@ -113,7 +115,7 @@ else
 	# PREFETCHW, behind the library's hint, ahead of the claiming CAS.
 	bad=
 	for f in snd rsv; do
-		fn "$tmp/p.o" $f | awk '/prefetchw/ { p = NR } /lock cmpxchg/ && !c { c = NR }
+		fn "$tmp/p.o" $f | awk '/prefetchw/ && !p { p = NR } /lock cmpxchg/ && !c { c = NR }
 			END { exit !(p && c && p < c) }' || bad="$bad $f"
 	done
 	check "a program's sends ask for the slot's lines before they claim it${bad:+ (not:}${bad}${bad:+)}" \
