@@ -456,7 +456,8 @@ int dmxp_chan_fd(struct dmxp_chan *c);
  * read only by inline code that calls a LIBDMXP_1.4 function, which an
  * older library refuses to load.  A field may also take the place of
  * padding, which every library has left zero (the handles are calloc()ed),
- * when zero means what the older code did: the hints (no prefetch).
+ * when zero means what the older code did: the hints (zero: the inline
+ * send makes no prefetch).
  * Names starting with dmxp__ are not API.
  *
  * Memory ordering: the ring protocol of lib/ring.c, whose tags these are.
@@ -659,34 +660,32 @@ static __inline__ void dmxp__claim_end(struct dmxp_claim *srec)
 
 /*
  * Ask for the line at @p for writing, without waiting for it: a hint,
- * never a fault.  On x86, PREFETCHW where the library found the CPU has
- * it (a library older than the hint leaves it 0), else the compiler's
- * prefetch, a read one there; elsewhere the compiler's write prefetch.
+ * never a fault.  Only with PREFETCHW, where the library found the CPU
+ * has it (x86; a library older than the hint leaves it 0): nothing
+ * otherwise, where no prefetch was measured.
  */
 static __inline__ void dmxp__prefetch_w(const struct dmxp__region_fast *rf, const void *p)
 {
 #if defined(__x86_64__) || defined(__i386__)
-	if (dmxp__likely(rf->hints & DMXP__HINT_PREFETCHW)) {
+	if (dmxp__likely(rf->hints & DMXP__HINT_PREFETCHW))
 		__asm__ volatile("prefetchw %0" : : "m"(*DMXP__CAST(const volatile char *, p)));
-		return;
-	}
 #else
 	(void)rf;
+	(void)p;
 #endif
-	__builtin_prefetch(p, 1, 3);
 }
 
 /*
  * Ask for the payload's line of slot @s, which a send of @len bytes
  * writes first.  A send asks once it has seen the slot free, before it
  * claims it, so that the miss overlaps the claim instead of following
- * the look at the sequence; the batch send asks for the slots it
- * claimed.  Never for a slot not seen free: a producer's write prefetch
- * of a slot that a consumer still reads takes the line from under it (a
- * lost claim or a preemption after the look can still make it so, which
- * costs time, not correctness).  The slot's first line is not asked for
- * here: a consumer polling its sequence would take it back before the
- * meta is written, and it would cross twice (dmxp__send_claimed()).
+ * the look at the sequence.  Only for a slot seen free: a producer's
+ * write prefetch of a slot that a consumer still reads takes the line
+ * from under it (a claim lost to another producer, or a preemption
+ * after the look, can still make it so, which costs time, never
+ * correctness).  The slot's first line is not asked for: a consumer
+ * polling its sequence would take it back before the meta is written,
+ * and it would cross twice (dmxp__send_claimed()).
  */
 static __inline__ void dmxp__send_prefetch(const struct dmxp__chan_fast *f,
 					   const struct dmxp_slot *s, size_t len)

@@ -178,9 +178,10 @@ _Static_assert(__builtin_offsetof(struct dmxp_chan, idle) == DMXP_CHAN_ALIGN,
 /*
  * Programs built against dmxp.h read these at these offsets in their
  * inline calls: a change is a new DMXP__FAST_ABI (and the old handles'
- * calls then all go to the library), never an edit in place.  Only
- * padding may become a field, one whose zero (what every library has
- * left there) means what the older code did (dmxp.h).
+ * calls then all go to the library), never an edit in place.  Fields
+ * may be appended (as 1.4's were), and padding may become a field whose
+ * zero (what every library has left there) means what the older code
+ * did (dmxp.h).
  */
 _Static_assert(__builtin_offsetof(struct dmxp_chan, f) == 0, "a handle starts with its fast part");
 _Static_assert(__builtin_offsetof(struct dmxp_region, f) == 0, "a handle starts with its fast part");

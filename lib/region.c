@@ -38,18 +38,21 @@ int dmxp__back(int fd, __u64 offset, __u64 len)
 }
 
 /*
- * What the inline calls may use of this CPU (struct dmxp__region_fast.hints).
- * PREFETCHW is asked of CPUID, with the kernel's rule (init_amd()): every
- * AMD or Hygon CPU with 3DNow! or long mode has it, whatever the bit
- * says (an emulator's or hypervisor's model may leave it out).  The
- * compiler emits PREFETCHW only when the build targets a CPU that has it.
+ * What the inline calls may use of this CPU (struct dmxp__region_fast.hints),
+ * asked once.  PREFETCHW is asked of CPUID, with the kernel's rule
+ * (init_amd(), init_hygon()): every AMD or Hygon CPU with 3DNow! or long
+ * mode has it, whatever the bit says (QEMU's default CPU model leaves
+ * it out).  The compiler emits PREFETCHW only when the build targets a
+ * CPU that has it.
  */
-static __u16 cpu_hints(void)
+static int cpu_hints_known = -1;
+
+static __u16 cpu_hints_probe(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
 	unsigned int a, b, c, d, v[3];
 
-	if (!__get_cpuid(0, &a, &v[0], &v[2], &v[1]) ||
+	if (!__get_cpuid(0, &a, &v[0], &v[2], &v[1]) ||	/* EBX, EDX, ECX */
 	    !__get_cpuid(0x80000001, &a, &b, &c, &d))
 		return 0;
 	if (c & (1U << 8))				/* PRFCHW */
@@ -59,6 +62,17 @@ static __u16 cpu_hints(void)
 		return DMXP__HINT_PREFETCHW;
 #endif
 	return 0;
+}
+
+static __u16 cpu_hints(void)
+{
+	int h = __atomic_load_n(&cpu_hints_known, __ATOMIC_RELAXED);
+
+	if (h < 0) {
+		h = cpu_hints_probe();
+		__atomic_store_n(&cpu_hints_known, h, __ATOMIC_RELAXED);
+	}
+	return (__u16)h;
 }
 
 static const char *default_path(const char *path)

@@ -50,7 +50,7 @@
  * message lost (-ECANCELED) and the ring goes on.
  *
  * A batch works in phases.  A send asks for the lines of up to RUN
- * slots ahead (send_prefetch()), writes the messages of a chunk of RUN
+ * slots ahead (prefetch_w()), writes the messages of a chunk of RUN
  * slots, then publishes them; a receive asks for its run's lines the
  * same way, copies every message, then frees every slot.  Each publish
  * and free is the same CAS as a single message's; only the order in
@@ -283,15 +283,33 @@ int dmxp__send_repaired(struct dmxp_chan *c, struct dmxp_claim __shm *rec, __u64
 	return ret > 0 ? 0 : ret;
 }
 
+/*
+ * A batch's write prefetch: PREFETCHW where the CPU has it, else the
+ * compiler's (a read prefetch on x86 without PREFETCHW, a write one
+ * elsewhere), as 1.4.2 measured it (Documentation/performance.md).
+ */
+static inline void prefetch_w(const struct dmxp_chan *c, const void __shm *p)
+{
+	const struct dmxp__region_fast *rf = dmxp__region(&c->f);
 
+	if (likely(rf->hints & DMXP__HINT_PREFETCHW))
+		dmxp__prefetch_w(rf, p);
+	else
+		__builtin_prefetch((const void *)p, 1, 3);
+}
 
-/* The lines a batch send of @len bytes writes at a position it claimed: the payload's and the first. */
+/*
+ * The lines a batch send of @len bytes writes at a position it claimed:
+ * its first, and the payload's.  The first slot's first line may be one
+ * that a consumer polls, which then crosses twice: once a chunk.
+ */
 static inline void send_prefetch(const struct dmxp_chan *c, __u64 pos, __u32 len)
 {
 	struct dmxp_slot __shm *s = ring_slot(c, pos);
 
-	dmxp__send_prefetch(&c->f, s, len);
-	dmxp__prefetch_w(dmxp__region(&c->f), s);
+	prefetch_w(c, s);
+	if (len)
+		prefetch_w(c, s->payload);
 }
 
 __dmxp_export
@@ -911,7 +929,7 @@ static inline void recv_prefetch(const struct dmxp_chan *c, __u64 pos)
 {
 	struct dmxp_slot __shm *s = ring_slot(c, pos);
 
-	dmxp__prefetch_w(dmxp__region(&c->f), s);
+	prefetch_w(c, s);
 	__builtin_prefetch((const void *)s->payload, 0, 3);
 }
 

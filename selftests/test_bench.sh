@@ -94,16 +94,9 @@ check "a transport without a backlog reports no stalls" sh -c \
 	"grep '^{\"name\":\"tput/pipe/1x1/64\"' '$out' | grep -vq '\"stalls\"'"
 # A peer whose -dev package is missing is built without its calls: its
 # cases are skipped with the package's name, and the run goes on.
-bdir=../tools/dmxp-bench
-if command -v "${CC:-cc}" >/dev/null 2>&1 && [ -f "$bdir/main.o" ] && [ -f ../lib/libdmxp.a ]; then
-	for f in x_zmq x_iceoryx; do
-		"${CC:-cc}" -O2 -D_GNU_SOURCE -DDMXP_BENCH_NO_PEERS -I../include -c \
-			-o "$dir/$f.o" "$bdir/$f.c" || break
-	done
-	"${CC:-cc}" -o "$dir/bench-nopeers" $(ls "$bdir"/*.o | grep -v '/x_zmq\.o$\|/x_iceoryx\.o$') \
-		"$dir/x_zmq.o" "$dir/x_iceoryx.o" ../lib/libdmxp.a -pthread
-	verify "dmxp-bench builds without its optional peers" test -x "$dir/bench-nopeers"
-	"$dir/bench-nopeers" --cases 'lat-block/zmq,tput/zmq/1x1/64,lat-busy/iceoryx,pair/vyukov' \
+NOPEERS=${BENCH}-nopeers
+if [ -x "$NOPEERS" ]; then
+	"$NOPEERS" --cases 'lat-block/zmq,tput/zmq/1x1/64,lat-busy/iceoryx,pair/vyukov' \
 		--iterations 200 --warmup 20 --json >"$out" 2>"$err"
 	verify "a run with peers not built in exits 0" test $? -eq 0 || sed 's/^/# /' "$err"
 	for c in lat-block/zmq tput/zmq/1x1/64 lat-busy/iceoryx; do
@@ -113,7 +106,7 @@ if command -v "${CC:-cc}" >/dev/null 2>&1 && [ -f "$bdir/main.o" ] && [ -f ../li
 	check "the other cases still run" sh -c \
 		"grep '^{\"name\":\"pair/vyukov\"' '$out' | grep -q '\"value\":[1-9]'"
 else
-	skip "no compiler or no dmxp-bench objects: dmxp-bench without its peers not built"
+	skip "dmxp-bench without its peers is not built ($NOPEERS)"
 fi
 
 if command -v python3 >/dev/null 2>&1; then

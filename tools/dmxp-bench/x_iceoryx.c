@@ -52,7 +52,7 @@
 
 #include "bench.h"
 
-/* DMXP_BENCH_NO_PEERS builds the peer as if absent (test_bench.sh). */
+/* DMXP_BENCH_NO_PEERS builds the peer as if absent (dmxp-bench-nopeers). */
 #if __has_include(<iceoryx_binding_c/runtime.h>) && !defined(DMXP_BENCH_NO_PEERS)
 #include <dirent.h>
 #include <pwd.h>

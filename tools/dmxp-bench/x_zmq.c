@@ -42,7 +42,7 @@
 
 #include "bench.h"
 
-/* DMXP_BENCH_NO_PEERS builds the peer as if absent (test_bench.sh). */
+/* DMXP_BENCH_NO_PEERS builds the peer as if absent (dmxp-bench-nopeers). */
 #if __has_include(<zmq.h>) && !defined(DMXP_BENCH_NO_PEERS)
 #include <zmq.h>
 
