@@ -205,7 +205,7 @@ DMXP__FAST_AT(dmxp__chan_fast, shead, 32 + 3 * DMXP__P, DMXP__P);
 DMXP__FAST_AT(dmxp__chan_fast, sslots, 32 + 4 * DMXP__P, DMXP__P);
 DMXP__FAST_AT(dmxp__region_fast, claims_serial, 0, 8);
 DMXP__FAST_AT(dmxp__region_fast, runtime, 8, 2);
-/* In what was padding: older libraries leave it 0, and no prefetch is done. */
+/* In what was padding: older libraries leave it 0, and the inline send makes no prefetch. */
 DMXP__FAST_AT(dmxp__region_fast, hints, 10, 2);
 /* Since 1.4: read by the inline zero-copy calls, which need LIBDMXP_1.4. */
 DMXP__FAST_AT(dmxp__region_fast, sclaims, 16, DMXP__P);

@@ -285,8 +285,9 @@ int dmxp__send_repaired(struct dmxp_chan *c, struct dmxp_claim __shm *rec, __u64
 
 /*
  * A batch's write prefetch: PREFETCHW where the CPU has it, else the
- * compiler's (a read prefetch on x86 without PREFETCHW, a write one
- * elsewhere), as 1.4.2 measured it (Documentation/performance.md).
+ * compiler's (on x86 a read prefetch unless the build's -march has
+ * PREFETCHW; a write one elsewhere), as in 1.4.2, which asked only the
+ * CPUID bit (the hint also follows the kernel's rule for AMD CPUs).
  */
 static inline void prefetch_w(const struct dmxp_chan *c, const void __shm *p)
 {
