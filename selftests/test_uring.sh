@@ -3,7 +3,9 @@
 # receives COUNT messages sent in bursts, with pauses in which it really
 # sleeps, through a small ring that the producer fills; and a consumer
 # with nothing to receive does not use the CPU.  Needs /dev/dmxp (the
-# guest); skips elsewhere.
+# guest); skips elsewhere.  The three examples run side by side, each on
+# channels of its own (their waits are mostly sleeps); their results are
+# reported in order.
 . ./tap.sh
 
 CTL=${DMXPCTL:-../tools/dmxpctl/dmxpctl}
@@ -29,6 +31,8 @@ cleanup() {
 	rm -rf "$dir"
 }
 trap cleanup EXIT
+# Interrupted: the scenarios under way too, with what they started.
+tap_stop_children
 
 # wait_exit PID SECONDS: wait for PID (a child) to end; 1 if it does not
 wait_exit() {
@@ -57,23 +61,35 @@ cpu_ticks() {
 
 check "region create" $CTL region create "$name"
 
-ch=0
-for e in $EXAMPLES; do
+# scenario EXAMPLE CH: the example's checks on channels CH, CH+1 and
+# CH+2, as lines "R ok NAME", "R not_ok NAME" and "R skip NAME" among
+# its comments (report() turns them into TAP).
+scenario() {
+	e=$1 ch=$2
+	ok() { echo "R ok $*"; }
+	not_ok() { echo "R not_ok $*"; }
+	skip() { echo "R skip $*"; }
+	pids=""
+	trap 'for p in $pids; do kill "$p" 2>/dev/null; done' EXIT
 	if [ ! -x "$EX/$e" ]; then
 		skip "$e: not built (make -C tools/examples)"
-		continue
+		return
 	fi
-	ch=$((ch + 1))
-	$CTL -r "$region" create "$ch" --capacity 16 || { not_ok "$e: create channel $ch"; continue; }
+	$CTL -r "$region" create "$ch" --capacity 16 || { not_ok "$e: create channel $ch"; return; }
 
-	# COUNT messages in bursts; between them the consumer sleeps.
+	# COUNT messages in bursts; between them the consumer sleeps.  A
+	# consumer that stopped receiving leaves a send waiting on a full
+	# ring: it is given up after TIMEOUT seconds, and the rest too.
 	"$EX/$e" "$region" "$ch" "$COUNT" >"$dir/$e.out" 2>"$dir/$e.err" &
 	pid=$! pids="$pids $pid"
 	sleep 0.3
 	n=1
 	while [ "$n" -le "$COUNT" ]; do
-		seq "$n" $((n + BURST - 1)) | $CTL -r "$region" send "$ch" ||
+		if ! seq "$n" $((n + BURST - 1)) |
+			timeout "$TIMEOUT" $CTL -r "$region" send "$ch"; then
 			echo "# send failed at $n"
+			break
+		fi
 		n=$((n + BURST))
 		sleep 0.2
 	done
@@ -94,7 +110,7 @@ for e in $EXAMPLES; do
 	# A consumer with nothing to receive sleeps: under 0.2 s of CPU in 1 s
 	# (/proc/PID/stat counts in USER_HZ, 100 per second).
 	ch=$((ch + 1))
-	$CTL -r "$region" create "$ch" --capacity 16 || { not_ok "$e: create channel $ch"; continue; }
+	$CTL -r "$region" create "$ch" --capacity 16 || { not_ok "$e: create channel $ch"; return; }
 	"$EX/$e" "$region" "$ch" 1 >"$dir/$e.idle" 2>&1 &
 	pid=$! pids="$pids $pid"
 	sleep 0.5
@@ -118,9 +134,9 @@ for e in $EXAMPLES; do
 	# about a second (here: under 3 s, for a slow guest).  Not uring_read,
 	# whose own watchdog takes a second without a completion while a
 	# message waits for a lost wake-up (it expects notifying producers).
-	[ "$e" = uring_read ] && continue
+	[ "$e" = uring_read ] && return
 	ch=$((ch + 1))
-	$CTL -r "$region" create "$ch" --capacity 16 || { not_ok "$e: create channel $ch"; continue; }
+	$CTL -r "$region" create "$ch" --capacity 16 || { not_ok "$e: create channel $ch"; return; }
 	"$EX/$e" "$region" "$ch" 3 >"$dir/$e.silent" 2>&1 &
 	pid=$! pids="$pids $pid"
 	sleep 0.5
@@ -136,6 +152,34 @@ for e in $EXAMPLES; do
 	check "$e: a silent producer's messages arrive (status $rc, $ms ms)" \
 		sh -c "[ '$rc' = 0 ] && [ $ms -lt 3000 ]"
 	[ "$rc" = 0 ] || sed 's/^/# /' "$dir/$e.silent"
+}
+
+# report FILE: a scenario's lines, its checks counted here.  A scenario
+# that reported nothing (it died) is one failure.
+report() {
+	_any=''
+	while IFS= read -r _l; do
+		case $_l in
+		"R ok "*) ok "${_l#R ok }" ;;
+		"R not_ok "*) not_ok "${_l#R not_ok }" ;;
+		"R skip "*) skip "${_l#R skip }" ;;
+		*) echo "$_l"; continue ;;
+		esac
+		_any=1
+	done <"$1"
+	[ -n "$_any" ] || not_ok "$(basename "$1" .log): reported nothing"
+}
+
+ch=1 scen=""
+for e in $EXAMPLES; do
+	scenario "$e" "$ch" >"$dir/$e.log" 2>&1 &
+	scen="$scen $!"
+	ch=$((ch + 3))
+done
+# shellcheck disable=SC2086
+wait $scen
+for e in $EXAMPLES; do
+	report "$dir/$e.log"
 done
 
 # A region file has no channel fds: a one-line error, status 1.

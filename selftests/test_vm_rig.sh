@@ -52,8 +52,8 @@ kmsg() {
 	echo $? >"$dir/$_n.rc"
 }
 
-# These four runs boot one after the other, in the background, while
-# the first run's reader sleeps.
+# These four runs boot two at a time, in two chains in the background,
+# while the first run's reader sleeps.
 {
 	kmsg clean "RCU lockdep checking is enabled." \
 		"==================================================================" \
@@ -70,11 +70,14 @@ kmsg() {
 		"write to 0xffff888003f3fa30 of 4 bytes by task 2 on cpu 1:" \
 		" pollwake+0x8b/0xf0" \
 		"=================================================================="
+} &
+kpid=$!
+{
 	kmsg ubsan "UBSAN: array-index-out-of-bounds in kmod/chan.c:1:1"
 	VM_CONTROLS=lockdep $RUN -- true >"$dir/control" 2>&1
 	echo $? >"$dir/control.rc"
 } &
-kpid=$!
+kpid2=$!
 
 # 10,000 lines of 80 bytes, printed at once, read by a host that sleeps
 # first: far more than the pipes between QEMU and the reader hold.  Then a
@@ -111,7 +114,7 @@ fi
 check "a process left behind is ended with the run" \
 	sh -c "! sed -n '/^DMXP-VM-RESULT/,\$p' '$dir/out' | grep -q late"
 
-wait $kpid
+wait $kpid $kpid2
 rc=$(cat "$dir/clean.rc")
 check "clean log: lockdep's boot line and a core race (status $rc)" [ "$rc" = 0 ]
 check "core race: shown as not counted" grep -q 'not counted' "$dir/clean"

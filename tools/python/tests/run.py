@@ -33,6 +33,9 @@ class LineResult(unittest.TestResult):
         self._t0 = time.monotonic()
 
     def _line(self, status, test, extra=""):
+        took = time.monotonic() - getattr(self, "_t0", time.monotonic())
+        if took >= 0.5:
+            print("# %s: %.1f s" % (test.id(), took))
         print("%s %s%s" % (status, test.id(), extra), flush=True)
 
     def addSuccess(self, test):
