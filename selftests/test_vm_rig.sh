@@ -32,12 +32,14 @@ trap 'rm -rf "$dir"' EXIT
 # on TERM).
 tap_stop_children
 
-# The tree's copy leaves object files and the ASan builds out, and keeps
-# the rest (the static library); --with brings one in, at its real path.
+# The tree's copy leaves object files, the ASan builds and the library
+# builds only they link out, and keeps the rest (the static library);
+# --with brings one in, at its real path.
 top=$(cd .. && pwd)
 lib=$top/lib/libdmxp.a
 obj=$(ls "$top"/lib/*.o 2>/dev/null | head -n 1)
 pic=$(ls "$top"/lib/*.os 2>/dev/null | head -n 1)
+kind=$(ls "$top"/selftests/libdmxp-*.a 2>/dev/null | head -n 1)
 asan=$(ls "$top"/selftests/*.asan 2>/dev/null | head -n 2)
 with=$(echo "$asan" | head -n 1) without=$(echo "$asan" | sed -n 2p)
 [ -z "$with" ] || with=$(realpath "$with")
@@ -86,6 +88,7 @@ kpid2=$!
 {
 	$RUN ${with:+--with "$with"} -- sh -c "[ -e '$with' ] && echo with-carried; \
 		[ -e '$lib' ] && ! [ -e '$obj' ] && ! [ -e '$pic' ] && ! [ -e '$without' ] && \
+			! [ -e '$kind' ] && \
 			echo left-out; \
 		i=0; while [ \$i -lt $LINES ]; do echo \"line \$i $PAD\"; \
 		i=\$((i + 1)); done; echo to-stderr >&2; \
@@ -102,8 +105,8 @@ check "output whole: $n of $LINES lines, in order: $in_order" \
 check "exit status carried (7, got $rc)" [ "$rc" = 7 ]
 check "stderr carried" grep -qx to-stderr "$dir/out"
 check "a last line without a newline carried" grep -qx no-newline "$dir/out"
-if [ -f "$lib" ] && [ -n "$obj" ] && [ -n "$pic" ] && [ -n "$without" ]; then
-	check "object files and ASan builds stay out of the guest" grep -qx left-out "$dir/out"
+if [ -f "$lib" ] && [ -n "$obj" ] && [ -n "$pic" ] && [ -n "$without" ] && [ -n "$kind" ]; then
+	check "object files, ASan builds and the libraries only tests link stay out of the guest" grep -qx left-out "$dir/out"
 	check "--with brings one in" grep -qx with-carried "$dir/out"
 else
 	skip "object files and ASan builds stay out of the guest: none built"
