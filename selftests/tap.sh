@@ -18,8 +18,19 @@ verify() {
 # tap_stop_children: on SIGINT or SIGTERM, end every process this script
 # started, each with what it started in turn, then exit 130 or 143 (the
 # EXIT trap runs).  A script's background work does not outlive it.
-_tap_killtree() { for _c in $(pgrep -P "$1"); do _tap_killtree "$_c"; done; kill -TERM "$1" 2>/dev/null; }
-_tap_stop() { trap '' INT TERM; for _p in $(pgrep -P $$); do _tap_killtree "$_p"; done; exit "$1"; }
+# _tap_children PID: the processes whose parent is PID; from /proc where
+# there is no pgrep (the guest's busybox).
+_tap_children() {
+	if command -v pgrep >/dev/null 2>&1; then
+		pgrep -P "$1"
+		return
+	fi
+	awk -v p="$1" '{ s = $0; sub(/.*\) /, "", s); split(s, f, " ")
+		if (f[2] == p) { n = FILENAME; gsub(/[^0-9]/, "", n); print n } }' \
+		/proc/[0-9]*/stat 2>/dev/null
+}
+_tap_killtree() { for _c in $(_tap_children "$1"); do _tap_killtree "$_c"; done; kill -TERM "$1" 2>/dev/null; }
+_tap_stop() { trap '' INT TERM; for _p in $(_tap_children $$); do _tap_killtree "$_p"; done; exit "$1"; }
 tap_stop_children() { trap '_tap_stop 130' INT; trap '_tap_stop 143' TERM; }
 tap_done() {
 	echo "1..$_tap_n"

@@ -1,11 +1,16 @@
 #!/bin/sh
 # The io_uring consumer examples (tools/examples) on a kernel region: each
 # receives COUNT messages sent in bursts, with pauses in which it really
-# sleeps, through a small ring that the producer fills; and a consumer
-# with nothing to receive does not use the CPU.  Needs /dev/dmxp (the
-# guest); skips elsewhere.  The three examples run side by side, each on
-# channels of its own (their waits are mostly sleeps); their results are
-# reported in order.
+# sleeps, through a small ring that the producer fills; a consumer with
+# nothing to receive does not use the CPU; and one whose producer wakes
+# nobody is still woken by the module's re-check.  Needs /dev/dmxp (the
+# guest); skips elsewhere.
+#
+# The three examples run side by side (their waits are mostly sleeps),
+# each in regions of its own: the module's once-a-second re-check is one
+# job per region, which one example's sleeper would keep running for
+# another's silent producer; the silent producer has a new region of its
+# own for the same reason.  Their results are reported in order.
 . ./tap.sh
 
 CTL=${DMXPCTL:-../tools/dmxpctl/dmxpctl}
@@ -22,12 +27,14 @@ if [ ! -e /dev/dmxp ]; then
 fi
 
 dir=$(mktemp -d "${DMXP_TEST_DIR:-/tmp}/dmxp-uring.XXXXXX")
-name=uring-$$
-region=/dev/dmxp:$name
+base=uring-$$
 pids=""
 cleanup() {
 	for p in $pids; do kill "$p" 2>/dev/null; done
-	$CTL region destroy "$name" 2>/dev/null
+	for e in $EXAMPLES; do
+		$CTL region destroy "$base-${e#uring_}" 2>/dev/null
+		$CTL region destroy "$base-${e#uring_}-s" 2>/dev/null
+	done
 	rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -59,34 +66,38 @@ cpu_ticks() {
 	awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 
-check "region create" $CTL region create "$name"
-
-# scenario EXAMPLE CH: the example's checks on channels CH, CH+1 and
-# CH+2, as lines "R ok NAME", "R not_ok NAME" and "R skip NAME" among
-# its comments (report() turns them into TAP).
+# scenario EXAMPLE: the example's checks, in regions of its own.  Its
+# results are lines "R ok NAME", "R not_ok NAME" and "R skip NAME", each
+# on a line of its own among its comments, and "R done" at its end
+# (report() turns them into TAP).
 scenario() {
-	e=$1 ch=$2
-	ok() { echo "R ok $*"; }
-	not_ok() { echo "R not_ok $*"; }
-	skip() { echo "R skip $*"; }
+	e=$1
+	name=$base-${e#uring_}
+	region=/dev/dmxp:$name
+	ok() { printf '\nR ok %s\n' "$*"; }
+	not_ok() { printf '\nR not_ok %s\n' "$*"; }
+	skip() { printf '\nR skip %s\n' "$*"; }
 	pids=""
 	trap 'for p in $pids; do kill "$p" 2>/dev/null; done' EXIT
+	trap 'exit 143' TERM
+	trap 'exit 130' INT
 	if [ ! -x "$EX/$e" ]; then
 		skip "$e: not built (make -C tools/examples)"
 		return
 	fi
-	$CTL -r "$region" create "$ch" --capacity 16 || { not_ok "$e: create channel $ch"; return; }
+	verify "$e: region create" $CTL region create "$name" || return
+	$CTL -r "$region" create 1 --capacity 16 || { not_ok "$e: create channel 1"; return; }
 
 	# COUNT messages in bursts; between them the consumer sleeps.  A
 	# consumer that stopped receiving leaves a send waiting on a full
 	# ring: it is given up after TIMEOUT seconds, and the rest too.
-	"$EX/$e" "$region" "$ch" "$COUNT" >"$dir/$e.out" 2>"$dir/$e.err" &
+	"$EX/$e" "$region" 1 "$COUNT" >"$dir/$e.out" 2>"$dir/$e.err" &
 	pid=$! pids="$pids $pid"
 	sleep 0.3
 	n=1
 	while [ "$n" -le "$COUNT" ]; do
 		if ! seq "$n" $((n + BURST - 1)) |
-			timeout "$TIMEOUT" $CTL -r "$region" send "$ch"; then
+			timeout "$TIMEOUT" $CTL -r "$region" send 1; then
 			echo "# send failed at $n"
 			break
 		fi
@@ -105,21 +116,28 @@ scenario() {
 	check "$e: received $COUNT in order" \
 		grep -q "received $COUNT messages in order, counter 1\.\.$COUNT," "$dir/$e.out"
 	check "$e: the channel is empty" \
-		sh -c "$CTL -r '$region' list | grep -Eq '^$ch +16 +0\$'"
+		sh -c "$CTL -r '$region' list | grep -Eq '^1 +16 +0\$'"
 
-	# A consumer with nothing to receive sleeps: under 0.2 s of CPU in 1 s
-	# (/proc/PID/stat counts in USER_HZ, 100 per second).
-	ch=$((ch + 1))
-	$CTL -r "$region" create "$ch" --capacity 16 || { not_ok "$e: create channel $ch"; return; }
-	"$EX/$e" "$region" "$ch" 1 >"$dir/$e.idle" 2>&1 &
+	# A consumer with nothing to receive sleeps.  Once its start-up is
+	# over (its CPU time has stopped moving; 3 s at most), it uses under
+	# 0.2 s of CPU in 1 s (/proc/PID/stat counts in USER_HZ, 100 a second),
+	# and it is still there.
+	$CTL -r "$region" create 2 --capacity 16 || { not_ok "$e: create channel 2"; return; }
+	"$EX/$e" "$region" 2 1 >"$dir/$e.idle" 2>&1 &
 	pid=$! pids="$pids $pid"
-	sleep 0.5
-	t0=$(cpu_ticks "$pid")
+	sleep 0.3
+	t0=$(cpu_ticks "$pid") i=0
+	while [ $i -lt 27 ]; do
+		sleep 0.1
+		t=$(cpu_ticks "$pid")
+		[ "$t" = "$t0" ] && break
+		t0=$t i=$((i + 1))
+	done
 	sleep 1
 	t1=$(cpu_ticks "$pid")
 	check "$e: idle consumer does not spin ($((t1 - t0)) ticks in 1 s)" \
-		test $((t1 - t0)) -lt 20
-	$CTL -r "$region" send "$ch" 1
+		sh -c "[ $((t1 - t0)) -lt 20 ] && kill -0 $pid"
+	$CTL -r "$region" send 2 1
 	if wait_exit "$pid" "$TIMEOUT"; then
 		wait "$pid"
 		rc=$?
@@ -131,17 +149,19 @@ scenario() {
 
 	# A producer that never wakes anyone (the seed's protocol only): the
 	# module's once-a-second re-check still wakes the consumer, within
-	# about a second (here: under 3 s, for a slow guest).  Not uring_read,
-	# whose own watchdog takes a second without a completion while a
-	# message waits for a lost wake-up (it expects notifying producers).
+	# about a second (here: under 3 s, for a slow guest).  In a new region,
+	# where nothing else keeps the re-check running: this consumer's own
+	# wait must have started it.  Not uring_read, whose own watchdog
+	# takes a second without a completion while a message waits for a
+	# lost wake-up (it expects notifying producers).
 	[ "$e" = uring_read ] && return
-	ch=$((ch + 1))
-	$CTL -r "$region" create "$ch" --capacity 16 || { not_ok "$e: create channel $ch"; return; }
-	"$EX/$e" "$region" "$ch" 3 >"$dir/$e.silent" 2>&1 &
+	verify "$e: a region for the silent producer" $CTL region create "$name-s" || return
+	$CTL -r "$region-s" create 1 --capacity 16 || { not_ok "$e: create channel 1 of $name-s"; return; }
+	"$EX/$e" "$region-s" 1 3 >"$dir/$e.silent" 2>&1 &
 	pid=$! pids="$pids $pid"
 	sleep 0.5
 	t0=$(now_ms)
-	./helper_rawpeer produce-silent "$region" "$ch" 3
+	./helper_rawpeer produce-silent "$region-s" 1 3
 	if wait_exit "$pid" 10; then
 		wait "$pid"
 		rc=$?
@@ -154,32 +174,31 @@ scenario() {
 	[ "$rc" = 0 ] || sed 's/^/# /' "$dir/$e.silent"
 }
 
-# report FILE: a scenario's lines, its checks counted here.  A scenario
-# that reported nothing (it died) is one failure.
+# report EXAMPLE: its scenario's lines, its checks counted here.  One
+# that did not reach its end (killed, or its shell died) is one failure.
 report() {
-	_any=''
+	_done=''
 	while IFS= read -r _l; do
 		case $_l in
+		'') ;;
 		"R ok "*) ok "${_l#R ok }" ;;
 		"R not_ok "*) not_ok "${_l#R not_ok }" ;;
 		"R skip "*) skip "${_l#R skip }" ;;
-		*) echo "$_l"; continue ;;
+		"R done") _done=1 ;;
+		*) echo "$_l" ;;
 		esac
-		_any=1
-	done <"$1"
-	[ -n "$_any" ] || not_ok "$(basename "$1" .log): reported nothing"
+	done <"$dir/$1.log"
+	[ -n "$_done" ] || not_ok "$1: its checks stopped before their end"
 }
 
-ch=1 scen=""
 for e in $EXAMPLES; do
-	scenario "$e" "$ch" >"$dir/$e.log" 2>&1 &
-	scen="$scen $!"
-	ch=$((ch + 3))
+	{ scenario "$e"; printf '\nR done\n'; } >"$dir/$e.log" 2>&1 &
+	pids="$pids $!"
 done
 # shellcheck disable=SC2086
-wait $scen
+wait $pids
 for e in $EXAMPLES; do
-	report "$dir/$e.log"
+	report "$e"
 done
 
 # A region file has no channel fds: a one-line error, status 1.

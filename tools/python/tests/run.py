@@ -32,10 +32,16 @@ class LineResult(unittest.TestResult):
         super().startTest(test)
         self._t0 = time.monotonic()
 
+    def stopTest(self, test):
+        super().stopTest(test)
+        self._t0 = None
+
     def _line(self, status, test, extra=""):
-        took = time.monotonic() - getattr(self, "_t0", time.monotonic())
-        if took >= 0.5:
-            print("# %s: %.1f s" % (test.id(), took))
+        # A test's time, from its start (not for a class's or module's
+        # fixtures, which have no start).
+        t0 = getattr(self, "_t0", None)
+        if t0 is not None and time.monotonic() - t0 >= 0.5:
+            print("# %s: %.1f s" % (test.id(), time.monotonic() - t0))
         print("%s %s%s" % (status, test.id(), extra), flush=True)
 
     def addSuccess(self, test):
