@@ -19,15 +19,15 @@ verify() {
 # started, each with what it started in turn, then exit 130 or 143 (the
 # EXIT trap runs).  A script's background work does not outlive it.
 # _tap_children PID: the processes whose parent is PID; from /proc where
-# there is no pgrep (the guest's busybox).
+# there is no pgrep (the guest's busybox).  cat goes on past a process
+# that ended meanwhile (awk would stop at its file).
 _tap_children() {
 	if command -v pgrep >/dev/null 2>&1; then
 		pgrep -P "$1"
 		return
 	fi
-	awk -v p="$1" '{ s = $0; sub(/.*\) /, "", s); split(s, f, " ")
-		if (f[2] == p) { n = FILENAME; gsub(/[^0-9]/, "", n); print n } }' \
-		/proc/[0-9]*/stat 2>/dev/null
+	cat /proc/[0-9]*/stat 2>/dev/null |
+		awk -v p="$1" '{ pid = $1; sub(/.*\) /, ""); if ($2 == p) print pid }'
 }
 _tap_killtree() { for _c in $(_tap_children "$1"); do _tap_killtree "$_c"; done; kill -TERM "$1" 2>/dev/null; }
 _tap_stop() { trap '' INT TERM; for _p in $(_tap_children $$); do _tap_killtree "$_p"; done; exit "$1"; }

@@ -88,7 +88,7 @@ kpid2=$!
 {
 	$RUN ${with:+--with "$with"} -- sh -c "[ -e '$with' ] && echo with-carried; \
 		[ -e '$lib' ] && ! [ -e '$obj' ] && ! [ -e '$pic' ] && ! [ -e '$without' ] && \
-			{ [ -z '$kind' ] || ! [ -e '$kind' ]; } && \
+			! [ -e '$kind' ] && \
 			echo left-out; \
 		i=0; while [ \$i -lt $LINES ]; do echo \"line \$i $PAD\"; \
 		i=\$((i + 1)); done; echo to-stderr >&2; \
