@@ -15,9 +15,6 @@ verify() {
 	not_ok "$_vn"
 	return 1
 }
-# tap_stop_children: on SIGINT or SIGTERM, end every process this script
-# started, each with what it started in turn, then exit 130 or 143 (the
-# EXIT trap runs).  A script's background work does not outlive it.
 # _tap_children PID: the processes whose parent is PID; from /proc where
 # there is no pgrep (the guest's busybox).  cat goes on past a process
 # that ended meanwhile (awk would stop at its file).
@@ -29,6 +26,9 @@ _tap_children() {
 	cat /proc/[0-9]*/stat 2>/dev/null |
 		awk -v p="$1" '{ pid = $1; sub(/.*\) /, ""); if ($2 == p) print pid }'
 }
+# tap_stop_children: on SIGINT or SIGTERM, end every process this script
+# started, each with what it started in turn, then exit 130 or 143 (the
+# EXIT trap runs).  A script's background work does not outlive it.
 _tap_killtree() { for _c in $(_tap_children "$1"); do _tap_killtree "$_c"; done; kill -TERM "$1" 2>/dev/null; }
 _tap_stop() { trap '' INT TERM; for _p in $(_tap_children $$); do _tap_killtree "$_p"; done; exit "$1"; }
 tap_stop_children() { trap '_tap_stop 130' INT; trap '_tap_stop 143' TERM; }
